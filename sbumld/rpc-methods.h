@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Every RPC handler, grouped by namespace (one rpc-<namespace>.c file each). */
+#ifndef SBUMLD_RPC_METHODS_H
+#define SBUMLD_RPC_METHODS_H
+
+#include "rpc.h"
+
+/* rpc-daemon.c */
+int	rpc_daemon_ping(struct rpc_call *, struct json_object *);
+int	rpc_daemon_version(struct rpc_call *, struct json_object *);
+int	rpc_daemon_set_log_level(struct rpc_call *, struct json_object *);
+int	rpc_events_subscribe(struct rpc_call *, struct json_object *);
+int	rpc_events_unsubscribe(struct rpc_call *, struct json_object *);
+
+/* rpc-machine.c */
+int	rpc_machine_boot(struct rpc_call *, struct json_object *);
+int	rpc_machine_console(struct rpc_call *, struct json_object *);
+int	rpc_machine_delete(struct rpc_call *, struct json_object *);
+int	rpc_machine_halt(struct rpc_call *, struct json_object *);
+int	rpc_machine_info(struct rpc_call *, struct json_object *);
+int	rpc_machine_kill(struct rpc_call *, struct json_object *);
+int	rpc_machine_list(struct rpc_call *, struct json_object *);
+int	rpc_machine_pause(struct rpc_call *, struct json_object *);
+int	rpc_machine_resume(struct rpc_call *, struct json_object *);
+
+#endif

@@ -1,0 +1,36 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Install every Debian 12 package sbuml needs to build, run and test.
+# Runs apt-get only when something is missing, so a second call is instant.
+set -eu
+
+PACKAGES="
+  build-essential meson ninja-build pkg-config
+  libevent-dev libjson-c-dev libzstd-dev libsystemd-dev zstd
+  linux-source-6.1 bc bison flex xz-utils ccache
+  busybox-static e2fsprogs
+  user-mode-linux uml-utilities
+  socat python3 systemd util-linux procps psmisc
+"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "deps: all packages present"
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing; run as root (or with sudo) to install them" >&2
+	exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
