@@ -1,0 +1,49 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Boot the default machine through the CLI, see it run, pause and resume it,
+# halt it gracefully, boot it again, delete it.
+TEST_NAME=lifecycle
+. "$(dirname "$0")/lib.sh"
+
+start_daemon
+ctl boot demo --mem 64 >/dev/null || fail "boot demo"
+state_is demo running || fail "demo not running after boot: $(info_field demo state)"
+pid=$(info_field demo pid)
+[ -n "$pid" ] && kill -0 "$pid" || fail "no live pid for demo"
+
+wait_until 60 heartbeat_at_least demo 3 || fail "no heartbeats on the console"
+console_has demo 'sbuml-guest: up' || fail "boot line missing"
+ctl list | grep -q '^demo  *running' || fail "list does not show demo running: $(ctl list)"
+ctl console demo --lines 5 | grep -q 'sbuml-heartbeat' || fail "console command shows no heartbeat"
+say "booted, heartbeats flowing"
+
+ctl pause demo >/dev/null || fail "pause"
+state_is demo paused || fail "not paused"
+sleep 1
+a=$(heartbeat demo)
+sleep 3
+b=$(heartbeat demo)
+[ "$a" = "$b" ] || fail "heartbeats went on while paused ($a -> $b)"
+ctl resume demo >/dev/null || fail "resume"
+state_is demo running || fail "not running after resume"
+wait_until 20 heartbeat_at_least demo $((b + 2)) || fail "heartbeats did not restart after resume"
+say "pause stops heartbeats, resume restarts them"
+
+ctl halt demo --timeout 30 >/dev/null || fail "halt"
+state_is demo stopped || fail "not stopped after halt"
+kill -0 "$pid" 2>/dev/null && fail "UML pid $pid still alive after halt"
+[ -z "$(uml_pids_under "$STATE/machines/demo")" ] || fail "stray host processes after halt"
+console_has demo 'sbuml-guest: shutting down' || fail "halt was not graceful"
+say "halted gracefully"
+
+# A stopped machine boots again from its own overlay.
+ctl boot demo >/dev/null || fail "second boot"
+wait_until 60 console_has demo 'sbuml-heartbeat' || fail "no heartbeat after second boot"
+ctl delete demo 2>/dev/null && fail "delete of a live machine was accepted"
+ctl kill demo >/dev/null || fail "kill"
+state_is demo stopped || fail "not stopped after kill"
+[ -z "$(uml_pids_under "$STATE/machines/demo")" ] || fail "stray host processes after kill"
+ctl delete demo >/dev/null || fail "delete"
+[ ! -e "$STATE/machines/demo" ] || fail "machine dir still there after delete"
+ctl info demo 2>/dev/null && fail "info of a deleted machine succeeded"
+say "ok"

@@ -1,0 +1,41 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# A UML that dies unexpectedly becomes `crashed` with an event; a daemon
+# killed with SIGKILL loses no machine: the next one re-adopts it.
+TEST_NAME=crash-readopt
+. "$(dirname "$0")/lib.sh"
+
+start_daemon
+ctl boot a --mem 64 >/dev/null || fail "boot a"
+ctl boot b --mem 64 >/dev/null || fail "boot b"
+wait_until 60 heartbeat_at_least b 1 || fail "b: no heartbeat"
+
+# kill -9 of sbumld: machines live on and are re-adopted.
+pid_b=$(info_field b pid)
+kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=""
+kill -0 "$pid_b" || fail "b died with the daemon"
+start_daemon
+state_is b running || fail "b not re-adopted as running: $(info_field b state)"
+[ "$(info_field b pid)" = "$pid_b" ] || fail "b re-adopted with another pid"
+ctl pause b >/dev/null || fail "pause after re-adopt"
+ctl resume b >/dev/null || fail "resume after re-adopt"
+say "re-adopted after kill -9 of the daemon"
+
+# kill -9 of a UML kernel process: crashed, with an event.
+ctl events --count 1 --json >"$T/events" 2>&1 &
+ev=$!
+sleep 1
+pid_a=$(info_field a pid)
+kill -9 "$pid_a"
+wait_until 20 state_is a crashed || fail "a not crashed after kill -9"
+wait_until 10 grep -q crashed "$T/events" || fail "no crashed event: $(cat "$T/events")"
+wait "$ev" 2>/dev/null || true
+grep -q '"machine": *"a"' "$T/events" || fail "event does not name the machine: $(cat "$T/events")"
+[ -z "$(uml_pids_under "$STATE/machines/a")" ] || fail "helpers of the crashed machine still alive"
+ctl --json info a | grep -q console_tail || fail "crashed info has no console tail"
+say "kill -9 of UML -> crashed event"
+
+# The re-adopted machine also reports a crash (exit status unknown).
+kill -9 "$pid_b"
+wait_until 20 state_is b crashed || fail "re-adopted b not crashed after kill -9"
+say "ok"
