@@ -6,7 +6,14 @@
 #ifndef SBUMLD_DAEMON_H
 #define SBUMLD_DAEMON_H
 
+#include "config.h"
+
 struct event_base;
+
+#define DAEMON_DEFAULT_SOCKET		"/run/sbuml/sbumld.sock"
+#define DAEMON_DEFAULT_STATE_DIR	"/var/lib/sbuml"
+#define DAEMON_DEFAULT_KERNEL		SBUML_LIBEXECDIR "/linux-sbuml"
+#define DAEMON_DEFAULT_IMAGE		SBUML_DATADIR "/images/default.img"
 
 struct daemon_config {
 	char	*socket_path;	/* --socket, default /run/sbuml/sbumld.sock */
@@ -18,7 +25,11 @@ struct daemon_config {
 extern struct daemon_config daemon_config;
 extern struct event_base *daemon_base;
 
-/* Set up signals, server, machines; notify READY; run the loop; shut down. Returns exit code. */
+/*
+ * Set up signals, server, machines; notify READY; run the loop; shut down.
+ * daemon_config must be filled in (absolute paths, dirs created) by main.c.
+ * Returns the process exit code.
+ */
 int	daemon_run(void);
 /* Ask the loop to stop (SIGTERM path). */
 void	daemon_request_stop(void);

@@ -12,10 +12,19 @@
 
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARNING, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
+/*
+ * Pick the sink: the journal's stderr if $JOURNAL_STREAM names our stderr,
+ * plain stderr if to_stderr, syslog otherwise.  May be called again (main.c
+ * logs to stderr while parsing options, then re-initialises).
+ */
 void	log_init(int to_stderr, enum log_level level);
+/* SIGHUP: reopen the syslog connection (stderr needs nothing). */
+void	log_reopen(void);
 void	log_setlevel(enum log_level level);
 enum log_level log_getlevel(void);
+/* "debug", "info", "warning", "error".  0 or -EINVAL (*ret untouched). */
 int	log_level_from_string(const char *s, enum log_level *ret);
+/* The inverse; a static string, never NULL. */
 const char *log_level_to_string(enum log_level level);
 
 /* log_warn adds ": strerror(errno)" and preserves errno; log_warnx does not. */

@@ -1,16 +1,202 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Machines: one UML instance each, living in one directory.  The registry,
- * the state machine and supervision (pidfd) live in machine.c; the mconsole
- * protocol in mconsole.c; launching the UML process in uml.c.
- * (Interface grows as machine.c is written; snapshot.c will use it.)
+ * Machines: one UML instance each, living in one directory
+ * (doc/machine-layout.md).  machine.c keeps the registry (name or path ->
+ * machine), the state machine of doc/rpc.md with its machine.state events,
+ * supervision (pidfd + SIGCHLD through child.c) and re-adoption after a
+ * daemon restart; machine-config.c reads and writes machine.json/run.json
+ * and validates names; mconsole.c speaks to UML; uml.c starts and kills it.
+ *
+ * Asynchronous operations (boot, pause, resume, halt, kill) take a
+ * machine_done_cb that runs exactly once, from the event loop, with 0 or
+ * -errno and a message for the user:
+ *	-ECHILD		the machine died (boot: while booting)
+ *	-ETIMEDOUT	boot did not finish in time, or mconsole did not answer
+ *	-EREMOTEIO	UML answered with an error (msg is its text)
+ *	-ECANCELED	the daemon is shutting down
+ * The machine is still registered when the callback runs.
+ *
+ * For snapshot.c: look the machine up (machine_lookup), take the job slot
+ * (machine_job_begin: at most one job per machine, the job is told when the
+ * machine dies and gets its MCONSOLE_USER_NOTIFY messages), send mconsole
+ * commands with a long timeout (machine_mconsole_send), and move the state
+ * (machine_set_state) if the job pauses or resumes the guest itself.
  */
 #ifndef SBUMLD_MACHINE_H
 #define SBUMLD_MACHINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+
+#include "mconsole.h"
+#include "uml.h"
+
+#define MACHINE_MAX		64	/* machines in the registry */
+#define MACHINE_NAME_MAX	64	/* bytes of a plain name */
+#define MACHINE_PATH_MAX	90	/* bytes of "<dir>/uml/mconsole" */
+#define MACHINE_CMDLINE_MAX	1024
+#define MACHINE_MEM_MIN		16
+#define MACHINE_MEM_MAX		16384
+#define MACHINE_MEM_DEFAULT	128
+#define MACHINE_BOOT_TIMEOUT_S	60
+#define MACHINE_HALT_TIMEOUT_S	30	/* default of machine.halt */
+#define MACHINE_HALT_KILL_S	5	/* after mconsole halt, before SIGKILL */
+#define MACHINE_CONSOLE_TAIL	20	/* lines in console_tail */
+#define MACHINE_MAX_WAITERS	64	/* pending calls per machine */
+/* Probe sent once a machine boots: a kernel that answers OK can save. */
+#define MACHINE_SAVABLE_PROBE	"sbuml version"
+
+enum machine_state {
+	MACHINE_BOOTING,
+	MACHINE_RUNNING,
+	MACHINE_PAUSED,
+	MACHINE_HALTING,
+	MACHINE_STOPPED,
+	MACHINE_CRASHED,
+	_MACHINE_STATE_MAX,
+};
+
+/* The saved configuration (machine.json). */
+struct machine_config {
+	char		*image;
+	char		*kernel;
+	char		*cmdline;
+	unsigned int	 mem_mb;
+	char		*disks[UML_MAX_DISKS];
+	size_t		 ndisks;
+	char		 created[32];	/* ISO-8601 UTC */
+};
+
+struct machine;
+
+/* A save/restore job holding a machine's job slot (owned by the caller). */
+struct machine_job {
+	const char	*kind;		/* "save", ... for messages */
+	/* The UML process went away; the job must finish (or fail) itself. */
+	void		(*on_exit)(struct machine *m, void *arg);
+	/* A MCONSOLE_USER_NOTIFY (guest or patched kernel) message; may be NULL. */
+	void		(*on_notify)(struct machine *m, const char *data,
+			    size_t len, void *arg);
+	void		*arg;
+};
+
+typedef void (*machine_done_cb)(struct machine *m, int err, const char *msg,
+	    void *arg);
+
+/* --- Registry --- */
 
 /* Re-adopt every machine found in the state dir. Called before READY=1. 0 or -errno. */
 int	machine_registry_init(void);
 /* Stop watching (machines keep running: a restarted daemon re-adopts them). */
 void	machine_registry_shutdown(void);
+/* The machine named name (a plain name or an absolute path), or NULL. */
+struct machine *machine_lookup(const char *name);
+size_t	machine_count(void);
+/* Every machine sorted by name; a malloc'd array the caller frees (not the machines). */
+struct machine **machine_list(size_t *ret_n);
+
+/* --- Names and configuration (machine-config.c) --- */
+
+/*
+ * Check a machine name or path (doc/rpc.md "Names") and compute its
+ * directory.  0 and *ret_dir (caller frees) and *ret_is_path, or -EINVAL
+ * with a message in err.
+ */
+int	machine_name_resolve(const char *name, char **ret_dir, bool *ret_is_path,
+	    char *err, size_t errlen);
+/* True if path may be handed to UML (no blanks, commas, control or non-ASCII bytes). */
+bool	machine_path_is_safe(const char *path);
+void	machine_config_clear(struct machine_config *cfg);
+
+/*
+ * Create a machine (state stopped, never booted) in the registry: makes its
+ * directory (0700), writes machine.json, records a path machine under
+ * <state-dir>/paths.  Takes ownership of *cfg's strings (cfg is cleared).
+ * -EEXIST if the name is taken or the directory is in use, -ENOSPC past
+ * MACHINE_MAX, other -errno from the file system (message in err).
+ */
+int	machine_create(const char *name, struct machine_config *cfg,
+	    struct machine **ret, char *err, size_t errlen);
+/*
+ * Load an unregistered path machine from dir/machine.json (a directory that
+ * already holds a machine but lost its registry entry).  -ENOENT if there
+ * is no machine.json.
+ */
+int	machine_load_path(const char *path, struct machine **ret);
+/*
+ * Delete a stopped or crashed machine: remove only the files sbuml created,
+ * rmdir its directory, drop its registry entries, free it.  -EBUSY if it is
+ * live or has a job; other -errno (message in err) if a file could not be
+ * removed (the machine is then still registered).
+ */
+int	machine_delete(struct machine *m, char *err, size_t errlen);
+
+/* --- State and accessors --- */
+
+const char *machine_state_to_string(enum machine_state state);
+/* -EINVAL if s names no state. */
+int	machine_state_from_string(const char *s, enum machine_state *ret);
+/* Live: a UML process exists (booting, running, paused, halting). */
+bool	machine_state_is_live(enum machine_state state);
+
+const char *machine_name(const struct machine *m);
+const char *machine_dir(const struct machine *m);
+bool	machine_is_path(const struct machine *m);
+enum machine_state machine_state(const struct machine *m);
+pid_t	machine_pid(const struct machine *m);	/* 0 when not live */
+const struct machine_config *machine_config(const struct machine *m);
+/*
+ * Move to state: persists run.json and broadcasts machine.state.  For
+ * snapshot.c when a job stops/continues the guest itself (paused <->
+ * running); live -> stopped/crashed happens only through supervision.
+ */
+void	machine_set_state(struct machine *m, enum machine_state state);
+/* The machine object of doc/rpc.md (caller owns it). */
+struct json_object *machine_to_json(const struct machine *m);
+/*
+ * The last n lines of console.log, oldest first, as a JSON array of
+ * strings (invalid UTF-8 and control bytes replaced).  Reads backwards
+ * from the end, at most 4 MiB.  NULL with errno set on failure.
+ */
+struct json_object *machine_console_tail(const struct machine *m, size_t n);
+
+/* --- Operations --- */
+
+/*
+ * Boot a stopped/crashed machine with its saved configuration.  0: cb runs
+ * once the machine is running (mconsole answers) or failed.  -errno (msg
+ * in err, cb will not run) if the UML process could not be started.
+ */
+int	machine_boot(struct machine *m, machine_done_cb cb, void *arg,
+	    char *err, size_t errlen);
+/* mconsole stop (running -> paused) / go (paused -> running). -EBUSY, -EINVAL for a bad state. */
+int	machine_pause(struct machine *m, machine_done_cb cb, void *arg);
+int	machine_resume(struct machine *m, machine_done_cb cb, void *arg);
+/* cad, after timeout_s mconsole halt, after 5 s more SIGKILL; cb when the process is gone. */
+int	machine_halt(struct machine *m, unsigned int timeout_s,
+	    machine_done_cb cb, void *arg);
+/* SIGKILL of the instance and all its host helpers; cb when it is gone. */
+int	machine_kill(struct machine *m, machine_done_cb cb, void *arg);
+/* True while a pause/resume is waiting for mconsole. */
+bool	machine_op_pending(const struct machine *m);
+
+/* --- For snapshot.c --- */
+
+/* Take the job slot. -EBUSY if a job holds it, -EINVAL if the machine is not live. */
+int	machine_job_begin(struct machine *m, const struct machine_job *job);
+/* Release the job slot (job must be the one that holds it). */
+void	machine_job_end(struct machine *m, const struct machine_job *job);
+/* The job holding the slot, or NULL. */
+const struct machine_job *machine_job(const struct machine *m);
+/*
+ * Send an mconsole command to a live machine (mconsole.h semantics;
+ * timeout_ms may be long, e.g. 120000 for "sbuml save DIR").
+ * -ENOTCONN if the machine is not live.
+ */
+int	machine_mconsole_send(struct machine *m, const char *cmd,
+	    unsigned int timeout_ms, mconsole_cb cb, void *arg);
 
 #endif

@@ -45,6 +45,13 @@ enum rpc_domain_error {
 /* "NoSuchMachine" for RPC_E_NO_SUCH_MACHINE, "InvalidParams" for -32602, ... */
 const char *rpc_error_name(int code);
 
+/* The "api" number of daemon.version: bumped on incompatible wire changes. */
+#define RPC_API_VERSION	1
+
+/* Limits from doc/rpc.md. */
+#define RPC_MAX_BATCH	64
+#define RPC_MAX_DEPTH	32	/* JSON nesting depth of one line */
+
 #define RPC_DEFERRED	1
 
 typedef int (*rpc_handler)(struct rpc_call *call, struct json_object *params);
@@ -59,6 +66,12 @@ extern const size_t rpc_methods_count;
 const struct rpc_method *rpc_method_find(const char *name);
 
 /*
+ * Handler contract: return 0 after answering, RPC_DEFERRED after taking a
+ * reference (rpc_call_ref) to answer later, or -errno without answering
+ * (answered for you as InternalError with data.errno).  A deferred call
+ * whose references are all dropped unanswered is answered InternalError,
+ * so a client never waits forever.
+ *
  * Answer a call.  rpc_reply consumes result (may be NULL for null).
  * rpc_error formats the message; rpc_error_data also attaches extra members
  * to error.data (consumes data, an object or NULL; "name" is added for you).
@@ -69,6 +82,13 @@ void	rpc_reply(struct rpc_call *call, struct json_object *result);
 void	rpc_error(struct rpc_call *call, int code, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	rpc_error_data(struct rpc_call *call, int code, struct json_object *data,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/*
+ * Error for a failed host operation: err is a positive or negative errno;
+ * ": strerror(err)" is appended to the message and data.errno holds its
+ * name ("ENOENT").  Meant for RPC_INTERNAL_ERROR and RPC_E_IO_ERROR.
+ */
+void	rpc_error_errno(struct rpc_call *call, int code, int err,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* References for deferred calls.  rpc_call_unref accepts NULL, returns NULL. */
@@ -84,6 +104,9 @@ const char	*rpc_call_method(struct rpc_call *call);
  * Missing optional members leave the output untouched (set defaults first).
  * Unknown members, missing required ones and wrong types answer the call with
  * -32602 naming the member and return -EINVAL: the handler then returns 0.
+ * The table ends with an entry whose name is NULL; params may be NULL (absent).
+ * Methods without parameters pass an empty table to reject unknown members.
+ * Strings containing NUL characters are rejected.
  */
 enum rpc_param_type {
 	RPC_PARAM_STRING,	/* const char * */
@@ -99,15 +122,22 @@ struct rpc_param {
 	enum rpc_param_type	 type;
 	size_t			 offset;	/* offsetof() into the handler's struct */
 	unsigned int		 flags;
-	int64_t			 min, max;	/* RPC_PARAM_INT only; both 0: no check */
+	int64_t			 min, max;	/* RPC_PARAM_INT only; both 0: any int64 */
 };
 int	rpc_parse_params(struct rpc_call *call, struct json_object *params,
 	    const struct rpc_param *table, void *out);
 
 /*
- * The framing layer (server.c) hands each complete line to rpc_process_line.
- * Responses and notifications go back through client_send_line().
+ * The framing layer (server.c) hands each complete line to rpc_process_line
+ * (line is NUL-terminated at len).  Responses and notifications go back
+ * through client_send_line().
  */
 void	rpc_process_line(struct client *c, const char *line, size_t len);
+/*
+ * A complete error response with "id": null, for errors found before any
+ * request could be read (line too long, too many clients).  No trailing
+ * newline.  The caller frees the string.
+ */
+char	*rpc_format_error(int code, const char *message);
 
 #endif

@@ -2,6 +2,13 @@
 /*
  * The listening Unix socket (bound, or inherited by socket activation),
  * accepted connections, newline framing and per-client limits.
+ *
+ * A connection is a refcounted struct client.  The server holds one
+ * reference while the connection is open; every rpc_call holds another.
+ * When the peer goes away (EOF, error, a limit) the client is marked dead
+ * and its socket is closed from a deferred event, never from inside its own
+ * callback; the struct itself lives until the last reference is dropped, so
+ * a deferred answer can always ask client_is_alive() safely.
  */
 #ifndef SBUMLD_SERVER_H
 #define SBUMLD_SERVER_H
@@ -18,12 +25,25 @@ struct event_base;
 
 /* Listen on the socket-activated fd named "rpc" (or the only one), else bind path. 0 or -errno. */
 int	server_init(struct event_base *base, const char *path);
+/* Stop accepting connections (first step of a graceful stop); open ones are kept. */
+void	server_stop_listening(void);
+/* Close every connection, the listener (unlinking a socket we bound) and free it all. */
 void	server_shutdown(void);
+/* Number of open connections. */
+size_t	server_client_count(void);
 
 /* Queue one line (a '\n' is appended) to a client.  Ignored for a closing client. */
 void	client_send_line(struct client *c, const char *line, size_t len);
 /* Mark a connection to be closed once its output is flushed (deferred free). */
 void	client_close_after_flush(struct client *c);
+
+/* Take and drop references.  client_unref accepts NULL and returns NULL. */
+struct client	*client_ref(struct client *c);
+struct client	*client_unref(struct client *c);
+/* False once the connection is closing or closed: answers would be dropped. */
+bool	client_is_alive(const struct client *c);
+/* A short name for log messages: "client 7 (pid 1234, uid 0)". */
+const char *client_name(const struct client *c);
 
 /* Event subscription flag of a connection (events.subscribe). */
 void	client_set_subscribed(struct client *c, bool on);

@@ -95,7 +95,7 @@ rm -f "$OUTPUT"
 (cd "$ROOT" && find . -mindepth 1 | sed 's|^\.||' | LC_ALL=C sort) > "$STAGE/paths"
 
 E2FSPROGS_FAKE_TIME=$EPOCH mke2fs -q -F -t ext2 -b 1024 -m 0 \
-    -L sbuml-root -U "$FS_UUID" -E "hash_seed=$HASH_SEED,root_owner=0:0" \
+    -I 256 -L sbuml-root -U "$FS_UUID" -E "hash_seed=$HASH_SEED,root_owner=0:0" \
     -d "$ROOT" "$OUTPUT" "${SIZE_MB}M" >/dev/null \
     || die "mke2fs failed"
 

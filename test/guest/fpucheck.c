@@ -21,7 +21,7 @@
 #include <sys/syscall.h>
 
 #define TERMS_PER_ROUND 4000u
-#define RESTART_TERMS 4000000u /* keeps the from-scratch recompute cheap */
+#define RESTART_TERMS 400000u /* keeps the from-scratch recompute cheap */
 
 struct series {
     uint64_t terms;

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sbumlctl: command-line client of sbumld, on top of libsbuml-client.
+ *
+ *	sbumlctl [--socket PATH] [--json] [--timeout S] COMMAND [ARGS]
+ *
+ * The binary also answers to classic names (argv[0] = sbumlboot means
+ * "sbumlctl boot"); ctl_classic[] maps them, so sbumlsave/sbumlrestore only
+ * need a line there and a command once the snapshot methods exist.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "sbumlctl.h"
+
+static const struct ctl_command ctl_commands[] = {
+	{ "boot",	cmd_boot,	"MACHINE [--image P] [--mem MB] [--cmdline S] [--disk P]... [--kernel P]",
+	    "boot a new machine, or boot a stopped one again" },
+	{ "list",	cmd_list,	"",			"list machines" },
+	{ "info",	cmd_info,	"MACHINE",		"show a machine" },
+	{ "pause",	cmd_pause,	"MACHINE",		"stop a machine's CPU" },
+	{ "resume",	cmd_resume,	"MACHINE",		"continue a paused machine" },
+	{ "halt",	cmd_halt,	"MACHINE [--timeout S]", "shut a machine down cleanly" },
+	{ "kill",	cmd_kill,	"MACHINE",		"kill a machine at once" },
+	{ "console",	cmd_console,	"MACHINE [--lines N] [--follow]",
+	    "print the console log" },
+	{ "delete",	cmd_delete,	"MACHINE",		"remove a stopped machine and its directory" },
+	{ "events",	cmd_events,	"[--count N]",		"print daemon events as they happen" },
+	{ "ping",	cmd_ping,	"",			"check that the daemon answers" },
+	{ "version",	cmd_version,	"",			"show client and daemon versions" },
+};
+#define NCOMMANDS	(sizeof(ctl_commands) / sizeof(ctl_commands[0]))
+
+/* Names under which the binary is "sbumlctl COMMAND" (installed as symlinks). */
+static const struct {
+	const char	*progname;
+	const char	*command;
+} ctl_classic[] = {
+	{ "sbumlboot",	"boot" },
+	/* { "sbumlsave", "save" }, { "sbumlrestore", "restore" }: with snapshots */
+};
+
+/* Print the global usage to f. */
+static void
+usage_all(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: sbumlctl [--socket PATH] [--json] [--timeout S] COMMAND [ARGS]\n\n"
+	    "commands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", ctl_commands[i].name, ctl_commands[i].help);
+	fprintf(f, "\nexit status: 0 ok, 1 daemon error, 2 usage, 3 cannot connect, "
+	    "4 protocol or other failure\n");
+}
+
+/* Print the usage line of the running command to f. */
+static void
+usage_cmd(struct ctl *ctl, FILE *f)
+{
+	if (ctl->classic)
+		fprintf(f, "usage: %s [--socket PATH] [--json] [--timeout S] %s\n",
+		    ctl->progname, ctl->cmd->usage);
+	else
+		fprintf(f, "usage: sbumlctl [--socket PATH] [--json] [--timeout S] %s %s\n",
+		    ctl->cmd->name, ctl->cmd->usage);
+}
+
+/* Report a command-line error and the command's usage; returns exit 2. */
+int
+ctl_usage(struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		fprintf(stderr, "%s: ", ctl->progname);
+		if (ctl->cmd != NULL && !ctl->classic)
+			fprintf(stderr, "%s: ", ctl->cmd->name);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	if (ctl->cmd != NULL)
+		usage_cmd(ctl, stderr);
+	else
+		usage_all(stderr);
+	return CTL_EXIT_USAGE;
+}
+
+/*
+ * Handle an option common to all commands, or getopt's error returns.
+ * Returns 0 when handled, or an exit code (2 for errors).
+ */
+int
+ctl_common_opt(struct ctl *ctl, int opt, const char *arg, char **argv)
+{
+	switch (opt) {
+	case CTL_OPT_SOCKET:
+		ctl->socket = arg;
+		return 0;
+	case CTL_OPT_JSON:
+		ctl->json = true;
+		return 0;
+	case CTL_OPT_CLIENT_TIMEOUT:
+		if (ctl_parse_seconds(arg, &ctl->timeout_ms) < 0)
+			return ctl_usage(ctl, "invalid --timeout '%s'", arg);
+		return 0;
+	case CTL_OPT_HELP:
+		usage_cmd(ctl, stdout);
+		exit(CTL_EXIT_OK);
+	case ':':
+		return ctl_usage(ctl, "option '%s' needs an argument",
+		    argv[optind - 1]);
+	default:
+		return ctl_usage(ctl, "unknown option '%s'", argv[optind - 1]);
+	}
+}
+
+/* Parse an unsigned decimal in [min, max]; 0 or -EINVAL. */
+int
+ctl_parse_uint(const char *s, unsigned long min, unsigned long max,
+    unsigned long *ret)
+{
+	unsigned long v;
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* Parse a duration in seconds ("30", "0.5"); 0 means forever (-1 ms). */
+int
+ctl_parse_seconds(const char *s, int *ret_ms)
+{
+	double v;
+	char *end;
+
+	if (s == NULL || *s == '\0')
+		return -EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(v) || v < 0 ||
+	    v * 1000 > INT_MAX)
+		return -EINVAL;
+	if (v == 0) {
+		*ret_ms = -1;
+		return 0;
+	}
+	*ret_ms = v * 1000 < 1 ? 1 : (int)(v * 1000);
+	return 0;
+}
+
+/* The socket path ctl_connect() uses, for messages. */
+static const char *
+socket_path(const struct ctl *ctl)
+{
+	const char *p = ctl->socket;
+
+	if (p == NULL || *p == '\0')
+		p = getenv(SBUML_SOCKET_ENV);
+	if (p == NULL || *p == '\0')
+		p = SBUML_DEFAULT_SOCKET;
+	return p;
+}
+
+/* Connect to the daemon; returns 0 or exit 3 after printing why. */
+int
+ctl_connect(struct ctl *ctl)
+{
+	int r;
+
+	r = sbuml_connect(ctl->socket, &ctl->client);
+	if (r < 0) {
+		fprintf(stderr, "%s: cannot connect to sbumld at %s: %s\n",
+		    ctl->progname, socket_path(ctl), strerror(-r));
+		return CTL_EXIT_CONNECT;
+	}
+	if (ctl->timeout_ms != 0 &&
+	    (r = sbuml_set_timeout(ctl->client, ctl->timeout_ms)) < 0) {
+		fprintf(stderr, "%s: %s\n", ctl->progname, strerror(-r));
+		return CTL_EXIT_FAILURE;
+	}
+	return 0;
+}
+
+/*
+ * Report a failed library call as "prog: cmd target: Name: message" and
+ * return the matching exit code (1 daemon error, 4 anything else).
+ */
+int
+ctl_fail(struct ctl *ctl, int r)
+{
+	const struct sbuml_error *e;
+	char what[512];
+
+	snprintf(what, sizeof(what), "%s%s%s",
+	    ctl->classic ? "" : ctl->cmd->name,
+	    ctl->target != NULL && !ctl->classic ? " " : "",
+	    ctl->target != NULL ? ctl->target : "");
+	fprintf(stderr, "%s: %s%s", ctl->progname, what, what[0] ? ": " : "");
+
+	switch (r) {
+	case -EREMOTEIO:
+		e = sbuml_last_error(ctl->client);
+		if (e != NULL && e->name[0] != '\0')
+			fprintf(stderr, "%s: %s\n", e->name, e->message);
+		else if (e != NULL)
+			fprintf(stderr, "error %d: %s\n", e->code, e->message);
+		else
+			fprintf(stderr, "the daemon answered an error\n");
+		return CTL_EXIT_REMOTE;
+	case -ETIMEDOUT:
+		fprintf(stderr, "no answer from sbumld within the timeout "
+		    "(--timeout S sets it)\n");
+		return CTL_EXIT_FAILURE;
+	case -ECONNRESET:
+		fprintf(stderr, "sbumld closed the connection\n");
+		return CTL_EXIT_FAILURE;
+	case -EPROTO:
+		fprintf(stderr, "protocol error: malformed answer from sbumld\n");
+		return CTL_EXIT_FAILURE;
+	default:
+		fprintf(stderr, "%s\n", strerror(-r));
+		return CTL_EXIT_FAILURE;
+	}
+}
+
+/*
+ * Turn a MACHINE argument into what the daemon wants: names pass through;
+ * anything with a '/' or a leading '.' is a path, made absolute as
+ * realpath(parent) + "/" + basename, since the directory itself may not
+ * exist yet (boot).  *ret is malloc'd.  Returns 0 or exit 2 / 4.
+ */
+int
+ctl_machine_arg(struct ctl *ctl, const char *arg, char **ret)
+{
+	char *copy = NULL, *dcopy = NULL, *parent = NULL, *base, *out = NULL;
+	size_t len;
+	int ex = CTL_EXIT_FAILURE;
+
+	ctl->target = arg;
+	if (*arg == '\0')
+		return ctl_usage(ctl, "empty MACHINE");
+	if (strchr(arg, '/') == NULL && arg[0] != '.') {
+		if ((*ret = strdup(arg)) == NULL)
+			goto oom;
+		return 0;
+	}
+
+	if ((copy = strdup(arg)) == NULL || (dcopy = strdup(arg)) == NULL)
+		goto oom;
+	/* "dir/" names dir: drop trailing slashes (but keep a lone "/"). */
+	len = strlen(copy);
+	while (len > 1 && copy[len - 1] == '/') {
+		len--;
+		copy[len] = dcopy[len] = '\0';
+	}
+	base = basename(copy);
+	if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+	    strcmp(base, "/") == 0) {
+		/* No last component to keep: the whole path must exist. */
+		if ((out = realpath(arg, NULL)) == NULL)
+			goto resolve_fail;
+	} else {
+		if ((parent = realpath(dirname(dcopy), NULL)) == NULL)
+			goto resolve_fail;
+		if (asprintf(&out, "%s%s%s", parent,
+		    strcmp(parent, "/") == 0 ? "" : "/", base) == -1) {
+			out = NULL;
+			goto oom;
+		}
+	}
+	*ret = out;
+	ex = 0;
+	goto out;
+
+resolve_fail:
+	fprintf(stderr, "%s: %s: cannot resolve the directory of %s: %s\n",
+	    ctl->progname, ctl->cmd->name, arg, strerror(errno));
+	ex = CTL_EXIT_USAGE;
+	goto out;
+oom:
+	fprintf(stderr, "%s: %s\n", ctl->progname, strerror(ENOMEM));
+	ex = CTL_EXIT_FAILURE;
+out:
+	free(parent);
+	free(copy);
+	free(dcopy);
+	return ex;
+}
+
+/* Print obj as one line of JSON; returns 0 or exit 4. */
+int
+ctl_print_json(struct json_object *obj)
+{
+	const char *s;
+
+	s = json_object_to_json_string_ext(obj,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (s == NULL || printf("%s\n", s) < 0)
+		return CTL_EXIT_FAILURE;
+	return 0;
+}
+
+/* A string member of obj, or NULL (borrowed from obj). */
+const char *
+ctl_str(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Find a command by exact name; NULL if there is none. */
+static const struct ctl_command *
+command_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(ctl_commands[i].name, name) == 0)
+			return &ctl_commands[i];
+	return NULL;
+}
+
+/* Pick the command (from argv[0] or the first argument) and run it. */
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "timeout",	required_argument,	NULL, 't' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ctl ctl = { .progname = "sbumlctl" };
+	const char *name;
+	size_t i;
+	int opt, ex;
+
+	name = argc > 0 && argv[0] != NULL ? strrchr(argv[0], '/') : NULL;
+	name = name != NULL ? name + 1 : (argc > 0 && argv[0] != NULL ? argv[0] : "");
+	for (i = 0; i < sizeof(ctl_classic) / sizeof(ctl_classic[0]); i++) {
+		if (strcmp(name, ctl_classic[i].progname) == 0) {
+			ctl.progname = ctl_classic[i].progname;
+			ctl.classic = true;
+			ctl.cmd = command_find(ctl_classic[i].command);
+		}
+	}
+
+	if (!ctl.classic) {
+		/* '+': stop at the command; its own options follow it. */
+		opterr = 0;
+		while ((opt = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
+			switch (opt) {
+			case 's':
+				ctl.socket = optarg;
+				break;
+			case 'j':
+				ctl.json = true;
+				break;
+			case 't':
+				if (ctl_parse_seconds(optarg, &ctl.timeout_ms) < 0)
+					return ctl_usage(&ctl, "invalid --timeout '%s'",
+					    optarg);
+				break;
+			case 'h':
+				usage_all(stdout);
+				return CTL_EXIT_OK;
+			case 'V':
+				printf("sbumlctl %s\n", SBUML_VERSION);
+				return CTL_EXIT_OK;
+			case ':':
+				return ctl_usage(&ctl, "option '%s' needs an argument",
+				    argv[optind - 1]);
+			default:
+				return ctl_usage(&ctl, "unknown option '%s'",
+				    argv[optind - 1]);
+			}
+		}
+		if (optind >= argc)
+			return ctl_usage(&ctl, "missing COMMAND");
+		ctl.cmd = command_find(argv[optind]);
+		if (ctl.cmd == NULL)
+			return ctl_usage(&ctl, "unknown command '%s'", argv[optind]);
+		argc -= optind;
+		argv += optind;
+	}
+
+	/* The command parses its own options: start getopt afresh (glibc). */
+	optind = 0;
+	opterr = 0;
+	ex = ctl.cmd->fn(&ctl, argc, argv);
+
+	sbuml_close(ctl.client);
+	if (fflush(stdout) == EOF && ex == 0) {
+		fprintf(stderr, "%s: writing output: %s\n", ctl.progname,
+		    strerror(errno));
+		ex = CTL_EXIT_FAILURE;
+	}
+	return ex;
+}

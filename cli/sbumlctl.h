@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sbumlctl: shared state of the command-line client and the prototypes of
+ * each file.  Commands live in cmd-<namespace>.c and are listed in the
+ * ctl_commands[] table of sbumlctl.c (vmctl/tmux style).
+ */
+#ifndef SBUMLCTL_H
+#define SBUMLCTL_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "sbuml-client.h"
+
+/* Exit codes (doc/cli.md, sbumlctl(1)). */
+enum ctl_exit {
+	CTL_EXIT_OK		= 0,	/* success */
+	CTL_EXIT_REMOTE		= 1,	/* the daemon answered an error */
+	CTL_EXIT_USAGE		= 2,	/* bad command line */
+	CTL_EXIT_CONNECT	= 3,	/* cannot connect to the daemon */
+	CTL_EXIT_FAILURE	= 4,	/* protocol, timeout or local failure */
+};
+
+struct ctl {
+	const char		*progname;	/* "sbumlctl", "sbumlboot", ... */
+	const char		*socket;	/* --socket, or NULL */
+	bool			 json;		/* --json: raw JSON output */
+	int			 timeout_ms;	/* --timeout; -1: forever */
+	bool			 classic;	/* invoked as sbumlboot etc. */
+	const struct ctl_command *cmd;		/* the command running */
+	const char		*target;	/* its machine argument, for messages */
+	struct sbuml_client	*client;	/* after ctl_connect() */
+};
+
+struct ctl_command {
+	const char	*name;
+	int		(*fn)(struct ctl *, int argc, char **argv);
+	const char	*usage;		/* arguments after the name */
+	const char	*help;		/* one line */
+};
+
+/*
+ * Options every command accepts after its name, so that the classic
+ * commands (sbumlboot DIR --socket P) take them too.  Commands that have
+ * their own --timeout use CTL_COMMON_OPTS_NOTIMEOUT.
+ */
+#define CTL_OPT_SOCKET		0x1001
+#define CTL_OPT_JSON		0x1002
+#define CTL_OPT_CLIENT_TIMEOUT	0x1003
+#define CTL_OPT_HELP		'h'
+#define CTL_COMMON_OPTS_NOTIMEOUT					\
+	{ "socket",	required_argument, NULL, CTL_OPT_SOCKET },	\
+	{ "json",	no_argument,	   NULL, CTL_OPT_JSON },	\
+	{ "help",	no_argument,	   NULL, CTL_OPT_HELP }
+#define CTL_COMMON_OPTS							\
+	CTL_COMMON_OPTS_NOTIMEOUT,					\
+	{ "timeout",	required_argument, NULL, CTL_OPT_CLIENT_TIMEOUT }
+
+/* sbumlctl.c */
+int	ctl_usage(struct ctl *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	ctl_common_opt(struct ctl *, int opt, const char *arg, char **argv);
+int	ctl_connect(struct ctl *);
+int	ctl_fail(struct ctl *, int r);
+int	ctl_parse_uint(const char *s, unsigned long min, unsigned long max,
+	    unsigned long *ret);
+int	ctl_parse_seconds(const char *s, int *ret_ms);
+int	ctl_machine_arg(struct ctl *, const char *arg, char **ret);
+int	ctl_print_json(struct json_object *);
+const char *ctl_str(struct json_object *obj, const char *key);
+
+/* cmd-machine.c */
+int	cmd_boot(struct ctl *, int, char **);
+int	cmd_list(struct ctl *, int, char **);
+int	cmd_info(struct ctl *, int, char **);
+int	cmd_pause(struct ctl *, int, char **);
+int	cmd_resume(struct ctl *, int, char **);
+int	cmd_halt(struct ctl *, int, char **);
+int	cmd_kill(struct ctl *, int, char **);
+int	cmd_console(struct ctl *, int, char **);
+int	cmd_delete(struct ctl *, int, char **);
+
+/* cmd-daemon.c */
+int	cmd_events(struct ctl *, int, char **);
+int	cmd_ping(struct ctl *, int, char **);
+int	cmd_version(struct ctl *, int, char **);
+
+#endif

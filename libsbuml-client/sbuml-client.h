@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libsbuml-client: a small synchronous client for the sbumld JSON-RPC 2.0
+ * interface (doc/rpc.md).  One handle is one connection; it carries at most
+ * one call at a time.  Server notifications (events) that arrive while a
+ * call waits for its answer are queued and handed out by sbuml_next_event().
+ *
+ * Conventions:
+ *  - every int-returning function returns 0 on success or a negative errno;
+ *  - ret_* out-parameters are written only on success;
+ *  - the library never logs, never aborts, never raises SIGPIPE;
+ *  - JSON values are json-c objects (<json-c/json.h>).  "Caller owns" means
+ *    the caller must json_object_put() it; "borrowed" means it belongs to the
+ *    client and stays valid until the next call on the same handle.
+ *
+ * Error codes used throughout:
+ *  -ENOMEM       out of memory
+ *  -EINVAL       bad argument (NULL handle, empty method, ...)
+ *  -ENOENT, -ECONNREFUSED, -EACCES, -ENAMETOOLONG   from sbuml_connect()
+ *  -ETIMEDOUT    no answer before the timeout (the call may still complete in
+ *                the daemon; its late answer is discarded)
+ *  -EPROTO       the daemon sent something that is not valid JSON-RPC 2.0
+ *  -ECONNRESET   the daemon closed the connection
+ *  -EREMOTEIO    the daemon answered with an error object: see
+ *                sbuml_last_error()
+ *
+ * After -ECONNRESET, an oversized (> 64 MiB) answer line, or a request that
+ * timed out half-written, the handle is dead: every further call returns
+ * that same error (queued events can still be read).  Close it and connect
+ * again.
+ *
+ * Thread safety: a handle must not be used by two threads at once.
+ */
+#ifndef SBUML_CLIENT_H
+#define SBUML_CLIENT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct json_object;
+struct sbuml_client;
+
+/* Where sbuml_connect(NULL) goes when $SBUML_SOCKET is unset or empty. */
+#define SBUML_DEFAULT_SOCKET		"/run/sbuml/sbumld.sock"
+/* Environment variable naming the daemon socket. */
+#define SBUML_SOCKET_ENV		"SBUML_SOCKET"
+/* Default per-call timeout: long enough for machine.boot and halt. */
+#define SBUML_DEFAULT_TIMEOUT_MS	(5 * 60 * 1000)
+/* At most this many unread notifications are queued; older ones are dropped. */
+#define SBUML_EVENT_QUEUE_MAX		4096
+
+/* JSON-RPC error codes of doc/rpc.md (sbuml_error.code). */
+#define SBUML_E_PARSE_ERROR		-32700
+#define SBUML_E_INVALID_REQUEST		-32600
+#define SBUML_E_METHOD_NOT_FOUND	-32601
+#define SBUML_E_INVALID_PARAMS		-32602
+#define SBUML_E_INTERNAL_ERROR		-32603
+#define SBUML_E_LIMIT_EXCEEDED		-32000
+#define SBUML_E_NO_SUCH_MACHINE		-32001
+#define SBUML_E_MACHINE_EXISTS		-32002
+#define SBUML_E_BAD_STATE		-32003
+#define SBUML_E_BOOT_FAILED		-32004
+#define SBUML_E_TIMEOUT			-32005
+#define SBUML_E_NOT_SUPPORTED		-32006
+#define SBUML_E_SAVE_IN_PROGRESS	-32007
+#define SBUML_E_NO_SUCH_SNAPSHOT	-32008
+#define SBUML_E_SNAPSHOT_EXISTS		-32009
+#define SBUML_E_BAD_SNAPSHOT		-32010
+#define SBUML_E_INCOMPATIBLE		-32011
+#define SBUML_E_IO_ERROR		-32012
+
+/*
+ * The error object of the last call that returned -EREMOTEIO.  All members
+ * are borrowed from the handle and valid until the next call on it.
+ */
+struct sbuml_error {
+	int			 code;		/* e.g. SBUML_E_NO_SUCH_MACHINE */
+	const char		*name;		/* data.name, e.g. "NoSuchMachine"; "" if absent */
+	const char		*message;	/* human-readable, never NULL */
+	struct json_object	*data;		/* the whole error.data object, or NULL */
+};
+
+/* ---- Connection ------------------------------------------------------- */
+
+/*
+ * Connect to the daemon at path; NULL means $SBUML_SOCKET, then
+ * SBUML_DEFAULT_SOCKET.  On success *ret_client is a new handle the caller
+ * frees with sbuml_close().  Returns 0 or -errno (-ENOENT, -ECONNREFUSED,
+ * -EACCES, -ENAMETOOLONG, -ENOMEM, ...).
+ */
+int	sbuml_connect(const char *path, struct sbuml_client **ret_client);
+
+/* Close the connection and free the handle; accepts NULL; returns NULL. */
+struct sbuml_client *sbuml_close(struct sbuml_client *client);
+
+/*
+ * Set the timeout of each following call in milliseconds; a negative value
+ * waits forever, 0 is refused (-EINVAL).  The default is
+ * SBUML_DEFAULT_TIMEOUT_MS.
+ */
+int	sbuml_set_timeout(struct sbuml_client *client, int timeout_ms);
+/* The current per-call timeout in milliseconds (negative: none). */
+int	sbuml_get_timeout(const struct sbuml_client *client);
+
+/*
+ * The connected socket, for poll(POLLIN) in an event loop.  Readable data
+ * may already sit in the handle's buffer: drain sbuml_next_event(c, 0, ...)
+ * until it returns -ETIMEDOUT before polling.  Never read or write it.
+ */
+int	sbuml_get_fd(const struct sbuml_client *client);
+
+/* The socket path this handle connected to (borrowed, valid until close). */
+const char *sbuml_get_path(const struct sbuml_client *client);
+
+/*
+ * The error answered by the daemon for the last call (or sbuml_next_event),
+ * or NULL when it did not return -EREMOTEIO.  Borrowed: valid until the
+ * next call on the handle.
+ */
+const struct sbuml_error *sbuml_last_error(const struct sbuml_client *client);
+
+/* ---- Generic call ----------------------------------------------------- */
+
+/*
+ * Call method with params (a JSON object, or NULL for none).  params is
+ * borrowed: the caller keeps its reference.  On success, if ret_result is
+ * not NULL, *ret_result is the result, owned by the caller (NULL if the
+ * result was JSON null).  Notifications that arrive meanwhile are queued
+ * for sbuml_next_event().  Returns 0 or -errno (see the list above).
+ */
+int	sbuml_call(struct sbuml_client *client, const char *method,
+	    struct json_object *params, struct json_object **ret_result);
+
+/* Same as sbuml_call() with an explicit timeout for this call only. */
+int	sbuml_call_timeout(struct sbuml_client *client, const char *method,
+	    struct json_object *params, int timeout_ms,
+	    struct json_object **ret_result);
+
+/* ---- Events ----------------------------------------------------------- */
+
+/*
+ * Return the next server notification: the queued ones first, else wait up
+ * to timeout_ms (0: do not wait, negative: forever).  *ret_method is a
+ * malloc'd string the caller free()s; *ret_params (may be NULL if not
+ * wanted) is owned by the caller and may be set to NULL when the
+ * notification had no params.  Returns 0, -ETIMEDOUT when nothing came,
+ * -ECONNRESET, -EPROTO, -ENOMEM.
+ */
+int	sbuml_next_event(struct sbuml_client *client, int timeout_ms,
+	    char **ret_method, struct json_object **ret_params);
+
+/* How many notifications were dropped because the queue was full. */
+uint64_t sbuml_events_dropped(const struct sbuml_client *client);
+
+/* events.subscribe / events.unsubscribe. */
+int	sbuml_events_subscribe(struct sbuml_client *client);
+int	sbuml_events_unsubscribe(struct sbuml_client *client);
+
+/* ---- Daemon ----------------------------------------------------------- */
+
+/* daemon.ping: 0 when the daemon answered {"pong": true}. */
+int	sbuml_daemon_ping(struct sbuml_client *client);
+/* daemon.version: *ret_result (caller owns) is {"version", "api", ...}. */
+int	sbuml_daemon_version(struct sbuml_client *client,
+	    struct json_object **ret_result);
+/* daemon.set-log-level: level is "debug", "info", "warning" or "error". */
+int	sbuml_daemon_set_log_level(struct sbuml_client *client,
+	    const char *level);
+
+/* ---- Machines --------------------------------------------------------- */
+
+/*
+ * machine.boot parameters.  Zero-initialise and fill in what you need:
+ * NULL strings, 0 numbers and a NULL disks array mean "daemon default"
+ * (and are left out of the request, as doc/rpc.md requires for re-boots).
+ */
+struct sbuml_boot_options {
+	const char		*machine;	/* required: name or absolute path */
+	const char		*image;		/* absolute path of the base image */
+	const char		*kernel;	/* absolute path of a UML kernel */
+	const char		*cmdline;	/* extra kernel command line */
+	unsigned int		 mem_mb;	/* 16 ... 16384 */
+	const char *const	*disks;		/* NULL-terminated absolute paths */
+};
+
+/*
+ * For every helper below, ret_result may be NULL when the caller does not
+ * want the result; otherwise *ret_result is owned by the caller and is what
+ * doc/rpc.md says the method returns (the machine object for
+ * boot/info/pause/resume/halt/kill).
+ */
+
+/* machine.boot; the machine object once it runs. */
+int	sbuml_machine_boot(struct sbuml_client *client,
+	    const struct sbuml_boot_options *opts,
+	    struct json_object **ret_result);
+/* machine.list; {"machines": [machine, ...]}. */
+int	sbuml_machine_list(struct sbuml_client *client,
+	    struct json_object **ret_result);
+/* machine.info; the machine object. */
+int	sbuml_machine_info(struct sbuml_client *client, const char *machine,
+	    struct json_object **ret_result);
+/* machine.pause; the machine object. */
+int	sbuml_machine_pause(struct sbuml_client *client, const char *machine,
+	    struct json_object **ret_result);
+/* machine.resume; the machine object. */
+int	sbuml_machine_resume(struct sbuml_client *client, const char *machine,
+	    struct json_object **ret_result);
+/*
+ * machine.halt; timeout_s 0 means the daemon default (30 s).  The call
+ * waits at least timeout_s + 30 s even if the handle's timeout is shorter,
+ * since the daemon only answers after the guest is down.
+ */
+int	sbuml_machine_halt(struct sbuml_client *client, const char *machine,
+	    unsigned int timeout_s, struct json_object **ret_result);
+/* machine.kill; the machine object. */
+int	sbuml_machine_kill(struct sbuml_client *client, const char *machine,
+	    struct json_object **ret_result);
+/* machine.console; lines 0 means the default (50); {"lines": [...]}. */
+int	sbuml_machine_console(struct sbuml_client *client, const char *machine,
+	    unsigned int lines, struct json_object **ret_result);
+/* machine.delete; {"deleted": name}. */
+int	sbuml_machine_delete(struct sbuml_client *client, const char *machine,
+	    struct json_object **ret_result);
+
+/* ---- Snapshots -------------------------------------------------------- */
+/*
+ * snapshot.save / restore / list / info / delete and their job.progress
+ * notifications are not in doc/rpc.md yet.  Until typed helpers land here,
+ * use sbuml_call() (or sbuml_call_timeout() for long saves) and read
+ * job.progress with sbuml_next_event().
+ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

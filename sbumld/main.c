@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sbumld: the sbuml host daemon.  Parse options, settle the configuration
+ * (absolute paths, directories), then hand over to daemon_run().  See
+ * sbumld(8).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+static void	usage(FILE *, int) __attribute__((noreturn));
+
+/* Print the synopsis and exit. */
+static void
+usage(FILE *f, int status)
+{
+	fprintf(f,
+	    "usage: sbumld [-dhVv] [--socket path] [--state-dir dir] "
+	    "[--kernel path]\n"
+	    "              [--image path] [--log-level level]\n"
+	    "  -s, --socket PATH     RPC socket (default %s)\n"
+	    "  -S, --state-dir DIR   machines and state (default %s)\n"
+	    "  -k, --kernel PATH     default UML kernel (default %s)\n"
+	    "  -i, --image PATH      default root image (default %s)\n"
+	    "  -d, --foreground      log to stderr instead of syslog\n"
+	    "  -v, --verbose         log debug messages\n"
+	    "  -l, --log-level LVL   error, warning, info (default) or debug\n"
+	    "  -h, --help            show this help\n"
+	    "  -V, --version         show the version\n",
+	    DAEMON_DEFAULT_SOCKET, DAEMON_DEFAULT_STATE_DIR,
+	    DAEMON_DEFAULT_KERNEL, DAEMON_DEFAULT_IMAGE);
+	exit(status);
+}
+
+/* An absolute version of path (malloc'd): machine dirs and sockets must not depend on our cwd. */
+static char *
+absolute(const char *path)
+{
+	char	*cwd, *p;
+
+	if (path[0] == '/')
+		return (xstrdup(path));
+	if ((cwd = getcwd(NULL, 0)) == NULL)
+		fatal("getcwd");
+	p = xasprintf("%s/%s", cwd, path);
+	free(cwd);
+	return (p);
+}
+
+/* Create the parent directory of the socket (0755) unless it exists. */
+static void
+make_socket_dir(const char *path)
+{
+	char	*dir, *slash;
+	int	 r;
+
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if ((r = mkdir_p(dir, 0755)) < 0)
+			fatalx("%s: cannot create: %s", dir, strerror(-r));
+	}
+	free(dir);
+}
+
+/* Parse options, prepare the directories, run the daemon. */
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument,	NULL,	's' },
+		{ "state-dir",	required_argument,	NULL,	'S' },
+		{ "kernel",	required_argument,	NULL,	'k' },
+		{ "image",	required_argument,	NULL,	'i' },
+		{ "foreground",	no_argument,		NULL,	'd' },
+		{ "verbose",	no_argument,		NULL,	'v' },
+		{ "log-level",	required_argument,	NULL,	'l' },
+		{ "help",	no_argument,		NULL,	'h' },
+		{ "version",	no_argument,		NULL,	'V' },
+		{ NULL,		0,			NULL,	0 }
+	};
+	const char	*socket_path = DAEMON_DEFAULT_SOCKET;
+	const char	*state_dir = DAEMON_DEFAULT_STATE_DIR;
+	const char	*kernel = DAEMON_DEFAULT_KERNEL;
+	const char	*image = DAEMON_DEFAULT_IMAGE;
+	enum log_level	 level = LOG_LEVEL_INFO;
+	int		 ch, foreground = 0, r, ret;
+
+	/* Log to stderr until the options say otherwise (vmd). */
+	log_init(1, level);
+
+	while ((ch = getopt_long(argc, argv, "s:S:k:i:dvl:hV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'S':
+			state_dir = optarg;
+			break;
+		case 'k':
+			kernel = optarg;
+			break;
+		case 'i':
+			image = optarg;
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'v':
+			level = LOG_LEVEL_DEBUG;
+			break;
+		case 'l':
+			if (log_level_from_string(optarg, &level) < 0)
+				fatalx("--log-level: \"%s\" is not one of "
+				    "error, warning, info, debug", optarg);
+			break;
+		case 'h':
+			usage(stdout, 0);
+		case 'V':
+			printf("sbumld %s\n", SBUML_VERSION);
+			return (0);
+		default:
+			usage(stderr, 2);
+		}
+	}
+	if (optind != argc)
+		usage(stderr, 2);
+	if (*socket_path == '\0' || *state_dir == '\0' || *kernel == '\0' ||
+	    *image == '\0')
+		fatalx("paths must not be empty");
+
+	log_init(foreground, level);
+
+	daemon_config.socket_path = absolute(socket_path);
+	daemon_config.state_dir = absolute(state_dir);
+	daemon_config.kernel = absolute(kernel);
+	daemon_config.image = absolute(image);
+
+	/* The state dir holds machine disks and consoles: private to us. */
+	if ((r = mkdir_p(daemon_config.state_dir, 0700)) < 0)
+		fatalx("%s: cannot create: %s", daemon_config.state_dir,
+		    strerror(-r));
+	make_socket_dir(daemon_config.socket_path);
+	/* Not fatal: machine.boot may name its own kernel and image. */
+	if (access(daemon_config.kernel, X_OK) == -1)
+		log_warn("default kernel %s", daemon_config.kernel);
+	if (access(daemon_config.image, R_OK) == -1)
+		log_warn("default image %s", daemon_config.image);
+
+	ret = daemon_run();
+
+	free(daemon_config.socket_path);
+	free(daemon_config.state_dir);
+	free(daemon_config.kernel);
+	free(daemon_config.image);
+	return (ret);
+}

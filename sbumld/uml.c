@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Launching UML kernels and killing them with every host process they own.
+ *
+ * The child between fork() and exec() only makes async-signal-safe system
+ * calls: argv and envp are built before fork.  Failures in the child are
+ * written as {stage, errno} to a CLOEXEC pipe; EOF on it means exec worked.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "uml.h"
+#include "util.h"
+
+#define UML_ENV_PATH	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define UML_MAX_ARGS	(32 + UML_MAX_DISKS)
+#define UML_MAX_TREE	1024	/* processes collected by uml_kill_tree */
+
+/* Where the child failed, reported to the parent. */
+enum uml_stage {
+	UML_STAGE_SETSID,
+	UML_STAGE_CHDIR,
+	UML_STAGE_DEVNULL,
+	UML_STAGE_CONSOLE,
+	UML_STAGE_FDS,
+	UML_STAGE_SIGNALS,
+	UML_STAGE_EXEC,
+};
+
+static const char *const uml_stage_names[] = {
+	[UML_STAGE_SETSID] = "setsid",
+	[UML_STAGE_CHDIR] = "chdir to the machine directory",
+	[UML_STAGE_DEVNULL] = "open /dev/null",
+	[UML_STAGE_CONSOLE] = "open console.log",
+	[UML_STAGE_FDS] = "set up stdin/stdout/stderr",
+	[UML_STAGE_SIGNALS] = "reset signals",
+	[UML_STAGE_EXEC] = "exec the kernel",
+};
+
+struct uml_child_error {
+	int	stage;
+	int	err;
+};
+
+/* Check one file the launch needs; see uml.h. */
+int
+uml_check_file(const char *what, const char *path, bool exec, char *err,
+    size_t errlen)
+{
+	struct stat	st;
+
+	if (path == NULL || path[0] != '/') {
+		snprintf(err, errlen, "%s path must be absolute: %s", what,
+		    path != NULL ? path : "(none)");
+		return (-EINVAL);
+	}
+	if (stat(path, &st) == -1) {
+		int r = -errno;
+
+		snprintf(err, errlen, "%s %s: %s", what, path, strerror(-r));
+		return (r);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s %s is not a regular file", what, path);
+		return (-EINVAL);
+	}
+	if (access(path, exec ? R_OK | X_OK : R_OK) == -1) {
+		int r = -errno;
+
+		snprintf(err, errlen, "%s %s is not %s: %s", what, path,
+		    exec ? "executable" : "readable", strerror(-r));
+		return (r);
+	}
+	return (0);
+}
+
+/* Free an argv from uml_build_argv. */
+void
+uml_argv_free(char **argv)
+{
+	if (argv == NULL)
+		return;
+	for (size_t i = 0; argv[i] != NULL; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* Build the UML command line; see uml.h. */
+char **
+uml_build_argv(const struct uml_launch *l)
+{
+	char		**argv;
+	char		 *words, *w, *save = NULL;
+	size_t		  n = 0;
+
+	argv = xcalloc(UML_MAX_ARGS + 1 + strlen(l->cmdline) / 2 + 1,
+	    sizeof(*argv));
+	argv[n++] = xstrdup(l->kernel);
+	argv[n++] = xasprintf("mem=%uM", l->mem_mb);
+	argv[n++] = xasprintf("ubd0=%s/disk0.cow,%s", l->dir, l->image);
+	for (size_t i = 0; i < l->ndisks; i++)
+		argv[n++] = xasprintf("ubd%zu=%s/disk%zu.cow,%s", i + 1,
+		    l->dir, i + 1, l->disks[i]);
+	argv[n++] = xstrdup("root=/dev/ubda");
+	argv[n++] = xstrdup("rw");
+	/* The trailing slash matters: UML concatenates uml_dir and umid. */
+	argv[n++] = xasprintf("uml_dir=%s/", l->dir);
+	argv[n++] = xstrdup("umid=uml");
+	argv[n++] = xstrdup("con=null");
+	argv[n++] = xstrdup("con0=null,fd:1");
+	argv[n++] = xasprintf("mconsole=notify:%s/notify.sock", l->dir);
+	/* UML joins its argv into the kernel command line: split on blanks. */
+	words = xstrdup(l->cmdline);
+	for (w = strtok_r(words, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save))
+		argv[n++] = xstrdup(w);
+	free(words);
+	argv[n] = NULL;
+	return (argv);
+}
+
+/* In the child: report {stage, errno} and die.  Async-signal-safe. */
+static void __attribute__((noreturn))
+uml_child_fail(int errfd, enum uml_stage stage)
+{
+	struct uml_child_error	e = { .stage = (int)stage, .err = errno };
+
+	(void)!write(errfd, &e, sizeof(e));
+	_exit(127);
+}
+
+/* In the child: close every fd above 2 except keep. */
+static void
+uml_child_close_fds(int keep)
+{
+	if (keep > 3 && close_range(3, (unsigned int)keep - 1, 0) == -1) {
+		for (int fd = 3; fd < keep; fd++)
+			(void)close(fd);
+	}
+	if (close_range((unsigned int)keep + 1, ~0U, 0) == -1) {
+		for (int fd = keep + 1; fd < 65536; fd++)
+			(void)close(fd);
+	}
+}
+
+/*
+ * In the child, between fork and exec: own session, no ASLR (restored
+ * images need the same layout), cwd DIR, stdio, no inherited fds or
+ * signal state.  Never returns.
+ */
+static void __attribute__((noreturn))
+uml_child(const struct uml_launch *l, const char *console, char **argv,
+    char **envp, int pipefd)
+{
+	struct sigaction	sa;
+	sigset_t		all;
+	int			errfd, nullfd, logfd;
+
+	/* Above 2, so setting up stdio cannot clobber it. */
+	if ((errfd = fcntl(pipefd, F_DUPFD_CLOEXEC, 3)) == -1)
+		_exit(127);
+	if (setsid() == -1)
+		uml_child_fail(errfd, UML_STAGE_SETSID);
+	/* Best effort: a kernel without personality support still boots. */
+	(void)personality(ADDR_NO_RANDOMIZE);
+	if (chdir(l->dir) == -1)
+		uml_child_fail(errfd, UML_STAGE_CHDIR);
+	umask(077);
+	if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
+	    (nullfd = fcntl(nullfd, F_DUPFD_CLOEXEC, 3)) == -1)
+		uml_child_fail(errfd, UML_STAGE_DEVNULL);
+	if ((logfd = open(console, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+	    0600)) == -1 || (logfd = fcntl(logfd, F_DUPFD_CLOEXEC, 3)) == -1)
+		uml_child_fail(errfd, UML_STAGE_CONSOLE);
+	/* dup2 clears FD_CLOEXEC on the copies. */
+	if (dup2(nullfd, 0) == -1 || dup2(logfd, 1) == -1 || dup2(logfd, 2) == -1)
+		uml_child_fail(errfd, UML_STAGE_FDS);
+	uml_child_close_fds(errfd);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		/* EINVAL for the glibc-reserved RT signals: fine. */
+		(void)sigaction(sig, &sa, NULL);
+	}
+	if (sigemptyset(&all) == -1 || sigprocmask(SIG_SETMASK, &all, NULL) == -1)
+		uml_child_fail(errfd, UML_STAGE_SIGNALS);
+
+	execve(argv[0], argv, envp);
+	uml_child_fail(errfd, UML_STAGE_EXEC);
+}
+
+/* Append a header line to console.log so each boot is visible there. */
+static void
+uml_console_header(const char *console, char **argv)
+{
+	char	 ts[32];
+	FILE	*f;
+	int	 fd;
+
+	fd = open(console, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1 || (f = fdopen(fd, "a")) == NULL) {
+		if (fd != -1)
+			(void)close(fd);
+		log_debug("%s: %s, ignoring", console, strerror(errno));
+		return;
+	}
+	iso8601_utc(time(NULL), ts, sizeof(ts));
+	fprintf(f, "sbumld: %s: starting", ts);
+	for (size_t i = 0; argv[i] != NULL; i++)
+		fprintf(f, " %s", argv[i]);
+	fputc('\n', f);
+	if (fclose(f) == EOF)
+		log_debug("%s: %s, ignoring", console, strerror(errno));
+}
+
+/* Validate, fork and exec; see uml.h. */
+int
+uml_spawn(const struct uml_launch *l, pid_t *ret_pid, char *err, size_t errlen)
+{
+	struct uml_child_error	 e;
+	sigset_t		 all, old;
+	char			**argv = NULL, *envp[5] = { NULL };
+	char			*console = NULL;
+	struct stat		 st;
+	ssize_t			 n;
+	pid_t			 pid;
+	int			 pipefd[2] = { -1, -1 }, r, status;
+
+	if (l->dir[0] != '/' || stat(l->dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "machine directory %s is not usable", l->dir);
+		return (-ENOTDIR);
+	}
+	if ((r = uml_check_file("kernel", l->kernel, true, err, errlen)) < 0 ||
+	    (r = uml_check_file("image", l->image, false, err, errlen)) < 0)
+		return (r);
+	for (size_t i = 0; i < l->ndisks; i++) {
+		if ((r = uml_check_file("disk", l->disks[i], false, err,
+		    errlen)) < 0)
+			return (r);
+	}
+
+	argv = uml_build_argv(l);
+	console = xasprintf("%s/console.log", l->dir);
+	envp[0] = xstrdup("GLIBC_TUNABLES=glibc.pthread.rseq=0");
+	envp[1] = xstrdup(UML_ENV_PATH);
+	envp[2] = xstrdup("TMPDIR=/dev/shm");
+	envp[3] = xasprintf("HOME=%s", l->dir);
+	uml_console_header(console, argv);
+
+	if (pipe2(pipefd, O_CLOEXEC) == -1) {
+		r = -errno;
+		snprintf(err, errlen, "pipe: %s", strerror(-r));
+		goto out;
+	}
+	/* No libevent signal handler may run in the child before the reset. */
+	if (sigfillset(&all) == -1 || sigprocmask(SIG_SETMASK, &all, &old) == -1) {
+		r = -errno;
+		snprintf(err, errlen, "sigprocmask: %s", strerror(-r));
+		goto out;
+	}
+	pid = fork();
+	if (pid == 0)
+		uml_child(l, console, argv, envp, pipefd[1]);
+	r = pid == -1 ? -errno : 0;
+	if (sigprocmask(SIG_SETMASK, &old, NULL) == -1)
+		log_warn("sigprocmask restore");
+	if (r < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(-r));
+		goto out;
+	}
+	closefd(&pipefd[1]);
+
+	/* Blocks only until the child has exec'ed or failed: milliseconds. */
+	do {
+		n = read(pipefd[0], &e, sizeof(e));
+	} while (n == -1 && errno == EINTR);
+	if (n == 0) {
+		log_debug("%s: started %s as pid %ld", l->dir, l->kernel,
+		    (long)pid);
+		*ret_pid = pid;
+		r = 0;
+		goto out;
+	}
+	/* The child failed before or at exec and exits at once: reap it. */
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(e) || e.stage < 0 ||
+	    (size_t)e.stage >= sizeof(uml_stage_names) / sizeof(uml_stage_names[0])) {
+		r = -EIO;
+		snprintf(err, errlen, "the UML child failed before exec");
+		goto out;
+	}
+	r = e.err > 0 ? -e.err : -EIO;
+	snprintf(err, errlen, "cannot %s (%s): %s", uml_stage_names[e.stage],
+	    e.stage == UML_STAGE_EXEC ? l->kernel : l->dir, strerror(-r));
+out:
+	closefd(&pipefd[0]);
+	closefd(&pipefd[1]);
+	for (size_t i = 0; envp[i] != NULL; i++)
+		free(envp[i]);
+	free(console);
+	uml_argv_free(argv);
+	return (r);
+}
+
+/*
+ * Parse /proc/pid/stat: the fields after "(comm)" are space separated;
+ * comm may contain anything, so start after the last ')'.  field is the
+ * 1-based field number of proc(5) (3 = state ... 22 = starttime).
+ */
+static int
+uml_proc_stat_field(pid_t pid, int field, uint64_t *ret)
+{
+	char	 path[64], buf[1024], *p, *end;
+	ssize_t	 n;
+	int	 fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (-errno);
+	n = read(fd, buf, sizeof(buf) - 1);
+	i = errno;
+	(void)close(fd);
+	if (n <= 0)
+		return (n == 0 ? -EIO : -i);
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ')
+		return (-EIO);
+	p += 2;
+	/* p is at field 3 (state, a char). */
+	for (i = 3; i < field; i++) {
+		if ((p = strchr(p, ' ')) == NULL)
+			return (-EIO);
+		p++;
+	}
+	errno = 0;
+	*ret = strtoull(p, &end, 10);
+	if (errno != 0 || end == p)
+		return (-EIO);
+	return (0);
+}
+
+/* Start time of pid; see uml.h. */
+int
+uml_proc_starttime(pid_t pid, uint64_t *ret)
+{
+	return (uml_proc_stat_field(pid, 22, ret));
+}
+
+/* Whether pid's cwd is dir; see uml.h. */
+bool
+uml_proc_cwd_is(pid_t pid, const char *dir)
+{
+	char	path[64], cwd[PATH_MAX];
+	ssize_t	n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cwd", (long)pid);
+	if ((n = readlink(path, cwd, sizeof(cwd) - 1)) == -1)
+		return (false);
+	cwd[n] = '\0';
+	return (strcmp(cwd, dir) == 0);
+}
+
+/* Append the children of every thread of pid to pids (deduplicated). */
+static void
+uml_collect_children(pid_t pid, pid_t *pids, size_t *n, size_t max)
+{
+	char		 path[64], buf[4096], *p, *end;
+	struct dirent	*de;
+	DIR		*d;
+	ssize_t		 len;
+	long		 child;
+	int		 fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/task/%s/children",
+		    (long)pid, de->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		(void)close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		for (p = buf; *p != '\0'; p = end) {
+			errno = 0;
+			child = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			if (child <= 0 || *n >= max)
+				continue;
+			bool seen = false;
+			for (size_t i = 0; i < *n; i++)
+				seen |= pids[i] == (pid_t)child;
+			if (!seen)
+				pids[(*n)++] = (pid_t)child;
+		}
+	}
+	(void)closedir(d);
+}
+
+/* SIGKILL every process in session sid whose cwd is dir; returns the count. */
+static int
+uml_kill_session(pid_t sid, const char *dir)
+{
+	struct dirent	*de;
+	uint64_t	 s;
+	DIR		*d;
+	char		*end;
+	long		 p;
+	int		 count = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return (0);
+	while ((de = readdir(d)) != NULL) {
+		p = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || p <= 1 || p == (long)getpid())
+			continue;
+		if (uml_proc_stat_field((pid_t)p, 6, &s) < 0 || s != (uint64_t)sid)
+			continue;
+		if (!uml_proc_cwd_is((pid_t)p, dir))
+			continue;
+		if (kill((pid_t)p, SIGKILL) == 0)
+			count++;
+	}
+	(void)closedir(d);
+	return (count);
+}
+
+/* Kill a UML instance and everything it owns; see uml.h. */
+int
+uml_kill_tree(pid_t pid, const char *dir)
+{
+	pid_t	*pids;
+	size_t	 n = 0, i;
+	int	 count = 0;
+
+	pids = xcalloc(UML_MAX_TREE, sizeof(*pids));
+	if (pid > 0 && uml_proc_cwd_is(pid, dir)) {
+		/* Freeze the kernel first so it cannot fork new stubs meanwhile. */
+		(void)kill(pid, SIGSTOP);
+		uml_collect_children(pid, pids, &n, UML_MAX_TREE);
+		/* Breadth first: pids grows while we walk it. */
+		for (i = 0; i < n; i++)
+			uml_collect_children(pids[i], pids, &n, UML_MAX_TREE);
+		for (i = 0; i < n; i++) {
+			if (kill(pids[i], SIGKILL) == 0)
+				count++;
+		}
+		if (kill(pid, SIGKILL) == 0)
+			count++;
+	}
+	/*
+	 * Helpers orphaned by an earlier death of the kernel process keep
+	 * its session id and the machine dir as cwd: sweep them too.
+	 */
+	if (pid > 0)
+		count += uml_kill_session(pid, dir);
+	free(pids);
+	log_debug("%s: killed %d host processes of pid %ld", dir, count,
+	    (long)pid);
+	return (count);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Starting and stopping UML processes, and reading host process facts
+ * from /proc.  The launch convention (argv, environment, fds) is fixed
+ * and documented in doc/machine-layout.md; the kernel teammate relies on it.
+ */
+#ifndef SBUMLD_UML_H
+#define SBUMLD_UML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define UML_MAX_DISKS	7	/* extra disks: ubd1 .. ubd7 */
+
+struct uml_launch {
+	const char	*dir;		/* the machine directory (absolute) */
+	const char	*kernel;	/* UML binary (absolute) */
+	const char	*image;		/* base root image (absolute, read-only) */
+	unsigned int	 mem_mb;
+	const char	*cmdline;	/* extra kernel command line, may be "" */
+	const char	*disks[UML_MAX_DISKS];
+	size_t		 ndisks;
+};
+
+/*
+ * Check that path is absolute, exists, is a regular file and is readable
+ * (executable too if exec).  0 or -errno; on failure a message for the
+ * user goes to err (what is wrong with which path).
+ */
+int	uml_check_file(const char *what, const char *path, bool exec,
+	    char *err, size_t errlen);
+/*
+ * Validate l, then fork and exec the UML kernel in its own session with
+ * DIR/console.log as stdout/stderr and no other fd.  Returns 0 and the pid
+ * (a child of ours), or -errno with a message in err (exec failures are
+ * reported by the child through a CLOEXEC pipe, so a missing or
+ * non-executable kernel fails here, not later).
+ */
+int	uml_spawn(const struct uml_launch *l, pid_t *ret_pid, char *err,
+	    size_t errlen);
+/*
+ * Build the argv uml_spawn would exec (for logs and tests); caller frees
+ * each string and the array (uml_argv_free).  NULL-terminated.
+ */
+char	**uml_build_argv(const struct uml_launch *l);
+void	uml_argv_free(char **argv);
+
+/*
+ * SIGKILL pid and every process below it (children of all its threads,
+ * recursively, collected before anything is killed), then every process
+ * left in pid's session whose cwd is dir (helpers orphaned earlier).
+ * pid may already be dead (0 or a stale pid: only the session sweep runs).
+ * Returns the number of processes signalled.
+ */
+int	uml_kill_tree(pid_t pid, const char *dir);
+
+/* Field 22 of /proc/pid/stat (start time in clock ticks). 0 or -errno. */
+int	uml_proc_starttime(pid_t pid, uint64_t *ret);
+/* True if /proc/pid/cwd is dir. */
+bool	uml_proc_cwd_is(pid_t pid, const char *dir);
+
+#endif

@@ -1,0 +1,139 @@
+# Shared helpers of the sbuml kernel tests (sourced).
+# Every machine is launched with the sbuml launch convention and every
+# host process it creates is killed on exit.
+set -u
+: "${SBUML_KERNEL:?set SBUML_KERNEL to the linux-sbuml binary}"
+TESTNAME=$(basename "$0" .sh)
+KTEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+WORK=$(mktemp -d /tmp/sbuml-ktest.XXXXXX)
+chmod 700 "$WORK"
+PIDS=""
+FAILED=0
+MC_TIMEOUT=${MC_TIMEOUT:-60}
+
+log() { echo "[$TESTNAME] $*"; }
+fail() { echo "[$TESTNAME] FAIL: $*"; FAILED=1; }
+die() { echo "[$TESTNAME] FAIL: $*"; exit 1; }
+check() { if "$@"; then :; else fail "check failed: $*"; fi; }
+
+# all descendants of a pid (stubs, io thread, writer)
+descendants() {
+	local c
+	for c in $(pgrep -P "$1" 2>/dev/null); do echo "$c"; descendants "$c"; done
+}
+
+# kill a UML kernel pid and all its children. Freeze everything first:
+# stubs whose tracer died would go on running guest code natively.
+kill_tree() {
+	local all
+	all="$1 $(descendants "$1")"
+	kill -STOP $all 2>/dev/null
+	kill -9 $all 2>/dev/null
+}
+
+cleanup() {
+	local p
+	for p in $PIDS; do kill_tree "$p"; done
+	sleep 0.2
+	for p in $PIDS; do
+		if kill -0 "$p" 2>/dev/null; then echo "[$TESTNAME] stray $p"; fi
+	done
+	if [ "$FAILED" = 0 ] && [ -z "${SBUML_KEEP:-}" ]; then
+		rm -rf "$WORK"
+	else
+		echo "[$TESTNAME] work dir kept: $WORK"
+	fi
+}
+trap cleanup EXIT
+
+# build the guest root image once per test run: $WORK/base.img
+make_image() {
+	local root=$WORK/root a
+	mkdir -p "$root"/bin "$root"/sbin "$root"/proc "$root"/sys "$root"/dev \
+		"$root"/tmp "$root"/data "$root"/etc
+	cp /bin/busybox "$root"/bin/busybox
+	for a in sh mount umount sleep cat sync fsync date cut grep sed seq \
+		head tail mkdir ps echo md5sum dd poweroff halt reboot kill \
+		true false ls rm uname; do
+		ln -s busybox "$root/bin/$a"
+	done
+	cp "$KTEST_DIR/guest-init" "$root"/init
+	chmod 755 "$root"/init
+	if [ -n "${GUEST_EXTRA:-}" ]; then cp "$GUEST_EXTRA" "$root"/test.sh; chmod 755 "$root"/test.sh; fi
+	mke2fs -q -t ext2 -d "$root" "$WORK/base.img" 64M || die "mke2fs"
+}
+
+# boot NAME [extra cmdline...]: machine dir $WORK/NAME, sets PID_<NAME>
+boot() {
+	local name=$1; shift
+	local m=$WORK/$name
+	mkdir -p "$m"
+	( cd "$m" || exit 1
+	  for fd in $(ls /proc/$BASHPID/fd); do
+		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+	  done
+	  # a test may ask for one stray inherited fd
+	  if [ -n "${STRAY_FD:-}" ]; then exec 7</etc/hostname; fi
+	  exec setsid env -i PATH=/usr/bin:/bin \
+		GLIBC_TUNABLES=glibc.pthread.rseq=0 \
+		setarch "$(uname -m)" -R "$SBUML_KERNEL" mem=64M \
+		ubd0="$m/disk0.cow,$WORK/base.img" root=/dev/ubda rw \
+		uml_dir="$m/" umid=uml con=null con0=null,fd:1 \
+		mconsole=notify:"$m/notify.sock" init=/init "$@" \
+		</dev/null >>"$m/console.log" 2>&1 ) &
+	local pid=$!
+	PIDS="$PIDS $pid"
+	eval "PID_$name=$pid"
+}
+
+# mc NAME cmd...: uml_mconsole on machine NAME, under timeout
+mc() {
+	local name=$1; shift
+	timeout "$MC_TIMEOUT" uml_mconsole "$WORK/$name/uml/mconsole" "$@"
+}
+
+# wait_console NAME REGEX [timeout s]
+wait_console() {
+	local name=$1 re=$2 t=${3:-60} i=0
+	while [ $i -lt $((t * 10)) ]; do
+		grep -qE "$re" "$WORK/$name/console.log" 2>/dev/null && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	echo "[$TESTNAME] timeout waiting for /$re/ on $name; console tail:"
+	tail -20 "$WORK/$name/console.log"
+	return 1
+}
+
+last_num() { # last_num NAME WORD -> last number printed after WORD
+	grep -aoE "^$2 [0-9]+" "$WORK/$1/console.log" | tail -1 | cut -d' ' -f2
+}
+
+console_clean() { # no kernel errors on the console of NAME
+	if grep -aE "PIPE MISMATCH|Kernel panic|BUG:|Oops|WARNING:|segfault|lost$|fatal_sigsegv|ptrace.*failed|Attempted to kill" \
+		"$WORK/$1/console.log"; then
+		fail "errors on console of $1"
+		return 1
+	fi
+	return 0
+}
+
+boot_and_wait() {
+	boot "$@" || die "boot"
+	wait_console "$1" "^tick 2 " 60 || die "guest $1 did not come up"
+}
+
+# kv REPLY KEY -> value of key=value in an mconsole reply
+kv() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -1; }
+
+# save NAME DIR [stop] -> prints the reply, returns 0 when it starts with OK
+save() {
+	local name=$1 dir=$2; shift 2
+	mkdir -p -m 700 "$dir"
+	local r
+	r=$(mc "$name" sbuml save "$dir" "$@" 2>/dev/null)
+	echo "$r"
+	case "$r" in OK\ saved*) return 0 ;; *) return 1 ;; esac
+}
+
+# number of console lines of NAME
+lines() { grep -ac "" "$WORK/$1/console.log"; }
