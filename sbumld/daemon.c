@@ -56,7 +56,7 @@ daemon_signal_cb(evutil_socket_t sig, short events, void *arg)
 		log_reopen();
 		break;
 	default:
-		log_info("%s: stopping", strsignal(sig));
+		log_info("SIG%s received, stopping", sigabbrev_np(sig));
 		daemon_request_stop();
 		break;
 	}
@@ -80,7 +80,7 @@ daemon_signal(int sig)
 
 	if ((ev = evsignal_new(daemon_base, sig, daemon_signal_cb, NULL)) == NULL ||
 	    evsignal_add(ev, NULL) == -1)
-		fatalx("cannot watch %s", strsignal(sig));
+		fatalx("cannot watch SIG%s", sigabbrev_np(sig));
 	return (ev);
 }
 

@@ -312,6 +312,8 @@ machine_run_write(const char *dir, const struct machine_run *run)
 		json_object_object_add(obj, "starttime",
 		    json_object_new_string(buf));
 	}
+	json_object_object_add(obj, "savable",
+	    json_object_new_boolean(run->savable));
 	if (run->started[0] != '\0')
 		json_object_object_add(obj, "started",
 		    json_object_new_string(run->started));
@@ -353,6 +355,9 @@ machine_run_read(const char *dir, struct machine_run *run)
 			goto out;
 		run->pid = (pid_t)pid;
 	}
+	if (json_object_object_get_ex(obj, "savable", &v) &&
+	    json_object_is_type(v, json_type_boolean))
+		run->savable = json_object_get_boolean(v);
 	if ((s = json_string_member(obj, "started")) != NULL)
 		snprintf(run->started, sizeof(run->started), "%s", s);
 	if (json_object_object_get_ex(obj, "exit", &exit) &&

@@ -27,6 +27,7 @@ struct machine_run {
 	int			status;
 	bool			signal_known;
 	int			signal;
+	bool			savable;	/* answered MACHINE_SAVABLE_PROBE */
 };
 
 /* Write dir/machine.json atomically. 0 or -errno. */

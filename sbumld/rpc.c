@@ -164,6 +164,7 @@ rpc_batch_new(struct client *c)
 	b->refs = 1;
 	b->client = client_ref(c);
 	b->responses = json_object_new_array();
+	client_call_begin(c);
 	return (b);
 }
 
@@ -176,6 +177,7 @@ rpc_batch_unref(struct rpc_batch *b)
 	if (json_object_array_length(b->responses) > 0)
 		rpc_send(b->client, b->responses);
 	json_object_put(b->responses);
+	client_call_end(b->client);
 	client_unref(b->client);
 	free(b);
 	return (NULL);
@@ -202,7 +204,8 @@ rpc_call_new(struct client *c, struct rpc_batch *b, struct json_object *request,
 	if (b != NULL && !notification) {
 		b->refs++;
 		call->batch = b;
-	}
+	} else if (b == NULL && !notification)
+		client_call_begin(c);
 	return (call);
 }
 
@@ -282,6 +285,7 @@ rpc_answer(struct rpc_call *call, const char *key, struct json_object *value)
 		} else {
 			rpc_send(call->client, resp);
 			json_object_put(resp);
+			client_call_end(call->client);
 		}
 	}
 	rpc_call_unref(call);

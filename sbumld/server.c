@@ -8,6 +8,10 @@
  *   accept -> LIVE --(EOF, error, output cap)--> DEAD
  *   LIVE --(line too long)--> CLOSING --(output flushed)--> LINGER
  *   LINGER --(EOF, or SERVER_LINGER_SEC)--> DEAD
+ *   LIVE --(EOF)--> EOF --(every call answered, output flushed)--> DEAD
+ * A peer that half-closes after its requests (`... | nc -U -N`) still gets
+ * every answer, deferred ones included: rpc.c counts unanswered calls with
+ * client_call_begin/end.
  * A closing client's further input is read and discarded, and once its
  * error line is out we only shut our write side down: closing a Unix
  * socket with unread data in it makes the peer's next read fail with
@@ -21,6 +25,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +50,7 @@
 #define CLIENT_CLOSING		0x2	/* input discarded; lingers once output is flushed */
 #define CLIENT_SUBSCRIBED	0x4	/* receives events (events.subscribe) */
 #define CLIENT_LINGER		0x8	/* write side shut down; waiting for EOF */
+#define CLIENT_EOF		0x10	/* peer sent EOF; still answering */
 
 /* How long a closing client may keep sending before we close anyway. */
 #define SERVER_LINGER_SEC	2
@@ -60,6 +66,7 @@ struct client {
 	struct bufferevent	*bev;
 	struct event		*linger_ev;	/* deadline of CLIENT_LINGER */
 	size_t			 scanned;	/* input bytes known to hold no '\n' */
+	unsigned int		 calls;		/* answers still to send */
 	TAILQ_ENTRY(client)	 entry;		/* clients or reap_list */
 };
 TAILQ_HEAD(client_list, client);
@@ -78,6 +85,7 @@ static size_t			 nclients;
 static uint64_t			 next_client_id = 1;
 
 static void	server_accept_cb(evutil_socket_t, short, void *);
+static void	client_check_done(struct client *);
 
 /* Make an inherited or accepted fd non-blocking and close-on-exec. 0 or -errno. */
 static int
@@ -405,6 +413,17 @@ client_write_cb(struct bufferevent *bev, void *arg)
 	if ((c->flags & CLIENT_CLOSING) &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		client_linger(c);
+	client_check_done(c);
+}
+
+/* After the peer's EOF: close once nothing is left to answer or to write. */
+static void
+client_check_done(struct client *c)
+{
+	if ((c->flags & (CLIENT_EOF | CLIENT_DEAD)) == CLIENT_EOF &&
+	    c->calls == 0 &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		client_kill(c, "end of file");
 }
 
 /* EOF or error on the connection. */
@@ -412,12 +431,31 @@ static void
 client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct client	*c = arg;
+	struct pollfd	 pfd;
 
-	(void)bev;
-	if (what & BEV_EVENT_EOF)
-		client_kill(c, "end of file");
-	else if (what & BEV_EVENT_ERROR)
+	if (what & BEV_EVENT_ERROR)
 		client_kill(c, strerror(EVUTIL_SOCKET_ERROR()));
+	else if (what & BEV_EVENT_EOF) {
+		if (c->flags & CLIENT_CLOSING) {
+			client_kill(c, "end of file");
+			return;
+		}
+		/*
+		 * Closed, or only half-closed?  A Unix socket whose peer is
+		 * gone entirely polls POLLHUP; then nobody can read answers.
+		 */
+		pfd.fd = bufferevent_getfd(bev);
+		pfd.events = POLLOUT;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) == -1 || (pfd.revents & (POLLHUP | POLLERR))) {
+			client_kill(c, "connection closed");
+			return;
+		}
+		/* A half-close: the peer may still be waiting for answers. */
+		c->flags |= CLIENT_EOF;
+		bufferevent_disable(bev, EV_READ);
+		client_check_done(c);
+	}
 }
 
 /*
@@ -637,6 +675,23 @@ client_close_after_flush(struct client *c)
 	c->flags |= CLIENT_CLOSING;
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		client_linger(c);
+}
+
+/* An answer is owed to this client (a call or a batch was started). */
+void
+client_call_begin(struct client *c)
+{
+	c->calls++;
+}
+
+/* An owed answer was sent or dropped; a half-closed client may now be done. */
+void
+client_call_end(struct client *c)
+{
+	if (c->calls == 0)
+		fatalx("%s: unbalanced client_call_end", c->name);
+	c->calls--;
+	client_check_done(c);
 }
 
 /* Take a reference. */

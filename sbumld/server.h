@@ -37,6 +37,13 @@ void	client_send_line(struct client *c, const char *line, size_t len);
 /* Mark a connection to be closed once its output is flushed (deferred free). */
 void	client_close_after_flush(struct client *c);
 
+/*
+ * rpc.c brackets every answer it owes (a call with an id, or a batch) so a
+ * client that half-closed its side is kept until all answers are out.
+ */
+void	client_call_begin(struct client *c);
+void	client_call_end(struct client *c);
+
 /* Take and drop references.  client_unref accepts NULL and returns NULL. */
 struct client	*client_ref(struct client *c);
 struct client	*client_unref(struct client *c);

@@ -16,7 +16,7 @@ set -eu
 
 die() { echo "mkimage.sh: $*" >&2; exit 1; }
 
-[ $# -ge 1 ] && [ $# -le 2 ] || die "usage: mkimage.sh OUTPUT [SIZE_MB]"
+if [ $# -lt 1 ] || [ $# -gt 2 ]; then die "usage: mkimage.sh OUTPUT [SIZE_MB]"; fi
 OUTPUT=$1
 SIZE_MB=${2:-32}
 BUSYBOX=${BUSYBOX:-/bin/busybox}

@@ -82,6 +82,7 @@ boot() {
 		mconsole=notify:"$m/notify.sock" init=/init "$@" \
 		</dev/null >>"$m/console.log" 2>&1 ) &
 	local pid=$!
+	disown $pid 2>/dev/null
 	PIDS="$PIDS $pid"
 	eval "PID_$name=$pid"
 }

@@ -696,6 +696,46 @@ test_deferred_gone(void)
 	CHECK(deferred_client_gone == 2);
 }
 
+/* A client that half-closes after its requests still gets every answer, then EOF. */
+static void
+test_half_close(void)
+{
+	struct tc	*t = tc_connect();
+	size_t		 n = server_client_count();
+	char		*got;
+
+	tc_send(t, "{\"jsonrpc\":\"2.0\",\"method\":\"test.defer\","
+	    "\"params\":{\"ms\":50},\"id\":1}");
+	tc_send(t, "[{\"jsonrpc\":\"2.0\",\"method\":\"test.defer\","
+	    "\"params\":{\"ms\":20},\"id\":2}]");
+	tc_send(t, PING("3"));
+	tc_send(t, "{\"jsonrpc\":\"2.0\",\"method\":\"daemon.ping\"}");
+	CHECK(shutdown(t->fd, SHUT_WR) == 0);
+	got = tc_recv(t, 2000);
+	CHECK_STR(got, PONG("3"));
+	free(got);
+	got = tc_recv(t, 2000);
+	CHECK_STR(got, "[{\"jsonrpc\":\"2.0\",\"result\":{\"deferred\":true},\"id\":2}]");
+	free(got);
+	CHECK(server_client_count() == n);
+	got = tc_recv(t, 2000);
+	CHECK_STR(got, "{\"jsonrpc\":\"2.0\",\"result\":{\"deferred\":true},\"id\":1}");
+	free(got);
+	CHECK(tc_wait_eof(t, 2000));
+	CHECK(t->eof == 1);
+	pump(5);
+	CHECK(server_client_count() == n - 1);
+	tc_close(t);
+
+	/* Nothing owed: closed at once. */
+	t = tc_connect();
+	CHECK(shutdown(t->fd, SHUT_WR) == 0);
+	CHECK(tc_wait_eof(t, 2000));
+	tc_close(t);
+	pump(5);
+	CHECK(server_client_count() == n - 1);
+}
+
 /* A line longer than SERVER_MAX_LINE: -32600, connection closed, others unaffected. */
 static void
 test_long_line(struct tc *other)
@@ -927,6 +967,7 @@ main(void)
 	test_handler_bugs(t);
 	test_deferred(t);
 	test_deferred_gone();
+	test_half_close();
 	test_long_line(t);
 	test_client_limit(t);
 	test_output_limit(t);

@@ -1,0 +1,271 @@
+/* SPDX-License-Identifier: MIT */
+/* The snapshot.* RPC handlers (doc/rpc.md "Snapshots"). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+#include "fsutil.h"
+#include "log.h"
+#include "machine.h"
+#include "rpc-methods.h"
+#include "snapshot.h"
+#include "snapshot-save.h"
+#include "util.h"
+
+/* Answer -32602 for a bad snapshot name, naming the parameter. */
+static void
+bad_name(struct rpc_call *call, const char *param, const char *msg)
+{
+	struct json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "param", json_object_new_string(param));
+	rpc_error_data(call, RPC_INVALID_PARAMS, d, "%s: %s", param, msg);
+}
+
+/* Resolve the machine param of a snapshot call; answers the call on failure. */
+static struct machine *
+lookup_machine(struct rpc_call *call, const char *name)
+{
+	struct machine *m = machine_lookup(name);
+
+	if (m == NULL)
+		rpc_error(call, RPC_E_NO_SUCH_MACHINE, "no machine named %s "
+		    "(see machine.list)", name);
+	return m;
+}
+
+struct save_params {
+	const char	*machine;
+	const char	*snapshot;
+	const char	*prefix;
+	bool		 cont;
+};
+
+int
+rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
+{
+	static const struct rpc_param table[] = {
+		{ "machine", RPC_PARAM_STRING, offsetof(struct save_params, machine), RPC_PARAM_REQUIRED, 0, 0 },
+		{ "snapshot", RPC_PARAM_STRING, offsetof(struct save_params, snapshot), 0, 0, 0 },
+		{ "prefix", RPC_PARAM_STRING, offsetof(struct save_params, prefix), 0, 0, 0 },
+		{ "continue", RPC_PARAM_BOOL, offsetof(struct save_params, cont), 0, 0, 0 },
+		{ NULL, 0, 0, 0, 0, 0 },
+	};
+	struct save_params	 p = { .cont = true };
+	struct machine		*m;
+	char			 err[512], *dir = NULL, *name = NULL;
+	enum machine_state	 st;
+	int			 r;
+
+	if (rpc_parse_params(call, params, table, &p) < 0)
+		return 0;
+	if (p.snapshot != NULL && p.prefix != NULL) {
+		bad_name(call, "prefix", "give either snapshot or prefix, not both");
+		return 0;
+	}
+	if ((m = lookup_machine(call, p.machine)) == NULL)
+		return 0;
+	st = machine_state(m);
+	if (st != MACHINE_RUNNING && st != MACHINE_PAUSED) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "state",
+		    json_object_new_string(machine_state_to_string(st)));
+		rpc_error_data(call, RPC_E_BAD_STATE, d, "%s is %s: only a running "
+		    "or paused machine can be saved", p.machine,
+		    machine_state_to_string(st));
+		return 0;
+	}
+	if (!machine_savable(m)) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "reason", json_object_new_string(
+		    "the kernel has no sbuml save support"));
+		rpc_error_data(call, RPC_E_NOT_SUPPORTED, d, "%s runs a kernel without "
+		    "sbuml save support (%s); boot it with the sbuml kernel",
+		    p.machine, machine_config(m)->kernel);
+		return 0;
+	}
+	if (p.snapshot != NULL) {
+		if ((r = snapshot_resolve(p.snapshot, &dir, err, sizeof(err))) < 0) {
+			bad_name(call, "snapshot", err);
+			return 0;
+		}
+		name = xstrdup(p.snapshot);
+	} else {
+		const char *prefix = p.prefix;
+		char *base = NULL;
+
+		if (prefix == NULL) {
+			/* Default: named after the machine (its last path component). */
+			const char *slash = strrchr(machine_name(m), '/');
+
+			base = xstrdup(slash ? slash + 1 : machine_name(m));
+			prefix = base;
+		}
+		r = snapshot_unique_name(prefix, &name, &dir, err, sizeof(err));
+		free(base);
+		if (r == -EINVAL) {
+			bad_name(call, "prefix", err);
+			return 0;
+		}
+		if (r < 0) {
+			rpc_error(call, RPC_E_SNAPSHOT_EXISTS, "%s", err);
+			return 0;
+		}
+	}
+	r = snapshot_save_start(call, m, name, dir, p.cont);
+	free(name);
+	free(dir);
+	return r;
+}
+
+struct snap_params {
+	const char	*snapshot;
+};
+
+static const struct rpc_param snap_table[] = {
+	{ "snapshot", RPC_PARAM_STRING, offsetof(struct snap_params, snapshot), RPC_PARAM_REQUIRED, 0, 0 },
+	{ NULL, 0, 0, 0, 0, 0 },
+};
+
+/* Answer a manifest load failure with NoSuchSnapshot or BadSnapshot. */
+static void
+manifest_error(struct rpc_call *call, int r, const char *msg)
+{
+	struct json_object *d;
+
+	if (r == -ENOENT) {
+		rpc_error(call, RPC_E_NO_SUCH_SNAPSHOT, "%s", msg);
+		return;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "reason", json_object_new_string(msg));
+	rpc_error_data(call, RPC_E_BAD_SNAPSHOT, d, "%s", msg);
+}
+
+int
+rpc_snapshot_info(struct rpc_call *call, struct json_object *params)
+{
+	struct snap_params	 p = { 0 };
+	struct json_object	*man;
+	char			 err[512], *dir;
+	int			 r;
+
+	if (rpc_parse_params(call, params, snap_table, &p) < 0)
+		return 0;
+	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) < 0) {
+		bad_name(call, "snapshot", err);
+		return 0;
+	}
+	if ((r = snapshot_manifest_load(dir, &man, err, sizeof(err))) < 0) {
+		manifest_error(call, r, err);
+		free(dir);
+		return 0;
+	}
+	rpc_reply(call, snapshot_to_json(p.snapshot, dir, man));
+	json_object_put(man);
+	free(dir);
+	return 0;
+}
+
+/* qsort comparator for snapshot objects by "snapshot" member. */
+static int
+cmp_snapshot(const void *a, const void *b)
+{
+	struct json_object *const *x = a, *const *y = b, *vx, *vy;
+
+	json_object_object_get_ex(*x, "snapshot", &vx);
+	json_object_object_get_ex(*y, "snapshot", &vy);
+	return strcmp(json_object_get_string(vx), json_object_get_string(vy));
+}
+
+int
+rpc_snapshot_list(struct rpc_call *call, struct json_object *params)
+{
+	static const struct rpc_param table[] = { { NULL, 0, 0, 0, 0, 0 } };
+	struct json_object	*arr = json_object_new_array(), *res;
+	char			*root;
+	DIR			*d;
+	struct dirent		*de;
+	char			 dummy;
+
+	if (rpc_parse_params(call, params, table, &dummy) < 0) {
+		json_object_put(arr);
+		return 0;
+	}
+	root = xasprintf("%s/snapshots", daemon_config.state_dir);
+	if ((d = opendir(root)) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			struct json_object	*man;
+			char			 err[512], *dir;
+
+			if (de->d_name[0] == '.')
+				continue;	/* also skips half-written saves */
+			dir = xasprintf("%s/%s", root, de->d_name);
+			if (snapshot_manifest_load(dir, &man, err, sizeof(err)) == 0) {
+				json_object_array_add(arr, snapshot_to_json(de->d_name, dir, man));
+				json_object_put(man);
+			} else
+				log_debug("snapshot.list: skipping %s: %s", dir, err);
+			free(dir);
+		}
+		closedir(d);
+	}
+	free(root);
+	json_object_array_sort(arr, cmp_snapshot);
+	res = json_object_new_object();
+	json_object_object_add(res, "snapshots", arr);
+	rpc_reply(call, res);
+	return 0;
+}
+
+int
+rpc_snapshot_delete(struct rpc_call *call, struct json_object *params)
+{
+	struct snap_params	 p = { 0 };
+	struct json_object	*res;
+	struct stat		 st;
+	char			 err[512], *dir, *man;
+	int			 r;
+
+	if (rpc_parse_params(call, params, snap_table, &p) < 0)
+		return 0;
+	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) < 0) {
+		bad_name(call, "snapshot", err);
+		return 0;
+	}
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		rpc_error(call, RPC_E_NO_SUCH_SNAPSHOT, "no snapshot at %s", dir);
+		free(dir);
+		return 0;
+	}
+	/* Only ever remove what is recognisably a snapshot. */
+	man = xasprintf("%s/%s", dir, SNAPSHOT_MANIFEST);
+	r = access(man, F_OK);
+	free(man);
+	if (r < 0) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "reason", json_object_new_string("no manifest.json"));
+		rpc_error_data(call, RPC_E_BAD_SNAPSHOT, d, "%s holds no sbuml snapshot; "
+		    "not deleting it", dir);
+		free(dir);
+		return 0;
+	}
+	if ((r = fs_remove_tree(dir)) < 0) {
+		rpc_error(call, RPC_E_IO_ERROR, "cannot remove %s: %s", dir, strerror(-r));
+		free(dir);
+		return 0;
+	}
+	log_info("snapshot %s deleted", dir);
+	res = json_object_new_object();
+	json_object_object_add(res, "deleted", json_object_new_string(p.snapshot));
+	rpc_reply(call, res);
+	free(dir);
+	return 0;
+}

@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The save job: one per machine.  The patched kernel does the capture
+ * (mconsole "sbuml save DIR [stop]", doc/kernel.md); this job gives it a
+ * hidden temporary directory beside the snapshot's final place, reports
+ * progress while the kernel's writer runs, and on success writes the
+ * manifest and renames the directory into place, so a snapshot appears
+ * whole or not at all.  A failed save removes the temporary directory.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "daemon.h"
+#include "events.h"
+#include "fsutil.h"
+#include "log.h"
+#include "machine.h"
+#include "rpc.h"
+#include "snapshot.h"
+#include "snapshot-save.h"
+#include "util.h"
+
+struct save_job {
+	struct machine_job	 slot;
+	struct machine		*m;
+	struct rpc_call		*call;
+	char			*name;		/* as the user will see it */
+	char			*dir;		/* final directory */
+	char			*tmp;		/* hidden work directory */
+	bool			 cont;		/* continue after the capture */
+	enum machine_state	 before;
+	struct event		*progress;
+	uint64_t		 started_us;
+	bool			 mc_pending;	/* "sbuml save" sent, no answer yet */
+	bool			 died;		/* the UML process went away */
+	bool			 finished;
+};
+
+static void	save_finish(struct save_job *job, int code, struct json_object *data,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Release everything the job holds; the machine's job slot included. */
+static void
+save_job_free(struct save_job *job)
+{
+	if (job->progress != NULL)
+		event_free(job->progress);
+	machine_job_end(job->m, &job->slot);
+	rpc_call_unref(job->call);
+	free(job->name);
+	free(job->dir);
+	free(job->tmp);
+	free(job);
+}
+
+/* Send one job.progress notification to the caller. */
+static void
+save_notify_progress(struct save_job *job, const char *phase)
+{
+	struct json_object	*p = json_object_new_object();
+	uint64_t		 bytes = 0;
+
+	(void)fs_tree_usage(job->tmp, &bytes);
+	json_object_object_add(p, "job", json_object_new_string("save"));
+	json_object_object_add(p, "machine", json_object_new_string(machine_name(job->m)));
+	json_object_object_add(p, "snapshot", json_object_new_string(job->name));
+	json_object_object_add(p, "phase", json_object_new_string(phase));
+	json_object_object_add(p, "bytes", json_object_new_int64((int64_t)bytes));
+	events_notify(rpc_call_client(job->call), "job.progress", p);
+}
+
+/* Timer: the kernel's writer is filling the directory. */
+static void
+save_progress_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	save_notify_progress(arg, "writing");
+}
+
+/*
+ * Parse the kernel's "saved k=v k=v ..." reply into timings/sizes objects.
+ * Unknown keys are kept in "kernel_report" so nothing measured is lost.
+ */
+static struct json_object *
+parse_report(const char *text)
+{
+	struct json_object	*rep = json_object_new_object();
+	char			*copy = xstrdup(text), *save = NULL, *tok;
+
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ", &save)) {
+		char	*eq = strchr(tok, '='), *end;
+		long long v;
+
+		if (eq == NULL)
+			continue;
+		*eq = '\0';
+		errno = 0;
+		v = strtoll(eq + 1, &end, 10);
+		if (eq[1] != '\0' && *end == '\0' && errno == 0)
+			json_object_object_add(rep, tok, json_object_new_int64(v));
+		else
+			json_object_object_add(rep, tok, json_object_new_string(eq + 1));
+	}
+	free(copy);
+	return rep;
+}
+
+/* Copy integer member key of src into dst as name (if present). */
+static void
+copy_int(struct json_object *dst, const char *name, struct json_object *src,
+    const char *key)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(src, key, &v) &&
+	    json_object_is_type(v, json_type_int))
+		json_object_object_add(dst, name, json_object_new_int64(json_object_get_int64(v)));
+}
+
+/* Append every regular file under dir/rel to files as {path, size}. */
+static int
+list_files(const char *root, const char *rel, struct json_object *files)
+{
+	char		*path = xasprintf("%s/%s", root, rel);
+	DIR		*d = opendir(path);
+	struct dirent	*de;
+	int		 r = 0;
+
+	if (d == NULL) {
+		r = -errno;
+		free(path);
+		return r;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat	 st;
+		char		*sub, *full;
+
+		if (de->d_name[0] == '.')
+			continue;
+		sub = xasprintf("%s/%s", rel, de->d_name);
+		full = xasprintf("%s/%s", root, sub);
+		if (lstat(full, &st) < 0)
+			r = -errno;
+		else if (S_ISDIR(st.st_mode))
+			r = list_files(root, sub, files);
+		else if (S_ISREG(st.st_mode)) {
+			struct json_object *f = json_object_new_object();
+
+			json_object_object_add(f, "path", json_object_new_string(sub));
+			json_object_object_add(f, "size", json_object_new_int64(st.st_size));
+			json_object_array_add(files, f);
+		}
+		free(sub);
+		free(full);
+		if (r < 0)
+			break;
+	}
+	closedir(d);
+	free(path);
+	return r;
+}
+
+/* The machine's configuration as recorded in the manifest. */
+static struct json_object *
+machine_section(struct machine *m)
+{
+	const struct machine_config	*cfg = machine_config(m);
+	struct json_object		*o = json_object_new_object();
+	struct json_object		*disks = json_object_new_array();
+
+	json_object_object_add(o, "machine", json_object_new_string(machine_name(m)));
+	json_object_object_add(o, "image", json_object_new_string(cfg->image));
+	json_object_object_add(o, "kernel", json_object_new_string(cfg->kernel));
+	json_object_object_add(o, "mem_mb", json_object_new_int(cfg->mem_mb));
+	json_object_object_add(o, "cmdline", json_object_new_string(cfg->cmdline ? cfg->cmdline : ""));
+	for (size_t i = 0; i < cfg->ndisks; i++)
+		json_object_array_add(disks, json_object_new_string(cfg->disks[i]));
+	json_object_object_add(o, "disks", disks);
+	return o;
+}
+
+/* Build manifest.json for the finished capture. Caller owns the result. */
+static struct json_object *
+build_manifest(struct save_job *job, struct json_object *report, int *ret_err)
+{
+	struct json_object	*man = json_object_new_object();
+	struct json_object	*timings = json_object_new_object();
+	struct json_object	*sizes = json_object_new_object();
+	struct json_object	*kernel = json_object_new_object();
+	struct json_object	*files = json_object_new_array(), *v;
+	char			 now[32];
+
+	iso8601_utc(time(NULL), now, sizeof(now));
+	json_object_object_add(man, "format", json_object_new_string(SNAPSHOT_FORMAT));
+	json_object_object_add(man, "version", json_object_new_int(SNAPSHOT_VERSION));
+	json_object_object_add(man, "created", json_object_new_string(now));
+	json_object_object_add(man, "machine", machine_section(job->m));
+	json_object_object_add(man, "state", json_object_new_string(
+	    job->before == MACHINE_PAUSED || !job->cont ? "paused" : "running"));
+	if (json_object_object_get_ex(report, "build_id", &v))
+		json_object_object_add(kernel, "build_id", json_object_get(v));
+	json_object_object_add(man, "kernel", kernel);
+
+	copy_int(timings, "pause_us", report, "pause_us");
+	copy_int(timings, "quiesce_us", report, "quiesce_us");
+	copy_int(timings, "capture_us", report, "capture_us");
+	copy_int(timings, "copy_us", report, "copy_us");
+	copy_int(timings, "disk_us", report, "disk_us");
+	copy_int(timings, "fork_us", report, "fork_us");
+	copy_int(timings, "write_us", report, "write_us");
+	copy_int(timings, "total_us", report, "total_us");
+	json_object_object_add(timings, "job_us",
+	    json_object_new_int64((int64_t)(now_usec() - job->started_us)));
+	json_object_object_add(man, "timings", timings);
+
+	copy_int(sizes, "physmem", report, "physmem_bytes");
+	copy_int(sizes, "physmem_file", report, "physmem_size");
+	copy_int(sizes, "private", report, "private_bytes");
+	copy_int(sizes, "disk", report, "disk_bytes");
+	json_object_object_add(man, "sizes", sizes);
+	json_object_object_add(man, "kernel_report", json_object_get(report));
+
+	*ret_err = list_files(job->tmp, SNAPSHOT_CAPTURE, files);
+	json_object_object_add(man, "files", files);
+	return man;
+}
+
+/* Write the manifest and move the directory into its final place. */
+static int
+save_commit(struct save_job *job, struct json_object *report, char *err,
+    size_t errlen)
+{
+	struct json_object	*man;
+	const char		*text;
+	char			*path, *parent;
+	int			 r;
+
+	man = build_manifest(job, report, &r);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: cannot list the capture: %s", job->tmp,
+		    strerror(-r));
+		json_object_put(man);
+		return r;
+	}
+	text = json_object_to_json_string_ext(man, JSON_C_TO_STRING_PRETTY);
+	path = xasprintf("%s/%s", job->tmp, SNAPSHOT_MANIFEST);
+	r = write_file_atomic(path, text, strlen(text), 0600);
+	free(path);
+	json_object_put(man);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write the manifest: %s", strerror(-r));
+		return r;
+	}
+	if (rename(job->tmp, job->dir) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot move the snapshot into %s: %s",
+		    job->dir, strerror(-r));
+		return r;
+	}
+	parent = xstrdup(job->dir);
+	(void)fsync_dir(dirname(parent));
+	free(parent);
+	return 0;
+}
+
+/* Answer the caller with an error, clean up the half snapshot, free the job. */
+static void
+save_finish(struct save_job *job, int code, struct json_object *data,
+    const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+	int	r;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (job->finished)
+		return;
+	job->finished = true;
+	if ((r = fs_remove_tree(job->tmp)) < 0)
+		log_warnx("%s: cannot remove %s: %s", machine_name(job->m), job->tmp,
+		    strerror(-r));
+	log_warnx("%s: save failed: %s", machine_name(job->m), msg);
+	rpc_error_data(job->call, code, data, "%s", msg);
+	save_job_free(job);
+}
+
+static void	save_on_exit(struct machine *m, void *arg);
+
+/* The kernel answered "sbuml save": the capture is complete, or failed. */
+static void
+save_done_cb(int err, const char *text, void *arg)
+{
+	struct save_job		*job = arg;
+	struct json_object	*report, *result, *manifest;
+	char			 msg[1024];
+	int			 r;
+
+	job->mc_pending = false;
+	if (job->finished)
+		return;
+	if (job->died) {
+		save_on_exit(job->m, job);
+		return;
+	}
+	if (err == -EREMOTEIO && strncmp(text, "refused:", 8) == 0) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "reason", json_object_new_string(text + 9));
+		save_finish(job, RPC_E_NOT_SUPPORTED, d, "%s: cannot be saved: %s",
+		    machine_name(job->m), text + 9);
+		return;
+	}
+	if (err == -EREMOTEIO) {
+		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: the kernel failed to save: %s",
+		    machine_name(job->m), text);
+		return;
+	}
+	if (err == -ETIMEDOUT) {
+		save_finish(job, RPC_E_TIMEOUT, NULL, "%s: the save did not finish "
+		    "within %d s", machine_name(job->m), SNAPSHOT_SAVE_TIMEOUT_MS / 1000);
+		return;
+	}
+	if (err < 0) {
+		save_finish(job, RPC_E_BAD_STATE, NULL, "%s: the machine went away during "
+		    "the save (%s); no snapshot was written", machine_name(job->m),
+		    strerror(-err));
+		return;
+	}
+
+	report = parse_report(text);
+	if ((r = save_commit(job, report, msg, sizeof(msg))) < 0) {
+		json_object_put(report);
+		save_finish(job, RPC_E_IO_ERROR, NULL, "%s", msg);
+		return;
+	}
+	json_object_put(report);
+	job->finished = true;
+	if (!job->cont && job->before == MACHINE_RUNNING)
+		machine_set_state(job->m, MACHINE_PAUSED);
+	save_notify_progress(job, "done");
+	if (snapshot_manifest_load(job->dir, &manifest, msg, sizeof(msg)) < 0) {
+		rpc_error(job->call, RPC_INTERNAL_ERROR, "%s", msg);
+		save_job_free(job);
+		return;
+	}
+	result = snapshot_to_json(job->name, job->dir, manifest);
+	json_object_put(manifest);
+	log_info("%s: saved to %s", machine_name(job->m), job->dir);
+	rpc_reply(job->call, result);
+	save_job_free(job);
+}
+
+/*
+ * The UML process died while the job held the slot.  If the kernel still
+ * owes us the answer to "sbuml save", its callback (which always runs, with
+ * -ECANCELED once the machine's mconsole is dropped) finishes the job:
+ * freeing it here would leave that callback a dangling pointer.
+ */
+static void
+save_on_exit(struct machine *m, void *arg)
+{
+	struct save_job *job = arg;
+
+	job->died = true;
+	if (job->mc_pending)
+		return;
+	save_finish(job, RPC_E_BAD_STATE, NULL, "%s: the machine died during the "
+	    "save; no snapshot was written", machine_name(m));
+}
+
+/* Make the hidden work directory ".<base>.partial-XXXXXX" beside dir. */
+static int
+make_tmp_dir(const char *dir, char **ret_tmp, char *err, size_t errlen)
+{
+	char	*d = xstrdup(dir), *b = xstrdup(dir), *tmpl, *cap;
+	int	 r = 0;
+
+	tmpl = xasprintf("%s/.%s.partial-XXXXXX", dirname(d), basename(b));
+	if ((r = mkdir_p(dirname(d), 0700)) < 0 && r != -EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", d, strerror(-r));
+		goto out;
+	}
+	r = 0;
+	if (mkdtemp(tmpl) == NULL) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create a directory beside %s: %s",
+		    dir, strerror(-r));
+		goto out;
+	}
+	cap = xasprintf("%s/%s", tmpl, SNAPSHOT_CAPTURE);
+	if (mkdir(cap, 0700) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", cap, strerror(-r));
+		(void)fs_remove_tree(tmpl);
+	}
+	free(cap);
+	if (r == 0) {
+		*ret_tmp = tmpl;
+		tmpl = NULL;
+	}
+out:
+	free(tmpl);
+	free(d);
+	free(b);
+	return r;
+}
+
+int
+snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
+    const char *dir, bool cont)
+{
+	struct save_job	*job;
+	struct stat	 st;
+	char		 err[512], *cmd;
+	const struct timeval tv = { 0, SNAPSHOT_PROGRESS_MS * 1000 };
+	const struct machine_job *other;
+	int		 r;
+
+	if (lstat(dir, &st) == 0) {
+		rpc_error(call, RPC_E_SNAPSHOT_EXISTS, "%s already exists: choose "
+		    "another snapshot name or delete it first", name);
+		return 0;
+	}
+	if ((other = machine_job(m)) != NULL) {
+		rpc_error(call, strcmp(other->kind, "save") == 0 ?
+		    RPC_E_SAVE_IN_PROGRESS : RPC_E_BAD_STATE,
+		    "%s: a %s is already running; wait for it to finish",
+		    machine_name(m), other->kind);
+		return 0;
+	}
+	job = xcalloc(1, sizeof(*job));
+	job->m = m;
+	job->name = xstrdup(name);
+	job->dir = xstrdup(dir);
+	job->cont = cont;
+	job->before = machine_state(m);
+	job->started_us = now_usec();
+	job->slot.kind = "save";
+	job->slot.on_exit = save_on_exit;
+	job->slot.arg = job;
+	if ((r = make_tmp_dir(dir, &job->tmp, err, sizeof(err))) < 0) {
+		rpc_error(call, RPC_E_IO_ERROR, "%s", err);
+		free(job->name);
+		free(job->dir);
+		free(job);
+		return 0;
+	}
+	if ((r = machine_job_begin(m, &job->slot)) < 0) {
+		(void)fs_remove_tree(job->tmp);
+		rpc_error(call, RPC_E_BAD_STATE, "%s: cannot start a save now (%s)",
+		    machine_name(m), strerror(-r));
+		free(job->tmp);
+		free(job->name);
+		free(job->dir);
+		free(job);
+		return 0;
+	}
+	job->call = rpc_call_ref(call);
+	/* A paused machine stays in UML's stop loop, which runs the save inline. */
+	cmd = xasprintf("sbuml save %s/%s%s", job->tmp, SNAPSHOT_CAPTURE,
+	    !cont && job->before == MACHINE_RUNNING ? " stop" : "");
+	r = machine_mconsole_send(m, cmd, SNAPSHOT_SAVE_TIMEOUT_MS, save_done_cb, job);
+	free(cmd);
+	job->mc_pending = r == 0;
+	if (r < 0) {
+		save_finish(job, r == -EMSGSIZE ? RPC_INVALID_PARAMS : RPC_E_BAD_STATE,
+		    NULL, "%s: cannot ask the kernel to save: %s", machine_name(m),
+		    strerror(-r));
+		return RPC_DEFERRED;
+	}
+	job->progress = event_new(daemon_base, -1, EV_PERSIST, save_progress_cb, job);
+	event_add(job->progress, &tv);
+	save_notify_progress(job, "capturing");
+	log_info("%s: saving to %s", machine_name(m), dir);
+	return RPC_DEFERRED;
+}

@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Snapshot names, directories and manifests.  A snapshot is a plain
+ * directory: manifest.json plus capture/ (what the patched kernel wrote),
+ * so du, tar and cp -a work on it.  The manifest lists every captured file
+ * with its size: a snapshot that lacks one, or whose file has the wrong
+ * size, is incomplete and is never restored.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "fsutil.h"
+#include "machine.h"
+#include "snapshot.h"
+#include "util.h"
+
+int
+snapshot_resolve(const char *name, char **ret_dir, char *err, size_t errlen)
+{
+	char	*mdir = NULL;
+	bool	 is_path;
+	int	 r;
+
+	/* Machine and snapshot names follow one set of rules (doc/rpc.md). */
+	if ((r = machine_name_resolve(name, &mdir, &is_path, err, errlen)) < 0)
+		return r;
+	free(mdir);
+	if (is_path) {
+		if (strlen(name) > SNAPSHOT_PATH_MAX) {
+			snprintf(err, errlen, "snapshot path is longer than %d bytes",
+			    SNAPSHOT_PATH_MAX);
+			return -EINVAL;
+		}
+		*ret_dir = xstrdup(name);
+	} else
+		*ret_dir = xasprintf("%s/snapshots/%s", daemon_config.state_dir, name);
+	return 0;
+}
+
+int
+snapshot_unique_name(const char *prefix, char **ret_name, char **ret_dir,
+    char *err, size_t errlen)
+{
+	char		 stamp[32];
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	/* A random tail keeps two saves in the same second apart. */
+	for (int tries = 0; tries < 16; tries++) {
+		char		*name, *dir;
+		struct stat	 st;
+		int		 r;
+
+		name = xasprintf("%s-%s-%04x", prefix, stamp,
+		    (unsigned int)(arc4random() & 0xffff));
+		if ((r = snapshot_resolve(name, &dir, err, errlen)) < 0) {
+			free(name);
+			return r;
+		}
+		if (lstat(dir, &st) < 0 && errno == ENOENT) {
+			*ret_name = name;
+			*ret_dir = dir;
+			return 0;
+		}
+		free(name);
+		free(dir);
+	}
+	snprintf(err, errlen, "%s: no free unique name", prefix);
+	return -EEXIST;
+}
+
+/* Check one manifest "files" entry against the directory. */
+static int
+check_file_entry(const char *dir, struct json_object *entry, char *err,
+    size_t errlen)
+{
+	struct json_object	*jpath, *jsize;
+	const char		*rel;
+	char			 path[PATH_MAX];
+	struct stat		 st;
+
+	if (!json_object_object_get_ex(entry, "path", &jpath) ||
+	    !json_object_is_type(jpath, json_type_string) ||
+	    !json_object_object_get_ex(entry, "size", &jsize) ||
+	    !json_object_is_type(jsize, json_type_int)) {
+		snprintf(err, errlen, "manifest: malformed file entry");
+		return -EBADMSG;
+	}
+	rel = json_object_get_string(jpath);
+	/* Entries are relative paths inside the snapshot, never escaping it. */
+	if (rel[0] == '/' || strstr(rel, "..") != NULL) {
+		snprintf(err, errlen, "manifest: bad file path '%s'", rel);
+		return -EBADMSG;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	if (lstat(path, &st) < 0) {
+		snprintf(err, errlen, "%s is missing: the snapshot is incomplete", rel);
+		return -EBADMSG;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size != json_object_get_int64(jsize)) {
+		snprintf(err, errlen, "%s has %lld bytes, the manifest says %lld: "
+		    "the snapshot is truncated or corrupted", rel,
+		    (long long)st.st_size, (long long)json_object_get_int64(jsize));
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int
+snapshot_manifest_load(const char *dir, struct json_object **ret, char *err,
+    size_t errlen)
+{
+	char			*path, *buf = NULL;
+	struct json_object	*m, *v, *files;
+	size_t			 len;
+	int			 r;
+
+	path = xasprintf("%s/%s", dir, SNAPSHOT_MANIFEST);
+	r = read_file(path, 1024 * 1024, &buf, &len);
+	free(path);
+	if (r == -ENOENT) {
+		struct stat st;
+
+		if (stat(dir, &st) < 0)
+			snprintf(err, errlen, "%s: no such snapshot", dir);
+		else
+			snprintf(err, errlen, "%s: no manifest.json: not a snapshot, "
+			    "or an incomplete one", dir);
+		return stat(dir, &st) < 0 ? -ENOENT : -EBADMSG;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "%s/manifest.json: %s", dir, strerror(-r));
+		return r;
+	}
+	m = json_tokener_parse(buf);
+	free(buf);
+	if (m == NULL || !json_object_is_type(m, json_type_object)) {
+		snprintf(err, errlen, "%s/manifest.json is not valid JSON", dir);
+		json_object_put(m);
+		return -EBADMSG;
+	}
+	if (!json_object_object_get_ex(m, "format", &v) ||
+	    strcmp(json_object_get_string(v), SNAPSHOT_FORMAT) != 0 ||
+	    !json_object_object_get_ex(m, "version", &v) ||
+	    json_object_get_int(v) != SNAPSHOT_VERSION) {
+		snprintf(err, errlen, "%s: not an sbuml snapshot of format version %d",
+		    dir, SNAPSHOT_VERSION);
+		json_object_put(m);
+		return -EBADMSG;
+	}
+	if (!json_object_object_get_ex(m, "files", &files) ||
+	    !json_object_is_type(files, json_type_array) ||
+	    json_object_array_length(files) == 0) {
+		snprintf(err, errlen, "%s: the manifest lists no files", dir);
+		json_object_put(m);
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < json_object_array_length(files); i++) {
+		r = check_file_entry(dir, json_object_array_get_idx(files, i),
+		    err, errlen);
+		if (r < 0) {
+			json_object_put(m);
+			return r;
+		}
+	}
+	*ret = m;
+	return 0;
+}
+
+struct json_object *
+snapshot_to_json(const char *name, const char *dir, struct json_object *manifest)
+{
+	struct json_object	*o = json_object_new_object(), *v;
+	uint64_t		 usage = 0;
+	static const char	*copied[] = { "created", "machine", "state",
+				    "kernel", "timings", "sizes" };
+
+	json_object_object_add(o, "snapshot", json_object_new_string(name));
+	json_object_object_add(o, "path", json_object_new_string(dir));
+	for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
+		if (json_object_object_get_ex(manifest, copied[i], &v))
+			json_object_object_add(o, copied[i], json_object_get(v));
+	if (fs_tree_usage(dir, &usage) == 0)
+		json_object_object_add(o, "disk_usage", json_object_new_int64((int64_t)usage));
+	return o;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Snapshots: a directory holding manifest.json and the capture the patched
+ * kernel wrote (doc/snapshot-format.md).  This header is the interface of
+ * snapshot.c (names, manifests, listing), snapshot-save.c (the save job) and
+ * snapshot-restore.c (the restore job).
+ */
+#ifndef SBUMLD_SNAPSHOT_H
+#define SBUMLD_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+
+#define SNAPSHOT_FORMAT		"sbuml-snapshot"
+#define SNAPSHOT_VERSION	1
+#define SNAPSHOT_MANIFEST	"manifest.json"
+#define SNAPSHOT_CAPTURE	"capture"	/* what the kernel wrote */
+#define SNAPSHOT_NAME_MAX	64
+#define SNAPSHOT_PATH_MAX	200
+/* A save may take this long (physmem copy and writer included). */
+#define SNAPSHOT_SAVE_TIMEOUT_MS	(10 * 60 * 1000)
+#define SNAPSHOT_PROGRESS_MS		250
+
+/*
+ * Check a snapshot name or path (same rules as machine names, doc/rpc.md) and
+ * compute its directory: <state-dir>/snapshots/<name>, or the path itself.
+ * 0 and *ret_dir (caller frees), or -EINVAL with a message in err.
+ */
+int	snapshot_resolve(const char *name, char **ret_dir, char *err, size_t errlen);
+/*
+ * Pick a fresh directory "<prefix>-<unique>" for the classic sbumlsave
+ * (prefix is a name or an absolute path).  0 and *ret_name (the name to give
+ * back: "<prefix>-<unique>") and *ret_dir, or -errno with a message in err.
+ */
+int	snapshot_unique_name(const char *prefix, char **ret_name, char **ret_dir,
+	    char *err, size_t errlen);
+/*
+ * Read and check dir/manifest.json: format, version, and that every file it
+ * lists exists with its size.  0 and *ret (caller owns), or -errno with a
+ * message in err (-ENOENT: no snapshot there; -EBADMSG: incomplete or corrupt).
+ */
+int	snapshot_manifest_load(const char *dir, struct json_object **ret,
+	    char *err, size_t errlen);
+/* The snapshot object of doc/rpc.md for the snapshot in dir (caller owns), or NULL. */
+struct json_object *snapshot_to_json(const char *name, const char *dir,
+	    struct json_object *manifest);
+
+#endif

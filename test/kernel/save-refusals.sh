@@ -1,0 +1,61 @@
+#!/bin/bash
+# A hostile mconsole client cannot make the kernel write where it should
+# not; unsupported host state is refused with a clear one-line message.
+source "$(dirname "$0")/lib.sh"
+make_image
+boot_and_wait a
+
+expect_err() { # expect_err PATTERN args...: reply is ERR and matches
+	local pat=$1; shift
+	local r
+	r=$(mc a sbuml "$@" 2>/dev/null)
+	case "$r" in
+	ERR*) echo "$r" | grep -qE "$pat" || fail "'$*' -> '$r' does not match /$pat/" ;;
+	*) fail "'$*' was accepted: $r" ;;
+	esac
+	log "'$*' -> $r"
+}
+
+d=$WORK/d; mkdir -m 700 "$d"
+expect_err "absolute" save rel/dir
+expect_err "absolute" save ""
+expect_err "usage" save
+expect_err "usage" save "$d" now
+expect_err "No such file" save "$WORK/nonexistent"
+touch "$WORK/file"
+expect_err "Not a directory" save "$WORK/file"
+mkdir -m 700 "$WORK/full"; touch "$WORK/full/x"
+expect_err "not empty" save "$WORK/full"
+ln -s "$d" "$WORK/link"
+expect_err "symlink" save "$WORK/link"
+mkdir -m 700 "$WORK/real"; mkdir -m 700 "$WORK/real/sub"; ln -s "$WORK/real" "$WORK/lnk2"
+expect_err "symlink" save "$WORK/lnk2/sub"
+expect_err "canonical" save "$d/../d"
+expect_err "canonical" save "$d/./"
+expect_err "canonical" save "$d//"
+expect_err "canonical" save "$d/"
+mkdir -m 777 "$WORK/ww"
+expect_err "writable" save "$WORK/ww"
+mkdir -m 700 "$WORK/other"; chown 65534:65534 "$WORK/other"
+expect_err "not owned" save "$WORK/other"
+expect_err "too long" save "/$(printf 'x%.0s' $(seq 300))"
+expect_err "bad character" save "$(printf '/tmp/a\tb')"
+expect_err "usage" frobnicate
+# nothing was written anywhere
+check [ -z "$(ls -A "$d")" ]
+check [ -z "$(ls -A "$WORK/real/sub")" ]
+check [ -z "$(ls -A "$WORK/ww")" ]
+check [ -z "$(ls -A "$WORK/other")" ]
+# the guest is fine and a good save still works
+r=$(save a "$d") || fail "good save after refusals: $r"
+# unsupported host state: an fd the kernel does not know about
+STRAY_FD=1 boot_and_wait b
+r=$(save b "$WORK/cb") && fail "save with a stray fd was accepted"
+log "stray fd: $r"
+check [ "${r#ERR refused: host fd 7 (/etc/hostname) cannot be saved yet}" != "$r" ]
+check [ ! -e "$WORK/cb/DONE" ]
+t=$(last_num b tick)
+wait_console b "^tick $((t + 3)) " 20 || fail "guest b stopped after a refused save"
+console_clean a
+console_clean b
+exit $FAILED
