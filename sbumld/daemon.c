@@ -157,8 +157,8 @@ daemon_run(void)
 	}
 	daemon_watchdog_init();
 	(void)sd_notifyf(0, "READY=1\nSTATUS=Serving on %s",
-	    daemon_config.socket_path);
-	log_info("ready: socket %s, state dir %s", daemon_config.socket_path,
+	    server_listen_name());
+	log_info("ready: socket %s, state dir %s", server_listen_name(),
 	    daemon_config.state_dir);
 
 	if (!daemon_stopping && event_base_dispatch(daemon_base) == -1)

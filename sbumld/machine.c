@@ -179,6 +179,13 @@ machine_pid(const struct machine *m)
 	return (m->pid);
 }
 
+/* Whether the kernel can save (answered the probe at boot). */
+bool
+machine_savable(const struct machine *m)
+{
+	return (m->savable);
+}
+
 /* The saved configuration. */
 const struct machine_config *
 machine_config(const struct machine *m)

@@ -147,6 +147,8 @@ const char *machine_dir(const struct machine *m);
 bool	machine_is_path(const struct machine *m);
 enum machine_state machine_state(const struct machine *m);
 pid_t	machine_pid(const struct machine *m);	/* 0 when not live */
+/* Whether the kernel answered MACHINE_SAVABLE_PROBE when it booted. */
+bool	machine_savable(const struct machine *m);
 const struct machine_config *machine_config(const struct machine *m);
 /*
  * Move to state: persists run.json and broadcasts machine.state.  For

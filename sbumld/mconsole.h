@@ -12,14 +12,13 @@
  *
  * Usage (snapshot.c, say):
  *
- *	static void
- *	save_done(int err, const char *text, void *arg)
- *	{
- *		// err: 0 ok, -EREMOTEIO UML answered with its error flag
- *		// (text is UML's message), -ETIMEDOUT, -ECANCELED (client
- *		// freed: the machine went away), other -errno (send failed).
- *	}
+ *	static void save_done(int err, const char *text, void *arg);
  *	r = mconsole_send(mc, "sbuml save /path", 120000, save_done, job);
+ *
+ * err is 0 (ok), -EREMOTEIO (UML answered with its error flag; text is
+ * UML's message), -ETIMEDOUT, -ECANCELED (the client was freed: the
+ * machine went away) or another -errno (the send failed: -ENOENT or
+ * -ECONNREFUSED when UML's socket is not there).
  *
  * The callback runs exactly once per accepted request, always from the
  * event loop (never from inside mconsole_send), except that
@@ -94,7 +93,7 @@ struct mconsole_notify_wire {
 int	mconsole_encode_request(const char *cmd, struct mconsole_request_wire *req);
 /*
  * Decode one reply datagram of n bytes.  On success fills *ret_err, *ret_more
- * and points *ret_text/*ret_len at the text inside buf (without the NUL UML
+ * and points *ret_text and *ret_len at the text inside buf (without the NUL UML
  * adds).  -EBADMSG for a short or inconsistent datagram.
  */
 int	mconsole_decode_reply(const void *buf, size_t n, int *ret_err,

@@ -364,6 +364,7 @@ static int
 rpc_param_error(struct rpc_call *call, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Answer -32602 with data.param = name. */
 static int
 rpc_param_error(struct rpc_call *call, const char *name, const char *fmt, ...)
 {

@@ -77,11 +77,13 @@ static struct event		*listen_ev;
 static struct event		*backoff_ev;
 static struct event		*reap_ev;
 static char			*bound_path;	/* set if we bound (and so unlink) it */
+static char			 listen_name[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static dev_t			 bound_dev;
 static ino_t			 bound_ino;
 static struct client_list	 clients = TAILQ_HEAD_INITIALIZER(clients);
 static struct client_list	 reap_list = TAILQ_HEAD_INITIALIZER(reap_list);
 static size_t			 nclients;
+static int			 refusing;	/* at the limit: log the first refusal only */
 static uint64_t			 next_client_id = 1;
 
 static void	server_accept_cb(evutil_socket_t, short, void *);
@@ -100,6 +102,21 @@ server_set_fd_flags(int fd)
 	    fcntl(fd, F_SETFD, fl | FD_CLOEXEC) == -1)
 		return (-errno);
 	return (0);
+}
+
+/* Remember the path a listening fd is bound to, for logs and STATUS=. */
+static void
+server_name_fd(int fd)
+{
+	struct sockaddr_un	sun;
+	socklen_t		len = sizeof(sun);
+
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &len) == -1 ||
+	    sun.sun_path[0] == '\0')
+		snprintf(listen_name, sizeof(listen_name), "fd %d", fd);
+	else
+		snprintf(listen_name, sizeof(listen_name), "%s", sun.sun_path);
 }
 
 /*
@@ -149,6 +166,7 @@ server_listen_activated(void)
 		(void)close(fd);
 		goto out;
 	}
+	server_name_fd(fd);
 	r = fd;
 out:
 	if (names != NULL) {
@@ -356,8 +374,8 @@ client_read_cb(struct bufferevent *bev, void *arg)
 			log_warnx("%s: line longer than %d bytes, closing",
 			    c->name, SERVER_MAX_LINE);
 			client_fail(c, RPC_INVALID_REQUEST,
-			    "Request line too long (more than 1048576 bytes); "
-			    "closing the connection");
+			    "Invalid request: line longer than 1048576 "
+			    "bytes; closing the connection");
 			break;
 		}
 		if (eol.pos == -1) {
@@ -546,11 +564,15 @@ server_accept_cb(evutil_socket_t lfd, short events, void *arg)
 			}
 		}
 		if (nclients >= SERVER_MAX_CLIENTS) {
-			log_warnx("too many clients (%d), refusing one",
-			    SERVER_MAX_CLIENTS);
+			/* A flood must not flood the log as well. */
+			if (!refusing)
+				log_warnx("%d clients connected: refusing more "
+				    "until one leaves", SERVER_MAX_CLIENTS);
+			refusing = 1;
 			server_refuse(fd);
 			continue;
 		}
+		refusing = 0;
 		client_create(fd);
 	}
 }
@@ -568,12 +590,13 @@ server_init(struct event_base *base, const char *path)
 
 	fd = server_listen_activated();
 	if (fd >= 0)
-		log_info("listening on the socket passed by systemd");
+		log_info("listening on %s (socket activation)", listen_name);
 	else if (fd == -ENOENT) {
 		if ((fd = server_listen_path(path)) < 0) {
 			log_warnx("%s: cannot listen: %s", path, strerror(-fd));
 			goto fail;
 		}
+		snprintf(listen_name, sizeof(listen_name), "%s", path);
 		log_info("listening on %s", path);
 	} else {
 		log_warnx("socket activation: %s", strerror(-fd));
@@ -636,6 +659,13 @@ server_shutdown(void)
 		backoff_ev = NULL;
 	}
 	server_base = NULL;
+}
+
+/* See server.h. */
+const char *
+server_listen_name(void)
+{
+	return (listen_name);
 }
 
 /* Number of open connections. */

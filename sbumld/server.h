@@ -29,6 +29,8 @@ int	server_init(struct event_base *base, const char *path);
 void	server_stop_listening(void);
 /* Close every connection, the listener (unlinking a socket we bound) and free it all. */
 void	server_shutdown(void);
+/* The path we listen on (also when socket-activated), for logs and status. */
+const char *server_listen_name(void);
 /* Number of open connections. */
 size_t	server_client_count(void);
 

@@ -40,6 +40,7 @@ struct save_job {
 	bool			 cont;		/* continue after the capture */
 	enum machine_state	 before;
 	struct event		*progress;
+	struct event		*delay;		/* test knob timer */
 	uint64_t		 started_us;
 	bool			 mc_pending;	/* "sbuml save" sent, no answer yet */
 	bool			 died;		/* the UML process went away */
@@ -55,6 +56,8 @@ save_job_free(struct save_job *job)
 {
 	if (job->progress != NULL)
 		event_free(job->progress);
+	if (job->delay != NULL)
+		event_free(job->delay);
 	machine_job_end(job->m, &job->slot);
 	rpc_call_unref(job->call);
 	free(job->name);
@@ -419,15 +422,62 @@ out:
 	return r;
 }
 
+/* Ask the kernel to capture into the work directory. */
+static void
+save_send(struct save_job *job)
+{
+	char	*cmd;
+	int	 r;
+
+	/* A paused machine stays in UML's stop loop, which runs the save inline. */
+	cmd = xasprintf("sbuml save %s/%s%s", job->tmp, SNAPSHOT_CAPTURE,
+	    !job->cont && job->before == MACHINE_RUNNING ? " stop" : "");
+	r = machine_mconsole_send(job->m, cmd, SNAPSHOT_SAVE_TIMEOUT_MS,
+	    save_done_cb, job);
+	free(cmd);
+	job->mc_pending = r == 0;
+	if (r < 0)
+		save_finish(job, r == -EMSGSIZE ? RPC_INVALID_PARAMS : RPC_E_BAD_STATE,
+		    NULL, "%s: cannot ask the kernel to save: %s",
+		    machine_name(job->m), strerror(-r));
+}
+
+/* The test knob's delay is over (SBUMLD_TEST_SAVE_DELAY_MS). */
+static void
+save_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	save_send(arg);
+}
+
+/*
+ * Test-only knob, like Redis' rdb-key-save-delay: hold every save this many
+ * milliseconds before asking the kernel, so tests can race it deterministically.
+ */
+static long
+test_save_delay_ms(void)
+{
+	const char	*s = getenv("SBUMLD_TEST_SAVE_DELAY_MS");
+	long		 v;
+	char		*end;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	v = strtol(s, &end, 10);
+	return *end == '\0' && v > 0 && v <= 60000 ? v : 0;
+}
+
 int
 snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
     const char *dir, bool cont)
 {
 	struct save_job	*job;
 	struct stat	 st;
-	char		 err[512], *cmd;
+	char		 err[512];
 	const struct timeval tv = { 0, SNAPSHOT_PROGRESS_MS * 1000 };
 	const struct machine_job *other;
+	long		 delay_ms;
 	int		 r;
 
 	if (lstat(dir, &st) == 0) {
@@ -470,21 +520,17 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 		return 0;
 	}
 	job->call = rpc_call_ref(call);
-	/* A paused machine stays in UML's stop loop, which runs the save inline. */
-	cmd = xasprintf("sbuml save %s/%s%s", job->tmp, SNAPSHOT_CAPTURE,
-	    !cont && job->before == MACHINE_RUNNING ? " stop" : "");
-	r = machine_mconsole_send(m, cmd, SNAPSHOT_SAVE_TIMEOUT_MS, save_done_cb, job);
-	free(cmd);
-	job->mc_pending = r == 0;
-	if (r < 0) {
-		save_finish(job, r == -EMSGSIZE ? RPC_INVALID_PARAMS : RPC_E_BAD_STATE,
-		    NULL, "%s: cannot ask the kernel to save: %s", machine_name(m),
-		    strerror(-r));
-		return RPC_DEFERRED;
-	}
 	job->progress = event_new(daemon_base, -1, EV_PERSIST, save_progress_cb, job);
 	event_add(job->progress, &tv);
 	save_notify_progress(job, "capturing");
+	delay_ms = test_save_delay_ms();
+	if (delay_ms > 0) {
+		const struct timeval dtv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+
+		job->delay = evtimer_new(daemon_base, save_delay_cb, job);
+		evtimer_add(job->delay, &dtv);
+	} else
+		save_send(job);
 	log_info("%s: saving to %s", machine_name(m), dir);
 	return RPC_DEFERRED;
 }

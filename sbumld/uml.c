@@ -381,7 +381,7 @@ uml_proc_cwd_is(pid_t pid, const char *dir)
 static void
 uml_collect_children(pid_t pid, pid_t *pids, size_t *n, size_t max)
 {
-	char		 path[64], buf[4096], *p, *end;
+	char		 path[320], buf[4096], *p, *end;
 	struct dirent	*de;
 	DIR		*d;
 	ssize_t		 len;

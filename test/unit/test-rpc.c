@@ -756,8 +756,8 @@ test_long_line(struct tc *other)
 	memset(big, '[', n);
 	tc_send_raw(t, big, SERVER_MAX_LINE + 1);
 	got = tc_recv(t, 2000);
-	CHECK_STR(got, ERR("-32600", "Request line too long (more than 1048576 "
-	    "bytes); closing the connection", "\"name\":\"InvalidRequest\"", "null"));
+	CHECK_STR(got, ERR("-32600", "Invalid request: line longer than 1048576 "
+	    "bytes; closing the connection", "\"name\":\"InvalidRequest\"", "null"));
 	free(got);
 	/* Whatever the client still sends is swallowed; it then sees a clean EOF. */
 	tc_send_raw(t, big, 100000);
@@ -930,6 +930,7 @@ test_listen_path(void)
 	    == -ENAMETOOLONG);
 }
 
+/* Start a server in a temp dir, run every case against it, shut it down. */
 int
 main(void)
 {

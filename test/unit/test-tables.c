@@ -98,6 +98,7 @@ test_log_levels(void)
 	CHECK_STR(log_level_to_string(LOG_LEVEL_WARNING), "warning");
 }
 
+/* Check every table. */
 int
 main(void)
 {

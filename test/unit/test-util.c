@@ -115,6 +115,7 @@ test_misc(void)
 	free(s);
 }
 
+/* Run the util.c cases in a temp dir. */
 int
 main(void)
 {
