@@ -28,7 +28,7 @@ struct event_base	*daemon_base;
 
 static struct event	*ev_sigint, *ev_sigterm, *ev_sighup;
 static struct event	*ev_watchdog;
-static volatile int	 daemon_stopping;
+static int		 daemon_stopping;
 
 /* Ask the loop to stop; safe before the loop runs and more than once. */
 void
@@ -92,7 +92,8 @@ daemon_watchdog_init(void)
 	uint64_t	usec;
 	int		r;
 
-	r = sd_watchdog_enabled(0, &usec);
+	/* Unset WATCHDOG_USEC/PID: machines we start must not inherit them. */
+	r = sd_watchdog_enabled(1, &usec);
 	if (r < 0) {
 		log_warnx("watchdog: %s, ignoring", strerror(-r));
 		return;

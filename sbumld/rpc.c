@@ -19,10 +19,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json_visit.h>
 
 #include "log.h"
 #include "rpc.h"
@@ -623,6 +626,61 @@ rpc_line_error(struct client *c, int code, const char *message)
 	free(line);
 }
 
+/* Does s follow the JSON number grammar (RFC 8259 section 6)? */
+static bool
+rpc_json_number_ok(const char *s)
+{
+	if (*s == '-')
+		s++;
+	if (*s == '0')
+		s++;
+	else if (*s >= '1' && *s <= '9')
+		s += strspn(s, "0123456789");
+	else
+		return (false);
+	if (*s == '.') {
+		s++;
+		if (strspn(s, "0123456789") == 0)
+			return (false);
+		s += strspn(s, "0123456789");
+	}
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (strspn(s, "0123456789") == 0)
+			return (false);
+		s += strspn(s, "0123456789");
+	}
+	return (*s == '\0');
+}
+
+/*
+ * json_c_visit callback: refuse the non-JSON numbers json-c accepts even in
+ * strict mode ("NaN", "Infinity", "1.", "2.E5") and those that overflow a
+ * double.  json-c re-serializes a parsed double from its original text, so
+ * an id like 2.E5 would otherwise be echoed back as invalid JSON.
+ */
+static int
+rpc_check_number(struct json_object *jso, int flags, struct json_object *parent,
+    const char *key, size_t *index, void *arg)
+{
+	const char	**bad = arg;
+
+	(void)flags;
+	(void)parent;
+	(void)key;
+	(void)index;
+	if (!json_object_is_type(jso, json_type_double))
+		return (JSON_C_VISIT_RETURN_CONTINUE);
+	if (!rpc_json_number_ok(json_object_get_string(jso)) ||
+	    !isfinite(json_object_get_double(jso))) {
+		*bad = json_object_get_string(jso);
+		return (JSON_C_VISIT_RETURN_STOP);
+	}
+	return (JSON_C_VISIT_RETURN_CONTINUE);
+}
+
 /* Parse a line strictly: exactly one JSON text, valid UTF-8, bounded depth. NULL and *ret_msg on error. */
 static struct json_object *
 rpc_parse_line(const char *line, size_t len, char **ret_msg)
@@ -630,6 +688,7 @@ rpc_parse_line(const char *line, size_t len, char **ret_msg)
 	struct json_tokener	*tok;
 	struct json_object	*obj;
 	enum json_tokener_error	 jerr;
+	const char		*bad;
 	size_t			 end;
 
 	if (memchr(line, '\0', len) != NULL) {
@@ -659,6 +718,15 @@ rpc_parse_line(const char *line, size_t len, char **ret_msg)
 			json_object_put(obj);
 			return (NULL);
 		}
+	}
+	bad = NULL;
+	if (json_c_visit(obj, 0, rpc_check_number, &bad) < 0)
+		fatalx("json_c_visit failed");
+	if (bad != NULL) {
+		*ret_msg = xasprintf("Parse error: invalid or out-of-range "
+		    "number %.32s", bad);
+		json_object_put(obj);
+		return (NULL);
 	}
 	return (obj);
 }

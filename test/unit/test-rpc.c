@@ -519,6 +519,19 @@ test_parse_errors(struct tc *t)
 	deep[80] = '\0';
 	EXPECT(t, deep, ERR("-32700", "Parse error: nesting too deep at byte 32",
 	    "\"name\":\"ParseError\"", "null"));
+	/* Numbers json-c takes even in strict mode, but JSON does not. */
+	EXPECT(t, PING("2.E5"), ERR("-32700", "Parse error: invalid or "
+	    "out-of-range number 2.E5", "\"name\":\"ParseError\"", "null"));
+	EXPECT(t, PING("NaN"), ERR("-32700", "Parse error: invalid or "
+	    "out-of-range number NaN", "\"name\":\"ParseError\"", "null"));
+	EXPECT(t, PING("1e400"), ERR("-32700", "Parse error: invalid or "
+	    "out-of-range number 1e400", "\"name\":\"ParseError\"", "null"));
+	EXPECT(t, "{\"jsonrpc\":\"2.0\",\"method\":\"daemon.ping\","
+	    "\"params\":{\"a\":[-Infinity]},\"id\":1}", ERR("-32700",
+	    "Parse error: invalid or out-of-range number -Infinity",
+	    "\"name\":\"ParseError\"", "null"));
+	EXPECT(t, PING("-1.25e-3"), PONG("-1.25e-3"));
+	EXPECT(t, PING("0"), PONG("0"));
 	/* A NUL byte inside the line. */
 	tc_send_raw(t, "{\"a\":1}\0x\n", 10);
 	{
