@@ -22,8 +22,8 @@ typedef int (*machine_fn)(struct sbuml_client *, const char *,
 #define FOLLOW_KEEP	1000
 
 /* Print a JSON value the way a human reads it (no quotes on strings). */
-static void
-print_value(struct json_object *v)
+void
+ctl_print_value(struct json_object *v)
 {
 	size_t i, n;
 
@@ -44,7 +44,7 @@ print_value(struct json_object *v)
 		for (i = 0; i < n; i++) {
 			if (i > 0)
 				fputs(", ", stdout);
-			print_value(json_object_array_get_idx(v, i));
+			ctl_print_value(json_object_array_get_idx(v, i));
 		}
 		break;
 	default:
@@ -93,7 +93,7 @@ print_machine(struct json_object *m)
 		else if (strcmp(order[i], "exit") == 0)
 			print_exit(v);
 		else
-			print_value(v);
+			ctl_print_value(v);
 		putchar('\n');
 	}
 	/* Members newer than this client: show them rather than hide them. */
@@ -104,7 +104,7 @@ print_machine(struct json_object *m)
 		if (known)
 			continue;
 		printf("%-9s ", key);
-		print_value(val);
+		ctl_print_value(val);
 		putchar('\n');
 	}
 	if (json_object_object_get_ex(m, "console_tail", &v) &&
@@ -118,8 +118,8 @@ print_machine(struct json_object *m)
 }
 
 /* Print "demo: running (pid 123)" for a state-changing command. */
-static void
-print_state(struct json_object *m)
+void
+ctl_print_state(struct json_object *m)
 {
 	struct json_object *pid;
 
@@ -169,7 +169,7 @@ run_machine(struct ctl *ctl, int argc, char **argv, machine_fn fn, bool detail)
 	else if (detail)
 		print_machine(res);
 	else
-		print_state(res);
+		ctl_print_state(res);
 out:
 	json_object_put(res);
 	free(machine);
@@ -210,16 +210,16 @@ cmd_boot(struct ctl *ctl, int argc, char **argv)
 			/* Always a path: a bare "x.img" means ./x.img. */
 			{
 				char *p = NULL, *rel = NULL;
-				const char *saved = ctl->target;
 
 				if (strchr(optarg, '/') == NULL &&
 				    asprintf(&rel, "./%s", optarg) == -1) {
 					ex = ctl_fail(ctl, -ENOMEM);
 					goto out;
 				}
-				ex = ctl_machine_arg(ctl, rel != NULL ? rel : optarg, &p);
+				ex = ctl_path_arg(ctl, rel != NULL ? rel : optarg,
+				    opt == 'i' ? "--image" : opt == 'k' ?
+				    "--kernel" : "--disk", &p);
 				free(rel);
-				ctl->target = saved;
 				if (ex != 0)
 					goto out;
 				if (opt == 'i') {
@@ -269,7 +269,7 @@ cmd_boot(struct ctl *ctl, int argc, char **argv)
 	else if (ctl->json)
 		ex = ctl_print_json(res);
 	else
-		print_state(res);
+		ctl_print_state(res);
 out:
 	json_object_put(res);
 	for (i = 0; i < ndisks; i++)
@@ -398,7 +398,7 @@ cmd_halt(struct ctl *ctl, int argc, char **argv)
 	else if (ctl->json)
 		ex = ctl_print_json(res);
 	else
-		print_state(res);
+		ctl_print_state(res);
 out:
 	json_object_put(res);
 	free(machine);

@@ -5,8 +5,8 @@
  *	sbumlctl [--socket PATH] [--json] [--timeout S] COMMAND [ARGS]
  *
  * The binary also answers to classic names (argv[0] = sbumlboot means
- * "sbumlctl boot"); ctl_classic[] maps them, so sbumlsave/sbumlrestore only
- * need a line there and a command once the snapshot methods exist.
+ * "sbumlctl boot"; sbumlsave and sbumlrestore have their own argument
+ * conventions): ctl_classic[] maps them.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,19 +33,38 @@ static const struct ctl_command ctl_commands[] = {
 	{ "console",	cmd_console,	"MACHINE [--lines N] [--follow]",
 	    "print the console log" },
 	{ "delete",	cmd_delete,	"MACHINE",		"remove a stopped machine and its directory" },
+	{ "save",	cmd_save,	"MACHINE [SNAPSHOT] [--prefix P] [--stop] [--progress]",
+	    "snapshot a running or paused machine" },
+	{ "restore",	cmd_restore,	"SNAPSHOT MACHINE [--paused]",
+	    "start a new machine from a snapshot" },
+	{ "snapshot",	cmd_snapshot,	"list | info SNAPSHOT | delete SNAPSHOT",
+	    "list, check or delete snapshots" },
 	{ "events",	cmd_events,	"[--count N]",		"print daemon events as they happen" },
 	{ "ping",	cmd_ping,	"",			"check that the daemon answers" },
 	{ "version",	cmd_version,	"",			"show client and daemon versions" },
 };
 #define NCOMMANDS	(sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 
-/* Names under which the binary is "sbumlctl COMMAND" (installed as symlinks). */
+/* The classic commands whose arguments differ from any sbumlctl command. */
+static const struct ctl_command ctl_classic_own[] = {
+	{ "sbumlsave",	cmd_sbumlsave,	"MACHINE PREFIX [-f] [-c]",
+	    "save MACHINE as PREFIX-<unique>" },
+	{ "sbumlrestore", cmd_sbumlrestore, "NEWDIR SNAPSHOT [-c]",
+	    "restore SNAPSHOT (or the one PREFIX-*) into NEWDIR" },
+};
+
+/*
+ * Names under which the binary runs a command (installed as symlinks):
+ * "sbumlctl COMMAND" when command is set, else ctl_classic_own[own].
+ */
 static const struct {
 	const char	*progname;
 	const char	*command;
+	int		 own;
 } ctl_classic[] = {
-	{ "sbumlboot",	"boot" },
-	/* { "sbumlsave", "save" }, { "sbumlrestore", "restore" }: with snapshots */
+	{ "sbumlboot",	  "boot", -1 },
+	{ "sbumlsave",	  NULL,	  0 },
+	{ "sbumlrestore", NULL,	  1 },
 };
 
 /* Print the global usage to f. */
@@ -57,7 +76,7 @@ usage_all(FILE *f)
 	fprintf(f, "usage: sbumlctl [--socket PATH] [--json] [--timeout S] COMMAND [ARGS]\n\n"
 	    "commands:\n");
 	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-8s %s\n", ctl_commands[i].name, ctl_commands[i].help);
+		fprintf(f, "  %-9s %s\n", ctl_commands[i].name, ctl_commands[i].help);
 	fprintf(f, "\nexit status: 0 ok, 1 daemon error, 2 usage, 3 cannot connect, "
 	    "4 protocol or other failure\n");
 }
@@ -241,21 +260,21 @@ ctl_fail(struct ctl *ctl, int r)
 }
 
 /*
- * Turn a MACHINE argument into what the daemon wants: names pass through;
- * anything with a '/' or a leading '.' is a path, made absolute as
- * realpath(parent) + "/" + basename, since the directory itself may not
- * exist yet (boot).  *ret is malloc'd.  Returns 0 or exit 2 / 4.
+ * Turn a MACHINE (or SNAPSHOT, PREFIX) argument into what the daemon wants:
+ * names pass through; anything with a '/' or a leading '.' is a path, made
+ * absolute as realpath(parent) + "/" + basename, since the directory itself
+ * may not exist yet (boot, save).  what names the argument in messages.
+ * *ret is malloc'd.  Returns 0 or exit 2 / 4.
  */
 int
-ctl_machine_arg(struct ctl *ctl, const char *arg, char **ret)
+ctl_path_arg(struct ctl *ctl, const char *arg, const char *what, char **ret)
 {
 	char *copy = NULL, *dcopy = NULL, *parent = NULL, *base, *out = NULL;
 	size_t len;
 	int ex = CTL_EXIT_FAILURE;
 
-	ctl->target = arg;
 	if (*arg == '\0')
-		return ctl_usage(ctl, "empty MACHINE");
+		return ctl_usage(ctl, "empty %s", what);
 	if (strchr(arg, '/') == NULL && arg[0] != '.') {
 		if ((*ret = strdup(arg)) == NULL)
 			goto oom;
@@ -290,8 +309,8 @@ ctl_machine_arg(struct ctl *ctl, const char *arg, char **ret)
 	goto out;
 
 resolve_fail:
-	fprintf(stderr, "%s: %s: cannot resolve the directory of %s: %s\n",
-	    ctl->progname, ctl->cmd->name, arg, strerror(errno));
+	fprintf(stderr, "%s: %s: cannot resolve the directory of %s %s: %s\n",
+	    ctl->progname, ctl->cmd->name, what, arg, strerror(errno));
 	ex = CTL_EXIT_USAGE;
 	goto out;
 oom:
@@ -302,6 +321,14 @@ out:
 	free(copy);
 	free(dcopy);
 	return ex;
+}
+
+/* ctl_path_arg() for the command's MACHINE, which messages then name. */
+int
+ctl_machine_arg(struct ctl *ctl, const char *arg, char **ret)
+{
+	ctl->target = arg;
+	return ctl_path_arg(ctl, arg, "MACHINE", ret);
 }
 
 /* Print obj as one line of JSON; returns 0 or exit 4. */
@@ -364,7 +391,9 @@ main(int argc, char **argv)
 		if (strcmp(name, ctl_classic[i].progname) == 0) {
 			ctl.progname = ctl_classic[i].progname;
 			ctl.classic = true;
-			ctl.cmd = command_find(ctl_classic[i].command);
+			ctl.cmd = ctl_classic[i].command != NULL ?
+			    command_find(ctl_classic[i].command) :
+			    &ctl_classic_own[ctl_classic[i].own];
 		}
 	}
 

@@ -67,6 +67,8 @@ int	ctl_fail(struct ctl *, int r);
 int	ctl_parse_uint(const char *s, unsigned long min, unsigned long max,
 	    unsigned long *ret);
 int	ctl_parse_seconds(const char *s, int *ret_ms);
+int	ctl_path_arg(struct ctl *, const char *arg, const char *what,
+	    char **ret);
 int	ctl_machine_arg(struct ctl *, const char *arg, char **ret);
 int	ctl_print_json(struct json_object *);
 const char *ctl_str(struct json_object *obj, const char *key);
@@ -81,6 +83,17 @@ int	cmd_halt(struct ctl *, int, char **);
 int	cmd_kill(struct ctl *, int, char **);
 int	cmd_console(struct ctl *, int, char **);
 int	cmd_delete(struct ctl *, int, char **);
+
+/* cmd-snapshot.c */
+int	cmd_save(struct ctl *, int, char **);
+int	cmd_restore(struct ctl *, int, char **);
+int	cmd_snapshot(struct ctl *, int, char **);
+int	cmd_sbumlsave(struct ctl *, int, char **);
+int	cmd_sbumlrestore(struct ctl *, int, char **);
+
+/* cmd-machine.c */
+void	ctl_print_value(struct json_object *);
+void	ctl_print_state(struct json_object *);
 
 /* cmd-daemon.c */
 int	cmd_events(struct ctl *, int, char **);

@@ -59,6 +59,10 @@ struct sbuml_client {
 
 	struct json_object	*err_obj;	/* owned error object, or NULL */
 	struct sbuml_error	 err;		/* points into err_obj */
+
+	/* Set only while sbuml_snapshot_save() waits: job.progress goes here. */
+	sbuml_progress_fn	*progress;
+	void			*progress_data;
 };
 
 /* Milliseconds of CLOCK_MONOTONIC, for deadlines. */
@@ -339,6 +343,39 @@ is_jsonrpc2(struct json_object *obj)
 	    strcmp(json_object_get_string(v), "2.0") == 0;
 }
 
+/* A string member of obj, or "" (borrowed). */
+static const char *
+member_str(struct json_object *obj, const char *key)
+{
+	struct json_object *v;
+
+	if (obj == NULL || !json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return "";
+	return json_object_get_string(v);
+}
+
+/* Hand a job.progress notification to the callback of the call in flight. */
+static void
+progress_call(struct sbuml_client *c, struct json_object *params)
+{
+	struct sbuml_progress p = {
+		.job = member_str(params, "job"),
+		.machine = member_str(params, "machine"),
+		.snapshot = member_str(params, "snapshot"),
+		.phase = member_str(params, "phase"),
+		.params = params,
+	};
+	struct json_object *v;
+	int64_t bytes;
+
+	if (params != NULL && json_object_object_get_ex(params, "bytes", &v) &&
+	    json_object_is_type(v, json_type_int) &&
+	    (bytes = json_object_get_int64(v)) > 0)
+		p.bytes = (uint64_t)bytes;
+	c->progress(&p, c->progress_data);
+}
+
 /*
  * Dispatch one parsed message.  want_id is the id of the call in flight, or
  * -1 when none.  Returns 1 when obj answered that call (*ret_result set,
@@ -363,6 +400,11 @@ dispatch(struct sbuml_client *c, struct json_object *obj, int64_t want_id,
 		if (json_object_object_get_ex(obj, "params", &params) &&
 		    json_object_is_type(params, json_type_null))
 			params = NULL;
+		if (c->progress != NULL && want_id >= 0 &&
+		    strcmp(json_object_get_string(method), "job.progress") == 0) {
+			progress_call(c, params);
+			return 0;
+		}
 		return event_push(c, json_object_get_string(method), params);
 	}
 
@@ -928,4 +970,124 @@ sbuml_machine_delete(struct sbuml_client *c, const char *machine,
     struct json_object **ret_result)
 {
 	return call_machine(c, "machine.delete", machine, ret_result);
+}
+
+/* The timeout of a snapshot.* call: the handle's, but at least 15 min. */
+static int
+snapshot_timeout(const struct sbuml_client *c)
+{
+	if (c->timeout_ms < 0 || c->timeout_ms >= SBUML_SNAPSHOT_TIMEOUT_MS)
+		return c->timeout_ms;
+	return SBUML_SNAPSHOT_TIMEOUT_MS;
+}
+
+/* Call a snapshot method whose params are {"snapshot": snapshot}. */
+static int
+call_snapshot(struct sbuml_client *c, const char *method, const char *snapshot,
+    struct json_object **ret_result)
+{
+	struct json_object *params;
+	int r;
+
+	if (c == NULL || snapshot == NULL)
+		return -EINVAL;
+	params = json_object_new_object();
+	if (params == NULL)
+		return -ENOMEM;
+	r = add_str(params, "snapshot", snapshot);
+	if (r == 0)
+		r = sbuml_call_timeout(c, method, params, snapshot_timeout(c),
+		    ret_result);
+	json_object_put(params);
+	return r;
+}
+
+/* Add a boolean member; returns 0 or -ENOMEM. */
+static int
+add_bool(struct json_object *obj, const char *key, bool v)
+{
+	return add_value(obj, key, json_object_new_boolean(v));
+}
+
+/* snapshot.save, feeding job.progress to the optional callback. */
+SBUML_EXPORT int
+sbuml_snapshot_save(struct sbuml_client *c, const char *machine,
+    const struct sbuml_save_options *o, struct json_object **ret_result)
+{
+	static const struct sbuml_save_options defaults = { 0 };
+	struct json_object *params;
+	int r;
+
+	if (c == NULL || machine == NULL)
+		return -EINVAL;
+	if (o == NULL)
+		o = &defaults;
+	if (o->snapshot != NULL && o->prefix != NULL)
+		return -EINVAL;
+	params = json_object_new_object();
+	if (params == NULL)
+		return -ENOMEM;
+	if ((r = add_str(params, "machine", machine)) < 0 ||
+	    (r = add_str(params, "snapshot", o->snapshot)) < 0 ||
+	    (r = add_str(params, "prefix", o->prefix)) < 0 ||
+	    (o->stop && (r = add_bool(params, "continue", false)) < 0))
+		goto out;
+
+	c->progress = o->progress;
+	c->progress_data = o->progress_data;
+	r = sbuml_call_timeout(c, "snapshot.save", params, snapshot_timeout(c),
+	    ret_result);
+	c->progress = NULL;
+	c->progress_data = NULL;
+out:
+	json_object_put(params);
+	return r;
+}
+
+/* snapshot.restore into a new machine. */
+SBUML_EXPORT int
+sbuml_snapshot_restore(struct sbuml_client *c, const char *snapshot,
+    const char *machine, bool cont, struct json_object **ret_result)
+{
+	struct json_object *params;
+	int r;
+
+	if (c == NULL || snapshot == NULL || machine == NULL)
+		return -EINVAL;
+	params = json_object_new_object();
+	if (params == NULL)
+		return -ENOMEM;
+	if ((r = add_str(params, "snapshot", snapshot)) == 0 &&
+	    (r = add_str(params, "machine", machine)) == 0 &&
+	    (r = add_bool(params, "continue", cont)) == 0)
+		r = sbuml_call_timeout(c, "snapshot.restore", params,
+		    snapshot_timeout(c), ret_result);
+	json_object_put(params);
+	return r;
+}
+
+/* snapshot.list. */
+SBUML_EXPORT int
+sbuml_snapshot_list(struct sbuml_client *c, struct json_object **ret_result)
+{
+	if (c == NULL)
+		return -EINVAL;
+	return sbuml_call_timeout(c, "snapshot.list", NULL, snapshot_timeout(c),
+	    ret_result);
+}
+
+/* snapshot.info. */
+SBUML_EXPORT int
+sbuml_snapshot_info(struct sbuml_client *c, const char *snapshot,
+    struct json_object **ret_result)
+{
+	return call_snapshot(c, "snapshot.info", snapshot, ret_result);
+}
+
+/* snapshot.delete. */
+SBUML_EXPORT int
+sbuml_snapshot_delete(struct sbuml_client *c, const char *snapshot,
+    struct json_object **ret_result)
+{
+	return call_snapshot(c, "snapshot.delete", snapshot, ret_result);
 }

@@ -34,6 +34,7 @@
 #ifndef SBUML_CLIENT_H
 #define SBUML_CLIENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -49,6 +50,11 @@ struct sbuml_client;
 #define SBUML_SOCKET_ENV		"SBUML_SOCKET"
 /* Default per-call timeout: long enough for machine.boot and halt. */
 #define SBUML_DEFAULT_TIMEOUT_MS	(5 * 60 * 1000)
+/*
+ * Floor of the timeout of the snapshot.* helpers: a save or restore of a
+ * big machine takes minutes and the daemon only answers when it is done.
+ */
+#define SBUML_SNAPSHOT_TIMEOUT_MS	(15 * 60 * 1000)
 /* At most this many unread notifications are queued; older ones are dropped. */
 #define SBUML_EVENT_QUEUE_MAX		4096
 
@@ -227,12 +233,77 @@ int	sbuml_machine_delete(struct sbuml_client *client, const char *machine,
 	    struct json_object **ret_result);
 
 /* ---- Snapshots -------------------------------------------------------- */
+
 /*
- * snapshot.save / restore / list / info / delete and their job.progress
- * notifications are not in doc/rpc.md yet.  Until typed helpers land here,
- * use sbuml_call() (or sbuml_call_timeout() for long saves) and read
- * job.progress with sbuml_next_event().
+ * Every snapshot.* helper waits for the answer at least
+ * SBUML_SNAPSHOT_TIMEOUT_MS, or longer when the handle's timeout is longer
+ * (negative: forever), since the daemon answers only once the work is done.
+ * SNAPSHOT and MACHINE arguments are names or absolute paths (doc/rpc.md).
  */
+
+/*
+ * One job.progress notification, as handed to a progress callback.  Every
+ * member is borrowed and valid only during the callback; absent strings
+ * are "" and an absent bytes is 0.
+ */
+struct sbuml_progress {
+	const char		*job;		/* "save" */
+	const char		*machine;
+	const char		*snapshot;
+	const char		*phase;		/* "capturing", "writing", "done" */
+	uint64_t		 bytes;		/* written so far */
+	struct json_object	*params;	/* the whole notification params */
+};
+
+/*
+ * Called from inside sbuml_snapshot_save() for each job.progress
+ * notification that arrives before the answer; that notification is then
+ * not queued for sbuml_next_event().  The callback must not use the
+ * client handle (the call is still in flight).
+ */
+typedef void sbuml_progress_fn(const struct sbuml_progress *progress,
+    void *userdata);
+
+/*
+ * snapshot.save parameters.  Zero-initialise and fill in what you need;
+ * NULL strings are left out of the request (the daemon then picks the
+ * name <machine>-<unique>).
+ */
+struct sbuml_save_options {
+	const char		*snapshot;	/* new name or absolute path */
+	const char		*prefix;	/* instead: create <prefix>-<unique> */
+	bool			 stop;		/* true: "continue": false, the
+						   machine stays frozen (paused) */
+	sbuml_progress_fn	*progress;	/* optional, see above */
+	void			*progress_data;	/* its userdata */
+};
+
+/*
+ * snapshot.save of machine; *ret_result (caller owns) is the snapshot
+ * object once the snapshot is complete on disk.  opts may be NULL (all
+ * defaults).  -EINVAL if both opts->snapshot and opts->prefix are set.
+ * Without a progress callback, job.progress notifications are queued for
+ * sbuml_next_event() like any other.
+ */
+int	sbuml_snapshot_save(struct sbuml_client *client, const char *machine,
+	    const struct sbuml_save_options *opts,
+	    struct json_object **ret_result);
+/*
+ * snapshot.restore of snapshot into the new machine machine (must not
+ * exist); cont false leaves it paused.  *ret_result is the machine object.
+ */
+int	sbuml_snapshot_restore(struct sbuml_client *client,
+	    const char *snapshot, const char *machine, bool cont,
+	    struct json_object **ret_result);
+/* snapshot.list; {"snapshots": [snapshot, ...]} (named ones, by name). */
+int	sbuml_snapshot_list(struct sbuml_client *client,
+	    struct json_object **ret_result);
+/* snapshot.info (checks the manifest against the files); the snapshot object. */
+int	sbuml_snapshot_info(struct sbuml_client *client, const char *snapshot,
+	    struct json_object **ret_result);
+/* snapshot.delete; {"deleted": name}. */
+int	sbuml_snapshot_delete(struct sbuml_client *client, const char *snapshot,
+	    struct json_object **ret_result);
 
 #ifdef __cplusplus
 }

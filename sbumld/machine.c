@@ -91,6 +91,7 @@ struct machine {
 	struct event		*ev_probe;	/* readiness probe while booting */
 	bool			 probing;
 	struct event		*ev_halt;	/* next halt escalation */
+	struct event		*ev_cad;	/* repeats cad while halting */
 	int			 halt_stage;
 	bool			 op_pending;
 
@@ -590,6 +591,7 @@ machine_free(struct machine *m)
 	machine_event_free(&m->ev_boot);
 	machine_event_free(&m->ev_probe);
 	machine_event_free(&m->ev_halt);
+	machine_event_free(&m->ev_cad);
 	m->mc = mconsole_free(m->mc);
 	m->notifier = mconsole_notifier_free(m->notifier);
 	machine_config_clear(&m->cfg);
@@ -754,8 +756,10 @@ machine_exited(struct machine *m, bool known, int status)
 	machine_event_free(&m->ev_boot);
 	machine_event_free(&m->ev_probe);
 	machine_event_free(&m->ev_halt);
+	machine_event_free(&m->ev_cad);
 	m->probing = false;
-	(void)uml_kill_tree(pid, m->dir);
+	/* The kernel process is gone (maybe reaped): sweep its session only. */
+	(void)uml_kill_session(pid, m->dir);
 	m->pid = 0;
 	m->starttime = 0;
 
@@ -1090,6 +1094,7 @@ machine_halt_timer_cb(evutil_socket_t fd, short events, void *arg)
 		log_info("%s: guest did not power off, sending mconsole halt",
 		    m->name);
 		m->halt_stage = 1;
+		machine_event_free(&m->ev_cad);
 		(void)mconsole_send(m->mc, "halt", MCONSOLE_TIMEOUT_MS,
 		    machine_halt_mc_cb, m);
 		machine_timer(m, &m->ev_halt, machine_halt_timer_cb,
@@ -1097,8 +1102,28 @@ machine_halt_timer_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	}
 	log_warnx("%s: still alive after mconsole halt, killing it", m->name);
+	machine_event_free(&m->ev_cad);
 	m->halt_stage = 2;
 	(void)uml_kill_tree(m->pid, m->dir);
+}
+
+/*
+ * Repeat the ctrl-alt-del while the guest has not reacted: mconsole answers
+ * as soon as the kernel runs, and a cad that arrives before the guest's
+ * init has installed its handler is lost.  The sbuml guest ignores repeats
+ * once its shutdown has begun.
+ */
+static void
+machine_cad_timer_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct machine	*m = arg;
+
+	(void)fd;
+	(void)events;
+	if (m->state != MACHINE_HALTING || m->halt_stage != 0 || m->mc == NULL)
+		return;
+	(void)mconsole_send(m->mc, "cad", MCONSOLE_TIMEOUT_MS,
+	    machine_halt_mc_cb, m);
 }
 
 /* Graceful halt; see machine.h. */
@@ -1125,6 +1150,8 @@ machine_halt(struct machine *m, unsigned int timeout_s, machine_done_cb cb,
 			    machine_halt_mc_cb, m);
 		(void)mconsole_send(m->mc, "cad", MCONSOLE_TIMEOUT_MS,
 		    machine_halt_mc_cb, m);
+		machine_timer(m, &m->ev_cad, machine_cad_timer_cb,
+		    MACHINE_CAD_REPEAT_S * 1000, true);
 	} else {
 		/* No mconsole: nothing to ask, go straight to the kill. */
 		m->halt_stage = 1;
@@ -1317,8 +1344,8 @@ machine_adopt(struct machine *m, const struct machine_run *run)
 	    start != run->starttime || !uml_proc_cwd_is(run->pid, m->dir)) {
 		machine_event_free(&m->ev_pidfd);
 		closefd(&m->pidfd);
-		/* Sweeps only processes in its session with its cwd: safe on a reused pid. */
-		(void)uml_kill_tree(run->pid, m->dir);
+		/* Its orphaned helpers, if any (safe on a reused pid). */
+		(void)uml_kill_session(run->pid, m->dir);
 		umid = machine_path(m, "uml");
 		m->has_exit = true;
 		m->status_known = m->signal_known = false;

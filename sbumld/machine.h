@@ -44,10 +44,11 @@
 #define MACHINE_BOOT_TIMEOUT_S	60
 #define MACHINE_HALT_TIMEOUT_S	30	/* default of machine.halt */
 #define MACHINE_HALT_KILL_S	5	/* after mconsole halt, before SIGKILL */
+#define MACHINE_CAD_REPEAT_S	3	/* halt: cad again until the guest reacts */
 #define MACHINE_CONSOLE_TAIL	20	/* lines in console_tail */
 #define MACHINE_MAX_WAITERS	64	/* pending calls per machine */
 /* Probe sent once a machine boots: a kernel that answers OK can save. */
-#define MACHINE_SAVABLE_PROBE	"sbuml version"
+#define MACHINE_SAVABLE_PROBE	"sbuml info"
 
 enum machine_state {
 	MACHINE_BOOTING,

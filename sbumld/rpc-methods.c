@@ -23,6 +23,10 @@ const struct rpc_method rpc_methods[] = {
 	{ "machine.list",		rpc_machine_list },
 	{ "machine.pause",		rpc_machine_pause },
 	{ "machine.resume",		rpc_machine_resume },
+	{ "snapshot.delete",		rpc_snapshot_delete },
+	{ "snapshot.info",		rpc_snapshot_info },
+	{ "snapshot.list",		rpc_snapshot_list },
+	{ "snapshot.save",		rpc_snapshot_save },
 };
 const size_t rpc_methods_count = sizeof(rpc_methods) / sizeof(rpc_methods[0]);
 

@@ -23,4 +23,10 @@ int	rpc_machine_list(struct rpc_call *, struct json_object *);
 int	rpc_machine_pause(struct rpc_call *, struct json_object *);
 int	rpc_machine_resume(struct rpc_call *, struct json_object *);
 
+/* rpc-snapshot.c */
+int	rpc_snapshot_delete(struct rpc_call *, struct json_object *);
+int	rpc_snapshot_info(struct rpc_call *, struct json_object *);
+int	rpc_snapshot_list(struct rpc_call *, struct json_object *);
+int	rpc_snapshot_save(struct rpc_call *, struct json_object *);
+
 #endif

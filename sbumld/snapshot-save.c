@@ -389,12 +389,13 @@ save_on_exit(struct machine *m, void *arg)
 static int
 make_tmp_dir(const char *dir, char **ret_tmp, char *err, size_t errlen)
 {
-	char	*d = xstrdup(dir), *b = xstrdup(dir), *tmpl, *cap;
+	char	*d = xstrdup(dir), *b = xstrdup(dir), *tmpl, *cap, *parent;
 	int	 r = 0;
 
-	tmpl = xasprintf("%s/.%s.partial-XXXXXX", dirname(d), basename(b));
-	if ((r = mkdir_p(dirname(d), 0700)) < 0 && r != -EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", d, strerror(-r));
+	parent = dirname(d);
+	tmpl = xasprintf("%s/.%s.partial-XXXXXX", parent, basename(b));
+	if ((r = mkdir_p(parent, 0700)) < 0 && r != -EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", parent, strerror(-r));
 		goto out;
 	}
 	r = 0;

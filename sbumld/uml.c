@@ -420,8 +420,8 @@ uml_collect_children(pid_t pid, pid_t *pids, size_t *n, size_t max)
 	(void)closedir(d);
 }
 
-/* SIGKILL every process in session sid whose cwd is dir; returns the count. */
-static int
+/* SIGKILL every process in session sid whose cwd is dir; see uml.h. */
+int
 uml_kill_session(pid_t sid, const char *dir)
 {
 	struct dirent	*de;
@@ -431,6 +431,8 @@ uml_kill_session(pid_t sid, const char *dir)
 	long		 p;
 	int		 count = 0;
 
+	if (sid <= 1)
+		return (0);
 	if ((d = opendir("/proc")) == NULL)
 		return (0);
 	while ((de = readdir(d)) != NULL) {

@@ -56,6 +56,14 @@ void	uml_argv_free(char **argv);
  */
 int	uml_kill_tree(pid_t pid, const char *dir);
 
+/*
+ * SIGKILL every process whose session id is sid and whose cwd is dir: the
+ * helpers left behind by a UML kernel process (pid sid) that is already
+ * dead and maybe reaped, so its pid may belong to someone else now.
+ * Returns the number of processes signalled.
+ */
+int	uml_kill_session(pid_t sid, const char *dir);
+
 /* Field 22 of /proc/pid/stat (start time in clock ticks). 0 or -errno. */
 int	uml_proc_starttime(pid_t pid, uint64_t *ret);
 /* True if /proc/pid/cwd is dir. */

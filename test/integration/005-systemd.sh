@@ -24,7 +24,7 @@ listener=$!
 wait_until 10 test -S "$NOTIFY" || fail "notify listener did not start"
 
 mkdir -p "$STATE"
-NOTIFY_SOCKET="$NOTIFY" systemd-socket-activate -l "$SOCK" --fdname=rpc \
+NOTIFY_SOCKET="$NOTIFY" systemd-socket-activate -l "$SOCK" --fdname=rpc -E NOTIFY_SOCKET \
 	"$SBUMLD" -d --state-dir "$STATE" --kernel "$SBUML_KERNEL" --image "$SBUML_IMAGE" \
 	>>"$T/daemon.log" 2>&1 &
 DAEMON_PID=$!

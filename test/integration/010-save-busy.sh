@@ -12,7 +12,8 @@ start_daemon
 seed=$(( $(od -An -N3 -tu4 /dev/urandom | tr -d ' ') % 900000 + 100000 ))
 ctl boot busy --mem 128 --disk "$SBUML_PAYLOAD" --cmdline "sbuml.seed=$seed" >/dev/null || fail "boot"
 state_is busy running || fail "not running"
-[ "$(info_field busy savable)" = True ] || [ "$(info_field busy savable)" = true ] ||
+savable() { [ "$(info_field busy savable)" = True ]; }
+wait_until 10 savable ||
 	fail "our kernel is not detected as savable: $(ctl --json info busy)"
 wait_until 90 console_has busy 'CHECK clockcheck ok' || fail "checkers did not start"
 wait_until 30 console_has busy "marker=SBUML-MARKER-$seed" || fail "no marker line"
