@@ -145,7 +145,7 @@ machine_state_is_live(enum machine_state state)
 	    state == MACHINE_PAUSED || state == MACHINE_HALTING);
 }
 
-/* Accessors. */
+/* The name the machine was created with (a name or a path). */
 const char *
 machine_name(const struct machine *m)
 {
@@ -573,7 +573,7 @@ machine_timer(struct machine *m, struct event **ev, event_callback_fn fn,
 		fatalx("%s: cannot arm a timer", m->name);
 }
 
-/* A machine.state-less registry removal and free (no callbacks pending). */
+/* Remove m from the registry and free it, without events (no waiters left). */
 static void
 machine_free(struct machine *m)
 {
@@ -1637,6 +1637,9 @@ machine_registry_shutdown(void)
 		    "the daemon is shutting down");
 		/* Cancels pause/resume calls (-ECANCELED) while m is still whole. */
 		m->mc = mconsole_free(m->mc);
+		/* A job must let go of m before it is freed. */
+		if (m->job != NULL && m->job->on_exit != NULL)
+			m->job->on_exit(m, m->job->arg);
 		m->job = NULL;
 		machine_free(m);
 	}

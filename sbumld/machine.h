@@ -76,7 +76,12 @@ struct machine;
 /* A save/restore job holding a machine's job slot (owned by the caller). */
 struct machine_job {
 	const char	*kind;		/* "save", ... for messages */
-	/* The UML process went away; the job must finish (or fail) itself. */
+	/*
+	 * The machine is going away from under the job: its UML process
+	 * died, or the daemon is shutting down (machine_registry_shutdown,
+	 * after which m is freed).  The job must finish or fail itself and
+	 * must not touch m afterwards.  Runs after the state change.
+	 */
 	void		(*on_exit)(struct machine *m, void *arg);
 	/* A MCONSOLE_USER_NOTIFY (guest or patched kernel) message; may be NULL. */
 	void		(*on_notify)(struct machine *m, const char *data,

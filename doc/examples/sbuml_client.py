@@ -10,6 +10,7 @@ client keeps them aside while it waits for the answer to a call.
     sbuml_client.py boot demo [--mem 64] [--image /abs/root.img]
     sbuml_client.py list
     sbuml_client.py events [--count N]
+    sbuml_client.py save-restore MACHINE SNAPSHOT-DIR NEW-MACHINE
 """
 
 import argparse
@@ -22,6 +23,8 @@ import sys
 import time
 
 DEFAULT_SOCKET = "/run/sbuml/sbumld.sock"
+# A save or restore is answered only when done: wait at least this long.
+SNAPSHOT_TIMEOUT = 15 * 60.0
 
 
 class RemoteError(Exception):
@@ -69,18 +72,26 @@ class Client:
             return self._read_message(deadline)
         return json.loads(line)
 
-    def call(self, method, params=None):
-        """Call method and return its result; raise RemoteError on an error."""
+    def call(self, method, params=None, timeout=None, progress=None):
+        """Call method and return its result; raise RemoteError on an error.
+
+        timeout overrides the client's for this call.  progress, if given,
+        is called with the params of each job.progress notification that
+        arrives before the answer (instead of queueing it).
+        """
         req_id = next(self.ids)
         req = {"jsonrpc": "2.0", "id": req_id, "method": method}
         if params is not None:
             req["params"] = params
         self.sock.sendall(json.dumps(req).encode() + b"\n")
-        deadline = time.monotonic() + self.timeout
+        deadline = time.monotonic() + (timeout or self.timeout)
         while True:
             msg = self._read_message(deadline)
-            if "id" not in msg:          # a notification: keep it for later
-                self.events.append(msg)
+            if "id" not in msg:          # a notification
+                if progress and msg.get("method") == "job.progress":
+                    progress(msg.get("params") or {})
+                else:                    # keep it for next_event()
+                    self.events.append(msg)
                 continue
             if msg["id"] is None and "error" in msg:
                 raise RemoteError(msg["error"])   # e.g. LimitExceeded
@@ -110,6 +121,37 @@ def absolute_machine(arg):
     return os.path.join(os.path.realpath(parent or "."), base)
 
 
+def save_restore_demo(client, machine, snapshot_dir, new_machine):
+    """Save machine to snapshot_dir (a new directory), then restore it as
+    new_machine, paused, and resume it: the snapshot round trip.
+
+    Returns (snapshot object, machine object of the restored machine).
+    """
+    def show(p):
+        print(f'  {p.get("phase", "?"):10} {p.get("bytes", 0) / 1048576:8.1f} MiB written',
+              file=sys.stderr)
+
+    timeout = max(client.timeout, SNAPSHOT_TIMEOUT)
+    snap = client.call("snapshot.save",
+                       {"machine": absolute_machine(machine),
+                        "snapshot": absolute_machine(snapshot_dir)},
+                       timeout=timeout, progress=show)
+    pause_ms = snap.get("timings", {}).get("pause_us", 0) / 1000
+    captured = sum(snap.get("sizes", {}).values()) / 1048576
+    print(f'saved {snap["path"]}: paused for {pause_ms:.1f} ms, {captured:.1f} MiB captured')
+
+    info = client.call("snapshot.info", {"snapshot": snap["path"]}, timeout=timeout)
+    print(f'checked: {info["snapshot"]} ({info["state"]} when saved)')
+
+    m = client.call("snapshot.restore",
+                    {"snapshot": snap["path"], "machine": absolute_machine(new_machine),
+                     "continue": False}, timeout=timeout)
+    print(f'restored {m["machine"]}: {m["state"]}')
+    m = client.call("machine.resume", {"machine": m["machine"]})
+    print(f'{m["machine"]}: {m["state"]}')
+    return snap, m
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -123,6 +165,10 @@ def main():
     boot.add_argument("--image")
     ev = sub.add_parser("events")
     ev.add_argument("--count", type=int, default=0)
+    sr = sub.add_parser("save-restore", help="save MACHINE, restore it as NEW-MACHINE")
+    sr.add_argument("machine")
+    sr.add_argument("snapshot_dir")
+    sr.add_argument("new_machine")
     args = ap.parse_args()
 
     try:
@@ -151,6 +197,8 @@ def main():
                 method, params = client.next_event()
                 print(method, json.dumps(params), flush=True)
                 seen += 1
+        elif args.cmd == "save-restore":
+            save_restore_demo(client, args.machine, args.snapshot_dir, args.new_machine)
     except RemoteError as e:
         print(f"{args.cmd}: {e}", file=sys.stderr)
         return 1

@@ -3,9 +3,11 @@
 # A minimal in-memory stand-in for sbumld (doc/rpc.md) so test-cli.sh can
 # check sbumlctl's output, exit codes and path handling without UML.
 # Usage: fake-sbumld.py SOCKET-PATH   (serves until killed)
-import json, os, socket, sys, threading, time
+import itertools, json, os, shutil, socket, sys, threading, time
 path = sys.argv[1]
 machines = {}
+snaps = {}                      # id (name or absolute path) -> snapshot object
+unique = itertools.count(1)
 subs = []
 lock = threading.Lock()
 def err(code, name, msg, **data):
@@ -19,9 +21,67 @@ def setstate(m, st):
     prev = m["state"]; m["state"] = st
     if st in ("stopped",): m.pop("pid", None); m["exit"] = {"status": 0, "signal": 0}
     notify({"machine": m["machine"], "state": st, "previous": prev})
+def find_snap(ident):
+    if ident in snaps: return snaps[ident]
+    if ident.startswith("/") and os.path.isfile(os.path.join(ident, "manifest.json")):
+        return {"snapshot": ident, "path": ident, "state": "running", "created": "2026-11-27T18:45:00Z"}
+    raise KeyError(err(-32008, "NoSuchSnapshot", f"no snapshot {ident}"))
+def send_progress(conn, params):
+    conn.sendall((json.dumps({"jsonrpc": "2.0", "method": "job.progress", "params": params}) + "\n").encode())
+def snapshot(conn, meth, p):
+    if meth == "snapshot.list":
+        return {"snapshots": [snaps[k] for k in sorted(snaps) if not k.startswith("/")]}
+    if meth == "snapshot.save":
+        name = p.get("machine")
+        if name not in machines: raise KeyError(err(-32001, "NoSuchMachine", f"no machine named {name}"))
+        m = machines[name]
+        if m["state"] not in ("running", "paused"): raise KeyError(err(-32003, "BadState", f"{name} is {m['state']}"))
+        if "snapshot" in p and "prefix" in p: raise KeyError(err(-32602, "InvalidParams", "snapshot and prefix"))
+        for k in ("snapshot", "prefix"):
+            if k in p and "/" in p[k] and not p[k].startswith("/"):
+                raise KeyError(err(-32602, "InvalidParams", f"{k} path must be absolute", param=k))
+        tag = f"20261127T184500Z-{next(unique):04x}"
+        ident = p.get("snapshot") or (p["prefix"] + "-" + tag if "prefix" in p else os.path.basename(name) + "-" + tag)
+        if ident in snaps or os.path.exists(ident): raise KeyError(err(-32009, "SnapshotExists", f"{ident} exists"))
+        where = ident if ident.startswith("/") else "/tmp/st/snapshots/" + ident
+        for ph, b in (("capturing", 0), ("writing", 1048576), ("done", 2097152)):
+            send_progress(conn, {"job": "save", "machine": name, "snapshot": ident, "phase": ph, "bytes": b})
+        state = "running" if m["state"] == "running" and p.get("continue", True) else "paused"
+        if not p.get("continue", True) and m["state"] == "running": setstate(m, "paused")
+        if ident.startswith("/"):
+            os.mkdir(ident)
+            with open(os.path.join(ident, "manifest.json"), "w") as f: f.write("{}\n")
+        snaps[ident] = {"snapshot": ident, "path": where, "created": "2026-11-27T18:45:00Z",
+                        "machine": {"machine": name, "mem_mb": m["mem_mb"]}, "state": state,
+                        "kernel": {"build_id": "ab12"},
+                        "timings": {"pause_us": 9000, "copy_us": 6000, "total_us": 25000},
+                        "sizes": {"physmem": 20000000, "private": 2600000, "disk": 1048576},
+                        "disk_usage": 24000000}
+        return snaps[ident]
+    ident = p.get("snapshot", "")
+    if "/" in ident and not ident.startswith("/"):
+        raise KeyError(err(-32602, "InvalidParams", "snapshot path must be absolute", param="snapshot"))
+    s = find_snap(ident)
+    if meth == "snapshot.info": return s
+    if meth == "snapshot.delete":
+        snaps.pop(ident, None)
+        if ident.startswith("/"): shutil.rmtree(ident)
+        return {"deleted": ident}
+    if meth == "snapshot.restore":
+        name = p.get("machine", "")
+        if name in machines: raise KeyError(err(-32002, "MachineExists", f"machine {name} exists"))
+        if "/" in name and not name.startswith("/"):
+            raise KeyError(err(-32602, "InvalidParams", "machine path must be absolute", param="machine"))
+        m = {"machine": name, "dir": name if "/" in name else "/tmp/st/machines/" + name,
+             "state": "running" if p.get("continue", True) else "paused", "pid": 4343, "mem_mb": 64,
+             "restored_from": s["path"]}
+        machines[name] = m
+        return m
+    raise KeyError({"code": -32601, "message": "no such method", "data": {"name": "MethodNotFound"}})
 def handle(conn, req):
     meth = req.get("method"); p = req.get("params") or {}
     name = p.get("machine")
+    if meth.startswith("snapshot."): return snapshot(conn, meth, p)
     if meth == "daemon.ping": return {"pong": True}
     if meth == "daemon.version": return {"version": "0.1.0", "api": 1, "kernel": "/usr/bin/linux.uml", "image": "/x.img", "state_dir": "/tmp/st"}
     if meth == "events.subscribe": subs.append(conn); return {"subscribed": True}
@@ -65,7 +125,8 @@ def serve(conn):
                 resp = {"jsonrpc": "2.0", "id": req.get("id"), "result": result}
             except KeyError as e:
                 resp = {"jsonrpc": "2.0", "id": req.get("id"), "error": e.args[0]}
-            conn.sendall((json.dumps(resp) + "\n").encode())
+            try: conn.sendall((json.dumps(resp) + "\n").encode())
+            except OSError: return       # the client gave up (timeout tests)
 try: os.unlink(path)
 except FileNotFoundError: pass
 s = socket.socket(socket.AF_UNIX); s.bind(path); s.listen(8)

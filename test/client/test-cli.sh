@@ -1,10 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# sbumlctl and sbumlboot against fake-sbumld.py: output, exit codes (0 ok,
-# 1 daemon error, 2 usage, 3 cannot connect, 4 other), path resolution.
-#   test-cli.sh BUILD/cli/sbumlctl BUILD/cli/sbumlboot fake-sbumld.py
+# sbumlctl, sbumlboot, sbumlsave and sbumlrestore against fake-sbumld.py:
+# output, exit codes (0 ok, 1 daemon error, 2 usage, 3 cannot connect,
+# 4 other), path resolution, snapshot prefix resolution.
+#   test-cli.sh BUILD/cli/sbumlctl BUILD/cli/sbumlboot fake-sbumld.py \
+#	BUILD/cli/sbumlsave BUILD/cli/sbumlrestore
 set -u
-ctl=$1 boot=$2 fake=$3
+ctl=$1 boot=$2 fake=$3 save=$4 restore=$5
 command -v python3 >/dev/null || { echo "no python3: skipped"; exit 77; }
 tmp=$(mktemp -d /tmp/sbuml-cli-test.XXXXXX)
 fakepid=
@@ -71,6 +73,80 @@ expect timeout 4 '' -- "$ctl" --timeout 0.3 info slow
 experr timeout-msg 'no answer'
 expect malformed 4 '' -- "$ctl" info garbage
 experr malformed-msg 'protocol error'
+
+# ---- snapshots: sbumlctl save / restore / snapshot
+"$ctl" boot web >/dev/null
+expect save-named 0 '^/tmp/st/snapshots/snap1$' -- "$ctl" save web snap1
+experr save-stats '^paused for 9\.0 ms, 22\.6 MiB captured$'
+expect save-default 0 '^/tmp/st/snapshots/web-20261127T184500Z-[0-9a-f]+$' -- "$ctl" save web --progress
+experr save-progress-0 '^saving: 0\.0 MiB written$'
+experr save-progress-2 '^saving: 2\.0 MiB written$'
+expect save-no-progress 0 '' -- "$ctl" save web snap0
+if grep -q saving "$tmp/err"; then fail=$((fail + 1)); echo "not ok - save-quiet"; else pass=$((pass + 1)); echo "ok - save-quiet"; fi
+expect save-stop-json 0 '^\{.*"state":"paused"' -- "$ctl" --json save web snap2 --stop
+expect save-stopped 0 '^state +paused' -- "$ctl" info web
+expect save-exists 1 '' -- "$ctl" save web snap1
+experr save-exists-msg '^sbumlctl: save web: SnapshotExists: '
+expect save-both 2 '' -- "$ctl" save web x --prefix y
+expect save-usage 2 '' -- "$ctl" save
+mkdir "$tmp/snaps"
+expect save-path 0 "^$tmp/snaps/one\$" -- sh -c "cd '$tmp' && '$ctl' save web ./snaps/one"
+expect save-prefix 0 "^$tmp/snaps/pre-20261127T184500Z-" -- sh -c "cd '$tmp/snaps' && '$ctl' save web --prefix ./pre"
+expect snap-list 0 '^snap1 +running +9\.0 +22\.9 +2026-11-27T18:45:00Z$' -- "$ctl" snapshot list
+expect snap-list-head 0 '^NAME +STATE +PAUSE_MS +SIZE_MB +CREATED$' -- "$ctl" snapshot list
+expect snap-list-json 0 '^\{"snapshots":\[\{"snapshot":"snap0"' -- "$ctl" snapshot list --json
+expect snap-info 0 '^timings +pause 9\.0 ms, copy 6\.0 ms, total 25\.0 ms$' -- "$ctl" snapshot info snap1
+expect snap-info-path 0 "^path +$tmp/snaps/one\$" -- sh -c "cd '$tmp/snaps' && '$ctl' snapshot info ./one"
+expect snap-delete 0 '^snap2: deleted$' -- "$ctl" snapshot delete snap2
+expect snap-gone 1 '' -- "$ctl" snapshot info snap2
+experr snap-gone-msg '^sbumlctl: snapshot info snap2: NoSuchSnapshot: '
+expect snap-usage 2 '' -- "$ctl" snapshot
+experr snap-usage-msg 'missing list, info or delete'
+expect snap-usage-sub 2 '' -- "$ctl" snapshot frob
+expect snap-usage-arg 2 '' -- "$ctl" snapshot info
+experr snap-usage-arg-msg '^usage: sbumlctl .* snapshot info SNAPSHOT$'
+expect restore 0 '^vm-r: running \(pid 4343\)$' -- "$ctl" restore snap1 vm-r
+expect restore-paused 0 "^$tmp/vms/r2: paused" -- sh -c "cd '$tmp/vms' && '$ctl' restore ../snaps/one r2/ --paused"
+expect restore-exists 1 '' -- "$ctl" restore snap1 vm-r
+experr restore-exists-msg '^sbumlctl: restore snap1: MachineExists: '
+expect restore-usage 2 '' -- "$ctl" restore snap1
+
+# ---- classic sbumlsave: PREFIX-<unique>, frozen unless -c
+expect sbumlsave 0 "^$tmp/snaps/web-20261127T184500Z-[0-9a-f]+\$" -- sh -c "cd '$tmp' && '$save' --socket '$tmp/s.sock' web snaps/web -f"
+expect sbumlsave-frozen 0 '^state +paused' -- "$ctl" info web
+"$ctl" resume web >/dev/null
+expect sbumlsave-c 0 "^$tmp/snaps/cont-" -- "$save" web "$tmp/snaps/cont" -c
+expect sbumlsave-running 0 '^state +running' -- "$ctl" info web
+expect sbumlsave-json 0 '^\{.*"path":"/tmp/st/snapshots/named-' -- "$save" --json web named -c
+expect sbumlsave-usage 2 '' -- "$save" web
+experr sbumlsave-usage-msg '^usage: sbumlsave .*MACHINE PREFIX \[-f\] \[-c\]$'
+expect sbumlsave-badopt 2 '' -- "$save" web p -x
+expect sbumlsave-nomachine 1 '' -- "$save" ghost p
+experr sbumlsave-nomachine-msg '^sbumlsave: ghost: NoSuchMachine: '
+expect sbumlsave-connect 3 '' -- "$save" --socket "$tmp/nothing.sock" web p
+
+# ---- classic sbumlrestore: exact, then PREFIX with 1, 2 and 0 matches
+expect sbumlrestore-1 0 "^$tmp/vms/n1: paused" -- sh -c "cd '$tmp' && '$restore' --socket '$tmp/s.sock' vms/n1 snaps/web"
+expect sbumlrestore-1-src 0 "\"restored_from\":\"$tmp/snaps/web-20261127T184500Z-" -- "$ctl" --json info "$tmp/vms/n1"
+expect sbumlrestore-exact 0 "^$tmp/vms/n2: running" -- "$restore" "$tmp/vms/n2" "$tmp/snaps/one" -c
+"$save" web "$tmp/snaps/web" -c >/dev/null
+expect sbumlrestore-2 2 '' -- "$restore" "$tmp/vms/n3" "$tmp/snaps/web"
+experr sbumlrestore-2-msg "^sbumlrestore: $tmp/snaps/web matches 2 snapshots"
+experr sbumlrestore-2-list "^  $tmp/snaps/web-20261127T184500Z-[0-9a-f]+\$"
+expect sbumlrestore-0 1 '' -- "$restore" "$tmp/vms/n3" "$tmp/snaps/none"
+experr sbumlrestore-0-msg "NoSuchSnapshot: no snapshot $tmp/snaps/none"
+mkdir "$tmp/snaps/lone-x"       # no manifest.json: not a snapshot
+expect sbumlrestore-nomanifest 1 '' -- "$restore" "$tmp/vms/n3" "$tmp/snaps/lone"
+mkdir "$tmp/snaps/we[b]-1" && : >"$tmp/snaps/we[b]-1/manifest.json"
+expect sbumlrestore-glob-escape 0 "^$tmp/vms/n4: paused" -- "$restore" "$tmp/vms/n4" "$tmp/snaps/we[b]"
+expect sbumlrestore-name-0 1 '' -- "$restore" n5 nothing
+"$save" web solo -c >/dev/null; "$save" web dup -c >/dev/null; "$save" web dup -c >/dev/null
+expect sbumlrestore-name-1 0 '^n5: running' -- "$restore" n5 solo -c
+expect sbumlrestore-name-2 2 '' -- "$restore" n6 dup
+experr sbumlrestore-name-2-list '^  dup-20261127T184500Z-'
+expect sbumlrestore-usage 2 '' -- "$restore" onlyone
+expect sbumlrestore-exists 1 '' -- "$restore" n5 solo
+experr sbumlrestore-exists-msg 'MachineExists'
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

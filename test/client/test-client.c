@@ -716,6 +716,245 @@ t_event_wait(void)
 	fake_stop(&f);
 }
 
+#define PROGRESS(phase, bytes)						\
+	"{\"jsonrpc\":\"2.0\",\"method\":\"job.progress\",\"params\":{\"job\":"	\
+	"\"save\",\"machine\":\"demo\",\"snapshot\":\"/tmp/p-1\",\"phase\":\""	\
+	phase "\",\"bytes\":" #bytes "}}"
+#define SNAPSHOT_OBJ							\
+	"{\"snapshot\":\"/tmp/p-1\",\"path\":\"/tmp/p-1\",\"state\":\"paused\","	\
+	"\"timings\":{\"pause_us\":9000},\"sizes\":{\"physmem\":20000000}}"
+
+struct progress_log {
+	int		 n;
+	char		 phases[8][16];
+	uint64_t	 bytes[8];
+	bool		 bad;		/* a member was missing */
+};
+
+/* The save progress callback of the tests: records what it is given. */
+static void
+record_progress(const struct sbuml_progress *p, void *userdata)
+{
+	struct progress_log *log = userdata;
+
+	if (p->job == NULL || strcmp(p->job, "save") != 0 ||
+	    p->machine == NULL || strcmp(p->machine, "demo") != 0 ||
+	    p->snapshot == NULL || strcmp(p->snapshot, "/tmp/p-1") != 0 ||
+	    p->params == NULL)
+		log->bad = true;
+	if (log->n < 8) {
+		snprintf(log->phases[log->n], sizeof(log->phases[0]), "%s",
+		    p->phase != NULL ? p->phase : "(null)");
+		log->bytes[log->n] = p->bytes;
+	}
+	log->n++;
+}
+
+/*
+ * snapshot.save with a progress callback: job.progress notifications
+ * before the answer go to the callback (not the queue), other events are
+ * queued, the long save outlives the handle's short timeout, the result
+ * comes back; afterwards job.progress is queued again.
+ */
+static void
+t_save_progress(void)
+{
+	static const struct step script[] = {
+		{ S_EXPECT, NULL, 0 },
+		{ S_SEND, PROGRESS("capturing", 0), 0 },
+		{ S_SLEEP, NULL, 300 },		/* longer than the 100 ms timeout */
+		{ S_SEND, "{\"jsonrpc\":\"2.0\",\"method\":\"machine.state\",\"params\":"
+		    "{\"machine\":\"demo\",\"state\":\"paused\"}}", 0 },
+		{ S_SEND, PROGRESS("writing", 1048576), 0 },
+		{ S_SLEEP, NULL, 200 },
+		{ S_SEND, PROGRESS("done", 2097152), 0 },
+		{ S_SEND, OK(SNAPSHOT_OBJ), 0 },
+		{ S_EXPECT, NULL, 0 },
+		{ S_SEND, PROGRESS("late", 1), 0 },
+		{ S_SEND, OK("{\"pong\":true}"), 0 },
+		{ S_END, NULL, 0 },
+	};
+	struct progress_log log = { 0 };
+	struct sbuml_save_options o = {
+		.prefix = "/tmp/p", .stop = true,
+		.progress = record_progress, .progress_data = &log,
+	};
+	struct json_object *res = NULL, *params = NULL;
+	struct sbuml_client *c;
+	struct fake f;
+	char *method = NULL;
+
+	if (fake_start(&f, script) < 0) {
+		failures++;
+		return;
+	}
+	if ((c = connect_fake(&f)) != NULL) {
+		CHECK(sbuml_set_timeout(c, 100) == 0);
+		CHECK(sbuml_snapshot_save(c, "demo", &o, &res) == 0);
+		CHECK(res != NULL && strcmp(json_object_get_string(
+		    json_object_object_get(res, "path")), "/tmp/p-1") == 0);
+		json_object_put(res);
+		CHECK(sbuml_get_timeout(c) == 100);
+		CHECK(!log.bad);
+		CHECK(log.n == 3);
+		if (log.n == 3) {
+			CHECK(strcmp(log.phases[0], "capturing") == 0 && log.bytes[0] == 0);
+			CHECK(strcmp(log.phases[1], "writing") == 0 &&
+			    log.bytes[1] == 1048576);
+			CHECK(strcmp(log.phases[2], "done") == 0 &&
+			    log.bytes[2] == 2097152);
+		}
+		/* Only the other event was queued. */
+		CHECK(sbuml_next_event(c, 0, &method, &params) == 0);
+		CHECK(method != NULL && strcmp(method, "machine.state") == 0);
+		free(method);
+		json_object_put(params);
+		method = NULL;
+		CHECK(sbuml_next_event(c, 0, &method, NULL) == -ETIMEDOUT);
+		/* The callback belongs to the save call only. */
+		CHECK(sbuml_daemon_ping(c) == 0);
+		CHECK(log.n == 3);
+		CHECK(sbuml_next_event(c, 0, &method, NULL) == 0);
+		CHECK(method != NULL && strcmp(method, "job.progress") == 0);
+		free(method);
+		sbuml_close(c);
+	}
+	fake_stop(&f);
+	CHECK(f.ngot == 2);
+	if (f.ngot >= 1)
+		CHECK(params_equal(f.got[0],
+		    "{\"machine\":\"demo\",\"prefix\":\"/tmp/p\",\"continue\":false}"));
+}
+
+/* snapshot.save without a callback: job.progress is queued like any event. */
+static void
+t_save_queue(void)
+{
+	static const struct step script[] = {
+		{ S_EXPECT, NULL, 0 },
+		{ S_SEND, PROGRESS("capturing", 0), 0 },
+		{ S_SEND, PROGRESS("done", 2097152), 0 },
+		{ S_SEND, OK(SNAPSHOT_OBJ), 0 },
+		{ S_EXPECT, NULL, 0 },
+		{ S_SEND, OK(SNAPSHOT_OBJ), 0 },
+		{ S_END, NULL, 0 },
+	};
+	struct sbuml_save_options named = { .snapshot = "/tmp/p-1" };
+	struct json_object *params = NULL, *v;
+	struct sbuml_client *c;
+	struct fake f;
+	char *method = NULL;
+	int i;
+
+	if (fake_start(&f, script) < 0) {
+		failures++;
+		return;
+	}
+	if ((c = connect_fake(&f)) != NULL) {
+		CHECK(sbuml_snapshot_save(c, "demo", NULL, NULL) == 0);
+		for (i = 0; i < 2; i++) {
+			CHECK(sbuml_next_event(c, 0, &method, &params) == 0);
+			CHECK(method != NULL && strcmp(method, "job.progress") == 0);
+			CHECK(params != NULL &&
+			    json_object_object_get_ex(params, "bytes", &v) &&
+			    json_object_get_int64(v) == (i == 0 ? 0 : 2097152));
+			free(method);
+			json_object_put(params);
+			method = NULL;
+			params = NULL;
+		}
+		CHECK(sbuml_next_event(c, 0, &method, NULL) == -ETIMEDOUT);
+		CHECK(sbuml_snapshot_save(c, "demo", &named, NULL) == 0);
+		sbuml_close(c);
+	}
+	fake_stop(&f);
+	CHECK(f.ngot == 2);
+	if (f.ngot == 2) {
+		CHECK(params_equal(f.got[0], "{\"machine\":\"demo\"}"));
+		CHECK(params_equal(f.got[1],
+		    "{\"machine\":\"demo\",\"snapshot\":\"/tmp/p-1\"}"));
+	}
+}
+
+/* restore, list, info, delete: what goes on the wire, errors, bad args. */
+static void
+t_snapshot_calls(void)
+{
+	static const struct step script[] = {
+		{ S_EXPECT, NULL, 0 }, { S_SEND, OK("{\"machine\":\"/tmp/vm2\","
+		    "\"state\":\"paused\"}"), 0 },
+		{ S_EXPECT, NULL, 0 }, { S_SEND, OK("{\"machine\":\"vm3\","
+		    "\"state\":\"running\"}"), 0 },
+		{ S_EXPECT, NULL, 0 }, { S_SEND, OK("{\"snapshots\":[]}"), 0 },
+		{ S_EXPECT, NULL, 0 }, { S_SEND, OK(SNAPSHOT_OBJ), 0 },
+		{ S_EXPECT, NULL, 0 }, { S_SEND, OK("{\"deleted\":\"s1\"}"), 0 },
+		{ S_EXPECT, NULL, 0 },
+		{ S_SEND, "{\"jsonrpc\":\"2.0\",\"id\":%ID%,\"error\":{\"code\":-32010,"
+		    "\"message\":\"manifest missing\",\"data\":{\"name\":"
+		    "\"BadSnapshot\",\"reason\":\"manifest missing\"}}}", 0 },
+		{ S_END, NULL, 0 },
+	};
+	struct sbuml_save_options both = { .snapshot = "a", .prefix = "b" };
+	const struct sbuml_error *e;
+	struct json_object *res = NULL, *v;
+	struct sbuml_client *c;
+	struct fake f;
+
+	if (fake_start(&f, script) < 0) {
+		failures++;
+		return;
+	}
+	if ((c = connect_fake(&f)) != NULL) {
+		/* Refused before anything is sent. */
+		CHECK(sbuml_snapshot_save(c, "demo", &both, NULL) == -EINVAL);
+		CHECK(sbuml_snapshot_save(c, NULL, NULL, NULL) == -EINVAL);
+		CHECK(sbuml_snapshot_save(NULL, "demo", NULL, NULL) == -EINVAL);
+		CHECK(sbuml_snapshot_restore(c, NULL, "m", true, NULL) == -EINVAL);
+		CHECK(sbuml_snapshot_restore(c, "s", NULL, true, NULL) == -EINVAL);
+		CHECK(sbuml_snapshot_info(c, NULL, NULL) == -EINVAL);
+		CHECK(sbuml_snapshot_delete(c, NULL, NULL) == -EINVAL);
+		CHECK(sbuml_snapshot_list(NULL, NULL) == -EINVAL);
+
+		/* A forever timeout stays forever. */
+		CHECK(sbuml_set_timeout(c, -1) == 0);
+		CHECK(sbuml_snapshot_restore(c, "s1", "/tmp/vm2", false, &res) == 0);
+		CHECK(res != NULL && json_object_object_get_ex(res, "state", &v) &&
+		    strcmp(json_object_get_string(v), "paused") == 0);
+		json_object_put(res);
+		CHECK(sbuml_snapshot_restore(c, "/tmp/p-1", "vm3", true, NULL) == 0);
+		res = NULL;
+		CHECK(sbuml_snapshot_list(c, &res) == 0);
+		CHECK(res != NULL && json_object_object_get_ex(res, "snapshots", &v));
+		json_object_put(res);
+		CHECK(sbuml_snapshot_info(c, "s1", NULL) == 0);
+		res = NULL;
+		CHECK(sbuml_snapshot_delete(c, "s1", &res) == 0);
+		json_object_put(res);
+		res = NULL;
+		CHECK(sbuml_snapshot_info(c, "s1", &res) == -EREMOTEIO);
+		CHECK(res == NULL);
+		e = sbuml_last_error(c);
+		CHECK(e != NULL && e->code == SBUML_E_BAD_SNAPSHOT &&
+		    strcmp(e->name, "BadSnapshot") == 0 && e->data != NULL &&
+		    json_object_object_get_ex(e->data, "reason", &v));
+		sbuml_close(c);
+	}
+	fake_stop(&f);
+	CHECK(f.ngot == 6);
+	if (f.ngot == 6) {
+		CHECK(params_equal(f.got[0], "{\"snapshot\":\"s1\",\"machine\":"
+		    "\"/tmp/vm2\",\"continue\":false}"));
+		CHECK(params_equal(f.got[1], "{\"snapshot\":\"/tmp/p-1\",\"machine\":"
+		    "\"vm3\",\"continue\":true}"));
+		CHECK(strstr(f.got[2], "\"snapshot.list\"") != NULL &&
+		    strstr(f.got[2], "params") == NULL);
+		CHECK(params_equal(f.got[3], "{\"snapshot\":\"s1\"}") &&
+		    strstr(f.got[3], "\"snapshot.info\"") != NULL);
+		CHECK(params_equal(f.got[4], "{\"snapshot\":\"s1\"}") &&
+		    strstr(f.got[4], "\"snapshot.delete\"") != NULL);
+	}
+}
+
 /* Run every case; the last line is the tally. */
 int
 main(void)
@@ -735,6 +974,9 @@ main(void)
 		{ "split",		t_split },
 		{ "id_null",		t_id_null },
 		{ "event_wait",		t_event_wait },
+		{ "save_progress",	t_save_progress },
+		{ "save_queue",		t_save_queue },
+		{ "snapshot_calls",	t_snapshot_calls },
 	};
 	int passed = 0, failed = 0, before;
 	size_t i;

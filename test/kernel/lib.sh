@@ -138,3 +138,83 @@ save() {
 
 # number of console lines of NAME
 lines() { grep -ac "" "$WORK/$1/console.log"; }
+
+# restore NAME CAPDIR [extra args]: a new machine dir $WORK/NAME with its
+# own copy of the captured disk, launched with the launch convention
+restore() {
+	local name=$1 cap=$2; shift 2
+	local m=$WORK/$name
+	mkdir -p "$m"
+	cp --reflink=auto --sparse=always "$cap/disk0" "$m/disk0.cow" || return 1
+	( cd "$m" || exit 1
+	  for fd in $(ls /proc/$BASHPID/fd); do
+		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
+	  done
+	  exec setsid env -i PATH=/usr/bin:/bin \
+		GLIBC_TUNABLES=glibc.pthread.rseq=0 \
+		setarch "$(uname -m)" -R "$SBUML_KERNEL" sbuml_restore="$cap" \
+		uml_dir="$m/" umid=uml sbuml_disk=0:"$m/disk0.cow" \
+		mconsole=notify:"$m/notify.sock" "$@" \
+		</dev/null >>"$m/console.log" 2>&1 ) &
+	local pid=$!
+	disown $pid 2>/dev/null
+	PIDS="$PIDS $pid"
+	eval "PID_$name=$pid"
+}
+
+# notify_listen NAME: collect mconsole notifications of machine NAME in
+# $WORK/NAME/notify.log (bound before the machine starts)
+notify_listen() {
+	local m=$WORK/$1
+	mkdir -p "$m"
+	python3 - "$m/notify.sock" "$m/notify.log" <<'PY' &
+import socket, struct, sys, os
+path, out = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+try: os.unlink(path)
+except OSError: pass
+s.bind(path)
+s.settimeout(300)
+with open(out, 'a', buffering=1) as f:
+    while True:
+        try: d = s.recv(1024)
+        except socket.timeout: break
+        magic, ver, typ, ln = struct.unpack('<IIiI', d[:16])
+        f.write('%d %s\n' % (typ, d[16:16 + ln].rstrip(b'\0').decode(errors='replace')))
+PY
+	local pid=$!
+	disown $pid 2>/dev/null
+	PIDS="$PIDS $pid"
+	sleep 0.3
+}
+
+# first_num NAME WORD -> first number printed after WORD
+first_num() {
+	grep -aoE "^$2 [0-9]+" "$WORK/$1/console.log" | head -1 | cut -d' ' -f2
+}
+
+# uptime_of NAME TICK -> the up= value printed with that tick
+uptime_of() {
+	grep -aoE "^tick $2 up=[0-9.]+" "$WORK/$1/console.log" | head -1 | sed 's/.*up=//'
+}
+
+# halt_machine NAME: mconsole halt; the host process and all its children
+# must be gone within 15 s
+halt_machine() {
+	local name=$1 pid kids i
+	eval "pid=\$PID_$name"
+	kids="$(descendants "$pid")"
+	mc "$name" halt >/dev/null 2>&1
+	for i in $(seq 150); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then fail "$name (pid $pid) did not exit on halt"; return 1; fi
+	sleep 0.3
+	for i in $kids; do
+		if kill -0 "$i" 2>/dev/null && [ "$(awk '{print $3}' /proc/$i/stat 2>/dev/null)" != Z ]; then
+			fail "$name left host process $i behind"; return 1
+		fi
+	done
+	return 0
+}

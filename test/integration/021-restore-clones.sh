@@ -1,0 +1,72 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# One snapshot restored three times at once gives three independent machines
+# with their own randomness; a restored machine saves and restores again for
+# three generations; a stop-mode save restores paused; bad input is refused
+# before anything is created.
+TEST_NAME=restore-clones
+. "$(dirname "$0")/lib.sh"
+
+start_daemon
+ctl boot g0 --mem 64 >/dev/null || fail "boot"
+wait_until 60 heartbeat_at_least g0 3 || fail "no heartbeat"
+ctl save g0 base >/dev/null 2>&1 || fail "save"
+
+# Three clones at once.
+for i in 1 2 3; do ctl restore base c$i >"$T/r$i.out" 2>&1 & done
+wait
+for i in 1 2 3; do
+	state_is c$i running || fail "c$i not running: $(cat "$T/r$i.out")"
+	wait_until 30 heartbeat_at_least c$i 5 || fail "c$i not counting"
+done
+pids="$(info_field c1 pid) $(info_field c2 pid) $(info_field c3 pid)"
+[ "$(echo $pids | tr ' ' '\n' | sort -u | wc -l)" -eq 3 ] || fail "clones share pids: $pids"
+say "3 concurrent clones run"
+
+# Generations: save a restored machine, restore that, three times over.
+prev=c1
+for gen in 1 2 3; do
+	ctl save $prev gen$gen >/dev/null 2>&1 || fail "save generation $gen"
+	ctl restore gen$gen m$gen >/dev/null || fail "restore generation $gen"
+	h=$(heartbeat $prev)
+	wait_until 30 heartbeat_at_least m$gen $((h + 2)) || fail "generation $gen not counting on"
+	console_has m$gen 'sbuml-guest: up' && fail "init re-ran in generation $gen"
+	prev=m$gen
+done
+say "3 generations"
+
+# A stop-mode save restores paused; resume lets it go on.
+ctl save g0 frozen --stop >/dev/null 2>&1 || fail "save --stop"
+ctl restore frozen fz --paused >/dev/null || fail "restore paused"
+state_is fz paused || fail "fz not paused"
+sleep 2
+[ "$(heartbeat fz)" -eq 0 ] || fail "paused restore ran"
+ctl resume fz >/dev/null || fail "resume fz"
+wait_until 30 heartbeat_at_least fz 1 || fail "fz does not run after resume"
+ctl resume g0 >/dev/null || fail "resume g0"
+
+# Refusals, each before anything is created.
+expect_refusal() { # NAME ERROR -- args
+	name=$1; want=$2; shift 2
+	out=$(ctl restore "$@" 2>&1) && fail "$name: restore accepted"
+	echo "$out" | grep -q "$want" || fail "$name: expected $want, got: $out"
+}
+expect_refusal unknown NoSuchSnapshot nosuch x1
+expect_refusal exists MachineExists base c1
+cp -a "$STATE/snapshots/base" "$STATE/snapshots/trunc"
+truncate -s 4096 "$STATE/snapshots/trunc/capture/physmem"
+expect_refusal truncated BadSnapshot trunc x2
+cp -a "$STATE/snapshots/base" "$STATE/snapshots/nometa"
+rm "$STATE/snapshots/nometa/capture/meta"
+expect_refusal incomplete BadSnapshot nometa x3
+cp -a "$STATE/snapshots/base" "$STATE/snapshots/otherkernel"
+sed -i "s|\"kernel\": *\"[^\"]*\"|\"kernel\": \"$SBUML_STOCK_KERNEL\"|" "$STATE/snapshots/otherkernel/manifest.json"
+expect_refusal otherkernel Incompatible otherkernel x4
+for x in x1 x2 x3 x4; do [ ! -e "$STATE/machines/$x" ] || fail "refused restore left $x behind"; done
+say "refusals"
+
+for m in $(ctl --json list | python3 -c 'import json,sys; print(" ".join(m["machine"] for m in json.load(sys.stdin)["machines"] if m["state"] not in ("stopped","crashed")))'); do
+	ctl halt "$m" --timeout 10 >/dev/null || fail "halt $m"
+done
+[ -z "$(uml_pids_under "$T")" ] || fail "stray host processes after halting every machine"
+say "ok"

@@ -1,0 +1,57 @@
+#!/bin/bash
+# Save a running guest, restore a clone in a new machine dir while the
+# original keeps running: the clone continues where the original was
+# (counter not restarted, init not re-run, uptime continuous), announces
+# itself on the notify socket, and halting it leaves nothing behind and
+# does not disturb the original.
+source "$(dirname "$0")/lib.sh"
+make_image
+boot_and_wait a
+wait_console a "^synced 2[^0-9]" 30 || die "no fsync writer"
+
+t_before=$(last_num a tick)
+up_before=$(uptime_of a "$t_before")
+r=$(save a "$WORK/cap") || die "save: $r"
+log "save: $r"
+sleep 2	# offline time the guest clock must not see
+
+notify_listen c
+restore c "$WORK/cap"
+wait_console c "^sbuml: restored from" 30 || die "clone did not restore"
+wait_console c "^tick " 20 || die "clone does not tick"
+grep -a "^sbuml: restored" "$WORK/c/console.log"
+t_first=$(first_num c tick)
+up_first=$(uptime_of c "$t_first")
+log "original: tick $t_before up=$up_before; clone first: tick $t_first up=$up_first"
+check [ "$t_first" -ge "$t_before" ]
+check [ "$t_first" -le $((t_before + 3)) ]
+check awk -v a="$up_first" -v b="$up_before" 'BEGIN { exit !(a >= b && a < b + 2.5) }'
+if grep -aq "^BOOT" "$WORK/c/console.log"; then fail "init re-ran in the clone"; fi
+# the clone lives on
+wait_console c "^tick $((t_first + 6)) " 30 || fail "clone stopped ticking"
+s=$(last_num c synced)
+wait_console c "^synced $((s + 2))[^0-9]" 30 || fail "clone fsync writer stuck"
+wait_console c "^PIPE OK " 60 || fail "clone pipe checker stuck"
+# mconsole of the clone, identity
+rv=$(mc c version 2>/dev/null); check [ "${rv#OK Linux}" != "$rv" ]
+ri=$(mc c sbuml info 2>/dev/null); check [ "$ri" = "OK sbuml 1 build-id=$(kv "$r" build_id)" ]
+check grep -q "^3 sbuml restored pid=$PID_c umid=uml mconsole=$WORK/c/uml/mconsole stopped=0" "$WORK/c/notify.log"
+check [ "$(cat "$WORK/c/uml/pid")" = "$PID_c" ]
+check [ -S "$WORK/a/uml/mconsole" ]
+check [ -S "$WORK/c/uml/mconsole" ]
+check grep -aq "sbuml_restore=$WORK/cap" "/proc/$PID_c/cmdline"
+# the clone writes to its own disk only
+check grep -aq "SBUMLFILE:$((s + 2))" "$WORK/c/disk0.cow"
+# the original is unaffected
+ta=$(last_num a tick)
+wait_console a "^tick $((ta + 3)) " 20 || fail "original stopped"
+# halt the clone: everything goes, the original stays
+halt_machine c
+check [ ! -e "$WORK/c/uml/mconsole" ]
+check [ -S "$WORK/a/uml/mconsole" ]
+ta=$(last_num a tick)
+wait_console a "^tick $((ta + 3)) " 20 || fail "original stopped after the clone's halt"
+rv=$(mc a version 2>/dev/null); check [ "${rv#OK Linux}" != "$rv" ]
+console_clean a
+console_clean c
+exit $FAILED

@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * machine.c / machine-config.c / uml.c without UML: the state table, name
+ * and path rules, machine.json and run.json round trips, the UML argv,
+ * console tails (partial lines, invalid UTF-8, long files), create/delete
+ * of name and path machines, and /proc parsing of our own process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "machine-config.h"
+#include "machine.h"
+#include "uml.h"
+#include "util.h"
+
+#include "test.h"
+
+static char	dir[] = "/tmp/smmXXXXXX";
+
+/* Every state name round-trips; unknown names are refused. */
+static void
+test_states(void)
+{
+	enum machine_state	st;
+
+	for (int i = 0; i < _MACHINE_STATE_MAX; i++) {
+		CHECK(machine_state_from_string(machine_state_to_string(
+		    (enum machine_state)i), &st) == 0 && (int)st == i);
+	}
+	CHECK_STR(machine_state_to_string(MACHINE_PAUSED), "paused");
+	CHECK_STR(machine_state_to_string(_MACHINE_STATE_MAX), "unknown");
+	CHECK(machine_state_from_string("sleeping", &st) == -EINVAL);
+	CHECK(machine_state_is_live(MACHINE_BOOTING));
+	CHECK(machine_state_is_live(MACHINE_HALTING));
+	CHECK(!machine_state_is_live(MACHINE_STOPPED));
+	CHECK(!machine_state_is_live(MACHINE_CRASHED));
+}
+
+/* Resolve name; 0 if accepted. */
+static int
+resolve(const char *name, char **ret_dir, bool *is_path)
+{
+	char	err[256];
+
+	*ret_dir = NULL;
+	return (machine_name_resolve(name, ret_dir, is_path, err, sizeof(err)));
+}
+
+/* Names and paths of doc/rpc.md. */
+static void
+test_names(void)
+{
+	static const char *const bad[] = {
+		"", ".", "..", ".hidden", "-rf", "_x", "a..b", "a b", "a;b",
+		"a/../../etc", "relative/path", "/", "/tmp/../etc/x", "/tmp//x",
+		"/tmp/x/", "/tmp/./x", "/tmp/a,b", "/tmp/a b", "/tmp/a\"b",
+		"0123456789012345678901234567890123456789012345678901234567890123456789",
+		"/tmp/yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy",
+	};
+	char	*d, *inside;
+	bool	 is_path;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int r = resolve(bad[i], &d, &is_path);
+
+		if (r != -EINVAL)
+			fprintf(stderr, "accepted: \"%s\"\n", bad[i]);
+		CHECK(r == -EINVAL);
+		free(d);
+	}
+	CHECK(resolve("demo", &d, &is_path) == 0 && !is_path);
+	{
+		char *want = xasprintf("%s/machines/demo", daemon_config.state_dir);
+
+		CHECK_STR(d, want);
+		free(want);
+	}
+	free(d);
+	CHECK(resolve("A-1_b.c", &d, &is_path) == 0);
+	free(d);
+	CHECK(resolve("/srv/vm1", &d, &is_path) == 0 && is_path);
+	CHECK_STR(d, "/srv/vm1");
+	free(d);
+	/* Exactly 90 bytes with /uml/mconsole is fine, 91 is not. */
+	{
+		char	p[100];
+
+		memset(p, 'p', sizeof(p));
+		p[0] = '/';
+		p[90 - 13] = '\0';
+		CHECK(resolve(p, &d, &is_path) == 0);
+		free(d);
+		p[90 - 13] = 'p';
+		p[91 - 13] = '\0';
+		CHECK(resolve(p, &d, &is_path) == -EINVAL);
+	}
+	inside = xasprintf("%s/x", daemon_config.state_dir);
+	CHECK(resolve(inside, &d, &is_path) == -EINVAL);
+	free(inside);
+	CHECK(machine_path_is_safe("/usr/bin/linux.uml"));
+	CHECK(!machine_path_is_safe("/a,b"));
+	CHECK(!machine_path_is_safe("/a\tb"));
+	CHECK(!machine_path_is_safe("/\xc3\xa9"));
+}
+
+/* machine.json and run.json survive a write/read round trip. */
+static void
+test_config_files(void)
+{
+	struct machine_config	cfg, got;
+	struct machine_run	run, rgot;
+	char			*name = NULL, *path;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.image = xstrdup("/img/a.img");
+	cfg.kernel = xstrdup("/usr/bin/linux.uml");
+	cfg.cmdline = xstrdup("quiet sbuml.run=x");
+	cfg.mem_mb = 256;
+	cfg.disks[0] = xstrdup("/d/1.img");
+	cfg.disks[1] = xstrdup("/d/2.img");
+	cfg.ndisks = 2;
+	snprintf(cfg.created, sizeof(cfg.created), "2026-11-27T18:40:00Z");
+	CHECK(machine_config_write(dir, "demo", &cfg) == 0);
+	CHECK(machine_config_read(dir, &got, &name) == 0);
+	CHECK_STR(name, "demo");
+	CHECK_STR(got.image, "/img/a.img");
+	CHECK_STR(got.kernel, "/usr/bin/linux.uml");
+	CHECK_STR(got.cmdline, "quiet sbuml.run=x");
+	CHECK(got.mem_mb == 256 && got.ndisks == 2);
+	CHECK_STR(got.disks[1], "/d/2.img");
+	CHECK_STR(got.created, "2026-11-27T18:40:00Z");
+	free(name);
+	machine_config_clear(&got);
+	machine_config_clear(&cfg);
+
+	/* A damaged file is refused, not half-read. */
+	path = xasprintf("%s/%s", dir, MACHINE_CONFIG_FILE);
+	CHECK(write_file_atomic(path, "{\"machine\":\"x\",\"mem_mb\":1}", 26,
+	    0600) == 0);
+	CHECK(machine_config_read(dir, &got, &name) == -EBADMSG);
+	CHECK(write_file_atomic(path, "not json", 8, 0600) == 0);
+	CHECK(machine_config_read(dir, &got, &name) == -EBADMSG);
+	CHECK(unlink(path) == 0);
+	free(path);
+
+	memset(&run, 0, sizeof(run));
+	CHECK(machine_run_read(dir, &rgot) == -ENOENT);
+	run.state = MACHINE_PAUSED;
+	run.pid = 4242;
+	run.starttime = 18446744073709551615ULL;
+	run.savable = true;
+	snprintf(run.started, sizeof(run.started), "2026-11-27T18:40:01Z");
+	CHECK(machine_run_write(dir, &run) == 0);
+	CHECK(machine_run_read(dir, &rgot) == 0);
+	CHECK(rgot.state == MACHINE_PAUSED && rgot.pid == 4242);
+	CHECK(rgot.starttime == 18446744073709551615ULL && rgot.savable);
+	CHECK(!rgot.has_exit);
+	CHECK_STR(rgot.started, "2026-11-27T18:40:01Z");
+	memset(&run, 0, sizeof(run));
+	run.state = MACHINE_CRASHED;
+	run.has_exit = true;
+	run.signal_known = true;
+	run.signal = 9;
+	CHECK(machine_run_write(dir, &run) == 0);
+	CHECK(machine_run_read(dir, &rgot) == 0);
+	CHECK(rgot.state == MACHINE_CRASHED && rgot.pid == 0 && rgot.has_exit);
+	CHECK(!rgot.status_known && rgot.signal_known && rgot.signal == 9);
+	path = xasprintf("%s/%s", dir, MACHINE_RUN_FILE);
+	CHECK(unlink(path) == 0);
+	free(path);
+}
+
+/* The launch convention of doc/machine-layout.md. */
+static void
+test_argv(void)
+{
+	struct uml_launch	l;
+	char			**argv, *joined = NULL, *tmp;
+
+	memset(&l, 0, sizeof(l));
+	l.dir = "/m";
+	l.kernel = "/k";
+	l.image = "/i.img";
+	l.mem_mb = 64;
+	l.cmdline = " quiet  sbuml.run=x ";
+	l.disks[0] = "/d.img";
+	l.ndisks = 1;
+	argv = uml_build_argv(&l);
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		tmp = xasprintf("%s%s%s", joined != NULL ? joined : "",
+		    i > 0 ? " " : "", argv[i]);
+		free(joined);
+		joined = tmp;
+	}
+	CHECK_STR(joined, "/k mem=64M ubd0=/m/disk0.cow,/i.img "
+	    "ubd1=/m/disk1.cow,/d.img root=/dev/ubda rw uml_dir=/m/ umid=uml "
+	    "con=null con0=null,fd:1 mconsole=notify:/m/notify.sock quiet "
+	    "sbuml.run=x");
+	free(joined);
+	uml_argv_free(argv);
+}
+
+/* Write console.log of machine m. */
+static void
+write_console(struct machine *m, const char *text, size_t len)
+{
+	char	*path = xasprintf("%s/console.log", machine_dir(m));
+
+	CHECK(write_file_atomic(path, text, len, 0600) == 0);
+	free(path);
+}
+
+/* Check tail(n) of the console is exactly want (lines joined by '|'). */
+static void
+check_tail(struct machine *m, size_t n, const char *want)
+{
+	struct json_object	*arr;
+	char			*joined = xstrdup(""), *tmp;
+
+	arr = machine_console_tail(m, n);
+	CHECK(arr != NULL);
+	if (arr == NULL)
+		return;
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		tmp = xasprintf("%s%s%s", joined, i > 0 ? "|" : "",
+		    json_object_get_string(json_object_array_get_idx(arr, i)));
+		free(joined);
+		joined = tmp;
+	}
+	CHECK_STR(joined, want);
+	free(joined);
+	json_object_put(arr);
+}
+
+/* Console tails and machine create/delete. */
+static void
+test_machine_files(void)
+{
+	struct machine_config	 cfg;
+	struct machine		*m = NULL, *pm = NULL;
+	struct json_object	*obj, *v;
+	char			 err[512], *big, *pdir, *link;
+	size_t			 n;
+	struct stat		 st;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.image = xstrdup("/img");
+	cfg.kernel = xstrdup("/k");
+	cfg.cmdline = xstrdup("");
+	cfg.mem_mb = 64;
+	CHECK(machine_create("demo", &cfg, &m, err, sizeof(err)) == 0);
+	if (m == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return;
+	}
+	CHECK(machine_lookup("demo") == m && machine_count() == 1);
+	CHECK(stat(machine_dir(m), &st) == 0 && (st.st_mode & 0777) == 0700);
+	CHECK(machine_state(m) == MACHINE_STOPPED && machine_pid(m) == 0);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.image = xstrdup("/img");
+	cfg.kernel = xstrdup("/k");
+	cfg.cmdline = xstrdup("");
+	CHECK(machine_create("demo", &cfg, &pm, err, sizeof(err)) == -EEXIST);
+	machine_config_clear(&cfg);
+
+	/* The machine object of a never-booted machine. */
+	obj = machine_to_json(m);
+	CHECK(json_object_object_get_ex(obj, "state", &v) &&
+	    strcmp(json_object_get_string(v), "stopped") == 0);
+	CHECK(!json_object_object_get_ex(obj, "pid", &v));
+	CHECK(!json_object_object_get_ex(obj, "exit", &v));
+	CHECK(json_object_object_get_ex(obj, "savable", &v) &&
+	    !json_object_get_boolean(v));
+	json_object_put(obj);
+
+	check_tail(m, 5, "");				/* no console.log yet */
+	write_console(m, "a\nb\nc\n", 6);
+	check_tail(m, 2, "b|c");
+	check_tail(m, 3, "a|b|c");
+	check_tail(m, 50, "a|b|c");
+	write_console(m, "a\r\nb\r\npartial", 13);	/* CRs go, last line kept */
+	check_tail(m, 2, "b|partial");
+	write_console(m, "x\x01y\xff\xc3\xa9z\n", 8);	/* control, bad and good UTF-8 */
+	check_tail(m, 1, "x?y?\xc3\xa9z");
+	write_console(m, "\n\n", 2);
+	check_tail(m, 5, "|");
+	/* 5 MiB of 1 KiB lines: only the end is read, whole lines come back. */
+	n = 5 * 1024 * 1024;
+	big = xmalloc(n);
+	for (size_t i = 0; i < n; i++)
+		big[i] = i % 1024 == 1023 ? '\n' : (char)('a' + (i / 1024) % 26);
+	write_console(m, big, n);
+	{
+		struct json_object *arr = machine_console_tail(m, 10000);
+		const char *first;
+
+		CHECK(arr != NULL);
+		if (arr != NULL) {
+			/* At most 4 MiB: 4096 lines, the first one complete. */
+			CHECK(json_object_array_length(arr) >= 4095 &&
+			    json_object_array_length(arr) <= 4096);
+			first = json_object_get_string(json_object_array_get_idx(arr, 0));
+			CHECK(strlen(first) == 1023);
+			json_object_put(arr);
+		}
+	}
+	free(big);
+
+	/* A path machine: directory created, recorded under paths/. */
+	pdir = xasprintf("%s/pm", dir);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.image = xstrdup("/img");
+	cfg.kernel = xstrdup("/k");
+	cfg.cmdline = xstrdup("");
+	cfg.mem_mb = 64;
+	CHECK(machine_create(pdir, &cfg, &pm, err, sizeof(err)) == 0);
+	link = machine_paths_link(pdir);
+	CHECK(pm != NULL && machine_is_path(pm));
+	CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+	{
+		size_t	 nl;
+		struct machine **list = machine_list(&nl);
+
+		/* Sorted by name: "/..." before "demo". */
+		CHECK(nl == 2 && list[0] == pm && list[1] == m);
+		free(list);
+	}
+	/* Foreign files keep the directory, not the machine. */
+	{
+		char *foreign = xasprintf("%s/mine.txt", pdir);
+
+		CHECK(write_file_atomic(foreign, "x", 1, 0600) == 0);
+		CHECK(machine_delete(pm, err, sizeof(err)) == 0);
+		CHECK(access(foreign, F_OK) == 0);
+		CHECK(unlink(foreign) == 0 && rmdir(pdir) == 0);
+		free(foreign);
+	}
+	CHECK(lstat(link, &st) == -1 && errno == ENOENT);
+	CHECK(machine_lookup(pdir) == NULL);
+	free(link);
+
+	/* A non-empty directory without machine.json is refused. */
+	CHECK(mkdir(pdir, 0755) == 0);
+	{
+		char *foreign = xasprintf("%s/mine.txt", pdir);
+
+		CHECK(write_file_atomic(foreign, "x", 1, 0600) == 0);
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.image = xstrdup("/img");
+		cfg.kernel = xstrdup("/k");
+		cfg.cmdline = xstrdup("");
+		CHECK(machine_create(pdir, &cfg, &pm, err, sizeof(err)) == -EEXIST);
+		machine_config_clear(&cfg);
+		CHECK(unlink(foreign) == 0 && rmdir(pdir) == 0);
+		free(foreign);
+	}
+	free(pdir);
+
+	CHECK(machine_delete(m, err, sizeof(err)) == 0);
+	CHECK(machine_count() == 0);
+	{
+		char *mdir = xasprintf("%s/machines/demo", daemon_config.state_dir);
+
+		CHECK(access(mdir, F_OK) == -1 && errno == ENOENT);
+		free(mdir);
+	}
+}
+
+/* /proc parsing on ourselves. */
+static void
+test_proc(void)
+{
+	uint64_t	 t1 = 0, t2 = 0;
+	char		 cwd[4096];
+
+	CHECK(uml_proc_starttime(getpid(), &t1) == 0 && t1 > 0);
+	CHECK(uml_proc_starttime(getpid(), &t2) == 0 && t1 == t2);
+	CHECK(uml_proc_starttime(0x7ffffff0, &t1) == -ENOENT);
+	CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+	CHECK(uml_proc_cwd_is(getpid(), cwd));
+	CHECK(!uml_proc_cwd_is(getpid(), "/nonexistent"));
+}
+
+/* Run every test in a private temp dir. */
+int
+main(void)
+{
+	char	*cmd;
+
+	log_init(1, getenv("TEST_VERBOSE") != NULL ? LOG_LEVEL_DEBUG :
+	    LOG_LEVEL_WARNING);
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return (1);
+	}
+	daemon_config.state_dir = xasprintf("%s/state", dir);
+	CHECK(mkdir_p(daemon_config.state_dir, 0700) == 0);
+
+	test_states();
+	test_names();
+	test_config_files();
+	test_argv();
+	test_machine_files();
+	test_proc();
+
+	cmd = xasprintf("rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	free(cmd);
+	free(daemon_config.state_dir);
+	daemon_config.state_dir = NULL;
+	return (test_summary());
+}
