@@ -936,10 +936,10 @@ machine_remove_umid(struct machine *m)
 	free(p);
 }
 
-/* Boot a stopped/crashed machine; see machine.h. */
-int
-machine_boot(struct machine *m, machine_done_cb cb, void *arg, char *err,
-    size_t errlen)
+/* Start the UML process of a stopped machine: a boot, or a restore from capture. */
+static int
+machine_start(struct machine *m, const char *capture, machine_done_cb cb,
+    void *arg, char *err, size_t errlen)
 {
 	struct uml_launch	l;
 	pid_t			pid;
@@ -971,6 +971,7 @@ machine_boot(struct machine *m, machine_done_cb cb, void *arg, char *err,
 	for (size_t i = 0; i < m->cfg.ndisks; i++)
 		l.disks[i] = m->cfg.disks[i];
 	l.ndisks = m->cfg.ndisks;
+	l.restore = capture;
 	if ((r = uml_spawn(&l, &pid, err, errlen)) < 0) {
 		m->notifier = mconsole_notifier_free(m->notifier);
 		return (r);
@@ -998,6 +999,22 @@ machine_boot(struct machine *m, machine_done_cb cb, void *arg, char *err,
 	machine_set_state(m, MACHINE_BOOTING);
 	machine_boot_watch(m);
 	return (0);
+}
+
+/* Boot a stopped/crashed machine; see machine.h. */
+int
+machine_boot(struct machine *m, machine_done_cb cb, void *arg, char *err,
+    size_t errlen)
+{
+	return (machine_start(m, NULL, cb, arg, err, errlen));
+}
+
+/* Bring a new machine to life from a snapshot's capture; see machine.h. */
+int
+machine_restore(struct machine *m, const char *capture, machine_done_cb cb,
+    void *arg, char *err, size_t errlen)
+{
+	return (machine_start(m, capture, cb, arg, err, errlen));
 }
 
 /* mconsole answer of a pause or resume. */

@@ -180,6 +180,14 @@ struct json_object *machine_console_tail(const struct machine *m, size_t n);
  */
 int	machine_boot(struct machine *m, machine_done_cb cb, void *arg,
 	    char *err, size_t errlen);
+/*
+ * Like machine_boot, but the UML process restores the snapshot capture in
+ * capture instead of booting (the disk files dir/disk<N>.cow must already be
+ * the snapshot's copies).  cb runs once the restored kernel answers on its
+ * new mconsole, or with -ECHILD if it refused or died.
+ */
+int	machine_restore(struct machine *m, const char *capture,
+	    machine_done_cb cb, void *arg, char *err, size_t errlen);
 /* mconsole stop (running -> paused) / go (paused -> running). -EBUSY, -EINVAL for a bad state. */
 int	machine_pause(struct machine *m, machine_done_cb cb, void *arg);
 int	machine_resume(struct machine *m, machine_done_cb cb, void *arg);

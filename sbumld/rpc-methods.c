@@ -26,6 +26,7 @@ const struct rpc_method rpc_methods[] = {
 	{ "snapshot.delete",		rpc_snapshot_delete },
 	{ "snapshot.info",		rpc_snapshot_info },
 	{ "snapshot.list",		rpc_snapshot_list },
+	{ "snapshot.restore",		rpc_snapshot_restore },
 	{ "snapshot.save",		rpc_snapshot_save },
 };
 const size_t rpc_methods_count = sizeof(rpc_methods) / sizeof(rpc_methods[0]);

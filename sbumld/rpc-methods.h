@@ -27,6 +27,7 @@ int	rpc_machine_resume(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_delete(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_info(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_list(struct rpc_call *, struct json_object *);
+int	rpc_snapshot_restore(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_save(struct rpc_call *, struct json_object *);
 
 #endif

@@ -14,6 +14,7 @@
 #include "machine.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
+#include "snapshot-restore.h"
 #include "snapshot-save.h"
 #include "util.h"
 
@@ -269,4 +270,26 @@ rpc_snapshot_delete(struct rpc_call *call, struct json_object *params)
 	rpc_reply(call, res);
 	free(dir);
 	return 0;
+}
+
+struct restore_params {
+	const char	*snapshot;
+	const char	*machine;
+	bool		 cont;
+};
+
+int
+rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
+{
+	static const struct rpc_param table[] = {
+		{ "snapshot", RPC_PARAM_STRING, offsetof(struct restore_params, snapshot), RPC_PARAM_REQUIRED, 0, 0 },
+		{ "machine", RPC_PARAM_STRING, offsetof(struct restore_params, machine), RPC_PARAM_REQUIRED, 0, 0 },
+		{ "continue", RPC_PARAM_BOOL, offsetof(struct restore_params, cont), 0, 0, 0 },
+		{ NULL, 0, 0, 0, 0, 0 },
+	};
+	struct restore_params p = { .cont = true };
+
+	if (rpc_parse_params(call, params, table, &p) < 0)
+		return 0;
+	return snapshot_restore_start(call, p.snapshot, p.machine, p.cont);
 }

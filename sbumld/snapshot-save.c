@@ -338,9 +338,9 @@ save_done_cb(int err, const char *text, void *arg)
 		return;
 	}
 	if (err < 0) {
-		save_finish(job, RPC_E_BAD_STATE, NULL, "%s: the machine went away during "
-		    "the save (%s); no snapshot was written", machine_name(job->m),
-		    strerror(-err));
+		save_finish(job, RPC_E_BAD_STATE, NULL, "%s: the machine died or went "
+		    "away during the save (%s); no snapshot was written",
+		    machine_name(job->m), strerror(-err));
 		return;
 	}
 

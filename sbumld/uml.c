@@ -87,6 +87,24 @@ uml_check_file(const char *what, const char *path, bool exec, char *err,
 	return (0);
 }
 
+/*
+ * The command line of a restore: where the capture is, and the new
+ * instance's own umid dir, notify socket and disk files (the old ones
+ * belong to the machine that was saved).
+ */
+static char **
+uml_build_restore_argv(const struct uml_launch *l, char **argv, size_t n)
+{
+	argv[n++] = xasprintf("sbuml_restore=%s", l->restore);
+	argv[n++] = xasprintf("uml_dir=%s/", l->dir);
+	argv[n++] = xstrdup("umid=uml");
+	argv[n++] = xasprintf("mconsole=notify:%s/notify.sock", l->dir);
+	for (size_t i = 0; i <= l->ndisks; i++)
+		argv[n++] = xasprintf("sbuml_disk=%zu:%s/disk%zu.cow", i, l->dir, i);
+	argv[n] = NULL;
+	return (argv);
+}
+
 /* Free an argv from uml_build_argv. */
 void
 uml_argv_free(char **argv)
@@ -109,6 +127,8 @@ uml_build_argv(const struct uml_launch *l)
 	argv = xcalloc(UML_MAX_ARGS + 1 + strlen(l->cmdline) / 2 + 1,
 	    sizeof(*argv));
 	argv[n++] = xstrdup(l->kernel);
+	if (l->restore != NULL)
+		return (uml_build_restore_argv(l, argv, n));
 	argv[n++] = xasprintf("mem=%uM", l->mem_mb);
 	argv[n++] = xasprintf("ubd0=%s/disk0.cow,%s", l->dir, l->image);
 	for (size_t i = 0; i < l->ndisks; i++)

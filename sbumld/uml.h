@@ -22,6 +22,12 @@ struct uml_launch {
 	const char	*cmdline;	/* extra kernel command line, may be "" */
 	const char	*disks[UML_MAX_DISKS];
 	size_t		 ndisks;
+	/*
+	 * Restore instead of boot: the capture directory of a snapshot.  The
+	 * kernel then takes its memory and devices from there (doc/kernel.md)
+	 * and its disks from dir/disk<N>.cow, which the caller has copied.
+	 */
+	const char	*restore;
 };
 
 /*

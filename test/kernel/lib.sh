@@ -185,7 +185,9 @@ PY
 	local pid=$!
 	disown $pid 2>/dev/null
 	PIDS="$PIDS $pid"
-	sleep 0.3
+	local i
+	for i in $(seq 100); do [ -S "$m/notify.sock" ] && return 0; sleep 0.1; done
+	fail "notify listener did not start"
 }
 
 # first_num NAME WORD -> first number printed after WORD
