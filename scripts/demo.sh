@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: MIT
 # The main job, end to end, on a fresh Debian 12 machine (as root):
 # install what is needed, build sbuml and its UML kernel, start a private
-# sbumld, boot the default machine, show it running, pause and resume it,
-# and halt it.
+# sbumld, boot the default machine and let it count, pause and resume it,
+# save it while it runs, restore the snapshot as a new machine, and show the
+# restored machine counting on from where it was saved while the original
+# also goes on.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
@@ -17,13 +19,14 @@ daemon=""
 finish() {
 	rc=$?
 	set +e
-	[ -n "$daemon" ] && { ctl kill demo >/dev/null 2>&1; kill "$daemon"; wait "$daemon"; } 2>/dev/null
+	[ -n "$daemon" ] && { ctl kill demo >/dev/null 2>&1; ctl kill copy >/dev/null 2>&1; kill "$daemon"; wait "$daemon"; } 2>/dev/null
 	rm -rf "$work"
 	exit $rc
 }
 trap finish EXIT INT TERM
 step() { printf '\n==> %s\n' "$*"; }
 heartbeats() { ctl console demo --lines 200 | grep -c 'sbuml-heartbeat' || true; }
+last_beat() { ctl console "$1" --lines 50 | grep -o 'sbuml-heartbeat [0-9]*' | tail -n 1 | cut -d' ' -f2; }
 
 step "starting sbumld (private socket $sock, state in $work/state)"
 "$build/sbumld/sbumld" -d --socket "$sock" --state-dir "$work/state" \
@@ -49,6 +52,21 @@ ctl resume demo
 sleep 3
 ctl console demo --lines 3
 
-step "halting demo"
+step "saving demo while it runs (snapshot 'demo-snap')"
+ctl save demo demo-snap
+echo "demo was at heartbeat $(last_beat demo) when saved"
+ctl snapshot list
+
+step "restoring demo-snap as a new machine 'copy'"
+ctl restore demo-snap copy
+sleep 4
+ctl list
+step "copy carries on from where demo was saved (its console starts there: no boot, no 'sbuml-guest: up')"
+ctl console copy --lines 5
+step "and the original goes on too"
+ctl console demo --lines 3
+
+step "halting both"
+ctl halt copy
 ctl halt demo
-ctl info demo
+ctl list

@@ -75,7 +75,10 @@ fi
 
 mkdir -p "$CACHE/out"
 exec 9>"$CACHE/lock"
-msg "waiting for the build lock" && flock 9
+if ! flock -n 9; then
+	msg "waiting for the build lock"
+	flock 9
+fi
 if [ -x "$CACHE/out/$key/linux" ]; then
 	install_output
 	exit 0

@@ -19,7 +19,7 @@ set -eu
 
 die() { echo "mkpayload.sh: $*" >&2; exit 1; }
 
-CHECKERS="memcheck fpucheck pipecheck sockcheck sigcheck threadcheck forktree filecheck clockcheck marker"
+CHECKERS="memcheck fpucheck pipecheck sockcheck sigcheck threadcheck forktree filecheck clockcheck marker randcheck"
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN_DIR=
 if [ "${1:-}" = --bin-dir ]; then

@@ -8,20 +8,28 @@ TEST_NAME=restore-clones
 . "$(dirname "$0")/lib.sh"
 
 start_daemon
-ctl boot g0 --mem 64 >/dev/null || fail "boot"
+ctl boot g0 --mem 96 --disk "$SBUML_PAYLOAD" >/dev/null || fail "boot"
 wait_until 60 heartbeat_at_least g0 3 || fail "no heartbeat"
+wait_until 90 console_has g0 'CHECK clockcheck ok' || fail "checkers did not start"
 ctl save g0 base >/dev/null 2>&1 || fail "save"
 
 # Three clones at once.
-for i in 1 2 3; do ctl restore base c$i >"$T/r$i.out" 2>&1 & done
-wait
+rpids=""
+for i in 1 2 3; do ctl restore base c$i >"$T/r$i.out" 2>&1 & rpids="$rpids $!"; done
+for p in $rpids; do wait "$p" || true; done
 for i in 1 2 3; do
 	state_is c$i running || fail "c$i not running: $(cat "$T/r$i.out")"
 	wait_until 30 heartbeat_at_least c$i 5 || fail "c$i not counting"
 done
 pids="$(info_field c1 pid) $(info_field c2 pid) $(info_field c3 pid)"
 [ "$(echo $pids | tr ' ' '\n' | sort -u | wc -l)" -eq 3 ] || fail "clones share pids: $pids"
-say "3 concurrent clones run"
+# Each clone's CRNG was reseeded: their random values after the restore differ.
+second_rand() { grep -a -o 'randcheck info rand=[0-9a-f]*' "$(console_of "$1")" | sed -n 2p | cut -d= -f2; }
+has_two_rands() { [ -n "$(second_rand "$1")" ]; }
+for i in 1 2 3; do wait_until 30 has_two_rands c$i || fail "c$i prints no random values"; done
+rands="$(second_rand c1) $(second_rand c2) $(second_rand c3)"
+[ "$(echo $rands | tr ' ' '\n' | sort -u | wc -l)" -eq 3 ] || fail "clones share their random state: $rands"
+say "3 concurrent clones run, each with its own randomness"
 
 # Generations: save a restored machine, restore that, three times over.
 prev=c1
@@ -60,10 +68,16 @@ cp -a "$STATE/snapshots/base" "$STATE/snapshots/nometa"
 rm "$STATE/snapshots/nometa/capture/meta"
 expect_refusal incomplete BadSnapshot nometa x3
 cp -a "$STATE/snapshots/base" "$STATE/snapshots/otherkernel"
-sed -i "s|\"kernel\": *\"[^\"]*\"|\"kernel\": \"$SBUML_STOCK_KERNEL\"|" "$STATE/snapshots/otherkernel/manifest.json"
+# Written by another kernel build: neither the machine's kernel nor ours has it.
+sed -i 's|"build_id": *"[0-9a-f]*"|"build_id": "00112233445566778899aabbccddeeff00112233"|' "$STATE/snapshots/otherkernel/manifest.json"
 expect_refusal otherkernel Incompatible otherkernel x4
 for x in x1 x2 x3 x4; do [ ! -e "$STATE/machines/$x" ] || fail "refused restore left $x behind"; done
 say "refusals"
+
+# Every checker stayed clean in every machine.
+for c in "$STATE"/machines/*/console.log; do
+	grep -aq 'CHECK .* FAIL' "$c" && fail "$c: $(grep -a 'CHECK .* FAIL' "$c" | head -3)"
+done
 
 for m in $(ctl --json list | python3 -c 'import json,sys; print(" ".join(m["machine"] for m in json.load(sys.stdin)["machines"] if m["state"] not in ("stopped","crashed")))'); do
 	ctl halt "$m" --timeout 10 >/dev/null || fail "halt $m"

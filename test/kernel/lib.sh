@@ -25,10 +25,13 @@ descendants() {
 # kill a UML kernel pid and all its children. Freeze everything first:
 # stubs whose tracer died would go on running guest code natively.
 kill_tree() {
-	local all
+	local all more
+	kill -STOP "$1" 2>/dev/null	# a frozen kernel creates no new stubs
 	all="$1 $(descendants "$1")"
 	kill -STOP $all 2>/dev/null
-	kill -9 $all 2>/dev/null
+	more="$1 $(descendants "$1")"
+	kill -STOP $more 2>/dev/null
+	kill -9 $all $more 2>/dev/null
 }
 
 cleanup() {
@@ -36,13 +39,16 @@ cleanup() {
 	for p in $PIDS; do kill_tree "$p"; done
 	sleep 0.2
 	for p in $PIDS; do
-		if kill -0 "$p" 2>/dev/null; then echo "[$TESTNAME] stray $p"; fi
+		if kill -0 "$p" 2>/dev/null && [ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" != Z ]; then
+			echo "[$TESTNAME] FAIL: stray host process $p"; FAILED=1
+		fi
 	done
 	if [ "$FAILED" = 0 ] && [ -z "${SBUML_KEEP:-}" ]; then
 		rm -rf "$WORK"
 	else
 		echo "[$TESTNAME] work dir kept: $WORK"
 	fi
+	[ "$FAILED" = 0 ] || exit 1
 }
 trap cleanup EXIT
 
@@ -110,7 +116,7 @@ last_num() { # last_num NAME WORD -> last number printed after WORD
 }
 
 console_clean() { # no kernel errors on the console of NAME
-	if grep -aE "PIPE MISMATCH|Kernel panic|BUG:|Oops|WARNING:|segfault|lost$|fatal_sigsegv|ptrace.*failed|Attempted to kill" \
+	if grep -aE "PIPE MISMATCH|Kernel panic|I/O error|EXT[24]-fs error|BUG:|Oops|WARNING:|segfault|lost$|fatal_sigsegv|ptrace.*failed|Attempted to kill" \
 		"$WORK/$1/console.log"; then
 		fail "errors on console of $1"
 		return 1
@@ -219,4 +225,10 @@ halt_machine() {
 		fi
 	done
 	return 0
+}
+
+# first_tick NAME: wait for the first tick line of NAME, print its number
+first_tick() {
+	wait_console "$1" "^tick [0-9]+ " 30 >/dev/null || return 1
+	first_num "$1" tick
 }

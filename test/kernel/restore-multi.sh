@@ -12,7 +12,7 @@ for c in c1 c2 c3; do
 	wait_console $c "^sbuml: restored from" 30 || fail "$c did not restore"
 done
 for c in c1 c2 c3; do
-	t=$(first_num $c tick)
+	t=$(first_tick $c)
 	wait_console $c "^tick $((t + 6)) " 40 || fail "$c does not tick"
 	wait_console $c "^rnd " 20 || fail "$c prints no rnd"
 	if grep -aq "^BOOT" "$WORK/$c/console.log"; then fail "init re-ran in $c"; fi
@@ -33,12 +33,12 @@ r=$(save c1 "$WORK/cap2") || fail "save of a clone: $r"
 log "gen 1 save: $r"
 restore g2 "$WORK/cap2"
 wait_console g2 "^sbuml: restored from" 30 || fail "g2 did not restore"
-t=$(first_num g2 tick)
+t=$(first_tick g2)
 wait_console g2 "^tick $((t + 4)) " 30 || fail "g2 does not tick"
 r=$(save g2 "$WORK/cap3") || fail "save of gen 2: $r"
 restore g3 "$WORK/cap3"
 wait_console g3 "^sbuml: restored from" 30 || fail "g3 did not restore"
-t3=$(first_num g3 tick)
+t3=$(first_tick g3)
 check [ "$t3" -gt "$t" ]
 wait_console g3 "^tick $((t3 + 4)) " 30 || fail "g3 does not tick"
 s=$(last_num g3 synced)

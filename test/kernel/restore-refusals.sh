@@ -50,7 +50,7 @@ wait_console c1 "^sbuml: restored from" 30 || die "c1 did not restore"
 restore c2 "$WORK/cap" sbuml_disk=0:"$WORK/c1/disk0.cow"
 refused c2 "locked by another instance"
 # c1 is unharmed, and a good restore works next to it
-t=$(first_num c1 tick)
+t=$(first_tick c1)
 wait_console c1 "^tick $((t + 3)) " 20 || fail "c1 does not tick"
 halt_machine c1
 console_clean c1

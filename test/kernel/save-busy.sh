@@ -3,8 +3,9 @@
 # it keeps running; check the capture contents and that the guest lives on.
 source "$(dirname "$0")/lib.sh"
 make_image
-boot_and_wait a
+boot_and_wait a sbdd
 wait_console a "^synced 3[^0-9]" 30 || die "no fsync writer"
+wait_console a "^dd 2" 60 || die "no dd writer"
 wait_console a "^marker " 30 || die "no marker"
 pid=$PID_a
 
@@ -29,7 +30,7 @@ for round in 1 2 3; do
 		v=$(kv "$r" $k)
 		[ -n "$v" ] || fail "reply lacks $k"
 	done
-	[ "$(kv "$r" pause_us)" -lt 200000 ] || fail "pause too long"
+	[ "$(kv "$r" pause_us)" -lt 1000000 ] || fail "pause too long"
 	# the marker held by a guest shell is in the captured memory
 	found=0
 	for m in $markers_before $markers; do
@@ -50,6 +51,16 @@ for round in 1 2 3; do
 	wait_console a "^synced $((s + 1))[^0-9]" 20 || fail "fsync writer stopped after save $round"
 done
 wait_console a "^PIPE OK " 60 || fail "pipe checker made no progress"
+d=$(last_num a dd)
+wait_console a "^dd $((d + 2))" 60 || fail "dd writer stuck"
+# a capture taken under heavy disk writes restores into a working machine
+restore c "$WORK/cap3"
+wait_console c "^sbuml: restored from" 30 || fail "clone of a busy guest did not restore"
+t=$(first_tick c)
+wait_console c "^tick $((t + 4)) " 30 || fail "clone of a busy guest does not tick"
+d=$(last_num c dd)
+wait_console c "^dd $((d + 2))" 60 || fail "clone dd writer stuck"
+console_clean c
 check kill -0 $pid
 console_clean a
 r=$(mc a version 2>/dev/null); check [ "${r#OK Linux}" != "$r" ]

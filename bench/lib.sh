@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: MIT
+# Shared harness of the benchmarks: a private sbumld in a short temp dir
+# under /tmp, the real sbumlctl, real UML guests, a bench payload disk.
+# Sourced by every bench/*.sh.
+#
+# Environment (set by bench/meson.build; for a manual run, SBUML_BUILD=DIR
+# fills in every path from that meson build dir):
+#   SBUMLD, SBUMLCTL, SBUML_KERNEL, SBUML_IMAGE   as for the integration tests
+#   BENCH_MKPAYLOAD   test/guest/mkpayload.sh
+#   BENCH_GUEST_BIN   build dir of the static guest checkers (test/guest)
+#   BENCH_SRCDIR      this directory
+set -eu
+
+if [ -n "${SBUML_BUILD:-}" ]; then
+	: "${SBUMLD:=$SBUML_BUILD/sbumld/sbumld}"
+	: "${SBUMLCTL:=$SBUML_BUILD/cli/sbumlctl}"
+	: "${SBUML_KERNEL:=$SBUML_BUILD/uml-patches/linux-sbuml}"
+	: "${SBUML_IMAGE:=$SBUML_BUILD/sbumld/guest/default.img}"
+	: "${BENCH_GUEST_BIN:=$SBUML_BUILD/test/guest}"
+fi
+: "${BENCH_SRCDIR:=$(cd "$(dirname "$0")" && pwd)}"
+: "${BENCH_MKPAYLOAD:=$BENCH_SRCDIR/../test/guest/mkpayload.sh}"
+for v in SBUMLD SBUMLCTL SBUML_KERNEL SBUML_IMAGE BENCH_GUEST_BIN; do
+	eval "val=\${$v:-}"
+	# shellcheck disable=SC2154 # set by the eval
+	if [ -z "$val" ]; then
+		echo "${BENCH_NAME:-bench}: $v is not set (run through 'meson test --benchmark', or set SBUML_BUILD=<build dir>)" >&2
+		exit 2
+	fi
+done
+
+T=$(mktemp -d /tmp/sbb.XXXXXX)
+SHM=$(mktemp -d /dev/shm/sbb.XXXXXX)
+SOCK="$T/s.sock"
+STATE="$T/st"
+DAEMON_PID=""
+SAMPLER_PID=""
+BG_PIDS=""
+BT="python3 $BENCH_SRCDIR/benchtool.py"
+export SBUML_SOCKET="$SOCK"
+
+say() { printf '%s: %s\n' "${BENCH_NAME:-bench}" "$*"; }
+fail() {
+	printf '%s: FAIL: %s\n' "${BENCH_NAME:-bench}" "$*" >&2
+	dump_debug >&2
+	exit 1
+}
+dump_debug() {
+	[ -f "$T/daemon.log" ] && { echo "--- daemon log (tail)"; tail -n 30 "$T/daemon.log"; }
+	for c in "$STATE"/machines/*/console.log; do
+		[ -f "$c" ] && { echo "--- $c (tail)"; tail -n 10 "$c"; }
+	done
+	return 0
+}
+
+# Every process whose cwd lies under $1: the UML kernels we started and their helpers.
+uml_pids_under() {
+	for p in /proc/[0-9]*; do
+		cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
+		case "$cwd" in "$1"|"$1"/*) echo "${p#/proc/}" ;; esac
+	done
+}
+
+cleanup() {
+	rc=$?
+	set +e
+	[ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null
+	for p in $BG_PIDS; do kill "$p" 2>/dev/null; done
+	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+	for p in $(uml_pids_under "$T"); do kill -9 "$p" 2>/dev/null; done
+	sleep 0.2
+	for p in $(uml_pids_under "$T"); do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$SHM"
+	if [ "$rc" -eq 0 ] || [ -z "${KEEP_TMP:-}" ]; then rm -rf "$T"; else echo "kept $T" >&2; fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ctl() { "$SBUMLCTL" --socket "$SOCK" "$@"; }
+
+start_daemon() {
+	mkdir -p "$STATE"
+	"$SBUMLD" -d --socket "$SOCK" --state-dir "$STATE" \
+		--kernel "$SBUML_KERNEL" --image "$SBUML_IMAGE" >>"$T/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	wait_until 20 ctl ping || fail "daemon did not come up"
+}
+
+# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
+wait_until() {
+	limit=$1; shift
+	end=$(( $(date +%s) + limit ))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
+console_of() { echo "$STATE/machines/$1/console.log"; }
+console_has() { grep -aq -- "$2" "$(console_of "$1")"; }
+
+# The bench payload disk: the static checkers plus bench/payload/run.
+build_payload() {
+	PAYLOAD="$T/payload.img"
+	sh "$BENCH_MKPAYLOAD" --bin-dir "$BENCH_GUEST_BIN" "$PAYLOAD" \
+		"$BENCH_SRCDIR/payload/run" >"$T/mkpayload.log" 2>&1 ||
+		fail "mkpayload: $(cat "$T/mkpayload.log")"
+}
+
+# Machine memory for a guest holding MIB MiB in use: room for the kernel,
+# busybox and page tables on top.
+mem_for() { echo $(( $1 + $1 / 4 + 48 )); }
+
+# boot_busy NAME MIB [EXTRA_CMDLINE]: boot a guest with memcheck holding MIB
+# MiB, wait until the memory is filled (memcheck prints its start line after
+# filling every page) and a first verify round passed.
+boot_busy() {
+	ctl boot "$1" --mem "$(mem_for "$2")" --disk "$PAYLOAD" \
+		--cmdline "sbuml.mib=$2${3:+ $3}" >/dev/null || fail "boot $1"
+	wait_until 180 console_has "$1" "CHECK memcheck start .*mib=$2 " ||
+		fail "$1: memcheck did not fill $2 MiB"
+	wait_until 60 console_has "$1" "sbuml-heartbeat" || fail "$1: no heartbeat"
+	console_has "$1" "CHECK memcheck FAIL" && fail "$1: memcheck failed"
+	sleep 1
+}
+
+kill_machine() { ctl kill "$1" >/dev/null 2>&1 || true; ctl delete "$1" >/dev/null 2>&1 || true; }
+
+# Arithmetic on decimals: calc EXPR (awk).
+calc() { awk "BEGIN { printf \"%s\", $1 }"; }
+verdict() { if [ "$(calc "($1) ? 1 : 0")" = 1 ]; then echo PASS; else echo MISS; fi; }
+# Median of the arguments.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

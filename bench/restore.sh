@@ -1,0 +1,176 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# restore: restore-to-running time against a cold boot of the same guest,
+# measured in the same run.
+#
+# For guests with BENCH_SIZES MiB in use (default "64 128 512"; memcheck of
+# the bench payload holds that much, a 20 ms tick line runs beside it):
+#   cold     BENCH_RUNS cold boots (`sbumlctl boot`): from issuing the command
+#            until the guest prints its first "sbuml-heartbeat N" line on its
+#            console (the init starts the heartbeat right after "up", before
+#            the payload fills its memory)
+#   restore  the last cold-booted guest fills its memory, is saved (continue)
+#            and killed; then BENCH_RUNS restores of that snapshot, each timed
+#            from issuing `sbumlctl restore` until the restored guest's first
+#            post-restore heartbeat line in <machine dir>/console.log (a new
+#            file: everything in it comes after the restore); also when the
+#            command returned (machine running) and the first 20 ms tick line
+# Target: restore-to-first-heartbeat <= 3 % of the cold boot (medians).
+# The heartbeat is printed once a second and a restored guest carries on in
+# the middle of its `sleep 1`, so the first-heartbeat time includes up to 1 s
+# of that phase; the tick column shows the same point at 20 ms resolution.
+#
+# Clones: BENCH_CLONES (default 8) concurrent restores of the smallest
+# snapshot; the total time from launching them until every clone printed a
+# heartbeat.
+#
+# If restore is not available (the kernel refuses, NotSupported, BootFailed,
+# Incompatible) this says so and exits 1; any other failure exits 1 too.
+# Exit 0 with MISSes unless BENCH_STRICT=1.
+BENCH_NAME=restore
+. "$(dirname "$0")/lib.sh"
+
+SIZES=${BENCH_SIZES:-64 128 512}
+RUNS=${BENCH_RUNS:-3}
+CLONES=${BENCH_CLONES:-8}
+TICK=0.02
+HB='sbuml-heartbeat [0-9]+ '
+TK='sbuml-bench-tick [0-9]+'
+
+start_daemon
+build_payload
+mkdir "$T/sn"
+RES="$T/results"
+: >"$RES"
+
+now_us() { echo $(( $(date +%s%N) / 1000 )); }
+to_us() { awk -v t="$1" 'BEGIN { printf "%.0f", t * 1000000 }'; }
+
+# waiter OUT REGEX FILE...: background waitline, its pid in BG_PIDS.
+waiter() {
+	out=$1; shift
+	$BT waitline 180 "$@" >"$out" 2>&1 &
+	BG_PIDS="$BG_PIDS $!"
+	LAST_WAITER=$!
+}
+# reap PID: wait for a waiter, fail on timeout.
+reap() {
+	wait "$1" || return 1
+	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$1" | tr '\n' ' ')
+}
+
+restore_unavailable() { # MESSAGE
+	echo "restore: RESTORE NOT AVAILABLE: $1" >&2
+	echo "restore: (uml-patches/series lists $(grep -c restore "$BENCH_SRCDIR/../uml-patches/series" 2>/dev/null || echo 0) restore patch(es); kernel $SBUML_KERNEL)" >&2
+	dump_debug >&2
+	exit 1
+}
+check_restore_error() { # FILE-with-stderr
+	if grep -qE 'NotSupported|BootFailed|Incompatible|refus' "$1"; then
+		restore_unavailable "$(cat "$1")"
+	fi
+	fail "restore: $(cat "$1")"
+}
+
+for size in $SIZES; do
+	mem=$(mem_for "$size")
+	i=1
+	while [ "$i" -le "$RUNS" ]; do
+		m=c$size-$i
+		waiter "$T/w.hb" "$HB" "$(console_of "$m")"; w=$LAST_WAITER
+		sleep 0.3 # the waiter is polling before the clock starts
+		t0=$(now_us)
+		ctl boot "$m" --mem "$mem" --disk "$PAYLOAD" --cmdline "sbuml.mib=$size sbuml.tick=$TICK" \
+			>/dev/null 2>"$T/boot.err" || fail "boot $m: $(cat "$T/boot.err")"
+		t1=$(now_us)
+		reap "$w" || fail "$m: no heartbeat after a cold boot"
+		thb=$(to_us "$(cat "$T/w.hb")")
+		echo "cold $size $i $((t1 - t0)) 0 $((thb - t0))" >>"$RES"
+		say "cold boot $m (mem ${mem}M): running after $(( (t1 - t0) / 1000 )) ms, first heartbeat after $(( (thb - t0) / 1000 )) ms"
+		[ "$i" -lt "$RUNS" ] && kill_machine "$m"
+		i=$((i + 1))
+	done
+	src=c$size-$RUNS
+	wait_until 180 console_has "$src" "CHECK memcheck start .*mib=$size " || fail "$src: memcheck did not fill $size MiB"
+	sleep 1
+	ctl --json save "$src" "$T/sn/s$size" >"$T/save.json" 2>"$T/save.err" || fail "save $src: $(cat "$T/save.err")"
+	say "saved $src: $($BT json "$T/save.json" sizes.physmem | awk '{ printf "%.1f", $1 / 1048576 }') MiB resident"
+	kill_machine "$src"
+
+	i=1
+	while [ "$i" -le "$RUNS" ]; do
+		m=r$size-$i
+		waiter "$T/w.hb" "$HB" "$(console_of "$m")"; whb=$LAST_WAITER
+		waiter "$T/w.tk" "$TK" "$(console_of "$m")"; wtk=$LAST_WAITER
+		sleep 0.3
+		t0=$(now_us)
+		ctl restore "$T/sn/s$size" "$m" >/dev/null 2>"$T/restore.err" || check_restore_error "$T/restore.err"
+		t1=$(now_us)
+		reap "$whb" || fail "$m: no heartbeat after the restore"
+		reap "$wtk" || fail "$m: no tick after the restore"
+		thb=$(to_us "$(cat "$T/w.hb")"); ttk=$(to_us "$(cat "$T/w.tk")")
+		console_has "$m" 'sbuml-guest: up' && fail "$m: the guest booted again instead of carrying on"
+		echo "restore $size $i $((t1 - t0)) $((ttk - t0)) $((thb - t0))" >>"$RES"
+		say "restore $m: running after $(( (t1 - t0) / 1000 )) ms, first tick after $(( (ttk - t0) / 1000 )) ms, first heartbeat after $(( (thb - t0) / 1000 )) ms"
+		sleep 1
+		console_has "$m" "CHECK memcheck FAIL" && fail "$m: memcheck failed after the restore"
+		kill_machine "$m"
+		i=$((i + 1))
+	done
+done
+
+# Concurrent clones of the smallest snapshot.
+small=$(printf '%s\n' $SIZES | sort -n | head -n 1)
+files=""
+k=1
+while [ "$k" -le "$CLONES" ]; do files="$files $(console_of "k$k")"; k=$((k + 1)); done
+# shellcheck disable=SC2086 # a list of files
+waiter "$T/w.clones" "$HB" $files; w=$LAST_WAITER
+sleep 0.3
+t0=$(now_us)
+pids=""
+k=1
+while [ "$k" -le "$CLONES" ]; do
+	ctl restore "$T/sn/s$small" "k$k" >/dev/null 2>"$T/clone$k.err" &
+	pids="$pids $!"
+	k=$((k + 1))
+done
+k=1
+for p in $pids; do
+	wait "$p" || check_restore_error "$T/clone$k.err"
+	k=$((k + 1))
+done
+t1=$(now_us)
+reap "$w" || fail "not every clone printed a heartbeat: $(tr '\n' ' ' <"$T/w.clones")"
+last=$(sort -g "$T/w.clones" | tail -n 1); first=$(sort -g "$T/w.clones" | head -n 1)
+tlast=$(to_us "$last"); tfirst=$(to_us "$first")
+say "$CLONES clones of the $small MiB guest: all running after $(( (t1 - t0) / 1000 )) ms, first heartbeat after $(( (tfirst - t0) / 1000 )) ms, all $CLONES after $(( (tlast - t0) / 1000 )) ms"
+k=1
+while [ "$k" -le "$CLONES" ]; do kill_machine "k$k"; k=$((k + 1)); done
+
+# Report.
+ms() { calc "$1/1000"; }
+col() { awk -v k="$1" -v s="$2" -v c="$3" '$1 == k && $2 == s { print $c }' "$RES"; }
+echo
+echo "=== restore results ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r)) ==="
+printf '%-8s %6s %4s %11s %13s %13s\n' kind MiB run running_ms first_tick_ms first_hb_ms
+while read -r kind size run ret tick hb; do
+	if [ "$kind" = cold ]; then tk=-; else tk=$(ms "$tick"); fi
+	printf '%-8s %6s %4s %11.1f %13s %13.1f\n' "$kind" "$size" "$run" "$(ms "$ret")" "$tk" "$(ms "$hb")"
+done <"$RES"
+echo
+echo "medians (target: restore-to-first-heartbeat <= 3 % of cold boot-to-first-heartbeat):"
+printf '%6s %12s %13s %14s %13s %9s %10s %8s %6s\n' MiB cold_hb_ms restore_hb_ms restore_tick_ms restore_run_ms run/cold tick/cold hb/cold target
+misses=0
+for size in $SIZES; do
+	c=$(median $(col cold "$size" 6))
+	rr=$(median $(col restore "$size" 4)); rt=$(median $(col restore "$size" 5)); rh=$(median $(col restore "$size" 6))
+	v=$(verdict "$rh <= 0.03 * $c")
+	[ "$v" = PASS ] || misses=$((misses + 1))
+	printf '%6s %12.1f %13.1f %14.1f %13.1f %8.1f%% %9.1f%% %7.1f%% %6s\n' "$size" "$(ms "$c")" "$(ms "$rh")" "$(ms "$rt")" "$(ms "$rr")" \
+		"$(calc "100*$rr/$c")" "$(calc "100*$rt/$c")" "$(calc "100*$rh/$c")" "$v"
+done
+echo "$CLONES concurrent clones ($small MiB in use): all printed a heartbeat $(ms $((tlast - t0))) ms after launch (all restores returned after $(ms $((t1 - t0))) ms)"
+echo "targets missed: $misses"
+if [ "$misses" -gt 0 ] && [ "${BENCH_STRICT:-0}" = 1 ]; then exit 1; fi
+exit 0
