@@ -229,7 +229,6 @@ build_manifest(struct save_job *job, struct json_object *report, int *ret_err)
 	json_object_object_add(man, "timings", timings);
 
 	copy_int(sizes, "physmem", report, "physmem_bytes");
-	copy_int(sizes, "physmem_file", report, "physmem_size");
 	copy_int(sizes, "private", report, "private_bytes");
 	copy_int(sizes, "disk", report, "disk_bytes");
 	json_object_object_add(man, "sizes", sizes);
