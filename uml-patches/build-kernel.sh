@@ -14,6 +14,9 @@
 #
 # Env: SBUML_KERNEL_CACHE, SBUML_KERNEL_TARBALL, SBUML_KERNEL_JOBS.
 set -euo pipefail
+# The whole script is one compound command, so bash has parsed all of it
+# before running any of it: editing this file while a build runs is safe.
+{
 
 print_path=0
 if [ "${1:-}" = "--print-path" ]; then
@@ -177,3 +180,5 @@ msg "built in $(( $(date +%s) - start ))s: $CACHE/out/$key/linux"
 ls -1dt "$CACHE"/out/*/ 2>/dev/null | tail -n +7 | xargs -r rm -rf
 
 install_output
+exit 0
+}

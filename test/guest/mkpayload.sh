@@ -50,7 +50,7 @@ build_checkers() {
         extra=
         case $c in threadcheck) extra=-pthread ;; fpucheck) extra=-lm ;; esac
         # shellcheck disable=SC2086 # $extra is empty or one flag
-        "${CC:-gcc}" -std=c11 -Wall -Wextra -Werror -O2 -static \
+        "${CC:-gcc}" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -static \
             -o "$1/$c" "$HERE/$c.c" $extra || die "cannot build $c"
     done
 }

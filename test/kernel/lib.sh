@@ -34,8 +34,10 @@ kill_tree() {
 	kill -9 $all $more 2>/dev/null
 }
 
+SMALL_MNT=
 cleanup() {
 	local p
+	[ -n "$SMALL_MNT" ] && umount "$SMALL_MNT" 2>/dev/null
 	for p in $PIDS; do kill_tree "$p"; done
 	sleep 0.2
 	for p in $PIDS; do

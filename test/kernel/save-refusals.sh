@@ -48,6 +48,22 @@ check [ -z "$(ls -A "$WORK/ww")" ]
 check [ -z "$(ls -A "$WORK/other")" ]
 # the guest is fine and a good save still works
 r=$(save a "$d") || fail "good save after refusals: $r"
+# a full filesystem: the save fails cleanly, leaves no DONE, and the guest
+# runs on (also with `stop`: a failed save never leaves the machine frozen)
+P=$(kv "$r" physmem_bytes)
+mkdir -p "$WORK/small"
+mount -t tmpfs -o size=$(( (P + 1048576) / 1024 ))k sbuml-ktest "$WORK/small" || die "mount tmpfs"
+SMALL_MNT=$WORK/small
+for mode in "" stop; do
+	rm -rf "$WORK/small/cap"
+	r=$(save a "$WORK/small/cap" $mode) && fail "save into a full fs succeeded"
+	log "full fs ($mode): $r"
+	echo "$r" | grep -qE "^ERR error: (writer failed|copying)" || fail "unexpected reply: $r"
+	check [ ! -e "$WORK/small/cap/DONE" ]
+	t=$(last_num a tick)
+	wait_console a "^tick $((t + 3)) " 20 || fail "guest frozen after a failed save ($mode)"
+done
+umount "$WORK/small"; SMALL_MNT=
 # unsupported host state: an fd the kernel does not know about
 STRAY_FD=1 boot_and_wait b
 r=$(save b "$WORK/cb") && fail "save with a stray fd was accepted"
