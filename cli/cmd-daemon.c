@@ -11,21 +11,6 @@
 #include "config.h"
 #include "sbumlctl.h"
 
-/* Parse a command that takes only the common options; 0 or an exit code. */
-static int
-parse_no_args(struct ctl *ctl, int argc, char **argv)
-{
-	static const struct option opts[] = { CTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-	int opt, ex;
-
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1)
-		if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
-			return ex;
-	if (optind != argc)
-		return ctl_usage(ctl, "too many arguments");
-	return 0;
-}
-
 /* Seconds of CLOCK_MONOTONIC as a double, for the ping round trip. */
 static double
 mono_s(void)
@@ -44,9 +29,7 @@ cmd_ping(struct ctl *ctl, int argc, char **argv)
 	double t0;
 	int ex, r;
 
-	if ((ex = parse_no_args(ctl, argc, argv)) != 0)
-		return ex;
-	if ((ex = ctl_connect(ctl)) != 0)
+	if ((ex = ctl_start(ctl, argc, argv)) != 0)
 		return ex;
 	t0 = mono_s();
 	r = sbuml_daemon_ping(ctl->client);
@@ -60,33 +43,35 @@ cmd_ping(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
+/* Print this client's version and the daemon.version result res. */
+static void
+print_version(struct json_object *res, const char *arg)
+{
+	struct json_object *api;
+
+	(void)arg;
+	printf("sbumlctl   %s\n", SBUML_VERSION);
+	printf("sbumld     %s", ctl_str(res, "version") ?
+	    ctl_str(res, "version") : "?");
+	if (json_object_object_get_ex(res, "api", &api))
+		printf(" (api %d)", json_object_get_int(api));
+	printf("\nkernel     %s\nimage      %s\nstate_dir  %s\n",
+	    ctl_str(res, "kernel") ? ctl_str(res, "kernel") : "-",
+	    ctl_str(res, "image") ? ctl_str(res, "image") : "-",
+	    ctl_str(res, "state_dir") ? ctl_str(res, "state_dir") : "-");
+}
+
 /* version: this client's and the daemon's versions and defaults. */
 int
 cmd_version(struct ctl *ctl, int argc, char **argv)
 {
-	struct json_object *res = NULL, *api;
+	struct json_object *res = NULL;
 	int ex, r;
 
-	if ((ex = parse_no_args(ctl, argc, argv)) != 0)
-		return ex;
-	if ((ex = ctl_connect(ctl)) != 0)
+	if ((ex = ctl_start(ctl, argc, argv)) != 0)
 		return ex;
 	r = sbuml_daemon_version(ctl->client, &res);
-	if (r < 0)
-		return ctl_fail(ctl, r);
-	if (ctl->json) {
-		ex = ctl_print_json(res);
-	} else {
-		printf("sbumlctl   %s\n", SBUML_VERSION);
-		printf("sbumld     %s", ctl_str(res, "version") ?
-		    ctl_str(res, "version") : "?");
-		if (json_object_object_get_ex(res, "api", &api))
-			printf(" (api %d)", json_object_get_int(api));
-		printf("\nkernel     %s\nimage      %s\nstate_dir  %s\n",
-		    ctl_str(res, "kernel") ? ctl_str(res, "kernel") : "-",
-		    ctl_str(res, "image") ? ctl_str(res, "image") : "-",
-		    ctl_str(res, "state_dir") ? ctl_str(res, "state_dir") : "-");
-	}
+	ex = ctl_show(ctl, r, res, print_version, NULL);
 	json_object_put(res);
 	return ex;
 }
@@ -134,9 +119,8 @@ cmd_events(struct ctl *ctl, int argc, char **argv)
 		} else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
-	if (optind != argc)
-		return ctl_usage(ctl, "too many arguments");
-	if ((ex = ctl_connect(ctl)) != 0)
+	if ((ex = ctl_nargs(ctl, argc, 0, "")) != 0 ||
+	    (ex = ctl_connect(ctl)) != 0)
 		return ex;
 	if ((r = sbuml_events_subscribe(ctl->client)) < 0)
 		return ctl_fail(ctl, r);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sbumlctl machine commands: boot, list, info, pause, resume, halt, kill,
- * console, delete.  Each parses its options, resolves MACHINE, connects,
- * calls the typed helper of libsbuml-client and prints the result as a
- * human summary, or as raw JSON with --json.
+ * sbumlctl machine commands: boot, list, halt, console, and the printers
+ * of info, pause, resume, kill (run by ctl_cmd_one() from the command
+ * table).  Each parses its options, resolves MACHINE, connects, calls the
+ * typed helper of libsbuml-client and prints the result as a human
+ * summary, or as raw JSON with --json.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,9 +13,6 @@
 #include <time.h>
 
 #include "sbumlctl.h"
-
-typedef int (*machine_fn)(struct sbuml_client *, const char *,
-    struct json_object **);
 
 /* At most this many extra disks (doc/rpc.md: ubd1 ... ubd7). */
 #define MAX_DISKS	7
@@ -72,8 +70,8 @@ print_exit(struct json_object *v)
 }
 
 /* Print a machine object as "key: value" lines, known keys first. */
-static void
-print_machine(struct json_object *m)
+void
+ctl_print_machine(struct json_object *m, const char *arg)
 {
 	static const char *const order[] = {
 		"machine", "state", "pid", "dir", "mem_mb", "image", "kernel",
@@ -83,6 +81,7 @@ print_machine(struct json_object *m)
 	size_t i, j, n;
 	bool known;
 
+	(void)arg;
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		if (!json_object_object_get_ex(m, order[i], &v))
 			continue;
@@ -119,61 +118,16 @@ print_machine(struct json_object *m)
 
 /* Print "demo: running (pid 123)" for a state-changing command. */
 void
-ctl_print_state(struct json_object *m)
+ctl_print_state(struct json_object *m, const char *arg)
 {
 	struct json_object *pid;
 
+	(void)arg;
 	printf("%s: %s", ctl_str(m, "machine") ? ctl_str(m, "machine") : "?",
 	    ctl_str(m, "state") ? ctl_str(m, "state") : "?");
 	if (json_object_object_get_ex(m, "pid", &pid))
 		printf(" (pid %d)", json_object_get_int(pid));
 	putchar('\n');
-}
-
-/*
- * Parse "CMD [common options] MACHINE" and resolve MACHINE into *ret
- * (malloc'd).  Returns 0 or an exit code.
- */
-static int
-parse_machine_only(struct ctl *ctl, int argc, char **argv, char **ret)
-{
-	static const struct option opts[] = { CTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-	int opt, ex;
-
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1)
-		if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
-			return ex;
-	if (argc - optind != 1)
-		return ctl_usage(ctl, argc - optind < 1 ? "missing MACHINE" :
-		    "too many arguments");
-	return ctl_machine_arg(ctl, argv[optind], ret);
-}
-
-/* Run a {"machine": M} method and print the machine object it returns. */
-static int
-run_machine(struct ctl *ctl, int argc, char **argv, machine_fn fn, bool detail)
-{
-	struct json_object *res = NULL;
-	char *machine = NULL;
-	int ex, r;
-
-	if ((ex = parse_machine_only(ctl, argc, argv, &machine)) != 0)
-		return ex;
-	if ((ex = ctl_connect(ctl)) != 0)
-		goto out;
-	r = fn(ctl->client, machine, &res);
-	if (r < 0)
-		ex = ctl_fail(ctl, r);
-	else if (ctl->json)
-		ex = ctl_print_json(res);
-	else if (detail)
-		print_machine(res);
-	else
-		ctl_print_state(res);
-out:
-	json_object_put(res);
-	free(machine);
-	return ex;
 }
 
 /* boot MACHINE [--image P] [--mem MB] [--cmdline S] [--disk P]... [--kernel P] */
@@ -249,12 +203,7 @@ cmd_boot(struct ctl *ctl, int argc, char **argv)
 			break;
 		}
 	}
-	if (argc - optind != 1) {
-		ex = ctl_usage(ctl, argc - optind < 1 ? "missing MACHINE" :
-		    "too many arguments");
-		goto out;
-	}
-	if ((ex = ctl_machine_arg(ctl, argv[optind], &machine)) != 0)
+	if ((ex = ctl_sole_arg(ctl, argc, argv, "MACHINE", &machine)) != 0)
 		goto out;
 	o.machine = machine;
 	o.image = image;
@@ -264,12 +213,7 @@ cmd_boot(struct ctl *ctl, int argc, char **argv)
 	if ((ex = ctl_connect(ctl)) != 0)
 		goto out;
 	r = sbuml_machine_boot(ctl->client, &o, &res);
-	if (r < 0)
-		ex = ctl_fail(ctl, r);
-	else if (ctl->json)
-		ex = ctl_print_json(res);
-	else
-		ctl_print_state(res);
+	ex = ctl_show(ctl, r, res, ctl_print_state, machine);
 out:
 	json_object_put(res);
 	for (i = 0; i < ndisks; i++)
@@ -280,41 +224,15 @@ out:
 	return ex;
 }
 
-/* list: a NAME STATE PID MEM DIR table, sorted by the daemon. */
-int
-cmd_list(struct ctl *ctl, int argc, char **argv)
+/* The list table: NAME STATE PID MEM DIR, sorted by the daemon. */
+static void
+print_machine_table(struct json_object *machines)
 {
-	static const struct option opts[] = { CTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-	struct json_object *res = NULL, *machines, *m, *v;
-	size_t i, n, w = 4;
+	struct json_object *m, *v;
+	size_t i, n, w = ctl_column_width(machines, "machine", 4);
 	char pid[16], mem[16];
-	int opt, ex, r;
 
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1)
-		if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
-			return ex;
-	if (optind != argc)
-		return ctl_usage(ctl, "too many arguments");
-	if ((ex = ctl_connect(ctl)) != 0)
-		return ex;
-	r = sbuml_machine_list(ctl->client, &res);
-	if (r < 0)
-		return ctl_fail(ctl, r);
-	if (ctl->json) {
-		ex = ctl_print_json(res);
-		goto out;
-	}
-	if (!json_object_object_get_ex(res, "machines", &machines) ||
-	    !json_object_is_type(machines, json_type_array)) {
-		ex = ctl_fail(ctl, -EPROTO);
-		goto out;
-	}
 	n = json_object_array_length(machines);
-	for (i = 0; i < n; i++) {
-		m = json_object_array_get_idx(machines, i);
-		if (ctl_str(m, "machine") != NULL && strlen(ctl_str(m, "machine")) > w)
-			w = strlen(ctl_str(m, "machine"));
-	}
 	printf("%-*s  %-8s  %7s  %6s  %s\n", (int)w, "NAME", "STATE", "PID",
 	    "MEM", "DIR");
 	for (i = 0; i < n; i++) {
@@ -330,37 +248,14 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		    ctl_str(m, "state") ? ctl_str(m, "state") : "?", pid, mem,
 		    ctl_str(m, "dir") ? ctl_str(m, "dir") : "-");
 	}
-out:
-	json_object_put(res);
-	return ex;
 }
 
-/* info MACHINE */
+/* list: a NAME STATE PID MEM DIR table, sorted by the daemon. */
 int
-cmd_info(struct ctl *ctl, int argc, char **argv)
+cmd_list(struct ctl *ctl, int argc, char **argv)
 {
-	return run_machine(ctl, argc, argv, sbuml_machine_info, true);
-}
-
-/* pause MACHINE */
-int
-cmd_pause(struct ctl *ctl, int argc, char **argv)
-{
-	return run_machine(ctl, argc, argv, sbuml_machine_pause, false);
-}
-
-/* resume MACHINE */
-int
-cmd_resume(struct ctl *ctl, int argc, char **argv)
-{
-	return run_machine(ctl, argc, argv, sbuml_machine_resume, false);
-}
-
-/* kill MACHINE */
-int
-cmd_kill(struct ctl *ctl, int argc, char **argv)
-{
-	return run_machine(ctl, argc, argv, sbuml_machine_kill, false);
+	return ctl_run_list(ctl, argc, argv, sbuml_machine_list, "machines",
+	    print_machine_table);
 }
 
 /* halt MACHINE [--timeout S]: here --timeout is the guest's grace period. */
@@ -385,46 +280,12 @@ cmd_halt(struct ctl *ctl, int argc, char **argv)
 		} else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
-	if (argc - optind != 1)
-		return ctl_usage(ctl, argc - optind < 1 ? "missing MACHINE" :
-		    "too many arguments");
-	if ((ex = ctl_machine_arg(ctl, argv[optind], &machine)) != 0)
+	if ((ex = ctl_sole_arg(ctl, argc, argv, "MACHINE", &machine)) != 0)
 		return ex;
 	if ((ex = ctl_connect(ctl)) != 0)
 		goto out;
 	r = sbuml_machine_halt(ctl->client, machine, (unsigned int)t, &res);
-	if (r < 0)
-		ex = ctl_fail(ctl, r);
-	else if (ctl->json)
-		ex = ctl_print_json(res);
-	else
-		ctl_print_state(res);
-out:
-	json_object_put(res);
-	free(machine);
-	return ex;
-}
-
-/* delete MACHINE */
-int
-cmd_delete(struct ctl *ctl, int argc, char **argv)
-{
-	struct json_object *res = NULL;
-	char *machine = NULL;
-	int ex, r;
-
-	if ((ex = parse_machine_only(ctl, argc, argv, &machine)) != 0)
-		return ex;
-	if ((ex = ctl_connect(ctl)) != 0)
-		goto out;
-	r = sbuml_machine_delete(ctl->client, machine, &res);
-	if (r < 0)
-		ex = ctl_fail(ctl, r);
-	else if (ctl->json)
-		ex = ctl_print_json(res);
-	else
-		printf("%s: deleted\n", ctl_str(res, "deleted") ?
-		    ctl_str(res, "deleted") : machine);
+	ex = ctl_show(ctl, r, res, ctl_print_state, machine);
 out:
 	json_object_put(res);
 	free(machine);
@@ -508,10 +369,7 @@ cmd_console(struct ctl *ctl, int argc, char **argv)
 		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
-	if (argc - optind != 1)
-		return ctl_usage(ctl, argc - optind < 1 ? "missing MACHINE" :
-		    "too many arguments");
-	if ((ex = ctl_machine_arg(ctl, argv[optind], &machine)) != 0)
+	if ((ex = ctl_sole_arg(ctl, argc, argv, "MACHINE", &machine)) != 0)
 		return ex;
 	if ((ex = ctl_connect(ctl)) != 0)
 		goto out;

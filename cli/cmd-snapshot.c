@@ -160,14 +160,7 @@ do_restore(struct ctl *ctl, const char *snapshot, const char *machine, bool cont
 	if (ctl->client == NULL && (ex = ctl_connect(ctl)) != 0)
 		return ex;
 	r = sbuml_snapshot_restore(ctl->client, snapshot, machine, cont, &res);
-	if (r < 0)
-		return ctl_fail(ctl, r);
-	if (ctl->json)
-		ex = ctl_print_json(res);
-	else {
-		ctl_print_state(res);
-		ex = 0;
-	}
+	ex = ctl_show(ctl, r, res, ctl_print_state, machine);
 	json_object_put(res);
 	return ex;
 }
@@ -191,9 +184,8 @@ cmd_restore(struct ctl *ctl, int argc, char **argv)
 		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
-	if (argc - optind != 2)
-		return ctl_usage(ctl, argc - optind < 2 ?
-		    "want SNAPSHOT and MACHINE" : "too many arguments");
+	if ((ex = ctl_nargs(ctl, argc, 2, "want SNAPSHOT and MACHINE")) != 0)
+		return ex;
 	if ((ex = ctl_machine_arg(ctl, argv[optind + 1], &machine)) != 0 ||
 	    (ex = ctl_path_arg(ctl, argv[optind], "SNAPSHOT", &snapshot)) != 0)
 		goto out;
@@ -207,7 +199,7 @@ out:
 
 /* Print a snapshot object as "key value" lines, unknown members last. */
 static void
-print_snapshot(struct json_object *s)
+print_snapshot(struct json_object *s, const char *arg)
 {
 	static const char *const known[] = {
 		"snapshot", "path", "created", "state", "machine", "kernel",
@@ -217,6 +209,7 @@ print_snapshot(struct json_object *s)
 	size_t i;
 	bool first;
 
+	(void)arg;
 	for (i = 0; i < 4; i++) {
 		if (!json_object_object_get_ex(s, known[i], &v))
 			continue;
@@ -279,41 +272,15 @@ print_snapshot(struct json_object *s)
 	}
 }
 
-/* snapshot list: NAME STATE PAUSE_MS SIZE_MB CREATED. */
-static int
-snap_list(struct ctl *ctl, int argc, char **argv)
+/* The snapshot list table: NAME STATE PAUSE_MS SIZE_MB CREATED. */
+static void
+print_snapshot_table(struct json_object *snaps)
 {
-	static const struct option opts[] = { CTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-	struct json_object *res = NULL, *snaps, *s;
+	struct json_object *s;
 	char pause[32], size[32];
-	size_t i, n, w = 4;
-	int opt, ex, r;
+	size_t i, n, w = ctl_column_width(snaps, "snapshot", 4);
 
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1)
-		if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
-			return ex;
-	if (optind != argc)
-		return ctl_usage(ctl, "too many arguments");
-	if ((ex = ctl_connect(ctl)) != 0)
-		return ex;
-	r = sbuml_snapshot_list(ctl->client, &res);
-	if (r < 0)
-		return ctl_fail(ctl, r);
-	if (ctl->json) {
-		ex = ctl_print_json(res);
-		goto out;
-	}
-	if (!json_object_object_get_ex(res, "snapshots", &snaps) ||
-	    !json_object_is_type(snaps, json_type_array)) {
-		ex = ctl_fail(ctl, -EPROTO);
-		goto out;
-	}
 	n = json_object_array_length(snaps);
-	for (i = 0; i < n; i++) {
-		s = json_object_array_get_idx(snaps, i);
-		if (ctl_str(s, "snapshot") != NULL && strlen(ctl_str(s, "snapshot")) > w)
-			w = strlen(ctl_str(s, "snapshot"));
-	}
 	printf("%-*s  %-7s  %8s  %8s  %s\n", (int)w, "NAME", "STATE", "PAUSE_MS",
 	    "SIZE_MB", "CREATED");
 	for (i = 0; i < n; i++) {
@@ -331,59 +298,14 @@ snap_list(struct ctl *ctl, int argc, char **argv)
 		    ctl_str(s, "state") ? ctl_str(s, "state") : "?", pause, size,
 		    ctl_str(s, "created") ? ctl_str(s, "created") : "-");
 	}
-	ex = 0;
-out:
-	json_object_put(res);
-	return ex;
 }
 
-/* snapshot info SNAPSHOT / snapshot delete SNAPSHOT. */
+/* snapshot list: NAME STATE PAUSE_MS SIZE_MB CREATED. */
 static int
-snap_one(struct ctl *ctl, int argc, char **argv, bool delete)
+snap_list(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = { CTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
-	struct json_object *res = NULL;
-	char *snapshot = NULL;
-	int opt, ex, r;
-
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1)
-		if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
-			return ex;
-	if (argc - optind != 1)
-		return ctl_usage(ctl, argc - optind < 1 ? "missing SNAPSHOT" :
-		    "too many arguments");
-	ctl->target = argv[optind];
-	if ((ex = ctl_path_arg(ctl, argv[optind], "SNAPSHOT", &snapshot)) != 0)
-		return ex;
-	if ((ex = ctl_connect(ctl)) != 0)
-		goto out;
-	r = delete ? sbuml_snapshot_delete(ctl->client, snapshot, &res) :
-	    sbuml_snapshot_info(ctl->client, snapshot, &res);
-	if (r < 0)
-		ex = ctl_fail(ctl, r);
-	else if (ctl->json)
-		ex = ctl_print_json(res);
-	else if (delete)
-		printf("%s: deleted\n", ctl_str(res, "deleted") ?
-		    ctl_str(res, "deleted") : snapshot);
-	else
-		print_snapshot(res);
-out:
-	json_object_put(res);
-	free(snapshot);
-	return ex;
-}
-
-static int
-snap_info(struct ctl *ctl, int argc, char **argv)
-{
-	return snap_one(ctl, argc, argv, false);
-}
-
-static int
-snap_delete(struct ctl *ctl, int argc, char **argv)
-{
-	return snap_one(ctl, argc, argv, true);
+	return ctl_run_list(ctl, argc, argv, sbuml_snapshot_list, "snapshots",
+	    print_snapshot_table);
 }
 
 /* snapshot list | info SNAPSHOT | delete SNAPSHOT */
@@ -393,11 +315,13 @@ cmd_snapshot(struct ctl *ctl, int argc, char **argv)
 	/* Named "snapshot X" so that usage and error messages say so. */
 	static const struct ctl_command subs[] = {
 		{ "snapshot list",   snap_list,   "",
-		    "list the named snapshots" },
-		{ "snapshot info",   snap_info,   "SNAPSHOT",
-		    "check a snapshot and show it" },
-		{ "snapshot delete", snap_delete, "SNAPSHOT",
-		    "remove a snapshot" },
+		    "list the named snapshots", NULL, NULL },
+		{ "snapshot info",   ctl_cmd_one, "SNAPSHOT",
+		    "check a snapshot and show it", sbuml_snapshot_info,
+		    print_snapshot },
+		{ "snapshot delete", ctl_cmd_one, "SNAPSHOT",
+		    "remove a snapshot", sbuml_snapshot_delete,
+		    ctl_print_deleted },
 	};
 	size_t i;
 
@@ -437,9 +361,8 @@ cmd_sbumlsave(struct ctl *ctl, int argc, char **argv)
 		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
-	if (argc - optind != 2)
-		return ctl_usage(ctl, argc - optind < 2 ?
-		    "want MACHINE and PREFIX" : "too many arguments");
+	if ((ex = ctl_nargs(ctl, argc, 2, "want MACHINE and PREFIX")) != 0)
+		return ex;
 	if ((ex = ctl_machine_arg(ctl, argv[optind], &machine)) != 0 ||
 	    (ex = ctl_path_arg(ctl, argv[optind + 1], "PREFIX", &prefix)) != 0)
 		goto out;
@@ -599,9 +522,8 @@ cmd_sbumlrestore(struct ctl *ctl, int argc, char **argv)
 		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
-	if (argc - optind != 2)
-		return ctl_usage(ctl, argc - optind < 2 ?
-		    "want NEWDIR and SNAPSHOT" : "too many arguments");
+	if ((ex = ctl_nargs(ctl, argc, 2, "want NEWDIR and SNAPSHOT")) != 0)
+		return ex;
 	arg = argv[optind + 1];
 	if ((ex = ctl_machine_arg(ctl, argv[optind], &machine)) != 0 ||
 	    (ex = ctl_path_arg(ctl, arg, "SNAPSHOT", &abs)) != 0)

@@ -23,34 +23,43 @@
 
 static const struct ctl_command ctl_commands[] = {
 	{ "boot",	cmd_boot,	"MACHINE [--image P] [--mem MB] [--cmdline S] [--disk P]... [--kernel P]",
-	    "boot a new machine, or boot a stopped one again" },
-	{ "list",	cmd_list,	"",			"list machines" },
-	{ "info",	cmd_info,	"MACHINE",		"show a machine" },
-	{ "pause",	cmd_pause,	"MACHINE",		"stop a machine's CPU" },
-	{ "resume",	cmd_resume,	"MACHINE",		"continue a paused machine" },
-	{ "halt",	cmd_halt,	"MACHINE [--timeout S]", "shut a machine down cleanly" },
-	{ "kill",	cmd_kill,	"MACHINE",		"kill a machine at once" },
+	    "boot a new machine, or boot a stopped one again", NULL, NULL },
+	{ "list",	cmd_list,	"",			"list machines", NULL, NULL },
+	{ "info",	ctl_cmd_one,	"MACHINE",		"show a machine",
+	    sbuml_machine_info, ctl_print_machine },
+	{ "pause",	ctl_cmd_one,	"MACHINE",		"stop a machine's CPU",
+	    sbuml_machine_pause, ctl_print_state },
+	{ "resume",	ctl_cmd_one,	"MACHINE",		"continue a paused machine",
+	    sbuml_machine_resume, ctl_print_state },
+	{ "halt",	cmd_halt,	"MACHINE [--timeout S]", "shut a machine down cleanly",
+	    NULL, NULL },
+	{ "kill",	ctl_cmd_one,	"MACHINE",		"kill a machine at once",
+	    sbuml_machine_kill, ctl_print_state },
 	{ "console",	cmd_console,	"MACHINE [--lines N] [--follow]",
-	    "print the console log" },
-	{ "delete",	cmd_delete,	"MACHINE",		"remove a stopped machine and its directory" },
+	    "print the console log", NULL, NULL },
+	{ "delete",	ctl_cmd_one,	"MACHINE",		"remove a stopped machine and its directory",
+	    sbuml_machine_delete, ctl_print_deleted },
 	{ "save",	cmd_save,	"MACHINE [SNAPSHOT] [--prefix P] [--stop] [--progress]",
-	    "snapshot a running or paused machine" },
+	    "snapshot a running or paused machine", NULL, NULL },
 	{ "restore",	cmd_restore,	"SNAPSHOT MACHINE [--paused]",
-	    "start a new machine from a snapshot" },
+	    "start a new machine from a snapshot", NULL, NULL },
 	{ "snapshot",	cmd_snapshot,	"list | info SNAPSHOT | delete SNAPSHOT",
-	    "list, check or delete snapshots" },
-	{ "events",	cmd_events,	"[--count N]",		"print daemon events as they happen" },
-	{ "ping",	cmd_ping,	"",			"check that the daemon answers" },
-	{ "version",	cmd_version,	"",			"show client and daemon versions" },
+	    "list, check or delete snapshots", NULL, NULL },
+	{ "events",	cmd_events,	"[--count N]",		"print daemon events as they happen",
+	    NULL, NULL },
+	{ "ping",	cmd_ping,	"",			"check that the daemon answers",
+	    NULL, NULL },
+	{ "version",	cmd_version,	"",			"show client and daemon versions",
+	    NULL, NULL },
 };
 #define NCOMMANDS	(sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 
 /* The classic commands whose arguments differ from any sbumlctl command. */
 static const struct ctl_command ctl_classic_own[] = {
 	{ "sbumlsave",	cmd_sbumlsave,	"MACHINE PREFIX [-f] [-c]",
-	    "save MACHINE as PREFIX-<unique>" },
+	    "save MACHINE as PREFIX-<unique>", NULL, NULL },
 	{ "sbumlrestore", cmd_sbumlrestore, "NEWDIR SNAPSHOT [-c]",
-	    "restore SNAPSHOT (or the one PREFIX-*) into NEWDIR" },
+	    "restore SNAPSHOT (or the one PREFIX-*) into NEWDIR", NULL, NULL },
 };
 
 /*
@@ -354,6 +363,142 @@ ctl_str(struct json_object *obj, const char *key)
 	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
+}
+
+/* Parse the common options only (a command without its own); 0 or an exit code. */
+int
+ctl_parse_common(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = { CTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
+	int opt, ex;
+
+	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1)
+		if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
+			return ex;
+	return 0;
+}
+
+/* Check that n arguments follow the options; 0, or exit 2 saying missing. */
+int
+ctl_nargs(struct ctl *ctl, int argc, int n, const char *missing)
+{
+	if (argc - optind < n)
+		return ctl_usage(ctl, "%s", missing);
+	if (argc - optind > n)
+		return ctl_usage(ctl, "too many arguments");
+	return 0;
+}
+
+/*
+ * After the options: exactly one WHAT argument (MACHINE, SNAPSHOT), which
+ * messages then name, resolved by ctl_path_arg() into *ret (malloc'd).
+ */
+int
+ctl_sole_arg(struct ctl *ctl, int argc, char **argv, const char *what,
+    char **ret)
+{
+	if (argc - optind < 1)
+		return ctl_usage(ctl, "missing %s", what);
+	if (argc - optind > 1)
+		return ctl_usage(ctl, "too many arguments");
+	ctl->target = argv[optind];
+	return ctl_path_arg(ctl, argv[optind], what, ret);
+}
+
+/* Parse a command that takes no arguments and connect; 0 or an exit code. */
+int
+ctl_start(struct ctl *ctl, int argc, char **argv)
+{
+	int ex;
+
+	if ((ex = ctl_parse_common(ctl, argc, argv)) != 0 ||
+	    (ex = ctl_nargs(ctl, argc, 0, "")) != 0)
+		return ex;
+	return ctl_connect(ctl);
+}
+
+/* Report a failed call (r < 0), else print res as JSON or with print. */
+int
+ctl_show(struct ctl *ctl, int r, struct json_object *res, ctl_print_fn *print,
+    const char *arg)
+{
+	if (r < 0)
+		return ctl_fail(ctl, r);
+	if (ctl->json)
+		return ctl_print_json(res);
+	print(res, arg);
+	return 0;
+}
+
+/*
+ * "CMD [common options] ARG": resolve ARG (its name is the command's usage,
+ * "MACHINE" or "SNAPSHOT"), connect, and run ctl->cmd->call and ->print.
+ */
+int
+ctl_cmd_one(struct ctl *ctl, int argc, char **argv)
+{
+	struct json_object *res = NULL;
+	char *arg = NULL;
+	int ex, r;
+
+	if ((ex = ctl_parse_common(ctl, argc, argv)) != 0 ||
+	    (ex = ctl_sole_arg(ctl, argc, argv, ctl->cmd->usage, &arg)) != 0)
+		return ex;
+	if ((ex = ctl_connect(ctl)) != 0)
+		goto out;
+	r = ctl->cmd->call(ctl->client, arg, &res);
+	ex = ctl_show(ctl, r, res, ctl->cmd->print, arg);
+out:
+	json_object_put(res);
+	free(arg);
+	return ex;
+}
+
+/* "CMD [common options]": run a list call and print the array under key. */
+int
+ctl_run_list(struct ctl *ctl, int argc, char **argv, ctl_list_fn *list,
+    const char *key, ctl_table_fn *table)
+{
+	struct json_object *res = NULL, *array;
+	int ex, r;
+
+	if ((ex = ctl_start(ctl, argc, argv)) != 0)
+		return ex;
+	r = list(ctl->client, &res);
+	if (r < 0)
+		ex = ctl_fail(ctl, r);
+	else if (ctl->json)
+		ex = ctl_print_json(res);
+	else if (!json_object_object_get_ex(res, key, &array) ||
+	    !json_object_is_type(array, json_type_array))
+		ex = ctl_fail(ctl, -EPROTO);
+	else
+		table(array);
+	json_object_put(res);
+	return ex;
+}
+
+/* Width of a table column: the longest key string in array, at least min. */
+size_t
+ctl_column_width(struct json_object *array, const char *key, size_t min)
+{
+	const char *s;
+	size_t i, n = json_object_array_length(array), w = min;
+
+	for (i = 0; i < n; i++) {
+		s = ctl_str(json_object_array_get_idx(array, i), key);
+		if (s != NULL && strlen(s) > w)
+			w = strlen(s);
+	}
+	return w;
+}
+
+/* Print "NAME: deleted" for a *.delete result; arg when it names nothing. */
+void
+ctl_print_deleted(struct json_object *res, const char *arg)
+{
+	printf("%s: deleted\n", ctl_str(res, "deleted") ?
+	    ctl_str(res, "deleted") : arg);
 }
 
 /* Find a command by exact name; NULL if there is none. */

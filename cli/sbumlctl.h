@@ -9,6 +9,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <json-c/json.h>
 
@@ -34,11 +35,24 @@ struct ctl {
 	struct sbuml_client	*client;	/* after ctl_connect() */
 };
 
+/* A library call on one MACHINE or SNAPSHOT argument (sbuml_machine_info...). */
+typedef int ctl_call_fn(struct sbuml_client *, const char *arg,
+    struct json_object **ret_result);
+/* Human output of a call's result; arg is the resolved argument, or NULL. */
+typedef void ctl_print_fn(struct json_object *res, const char *arg);
+/* A list call (sbuml_machine_list, sbuml_snapshot_list). */
+typedef int ctl_list_fn(struct sbuml_client *, struct json_object **ret_result);
+/* Human output of the array a list call returns. */
+typedef void ctl_table_fn(struct json_object *array);
+
 struct ctl_command {
 	const char	*name;
 	int		(*fn)(struct ctl *, int argc, char **argv);
 	const char	*usage;		/* arguments after the name */
 	const char	*help;		/* one line */
+	/* For fn = ctl_cmd_one only (else NULL): what it calls and prints. */
+	ctl_call_fn	*call;
+	ctl_print_fn	*print;
 };
 
 /*
@@ -72,17 +86,25 @@ int	ctl_path_arg(struct ctl *, const char *arg, const char *what,
 int	ctl_machine_arg(struct ctl *, const char *arg, char **ret);
 int	ctl_print_json(struct json_object *);
 const char *ctl_str(struct json_object *obj, const char *key);
+int	ctl_parse_common(struct ctl *, int argc, char **argv);
+int	ctl_nargs(struct ctl *, int argc, int n, const char *missing);
+int	ctl_sole_arg(struct ctl *, int argc, char **argv, const char *what,
+	    char **ret);
+int	ctl_start(struct ctl *, int argc, char **argv);
+int	ctl_show(struct ctl *, int r, struct json_object *res,
+	    ctl_print_fn *print, const char *arg);
+int	ctl_cmd_one(struct ctl *, int argc, char **argv);
+int	ctl_run_list(struct ctl *, int argc, char **argv, ctl_list_fn *list,
+	    const char *key, ctl_table_fn *table);
+void	ctl_print_deleted(struct json_object *res, const char *arg);
+size_t	ctl_column_width(struct json_object *array, const char *key,
+	    size_t min);
 
 /* cmd-machine.c */
 int	cmd_boot(struct ctl *, int, char **);
 int	cmd_list(struct ctl *, int, char **);
-int	cmd_info(struct ctl *, int, char **);
-int	cmd_pause(struct ctl *, int, char **);
-int	cmd_resume(struct ctl *, int, char **);
 int	cmd_halt(struct ctl *, int, char **);
-int	cmd_kill(struct ctl *, int, char **);
 int	cmd_console(struct ctl *, int, char **);
-int	cmd_delete(struct ctl *, int, char **);
 
 /* cmd-snapshot.c */
 int	cmd_save(struct ctl *, int, char **);
@@ -93,7 +115,8 @@ int	cmd_sbumlrestore(struct ctl *, int, char **);
 
 /* cmd-machine.c */
 void	ctl_print_value(struct json_object *);
-void	ctl_print_state(struct json_object *);
+void	ctl_print_state(struct json_object *, const char *arg);
+void	ctl_print_machine(struct json_object *, const char *arg);
 
 /* cmd-daemon.c */
 int	cmd_events(struct ctl *, int, char **);

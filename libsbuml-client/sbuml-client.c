@@ -514,6 +514,26 @@ out:
 }
 
 /*
+ * Read the next message before the deadline: 1 with *ret_obj (caller owns)
+ * or -errno.  stop_if_dead: a dead handle returns c->dead instead of
+ * reading on once its buffered lines are used up.
+ */
+static int
+next_message(struct sbuml_client *c, int64_t deadline, bool stop_if_dead,
+    struct json_object **ret_obj)
+{
+	int r;
+
+	while ((r = take_line(c, ret_obj)) == 0) {
+		if (stop_if_dead && c->dead != 0)
+			return c->dead;
+		if ((r = fill(c, deadline)) < 0)
+			return r;
+	}
+	return r;
+}
+
+/*
  * The daemon hung up before our request went out.  It may have said why
  * first (LimitExceeded with id null): read what is buffered and return
  * -EREMOTEIO if so, else r.
@@ -525,14 +545,9 @@ salvage_error(struct sbuml_client *c, int r)
 	int t;
 
 	for (;;) {
-		t = take_line(c, &obj);
-		if (t < 0)
+		/* Only what already arrived: a deadline that has passed. */
+		if (next_message(c, deadline_after(0), false, &obj) < 0)
 			return r;
-		if (t == 0) {
-			if (fill(c, deadline_after(0)) < 0)
-				return r;
-			continue;
-		}
 		t = dispatch(c, obj, -1, NULL);
 		json_object_put(obj);
 		if (t == -EREMOTEIO)
@@ -685,14 +700,8 @@ sbuml_call_timeout(struct sbuml_client *c, const char *method,
 		return r == -ECONNRESET ? salvage_error(c, r) : r;
 
 	for (;;) {
-		r = take_line(c, &obj);
-		if (r < 0)
+		if ((r = next_message(c, deadline, false, &obj)) < 0)
 			return r;
-		if (r == 0) {
-			if ((r = fill(c, deadline)) < 0)
-				return r;
-			continue;
-		}
 		r = dispatch(c, obj, id, &result);
 		json_object_put(obj);
 		if (r < 0)
@@ -732,17 +741,9 @@ sbuml_next_event(struct sbuml_client *c, int timeout_ms, char **ret_method,
 	error_clear(c);
 	deadline = deadline_after(timeout_ms);
 	while (c->ev_head == NULL) {
-		r = take_line(c, &obj);
-		if (r < 0)
+		/* A dead handle still hands out what it got before dying. */
+		if ((r = next_message(c, deadline, true, &obj)) < 0)
 			return r;
-		if (r == 0) {
-			/* A dead handle still hands out what it got before dying. */
-			if (c->dead != 0)
-				return c->dead;
-			if ((r = fill(c, deadline)) < 0)
-				return r;
-			continue;
-		}
 		r = dispatch(c, obj, -1, NULL);
 		json_object_put(obj);
 		if (r < 0)
@@ -759,24 +760,36 @@ sbuml_next_event(struct sbuml_client *c, int timeout_ms, char **ret_method,
 	return 0;
 }
 
-/* Call a method whose params are {"machine": machine}. */
+/* Call method with params {key: value} and the given timeout (c non-NULL). */
 static int
-call_machine(struct sbuml_client *c, const char *method, const char *machine,
+call_with_string_param(struct sbuml_client *c, const char *method,
+    const char *key, const char *value, int timeout_ms,
     struct json_object **ret_result)
 {
 	struct json_object *params;
 	int r;
 
-	if (c == NULL || machine == NULL)
+	if (value == NULL)
 		return -EINVAL;
 	params = json_object_new_object();
 	if (params == NULL)
 		return -ENOMEM;
-	r = add_str(params, "machine", machine);
+	r = add_str(params, key, value);
 	if (r == 0)
-		r = sbuml_call(c, method, params, ret_result);
+		r = sbuml_call_timeout(c, method, params, timeout_ms, ret_result);
 	json_object_put(params);
 	return r;
+}
+
+/* Call a method whose params are {"machine": machine}. */
+static int
+call_machine(struct sbuml_client *c, const char *method, const char *machine,
+    struct json_object **ret_result)
+{
+	if (c == NULL)
+		return -EINVAL;
+	return call_with_string_param(c, method, "machine", machine,
+	    c->timeout_ms, ret_result);
 }
 
 /* events.subscribe. */
@@ -821,19 +834,10 @@ sbuml_daemon_version(struct sbuml_client *c, struct json_object **ret_result)
 SBUML_EXPORT int
 sbuml_daemon_set_log_level(struct sbuml_client *c, const char *level)
 {
-	struct json_object *params;
-	int r;
-
-	if (c == NULL || level == NULL)
+	if (c == NULL)
 		return -EINVAL;
-	params = json_object_new_object();
-	if (params == NULL)
-		return -ENOMEM;
-	r = add_str(params, "level", level);
-	if (r == 0)
-		r = sbuml_call(c, "daemon.set-log-level", params, NULL);
-	json_object_put(params);
-	return r;
+	return call_with_string_param(c, "daemon.set-log-level", "level", level,
+	    c->timeout_ms, NULL);
 }
 
 /* machine.boot; only the options that are set go on the wire. */
@@ -986,20 +990,10 @@ static int
 call_snapshot(struct sbuml_client *c, const char *method, const char *snapshot,
     struct json_object **ret_result)
 {
-	struct json_object *params;
-	int r;
-
-	if (c == NULL || snapshot == NULL)
+	if (c == NULL)
 		return -EINVAL;
-	params = json_object_new_object();
-	if (params == NULL)
-		return -ENOMEM;
-	r = add_str(params, "snapshot", snapshot);
-	if (r == 0)
-		r = sbuml_call_timeout(c, method, params, snapshot_timeout(c),
-		    ret_result);
-	json_object_put(params);
-	return r;
+	return call_with_string_param(c, method, "snapshot", snapshot,
+	    snapshot_timeout(c), ret_result);
 }
 
 /* Add a boolean member; returns 0 or -ENOMEM. */
