@@ -9,14 +9,21 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build="$top/build"
 asan="$top/build-asan"
 
+passed=0
+failed_tests=0
 run_suite() {
 	dir=$1; shift
 	log="$dir/meson-logs/testlog.txt"
-	status=0
-	meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" || status=$?
-	if [ -f "$log" ] && grep -Eq '^(Skipped|Expected Fail|Unexpected Pass): *[1-9]' "$log"; then
-		echo "test.sh: some tests were skipped or unexpected in $dir; that is a failure" >&2
-		grep -E '^(Ok|Fail|Skipped|Expected Fail|Unexpected Pass|Timeout):' "$log" >&2 || true
+	out="$dir/meson-logs/test-summary.txt"
+	# Shown as it runs and kept for the counts; the exit status survives the pipe.
+	{ meson test -C "$dir" --print-errorlogs --num-processes 2 "$@" 2>&1; echo $? >"$out.rc"; } | tee "$out"
+	status=$(cat "$out.rc")
+	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$out" | tail -n 1)
+	bad=$(sed -n 's/^\(Fail\|Timeout\|Unexpected Pass\): *\([0-9]*\).*/\2/p' "$out" | awk '{s+=$1} END {print s+0}')
+	passed=$((passed + ${ok:-0}))
+	failed_tests=$((failed_tests + ${bad:-0}))
+	if grep -Eq '^(Skipped|Expected Fail|Unexpected Pass): *[1-9]' "$out"; then
+		echo "test.sh: some tests were skipped or unexpected in $dir; that is a failure (see $log)" >&2
 		status=1
 	fi
 	return $status
@@ -30,6 +37,7 @@ run_suite "$build" || failed=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suite "$asan" --no-suite kernel || failed=1
 
+echo "$passed passed, $failed_tests failed"
 if [ "$failed" -ne 0 ]; then
 	echo "test.sh: FAILED" >&2
 	exit 1
