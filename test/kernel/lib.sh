@@ -152,6 +152,8 @@ lines() { grep -ac "" "$WORK/$1/console.log"; }
 restore() {
 	local name=$1 cap=$2; shift 2
 	local m=$WORK/$name
+	local notify=(mconsole=notify:"$m/notify.sock")
+	[ -n "${NO_NOTIFY:-}" ] && notify=()
 	mkdir -p "$m"
 	cp --reflink=auto --sparse=always "$cap/disk0" "$m/disk0.cow" || return 1
 	( cd "$m" || exit 1
@@ -162,7 +164,7 @@ restore() {
 		GLIBC_TUNABLES=glibc.pthread.rseq=0 \
 		setarch "$(uname -m)" -R "$SBUML_KERNEL" sbuml_restore="$cap" \
 		uml_dir="$m/" umid=uml sbuml_disk=0:"$m/disk0.cow" \
-		mconsole=notify:"$m/notify.sock" "$@" \
+		"${notify[@]}" "$@" \
 		</dev/null >>"$m/console.log" 2>&1 ) &
 	local pid=$!
 	disown $pid 2>/dev/null

@@ -4,8 +4,20 @@
 # disk under its own identity (not the original's command line).
 source "$(dirname "$0")/lib.sh"
 make_image
+notify_listen a
 boot_and_wait a
 r=$(save a "$WORK/cap") || die "save: $r"
+
+# a clone restored without mconsole=notify: never notifies the original's
+# listener (and a guest write to /proc/mconsole is dropped, not a crash)
+NO_NOTIFY=1 restore n "$WORK/cap"
+wait_console n "^sbuml: restored from" 30 || die "n did not restore"
+first_tick n >/dev/null || fail "n does not tick"
+sleep 1
+cat "$WORK/a/notify.log"
+check grep -q "^0 $WORK/a/uml/mconsole" "$WORK/a/notify.log"
+if grep -q "sbuml restored" "$WORK/a/notify.log"; then fail "clone notified the original's listener"; fi
+halt_machine n
 
 # power-off (sysrq o runs the reboot notifiers, like a guest poweroff)
 restore p "$WORK/cap"
