@@ -39,6 +39,7 @@
 
 #define MACHINE_PROBE_MS	250	/* boot: how often to try mconsole */
 #define MACHINE_PROBE_TIMEOUT_MS 2000
+#define MACHINE_RESTORE_NOTIFY_MS 3000	/* restore: probe anyway after this */
 #define MACHINE_TAIL_MAX_BYTES	(4 * 1024 * 1024)
 
 enum machine_wait {
@@ -90,6 +91,12 @@ struct machine {
 	struct event		*ev_boot;	/* boot deadline */
 	struct event		*ev_probe;	/* readiness probe while booting */
 	bool			 probing;
+	/*
+	 * A restore is starting: the restored kernel binds its mconsole before
+	 * its interrupts are re-armed, so requests wait for its "sbuml restored"
+	 * notify (or, should that be lost, this deadline).
+	 */
+	uint64_t		 restore_wait_until;
 	struct event		*ev_halt;	/* next halt escalation */
 	struct event		*ev_cad;	/* repeats cad while halting */
 	int			 halt_stage;
@@ -667,7 +674,7 @@ machine_notify_cb(enum mconsole_notify_type type, const char *data, size_t len,
 	switch (type) {
 	case MCONSOLE_NOTIFY_SOCKET:
 		log_debug("%s: mconsole up at %s", m->name, data);
-		if (m->state == MACHINE_BOOTING)
+		if (m->state == MACHINE_BOOTING && m->restore_wait_until == 0)
 			machine_probe(m);
 		break;
 	case MCONSOLE_NOTIFY_PANIC:
@@ -678,7 +685,12 @@ machine_notify_cb(enum mconsole_notify_type type, const char *data, size_t len,
 		log_warnx("%s: kernel reports a hang", m->name);
 		break;
 	case MCONSOLE_NOTIFY_USER:
-		if (m->job != NULL && m->job->on_notify != NULL)
+		if (m->state == MACHINE_BOOTING && m->restore_wait_until != 0 &&
+		    strncmp(data, "sbuml restored", 14) == 0) {
+			log_debug("%s: %.*s", m->name, (int)len, data);
+			m->restore_wait_until = 0;
+			machine_probe(m);
+		} else if (m->job != NULL && m->job->on_notify != NULL)
 			m->job->on_notify(m, data, len, m->job->arg);
 		else
 			log_debug("%s: notify: %.*s", m->name, (int)len, data);
@@ -885,6 +897,8 @@ machine_probe_cb(evutil_socket_t fd, short events, void *arg)
 	(void)events;
 	if (m->state != MACHINE_BOOTING)
 		return;
+	if (m->restore_wait_until != 0 && now_usec() < m->restore_wait_until)
+		return;
 	sock = machine_path(m, "uml/mconsole");
 	if (access(sock, F_OK) == 0)
 		machine_probe(m);
@@ -995,6 +1009,8 @@ machine_start(struct machine *m, const char *capture, machine_done_cb cb,
 	m->expect_exit = m->panicked = m->boot_timed_out = false;
 	m->savable = false;
 	m->halt_stage = 0;
+	m->restore_wait_until = capture != NULL ?
+	    now_usec() + MACHINE_RESTORE_NOTIFY_MS * 1000 : 0;
 	(void)machine_add_waiter(m, MACHINE_WAIT_RUNNING, cb, arg);
 	machine_set_state(m, MACHINE_BOOTING);
 	machine_boot_watch(m);

@@ -28,6 +28,8 @@ const struct rpc_method rpc_methods[] = {
 	{ "snapshot.list",		rpc_snapshot_list },
 	{ "snapshot.restore",		rpc_snapshot_restore },
 	{ "snapshot.save",		rpc_snapshot_save },
+	{ "snapshot.verify",		rpc_snapshot_verify },
+	{ "store.gc",			rpc_store_gc },
 };
 const size_t rpc_methods_count = sizeof(rpc_methods) / sizeof(rpc_methods[0]);
 

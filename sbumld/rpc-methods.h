@@ -29,5 +29,7 @@ int	rpc_snapshot_info(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_list(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_restore(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_save(struct rpc_call *, struct json_object *);
+int	rpc_snapshot_verify(struct rpc_call *, struct json_object *);
+int	rpc_store_gc(struct rpc_call *, struct json_object *);
 
 #endif

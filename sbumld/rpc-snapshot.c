@@ -16,6 +16,7 @@
 #include "snapshot.h"
 #include "snapshot-restore.h"
 #include "snapshot-save.h"
+#include "store.h"
 #include "util.h"
 
 /* Answer -32602 for a bad snapshot name, naming the parameter. */
@@ -45,6 +46,7 @@ struct save_params {
 	const char	*snapshot;
 	const char	*prefix;
 	bool		 cont;
+	bool		 store;
 };
 
 int
@@ -55,9 +57,10 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 		{ "snapshot", RPC_PARAM_STRING, offsetof(struct save_params, snapshot), 0, 0, 0 },
 		{ "prefix", RPC_PARAM_STRING, offsetof(struct save_params, prefix), 0, 0, 0 },
 		{ "continue", RPC_PARAM_BOOL, offsetof(struct save_params, cont), 0, 0, 0 },
+		{ "store", RPC_PARAM_BOOL, offsetof(struct save_params, store), 0, 0, 0 },
 		{ NULL, 0, 0, 0, 0, 0 },
 	};
-	struct save_params	 p = { .cont = true };
+	struct save_params	 p = { .cont = true, .store = false };
 	struct machine		*m;
 	char			 err[512], *dir = NULL, *name = NULL;
 	enum machine_state	 st;
@@ -120,7 +123,7 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 			return 0;
 		}
 	}
-	r = snapshot_save_start(call, m, name, dir, p.cont);
+	r = snapshot_save_start(call, m, name, dir, p.cont, p.store);
 	free(name);
 	free(dir);
 	return r;
@@ -150,12 +153,69 @@ manifest_error(struct rpc_call *call, int r, const char *msg)
 	rpc_error_data(call, RPC_E_BAD_SNAPSHOT, d, "%s", msg);
 }
 
+/*
+ * Add the chunk store figures of a format 2 snapshot to its object o:
+ * "stored_bytes" (compressed chunks it uses) and "freeable_bytes" (those
+ * no other snapshot uses: what deleting it frees).
+ */
+static void
+add_store_usage(struct json_object *o, const char *dir, struct json_object *man)
+{
+	struct store	*s;
+	char		*root = snapshot_store_root(), *named = snapshot_named_root();
+	char		 err[1024];
+	uint64_t	 stored = 0, freeable = 0;
+	struct json_object *v;
+
+	s = store_open(root, err, sizeof(err));
+	if (s != NULL && store_usage(s, named, dir, man, &stored, &freeable, err,
+	    sizeof(err)) == 0) {
+		json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)stored));
+		json_object_object_add(o, "freeable_bytes", json_object_new_int64((int64_t)freeable));
+	} else
+		log_warnx("snapshot %s: cannot measure its chunks: %s, ignoring", dir, err);
+	if (json_object_object_get_ex(man, "store", &v))
+		json_object_object_add(o, "store", json_object_get(v));
+	store_free(s);
+	free(root);
+	free(named);
+}
+
+/*
+ * Mark and sweep the chunk store.  Sets *ret (caller owns) to the result
+ * object {"chunks", "bytes"} or {"deferred": reason}.  0 or -errno, message
+ * in err.
+ */
+static int
+collect_garbage(struct json_object **ret, char *err, size_t errlen)
+{
+	struct store	*s;
+	char		*root = snapshot_store_root(), *named = snapshot_named_root();
+	uint64_t	 chunks = 0, bytes = 0;
+	int		 r;
+
+	*ret = json_object_new_object();
+	s = store_open(root, err, errlen);
+	r = s == NULL ? -EIO : store_gc(s, named, &chunks, &bytes, err, errlen);
+	if (r == 0) {
+		json_object_object_add(*ret, "chunks", json_object_new_int64((int64_t)chunks));
+		json_object_object_add(*ret, "bytes", json_object_new_int64((int64_t)bytes));
+		log_info("store: %llu chunks (%llu bytes) freed",
+		    (unsigned long long)chunks, (unsigned long long)bytes);
+	} else if (r == -EBUSY)
+		json_object_object_add(*ret, "deferred", json_object_new_string(err));
+	store_free(s);
+	free(root);
+	free(named);
+	return r;
+}
+
 int
 rpc_snapshot_info(struct rpc_call *call, struct json_object *params)
 {
 	struct snap_params	 p = { 0 };
-	struct json_object	*man;
-	char			 err[512], *dir;
+	struct json_object	*man, *res;
+	char			 err[1024], *dir;
 	int			 r;
 
 	if (rpc_parse_params(call, params, snap_table, &p) < 0)
@@ -169,7 +229,10 @@ rpc_snapshot_info(struct rpc_call *call, struct json_object *params)
 		free(dir);
 		return 0;
 	}
-	rpc_reply(call, snapshot_to_json(p.snapshot, dir, man));
+	res = snapshot_to_json(p.snapshot, dir, man);
+	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION)
+		add_store_usage(res, dir, man);
+	rpc_reply(call, res);
 	json_object_put(man);
 	free(dir);
 	return 0;
@@ -230,9 +293,11 @@ int
 rpc_snapshot_delete(struct rpc_call *call, struct json_object *params)
 {
 	struct snap_params	 p = { 0 };
-	struct json_object	*res;
+	struct json_object	*res, *mj;
 	struct stat		 st;
-	char			 err[512], *dir, *man;
+	struct store		*s;
+	char			 err[1024], *dir, *man;
+	bool			 chunked = false;
 	int			 r;
 
 	if (rpc_parse_params(call, params, snap_table, &p) < 0)
@@ -259,6 +324,23 @@ rpc_snapshot_delete(struct rpc_call *call, struct json_object *params)
 		free(dir);
 		return 0;
 	}
+	if (snapshot_manifest_load(dir, &mj, err, sizeof(err)) == 0) {
+		chunked = snapshot_manifest_version(mj) == SNAPSHOT_VERSION;
+		json_object_put(mj);
+	} else {
+		/* Possibly a format 2 snapshot with missing chunks: unregister anyway. */
+		chunked = true;
+	}
+	/* Unregister first: a crash after this leaves chunks for the next gc. */
+	if (chunked) {
+		char *root = snapshot_store_root();
+
+		if ((s = store_open(root, err, sizeof(err))) != NULL) {
+			(void)store_ref_del(s, dir);
+			s = store_free(s);
+		}
+		free(root);
+	}
 	if ((r = fs_remove_tree(dir)) < 0) {
 		rpc_error(call, RPC_E_IO_ERROR, "cannot remove %s: %s", dir, strerror(-r));
 		free(dir);
@@ -267,6 +349,14 @@ rpc_snapshot_delete(struct rpc_call *call, struct json_object *params)
 	log_info("snapshot %s deleted", dir);
 	res = json_object_new_object();
 	json_object_object_add(res, "deleted", json_object_new_string(p.snapshot));
+	if (chunked) {
+		struct json_object *gc;
+
+		r = collect_garbage(&gc, err, sizeof(err));
+		if (r < 0 && r != -EBUSY)
+			log_warnx("store: %s, ignoring", err);
+		json_object_object_add(res, "freed", gc);
+	}
 	rpc_reply(call, res);
 	free(dir);
 	return 0;
@@ -292,4 +382,94 @@ rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 	if (rpc_parse_params(call, params, table, &p) < 0)
 		return 0;
 	return snapshot_restore_start(call, p.snapshot, p.machine, p.cont);
+}
+
+int
+rpc_snapshot_verify(struct rpc_call *call, struct json_object *params)
+{
+	struct snap_params	 p = { 0 };
+	struct json_object	*man, *files, *k, *v, *res;
+	struct store		*s = NULL;
+	char			 err[1024], *dir, *root;
+	int64_t			 bytes = 0;
+	int			 r;
+
+	if (rpc_parse_params(call, params, snap_table, &p) < 0)
+		return 0;
+	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) < 0) {
+		bad_name(call, "snapshot", err);
+		return 0;
+	}
+	if ((r = snapshot_manifest_load(dir, &man, err, sizeof(err))) < 0) {
+		manifest_error(call, r, err);
+		free(dir);
+		return 0;
+	}
+	json_object_object_get_ex(man, "files", &files);
+	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION) {
+		root = snapshot_store_root();
+		s = store_open(root, err, sizeof(err));
+		free(root);
+		r = s == NULL ? -EIO : 0;
+		for (size_t i = 0; r == 0 && i < json_object_array_length(files); i++) {
+			struct json_object *f = json_object_array_get_idx(files, i);
+
+			json_object_object_get_ex(f, "path", &v);
+			r = store_read_entry(s, json_object_get_string(v), f, -1, err,
+			    sizeof(err));
+			json_object_object_get_ex(f, "size", &v);
+			bytes += json_object_get_int64(v);
+		}
+		if (r == 0 && json_object_object_get_ex(man, "kernel", &k) &&
+		    json_object_object_get_ex(k, "chunks", &v))
+			r = store_read_entry(s, "the kernel binary", k, -1, err, sizeof(err));
+		s = store_free(s);
+	} else {
+		/* Format 1 has no hashes: the sizes were checked when loading. */
+		for (size_t i = 0; i < json_object_array_length(files); i++) {
+			json_object_object_get_ex(json_object_array_get_idx(files, i),
+			    "size", &v);
+			bytes += json_object_get_int64(v);
+		}
+	}
+	if (r < 0) {
+		manifest_error(call, r == -ENOENT ? -EBADMSG : r, err);
+		log_warnx("snapshot %s: verify failed: %s", dir, err);
+	} else {
+		res = json_object_new_object();
+		json_object_object_add(res, "snapshot", json_object_new_string(p.snapshot));
+		json_object_object_add(res, "version", json_object_new_int(
+		    snapshot_manifest_version(man)));
+		json_object_object_add(res, "hashes_checked", json_object_new_boolean(
+		    snapshot_manifest_version(man) == SNAPSHOT_VERSION));
+		json_object_object_add(res, "files", json_object_new_int(
+		    (int)json_object_array_length(files)));
+		json_object_object_add(res, "bytes", json_object_new_int64(bytes));
+		rpc_reply(call, res);
+	}
+	json_object_put(man);
+	free(dir);
+	return 0;
+}
+
+int
+rpc_store_gc(struct rpc_call *call, struct json_object *params)
+{
+	static const struct rpc_param table[] = { { NULL, 0, 0, 0, 0, 0 } };
+	struct json_object	*res;
+	char			 err[1024], dummy;
+	int			 r;
+
+	if (rpc_parse_params(call, params, table, &dummy) < 0)
+		return 0;
+	r = collect_garbage(&res, err, sizeof(err));
+	if (r == -EBUSY) {
+		json_object_put(res);
+		rpc_error(call, RPC_E_BAD_STATE, "%s", err);
+	} else if (r < 0) {
+		json_object_put(res);
+		rpc_error(call, RPC_E_IO_ERROR, "%s", err);
+	} else
+		rpc_reply(call, res);
+	return 0;
 }

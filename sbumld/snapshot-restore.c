@@ -5,9 +5,21 @@
  * copies of the saved disks (reflinked where the filesystem can), and start
  * the kernel in restore mode.  The guest then carries on exactly where it
  * was saved.  A restore the kernel refuses leaves no machine behind.
+ *
+ * A format 2 snapshot is first materialised from the chunk store, every
+ * chunk's hash checked on the way: the capture's physmem, private, meta and
+ * DONE into a hidden directory <state-dir>/store/tmp/restore-XXXXXX (zero
+ * runs become holes), each disk<N> straight to the new machine's
+ * disk<N>.cow.  The kernel reads the capture only while it starts (phase A
+ * copies physmem into its own tmpfile, phase B reads private; doc/kernel.md
+ * §5), so the directory is removed once the restored kernel answers, or
+ * fails.  If no installed kernel has the snapshot's build-id, the kernel
+ * binary stored with the snapshot is materialised (and checked) into
+ * <state-dir>/store/kernels/<build-id>.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +34,14 @@
 #include "rpc.h"
 #include "snapshot.h"
 #include "snapshot-restore.h"
+#include "store.h"
 #include "util.h"
 
 struct restore_job {
 	struct rpc_call	*call;
 	struct machine	*m;
 	char		*snapshot;
+	char		*capdir;	/* materialised capture (format 2), or NULL */
 	bool		 saved_paused;	/* the capture is in UML's stop loop */
 	bool		 cont;
 };
@@ -37,6 +51,9 @@ static void
 restore_job_free(struct restore_job *job)
 {
 	rpc_call_unref(job->call);
+	if (job->capdir != NULL)
+		(void)fs_remove_tree(job->capdir);
+	free(job->capdir);
 	free(job->snapshot);
 	free(job);
 }
@@ -64,13 +81,80 @@ answer_reason(struct rpc_call *call, int code, const char *reason)
 }
 
 /*
- * Pick the kernel binary for the capture: the one the machine used, or the
- * daemon's, whichever has the build-id the capture was written by.
+ * Materialise the kernel binary stored with a format 2 snapshot (manifest
+ * member k, build-id want) as <store>/kernels/<want>, checking every chunk,
+ * unless it is there already.  0 and *ret (caller frees), -EBADMSG for a
+ * corrupt or missing chunk, or another -errno; message in err.
  */
 static int
-choose_kernel(struct json_object *man, const char **ret, char *err, size_t errlen)
+kernel_from_store(struct json_object *k, const char *want, char **ret,
+    char *err, size_t errlen)
 {
-	struct json_object	*k, *mach;
+	struct store	*s;
+	char		*root = snapshot_store_root(), *dir, *path, *tmp, id[160];
+	int		 fd, r;
+
+	for (const char *p = want; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+			snprintf(err, errlen, "the manifest's kernel build-id is malformed");
+			free(root);
+			return -EBADMSG;
+		}
+	dir = xasprintf("%s/kernels", root);
+	path = xasprintf("%s/%s", dir, want);
+	if (elf_build_id(path, id, sizeof(id)) == 0 && strcmp(id, want) == 0) {
+		*ret = path;
+		free(dir);
+		free(root);
+		return 0;
+	}
+	(void)mkdir_p(dir, 0700);
+	s = store_open(root, err, errlen);
+	free(root);
+	tmp = xasprintf("%s/.%s.tmp-XXXXXX", dir, want);
+	r = s == NULL ? -EIO : 0;
+	if (r == 0 && (fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", tmp, strerror(-r));
+	} else if (r == 0) {
+		r = store_read_entry(s, "the kernel binary", k, fd, err, errlen);
+		if (r == 0 && (fchmod(fd, 0755) < 0 || fsync(fd) < 0)) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", tmp, strerror(-r));
+		}
+		close(fd);
+		if (r == 0 && rename(tmp, path) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		}
+		if (r < 0)
+			(void)unlink(tmp);
+	}
+	if (r == 0 && (elf_build_id(path, id, sizeof(id)) < 0 || strcmp(id, want) != 0)) {
+		snprintf(err, errlen, "the kernel binary stored with the snapshot "
+		    "does not have build-id %s", want);
+		r = -EBADMSG;
+	}
+	store_free(s);
+	free(tmp);
+	free(dir);
+	if (r == 0) {
+		log_info("kernel %s materialised from the chunk store as %s", want, path);
+		*ret = path;
+	} else
+		free(path);
+	return r;
+}
+
+/*
+ * Pick the kernel binary for the capture: the one the machine used, or the
+ * daemon's, whichever has the build-id the capture was written by; else
+ * the one stored with a format 2 snapshot.  0 and *ret (caller frees).
+ */
+static int
+choose_kernel(struct json_object *man, char **ret, char *err, size_t errlen)
+{
+	struct json_object	*k, *mach, *chunks;
 	const char		*want, *cands[2];
 	char			 id[160];
 
@@ -86,10 +170,12 @@ choose_kernel(struct json_object *man, const char **ret, char *err, size_t errle
 		if (cands[i] == NULL || elf_build_id(cands[i], id, sizeof(id)) < 0)
 			continue;
 		if (strcmp(id, want) == 0) {
-			*ret = cands[i];
+			*ret = xstrdup(cands[i]);
 			return 0;
 		}
 	}
+	if (json_object_object_get_ex(k, "chunks", &chunks))
+		return kernel_from_store(k, want, ret, err, errlen);
 	snprintf(err, errlen, "the snapshot was written by kernel build %s, and "
 	    "neither %s nor %s is that build: install the kernel it was saved with",
 	    want, cands[0] ? cands[0] : "(none)", cands[1]);
@@ -156,6 +242,90 @@ copy_disks(const char *snapdir, const char *mdir, size_t ndisks, char *err,
 	return 0;
 }
 
+/* N for a captured file name "disk<N>", else -1. */
+static int
+disk_index(const char *base)
+{
+	char		*end;
+	unsigned long	 n;
+
+	if (strncmp(base, "disk", 4) != 0 || base[4] < '0' || base[4] > '9')
+		return -1;
+	n = strtoul(base + 4, &end, 10);
+	return *end == '\0' && n <= UML_MAX_DISKS ? (int)n : -1;
+}
+
+/*
+ * Materialise a format 2 snapshot: capture files into a new hidden directory
+ * (*ret_capdir, caller removes and frees), disk<N> into mdir/disk<N>.cow.
+ * Every chunk is checked.  0, or -EBADMSG naming the file and chunk, or
+ * another -errno; message in err.  On failure the directory is removed.
+ */
+static int
+materialise(struct json_object *man, const char *mdir, char **ret_capdir,
+    char *err, size_t errlen)
+{
+	struct json_object	*files, *v;
+	struct store		*s;
+	char			*root = snapshot_store_root(), *tmpdir, *capdir;
+	int			 r = 0;
+
+	s = store_open(root, err, errlen);
+	tmpdir = xasprintf("%s/tmp", root);
+	capdir = xasprintf("%s/restore-XXXXXX", tmpdir);
+	free(root);
+	if (s == NULL) {
+		free(tmpdir);
+		free(capdir);
+		return -EIO;
+	}
+	if (((r = mkdir_p(tmpdir, 0700)) < 0 && r != -EEXIST) ||
+	    mkdtemp(capdir) == NULL) {
+		r = r < 0 && r != -EEXIST ? r : -errno;
+		snprintf(err, errlen, "cannot create %s: %s", capdir, strerror(-r));
+		goto out;
+	}
+	r = 0;
+	json_object_object_get_ex(man, "files", &files);
+	for (size_t i = 0; i < json_object_array_length(files) && r == 0; i++) {
+		struct json_object	*f = json_object_array_get_idx(files, i);
+		const char		*rel, *base;
+		char			*dst;
+		int			 fd, n;
+
+		json_object_object_get_ex(f, "path", &v);
+		rel = json_object_get_string(v);
+		base = strrchr(rel, '/') + 1;	/* checked by snapshot_manifest_load */
+		n = disk_index(base);
+		dst = n >= 0 ? xasprintf("%s/disk%d.cow", mdir, n) :
+		    xasprintf("%s/%s", capdir, base);
+		if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", dst, strerror(-r));
+			free(dst);
+			break;
+		}
+		r = store_read_entry(s, rel, f, fd, err, errlen);
+		if (r == 0 && n >= 0 && fsync(fd) < 0) {
+			r = -errno;
+			snprintf(err, errlen, "%s: %s", dst, strerror(-r));
+		}
+		close(fd);
+		free(dst);
+	}
+out:
+	if (r < 0)
+		(void)fs_remove_tree(capdir);
+	else {
+		*ret_capdir = capdir;
+		capdir = NULL;
+	}
+	free(capdir);
+	free(tmpdir);
+	store_free(s);
+	return r;
+}
+
 /* The kernel's own words on a refused restore, from the console log. */
 static void
 refusal_reason(struct machine *m, char *buf, size_t len)
@@ -207,6 +377,13 @@ restore_started_cb(struct machine *m, int err, const char *msg, void *arg)
 	char			 reason[512], derr[256];
 	int			 r;
 
+	/* The kernel has read the capture (or given up): drop the copy. */
+	if (job->capdir != NULL) {
+		(void)fs_remove_tree(job->capdir);
+		free(job->capdir);
+		job->capdir = NULL;
+	}
+
 	if (err < 0) {
 		refusal_reason(m, reason, sizeof(reason));
 		log_warnx("%s: restore failed: %s (%s)", machine_name(m), reason, msg);
@@ -249,8 +426,10 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 	struct machine_config	 cfg;
 	struct restore_job	*job;
 	struct machine		*m;
-	const char		*kernel, *state;
-	char			 err[512], *dir = NULL, *mdir = NULL, *capture = NULL;
+	const char		*state;
+	char			 err[1024], *dir = NULL, *mdir = NULL, *capture = NULL;
+	char			*kernel = NULL, *capdir = NULL;
+	bool			 chunked;
 	bool			 is_path;
 	int			 r;
 
@@ -280,6 +459,7 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		    RPC_E_INCOMPATIBLE, err);
 		goto out;
 	}
+	chunked = snapshot_manifest_version(man) == SNAPSHOT_VERSION;
 	if ((r = config_from_manifest(man, kernel, &cfg, err, sizeof(err))) < 0) {
 		answer_reason(call, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
 		    RPC_E_INCOMPATIBLE, err);
@@ -293,12 +473,19 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		    r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED : RPC_E_IO_ERROR, "%s", err);
 		goto out;
 	}
-	if ((r = copy_disks(dir, machine_dir(m), machine_config(m)->ndisks, err,
-	    sizeof(err))) < 0) {
+	if (chunked)
+		r = materialise(man, machine_dir(m), &capdir, err, sizeof(err));
+	else
+		r = copy_disks(dir, machine_dir(m), machine_config(m)->ndisks, err,
+		    sizeof(err));
+	if (r < 0) {
 		char derr[256];
 
 		(void)machine_delete(m, derr, sizeof(derr));
-		rpc_error(call, RPC_E_IO_ERROR, "%s", err);
+		if (r == -EBADMSG)
+			answer_reason(call, RPC_E_BAD_SNAPSHOT, err);
+		else
+			rpc_error(call, RPC_E_IO_ERROR, "%s", err);
 		goto out;
 	}
 	job = xcalloc(1, sizeof(*job));
@@ -307,7 +494,9 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 	job->snapshot = xstrdup(snapshot);
 	job->cont = cont;
 	job->saved_paused = state != NULL && strcmp(state, "paused") == 0;
-	capture = xasprintf("%s/%s", dir, SNAPSHOT_CAPTURE);
+	job->capdir = capdir;
+	capture = capdir != NULL ? xstrdup(capdir) : xasprintf("%s/%s", dir,
+	    SNAPSHOT_CAPTURE);
 	if ((r = machine_restore(m, capture, restore_started_cb, job, err,
 	    sizeof(err))) < 0) {
 		char derr[256];
@@ -321,6 +510,7 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 	r = RPC_DEFERRED;
 out:
 	json_object_put(man);
+	free(kernel);
 	free(capture);
 	free(mdir);
 	free(dir);

@@ -6,11 +6,22 @@
  * progress while the kernel's writer runs, and on success writes the
  * manifest and renames the directory into place, so a snapshot appears
  * whole or not at all.  A failed save removes the temporary directory.
+ *
+ * A save into the chunk store (format 2, "store": true) has one more phase,
+ * "storing": once the capture is complete the machine's job slot is given
+ * back and a worker thread cuts every captured file (and the kernel binary)
+ * into chunks in the per-host store (store.c), fsyncs them, and deletes the
+ * raw capture; then the manifest lists the chunks.  The thread only touches
+ * the job's own manifest object and its own store handle; it reports through
+ * a pipe that the event loop watches.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +39,13 @@
 #include "rpc.h"
 #include "snapshot.h"
 #include "snapshot-save.h"
+#include "store.h"
 #include "util.h"
 
 struct save_job {
 	struct machine_job	 slot;
-	struct machine		*m;
+	struct machine		*m;		/* NULL once the slot is given back */
+	char			*mname;
 	struct rpc_call		*call;
 	char			*name;		/* as the user will see it */
 	char			*dir;		/* final directory */
@@ -45,6 +58,19 @@ struct save_job {
 	bool			 mc_pending;	/* "sbuml save" sent, no answer yet */
 	bool			 died;		/* the UML process went away */
 	bool			 finished;
+	/* The storing phase (format 2). */
+	bool			 store;		/* save into the chunk store */
+	bool			 storing;	/* the worker thread runs */
+	bool			 writer;	/* counted by store_writer_begin */
+	const char		*phase;		/* for progress notifications */
+	char			*kernel;	/* binary to store with the snapshot */
+	struct json_object	*manifest;	/* owned by the worker while storing */
+	pthread_t		 worker;
+	int			 pipe[2];	/* worker -> event loop: done */
+	struct event		*done_ev;
+	_Atomic uint64_t	 stored_bytes;	/* progress */
+	int			 store_r;	/* the worker's result */
+	char			 store_err[1024];
 };
 
 static void	save_finish(struct save_job *job, int code, struct json_object *data,
@@ -58,8 +84,16 @@ save_job_free(struct save_job *job)
 		event_free(job->progress);
 	if (job->delay != NULL)
 		event_free(job->delay);
-	machine_job_end(job->m, &job->slot);
+	if (job->done_ev != NULL)
+		event_free(job->done_ev);
+	closefd(&job->pipe[0]);
+	closefd(&job->pipe[1]);
+	if (job->m != NULL)
+		machine_job_end(job->m, &job->slot);
+	json_object_put(job->manifest);
 	rpc_call_unref(job->call);
+	free(job->mname);
+	free(job->kernel);
 	free(job->name);
 	free(job->dir);
 	free(job->tmp);
@@ -73,9 +107,12 @@ save_notify_progress(struct save_job *job, const char *phase)
 	struct json_object	*p = json_object_new_object();
 	uint64_t		 bytes = 0;
 
-	(void)fs_tree_usage(job->tmp, &bytes);
+	if (job->storing)
+		bytes = atomic_load(&job->stored_bytes);
+	else
+		(void)fs_tree_usage(job->tmp, &bytes);
 	json_object_object_add(p, "job", json_object_new_string("save"));
-	json_object_object_add(p, "machine", json_object_new_string(machine_name(job->m)));
+	json_object_object_add(p, "machine", json_object_new_string(job->mname));
 	json_object_object_add(p, "snapshot", json_object_new_string(job->name));
 	json_object_object_add(p, "phase", json_object_new_string(phase));
 	json_object_object_add(p, "bytes", json_object_new_int64((int64_t)bytes));
@@ -88,7 +125,7 @@ save_progress_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	save_notify_progress(arg, "writing");
+	save_notify_progress(arg, ((struct save_job *)arg)->phase);
 }
 
 /*
@@ -207,7 +244,8 @@ build_manifest(struct save_job *job, struct json_object *report, int *ret_err)
 
 	iso8601_utc(time(NULL), now, sizeof(now));
 	json_object_object_add(man, "format", json_object_new_string(SNAPSHOT_FORMAT));
-	json_object_object_add(man, "version", json_object_new_int(SNAPSHOT_VERSION));
+	json_object_object_add(man, "version", json_object_new_int(job->store ?
+	    SNAPSHOT_VERSION : SNAPSHOT_VERSION_RAW));
 	json_object_object_add(man, "created", json_object_new_string(now));
 	json_object_object_add(man, "machine", machine_section(job->m));
 	json_object_object_add(man, "state", json_object_new_string(
@@ -239,31 +277,42 @@ build_manifest(struct save_job *job, struct json_object *report, int *ret_err)
 	return man;
 }
 
-/* Write the manifest and move the directory into its final place. */
+/*
+ * Write the manifest man and move the directory into its final place.  A
+ * snapshot in the chunk store is registered with the store first: a crash
+ * between the two leaves a reference to a directory that does not exist,
+ * which store_gc() drops, never a snapshot whose chunks are unprotected.
+ */
 static int
-save_commit(struct save_job *job, struct json_object *report, char *err,
+save_commit(struct save_job *job, struct json_object *man, char *err,
     size_t errlen)
 {
-	struct json_object	*man;
 	const char		*text;
 	char			*path, *parent;
 	int			 r;
 
-	man = build_manifest(job, report, &r);
-	if (r < 0) {
-		snprintf(err, errlen, "%s: cannot list the capture: %s", job->tmp,
-		    strerror(-r));
-		json_object_put(man);
-		return r;
-	}
 	text = json_object_to_json_string_ext(man, JSON_C_TO_STRING_PRETTY);
 	path = xasprintf("%s/%s", job->tmp, SNAPSHOT_MANIFEST);
 	r = write_file_atomic(path, text, strlen(text), 0600);
 	free(path);
-	json_object_put(man);
 	if (r < 0) {
 		snprintf(err, errlen, "cannot write the manifest: %s", strerror(-r));
 		return r;
+	}
+	if (job->store) {
+		char		*root = snapshot_store_root();
+		struct store	*st = store_open(root, err, errlen);
+
+		free(root);
+		if (st == NULL)
+			return -EIO;
+		r = store_ref_add(st, job->dir);
+		store_free(st);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot register the snapshot with the "
+			    "chunk store: %s", strerror(-r));
+			return r;
+		}
 	}
 	if (rename(job->tmp, job->dir) < 0) {
 		r = -errno;
@@ -293,21 +342,190 @@ save_finish(struct save_job *job, int code, struct json_object *data,
 		return;
 	job->finished = true;
 	if ((r = fs_remove_tree(job->tmp)) < 0)
-		log_warnx("%s: cannot remove %s: %s", machine_name(job->m), job->tmp,
+		log_warnx("%s: cannot remove %s: %s", job->mname, job->tmp,
 		    strerror(-r));
-	log_warnx("%s: save failed: %s", machine_name(job->m), msg);
+	if (job->writer)
+		store_writer_end();
+	job->writer = false;
+	log_warnx("%s: save failed: %s", job->mname, msg);
 	rpc_error_data(job->call, code, data, "%s", msg);
 	save_job_free(job);
 }
 
 static void	save_on_exit(struct machine *m, void *arg);
 
+/* The snapshot is in place: answer with the snapshot object, free the job. */
+static void
+save_succeed(struct save_job *job)
+{
+	struct json_object	*manifest, *result;
+	char			 msg[1024];
+
+	job->finished = true;
+	job->storing = false;
+	save_notify_progress(job, "done");
+	if (snapshot_manifest_load(job->dir, &manifest, msg, sizeof(msg)) < 0) {
+		rpc_error(job->call, RPC_INTERNAL_ERROR, "%s", msg);
+		save_job_free(job);
+		return;
+	}
+	result = snapshot_to_json(job->name, job->dir, manifest);
+	json_object_put(manifest);
+	log_info("%s: saved to %s", job->mname, job->dir);
+	rpc_reply(job->call, result);
+	save_job_free(job);
+}
+
+/*
+ * The worker thread: store every captured file and the kernel binary as
+ * chunks, rewrite the manifest's "files" and "kernel" with their chunk
+ * lists, make the chunks durable, then delete the raw capture.
+ */
+static void *
+save_store_worker(void *arg)
+{
+	struct save_job		*job = arg;
+	struct store_stats	 stats = { 0 };
+	struct json_object	*files, *kernel, *entry, *v, *st;
+	struct store		*s;
+	char			*root = snapshot_store_root(), *path;
+	int			 r = 0;
+
+	s = store_open(root, job->store_err, sizeof(job->store_err));
+	free(root);
+	if (s == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	json_object_object_get_ex(job->manifest, "files", &files);
+	for (size_t i = 0; i < json_object_array_length(files) && r == 0; i++) {
+		struct json_object	*f = json_object_array_get_idx(files, i);
+		const char		*rel;
+
+		json_object_object_get_ex(f, "path", &v);
+		rel = json_object_get_string(v);
+		path = xasprintf("%s/%s", job->tmp, rel);
+		r = store_put_file(s, path, &entry, &stats, job->store_err,
+		    sizeof(job->store_err));
+		free(path);
+		if (r < 0)
+			break;
+		json_object_object_add(entry, "path", json_object_new_string(rel));
+		json_object_array_put_idx(files, i, entry);
+		atomic_store(&job->stored_bytes, stats.data_bytes);
+	}
+	if (r == 0 && job->kernel != NULL) {
+		struct store_stats kstats = { 0 };
+
+		/* The kernel binary: a snapshot restores where no such kernel is installed. */
+		r = store_put_file(s, job->kernel, &entry, &kstats, job->store_err,
+		    sizeof(job->store_err));
+		if (r == 0) {
+			json_object_object_get_ex(job->manifest, "kernel", &kernel);
+			json_object_object_foreach(entry, key, val)
+				json_object_object_add(kernel, key, json_object_get(val));
+			json_object_put(entry);
+			stats.new_chunks += kstats.new_chunks;
+			stats.new_bytes += kstats.new_bytes;
+		}
+	}
+	if (r == 0 && (r = store_sync(s)) < 0)
+		snprintf(job->store_err, sizeof(job->store_err), "cannot sync the "
+		    "chunk store: %s", strerror(-r));
+	if (r == 0) {
+		/* Everything is in the store now: drop the raw capture. */
+		path = xasprintf("%s/%s", job->tmp, SNAPSHOT_CAPTURE);
+		if ((r = fs_remove_tree(path)) < 0)
+			snprintf(job->store_err, sizeof(job->store_err), "cannot remove "
+			    "%s: %s", path, strerror(-r));
+		free(path);
+	}
+	if (r == 0) {
+		st = json_object_new_object();
+		json_object_object_add(st, "chunk_size", json_object_new_int(STORE_CHUNK_SIZE));
+		json_object_object_add(st, "chunks", json_object_new_int64((int64_t)stats.chunks));
+		json_object_object_add(st, "zero_chunks", json_object_new_int64((int64_t)stats.zero_chunks));
+		json_object_object_add(st, "dedup_chunks", json_object_new_int64((int64_t)stats.dedup_chunks));
+		json_object_object_add(st, "new_chunks", json_object_new_int64((int64_t)stats.new_chunks));
+		json_object_object_add(st, "new_bytes", json_object_new_int64((int64_t)stats.new_bytes));
+		json_object_object_add(job->manifest, "store", st);
+	}
+out:
+	store_free(s);
+	job->store_r = r;
+	/* Wake the event loop; it joins this thread. */
+	(void)!write(job->pipe[1], "x", 1);
+	return NULL;
+}
+
+/* The worker is done: commit the snapshot or fail the save. */
+static void
+save_store_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct save_job	*job = arg;
+	char		 msg[1024], c;
+	int		 r;
+
+	(void)what;
+	(void)!read(fd, &c, 1);
+	pthread_join(job->worker, NULL);
+	job->storing = false;
+	if (job->store_r < 0) {
+		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: storing the snapshot "
+		    "failed: %s", job->mname, job->store_err);
+		return;
+	}
+	r = save_commit(job, job->manifest, msg, sizeof(msg));
+	if (r < 0) {
+		save_finish(job, RPC_E_IO_ERROR, NULL, "%s", msg);
+		return;
+	}
+	/* Referenced by a manifest in place: the store may be collected again. */
+	store_writer_end();
+	job->writer = false;
+	save_succeed(job);
+}
+
+/*
+ * The capture is complete: give the machine's job slot back (the rest does
+ * not touch the machine) and store the capture in a worker thread.  Takes
+ * the manifest.
+ */
+static void
+save_store_start(struct save_job *job, struct json_object *manifest)
+{
+	int r;
+
+	machine_job_end(job->m, &job->slot);
+	job->m = NULL;
+	job->manifest = manifest;
+	job->phase = "storing";
+	if (pipe2(job->pipe, O_CLOEXEC) < 0) {
+		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: pipe: %s", job->mname,
+		    strerror(errno));
+		return;
+	}
+	job->done_ev = event_new(daemon_base, job->pipe[0], EV_READ,
+	    save_store_done_cb, job);
+	event_add(job->done_ev, NULL);
+	/* From here until the manifest is in place, store_gc() must wait. */
+	store_writer_begin();
+	job->writer = true;
+	job->storing = true;
+	save_notify_progress(job, "storing");
+	if ((r = pthread_create(&job->worker, NULL, save_store_worker, job)) != 0) {
+		job->storing = false;
+		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: cannot start the store "
+		    "worker: %s", job->mname, strerror(r));
+	}
+}
+
 /* The kernel answered "sbuml save": the capture is complete, or failed. */
 static void
 save_done_cb(int err, const char *text, void *arg)
 {
 	struct save_job		*job = arg;
-	struct json_object	*report, *result, *manifest;
+	struct json_object	*report, *manifest;
 	char			 msg[1024];
 	int			 r;
 
@@ -344,26 +562,27 @@ save_done_cb(int err, const char *text, void *arg)
 	}
 
 	report = parse_report(text);
-	if ((r = save_commit(job, report, msg, sizeof(msg))) < 0) {
-		json_object_put(report);
+	manifest = build_manifest(job, report, &r);
+	json_object_put(report);
+	if (r < 0) {
+		json_object_put(manifest);
+		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: cannot list the capture: %s",
+		    job->tmp, strerror(-r));
+		return;
+	}
+	if (!job->cont && job->before == MACHINE_RUNNING)
+		machine_set_state(job->m, MACHINE_PAUSED);
+	if (job->store) {
+		save_store_start(job, manifest);
+		return;
+	}
+	r = save_commit(job, manifest, msg, sizeof(msg));
+	json_object_put(manifest);
+	if (r < 0) {
 		save_finish(job, RPC_E_IO_ERROR, NULL, "%s", msg);
 		return;
 	}
-	json_object_put(report);
-	job->finished = true;
-	if (!job->cont && job->before == MACHINE_RUNNING)
-		machine_set_state(job->m, MACHINE_PAUSED);
-	save_notify_progress(job, "done");
-	if (snapshot_manifest_load(job->dir, &manifest, msg, sizeof(msg)) < 0) {
-		rpc_error(job->call, RPC_INTERNAL_ERROR, "%s", msg);
-		save_job_free(job);
-		return;
-	}
-	result = snapshot_to_json(job->name, job->dir, manifest);
-	json_object_put(manifest);
-	log_info("%s: saved to %s", machine_name(job->m), job->dir);
-	rpc_reply(job->call, result);
-	save_job_free(job);
+	save_succeed(job);
 }
 
 /*
@@ -470,7 +689,7 @@ test_save_delay_ms(void)
 
 int
 snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
-    const char *dir, bool cont)
+    const char *dir, bool cont, bool store)
 {
 	struct save_job	*job;
 	struct stat	 st;
@@ -494,6 +713,11 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 	}
 	job = xcalloc(1, sizeof(*job));
 	job->m = m;
+	job->mname = xstrdup(machine_name(m));
+	job->store = store;
+	job->phase = "writing";
+	job->kernel = xstrdup(machine_config(m)->kernel);
+	job->pipe[0] = job->pipe[1] = -1;
 	job->name = xstrdup(name);
 	job->dir = xstrdup(dir);
 	job->cont = cont;
@@ -504,6 +728,8 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 	job->slot.arg = job;
 	if ((r = make_tmp_dir(dir, &job->tmp, err, sizeof(err))) < 0) {
 		rpc_error(call, RPC_E_IO_ERROR, "%s", err);
+		free(job->mname);
+		free(job->kernel);
 		free(job->name);
 		free(job->dir);
 		free(job);
@@ -514,6 +740,8 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 		rpc_error(call, RPC_E_BAD_STATE, "%s: cannot start a save now (%s)",
 		    machine_name(m), strerror(-r));
 		free(job->tmp);
+		free(job->mname);
+		free(job->kernel);
 		free(job->name);
 		free(job->dir);
 		free(job);

@@ -10,10 +10,11 @@ struct rpc_call;
 
 /*
  * Start saving machine m (running or paused, savable) into the snapshot
- * directory dir, shown to the user as name.  Answers the call itself: returns
- * 0 when it already has (an error), RPC_DEFERRED when the job runs.
+ * directory dir, shown to the user as name; store: format 2 (chunk store)
+ * instead of the raw capture.  Answers the call itself: returns 0 when it
+ * already has (an error), RPC_DEFERRED when the job runs.
  */
 int	snapshot_save_start(struct rpc_call *call, struct machine *m,
-	    const char *name, const char *dir, bool cont);
+	    const char *name, const char *dir, bool cont, bool store);
 
 #endif

@@ -4,7 +4,9 @@
  * directory: manifest.json plus capture/ (what the patched kernel wrote),
  * so du, tar and cp -a work on it.  The manifest lists every captured file
  * with its size: a snapshot that lacks one, or whose file has the wrong
- * size, is incomplete and is never restored.
+ * size, is incomplete and is never restored.  Format 2 keeps the captured
+ * files as chunks in the per-host store (store.c) and lists, per file, its
+ * size, hash and chunks.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +23,31 @@
 #include "fsutil.h"
 #include "machine.h"
 #include "snapshot.h"
+#include "store.h"
 #include "util.h"
+
+#define SNAPSHOT_MANIFEST_MAX	(64 * 1024 * 1024)
+
+char *
+snapshot_store_root(void)
+{
+	return xasprintf("%s/store", daemon_config.state_dir);
+}
+
+char *
+snapshot_named_root(void)
+{
+	return xasprintf("%s/snapshots", daemon_config.state_dir);
+}
+
+int
+snapshot_manifest_version(struct json_object *manifest)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(manifest, "version", &v) ?
+	    json_object_get_int(v) : 0;
+}
 
 int
 snapshot_resolve(const char *name, char **ret_dir, char *err, size_t errlen)
@@ -117,6 +143,58 @@ check_file_entry(const char *dir, struct json_object *entry, char *err,
 	return 0;
 }
 
+/*
+ * Check a format 2 manifest: every file entry and the kernel's are well
+ * formed and every chunk they name is in the store (its content is checked
+ * by snapshot.verify and by restore).
+ */
+static int
+check_chunked(const char *dir, struct json_object *m, char *err, size_t errlen)
+{
+	struct json_object	*files, *k, *jpath;
+	struct store		*s;
+	char			*root = snapshot_store_root();
+	int			 r = 0;
+
+	s = store_open(root, err, errlen);
+	free(root);
+	if (s == NULL)
+		return -EIO;
+	if (!json_object_object_get_ex(m, "files", &files) ||
+	    !json_object_is_type(files, json_type_array) ||
+	    json_object_array_length(files) == 0) {
+		snprintf(err, errlen, "%s: the manifest lists no files", dir);
+		r = -EBADMSG;
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(files) && r == 0; i++) {
+		struct json_object	*f = json_object_array_get_idx(files, i);
+		const char		*rel;
+
+		if (!json_object_object_get_ex(f, "path", &jpath) ||
+		    !json_object_is_type(jpath, json_type_string)) {
+			snprintf(err, errlen, "manifest: malformed file entry");
+			r = -EBADMSG;
+			break;
+		}
+		rel = json_object_get_string(jpath);
+		if (strncmp(rel, SNAPSHOT_CAPTURE "/", strlen(SNAPSHOT_CAPTURE) + 1) != 0 ||
+		    strchr(rel + strlen(SNAPSHOT_CAPTURE) + 1, '/') != NULL ||
+		    strstr(rel, "..") != NULL) {
+			snprintf(err, errlen, "manifest: bad file path '%s'", rel);
+			r = -EBADMSG;
+			break;
+		}
+		r = store_check_entry(s, rel, f, true, err, errlen);
+	}
+	if (r == 0 && json_object_object_get_ex(m, "kernel", &k) &&
+	    json_object_object_get_ex(k, "chunks", &jpath))
+		r = store_check_entry(s, "the kernel binary", k, true, err, errlen);
+out:
+	store_free(s);
+	return r;
+}
+
 int
 snapshot_manifest_load(const char *dir, struct json_object **ret, char *err,
     size_t errlen)
@@ -127,7 +205,7 @@ snapshot_manifest_load(const char *dir, struct json_object **ret, char *err,
 	int			 r;
 
 	path = xasprintf("%s/%s", dir, SNAPSHOT_MANIFEST);
-	r = read_file(path, 1024 * 1024, &buf, &len);
+	r = read_file(path, SNAPSHOT_MANIFEST_MAX, &buf, &len);
 	free(path);
 	if (r == -ENOENT) {
 		struct stat st;
@@ -153,11 +231,21 @@ snapshot_manifest_load(const char *dir, struct json_object **ret, char *err,
 	if (!json_object_object_get_ex(m, "format", &v) ||
 	    strcmp(json_object_get_string(v), SNAPSHOT_FORMAT) != 0 ||
 	    !json_object_object_get_ex(m, "version", &v) ||
-	    json_object_get_int(v) != SNAPSHOT_VERSION) {
-		snprintf(err, errlen, "%s: not an sbuml snapshot of format version %d",
-		    dir, SNAPSHOT_VERSION);
+	    (json_object_get_int(v) != SNAPSHOT_VERSION &&
+	    json_object_get_int(v) != SNAPSHOT_VERSION_RAW)) {
+		snprintf(err, errlen, "%s: not an sbuml snapshot of format version "
+		    "%d or %d", dir, SNAPSHOT_VERSION_RAW, SNAPSHOT_VERSION);
 		json_object_put(m);
 		return -EBADMSG;
+	}
+	if (json_object_get_int(v) == SNAPSHOT_VERSION) {
+		r = check_chunked(dir, m, err, errlen);
+		if (r < 0) {
+			json_object_put(m);
+			return r;
+		}
+		*ret = m;
+		return 0;
 	}
 	if (!json_object_object_get_ex(m, "files", &files) ||
 	    !json_object_is_type(files, json_type_array) ||

@@ -13,7 +13,8 @@
 #include <json-c/json.h>
 
 #define SNAPSHOT_FORMAT		"sbuml-snapshot"
-#define SNAPSHOT_VERSION	1
+#define SNAPSHOT_VERSION	2	/* chunks in the per-host store */
+#define SNAPSHOT_VERSION_RAW	1	/* capture/ files in the directory */
 #define SNAPSHOT_MANIFEST	"manifest.json"
 #define SNAPSHOT_CAPTURE	"capture"	/* what the kernel wrote */
 #define SNAPSHOT_NAME_MAX	64
@@ -36,12 +37,19 @@ int	snapshot_resolve(const char *name, char **ret_dir, char *err, size_t errlen)
 int	snapshot_unique_name(const char *prefix, char **ret_name, char **ret_dir,
 	    char *err, size_t errlen);
 /*
- * Read and check dir/manifest.json: format, version, and that every file it
- * lists exists with its size.  0 and *ret (caller owns), or -errno with a
+ * Read and check dir/manifest.json: format, version 1 or 2, and that every
+ * file it lists exists with its size (version 1) or has a well-formed chunk
+ * list whose chunks are all in the store (version 2).  0 and *ret (caller owns), or -errno with a
  * message in err (-ENOENT: no snapshot there; -EBADMSG: incomplete or corrupt).
  */
 int	snapshot_manifest_load(const char *dir, struct json_object **ret,
 	    char *err, size_t errlen);
+/* <state-dir>/store, the per-host chunk store (caller frees). */
+char	*snapshot_store_root(void);
+/* <state-dir>/snapshots, where named snapshots live (caller frees). */
+char	*snapshot_named_root(void);
+/* The manifest's format version (1 or 2; manifest already loaded). */
+int	snapshot_manifest_version(struct json_object *manifest);
 /* The snapshot object of doc/rpc.md for the snapshot in dir (caller owns), or NULL. */
 struct json_object *snapshot_to_json(const char *name, const char *dir,
 	    struct json_object *manifest);

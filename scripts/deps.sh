@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="
   build-essential meson ninja-build pkg-config
-  libevent-dev libjson-c-dev libzstd-dev libsystemd-dev zstd
+  libevent-dev libjson-c-dev libzstd-dev libsystemd-dev libssl-dev zstd
   linux-source-6.1 bc bison flex xz-utils ccache
   busybox-static e2fsprogs
   user-mode-linux uml-utilities

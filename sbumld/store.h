@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The per-host chunk store (doc/snapshot-format.md, "Chunk store"): files cut
+ * into fixed 64 KiB chunks, each named by the SHA-256 of its content and kept
+ * once, zstd-compressed, in <root>/chunks/<aa>/<hash>.zst.  All-zero chunks
+ * and holes are never stored (zero runs in the chunk list).  Snapshots that
+ * use the store register a reference in <root>/refs/ so that store_gc()
+ * (mark and sweep) knows every chunk in use.
+ */
+#ifndef SBUMLD_STORE_H
+#define SBUMLD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#define STORE_CHUNK_SIZE	(64 * 1024)
+#define STORE_HASH_LEN		32			/* SHA-256 */
+#define STORE_HEX_LEN		(2 * STORE_HASH_LEN)
+#define STORE_ZSTD_LEVEL	3
+
+struct store;
+
+/* What store_put_file() did, added up over calls. */
+struct store_stats {
+	uint64_t	chunks;		/* data chunks referenced */
+	uint64_t	zero_chunks;	/* holes and all-zero chunks (not stored) */
+	uint64_t	new_chunks;	/* chunks written by this call */
+	uint64_t	new_bytes;	/* compressed bytes written by this call */
+	uint64_t	dedup_chunks;	/* chunks already in the store */
+	uint64_t	data_bytes;	/* uncompressed bytes of data chunks */
+};
+
+/*
+ * Open (creating if needed) the store under root.  Each thread uses its own
+ * handle.  Returns the handle (caller frees with store_free) or NULL with a
+ * message in err.
+ */
+struct store	*store_open(const char *root, char *err, size_t errlen);
+/* Free a handle; accepts NULL; returns NULL. */
+struct store	*store_free(struct store *s);
+/* The store's root directory (borrowed). */
+const char	*store_root(const struct store *s);
+
+/*
+ * Cut the file at path into chunks, write the chunks the store lacks (tmp,
+ * fsync, rename) and describe the file: *ret_entry = {"size", "sha256",
+ * "chunks": [hex | zero-run count, ...]} (caller owns).  stats may be NULL.
+ * The chunk directories are made durable by store_sync(), which must run
+ * before anything refers to the chunks.  0 or -errno with a message in err.
+ */
+int	store_put_file(struct store *s, const char *path,
+	    struct json_object **ret_entry, struct store_stats *stats,
+	    char *err, size_t errlen);
+/* fsync every chunk directory written since the last call.  0 or -errno. */
+int	store_sync(struct store *s);
+
+/*
+ * Check a file entry's shape (size, chunk count, hashes) and, if
+ * check_chunks, that every chunk file exists.  name is the file's name for
+ * messages.  0 or -EBADMSG with a message in err.
+ */
+int	store_check_entry(struct store *s, const char *name,
+	    struct json_object *entry, bool check_chunks, char *err, size_t errlen);
+/*
+ * Read every chunk of entry, decompress it and check its size and hash, and
+ * the whole file's hash.  If fd >= 0, write the content there (zero runs stay
+ * holes: the file is truncated to its size first).  Returns 0, -EBADMSG
+ * naming the file (name) and the chunk in err, or another -errno.
+ */
+int	store_read_entry(struct store *s, const char *name,
+	    struct json_object *entry, int fd, char *err, size_t errlen);
+
+/*
+ * Register / unregister snapshot directory dir (absolute) as a root for the
+ * garbage collector.  0 or -errno.
+ */
+int	store_ref_add(struct store *s, const char *dir);
+int	store_ref_del(struct store *s, const char *dir);
+
+/*
+ * Writers in this process that may be writing chunks nobody refers to yet:
+ * store_gc() refuses (-EBUSY) while any is active.
+ */
+void	store_writer_begin(void);
+void	store_writer_end(void);
+bool	store_writers_active(void);
+
+/* Compressed bytes of one chunk by hex name; -1 if missing. */
+int64_t	store_chunk_bytes(struct store *s, const char *hex);
+
+/*
+ * Visit every hash (hex) of a manifest: its files' chunks and its kernel's.
+ * Returns the number of hashes visited, or -EBADMSG for a malformed one.
+ */
+int	store_manifest_hashes(struct json_object *manifest,
+	    void (*fn)(const char *hex, void *arg), void *arg);
+
+/*
+ * Usage of the snapshot whose manifest is man, in dir: *ret_stored the
+ * compressed bytes of the distinct chunks it uses, *ret_freeable those no
+ * other snapshot (registered, or in snapdirs, may be NULL) uses: what
+ * deleting it frees.  0 or -errno with a message in err.
+ */
+int	store_usage(struct store *s, const char *snapdirs, const char *dir,
+	    struct json_object *man, uint64_t *ret_stored, uint64_t *ret_freeable,
+	    char *err, size_t errlen);
+
+/*
+ * Mark and sweep: delete every chunk no registered snapshot (and no snapshot
+ * in snapdirs, a directory of snapshot directories, may be NULL) refers to.
+ * Drops references whose directory is gone.  Refuses (-EBUSY) while a writer
+ * is active, and stops without deleting anything if a referenced snapshot's
+ * manifest cannot be read.  0 or -errno with a message in err.
+ */
+int	store_gc(struct store *s, const char *snapdirs, uint64_t *ret_chunks,
+	    uint64_t *ret_bytes, char *err, size_t errlen);
+
+#endif
