@@ -64,13 +64,14 @@ print_progress(const struct sbuml_progress *p, void *userdata)
  */
 static int
 do_save(struct ctl *ctl, const char *machine, const char *snapshot,
-    const char *prefix, bool stop, bool progress)
+    const char *prefix, bool stop, bool progress, bool raw)
 {
 	struct sbuml_save_options o = {
 		.snapshot = snapshot,
 		.prefix = prefix,
 		.stop = stop,
 		.progress = progress ? print_progress : NULL,
+		.raw = raw,
 	};
 	struct json_object *res = NULL;
 	const char *path;
@@ -103,7 +104,7 @@ out:
 	return ex;
 }
 
-/* save MACHINE [SNAPSHOT] [--prefix P] [--stop] [--progress] */
+/* save MACHINE [SNAPSHOT] [--prefix P] [--stop] [--progress] [--raw] */
 int
 cmd_save(struct ctl *ctl, int argc, char **argv)
 {
@@ -111,21 +112,24 @@ cmd_save(struct ctl *ctl, int argc, char **argv)
 		{ "prefix",	required_argument, NULL, 'p' },
 		{ "stop",	no_argument,	   NULL, 'S' },
 		{ "progress",	no_argument,	   NULL, 'P' },
+		{ "raw",	no_argument,	   NULL, 'R' },
 		CTL_COMMON_OPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	char *machine = NULL, *snapshot = NULL, *prefix = NULL;
 	const char *prefix_arg = NULL;
-	bool stop = false, progress = false;
+	bool stop = false, progress = false, raw = false;
 	int opt, ex;
 
-	while ((opt = getopt_long(argc, argv, ":hp:SP", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hp:SPR", opts, NULL)) != -1) {
 		if (opt == 'p')
 			prefix_arg = optarg;
 		else if (opt == 'S')
 			stop = true;
 		else if (opt == 'P')
 			progress = true;
+		else if (opt == 'R')
+			raw = true;
 		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
@@ -142,7 +146,7 @@ cmd_save(struct ctl *ctl, int argc, char **argv)
 	if (prefix_arg != NULL &&
 	    (ex = ctl_path_arg(ctl, prefix_arg, "--prefix", &prefix)) != 0)
 		goto out;
-	ex = do_save(ctl, machine, snapshot, prefix, stop, progress);
+	ex = do_save(ctl, machine, snapshot, prefix, stop, progress, raw);
 out:
 	free(machine);
 	free(snapshot);
@@ -309,6 +313,36 @@ snap_list(struct ctl *ctl, int argc, char **argv)
 }
 
 /* snapshot list | info SNAPSHOT | delete SNAPSHOT */
+/* Human output of snapshot.verify. */
+static void
+print_verified(struct json_object *res, const char *arg)
+{
+	(void)res;
+	printf("%s: ok, every chunk verified\n", arg);
+}
+
+/* Human output of store.gc: what it removed. */
+static void
+print_gc(struct json_object *res, const char *arg)
+{
+	(void)arg;
+	printf("%s\n", json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
+}
+
+/* snapshot gc */
+static int
+snap_gc(struct ctl *ctl, int argc, char **argv)
+{
+	struct json_object *res = NULL;
+	int ex;
+
+	if ((ex = ctl_start(ctl, argc, argv)) != 0)
+		return ex;
+	ex = ctl_show(ctl, sbuml_store_gc(ctl->client, &res), res, print_gc, NULL);
+	json_object_put(res);
+	return ex;
+}
+
 int
 cmd_snapshot(struct ctl *ctl, int argc, char **argv)
 {
@@ -322,6 +356,11 @@ cmd_snapshot(struct ctl *ctl, int argc, char **argv)
 		{ "snapshot delete", ctl_cmd_one, "SNAPSHOT",
 		    "remove a snapshot", sbuml_snapshot_delete,
 		    ctl_print_deleted },
+		{ "snapshot verify", ctl_cmd_one, "SNAPSHOT",
+		    "check every chunk of a snapshot", sbuml_snapshot_verify,
+		    print_verified },
+		{ "snapshot gc", snap_gc, "",
+		    "remove chunks no snapshot uses", NULL, NULL },
 	};
 	size_t i;
 
@@ -332,7 +371,7 @@ cmd_snapshot(struct ctl *ctl, int argc, char **argv)
 			    "[--timeout S] snapshot %s\n", ctl->cmd->usage);
 			return CTL_EXIT_OK;
 		}
-		return ctl_usage(ctl, "missing list, info or delete");
+		return ctl_usage(ctl, "missing list, info, delete, verify or gc");
 	}
 	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
 		if (strcmp(argv[1], subs[i].name + strlen("snapshot ")) == 0) {
@@ -366,7 +405,7 @@ cmd_sbumlsave(struct ctl *ctl, int argc, char **argv)
 	if ((ex = ctl_machine_arg(ctl, argv[optind], &machine)) != 0 ||
 	    (ex = ctl_path_arg(ctl, argv[optind + 1], "PREFIX", &prefix)) != 0)
 		goto out;
-	ex = do_save(ctl, machine, NULL, prefix, !cont, false);
+	ex = do_save(ctl, machine, NULL, prefix, !cont, false, false);
 out:
 	free(machine);
 	free(prefix);

@@ -1024,7 +1024,8 @@ sbuml_snapshot_save(struct sbuml_client *c, const char *machine,
 	if ((r = add_str(params, "machine", machine)) < 0 ||
 	    (r = add_str(params, "snapshot", o->snapshot)) < 0 ||
 	    (r = add_str(params, "prefix", o->prefix)) < 0 ||
-	    (o->stop && (r = add_bool(params, "continue", false)) < 0))
+	    (o->stop && (r = add_bool(params, "continue", false)) < 0) ||
+	    (o->raw && (r = add_bool(params, "store", false)) < 0))
 		goto out;
 
 	c->progress = o->progress;
@@ -1084,4 +1085,22 @@ sbuml_snapshot_delete(struct sbuml_client *c, const char *snapshot,
     struct json_object **ret_result)
 {
 	return call_snapshot(c, "snapshot.delete", snapshot, ret_result);
+}
+
+/* snapshot.verify. */
+SBUML_EXPORT int
+sbuml_snapshot_verify(struct sbuml_client *c, const char *snapshot,
+    struct json_object **ret_result)
+{
+	return call_snapshot(c, "snapshot.verify", snapshot, ret_result);
+}
+
+/* store.gc. */
+SBUML_EXPORT int
+sbuml_store_gc(struct sbuml_client *c, struct json_object **ret_result)
+{
+	if (c == NULL)
+		return -EINVAL;
+	return sbuml_call_timeout(c, "store.gc", NULL, snapshot_timeout(c),
+	    ret_result);
 }

@@ -276,6 +276,10 @@ struct sbuml_save_options {
 						   machine stays frozen (paused) */
 	sbuml_progress_fn	*progress;	/* optional, see above */
 	void			*progress_data;	/* its userdata */
+	bool			 raw;		/* true: "store": false, keep the
+						   kernel's capture files as they
+						   are (format 1) instead of
+						   chunking them into the store */
 };
 
 /*
@@ -301,9 +305,14 @@ int	sbuml_snapshot_list(struct sbuml_client *client,
 /* snapshot.info (checks the manifest against the files); the snapshot object. */
 int	sbuml_snapshot_info(struct sbuml_client *client, const char *snapshot,
 	    struct json_object **ret_result);
-/* snapshot.delete; {"deleted": name}. */
+/* snapshot.delete; {"deleted": name, "freed": bytes}. */
 int	sbuml_snapshot_delete(struct sbuml_client *client, const char *snapshot,
 	    struct json_object **ret_result);
+/* snapshot.verify: every chunk and file hash checked; {"verified": ...}. */
+int	sbuml_snapshot_verify(struct sbuml_client *client, const char *snapshot,
+	    struct json_object **ret_result);
+/* store.gc: remove chunks no snapshot refers to. */
+int	sbuml_store_gc(struct sbuml_client *client, struct json_object **ret_result);
 
 #ifdef __cplusplus
 }

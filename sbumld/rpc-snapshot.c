@@ -60,7 +60,7 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 		{ "store", RPC_PARAM_BOOL, offsetof(struct save_params, store), 0, 0, 0 },
 		{ NULL, 0, 0, 0, 0, 0 },
 	};
-	struct save_params	 p = { .cont = true, .store = false };
+	struct save_params	 p = { .cont = true, .store = true };
 	struct machine		*m;
 	char			 err[512], *dir = NULL, *name = NULL;
 	enum machine_state	 st;

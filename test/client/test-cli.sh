@@ -101,7 +101,7 @@ expect snap-delete 0 '^snap2: deleted$' -- "$ctl" snapshot delete snap2
 expect snap-gone 1 '' -- "$ctl" snapshot info snap2
 experr snap-gone-msg '^sbumlctl: snapshot info snap2: NoSuchSnapshot: '
 expect snap-usage 2 '' -- "$ctl" snapshot
-experr snap-usage-msg 'missing list, info or delete'
+experr snap-usage-msg 'missing list, info, delete, verify or gc'
 expect snap-usage-sub 2 '' -- "$ctl" snapshot frob
 expect snap-usage-arg 2 '' -- "$ctl" snapshot info
 experr snap-usage-arg-msg '^usage: sbumlctl .* snapshot info SNAPSHOT$'
