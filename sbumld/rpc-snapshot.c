@@ -210,25 +210,42 @@ collect_garbage(struct json_object **ret, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * The {"snapshot": name} of info and verify: parse it, resolve it and load
+ * its manifest.  On failure the call is answered and -1 returned; on success
+ * *ret_dir (caller frees) and *ret_man (caller puts) are set.
+ */
+static int
+load_snapshot_param(struct rpc_call *call, struct json_object *params,
+    struct snap_params *p, char **ret_dir, struct json_object **ret_man)
+{
+	char	 err[1024], *dir;
+	int	 r;
+
+	if (rpc_parse_params(call, params, snap_table, p) < 0)
+		return -1;
+	if (snapshot_resolve(p->snapshot, &dir, err, sizeof(err)) < 0) {
+		bad_name(call, "snapshot", err);
+		return -1;
+	}
+	if ((r = snapshot_manifest_load(dir, ret_man, err, sizeof(err))) < 0) {
+		manifest_error(call, r, err);
+		free(dir);
+		return -1;
+	}
+	*ret_dir = dir;
+	return 0;
+}
+
 int
 rpc_snapshot_info(struct rpc_call *call, struct json_object *params)
 {
 	struct snap_params	 p = { 0 };
 	struct json_object	*man, *res;
-	char			 err[1024], *dir;
-	int			 r;
+	char			*dir;
 
-	if (rpc_parse_params(call, params, snap_table, &p) < 0)
+	if (load_snapshot_param(call, params, &p, &dir, &man) < 0)
 		return 0;
-	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) < 0) {
-		bad_name(call, "snapshot", err);
-		return 0;
-	}
-	if ((r = snapshot_manifest_load(dir, &man, err, sizeof(err))) < 0) {
-		manifest_error(call, r, err);
-		free(dir);
-		return 0;
-	}
 	res = snapshot_to_json(p.snapshot, dir, man);
 	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION)
 		add_store_usage(res, dir, man);
@@ -392,19 +409,10 @@ rpc_snapshot_verify(struct rpc_call *call, struct json_object *params)
 	struct store		*s = NULL;
 	char			 err[1024], *dir, *root;
 	int64_t			 bytes = 0;
-	int			 r;
+	int			 r = 0;
 
-	if (rpc_parse_params(call, params, snap_table, &p) < 0)
+	if (load_snapshot_param(call, params, &p, &dir, &man) < 0)
 		return 0;
-	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) < 0) {
-		bad_name(call, "snapshot", err);
-		return 0;
-	}
-	if ((r = snapshot_manifest_load(dir, &man, err, sizeof(err))) < 0) {
-		manifest_error(call, r, err);
-		free(dir);
-		return 0;
-	}
 	json_object_object_get_ex(man, "files", &files);
 	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION) {
 		root = snapshot_store_root();
