@@ -7,7 +7,7 @@ set -eu
 PACKAGES="
   build-essential meson ninja-build pkg-config
   libevent-dev libjson-c-dev libzstd-dev libsystemd-dev libssl-dev zstd
-  linux-source-6.1 bc bison flex xz-utils ccache
+  linux-source-6.1 bc bison flex xz-utils ccache patch
   busybox-static e2fsprogs
   user-mode-linux uml-utilities
   socat python3 systemd util-linux procps psmisc
