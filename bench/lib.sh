@@ -53,13 +53,7 @@ dump_debug() {
 	return 0
 }
 
-# Every process whose cwd lies under $1: the UML kernels we started and their helpers.
-uml_pids_under() {
-	for p in /proc/[0-9]*; do
-		cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-		case "$cwd" in "$1"|"$1"/*) echo "${p#/proc/}" ;; esac
-	done
-}
+. "$BENCH_SRCDIR/../test/integration/procs.sh"
 
 cleanup() {
 	rc=$?

@@ -370,6 +370,19 @@ static const struct rpc_param machine_table[] = {
 	{ NULL, 0, 0, 0, 0, 0 }
 };
 
+/*
+ * Parse {"machine": name} into *p and find the machine.  NULL when the call
+ * has been answered (bad params, bad name, NoSuchMachine).
+ */
+static struct machine *
+rpc_machine_param(struct rpc_call *call, struct json_object *params,
+    struct machine_params *p)
+{
+	if (rpc_parse_params(call, params, machine_table, p) < 0)
+		return (NULL);
+	return (rpc_find_machine(call, p->machine));
+}
+
 /* Map the synchronous refusal of an operation to an error answer. */
 static void
 rpc_op_refused(struct rpc_call *call, struct machine *m, int r, const char *what)
@@ -408,9 +421,7 @@ rpc_machine_stop_go(struct rpc_call *call, struct json_object *params,
 	struct machine		*m;
 	int			 r;
 
-	if (rpc_parse_params(call, params, machine_table, &p) < 0)
-		return (0);
-	if ((m = rpc_find_machine(call, p.machine)) == NULL)
+	if ((m = rpc_machine_param(call, params, &p)) == NULL)
 		return (0);
 	r = pause ? machine_pause(m, rpc_machine_done, rpc_call_ref(call)) :
 	    machine_resume(m, rpc_machine_done, rpc_call_ref(call));
@@ -479,9 +490,7 @@ rpc_machine_kill(struct rpc_call *call, struct json_object *params)
 	struct machine		*m;
 	int			 r;
 
-	if (rpc_parse_params(call, params, machine_table, &p) < 0)
-		return (0);
-	if ((m = rpc_find_machine(call, p.machine)) == NULL)
+	if ((m = rpc_machine_param(call, params, &p)) == NULL)
 		return (0);
 	if ((r = machine_kill(m, rpc_machine_done, rpc_call_ref(call))) < 0) {
 		rpc_call_unref(call);
@@ -498,9 +507,7 @@ rpc_machine_info(struct rpc_call *call, struct json_object *params)
 	struct machine_params	 p = { NULL };
 	struct machine		*m;
 
-	if (rpc_parse_params(call, params, machine_table, &p) < 0)
-		return (0);
-	if ((m = rpc_find_machine(call, p.machine)) == NULL)
+	if ((m = rpc_machine_param(call, params, &p)) == NULL)
 		return (0);
 	rpc_reply(call, machine_to_json(m));
 	return (0);
@@ -577,9 +584,7 @@ rpc_machine_delete(struct rpc_call *call, struct json_object *params)
 	char			 err[512], *name;
 	int			 r;
 
-	if (rpc_parse_params(call, params, machine_table, &p) < 0)
-		return (0);
-	if ((m = rpc_find_machine(call, p.machine)) == NULL)
+	if ((m = rpc_machine_param(call, params, &p)) == NULL)
 		return (0);
 	if (machine_state_is_live(machine_state(m))) {
 		rpc_bad_state(call, m, "halt or kill it first");

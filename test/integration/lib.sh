@@ -27,13 +27,7 @@ dump_debug() {
 	return 0
 }
 
-# Every process whose cwd lies under $T: the UML kernels we started and their helpers.
-uml_pids_under() {
-	for p in /proc/[0-9]*; do
-		cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
-		case "$cwd" in "$1"|"$1"/*) echo "${p#/proc/}" ;; esac
-	done
-}
+. "$(dirname "$0")/procs.sh"
 
 cleanup() {
 	rc=$?
