@@ -15,6 +15,10 @@
       prints the value of each dotted key of the JSON object in FILE, one a line
   benchtool.py dataextent FILE
       bytes of data (not holes) in FILE, found with SEEK_DATA/SEEK_HOLE
+  benchtool.py storesizes MANIFEST CHUNKDIR
+      for a version 2 manifest: "<logical_bytes> <kernel_only_bytes>
+      <kernel_chunks>": the sum of files[].size, and the compressed bytes in
+      CHUNKDIR of the distinct kernel chunks that none of its files uses
 """
 import json
 import os
@@ -114,6 +118,23 @@ def cmd_dataextent(path):
         os.close(fd)
 
 
+def cmd_storesizes(manifest, chunkdir):
+    with open(manifest) as f:
+        m = json.load(f)
+    logical = sum(int(f["size"]) for f in m.get("files", []))
+    used = {c for f in m.get("files", []) for c in f.get("chunks", [])
+            if isinstance(c, str)}
+    kchunks = {c for c in m.get("kernel", {}).get("chunks", [])
+               if isinstance(c, str)}
+    kbytes = 0
+    for c in kchunks - used:
+        try:
+            kbytes += os.stat(os.path.join(chunkdir, c[:2], c + ".zst")).st_size
+        except FileNotFoundError:
+            pass
+    print(logical, kbytes, len(kchunks))
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -129,6 +150,8 @@ def main(argv):
         cmd_json(argv[2], argv[3:])
     elif c == "dataextent" and len(argv) == 3:
         cmd_dataextent(argv[2])
+    elif c == "storesizes" and len(argv) == 4:
+        cmd_storesizes(argv[2], argv[3])
     else:
         print(__doc__, file=sys.stderr)
         return 2

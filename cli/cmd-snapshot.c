@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sbumlctl snapshot commands: save, restore, snapshot list|info|delete,
+ * sbumlctl snapshot commands: save, restore, check, snapshot list|info|delete,
  * and the classic sbumlsave / sbumlrestore, on top of the snapshot.*
  * helpers of libsbuml-client (doc/rpc.md "Snapshots").
  */
@@ -197,6 +197,65 @@ cmd_restore(struct ctl *ctl, int argc, char **argv)
 	ex = do_restore(ctl, snapshot, machine, cont);
 out:
 	free(machine);
+	free(snapshot);
+	return ex;
+}
+
+/*
+ * check SNAPSHOT: snapshot.check, one line per check ("ok   kernel: ...",
+ * "FAIL cpu: ...") and a verdict.  Exit 0 if this host can restore the
+ * snapshot, 1 if it cannot (also with --json, which prints the answer).
+ */
+int
+cmd_check(struct ctl *ctl, int argc, char **argv)
+{
+	struct json_object *res = NULL, *checks, *v;
+	char *snapshot = NULL;
+	bool restorable;
+	size_t i, nfail = 0;
+	int ex, r;
+
+	if ((ex = ctl_parse_common(ctl, argc, argv)) != 0 ||
+	    (ex = ctl_sole_arg(ctl, argc, argv, "SNAPSHOT", &snapshot)) != 0)
+		return ex;
+	if ((ex = ctl_connect(ctl)) != 0)
+		goto out;
+	if ((r = sbuml_snapshot_check(ctl->client, snapshot, &res)) < 0) {
+		ex = ctl_fail(ctl, r);
+		goto out;
+	}
+	if (!json_object_object_get_ex(res, "restorable", &v) ||
+	    !json_object_is_type(v, json_type_boolean) ||
+	    !json_object_object_get_ex(res, "checks", &checks) ||
+	    !json_object_is_type(checks, json_type_array)) {
+		ex = ctl_fail(ctl, -EPROTO);
+		goto out;
+	}
+	restorable = json_object_get_boolean(v);
+	if (ctl->json) {
+		ex = ctl_print_json(res);
+		if (ex == 0 && !restorable)
+			ex = CTL_EXIT_REMOTE;
+		goto out;
+	}
+	for (i = 0; i < json_object_array_length(checks); i++) {
+		struct json_object *c = json_object_array_get_idx(checks, i);
+		bool ok = json_object_object_get_ex(c, "ok", &v) &&
+		    json_object_get_boolean(v);
+
+		nfail += !ok;
+		printf("%-4s %s: %s\n", ok ? "ok" : "FAIL",
+		    ctl_str(c, "check") != NULL ? ctl_str(c, "check") : "?",
+		    ctl_str(c, "detail") != NULL ? ctl_str(c, "detail") : "");
+	}
+	if (restorable)
+		printf("%s: this host can restore it\n", ctl->target);
+	else
+		printf("%s: this host cannot restore it (%zu check%s failed)\n",
+		    ctl->target, nfail, nfail == 1 ? "" : "s");
+	ex = restorable ? CTL_EXIT_OK : CTL_EXIT_REMOTE;
+out:
+	json_object_put(res);
 	free(snapshot);
 	return ex;
 }

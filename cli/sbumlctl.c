@@ -43,6 +43,12 @@ static const struct ctl_command ctl_commands[] = {
 	    "snapshot a running or paused machine", NULL, NULL },
 	{ "restore",	cmd_restore,	"SNAPSHOT MACHINE [--paused]",
 	    "start a new machine from a snapshot", NULL, NULL },
+	{ "check",	cmd_check,	"SNAPSHOT",
+	    "tell whether this host can restore a snapshot", NULL, NULL },
+	{ "export",	cmd_export,	"SNAPSHOT FILE|- [--base PARENT]",
+	    "write a snapshot as one stream, for another host", NULL, NULL },
+	{ "import",	cmd_import,	"FILE|- [SNAPSHOT] [--base PARENT]",
+	    "add a snapshot from an export stream", NULL, NULL },
 	{ "snapshot",	cmd_snapshot,	"list | info SNAPSHOT | delete SNAPSHOT",
 	    "list, check or delete snapshots", NULL, NULL },
 	{ "events",	cmd_events,	"[--count N]",		"print daemon events as they happen",
@@ -60,6 +66,10 @@ static const struct ctl_command ctl_classic_own[] = {
 	    "save MACHINE as PREFIX-<unique>", NULL, NULL },
 	{ "sbumlrestore", cmd_sbumlrestore, "NEWDIR SNAPSHOT [-c]",
 	    "restore SNAPSHOT (or the one PREFIX-*) into NEWDIR", NULL, NULL },
+	{ "sbumldelta",	cmd_sbumldelta,	"SNAPSHOT PARENT DELTAFILE",
+	    "write what SNAPSHOT adds to PARENT as one file", NULL, NULL },
+	{ "sbumlexpand", cmd_sbumlexpand, "DELTAFILE PARENT [NEWSNAPSHOT]",
+	    "add the snapshot of DELTAFILE on a host that has PARENT", NULL, NULL },
 };
 
 /*
@@ -74,6 +84,8 @@ static const struct {
 	{ "sbumlboot",	  "boot", -1 },
 	{ "sbumlsave",	  NULL,	  0 },
 	{ "sbumlrestore", NULL,	  1 },
+	{ "sbumldelta",	  NULL,	  2 },
+	{ "sbumlexpand",  NULL,	  3 },
 };
 
 /* Print the global usage to f. */

@@ -109,9 +109,16 @@ int	cmd_console(struct ctl *, int, char **);
 /* cmd-snapshot.c */
 int	cmd_save(struct ctl *, int, char **);
 int	cmd_restore(struct ctl *, int, char **);
+int	cmd_check(struct ctl *, int, char **);
 int	cmd_snapshot(struct ctl *, int, char **);
 int	cmd_sbumlsave(struct ctl *, int, char **);
 int	cmd_sbumlrestore(struct ctl *, int, char **);
+
+/* cmd-transfer.c */
+int	cmd_export(struct ctl *, int, char **);
+int	cmd_import(struct ctl *, int, char **);
+int	cmd_sbumldelta(struct ctl *, int, char **);
+int	cmd_sbumlexpand(struct ctl *, int, char **);
 
 /* cmd-machine.c */
 void	ctl_print_value(struct json_object *);

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -297,9 +298,43 @@ fill(struct sbuml_client *c, int64_t deadline)
 	}
 }
 
+/*
+ * Send part of a request; pass_fd >= 0 rides along (SCM_RIGHTS) with the
+ * first bytes, so the daemon has it before it reads the line.
+ */
+static ssize_t
+send_part(struct sbuml_client *c, const char *data, size_t len, int pass_fd)
+{
+	/* sendmsg() only reads iov_base; the cast drops const through uintptr_t. */
+	struct iovec iov = { (void *)(uintptr_t)data, len };
+	union {
+		struct cmsghdr hdr;
+		char space[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct msghdr msg;
+	struct cmsghdr *cm;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (pass_fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.space;
+		msg.msg_controllen = sizeof(ctl.space);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+	}
+	/* MSG_NOSIGNAL: a library must not kill its caller with SIGPIPE. */
+	return sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* Write all of data before the deadline; a partial write kills the handle. */
 static int
-send_all(struct sbuml_client *c, const char *data, size_t len, int64_t deadline)
+send_all(struct sbuml_client *c, const char *data, size_t len, int pass_fd,
+    int64_t deadline)
 {
 	struct pollfd pfd = { .fd = c->fd, .events = POLLOUT };
 	size_t off = 0;
@@ -307,8 +342,7 @@ send_all(struct sbuml_client *c, const char *data, size_t len, int64_t deadline)
 	int r;
 
 	while (off < len) {
-		/* MSG_NOSIGNAL: a library must not kill its caller with SIGPIPE. */
-		n = send(c->fd, data + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = send_part(c, data + off, len - off, off == 0 ? pass_fd : -1);
 		if (n >= 0) {
 			off += (size_t)n;
 			continue;
@@ -477,7 +511,7 @@ add_str(struct json_object *obj, const char *key, const char *s)
 /* Serialise and send one request line with the given id. */
 static int
 send_request(struct sbuml_client *c, int64_t id, const char *method,
-    struct json_object *params, int64_t deadline)
+    struct json_object *params, int pass_fd, int64_t deadline)
 {
 	struct json_object *req;
 	const char *s;
@@ -506,7 +540,7 @@ send_request(struct sbuml_client *c, int64_t id, const char *method,
 		goto out;
 	memcpy(line, s, len);
 	line[len] = '\n';
-	r = send_all(c, line, len + 1, deadline);
+	r = send_all(c, line, len + 1, pass_fd, deadline);
 out:
 	free(line);
 	json_object_put(req);
@@ -679,10 +713,10 @@ sbuml_events_dropped(const struct sbuml_client *c)
 	return c != NULL ? c->ev_dropped : 0;
 }
 
-/* Send one request and wait for its answer, queueing notifications. */
-SBUML_EXPORT int
-sbuml_call_timeout(struct sbuml_client *c, const char *method,
-    struct json_object *params, int timeout_ms, struct json_object **ret_result)
+/* Send one request (passing pass_fd if >= 0) and wait for its answer. */
+static int
+call_fd(struct sbuml_client *c, const char *method, struct json_object *params,
+    int pass_fd, int timeout_ms, struct json_object **ret_result)
 {
 	struct json_object *obj = NULL, *result = NULL;
 	int64_t id, deadline;
@@ -696,7 +730,7 @@ sbuml_call_timeout(struct sbuml_client *c, const char *method,
 
 	deadline = deadline_after(timeout_ms);
 	id = c->next_id++;
-	if ((r = send_request(c, id, method, params, deadline)) < 0)
+	if ((r = send_request(c, id, method, params, pass_fd, deadline)) < 0)
 		return r == -ECONNRESET ? salvage_error(c, r) : r;
 
 	for (;;) {
@@ -714,6 +748,25 @@ sbuml_call_timeout(struct sbuml_client *c, const char *method,
 	else
 		json_object_put(result);
 	return 0;
+}
+
+/* Send one request and wait for its answer, queueing notifications. */
+SBUML_EXPORT int
+sbuml_call_timeout(struct sbuml_client *c, const char *method,
+    struct json_object *params, int timeout_ms, struct json_object **ret_result)
+{
+	return call_fd(c, method, params, -1, timeout_ms, ret_result);
+}
+
+/* As sbuml_call_timeout(), passing the descriptor fd with the request. */
+SBUML_EXPORT int
+sbuml_call_with_fd(struct sbuml_client *c, const char *method,
+    struct json_object *params, int fd, int timeout_ms,
+    struct json_object **ret_result)
+{
+	if (fd < 0)
+		return -EBADF;
+	return call_fd(c, method, params, fd, timeout_ms, ret_result);
 }
 
 /* sbuml_call_timeout() with the handle's timeout. */
@@ -1079,6 +1132,14 @@ sbuml_snapshot_info(struct sbuml_client *c, const char *snapshot,
 	return call_snapshot(c, "snapshot.info", snapshot, ret_result);
 }
 
+/* snapshot.check. */
+SBUML_EXPORT int
+sbuml_snapshot_check(struct sbuml_client *c, const char *snapshot,
+    struct json_object **ret_result)
+{
+	return call_snapshot(c, "snapshot.check", snapshot, ret_result);
+}
+
 /* snapshot.delete. */
 SBUML_EXPORT int
 sbuml_snapshot_delete(struct sbuml_client *c, const char *snapshot,
@@ -1093,6 +1154,47 @@ sbuml_snapshot_verify(struct sbuml_client *c, const char *snapshot,
     struct json_object **ret_result)
 {
 	return call_snapshot(c, "snapshot.verify", snapshot, ret_result);
+}
+
+/* snapshot.export / snapshot.import: the stream is t->fd (passed) or t->file. */
+static int
+call_transfer(struct sbuml_client *c, const char *method,
+    const struct sbuml_transfer *t, struct json_object **ret_result)
+{
+	struct json_object *params;
+	int r;
+
+	if (c == NULL || t == NULL || (t->fd >= 0) == (t->file != NULL))
+		return -EINVAL;
+	if ((params = json_object_new_object()) == NULL)
+		return -ENOMEM;
+	if ((r = add_str(params, "snapshot", t->snapshot)) < 0 ||
+	    (r = add_str(params, "base", t->base)) < 0 ||
+	    (r = add_str(params, "file", t->file)) < 0 ||
+	    (t->fd >= 0 && (r = add_bool(params, "fd", true)) < 0))
+		goto out;
+	r = call_fd(c, method, params, t->fd, snapshot_timeout(c), ret_result);
+out:
+	json_object_put(params);
+	return r;
+}
+
+/* snapshot.export. */
+SBUML_EXPORT int
+sbuml_snapshot_export(struct sbuml_client *c, const struct sbuml_transfer *t,
+    struct json_object **ret_result)
+{
+	if (t == NULL || t->snapshot == NULL)
+		return -EINVAL;
+	return call_transfer(c, "snapshot.export", t, ret_result);
+}
+
+/* snapshot.import. */
+SBUML_EXPORT int
+sbuml_snapshot_import(struct sbuml_client *c, const struct sbuml_transfer *t,
+    struct json_object **ret_result)
+{
+	return call_transfer(c, "snapshot.import", t, ret_result);
 }
 
 /* store.gc. */

@@ -144,6 +144,14 @@ int	sbuml_call(struct sbuml_client *client, const char *method,
 int	sbuml_call_timeout(struct sbuml_client *client, const char *method,
 	    struct json_object *params, int timeout_ms,
 	    struct json_object **ret_result);
+/*
+ * Same as sbuml_call_timeout(), passing the open descriptor fd to the
+ * daemon with the request (SCM_RIGHTS), for methods that take "fd": true.
+ * The caller keeps its own copy of fd.
+ */
+int	sbuml_call_with_fd(struct sbuml_client *client, const char *method,
+	    struct json_object *params, int fd, int timeout_ms,
+	    struct json_object **ret_result);
 
 /* ---- Events ----------------------------------------------------------- */
 
@@ -305,12 +313,43 @@ int	sbuml_snapshot_list(struct sbuml_client *client,
 /* snapshot.info (checks the manifest against the files); the snapshot object. */
 int	sbuml_snapshot_info(struct sbuml_client *client, const char *snapshot,
 	    struct json_object **ret_result);
+/*
+ * snapshot.check: can this host restore the snapshot?  Restores nothing.
+ * *ret_result is {"snapshot", "restorable": bool, "checks": [{"check":
+ * "format"|"kernel"|"arch"|"cpu"|"xstate"|"host_kernel"|"base_images",
+ * "ok": bool, "detail": "..."}, ...]}; a snapshot this host cannot restore
+ * is a success with "restorable": false.
+ */
+int	sbuml_snapshot_check(struct sbuml_client *client, const char *snapshot,
+	    struct json_object **ret_result);
 /* snapshot.delete; {"deleted": name, "freed": bytes}. */
 int	sbuml_snapshot_delete(struct sbuml_client *client, const char *snapshot,
 	    struct json_object **ret_result);
 /* snapshot.verify: every chunk and file hash checked; {"verified": ...}. */
 int	sbuml_snapshot_verify(struct sbuml_client *client, const char *snapshot,
 	    struct json_object **ret_result);
+/*
+ * Moving a snapshot to another host (doc/rpc.md "Moving snapshots").  The
+ * stream is fd, a descriptor the library passes to the daemon with the
+ * request (SCM_RIGHTS; the caller keeps and closes its own copy), or, with
+ * fd = -1, file, an absolute path on the daemon's host.
+ */
+struct sbuml_transfer {
+	const char	*snapshot;	/* export: the snapshot to send; import:
+					   the new snapshot's name (NULL: the
+					   name the stream carries) */
+	const char	*base;		/* export: leave out this snapshot's
+					   chunks (a delta); import: the stream
+					   must be a delta against it, if any */
+	int		 fd;		/* the stream, or -1 */
+	const char	*file;		/* or this path (with fd = -1) */
+};
+/* snapshot.export: {"snapshot", "id", "base", "bytes", "chunks", "skipped_chunks"}. */
+int	sbuml_snapshot_export(struct sbuml_client *client,
+	    const struct sbuml_transfer *t, struct json_object **ret_result);
+/* snapshot.import: {"snapshot", "path", "id", "base", "bytes", "new_chunks", ...}. */
+int	sbuml_snapshot_import(struct sbuml_client *client,
+	    const struct sbuml_transfer *t, struct json_object **ret_result);
 /* store.gc: remove chunks no snapshot refers to. */
 int	sbuml_store_gc(struct sbuml_client *client, struct json_object **ret_result);
 

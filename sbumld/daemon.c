@@ -21,6 +21,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "machine.h"
+#include "recover.h"
 #include "server.h"
 
 struct daemon_config	 daemon_config;
@@ -156,6 +157,13 @@ daemon_run(void)
 		server_shutdown();
 		goto out;
 	}
+	/*
+	 * Clean up what a daemon killed mid-save or mid-restore left, before
+	 * the loop can start a job of ours; after re-adopting, so a restored
+	 * kernel that was starting has had its time to read its capture.
+	 */
+	if ((r = recover_run()) < 0)
+		log_warnx("start-up recovery incomplete: %s", strerror(-r));
 	daemon_watchdog_init();
 	(void)sd_notifyf(0, "READY=1\nSTATUS=Serving on %s",
 	    server_listen_name());

@@ -15,6 +15,8 @@
 
 #define MACHINE_CONFIG_FILE	"machine.json"
 #define MACHINE_RUN_FILE	"run.json"
+/* Present while a restore builds the machine, until its kernel is started. */
+#define MACHINE_RESTORING_FILE	"restoring"
 
 /* run.json: what a restarted daemon needs to re-adopt or report a machine. */
 struct machine_run {

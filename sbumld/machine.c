@@ -1522,6 +1522,7 @@ machine_delete(struct machine *m, char *err, size_t errlen)
 	if ((r = machine_unlink(m, "notify.sock", err, errlen)) < 0 ||
 	    (r = machine_unlink(m, "console.log", err, errlen)) < 0 ||
 	    (r = machine_unlink(m, MACHINE_RUN_FILE, err, errlen)) < 0 ||
+	    (r = machine_unlink(m, MACHINE_RESTORING_FILE, err, errlen)) < 0 ||
 	    (r = machine_unlink(m, MACHINE_CONFIG_FILE, err, errlen)) < 0)
 		return (r);
 	if (rmdir(m->dir) == -1) {

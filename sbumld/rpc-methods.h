@@ -24,6 +24,7 @@ int	rpc_machine_pause(struct rpc_call *, struct json_object *);
 int	rpc_machine_resume(struct rpc_call *, struct json_object *);
 
 /* rpc-snapshot.c */
+int	rpc_snapshot_check(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_delete(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_info(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_list(struct rpc_call *, struct json_object *);
@@ -31,5 +32,9 @@ int	rpc_snapshot_restore(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_save(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_verify(struct rpc_call *, struct json_object *);
 int	rpc_store_gc(struct rpc_call *, struct json_object *);
+
+/* rpc-transfer.c */
+int	rpc_snapshot_export(struct rpc_call *, struct json_object *);
+int	rpc_snapshot_import(struct rpc_call *, struct json_object *);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "fsutil.h"
+#include "hostfacts.h"
 #include "log.h"
 #include "machine.h"
 #include "rpc-methods.h"
@@ -211,7 +212,7 @@ collect_garbage(struct json_object **ret, char *err, size_t errlen)
 }
 
 /*
- * The {"snapshot": name} of info and verify: parse it, resolve it and load
+ * The {"snapshot": name} of info, verify and check: parse it, resolve it and load
  * its manifest.  On failure the call is answered and -1 returned; on success
  * *ret_dir (caller frees) and *ret_man (caller puts) are set.
  */
@@ -455,6 +456,146 @@ rpc_snapshot_verify(struct rpc_call *call, struct json_object *params)
 		json_object_object_add(res, "bytes", json_object_new_int64(bytes));
 		rpc_reply(call, res);
 	}
+	json_object_put(man);
+	free(dir);
+	return 0;
+}
+
+/*
+ * Append {"check": name, "ok": ok, "detail": detail} to checks; a failed
+ * check makes the snapshot not restorable.
+ */
+static void
+add_check(struct json_object *checks, bool *restorable, const char *name,
+    bool ok, const char *detail)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "check", json_object_new_string(name));
+	json_object_object_add(o, "ok", json_object_new_boolean(ok));
+	json_object_object_add(o, "detail", json_object_new_string(detail));
+	json_object_array_add(checks, o);
+	if (!ok)
+		*restorable = false;
+}
+
+/*
+ * The kernel check: a kernel binary of the manifest's build-id is here
+ * (the restore's own lookup, without materialising anything).
+ */
+static bool
+check_kernel(struct json_object *man, char *detail, size_t len)
+{
+	enum snapshot_kernel_source	 src;
+	struct json_object		*k, *v;
+	const char			*id = "?";
+	char				 err[1024], *path = NULL;
+	int				 r;
+
+	if (json_object_object_get_ex(man, "kernel", &k) &&
+	    json_object_object_get_ex(k, "build_id", &v))
+		id = json_object_get_string(v);
+	if ((r = snapshot_kernel_find(man, false, &path, &src, err, sizeof(err))) < 0) {
+		snprintf(detail, len, "%s", err);
+		return false;
+	}
+	if (src == SNAPSHOT_KERNEL_INSTALLED)
+		snprintf(detail, len, "build %s: %s", id, path);
+	else if (src == SNAPSHOT_KERNEL_STORE)
+		snprintf(detail, len, "build %s: %s (rebuilt earlier from the "
+		    "snapshot's chunks)", id, path);
+	else
+		snprintf(detail, len, "build %s: not installed here; the restore "
+		    "rebuilds it from the snapshot's chunks (checked) as %s", id, path);
+	free(path);
+	return true;
+}
+
+/*
+ * The base_images check: the disk overlays refer to their base images by
+ * path, so each must be readable here (as the restore requires).
+ */
+static bool
+check_base_images(struct json_object *man, char *detail, size_t len)
+{
+	struct json_object	*mach, *img, *disks = NULL;
+	size_t			 n;
+
+	if (!json_object_object_get_ex(man, "machine", &mach) ||
+	    !json_object_object_get_ex(mach, "image", &img) ||
+	    !json_object_is_type(img, json_type_string) ||
+	    (json_object_object_get_ex(mach, "disks", &disks) &&
+	    !json_object_is_type(disks, json_type_array))) {
+		snprintf(detail, len, "the manifest's machine section is malformed");
+		return false;
+	}
+	n = disks != NULL ? json_object_array_length(disks) : 0;
+	for (size_t i = 0; i <= n; i++) {
+		const char *p = i == 0 ? json_object_get_string(img) :
+		    json_object_get_string(json_object_array_get_idx(disks, i - 1));
+
+		if (p == NULL || access(p, R_OK) < 0) {
+			snprintf(detail, len, "base image %s of the snapshot is not "
+			    "readable here: %s", p != NULL ? p : "(null)",
+			    p != NULL ? strerror(errno) : "not a path");
+			return false;
+		}
+	}
+	snprintf(detail, len, "%s%s readable", json_object_get_string(img),
+	    n == 0 ? " is" : n == 1 ? " and 1 disk are" : " and the disks are");
+	return true;
+}
+
+int
+rpc_snapshot_check(struct rpc_call *call, struct json_object *params)
+{
+	struct snap_params	 p = { 0 };
+	struct json_object	*man, *res, *checks, *host, *hc;
+	struct hostfacts	 here;
+	char			*dir, detail[1024];
+	bool			 restorable = true, ok;
+	int			 r;
+
+	/* A missing or corrupt snapshot is an error, as for snapshot.info. */
+	if (load_snapshot_param(call, params, &p, &dir, &man) < 0)
+		return 0;
+	if ((r = hostfacts_read(&here)) < 0) {
+		rpc_error(call, RPC_INTERNAL_ERROR, "cannot read this host's "
+		    "facts: %s", strerror(-r));
+		goto out;
+	}
+	checks = json_object_new_array();
+	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION)
+		add_check(checks, &restorable, "format", true, "format 2 (chunk "
+		    "store): every chunk it lists is in this host's store "
+		    "(snapshot.verify checks their content)");
+	else
+		add_check(checks, &restorable, "format", true, "format 1: every "
+		    "captured file is there with its size");
+	ok = check_kernel(man, detail, sizeof(detail));
+	add_check(checks, &restorable, "kernel", ok, detail);
+	/* arch, cpu, xstate, host_kernel: the kernel's own refusal rules. */
+	if (!json_object_object_get_ex(man, "host", &host))
+		host = NULL;
+	hc = hostfacts_checks(host, &here);
+	for (size_t i = 0; i < json_object_array_length(hc); i++) {
+		struct json_object *c = json_object_array_get_idx(hc, i), *v;
+
+		json_object_object_get_ex(c, "ok", &v);
+		if (!json_object_get_boolean(v))
+			restorable = false;
+		json_object_array_add(checks, json_object_get(c));
+	}
+	json_object_put(hc);
+	ok = check_base_images(man, detail, sizeof(detail));
+	add_check(checks, &restorable, "base_images", ok, detail);
+
+	res = json_object_new_object();
+	json_object_object_add(res, "snapshot", json_object_new_string(p.snapshot));
+	json_object_object_add(res, "restorable", json_object_new_boolean(restorable));
+	json_object_object_add(res, "checks", checks);
+	rpc_reply(call, res);
+out:
 	json_object_put(man);
 	free(dir);
 	return 0;

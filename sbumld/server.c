@@ -63,7 +63,11 @@ struct client {
 	unsigned int		 flags;
 	uint64_t		 id;
 	char			 name[64];
-	struct bufferevent	*bev;
+	struct bufferevent	*bev;		/* output */
+	struct evbuffer		*in;		/* input not yet framed */
+	struct event		*read_ev;	/* our recvmsg(): fds arrive too */
+	int			 fds[SERVER_MAX_FDS]; /* received, not yet taken */
+	size_t			 nfds;
 	struct event		*linger_ev;	/* deadline of CLIENT_LINGER */
 	size_t			 scanned;	/* input bytes known to hold no '\n' */
 	unsigned int		 calls;		/* answers still to send */
@@ -88,6 +92,8 @@ static uint64_t			 next_client_id = 1;
 
 static void	server_accept_cb(evutil_socket_t, short, void *);
 static void	client_check_done(struct client *);
+static void	client_read(struct client *);
+static void	client_event_cb(struct bufferevent *, short, void *);
 
 /* Make an inherited or accepted fd non-blocking and close-on-exec. 0 or -errno. */
 static int
@@ -288,6 +294,14 @@ server_backoff_cb(evutil_socket_t fd, short events, void *arg)
 	server_listen_enable(1);
 }
 
+/* Close the descriptors a client passed that no call took. */
+static void
+client_drop_fds(struct client *c)
+{
+	while (c->nfds > 0)
+		closefd(&c->fds[--c->nfds]);
+}
+
 /* Free dead clients' sockets and drop the server's reference (deferred from their callbacks). */
 static void
 server_reap_cb(evutil_socket_t fd, short events, void *arg)
@@ -302,6 +316,15 @@ server_reap_cb(evutil_socket_t fd, short events, void *arg)
 		if (c->linger_ev != NULL) {
 			event_free(c->linger_ev);
 			c->linger_ev = NULL;
+		}
+		if (c->read_ev != NULL) {
+			event_free(c->read_ev);
+			c->read_ev = NULL;
+		}
+		client_drop_fds(c);
+		if (c->in != NULL) {
+			evbuffer_free(c->in);
+			c->in = NULL;
 		}
 		if (c->bev != NULL) {
 			bufferevent_free(c->bev);
@@ -324,6 +347,8 @@ client_kill(struct client *c, const char *why)
 	c->flags |= CLIENT_DEAD;
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
+	if (c->read_ev != NULL)
+		event_del(c->read_ev);
 	if (c->bev != NULL) {
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
@@ -349,10 +374,9 @@ client_fail(struct client *c, int code, const char *message)
  * held across the loop because a handler may kill the client.
  */
 static void
-client_read_cb(struct bufferevent *bev, void *arg)
+client_read(struct client *c)
 {
-	struct client		*c = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
+	struct evbuffer		*in = c->in;
 	struct evbuffer_ptr	 eol, start;
 	size_t			 eol_len, len;
 	char			*line;
@@ -393,6 +417,100 @@ client_read_cb(struct bufferevent *bev, void *arg)
 		free(line);
 	}
 	client_unref(c);
+}
+
+/*
+ * Keep the descriptors of one SCM_RIGHTS message (snapshot.export and
+ * import take them with client_take_fd).  Beyond SERVER_MAX_FDS unclaimed
+ * ones the client is misbehaving: they are closed and so is the connection.
+ */
+static bool
+client_keep_fds(struct client *c, struct msghdr *msg)
+{
+	struct cmsghdr	*cm;
+	bool		 ok = (msg->msg_flags & MSG_CTRUNC) == 0;
+
+	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
+		size_t	n;
+		int	*fdp = (int *)CMSG_DATA(cm);
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, fdp + i, sizeof(fd));
+			if (c->nfds < SERVER_MAX_FDS)
+				c->fds[c->nfds++] = fd;
+			else {
+				closefd(&fd);
+				ok = false;
+			}
+		}
+	}
+	return ok;
+}
+
+/*
+ * The socket is readable.  We read with recvmsg() rather than letting the
+ * bufferevent read, because a plain read() silently drops (closes) the
+ * descriptors a client passes with SCM_RIGHTS.
+ */
+static void
+client_recv_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct client	*c = arg;
+	char		 buf[16384];
+	union {
+		struct cmsghdr	hdr;
+		char		space[CMSG_SPACE(sizeof(int) * SERVER_MAX_FDS)];
+	} ctl;
+	struct iovec	 iov = { buf, sizeof(buf) };
+	struct msghdr	 msg;
+	ssize_t		 n;
+
+	(void)events;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = ctl.space;
+	msg.msg_controllen = sizeof(ctl.space);
+	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		client_event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, c);
+		return;
+	}
+	if (!client_keep_fds(c, &msg)) {
+		log_warnx("%s: passed more than %d descriptors, closing", c->name,
+		    SERVER_MAX_FDS);
+		client_drop_fds(c);
+		client_fail(c, RPC_INVALID_REQUEST, "Invalid request: more than "
+		    "4 unclaimed file descriptors passed; closing the connection");
+		return;
+	}
+	if (n == 0) {
+		client_event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_EOF, c);
+		return;
+	}
+	if (evbuffer_add(c->in, buf, (size_t)n) == -1)
+		fatalx("evbuffer_add: out of memory");
+	client_read(c);
+}
+
+int
+client_take_fd(struct client *c)
+{
+	int fd;
+
+	if (c == NULL || c->nfds == 0)
+		return -1;
+	fd = c->fds[0];
+	memmove(c->fds, c->fds + 1, (c->nfds - 1) * sizeof(int));
+	c->nfds--;
+	return fd;
 }
 
 /* The linger deadline passed: close even though the peer did not. */
@@ -471,7 +589,7 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 		}
 		/* A half-close: the peer may still be waiting for answers. */
 		c->flags |= CLIENT_EOF;
-		bufferevent_disable(bev, EV_READ);
+		event_del(c->read_ev);
 		client_check_done(c);
 	}
 }
@@ -524,10 +642,17 @@ client_create(int fd)
 	c->bev = bufferevent_socket_new(server_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
-	bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
-	    client_event_cb, c);
-	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) == -1)
+	/* The bufferevent writes; client_recv_cb reads (descriptors too). */
+	bufferevent_setcb(c->bev, NULL, client_write_cb, client_event_cb, c);
+	if (bufferevent_enable(c->bev, EV_WRITE) == -1 ||
+	    bufferevent_disable(c->bev, EV_READ) == -1)
 		fatalx("bufferevent_enable failed");
+	if ((c->in = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new failed");
+	c->read_ev = event_new(server_base, fd, EV_READ | EV_PERSIST,
+	    client_recv_cb, c);
+	if (c->read_ev == NULL || event_add(c->read_ev, NULL) == -1)
+		fatalx("cannot watch client %llu", (unsigned long long)c->id);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	nclients++;
 	log_debug("%s: connected", c->name);

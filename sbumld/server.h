@@ -22,6 +22,7 @@ struct event_base;
 #define SERVER_MAX_CLIENTS	64
 #define SERVER_MAX_LINE		(1024 * 1024)
 #define SERVER_MAX_OUTPUT	(16 * 1024 * 1024)
+#define SERVER_MAX_FDS		4	/* passed descriptors not yet taken */
 
 /* Listen on the socket-activated fd named "rpc" (or the only one), else bind path. 0 or -errno. */
 int	server_init(struct event_base *base, const char *path);
@@ -45,6 +46,12 @@ void	client_close_after_flush(struct client *c);
  */
 void	client_call_begin(struct client *c);
 void	client_call_end(struct client *c);
+
+/*
+ * The oldest file descriptor the client passed (SCM_RIGHTS, sent with a
+ * request's line) and not yet taken, or -1.  The caller owns it.
+ */
+int	client_take_fd(struct client *c);
 
 /* Take and drop references.  client_unref accepts NULL and returns NULL. */
 struct client	*client_ref(struct client *c);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "machine.h"
+#include "machine-config.h"
 #include "rpc.h"
 #include "snapshot.h"
 #include "snapshot-restore.h"
@@ -80,6 +82,16 @@ answer_reason(struct rpc_call *call, int code, const char *reason)
 	rpc_error_data(call, code, d, "%s", reason);
 }
 
+/* A build-id as the manifest gives it: lower-case hex (it names a file). */
+static bool
+valid_build_id(const char *id)
+{
+	for (const char *p = id; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
 /*
  * Materialise the kernel binary stored with a format 2 snapshot (manifest
  * member k, build-id want) as <store>/kernels/<want>, checking every chunk,
@@ -94,12 +106,11 @@ kernel_from_store(struct json_object *k, const char *want, char **ret,
 	char		*root = snapshot_store_root(), *dir, *path, *tmp, id[160];
 	int		 fd, r;
 
-	for (const char *p = want; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
-			snprintf(err, errlen, "the manifest's kernel build-id is malformed");
-			free(root);
-			return -EBADMSG;
-		}
+	if (!valid_build_id(want)) {
+		snprintf(err, errlen, "the manifest's kernel build-id is malformed");
+		free(root);
+		return -EBADMSG;
+	}
 	dir = xasprintf("%s/kernels", root);
 	path = xasprintf("%s/%s", dir, want);
 	if (elf_build_id(path, id, sizeof(id)) == 0 && strcmp(id, want) == 0) {
@@ -147,16 +158,73 @@ kernel_from_store(struct json_object *k, const char *want, char **ret,
 }
 
 /*
- * Pick the kernel binary for the capture: the one the machine used, or the
- * daemon's, whichever has the build-id the capture was written by; else
- * the one stored with a format 2 snapshot.  0 and *ret (caller frees).
+ * Check, without writing anything, that the kernel binary stored with a
+ * format 2 snapshot (manifest member k) is whole and has build-id want:
+ * either <store>/kernels/<want> is there already (*ret_src
+ * SNAPSHOT_KERNEL_STORE), or the chunks decompress, hash right and make a
+ * binary of that build (SNAPSHOT_KERNEL_CHUNKS; checked in a memfd, so a
+ * check leaves the store as it was).  *ret is the path a restore uses
+ * (caller frees).  0, -EBADMSG or another -errno; message in err.
  */
 static int
-choose_kernel(struct json_object *man, char **ret, char *err, size_t errlen)
+kernel_in_store(struct json_object *k, const char *want, char **ret,
+    enum snapshot_kernel_source *ret_src, char *err, size_t errlen)
 {
-	struct json_object	*k, *mach, *chunks;
-	const char		*want, *cands[2];
-	char			 id[160];
+	struct store	*s;
+	char		*root = snapshot_store_root(), *path, *fdpath = NULL, id[160];
+	int		 fd = -1, r;
+
+	if (!valid_build_id(want)) {
+		snprintf(err, errlen, "the manifest's kernel build-id is malformed");
+		free(root);
+		return -EBADMSG;
+	}
+	path = xasprintf("%s/kernels/%s", root, want);
+	if (elf_build_id(path, id, sizeof(id)) == 0 && strcmp(id, want) == 0) {
+		*ret = path;
+		*ret_src = SNAPSHOT_KERNEL_STORE;
+		free(root);
+		return 0;
+	}
+	s = store_open(root, err, errlen);
+	free(root);
+	r = s == NULL ? -EIO : 0;
+	if (r == 0 && (fd = memfd_create("sbuml-kernel-check", MFD_CLOEXEC)) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "memfd_create: %s", strerror(-r));
+	}
+	if (r == 0)
+		r = store_read_entry(s, "the kernel binary", k, fd, err, errlen);
+	if (r == 0) {
+		fdpath = xasprintf("/proc/self/fd/%d", fd);
+		if (elf_build_id(fdpath, id, sizeof(id)) < 0 || strcmp(id, want) != 0) {
+			snprintf(err, errlen, "the kernel binary stored with the "
+			    "snapshot does not have build-id %s", want);
+			r = -EBADMSG;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	free(fdpath);
+	store_free(s);
+	if (r < 0) {
+		free(path);
+		return r;
+	}
+	*ret = path;
+	*ret_src = SNAPSHOT_KERNEL_CHUNKS;
+	return 0;
+}
+
+int
+snapshot_kernel_find(struct json_object *man, bool materialise, char **ret,
+    enum snapshot_kernel_source *ret_src, char *err, size_t errlen)
+{
+	struct json_object		*k, *mach, *chunks;
+	const char			*want, *cands[2];
+	char				 id[160];
+	enum snapshot_kernel_source	 src = SNAPSHOT_KERNEL_INSTALLED;
+	int				 r;
 
 	if (!json_object_object_get_ex(man, "kernel", &k) ||
 	    (want = get_str(k, "build_id")) == NULL || *want == '\0') {
@@ -171,11 +239,20 @@ choose_kernel(struct json_object *man, char **ret, char *err, size_t errlen)
 			continue;
 		if (strcmp(id, want) == 0) {
 			*ret = xstrdup(cands[i]);
+			if (ret_src != NULL)
+				*ret_src = src;
 			return 0;
 		}
 	}
-	if (json_object_object_get_ex(k, "chunks", &chunks))
-		return kernel_from_store(k, want, ret, err, errlen);
+	if (json_object_object_get_ex(k, "chunks", &chunks)) {
+		if (!materialise)
+			return kernel_in_store(k, want, ret, ret_src != NULL ?
+			    ret_src : &src, err, errlen);
+		r = kernel_from_store(k, want, ret, err, errlen);
+		if (r == 0 && ret_src != NULL)
+			*ret_src = SNAPSHOT_KERNEL_STORE;
+		return r;
+	}
 	snprintf(err, errlen, "the snapshot was written by kernel build %s, and "
 	    "neither %s nor %s is that build: install the kernel it was saved with",
 	    want, cands[0] ? cands[0] : "(none)", cands[1]);
@@ -428,7 +505,7 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 	struct machine		*m;
 	const char		*state;
 	char			 err[1024], *dir = NULL, *mdir = NULL, *capture = NULL;
-	char			*kernel = NULL, *capdir = NULL;
+	char			*kernel = NULL, *capdir = NULL, *marker = NULL;
 	bool			 chunked;
 	bool			 is_path;
 	int			 r;
@@ -454,7 +531,8 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 			answer_reason(call, RPC_E_BAD_SNAPSHOT, err);
 		goto out;
 	}
-	if ((r = choose_kernel(man, &kernel, err, sizeof(err))) < 0) {
+	if ((r = snapshot_kernel_find(man, true, &kernel, NULL, err,
+	    sizeof(err))) < 0) {
 		answer_reason(call, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
 		    RPC_E_INCOMPATIBLE, err);
 		goto out;
@@ -473,7 +551,15 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		    r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED : RPC_E_IO_ERROR, "%s", err);
 		goto out;
 	}
-	if (chunked)
+	/*
+	 * Until its kernel runs, the machine is half made (disks being
+	 * written): if sbumld dies now, start-up recovery removes it.
+	 */
+	marker = xasprintf("%s/%s", machine_dir(m), MACHINE_RESTORING_FILE);
+	r = write_file_atomic(marker, "", 0, 0600);
+	if (r < 0)
+		snprintf(err, sizeof(err), "cannot write %s: %s", marker, strerror(-r));
+	else if (chunked)
 		r = materialise(man, machine_dir(m), &capdir, err, sizeof(err));
 	else
 		r = copy_disks(dir, machine_dir(m), machine_config(m)->ndisks, err,
@@ -506,9 +592,11 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		restore_job_free(job);
 		goto out;
 	}
+	(void)unlink(marker);
 	log_info("%s: restoring from %s", name, dir);
 	r = RPC_DEFERRED;
 out:
+	free(marker);
 	json_object_put(man);
 	free(kernel);
 	free(capture);

@@ -18,7 +18,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -34,6 +33,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "fsutil.h"
+#include "hostfacts.h"
 #include "log.h"
 #include "machine.h"
 #include "rpc.h"
@@ -240,7 +240,9 @@ build_manifest(struct save_job *job, struct json_object *report, int *ret_err)
 	struct json_object	*sizes = json_object_new_object();
 	struct json_object	*kernel = json_object_new_object();
 	struct json_object	*files = json_object_new_array(), *v;
+	struct hostfacts	 hf;
 	char			 now[32];
+	int			 r;
 
 	iso8601_utc(time(NULL), now, sizeof(now));
 	json_object_object_add(man, "format", json_object_new_string(SNAPSHOT_FORMAT));
@@ -253,6 +255,16 @@ build_manifest(struct save_job *job, struct json_object *report, int *ret_err)
 	if (json_object_object_get_ex(report, "build_id", &v))
 		json_object_object_add(kernel, "build_id", json_object_get(v));
 	json_object_object_add(man, "kernel", kernel);
+	/*
+	 * The facts the kernel's restore checks compare (CPU features, xstate),
+	 * read here since the kernel ran on this host: snapshot.check judges
+	 * another host with them before anyone tries a restore.
+	 */
+	if ((r = hostfacts_read(&hf)) == 0)
+		json_object_object_add(man, "host", hostfacts_to_json(&hf));
+	else
+		log_warnx("%s: cannot read the host facts: %s; the snapshot will "
+		    "not record them", job->mname, strerror(-r));
 
 	copy_int(timings, "pause_us", report, "pause_us");
 	copy_int(timings, "quiesce_us", report, "quiesce_us");
@@ -277,53 +289,15 @@ build_manifest(struct save_job *job, struct json_object *report, int *ret_err)
 	return man;
 }
 
-/*
- * Write the manifest man and move the directory into its final place.  A
- * snapshot in the chunk store is registered with the store first: a crash
- * between the two leaves a reference to a directory that does not exist,
- * which store_gc() drops, never a snapshot whose chunks are unprotected.
- */
+/* Write the manifest man and move the directory into its final place. */
 static int
 save_commit(struct save_job *job, struct json_object *man, char *err,
     size_t errlen)
 {
-	const char		*text;
-	char			*path, *parent;
-	int			 r;
+	const char *text = json_object_to_json_string_ext(man, JSON_C_TO_STRING_PRETTY);
 
-	text = json_object_to_json_string_ext(man, JSON_C_TO_STRING_PRETTY);
-	path = xasprintf("%s/%s", job->tmp, SNAPSHOT_MANIFEST);
-	r = write_file_atomic(path, text, strlen(text), 0600);
-	free(path);
-	if (r < 0) {
-		snprintf(err, errlen, "cannot write the manifest: %s", strerror(-r));
-		return r;
-	}
-	if (job->store) {
-		char		*root = snapshot_store_root();
-		struct store	*st = store_open(root, err, errlen);
-
-		free(root);
-		if (st == NULL)
-			return -EIO;
-		r = store_ref_add(st, job->dir);
-		store_free(st);
-		if (r < 0) {
-			snprintf(err, errlen, "cannot register the snapshot with the "
-			    "chunk store: %s", strerror(-r));
-			return r;
-		}
-	}
-	if (rename(job->tmp, job->dir) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "cannot move the snapshot into %s: %s",
-		    job->dir, strerror(-r));
-		return r;
-	}
-	parent = xstrdup(job->dir);
-	(void)fsync_dir(dirname(parent));
-	free(parent);
-	return 0;
+	return snapshot_workdir_commit(job->tmp, job->dir, text, strlen(text),
+	    job->store, err, errlen);
 }
 
 /* Answer the caller with an error, clean up the half snapshot, free the job. */
@@ -341,7 +315,7 @@ save_finish(struct save_job *job, int code, struct json_object *data,
 	if (job->finished)
 		return;
 	job->finished = true;
-	if ((r = fs_remove_tree(job->tmp)) < 0)
+	if ((r = snapshot_workdir_remove(job->tmp)) < 0)
 		log_warnx("%s: cannot remove %s: %s", job->mname, job->tmp,
 		    strerror(-r));
 	if (job->writer)
@@ -389,6 +363,7 @@ save_store_worker(void *arg)
 	struct json_object	*files, *kernel, *entry, *v, *st;
 	struct store		*s;
 	char			*root = snapshot_store_root(), *path;
+	uint64_t		 t0 = now_usec();	/* manifest store.store_us */
 	int			 r = 0;
 
 	s = store_open(root, job->store_err, sizeof(job->store_err));
@@ -413,6 +388,19 @@ save_store_worker(void *arg)
 		json_object_object_add(entry, "path", json_object_new_string(rel));
 		json_object_array_put_idx(files, i, entry);
 		atomic_store(&job->stored_bytes, stats.data_bytes);
+		if (stats.new_chunks > 0) {
+			/*
+			 * Test-only knob, like SBUMLD_TEST_SAVE_DELAY_MS: hold the
+			 * worker after each file once it has written chunks, so a
+			 * test can kill -9 the daemon mid-store.
+			 */
+			const char	*knob = getenv("SBUMLD_TEST_STORE_DELAY_MS");
+			long		 ms = knob != NULL ? strtol(knob, NULL, 10) : 0;
+
+			if (ms > 0 && ms <= 60000)
+				(void)nanosleep(&(struct timespec){ ms / 1000,
+				    ms % 1000 * 1000000 }, NULL);
+		}
 	}
 	if (r == 0 && job->kernel != NULL) {
 		struct store_stats kstats = { 0 };
@@ -448,6 +436,9 @@ save_store_worker(void *arg)
 		json_object_object_add(st, "dedup_chunks", json_object_new_int64((int64_t)stats.dedup_chunks));
 		json_object_object_add(st, "new_chunks", json_object_new_int64((int64_t)stats.new_chunks));
 		json_object_object_add(st, "new_bytes", json_object_new_int64((int64_t)stats.new_bytes));
+		/* Wall time of this worker up to here (chunking, hashing, zstd, fsyncs). */
+		json_object_object_add(st, "store_us",
+		    json_object_new_int64((int64_t)(now_usec() - t0)));
 		json_object_object_add(job->manifest, "store", st);
 	}
 out:
@@ -603,41 +594,24 @@ save_on_exit(struct machine *m, void *arg)
 	    "save; no snapshot was written", machine_name(m));
 }
 
-/* Make the hidden work directory ".<base>.partial-XXXXXX" beside dir. */
+/* Make the work directory beside dir, with the capture/ the kernel writes into. */
 static int
 make_tmp_dir(const char *dir, char **ret_tmp, char *err, size_t errlen)
 {
-	char	*d = xstrdup(dir), *b = xstrdup(dir), *tmpl, *cap, *parent;
-	int	 r = 0;
+	char	*tmp, *cap;
+	int	 r;
 
-	parent = dirname(d);
-	tmpl = xasprintf("%s/.%s.partial-XXXXXX", parent, basename(b));
-	if ((r = mkdir_p(parent, 0700)) < 0 && r != -EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", parent, strerror(-r));
-		goto out;
-	}
-	r = 0;
-	if (mkdtemp(tmpl) == NULL) {
-		r = -errno;
-		snprintf(err, errlen, "cannot create a directory beside %s: %s",
-		    dir, strerror(-r));
-		goto out;
-	}
-	cap = xasprintf("%s/%s", tmpl, SNAPSHOT_CAPTURE);
+	if ((r = snapshot_workdir_make(dir, &tmp, err, errlen)) < 0)
+		return r;
+	cap = xasprintf("%s/%s", tmp, SNAPSHOT_CAPTURE);
 	if (mkdir(cap, 0700) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "%s: %s", cap, strerror(-r));
-		(void)fs_remove_tree(tmpl);
-	}
+		(void)snapshot_workdir_remove(tmp);
+		free(tmp);
+	} else
+		*ret_tmp = tmp;
 	free(cap);
-	if (r == 0) {
-		*ret_tmp = tmpl;
-		tmpl = NULL;
-	}
-out:
-	free(tmpl);
-	free(d);
-	free(b);
 	return r;
 }
 
@@ -736,7 +710,7 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 		return 0;
 	}
 	if ((r = machine_job_begin(m, &job->slot)) < 0) {
-		(void)fs_remove_tree(job->tmp);
+		(void)snapshot_workdir_remove(job->tmp);
 		rpc_error(call, RPC_E_BAD_STATE, "%s: cannot start a save now (%s)",
 		    machine_name(m), strerror(-r));
 		free(job->tmp);

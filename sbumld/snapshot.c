@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "daemon.h"
 #include "fsutil.h"
 #include "machine.h"
+#include "recover.h"
 #include "snapshot.h"
 #include "store.h"
 #include "util.h"
@@ -282,4 +284,103 @@ snapshot_to_json(const char *name, const char *dir, struct json_object *manifest
 	if (fs_tree_usage(dir, &usage) == 0)
 		json_object_object_add(o, "disk_usage", json_object_new_int64((int64_t)usage));
 	return o;
+}
+
+int
+snapshot_workdir_make(const char *dir, char **ret_tmp, char *err, size_t errlen)
+{
+	char	*d = xstrdup(dir), *b = xstrdup(dir), *tmpl, *parent, *named;
+	int	 r = 0;
+
+	parent = dirname(d);
+	tmpl = xasprintf("%s/.%s.partial-XXXXXX", parent, basename(b));
+	if ((r = mkdir_p(parent, 0700)) < 0 && r != -EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", parent, strerror(-r));
+		goto out;
+	}
+	/*
+	 * Start-up recovery finds named snapshots' work directories by
+	 * scanning <state-dir>/snapshots; a path snapshot's is journaled first.
+	 */
+	named = snapshot_named_root();
+	if (strcmp(parent, named) == 0)
+		r = mkdtemp(tmpl) == NULL ? -errno : 0;
+	else
+		r = recover_journal_mkdtemp(tmpl);
+	free(named);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot create a directory beside %s: %s",
+		    dir, strerror(-r));
+		goto out;
+	}
+	*ret_tmp = tmpl;
+	tmpl = NULL;
+out:
+	free(tmpl);
+	free(d);
+	free(b);
+	return r;
+}
+
+int
+snapshot_workdir_remove(const char *tmp)
+{
+	int r;
+
+	/* Keep the journal entry while the directory is there: the next start retries. */
+	if ((r = fs_remove_tree(tmp)) == 0)
+		(void)recover_journal_drop(tmp);
+	return r;
+}
+
+int
+snapshot_workdir_commit(const char *tmp, const char *dir, const char *manifest,
+    size_t len, bool chunked, char *err, size_t errlen)
+{
+	char	*path, *parent;
+	int	 r;
+
+	path = xasprintf("%s/%s", tmp, SNAPSHOT_MANIFEST);
+	r = write_file_atomic(path, manifest, len, 0600);
+	free(path);
+	if (r < 0) {
+		snprintf(err, errlen, "cannot write the manifest: %s", strerror(-r));
+		return r;
+	}
+	/*
+	 * Registered with the store before the rename: a crash between the two
+	 * leaves a reference to a directory that does not exist, which
+	 * store_gc() drops, never a snapshot whose chunks are unprotected.
+	 */
+	if (chunked) {
+		char		*root = snapshot_store_root();
+		struct store	*st = store_open(root, err, errlen);
+
+		free(root);
+		if (st == NULL)
+			return -EIO;
+		r = store_ref_add(st, dir);
+		store_free(st);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot register the snapshot with the "
+			    "chunk store: %s", strerror(-r));
+			return r;
+		}
+	}
+	/* Never replace: another snapshot may have taken the name meanwhile. */
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dir, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		if (r == -EEXIST)
+			snprintf(err, errlen, "%s exists already", dir);
+		else
+			snprintf(err, errlen, "cannot move the snapshot into %s: %s",
+			    dir, strerror(-r));
+		return r;
+	}
+	parent = xstrdup(dir);
+	(void)fsync_dir(dirname(parent));
+	free(parent);
+	/* The work directory is gone (renamed): forget it (a stale entry is harmless). */
+	(void)recover_journal_drop(tmp);
+	return 0;
 }

@@ -54,4 +54,22 @@ int	snapshot_manifest_version(struct json_object *manifest);
 struct json_object *snapshot_to_json(const char *name, const char *dir,
 	    struct json_object *manifest);
 
+/*
+ * A snapshot appears atomically: it is built in a hidden work directory
+ * ".<name>.partial-XXXXXX" beside its final place, then committed.
+ * snapshot_workdir_make creates one for dir, journaled for start-up
+ * recovery when dir is a path snapshot (recover.h) (0 and *ret_tmp, caller
+ * frees; or -errno with a message in err).  snapshot_workdir_remove removes
+ * a work directory that will not be committed (0 or -errno).
+ * snapshot_workdir_commit writes the manifest text into tmp (tmp, fsync,
+ * rename), registers dir with the chunk store if chunked, and renames tmp
+ * to dir, never replacing anything (-EEXIST), then fsyncs the parent.  0 or
+ * -errno with a message in err.
+ */
+int	snapshot_workdir_make(const char *dir, char **ret_tmp, char *err,
+	    size_t errlen);
+int	snapshot_workdir_remove(const char *tmp);
+int	snapshot_workdir_commit(const char *tmp, const char *dir,
+	    const char *manifest, size_t len, bool chunked, char *err, size_t errlen);
+
 #endif

@@ -42,7 +42,17 @@ struct store {
 	unsigned char	*zbuf;		/* one compressed chunk */
 	size_t		 zcap;
 	bool		 touched[256];	/* chunk dirs written since store_sync */
+	bool		 made[256];	/* chunk dirs known to exist */
+	/* Chunks written to .tmp- files, named by store_sync() after one syncfs. */
+	struct pending {
+		char	*tmp;
+		char	 hex[STORE_HEX_LEN + 1];
+	}		*pending;
+	size_t		 npending, cappending;
+	struct store_hashset *pending_set;
 };
+
+static void	drop_pending(struct store *);
 
 static int	store_writers;
 
@@ -83,6 +93,7 @@ store_free(struct store *s)
 {
 	if (s == NULL)
 		return NULL;
+	drop_pending(s);
 	ZSTD_freeCCtx(s->cctx);
 	ZSTD_freeDCtx(s->dctx);
 	free(s->buf);
@@ -210,34 +221,47 @@ pread_all(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
+/* True if chunk hex is in the store already. */
+static bool
+have_chunk(const struct store *s, const char *hex)
+{
+	char		*path = chunk_path(s, hex);
+	struct stat	 sb;
+	bool		 have = stat(path, &sb) == 0;
+
+	free(path);
+	return have;
+}
+
+/* The index (0-255) of a chunk's directory. */
+static int
+dir_index(const char *hex)
+{
+	return (int)strtoul((char[3]){ hex[0], hex[1], '\0' }, NULL, 16);
+}
+
 /*
- * Store one chunk (s->buf, len bytes, hash hex) unless it is there already.
- * Written as tmp + fsync + rename: a crash leaves the complete chunk or a
- * stray .tmp- file, never a short chunk under its real name.
+ * Write the compressed chunk frame (zlen bytes) for hex into a .tmp- file
+ * of its directory, without fsync: store_sync() makes every pending chunk
+ * durable with one syncfs() and only then gives them their names, so a
+ * crash leaves complete chunks or stray .tmp- files, never a short chunk
+ * under its real name.  (One fsync per 64 KiB chunk cost more than all the
+ * hashing and compressing together.)
  */
 static int
-put_chunk(struct store *s, size_t len, const char *hex, struct store_stats *st)
+write_chunk_file(struct store *s, const char *hex, const void *frame,
+    size_t zlen, struct store_stats *st)
 {
-	char		*path = chunk_path(s, hex), *dir, *tmp = NULL;
-	struct stat	 sb;
-	size_t		 zlen;
-	int		 fd = -1, r = 0;
+	char		*dir, *tmp = NULL;
+	int		 fd = -1, r = 0, di = dir_index(hex);
 
-	if (stat(path, &sb) == 0) {
-		st->dedup_chunks++;
-		free(path);
-		return 0;
-	}
 	dir = xasprintf("%s/chunks/%.2s", s->root, hex);
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		r = -errno;
-		goto out;
-	}
-	zlen = ZSTD_compressCCtx(s->cctx, s->zbuf, s->zcap, s->buf, len,
-	    STORE_ZSTD_LEVEL);
-	if (ZSTD_isError(zlen)) {
-		r = -EIO;
-		goto out;
+	if (!s->made[di]) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			r = -errno;
+			goto out;
+		}
+		s->made[di] = true;
 	}
 	tmp = xasprintf("%s/.tmp-XXXXXX", dir);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
@@ -246,21 +270,24 @@ put_chunk(struct store *s, size_t len, const char *hex, struct store_stats *st)
 		tmp = NULL;
 		goto out;
 	}
-	if ((r = write_all(fd, s->zbuf, zlen)) < 0)
+	if ((r = write_all(fd, frame, zlen)) < 0)
 		goto out;
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	if (close(fd) < 0) {
 		fd = -1;
 		r = -errno;
 		goto out;
 	}
 	fd = -1;
-	if (rename(tmp, path) < 0) {
-		r = -errno;
-		goto out;
+	if (s->npending == s->cappending) {
+		s->cappending = s->cappending ? 2 * s->cappending : 256;
+		s->pending = xrealloc(s->pending, s->cappending * sizeof(*s->pending));
 	}
-	free(tmp);
+	s->pending[s->npending].tmp = tmp;
+	memcpy(s->pending[s->npending++].hex, hex, STORE_HEX_LEN + 1);
+	if (s->pending_set == NULL)
+		s->pending_set = store_hashset_new();
+	store_hashset_add(s->pending_set, hex);
 	tmp = NULL;
-	s->touched[strtoul((char[3]){ hex[0], hex[1], '\0' }, NULL, 16)] = true;
 	st->new_chunks++;
 	st->new_bytes += zlen;
 out:
@@ -270,8 +297,45 @@ out:
 		free(tmp);
 	}
 	free(dir);
-	free(path);
 	return r;
+}
+
+/* Forget the pending chunks, removing their .tmp- files (a failed save). */
+static void
+drop_pending(struct store *s)
+{
+	for (size_t i = 0; i < s->npending; i++) {
+		(void)unlink(s->pending[i].tmp);
+		free(s->pending[i].tmp);
+	}
+	free(s->pending);
+	s->pending = NULL;
+	s->npending = s->cappending = 0;
+	s->pending_set = store_hashset_free(s->pending_set);
+}
+
+/* True if hex is written by this handle and waiting for store_sync(). */
+static bool
+is_pending(const struct store *s, const char *hex)
+{
+	return s->pending_set != NULL && store_hashset_has(s->pending_set, hex);
+}
+
+/* Store one chunk (s->buf, len bytes, hash hex) unless it is there already. */
+static int
+put_chunk(struct store *s, size_t len, const char *hex, struct store_stats *st)
+{
+	size_t zlen;
+
+	if (is_pending(s, hex) || have_chunk(s, hex)) {
+		st->dedup_chunks++;
+		return 0;
+	}
+	zlen = ZSTD_compressCCtx(s->cctx, s->zbuf, s->zcap, s->buf, len,
+	    STORE_ZSTD_LEVEL);
+	if (ZSTD_isError(zlen))
+		return -EIO;
+	return write_chunk_file(s, hex, s->zbuf, zlen, st);
 }
 
 /* Append one zero chunk to list, extending a trailing zero run. */
@@ -363,8 +427,41 @@ out:
 int
 store_sync(struct store *s)
 {
-	int r = 0;
+	int r = 0, fd;
 
+	if (s->npending > 0) {
+		char *top = xasprintf("%s/chunks", s->root);
+
+		/* One flush for every pending chunk's data, then their names. */
+		if ((fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+		    syncfs(fd) < 0)
+			r = -errno;
+		if (fd >= 0)
+			close(fd);
+		free(top);
+		for (size_t i = 0; r == 0 && i < s->npending; i++) {
+			char *path = chunk_path(s, s->pending[i].hex);
+
+			if (rename(s->pending[i].tmp, path) < 0)
+				r = -errno;
+			else {
+				s->touched[dir_index(s->pending[i].hex)] = true;
+				free(s->pending[i].tmp);
+				s->pending[i].tmp = NULL;
+			}
+			free(path);
+		}
+		if (r < 0) {
+			/* Named ones stay (complete and durable); the rest go. */
+			for (size_t i = 0; i < s->npending; i++)
+				if (s->pending[i].tmp != NULL)
+					(void)unlink(s->pending[i].tmp);
+		}
+		for (size_t i = 0; i < s->npending; i++)
+			free(s->pending[i].tmp);
+		s->npending = 0;
+		s->pending_set = store_hashset_free(s->pending_set);
+	}
 	for (int i = 0; i < 256; i++) {
 		char	*dir;
 		int	 q;
@@ -451,7 +548,8 @@ store_chunk_bytes(struct store *s, const char *hex)
  * whose hash is hex.  0, or -EBADMSG with what is wrong in err.
  */
 static int
-get_chunk(struct store *s, const char *hex, size_t len, char *err, size_t errlen)
+get_chunk(struct store *s, const char *hex, size_t len, size_t *ret_flen,
+    char *err, size_t errlen)
 {
 	char			*path = chunk_path(s, hex);
 	char			 got[STORE_HEX_LEN + 1];
@@ -494,6 +592,8 @@ get_chunk(struct store *s, const char *hex, size_t len, char *err, size_t errlen
 		    "hashes to %.16s...)", path, got);
 		goto out;
 	}
+	if (ret_flen != NULL)
+		*ret_flen = (size_t)rd;
 	r = 0;
 out:
 	close(fd);
@@ -549,7 +649,7 @@ store_read_entry(struct store *s, const char *name, struct json_object *entry,
 			size_t	len = size - off < STORE_CHUNK_SIZE ?
 				    (size_t)(size - off) : STORE_CHUNK_SIZE;
 
-			if (get_chunk(s, json_object_get_string(c), len, why,
+			if (get_chunk(s, json_object_get_string(c), len, NULL, why,
 			    sizeof(why)) < 0) {
 				snprintf(err, errlen, "%s, chunk %llu (bytes %lld-%lld): %s",
 				    name, (unsigned long long)idx, (long long)off,
@@ -631,46 +731,84 @@ store_ref_del(struct store *s, const char *dir)
 	return r;
 }
 
-int
-store_manifest_hashes(struct json_object *man,
-    void (*fn)(const char *hex, void *arg), void *arg)
+/* Visit the data chunks of one file entry with their lengths.  n or -EBADMSG. */
+static int
+entry_chunks(struct json_object *entry,
+    void (*fn)(const char *hex, size_t len, void *arg), void *arg)
 {
-	struct json_object	*files, *k, *list;
+	struct json_object	*list, *jsize;
+	int64_t			 size = INT64_MAX;
+	uint64_t		 idx = 0;
 	int			 n = 0;
+
+	if (!json_object_object_get_ex(entry, "chunks", &list) ||
+	    !json_object_is_type(list, json_type_array))
+		return 0;
+	if (json_object_object_get_ex(entry, "size", &jsize))
+		size = json_object_get_int64(jsize);
+	for (size_t j = 0; j < json_object_array_length(list); j++) {
+		struct json_object	*c = json_object_array_get_idx(list, j);
+		uint64_t		 off = idx * STORE_CHUNK_SIZE;
+
+		if (json_object_is_type(c, json_type_int)) {
+			idx += (uint64_t)json_object_get_int64(c);
+			continue;
+		}
+		if (!valid_hex(json_object_get_string(c)))
+			return -EBADMSG;
+		fn(json_object_get_string(c), (uint64_t)size - off < STORE_CHUNK_SIZE ?
+		    (size_t)((uint64_t)size - off) : STORE_CHUNK_SIZE, arg);
+		idx++;
+		n++;
+	}
+	return n;
+}
+
+int
+store_manifest_chunks(struct json_object *man,
+    void (*fn)(const char *hex, size_t len, void *arg), void *arg)
+{
+	struct json_object	*files, *k;
+	int			 n = 0, r;
 
 	if (json_object_object_get_ex(man, "files", &files) &&
 	    json_object_is_type(files, json_type_array)) {
 		for (size_t i = 0; i < json_object_array_length(files); i++) {
-			struct json_object *f = json_object_array_get_idx(files, i);
-
-			if (!json_object_object_get_ex(f, "chunks", &list))
-				continue;
-			for (size_t j = 0; j < json_object_array_length(list); j++) {
-				struct json_object *c = json_object_array_get_idx(list, j);
-
-				if (json_object_is_type(c, json_type_int))
-					continue;
-				if (!valid_hex(json_object_get_string(c)))
-					return -EBADMSG;
-				fn(json_object_get_string(c), arg);
-				n++;
-			}
+			r = entry_chunks(json_object_array_get_idx(files, i), fn, arg);
+			if (r < 0)
+				return r;
+			n += r;
 		}
 	}
-	if (json_object_object_get_ex(man, "kernel", &k) &&
-	    json_object_object_get_ex(k, "chunks", &list)) {
-		for (size_t j = 0; j < json_object_array_length(list); j++) {
-			struct json_object *c = json_object_array_get_idx(list, j);
-
-			if (json_object_is_type(c, json_type_int))
-				continue;
-			if (!valid_hex(json_object_get_string(c)))
-				return -EBADMSG;
-			fn(json_object_get_string(c), arg);
-			n++;
-		}
+	if (json_object_object_get_ex(man, "kernel", &k)) {
+		if ((r = entry_chunks(k, fn, arg)) < 0)
+			return r;
+		n += r;
 	}
 	return n;
+}
+
+struct hashes_arg {
+	void	(*fn)(const char *hex, void *arg);
+	void	*arg;
+};
+
+static void
+hashes_adapter(const char *hex, size_t len, void *arg)
+{
+	struct hashes_arg *h = arg;
+
+	(void)len;
+	h->fn(hex, h->arg);
+}
+
+int
+store_manifest_hashes(struct json_object *man,
+    void (*fn)(const char *hex, void *arg), void *arg)
+{
+	struct hashes_arg h = { fn, arg };
+
+	return store_manifest_chunks(man, hashes_adapter, &h);
 }
 
 /* --- The mark set: open addressing over binary hashes, with counts. --- */
@@ -1020,4 +1158,116 @@ out:
 	free(ms.slots);
 	free(top);
 	return r;
+}
+
+/* --- A set of chunk hashes, for export and import. --- */
+
+struct store_hashset {
+	struct markset	ms;
+};
+
+struct store_hashset *
+store_hashset_new(void)
+{
+	struct store_hashset *h = xcalloc(1, sizeof(*h));
+
+	h->ms.gen = 1;
+	return h;
+}
+
+struct store_hashset *
+store_hashset_free(struct store_hashset *h)
+{
+	if (h != NULL) {
+		free(h->ms.slots);
+		free(h);
+	}
+	return NULL;
+}
+
+bool
+store_hashset_add(struct store_hashset *h, const char *hex)
+{
+	if (!valid_hex(hex) || mark_find(&h->ms, hex) != NULL)
+		return false;
+	mark_add(hex, &h->ms);
+	return true;
+}
+
+bool
+store_hashset_has(struct store_hashset *h, const char *hex)
+{
+	return mark_find(&h->ms, hex) != NULL;
+}
+
+size_t
+store_hashset_count(const struct store_hashset *h)
+{
+	return h->ms.used;
+}
+
+/* --- Chunks as stored frames, for export and import. --- */
+
+bool
+store_has_chunk(struct store *s, const char *hex)
+{
+	return valid_hex(hex) && have_chunk(s, hex);
+}
+
+int
+store_chunk_frame(struct store *s, const char *hex, size_t len,
+    const void **ret_frame, size_t *ret_flen, char *err, size_t errlen)
+{
+	int r;
+
+	if (!valid_hex(hex)) {
+		snprintf(err, errlen, "malformed chunk name %.80s", hex);
+		return -EBADMSG;
+	}
+	if ((r = get_chunk(s, hex, len, ret_flen, err, errlen)) < 0)
+		return r;
+	*ret_frame = s->zbuf;
+	return 0;
+}
+
+int
+store_put_frame(struct store *s, const char *hex, const void *frame,
+    size_t flen, size_t *ret_len, struct store_stats *st, char *err,
+    size_t errlen)
+{
+	char			 got[STORE_HEX_LEN + 1];
+	unsigned long long	 content;
+	size_t			 n;
+
+	if (!valid_hex(hex)) {
+		snprintf(err, errlen, "malformed chunk name");
+		return -EBADMSG;
+	}
+	content = ZSTD_getFrameContentSize(frame, flen);
+	if (content == ZSTD_CONTENTSIZE_ERROR || content == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    content == 0 || content > STORE_CHUNK_SIZE) {
+		snprintf(err, errlen, "chunk %s is not a zstd frame of 1 to %d bytes",
+		    hex, STORE_CHUNK_SIZE);
+		return -EBADMSG;
+	}
+	n = ZSTD_decompressDCtx(s->dctx, s->buf, STORE_CHUNK_SIZE, frame, flen);
+	if (ZSTD_isError(n) || n != content) {
+		snprintf(err, errlen, "chunk %s does not decompress (zstd: %s)", hex,
+		    ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short");
+		return -EBADMSG;
+	}
+	hash_hex(s->buf, n, got);
+	if (strcmp(got, hex) != 0) {
+		snprintf(err, errlen, "chunk %s is corrupt (its content hashes to "
+		    "%.16s...)", hex, got);
+		return -EBADMSG;
+	}
+	*ret_len = n;
+	st->chunks++;
+	st->data_bytes += n;
+	if (is_pending(s, hex) || have_chunk(s, hex)) {
+		st->dedup_chunks++;
+		return 0;
+	}
+	return write_chunk_file(s, hex, frame, flen, st);
 }

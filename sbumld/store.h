@@ -97,6 +97,39 @@ int64_t	store_chunk_bytes(struct store *s, const char *hex);
 int	store_manifest_hashes(struct json_object *manifest,
 	    void (*fn)(const char *hex, void *arg), void *arg);
 
+/* As store_manifest_hashes, with each chunk's uncompressed length. */
+int	store_manifest_chunks(struct json_object *manifest,
+	    void (*fn)(const char *hex, size_t len, void *arg), void *arg);
+
+/* A set of chunk hashes (hex). */
+struct store_hashset;
+struct store_hashset	*store_hashset_new(void);
+/* Accepts NULL; returns NULL. */
+struct store_hashset	*store_hashset_free(struct store_hashset *h);
+/* Add hex; true if it was not in the set yet (false also for a malformed hex). */
+bool	store_hashset_add(struct store_hashset *h, const char *hex);
+bool	store_hashset_has(struct store_hashset *h, const char *hex);
+size_t	store_hashset_count(const struct store_hashset *h);
+
+/* True if chunk hex is in the store. */
+bool	store_has_chunk(struct store *s, const char *hex);
+/*
+ * The stored zstd frame of chunk hex, checked to decompress to exactly len
+ * bytes that hash to hex: *ret_frame points into the handle (valid until its
+ * next use), *ret_flen its size.  0, or -EBADMSG with what is wrong in err.
+ */
+int	store_chunk_frame(struct store *s, const char *hex, size_t len,
+	    const void **ret_frame, size_t *ret_flen, char *err, size_t errlen);
+/*
+ * Add a chunk that arrived as a zstd frame (flen bytes): it must decompress
+ * to 1..STORE_CHUNK_SIZE bytes whose SHA-256 is hex; then it is written as
+ * is unless the store has it (tmp, fsync, rename; store_sync() before use).
+ * *ret_len = its uncompressed length.  0, -EBADMSG with err, or -errno.
+ */
+int	store_put_frame(struct store *s, const char *hex, const void *frame,
+	    size_t flen, size_t *ret_len, struct store_stats *st, char *err,
+	    size_t errlen);
+
 /*
  * Usage of the snapshot whose manifest is man, in dir: *ret_stored the
  * compressed bytes of the distinct chunks it uses, *ret_freeable those no

@@ -63,6 +63,12 @@ def snapshot(conn, meth, p):
         raise KeyError(err(-32602, "InvalidParams", "snapshot path must be absolute", param="snapshot"))
     s = find_snap(ident)
     if meth == "snapshot.info": return s
+    if meth == "snapshot.check":           # a snapshot whose path ends in "nocpu" lacks avx512f here
+        bad = ident.endswith("nocpu")
+        return {"snapshot": ident, "restorable": not bad, "checks": [
+            {"check": "kernel", "ok": True, "detail": "build ab12: /usr/libexec/sbuml/linux-sbuml"},
+            {"check": "cpu", "ok": not bad, "detail": "this host's CPU lacks features of the saving host: cpuid 7 ebx 0x00010000 (avx512f)"
+             if bad else "this host's CPU has every CPUID 1 and 7 feature of the saving host"}]}
     if meth == "snapshot.delete":
         snaps.pop(ident, None)
         if ident.startswith("/"): shutil.rmtree(ident)

@@ -111,6 +111,19 @@ expect restore-exists 1 '' -- "$ctl" restore snap1 vm-r
 experr restore-exists-msg '^sbumlctl: restore snap1: MachineExists: '
 expect restore-usage 2 '' -- "$ctl" restore snap1
 
+# ---- check: a line per check, a verdict, exit 0 restorable / 1 not
+expect check-ok 0 '^ok   kernel: build ab12: /usr/libexec/sbuml/linux-sbuml$' -- "$ctl" check snap1
+expect check-verdict 0 '^snap1: this host can restore it$' -- "$ctl" check snap1
+"$ctl" save web "$tmp/snaps/nocpu" >/dev/null 2>&1
+expect check-fail 1 '^FAIL cpu: .*cpuid 7 ebx 0x00010000 \(avx512f\)$' -- sh -c "cd '$tmp/snaps' && '$ctl' check ./nocpu"
+expect check-fail-verdict 1 '^\./nocpu: this host cannot restore it \(1 check failed\)$' -- sh -c "cd '$tmp/snaps' && '$ctl' check ./nocpu"
+expect check-json 1 "^\\{\"snapshot\":\"$tmp/snaps/nocpu\",\"restorable\":false" -- "$ctl" --json check "$tmp/snaps/nocpu"
+expect check-json-ok 0 '^\{"snapshot":"snap1","restorable":true' -- "$ctl" check snap1 --json
+expect check-gone 1 '' -- "$ctl" check nosuch
+experr check-gone-msg '^sbumlctl: check nosuch: NoSuchSnapshot: '
+expect check-usage 2 '' -- "$ctl" check
+experr check-usage-msg '^usage: sbumlctl .* check SNAPSHOT$'
+
 # ---- classic sbumlsave: PREFIX-<unique>, frozen unless -c
 expect sbumlsave 0 "^$tmp/snaps/web-20261127T184500Z-[0-9a-f]+\$" -- sh -c "cd '$tmp' && '$save' --socket '$tmp/s.sock' web snaps/web -f"
 expect sbumlsave-frozen 0 '^state +paused' -- "$ctl" info web

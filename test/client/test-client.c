@@ -955,6 +955,40 @@ t_snapshot_calls(void)
 	}
 }
 
+/* sbuml_snapshot_check: the method, its params, the answer handed back. */
+static void
+t_snapshot_check(void)
+{
+	static const struct step script[] = {
+		{ S_EXPECT, NULL, 0 }, { S_SEND, OK("{\"snapshot\":\"s1\","
+		    "\"restorable\":false,\"checks\":[{\"check\":\"cpu\","
+		    "\"ok\":false,\"detail\":\"avx512f\"}]}"), 0 },
+		{ S_END, NULL, 0 },
+	};
+	struct json_object *res = NULL, *v;
+	struct sbuml_client *c;
+	struct fake f;
+
+	if (fake_start(&f, script) < 0) {
+		failures++;
+		return;
+	}
+	if ((c = connect_fake(&f)) != NULL) {
+		CHECK(sbuml_snapshot_check(c, NULL, NULL) == -EINVAL);
+		CHECK(sbuml_snapshot_check(NULL, "s1", NULL) == -EINVAL);
+		CHECK(sbuml_snapshot_check(c, "s1", &res) == 0);
+		CHECK(res != NULL && json_object_object_get_ex(res, "restorable", &v) &&
+		    !json_object_get_boolean(v));
+		json_object_put(res);
+		sbuml_close(c);
+	}
+	fake_stop(&f);
+	CHECK(f.ngot == 1);
+	if (f.ngot == 1)
+		CHECK(params_equal(f.got[0], "{\"snapshot\":\"s1\"}") &&
+		    strstr(f.got[0], "\"snapshot.check\"") != NULL);
+}
+
 /* Run every case; the last line is the tally. */
 int
 main(void)
@@ -977,6 +1011,7 @@ main(void)
 		{ "save_progress",	t_save_progress },
 		{ "save_queue",		t_save_queue },
 		{ "snapshot_calls",	t_snapshot_calls },
+		{ "snapshot_check",	t_snapshot_check },
 	};
 	int passed = 0, failed = 0, before;
 	size_t i;

@@ -10,6 +10,7 @@ T=$(mktemp -d /tmp/sbt.XXXXXX)
 SOCK="$T/s.sock"
 STATE="$T/state"
 DAEMON_PID=""
+OTHER_PIDS=""	# more daemons (start_other_daemon), killed on exit
 export SBUML_SOCKET="$SOCK"
 
 say() { printf '%s: %s\n' "${TEST_NAME:-test}" "$*"; }
@@ -33,6 +34,7 @@ cleanup() {
 	rc=$?
 	set +e
 	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+	for p in $OTHER_PIDS; do kill -9 "$p" 2>/dev/null; done
 	for p in $(uml_pids_under "$T"); do kill -9 "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in $(uml_pids_under "$T"); do kill -9 "$p" 2>/dev/null; done
@@ -51,6 +53,17 @@ start_daemon() {
 		--kernel "${SBUML_KERNEL}" --image "${SBUML_IMAGE}" "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_until 20 ctl ping || fail "daemon did not come up"
+}
+
+# start_other_daemon DIR: a second daemon with its own state dir and socket
+# (DIR/state, DIR/s.sock), standing for another host.  Drive it with
+# "$SBUMLCTL" --socket DIR/s.sock.
+start_other_daemon() {
+	mkdir -p "$1/state"
+	"$SBUMLD" -d --socket "$1/s.sock" --state-dir "$1/state" \
+		--kernel "${SBUML_KERNEL}" --image "${SBUML_IMAGE}" >>"$1/daemon.log" 2>&1 &
+	OTHER_PIDS="$OTHER_PIDS $!"
+	wait_until 20 "$SBUMLCTL" --socket "$1/s.sock" ping || fail "daemon in $1 did not come up"
 }
 
 stop_daemon() {

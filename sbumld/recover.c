@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Start-up recovery: clean up what a daemon killed in the middle of a save
+ * or a restore left half-done (doc/snapshot-format.md, "Atomicity"), and the
+ * journal that lets it find a path snapshot's work directory.
+ *
+ * What a dead daemon can leave, and why removing it is safe:
+ *
+ *  - ".<name>.partial-XXXXXX" work directories of saves.  A snapshot only
+ *    exists once its work directory is renamed to the final name, so a work
+ *    directory is never part of a snapshot; nothing lists, restores or
+ *    collects through it.
+ *  - <store>/tmp/restore-XXXXXX: a capture materialised for a restore.  The
+ *    kernel reads it only while it starts (tens of milliseconds after exec;
+ *    it copies physmem into its own file), long over by the time a new
+ *    daemon has come up and re-adopted the machines.
+ *  - <store>/chunks/<aa>/.tmp-XXXXXX: chunks a save had written but not
+ *    yet named (a chunk gets its real name only once complete and synced),
+ *    and <store>/kernels/.<build-id>.tmp-XXXXXX: a kernel being materialised.
+ *
+ * The chunks a killed save had already written are referenced by no
+ * manifest; the next store.gc collects them.  A reference the save had
+ * registered just before it died names a directory that does not exist;
+ * store.gc drops it.  Recovery leaves both to the gc, which knows the roots.
+ *
+ * Everything here assumes that no other daemon works on the same state
+ * directory: recover_run() takes <state-dir>/lock (flock, held until the
+ * process exits, so also released by kill -9) and skips the clean-up if
+ * another sbumld holds it.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "daemon.h"
+#include "fsutil.h"
+#include "log.h"
+#include "machine.h"
+#include "machine-config.h"
+#include "recover.h"
+#include "snapshot.h"
+#include "util.h"
+
+#define JOURNAL_PREFIX	"partial-"	/* journal entries in <store>/tmp */
+#define RESTORE_PREFIX	"restore-"	/* restores' captures in <store>/tmp */
+#define PARTIAL_INFIX	".partial-"	/* work directory ".<name>.partial-XXXXXX" */
+#define SUFFIX_LEN	6		/* the XXXXXX */
+#define ENTRY_ID_BYTES	16		/* 128 bits of SHA-256, as refs/ */
+
+/* <state-dir>/lock, held from recover_run() until the process exits. */
+static int	lock_fd = -1;
+
+/* <state-dir>/store/tmp: the journal and restores' captures (caller frees). */
+static char *
+tmp_root(void)
+{
+	char *store = snapshot_store_root(), *p = xasprintf("%s/tmp", store);
+
+	free(store);
+	return p;
+}
+
+/*
+ * The journal entry of work directory dir in jdir (caller frees): named by
+ * a hash of the path, so dropping it needs nothing but the path, and an
+ * entry can be checked against the path it holds.
+ */
+static char *
+journal_entry(const char *jdir, const char *dir)
+{
+	static const char	digits[] = "0123456789abcdef";
+	unsigned char		md[EVP_MAX_MD_SIZE];
+	unsigned int		mdlen = 0;
+	char			hex[2 * ENTRY_ID_BYTES + 1];
+
+	if (EVP_Digest(dir, strlen(dir), md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen < ENTRY_ID_BYTES)
+		fatalx("libcrypto: SHA-256 failed");
+	for (size_t i = 0; i < ENTRY_ID_BYTES; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[2 * ENTRY_ID_BYTES] = '\0';
+	return xasprintf("%s/" JOURNAL_PREFIX "%s", jdir, hex);
+}
+
+/* True if name is ".<name>.partial-XXXXXX", what a save's work directory is called. */
+static bool
+is_partial_name(const char *name)
+{
+	size_t	len = strlen(name), il = strlen(PARTIAL_INFIX);
+
+	if (name[0] != '.' || len < 2 + il + SUFFIX_LEN ||
+	    strncmp(name + len - SUFFIX_LEN - il, PARTIAL_INFIX, il) != 0)
+		return false;
+	for (const char *p = name + len - SUFFIX_LEN; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p))
+			return false;
+	return true;
+}
+
+/* True if path is absolute and has no empty, "." or ".." component. */
+static bool
+path_is_normal(const char *path)
+{
+	const char	*c, *next;
+	size_t		 len;
+
+	if (path[0] != '/')
+		return false;
+	for (c = path + 1; ; c = next + 1) {
+		next = strchr(c, '/');
+		len = next != NULL ? (size_t)(next - c) : strlen(c);
+		if (len == 0 || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.'))
+			return false;
+		if (next == NULL)
+			return true;
+	}
+}
+
+/* True if path (absolute, normal) ends in a work directory's name. */
+static bool
+is_workdir_path(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	return path_is_normal(path) && base != NULL && is_partial_name(base + 1);
+}
+
+int
+recover_journal_mkdtemp(char *tmpl)
+{
+	static const char	 chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789";
+	size_t			 len = strlen(tmpl);
+	char			*jdir, *entry;
+	int			 r;
+
+	if (len < SUFFIX_LEN || len >= PATH_MAX ||
+	    strcmp(tmpl + len - SUFFIX_LEN, "XXXXXX") != 0 || !is_workdir_path(tmpl))
+		return -EINVAL;
+	jdir = tmp_root();
+	if ((r = mkdir_p(jdir, 0700)) < 0 && r != -EEXIST)
+		goto out;
+	r = -EEXIST;
+	for (int tries = 0; tries < 100 && r == -EEXIST; tries++) {
+		unsigned char rnd[SUFFIX_LEN];
+
+		arc4random_buf(rnd, sizeof(rnd));
+		for (size_t i = 0; i < SUFFIX_LEN; i++)
+			tmpl[len - SUFFIX_LEN + i] = chars[rnd[i] % (sizeof(chars) - 1)];
+		entry = journal_entry(jdir, tmpl);
+		if (symlink(tmpl, entry) < 0) {
+			r = -errno;
+			free(entry);
+			continue;
+		}
+		/*
+		 * The entry is durable before the directory exists: a crash
+		 * in between leaves an entry naming nothing, never a work
+		 * directory nobody knows about.
+		 */
+		if ((r = fsync_dir(jdir)) == 0 && mkdir(tmpl, 0700) < 0)
+			r = -errno;
+		if (r < 0)
+			(void)unlink(entry);
+		free(entry);
+	}
+out:
+	free(jdir);
+	return r;
+}
+
+int
+recover_journal_drop(const char *dir)
+{
+	char	*jdir = tmp_root(), *entry = journal_entry(jdir, dir);
+	int	 r = 0;
+
+	/* No fsync: an entry that comes back after a crash names nothing and is dropped. */
+	if (unlink(entry) < 0 && errno != ENOENT)
+		r = -errno;
+	free(entry);
+	free(jdir);
+	return r;
+}
+
+/*
+ * Remove the work directory path if it is one of ours: a real directory
+ * (not a symlink) owned by us.  *ret_removed tells whether there was one.
+ * 0 or -errno (-EPERM: something else has the name).
+ */
+static int
+remove_workdir(const char *path, bool *ret_removed)
+{
+	struct stat	st;
+	int		r;
+
+	*ret_removed = false;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return -EPERM;
+	if ((r = fs_remove_tree(path)) < 0)
+		return r;
+	*ret_removed = true;
+	return 0;
+}
+
+/*
+ * One journal entry jdir/name: remove the work directory it names, then the
+ * entry.  An entry that is not what recover_journal_mkdtemp() writes is
+ * dropped without touching what it points at.  Counts removals in *saves.
+ */
+static int
+recover_journal_entry(const char *jdir, const char *name, unsigned *saves)
+{
+	char	*path = xasprintf("%s/%s", jdir, name), *want = NULL;
+	char	 target[PATH_MAX];
+	ssize_t	 n;
+	bool	 removed;
+	int	 r = 0;
+
+	if ((n = readlink(path, target, sizeof(target) - 1)) < 0) {
+		r = -errno;
+		log_warnx("recovery: %s is not a journal entry (%s), leaving it",
+		    path, strerror(-r));
+		goto out;
+	}
+	target[n] = '\0';
+	want = journal_entry(jdir, target);
+	if ((size_t)n >= sizeof(target) - 1 || !is_workdir_path(target) ||
+	    strcmp(want, path) != 0) {
+		/* Not ours: never follow it anywhere. */
+		log_warnx("recovery: journal entry %s does not name a save's work "
+		    "directory; dropping the entry only", path);
+	} else if ((r = remove_workdir(target, &removed)) < 0) {
+		log_warnx("recovery: cannot remove %s, left by an interrupted save: "
+		    "%s%s", target, strerror(-r), r == -EPERM ?
+		    " (not a directory of ours); dropping the journal entry" :
+		    "; keeping its journal entry");
+		if (r != -EPERM)
+			goto out;
+	} else if (removed) {
+		log_info("recovery: removed %s, left by an interrupted save", target);
+		(*saves)++;
+	}
+	if (unlink(path) < 0 && errno != ENOENT) {
+		r = -errno;
+		log_warnx("recovery: cannot drop the journal entry %s: %s", path,
+		    strerror(-r));
+	}
+out:
+	free(want);
+	free(path);
+	return r;
+}
+
+/*
+ * <store>/tmp: journal entries (path snapshots' work directories) and the
+ * captures of restores that were starting.  0 or the last -errno.
+ */
+static int
+recover_tmp(unsigned *saves)
+{
+	char		*jdir = tmp_root();
+	DIR		*d;
+	struct dirent	*de;
+	int		 r = 0, r2;
+
+	if ((d = opendir(jdir)) == NULL) {
+		r = errno == ENOENT ? 0 : -errno;
+		if (r < 0)
+			log_warnx("recovery: %s: %s", jdir, strerror(-r));
+		free(jdir);
+		return r;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char		*path;
+		struct stat	 st;
+
+		if (strncmp(de->d_name, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) == 0) {
+			if ((r2 = recover_journal_entry(jdir, de->d_name, saves)) < 0)
+				r = r2;
+			continue;
+		}
+		if (strncmp(de->d_name, RESTORE_PREFIX, strlen(RESTORE_PREFIX)) != 0)
+			continue;
+		path = xasprintf("%s/%s", jdir, de->d_name);
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if ((r2 = fs_remove_tree(path)) < 0) {
+				log_warnx("recovery: cannot remove %s: %s", path,
+				    strerror(-r2));
+				r = r2;
+			} else
+				log_info("recovery: removed %s, the capture of an "
+				    "interrupted restore", path);
+		}
+		free(path);
+	}
+	closedir(d);
+	free(jdir);
+	return r;
+}
+
+/* Work directories of named saves in <state-dir>/snapshots.  0 or the last -errno. */
+static int
+recover_named(unsigned *saves)
+{
+	char		*root = snapshot_named_root();
+	DIR		*d;
+	struct dirent	*de;
+	int		 r = 0, r2;
+
+	if ((d = opendir(root)) == NULL) {
+		r = errno == ENOENT ? 0 : -errno;
+		if (r < 0)
+			log_warnx("recovery: %s: %s", root, strerror(-r));
+		free(root);
+		return r;
+	}
+	while ((de = readdir(d)) != NULL) {
+		struct stat	 st;
+		char		*path;
+		bool		 removed;
+
+		if (!is_partial_name(de->d_name))
+			continue;
+		path = xasprintf("%s/%s", root, de->d_name);
+		/* Only a directory is a save's work directory (an export's partial file is not). */
+		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			free(path);
+			continue;
+		}
+		if ((r2 = remove_workdir(path, &removed)) < 0) {
+			log_warnx("recovery: cannot remove %s, left by an interrupted "
+			    "save: %s", path, strerror(-r2));
+			r = r2;
+		} else if (removed) {
+			log_info("recovery: removed %s, left by an interrupted save", path);
+			(*saves)++;
+		}
+		free(path);
+	}
+	closedir(d);
+	free(root);
+	return r;
+}
+
+/*
+ * Unlink the regular files named ".tmp-*" in the chunk directory dir:
+ * chunks a writer that died had written but not yet named.  Adds the count
+ * to *removed.  0 or the last -errno.
+ */
+static int
+recover_chunk_dir(const char *dir, unsigned long *removed)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 r = 0;
+
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) != NULL) {
+		char		*path;
+		struct stat	 st;
+
+		if (strncmp(de->d_name, ".tmp-", 5) != 0)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (unlink(path) < 0 && errno != ENOENT) {
+				r = -errno;
+				log_warnx("recovery: cannot remove %s: %s", path,
+				    strerror(-r));
+			} else {
+				log_debug("recovery: removed %s", path);
+				(*removed)++;
+			}
+		}
+		free(path);
+	}
+	closedir(d);
+	return r;
+}
+
+/*
+ * <store>/chunks/<aa>/.tmp-*: a save names its chunks only once they are
+ * all written and synced, so one killed while storing leaves many.  Only a
+ * save writes chunks, and only while its work directory exists, so this
+ * scan (every chunk directory: not free on a big store) runs only after an
+ * interrupted save was found; store.gc removes any others.  One log line
+ * for them all: there can be thousands.
+ */
+static int
+recover_chunk_tmps(const char *store)
+{
+	char		*top = xasprintf("%s/chunks", store);
+	DIR		*d;
+	struct dirent	*de;
+	unsigned long	 removed = 0;
+	int		 r = 0, r2;
+
+	if ((d = opendir(top)) == NULL) {
+		r = errno == ENOENT ? 0 : -errno;
+		free(top);
+		return r;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char *sub;
+
+		if (strlen(de->d_name) != 2 || de->d_name[0] == '.')
+			continue;
+		sub = xasprintf("%s/%s", top, de->d_name);
+		if ((r2 = recover_chunk_dir(sub, &removed)) < 0)
+			r = r2;
+		free(sub);
+	}
+	closedir(d);
+	if (removed > 0)
+		log_info("recovery: removed %lu chunk file(s) an interrupted save "
+		    "was writing (%s/*/.tmp-*)", removed, top);
+	free(top);
+	return r;
+}
+
+/* <store>/kernels/.<build-id>.tmp-*: a kernel binary being materialised. */
+static int
+recover_kernel_tmps(const char *store)
+{
+	char		*dir = xasprintf("%s/kernels", store);
+	DIR		*d;
+	struct dirent	*de;
+	int		 r = 0;
+
+	if ((d = opendir(dir)) == NULL) {
+		r = errno == ENOENT ? 0 : -errno;
+		free(dir);
+		return r;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char		*path;
+		struct stat	 st;
+
+		if (de->d_name[0] != '.' || strstr(de->d_name, ".tmp-") == NULL)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (unlink(path) < 0 && errno != ENOENT) {
+				r = -errno;
+				log_warnx("recovery: cannot remove %s: %s", path,
+				    strerror(-r));
+			} else
+				log_info("recovery: removed %s, a kernel binary an "
+				    "interrupted restore was materialising", path);
+		}
+		free(path);
+	}
+	closedir(d);
+	free(dir);
+	return r;
+}
+
+/*
+ * Take <state-dir>/lock for the rest of the process's life.  0, -EWOULDBLOCK
+ * if another daemon holds it, or another -errno.
+ */
+static int
+recover_lock(void)
+{
+	char	*path;
+	int	 fd, r;
+
+	if (lock_fd >= 0)
+		return 0;
+	path = xasprintf("%s/lock", daemon_config.state_dir);
+	/* O_CLOEXEC: a UML we start must never hold the lock after we die. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0) {
+		r = -errno;
+		log_warnx("recovery: %s: %s", path, strerror(-r));
+		free(path);
+		return r;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		if (r == -EWOULDBLOCK)
+			log_warnx("recovery: another sbumld holds %s: not cleaning up "
+			    "the state directory (its saves and restores may be "
+			    "running)", path);
+		else
+			log_warnx("recovery: cannot lock %s: %s", path, strerror(-r));
+		close(fd);
+		free(path);
+		return r;
+	}
+	free(path);
+	lock_fd = fd;
+	return 0;
+}
+
+/*
+ * A restore killed before its kernel started leaves a machine that never
+ * ran, its disks possibly half written (MACHINE_RESTORING_FILE marks it):
+ * remove it.  A live one got as far as starting its kernel: only the mark goes.
+ */
+static int
+recover_restores(void)
+{
+	struct machine	**ms;
+	size_t		  n;
+	int		  r = 0;
+
+	ms = machine_list(&n);
+	for (size_t i = 0; i < n; i++) {
+		char	*mark = xasprintf("%s/%s", machine_dir(ms[i]),
+		    MACHINE_RESTORING_FILE), err[512], *name;
+		int	 q;
+
+		if (access(mark, F_OK) == 0) {
+			if (machine_state_is_live(machine_state(ms[i]))) {
+				(void)unlink(mark);
+			} else {
+				name = xstrdup(machine_name(ms[i]));
+				if ((q = machine_delete(ms[i], err, sizeof(err))) < 0) {
+					log_warnx("recovery: cannot remove %s, half "
+					    "restored: %s", name, err);
+					r = q;
+				} else
+					log_info("recovery: removed machine %s, whose "
+					    "restore was interrupted before it ran", name);
+				free(name);
+			}
+		}
+		free(mark);
+	}
+	free(ms);
+	return r;
+}
+
+int
+recover_run(void)
+{
+	char		*store;
+	unsigned	 saves = 0;
+	int		 r, r2;
+
+	if ((r = recover_lock()) < 0)
+		return r;
+	store = snapshot_store_root();
+	r = recover_tmp(&saves);
+	if ((r2 = recover_named(&saves)) < 0)
+		r = r2;
+	if (saves > 0 && (r2 = recover_chunk_tmps(store)) < 0)
+		r = r2;
+	if ((r2 = recover_kernel_tmps(store)) < 0)
+		r = r2;
+	if ((r2 = recover_restores()) < 0)
+		r = r2;
+	if (saves > 0)
+		log_info("recovery: %u interrupted save(s) cleaned up; chunks they "
+		    "had named, if any, go with the next store.gc", saves);
+	free(store);
+	return r;
+}

@@ -1,0 +1,840 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * snapshot.export and snapshot.import (snapshot-transfer.h).  The event loop
+ * checks the parameters and the snapshots involved, then a worker thread does
+ * the blocking part (chunk files, the stream's fd, fsyncs) and wakes the loop
+ * through a pipe; the loop answers the call.  The worker touches no daemon
+ * state, and logs nothing: the loop reports what it did.
+ *
+ * An import writes chunks that nothing refers to until its manifest is in
+ * place, so, like a save, it holds the store's writer mark from start to end
+ * (store.gc waits).  Chunks of a failed import are left for the next gc.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/evp.h>
+
+#include "daemon.h"
+#include "fsutil.h"
+#include "log.h"
+#include "rpc.h"
+#include "snapshot.h"
+#include "snapshot-stream.h"
+#include "snapshot-transfer.h"
+#include "store.h"
+#include "util.h"
+
+#define EXPORT_FORMAT	"sbuml-export"
+#define EXPORT_VERSION	1
+
+struct chunk_ref {
+	char	hex[STORE_HEX_LEN + 1];
+	size_t	len;
+};
+
+struct xfer_job {
+	struct rpc_call		*call;
+	bool			 import;
+	char			*name;		/* the snapshot as the user named it */
+	char			*dir;		/* its directory (import: once known) */
+	char			*base_name;	/* may be NULL */
+	char			*base_dir;
+	char			 base_id[STORE_HEX_LEN + 1];	/* "" if no base */
+	struct json_object	*manifest;	/* export: the snapshot's */
+	struct json_object	*base_manifest;	/* export: the base's */
+	char			*man_text;	/* manifest.json, byte for byte */
+	size_t			 man_len;
+	int			 fd;		/* the stream */
+	char			*file;		/* export/import by path */
+	char			*file_tmp;	/* export by path: written here first */
+	char			*workdir;	/* import: the hidden work directory */
+	bool			 writer;	/* holds the store's writer mark */
+
+	pthread_t		 worker;
+	int			 pipe[2];
+	struct event		*done_ev;
+
+	/* Set by the worker. */
+	int			 code;		/* 0, or the RPC error to answer */
+	char			 err[1536];
+	char			 id[STORE_HEX_LEN + 1];
+	char			 stream_base_id[STORE_HEX_LEN + 1];
+	char			*stream_base_name;
+	uint64_t		 bytes;
+	struct store_stats	 stats;		/* import: what arrived */
+	uint64_t		 chunks_sent, chunks_skipped;
+};
+
+static void
+xfer_job_free(struct xfer_job *job)
+{
+	if (job->done_ev != NULL)
+		event_free(job->done_ev);
+	closefd(&job->pipe[0]);
+	closefd(&job->pipe[1]);
+	closefd(&job->fd);
+	if (job->file_tmp != NULL) {
+		(void)unlink(job->file_tmp);
+		free(job->file_tmp);
+	}
+	if (job->workdir != NULL) {
+		(void)snapshot_workdir_remove(job->workdir);
+		free(job->workdir);
+	}
+	if (job->writer)
+		store_writer_end();
+	json_object_put(job->manifest);
+	json_object_put(job->base_manifest);
+	rpc_call_unref(job->call);
+	free(job->name);
+	free(job->dir);
+	free(job->base_name);
+	free(job->base_dir);
+	free(job->man_text);
+	free(job->file);
+	free(job->stream_base_name);
+	free(job);
+}
+
+/* Set the worker's error (first one wins). */
+static int __attribute__((format(printf, 4, 5)))
+job_fail(struct xfer_job *job, int r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (job->code == 0) {
+		job->code = code;
+		va_start(ap, fmt);
+		vsnprintf(job->err, sizeof(job->err), fmt, ap);
+		va_end(ap);
+	}
+	return r;
+}
+
+static void
+sha256_hex(const void *buf, size_t len, char out[STORE_HEX_LEN + 1])
+{
+	unsigned char	md[EVP_MAX_MD_SIZE];
+	unsigned int	mdlen = 0;
+
+	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		fatalx("libcrypto: SHA-256 failed");
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/* --- Export --- */
+
+/* The chunks to send: each distinct one once, minus the base's. */
+struct collect {
+	struct store_hashset	*seen, *skip;
+	struct chunk_ref	*refs;
+	size_t			 n, cap;
+	uint64_t		 skipped;
+};
+
+static void
+collect_chunk(const char *hex, size_t len, void *arg)
+{
+	struct collect *c = arg;
+
+	if (!store_hashset_add(c->seen, hex))
+		return;
+	if (c->skip != NULL && store_hashset_has(c->skip, hex)) {
+		c->skipped++;
+		return;
+	}
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 1024;
+		c->refs = xrealloc(c->refs, c->cap * sizeof(*c->refs));
+	}
+	memcpy(c->refs[c->n].hex, hex, STORE_HEX_LEN + 1);
+	c->refs[c->n++].len = len;
+}
+
+static void
+add_hash(const char *hex, void *arg)
+{
+	store_hashset_add(arg, hex);
+}
+
+static struct json_object *
+export_head(struct xfer_job *job, uint64_t chunks)
+{
+	struct json_object	*h = json_object_new_object(), *b;
+	char			 now[32];
+	const char		*slash = strrchr(job->name, '/');
+
+	iso8601_utc(time(NULL), now, sizeof(now));
+	json_object_object_add(h, "format", json_object_new_string(EXPORT_FORMAT));
+	json_object_object_add(h, "version", json_object_new_int(EXPORT_VERSION));
+	json_object_object_add(h, "snapshot", json_object_new_string(
+	    slash ? slash + 1 : job->name));
+	json_object_object_add(h, "id", json_object_new_string(job->id));
+	json_object_object_add(h, "created", json_object_new_string(now));
+	json_object_object_add(h, "chunks", json_object_new_int64((int64_t)chunks));
+	if (job->base_name != NULL) {
+		slash = strrchr(job->base_name, '/');
+		b = json_object_new_object();
+		json_object_object_add(b, "snapshot", json_object_new_string(
+		    slash ? slash + 1 : job->base_name));
+		json_object_object_add(b, "id", json_object_new_string(job->base_id));
+		json_object_object_add(h, "base", b);
+	} else
+		json_object_object_add(h, "base", NULL);
+	return h;
+}
+
+/* Open the export file's temporary sibling; job->fd is then the stream. */
+static int
+export_open_file(struct xfer_job *job)
+{
+	char *d = xstrdup(job->file), *b = xstrdup(job->file);
+
+	job->file_tmp = xasprintf("%s/.%s.partial-XXXXXX", dirname(d), basename(b));
+	free(d);
+	free(b);
+	if ((job->fd = mkostemp(job->file_tmp, O_CLOEXEC)) < 0) {
+		int r = -errno;
+
+		free(job->file_tmp);
+		job->file_tmp = NULL;
+		return job_fail(job, r, RPC_E_IO_ERROR, "cannot create a file beside "
+		    "%s: %s", job->file, strerror(-r));
+	}
+	return 0;
+}
+
+/* Make the finished export file durable and give it its name. */
+static int
+export_commit_file(struct xfer_job *job)
+{
+	char	*d;
+	int	 r = 0;
+
+	if (fsync(job->fd) < 0 || close(job->fd) < 0)
+		r = -errno;
+	job->fd = -1;
+	if (r == 0 && fchmodat(AT_FDCWD, job->file_tmp, 0644, 0) < 0)
+		r = -errno;
+	if (r == 0 && rename(job->file_tmp, job->file) < 0)
+		r = -errno;
+	if (r < 0)
+		return job_fail(job, r, RPC_E_IO_ERROR, "cannot write %s: %s",
+		    job->file, strerror(-r));
+	free(job->file_tmp);
+	job->file_tmp = NULL;
+	d = xstrdup(job->file);
+	(void)fsync_dir(dirname(d));
+	free(d);
+	return 0;
+}
+
+static int
+export_run(struct xfer_job *job)
+{
+	struct collect		 c = { 0 };
+	struct store		*s;
+	struct stream		*st = NULL;
+	struct json_object	*head;
+	const char		*text;
+	char			*root = snapshot_store_root(), err[1024];
+	int			 r;
+
+	s = store_open(root, err, sizeof(err));
+	free(root);
+	if (s == NULL)
+		return job_fail(job, -EIO, RPC_E_IO_ERROR, "%s", err);
+	c.seen = store_hashset_new();
+	if (job->base_manifest != NULL) {
+		c.skip = store_hashset_new();
+		(void)store_manifest_hashes(job->base_manifest, add_hash, c.skip);
+	}
+	if (store_manifest_chunks(job->manifest, collect_chunk, &c) < 0) {
+		r = job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "%s: malformed chunk "
+		    "list in its manifest", job->name);
+		goto out;
+	}
+	job->chunks_skipped = c.skipped;
+	if (job->file != NULL && (r = export_open_file(job)) < 0)
+		goto out;
+	head = export_head(job, c.n);
+	text = json_object_to_json_string_ext(head, JSON_C_TO_STRING_PLAIN);
+	r = stream_write_open(job->fd, &st);
+	if (r == 0)
+		r = stream_put(st, STREAM_HEAD, text, strlen(text), NULL, 0);
+	json_object_put(head);
+	if (r == 0)
+		r = stream_put(st, STREAM_MANI, job->man_text, job->man_len, NULL, 0);
+	for (size_t i = 0; r == 0 && i < c.n; i++) {
+		const void	*frame;
+		size_t		 flen;
+
+		/* Every chunk is checked on the way out: never ship a corrupt one. */
+		if ((r = store_chunk_frame(s, c.refs[i].hex, c.refs[i].len, &frame,
+		    &flen, err, sizeof(err))) < 0) {
+			job_fail(job, r, RPC_E_BAD_SNAPSHOT, "%s: %s", job->name, err);
+			goto out;
+		}
+		r = stream_put(st, STREAM_CHNK, c.refs[i].hex, STORE_HEX_LEN, frame, flen);
+		job->chunks_sent++;
+	}
+	if (r == 0)
+		r = stream_write_end(st);
+	if (r < 0) {
+		job_fail(job, r, RPC_E_IO_ERROR, "cannot write the stream: %s",
+		    strerror(-r));
+		goto out;
+	}
+	job->bytes = stream_bytes(st);
+	if (job->file != NULL)
+		r = export_commit_file(job);
+out:
+	stream_free(st);
+	store_hashset_free(c.seen);
+	store_hashset_free(c.skip);
+	free(c.refs);
+	store_free(s);
+	return r;
+}
+
+/* --- Import --- */
+
+/* Check the HEAD record and learn the snapshot's id, name and base. */
+static int
+import_head(struct xfer_job *job, const char *text)
+{
+	struct json_object	*h = json_tokener_parse(text), *v, *b;
+	const char		*name;
+	char			 err[512];
+	int			 r = 0;
+
+	if (h == NULL || !json_object_is_type(h, json_type_object) ||
+	    !json_object_object_get_ex(h, "format", &v) ||
+	    strcmp(json_object_get_string(v), EXPORT_FORMAT) != 0 ||
+	    !json_object_object_get_ex(h, "version", &v) ||
+	    json_object_get_int(v) != EXPORT_VERSION ||
+	    !json_object_object_get_ex(h, "id", &v) ||
+	    strlen(json_object_get_string(v)) != STORE_HEX_LEN ||
+	    !json_object_object_get_ex(h, "snapshot", &b) ||
+	    !json_object_is_type(b, json_type_string)) {
+		r = job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "not an sbuml export "
+		    "stream of version %d (bad header)", EXPORT_VERSION);
+		goto out;
+	}
+	snprintf(job->id, sizeof(job->id), "%s", json_object_get_string(v));
+	name = json_object_get_string(b);
+	if (json_object_object_get_ex(h, "base", &b) &&
+	    json_object_is_type(b, json_type_object)) {
+		if (!json_object_object_get_ex(b, "id", &v) ||
+		    strlen(json_object_get_string(v)) != STORE_HEX_LEN) {
+			r = job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "bad header: "
+			    "malformed base");
+			goto out;
+		}
+		snprintf(job->stream_base_id, sizeof(job->stream_base_id), "%s",
+		    json_object_get_string(v));
+		job->stream_base_name = xstrdup(json_object_object_get_ex(b,
+		    "snapshot", &v) ? json_object_get_string(v) : "?");
+	}
+	if (job->base_id[0] != '\0' && job->stream_base_id[0] != '\0' &&
+	    strcmp(job->base_id, job->stream_base_id) != 0) {
+		r = job_fail(job, -EINVAL, RPC_E_INCOMPATIBLE, "the stream is a delta "
+		    "against snapshot %s (id %.16s...), not against %s (id %.16s...)",
+		    job->stream_base_name, job->stream_base_id, job->base_name,
+		    job->base_id);
+		goto out;
+	}
+	if (job->dir == NULL) {
+		/* Named as on the sending host (a bare name there or its last component). */
+		if (snapshot_resolve(name, &job->dir, err, sizeof(err)) < 0 ||
+		    strchr(name, '/') != NULL) {
+			r = job_fail(job, -EINVAL, RPC_E_BAD_SNAPSHOT, "the stream names "
+			    "its snapshot \"%.64s\", which is not a valid name here: "
+			    "give the snapshot parameter", name);
+			goto out;
+		}
+		job->name = xstrdup(name);
+	}
+	if (access(job->dir, F_OK) == 0)
+		r = job_fail(job, -EEXIST, RPC_E_SNAPSHOT_EXISTS, "snapshot %s exists "
+		    "already (at %s)", job->name, job->dir);
+out:
+	json_object_put(h);
+	return r;
+}
+
+/* Check the MANI record: its id, format and chunk lists.  Sets job->manifest. */
+static int
+import_manifest(struct xfer_job *job, struct store *s, const unsigned char *text,
+    size_t len)
+{
+	struct json_object	*m, *files, *k;
+	char			 id[STORE_HEX_LEN + 1], err[1024];
+
+	sha256_hex(text, len, id);
+	if (strcmp(id, job->id) != 0)
+		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "corrupt stream: "
+		    "the manifest does not hash to the id in the header");
+	m = json_tokener_parse((const char *)text);
+	if (m == NULL || snapshot_manifest_version(m) != SNAPSHOT_VERSION ||
+	    !json_object_object_get_ex(m, "files", &files) ||
+	    !json_object_is_type(files, json_type_array)) {
+		json_object_put(m);
+		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "the stream's "
+		    "manifest is not a format %d snapshot manifest", SNAPSHOT_VERSION);
+	}
+	job->manifest = m;
+	for (size_t i = 0; i < json_object_array_length(files); i++) {
+		struct json_object	*f = json_object_array_get_idx(files, i), *p;
+		const char		*path;
+
+		if (!json_object_object_get_ex(f, "path", &p) ||
+		    strncmp((path = json_object_get_string(p)), SNAPSHOT_CAPTURE "/",
+		    strlen(SNAPSHOT_CAPTURE) + 1) != 0 || strstr(path, "..") != NULL ||
+		    strchr(path + strlen(SNAPSHOT_CAPTURE) + 1, '/') != NULL)
+			return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "the stream's "
+			    "manifest lists a bad file path");
+		if (store_check_entry(s, path, f, false, err, sizeof(err)) < 0)
+			return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "%s", err);
+	}
+	if (json_object_object_get_ex(m, "kernel", &k) &&
+	    json_object_object_get_ex(k, "chunks", &files) &&
+	    store_check_entry(s, "the kernel binary", k, false, err, sizeof(err)) < 0)
+		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "%s", err);
+	job->man_text = xmalloc(len + 1);
+	memcpy(job->man_text, text, len);
+	job->man_text[len] = '\0';
+	job->man_len = len;
+	return 0;
+}
+
+/* Read the chunk records up to the end record into the store. */
+static int
+import_chunks(struct xfer_job *job, struct store *s, struct stream *st,
+    struct store_hashset *needed)
+{
+	const unsigned char	*p;
+	size_t			 len, clen;
+	char			 type[5], hex[STORE_HEX_LEN + 1], err[1024];
+	int			 r;
+
+	for (;;) {
+		if ((r = stream_get(st, type, &p, &len, err, sizeof(err))) < 0)
+			return job_fail(job, r, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
+			    RPC_E_IO_ERROR, "%s", err);
+		if (strcmp(type, STREAM_END) == 0)
+			return 0;
+		if (strcmp(type, STREAM_CHNK) != 0 || len <= STORE_HEX_LEN)
+			return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "corrupt "
+			    "stream: a %s record among the chunks", type);
+		memcpy(hex, p, STORE_HEX_LEN);
+		hex[STORE_HEX_LEN] = '\0';
+		if (!store_hashset_has(needed, hex))
+			return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "corrupt "
+			    "stream: chunk %.16s... is not one the snapshot uses", hex);
+		r = store_put_frame(s, hex, p + STORE_HEX_LEN, len - STORE_HEX_LEN,
+		    &clen, &job->stats, err, sizeof(err));
+		if (r < 0)
+			return job_fail(job, r, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
+			    RPC_E_IO_ERROR, "corrupt stream: %s", err);
+	}
+}
+
+/* Every chunk the manifest needs is here now: from the stream, or the base. */
+struct missing {
+	struct store	*s;
+	uint64_t	 n;
+	char		 first[STORE_HEX_LEN + 1];
+};
+
+static void
+count_missing(const char *hex, void *arg)
+{
+	struct missing *m = arg;
+
+	if (store_has_chunk(m->s, hex))
+		return;
+	if (m->n++ == 0)
+		snprintf(m->first, sizeof(m->first), "%s", hex);
+}
+
+static int
+import_check_complete(struct xfer_job *job, struct store *s,
+    struct store_hashset *needed)
+{
+	struct missing		 m = { s, 0, "" };
+	struct json_object	*files, *f, *v;
+	char			 err[1024];
+	int			 r;
+
+	(void)needed;
+	(void)store_manifest_hashes(job->manifest, count_missing, &m);
+	if (m.n > 0 && job->stream_base_id[0] != '\0')
+		return job_fail(job, -ENOENT, RPC_E_INCOMPATIBLE, "the stream is a "
+		    "delta against snapshot %s (id %.16s...), and this host lacks "
+		    "%llu chunks it shares with it: import %s here first",
+		    job->stream_base_name, job->stream_base_id,
+		    (unsigned long long)m.n, job->stream_base_name);
+	if (m.n > 0)
+		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "the stream lacks "
+		    "%llu chunks of its snapshot (chunk %.16s... first)",
+		    (unsigned long long)m.n, m.first);
+	/* Read everything back as a restore would: sizes and whole-file hashes too. */
+	json_object_object_get_ex(job->manifest, "files", &files);
+	for (size_t i = 0; i < json_object_array_length(files); i++) {
+		f = json_object_array_get_idx(files, i);
+		json_object_object_get_ex(f, "path", &v);
+		if ((r = store_read_entry(s, json_object_get_string(v), f, -1, err,
+		    sizeof(err))) < 0)
+			return job_fail(job, r, RPC_E_BAD_SNAPSHOT, "%s", err);
+	}
+	if (json_object_object_get_ex(job->manifest, "kernel", &f) &&
+	    json_object_object_get_ex(f, "chunks", &v) &&
+	    (r = store_read_entry(s, "the kernel binary", f, -1, err, sizeof(err))) < 0)
+		return job_fail(job, r, RPC_E_BAD_SNAPSHOT, "%s", err);
+	return 0;
+}
+
+static int
+import_run(struct xfer_job *job)
+{
+	struct store		*s;
+	struct stream		*st = NULL;
+	struct store_hashset	*needed = store_hashset_new();
+	const unsigned char	*p;
+	size_t			 len;
+	char			*root = snapshot_store_root(), err[1024], type[5];
+	int			 r;
+
+	s = store_open(root, err, sizeof(err));
+	free(root);
+	if (s == NULL) {
+		r = job_fail(job, -EIO, RPC_E_IO_ERROR, "%s", err);
+		goto out;
+	}
+	if (job->file != NULL &&
+	    (job->fd = open(job->file, O_RDONLY | O_CLOEXEC)) < 0) {
+		r = job_fail(job, -errno, errno == ENOENT ? RPC_INVALID_PARAMS :
+		    RPC_E_IO_ERROR, "cannot open %s: %s", job->file, strerror(errno));
+		goto out;
+	}
+	if ((r = stream_read_open(job->fd, &st, err, sizeof(err))) < 0) {
+		job_fail(job, r, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT : RPC_E_IO_ERROR,
+		    "%s", err);
+		goto out;
+	}
+	r = stream_get(st, type, &p, &len, err, sizeof(err));
+	if (r == 0 && strcmp(type, STREAM_HEAD) != 0) {
+		snprintf(err, sizeof(err), "corrupt stream: it does not start with "
+		    "its header");
+		r = -EBADMSG;
+	}
+	if (r == 0 && (r = import_head(job, (const char *)p)) < 0)
+		goto out;
+	if (r == 0)
+		r = stream_get(st, type, &p, &len, err, sizeof(err));
+	if (r == 0 && strcmp(type, STREAM_MANI) != 0) {
+		snprintf(err, sizeof(err), "corrupt stream: no manifest after its header");
+		r = -EBADMSG;
+	}
+	if (r < 0) {
+		job_fail(job, r, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT : RPC_E_IO_ERROR,
+		    "%s", err);
+		goto out;
+	}
+	if ((r = import_manifest(job, s, p, len)) < 0)
+		goto out;
+	(void)store_manifest_hashes(job->manifest, add_hash, needed);
+	if ((r = import_chunks(job, s, st, needed)) < 0)
+		goto out;
+	job->bytes = stream_bytes(st);
+	if ((r = store_sync(s)) < 0) {
+		job_fail(job, r, RPC_E_IO_ERROR, "cannot sync the chunk store: %s",
+		    strerror(-r));
+		goto out;
+	}
+	if ((r = import_check_complete(job, s, needed)) < 0)
+		goto out;
+	if ((r = snapshot_workdir_make(job->dir, &job->workdir, err, sizeof(err))) < 0 ||
+	    (r = snapshot_workdir_commit(job->workdir, job->dir, job->man_text,
+	    job->man_len, true, err, sizeof(err))) < 0) {
+		job_fail(job, r, r == -EEXIST ? RPC_E_SNAPSHOT_EXISTS : RPC_E_IO_ERROR,
+		    "%s", err);
+		goto out;
+	}
+	free(job->workdir);	/* renamed into place */
+	job->workdir = NULL;
+out:
+	stream_free(st);
+	store_hashset_free(needed);
+	store_free(s);
+	return r;
+}
+
+/* --- The job on the event loop --- */
+
+static void *
+xfer_worker(void *arg)
+{
+	struct xfer_job *job = arg;
+
+	if (job->import)
+		(void)import_run(job);
+	else
+		(void)export_run(job);
+	/* The stream is done either way: let its reader see the end now. */
+	closefd(&job->fd);
+	(void)!write(job->pipe[1], "x", 1);
+	return NULL;
+}
+
+static struct json_object *
+export_result(struct xfer_job *job)
+{
+	struct json_object *res = json_object_new_object(), *b;
+
+	json_object_object_add(res, "snapshot", json_object_new_string(job->name));
+	json_object_object_add(res, "id", json_object_new_string(job->id));
+	if (job->base_name != NULL) {
+		b = json_object_new_object();
+		json_object_object_add(b, "snapshot", json_object_new_string(job->base_name));
+		json_object_object_add(b, "id", json_object_new_string(job->base_id));
+		json_object_object_add(res, "base", b);
+	} else
+		json_object_object_add(res, "base", NULL);
+	if (job->file != NULL)
+		json_object_object_add(res, "file", json_object_new_string(job->file));
+	json_object_object_add(res, "bytes", json_object_new_int64((int64_t)job->bytes));
+	json_object_object_add(res, "chunks", json_object_new_int64((int64_t)job->chunks_sent));
+	json_object_object_add(res, "skipped_chunks",
+	    json_object_new_int64((int64_t)job->chunks_skipped));
+	return res;
+}
+
+static struct json_object *
+import_result(struct xfer_job *job)
+{
+	struct json_object *res = json_object_new_object(), *b;
+
+	json_object_object_add(res, "snapshot", json_object_new_string(job->name));
+	json_object_object_add(res, "path", json_object_new_string(job->dir));
+	json_object_object_add(res, "id", json_object_new_string(job->id));
+	if (job->stream_base_id[0] != '\0') {
+		b = json_object_new_object();
+		json_object_object_add(b, "snapshot", json_object_new_string(job->stream_base_name));
+		json_object_object_add(b, "id", json_object_new_string(job->stream_base_id));
+		json_object_object_add(res, "base", b);
+	} else
+		json_object_object_add(res, "base", NULL);
+	json_object_object_add(res, "bytes", json_object_new_int64((int64_t)job->bytes));
+	json_object_object_add(res, "chunks", json_object_new_int64((int64_t)job->stats.chunks));
+	json_object_object_add(res, "new_chunks", json_object_new_int64((int64_t)job->stats.new_chunks));
+	json_object_object_add(res, "new_bytes", json_object_new_int64((int64_t)job->stats.new_bytes));
+	json_object_object_add(res, "dedup_chunks", json_object_new_int64((int64_t)job->stats.dedup_chunks));
+	return res;
+}
+
+static void
+xfer_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct xfer_job	*job = arg;
+	const char	*what_job = job->import ? "import" : "export";
+	char		 c;
+
+	(void)what;
+	(void)!read(fd, &c, 1);
+	pthread_join(job->worker, NULL);
+	if (job->code != 0) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "reason", json_object_new_string(job->err));
+		log_warnx("snapshot %s: %s failed: %s", job->name ? job->name : "?",
+		    what_job, job->err);
+		rpc_error_data(job->call, job->code, d, "%s of %s failed: %s", what_job,
+		    job->name ? job->name : "a snapshot", job->err);
+	} else if (job->import) {
+		log_info("snapshot %s imported into %s: %llu bytes, %llu new chunks",
+		    job->name, job->dir, (unsigned long long)job->bytes,
+		    (unsigned long long)job->stats.new_chunks);
+		rpc_reply(job->call, import_result(job));
+	} else {
+		log_info("snapshot %s exported: %llu bytes, %llu chunks (%llu left "
+		    "out)", job->name, (unsigned long long)job->bytes,
+		    (unsigned long long)job->chunks_sent,
+		    (unsigned long long)job->chunks_skipped);
+		rpc_reply(job->call, export_result(job));
+	}
+	xfer_job_free(job);
+}
+
+/* Start the worker.  Answers the call on failure.  Takes the job. */
+static int
+xfer_start(struct xfer_job *job)
+{
+	int r;
+
+	if (pipe2(job->pipe, O_CLOEXEC) < 0) {
+		rpc_error_errno(job->call, RPC_E_IO_ERROR, errno, "pipe");
+		xfer_job_free(job);
+		return 0;
+	}
+	job->done_ev = event_new(daemon_base, job->pipe[0], EV_READ, xfer_done_cb, job);
+	if (job->done_ev == NULL || event_add(job->done_ev, NULL) < 0)
+		fatalx("cannot watch a transfer job");
+	if (job->import) {
+		/* Its chunks are referenced by nothing until the manifest is in place. */
+		store_writer_begin();
+		job->writer = true;
+	}
+	if ((r = pthread_create(&job->worker, NULL, xfer_worker, job)) != 0) {
+		rpc_error_errno(job->call, RPC_E_IO_ERROR, r, "cannot start a worker");
+		xfer_job_free(job);
+		return 0;
+	}
+	return RPC_DEFERRED;
+}
+
+static struct xfer_job *
+xfer_job_new(struct rpc_call *call, bool import, struct transfer_target *t)
+{
+	struct xfer_job *job = xcalloc(1, sizeof(*job));
+
+	job->call = rpc_call_ref(call);
+	job->import = import;
+	job->fd = t->fd;
+	t->fd = -1;
+	job->pipe[0] = job->pipe[1] = -1;
+	if (t->file != NULL)
+		job->file = xstrdup(t->file);
+	return job;
+}
+
+/*
+ * Resolve and load a format 2 snapshot for the loop-side checks.  Answers
+ * the call on failure (param names the parameter) and returns -1.
+ */
+static int
+load_chunked(struct rpc_call *call, const char *param, const char *name,
+    char **ret_dir, struct json_object **ret_man, char id[STORE_HEX_LEN + 1],
+    char **ret_text, size_t *ret_len)
+{
+	struct json_object	*d;
+	char			 err[1024], *dir, *path, *text = NULL;
+	size_t			 len;
+	int			 r;
+
+	if (snapshot_resolve(name, &dir, err, sizeof(err)) < 0) {
+		d = json_object_new_object();
+		json_object_object_add(d, "param", json_object_new_string(param));
+		rpc_error_data(call, RPC_INVALID_PARAMS, d, "%s: %s", param, err);
+		return -1;
+	}
+	if ((r = snapshot_manifest_load(dir, ret_man, err, sizeof(err))) < 0) {
+		if (r == -ENOENT)
+			rpc_error(call, RPC_E_NO_SUCH_SNAPSHOT, "%s", err);
+		else {
+			d = json_object_new_object();
+			json_object_object_add(d, "reason", json_object_new_string(err));
+			rpc_error_data(call, RPC_E_BAD_SNAPSHOT, d, "%s", err);
+		}
+		free(dir);
+		return -1;
+	}
+	if (snapshot_manifest_version(*ret_man) != SNAPSHOT_VERSION) {
+		rpc_error(call, RPC_E_NOT_SUPPORTED, "%s is a format 1 (raw) snapshot; "
+		    "only snapshots in the chunk store (format 2) can be exported or "
+		    "serve as a base: save it again without --raw, or copy its "
+		    "directory with tar", name);
+		goto fail;
+	}
+	path = xasprintf("%s/%s", dir, SNAPSHOT_MANIFEST);
+	r = read_file(path, STREAM_MAX_MANI, &text, &len);
+	free(path);
+	if (r < 0) {
+		rpc_error_errno(call, RPC_E_IO_ERROR, r, "cannot read the manifest of %s",
+		    name);
+		goto fail;
+	}
+	sha256_hex(text, len, id);
+	*ret_dir = dir;
+	if (ret_text != NULL) {
+		*ret_text = text;
+		*ret_len = len;
+	} else
+		free(text);
+	return 0;
+fail:
+	json_object_put(*ret_man);
+	*ret_man = NULL;
+	free(dir);
+	return -1;
+}
+
+/* The base parameter of either job: a format 2 snapshot here. */
+static int
+load_base(struct rpc_call *call, struct xfer_job *job, const char *base)
+{
+	job->base_name = xstrdup(base);
+	return load_chunked(call, "base", base, &job->base_dir,
+	    &job->base_manifest, job->base_id, NULL, NULL);
+}
+
+int
+snapshot_export_start(struct rpc_call *call, const char *snapshot,
+    const char *base, struct transfer_target *to)
+{
+	struct xfer_job *job = xfer_job_new(call, false, to);
+
+	job->name = xstrdup(snapshot);
+	if (load_chunked(call, "snapshot", snapshot, &job->dir, &job->manifest,
+	    job->id, &job->man_text, &job->man_len) < 0)
+		goto fail;
+	if (base != NULL && load_base(call, job, base) < 0)
+		goto fail;
+	return xfer_start(job);
+fail:
+	xfer_job_free(job);
+	return 0;
+}
+
+int
+snapshot_import_start(struct rpc_call *call, const char *snapshot,
+    const char *base, struct transfer_target *from)
+{
+	struct xfer_job		*job = xfer_job_new(call, true, from);
+	struct json_object	*d;
+	char			 err[1024];
+
+	if (snapshot != NULL) {
+		if (snapshot_resolve(snapshot, &job->dir, err, sizeof(err)) < 0) {
+			d = json_object_new_object();
+			json_object_object_add(d, "param", json_object_new_string("snapshot"));
+			rpc_error_data(call, RPC_INVALID_PARAMS, d, "snapshot: %s", err);
+			goto fail;
+		}
+		job->name = xstrdup(snapshot);
+		if (access(job->dir, F_OK) == 0) {
+			rpc_error(call, RPC_E_SNAPSHOT_EXISTS, "snapshot %s exists "
+			    "already (at %s)", snapshot, job->dir);
+			goto fail;
+		}
+	}
+	if (base != NULL && load_base(call, job, base) < 0)
+		goto fail;
+	return xfer_start(job);
+fail:
+	xfer_job_free(job);
+	return 0;
+}
