@@ -600,20 +600,28 @@ xfer_worker(void *arg)
 	return NULL;
 }
 
+/* {"snapshot": name, "id": id} of a base, or NULL if name is. */
+static struct json_object *
+base_json(const char *name, const char *id)
+{
+	struct json_object *b;
+
+	if (name == NULL)
+		return NULL;
+	b = json_object_new_object();
+	json_object_object_add(b, "snapshot", json_object_new_string(name));
+	json_object_object_add(b, "id", json_object_new_string(id));
+	return b;
+}
+
 static struct json_object *
 export_result(struct xfer_job *job)
 {
-	struct json_object *res = json_object_new_object(), *b;
+	struct json_object *res = json_object_new_object();
 
 	json_object_object_add(res, "snapshot", json_object_new_string(job->name));
 	json_object_object_add(res, "id", json_object_new_string(job->id));
-	if (job->base_name != NULL) {
-		b = json_object_new_object();
-		json_object_object_add(b, "snapshot", json_object_new_string(job->base_name));
-		json_object_object_add(b, "id", json_object_new_string(job->base_id));
-		json_object_object_add(res, "base", b);
-	} else
-		json_object_object_add(res, "base", NULL);
+	json_object_object_add(res, "base", base_json(job->base_name, job->base_id));
 	if (job->file != NULL)
 		json_object_object_add(res, "file", json_object_new_string(job->file));
 	json_object_object_add(res, "bytes", json_object_new_int64((int64_t)job->bytes));
@@ -626,18 +634,13 @@ export_result(struct xfer_job *job)
 static struct json_object *
 import_result(struct xfer_job *job)
 {
-	struct json_object *res = json_object_new_object(), *b;
+	struct json_object *res = json_object_new_object();
 
 	json_object_object_add(res, "snapshot", json_object_new_string(job->name));
 	json_object_object_add(res, "path", json_object_new_string(job->dir));
 	json_object_object_add(res, "id", json_object_new_string(job->id));
-	if (job->stream_base_id[0] != '\0') {
-		b = json_object_new_object();
-		json_object_object_add(b, "snapshot", json_object_new_string(job->stream_base_name));
-		json_object_object_add(b, "id", json_object_new_string(job->stream_base_id));
-		json_object_object_add(res, "base", b);
-	} else
-		json_object_object_add(res, "base", NULL);
+	json_object_object_add(res, "base", job->stream_base_id[0] == '\0' ? NULL :
+	    base_json(job->stream_base_name, job->stream_base_id));
 	json_object_object_add(res, "bytes", json_object_new_int64((int64_t)job->bytes));
 	json_object_object_add(res, "chunks", json_object_new_int64((int64_t)job->stats.chunks));
 	json_object_object_add(res, "new_chunks", json_object_new_int64((int64_t)job->stats.new_chunks));

@@ -11,6 +11,11 @@ client keeps them aside while it waits for the answer to a call.
     sbuml_client.py list
     sbuml_client.py events [--count N]
     sbuml_client.py save-restore MACHINE SNAPSHOT-DIR NEW-MACHINE
+    sbuml_client.py export SNAPSHOT FILE [--base PARENT]
+    sbuml_client.py import FILE [SNAPSHOT]
+
+export and import pass the open file to the daemon with the request
+(SCM_RIGHTS, socket.send_fds), as sbumlctl does.
 """
 
 import argparse
@@ -72,18 +77,24 @@ class Client:
             return self._read_message(deadline)
         return json.loads(line)
 
-    def call(self, method, params=None, timeout=None, progress=None):
+    def call(self, method, params=None, timeout=None, progress=None, fd=None):
         """Call method and return its result; raise RemoteError on an error.
 
         timeout overrides the client's for this call.  progress, if given,
         is called with the params of each job.progress notification that
-        arrives before the answer (instead of queueing it).
+        arrives before the answer (instead of queueing it).  fd, if given,
+        is passed to the daemon with the request (for "fd": true).
         """
         req_id = next(self.ids)
         req = {"jsonrpc": "2.0", "id": req_id, "method": method}
         if params is not None:
             req["params"] = params
-        self.sock.sendall(json.dumps(req).encode() + b"\n")
+        line = json.dumps(req).encode() + b"\n"
+        if fd is not None:
+            # The descriptor rides with the first bytes of the line.
+            sent = socket.send_fds(self.sock, [line], [fd])
+            line = line[sent:]
+        self.sock.sendall(line)
         deadline = time.monotonic() + (timeout or self.timeout)
         while True:
             msg = self._read_message(deadline)
@@ -169,6 +180,13 @@ def main():
     sr.add_argument("machine")
     sr.add_argument("snapshot_dir")
     sr.add_argument("new_machine")
+    ex = sub.add_parser("export", help="write SNAPSHOT as an export stream to FILE")
+    ex.add_argument("snapshot")
+    ex.add_argument("file")
+    ex.add_argument("--base")
+    im = sub.add_parser("import", help="add the snapshot of the export stream FILE")
+    im.add_argument("file")
+    im.add_argument("snapshot", nargs="?")
     args = ap.parse_args()
 
     try:
@@ -199,6 +217,22 @@ def main():
                 seen += 1
         elif args.cmd == "save-restore":
             save_restore_demo(client, args.machine, args.snapshot_dir, args.new_machine)
+        elif args.cmd == "export":
+            params = {"snapshot": absolute_machine(args.snapshot), "fd": True}
+            if args.base:
+                params["base"] = absolute_machine(args.base)
+            with open(args.file, "wb") as f:
+                r = client.call("snapshot.export", params, fd=f.fileno(),
+                                timeout=max(client.timeout, SNAPSHOT_TIMEOUT))
+            print(f'exported {r["snapshot"]}: {r["bytes"]} bytes, {r["chunks"]} chunks')
+        elif args.cmd == "import":
+            params = {"fd": True}
+            if args.snapshot:
+                params["snapshot"] = absolute_machine(args.snapshot)
+            with open(args.file, "rb") as f:
+                r = client.call("snapshot.import", params, fd=f.fileno(),
+                                timeout=max(client.timeout, SNAPSHOT_TIMEOUT))
+            print(f'imported {r["snapshot"]} (id {r["id"][:12]}): {r["new_chunks"]} new chunks')
     except RemoteError as e:
         print(f"{args.cmd}: {e}", file=sys.stderr)
         return 1

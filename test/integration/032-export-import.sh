@@ -100,6 +100,13 @@ no_snapshot_b wrong "expanding against the wrong parent"
 ctlb import "$T/s1.sbx" >/dev/null || fail "re-import s1"
 "$CLI/sbumlexpand" --socket "$H/s.sock" "$T/d.delta" s1 s2c >/dev/null || fail "sbumlexpand"
 ctlb snapshot verify s2c >/dev/null || fail "expanded s2c does not verify"
+
+# Any language: the stdlib Python example passes the file descriptor too.
+EX="$TEST_SRCDIR/../../doc/examples/sbuml_client.py"
+python3 "$EX" --socket "$SOCK" export s2 "$T/py.sbx" >"$T/py.txt" || fail "python export: $(cat "$T/py.txt")"
+python3 "$EX" --socket "$H/s.sock" import "$T/py.sbx" s2py >"$T/py.txt" || fail "python import: $(cat "$T/py.txt")"
+grep -q "imported s2py" "$T/py.txt" || fail "python import said $(cat "$T/py.txt")"
+ctlb snapshot verify s2py >/dev/null || fail "s2py (through the python example) does not verify"
 say "sbumldelta: $(stat -c %s "$T/d.delta") bytes; sbumlexpand made s2c on host 2"
 
 ctlb halt b2 >/dev/null || fail "halt b2"
