@@ -64,9 +64,9 @@ int	store_sync(struct store *s);
 int	store_check_entry(struct store *s, const char *name,
 	    struct json_object *entry, bool check_chunks, char *err, size_t errlen);
 /*
- * Read every chunk of entry, decompress it and check its size and hash, and
- * the whole file's hash.  If fd >= 0, write the content there (zero runs stay
- * holes: the file is truncated to its size first).  Returns 0, -EBADMSG
+ * Read every chunk of entry, decompress it and check its size and hash.
+ * If fd >= 0, write the content there (zero runs stay holes: the file is
+ * truncated to its size first); else also check the whole file's hash.  Returns 0, -EBADMSG
  * naming the file (name) and the chunk in err, or another -errno.
  */
 int	store_read_entry(struct store *s, const char *name,
