@@ -89,7 +89,7 @@ fi
 
 # Another kernel build, and no kernel stored with the snapshot.
 S=$(copy kern)
-jedit "$S/manifest.json" "k=j['kernel']; k['build_id']='00'*20; [k.pop(x) for x in ('size','sha256','chunks')]"
+jedit "$S/manifest.json" "k=j['kernel']; k['build_id']='00'*20; [k.pop(x, None) for x in ('size','sha256','chunks')]"
 check "$S" 1
 grep -q "^FAIL kernel: .*kernel build 0000000000000000000000000000000000000000, and neither" "$T/out" ||
 	fail "kernel: $(cat "$T/out")"
