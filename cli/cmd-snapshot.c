@@ -352,10 +352,13 @@ print_snapshot_table(struct json_object *snaps)
 		if (member_int(s, "timings", "pause_us") >= 0)
 			snprintf(pause, sizeof(pause), "%.1f",
 			    (double)member_int(s, "timings", "pause_us") / 1000);
+		/* Format 2: the directory plus the chunks the save added. */
 		snprintf(size, sizeof(size), "-");
 		if (member_int(s, NULL, "disk_usage") >= 0)
 			snprintf(size, sizeof(size), "%.1f",
-			    (double)member_int(s, NULL, "disk_usage") / MIB);
+			    (double)(member_int(s, NULL, "disk_usage") +
+			    (member_int(s, "store", "new_bytes") > 0 ?
+			    member_int(s, "store", "new_bytes") : 0)) / MIB);
 		printf("%-*s  %-7s  %8s  %8s  %s\n", (int)w,
 		    ctl_str(s, "snapshot") ? ctl_str(s, "snapshot") : "?",
 		    ctl_str(s, "state") ? ctl_str(s, "state") : "?", pause, size,

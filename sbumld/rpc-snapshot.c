@@ -166,7 +166,6 @@ add_store_usage(struct json_object *o, const char *dir, struct json_object *man)
 	char		*root = snapshot_store_root(), *named = snapshot_named_root();
 	char		 err[1024];
 	uint64_t	 stored = 0, freeable = 0;
-	struct json_object *v;
 
 	s = store_open(root, err, sizeof(err));
 	if (s != NULL && store_usage(s, named, dir, man, &stored, &freeable, err,
@@ -175,8 +174,6 @@ add_store_usage(struct json_object *o, const char *dir, struct json_object *man)
 		json_object_object_add(o, "freeable_bytes", json_object_new_int64((int64_t)freeable));
 	} else
 		log_warnx("snapshot %s: cannot measure its chunks: %s, ignoring", dir, err);
-	if (json_object_object_get_ex(man, "store", &v))
-		json_object_object_add(o, "store", json_object_get(v));
 	store_free(s);
 	free(root);
 	free(named);

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -511,6 +512,27 @@ save_store_start(struct save_job *job, struct json_object *manifest)
 	}
 }
 
+/*
+ * The kernel's writer reports only which step failed: say so when the
+ * snapshot's file system is (nearly) full, the usual cause.  buf gets ""
+ * or "; ...".
+ */
+static void
+space_note(const char *dir, char *buf, size_t len)
+{
+	struct statvfs	sv;
+	uint64_t	free_b;
+
+	buf[0] = '\0';
+	if (statvfs(dir, &sv) < 0)
+		return;
+	free_b = (uint64_t)sv.f_bavail * sv.f_frsize;
+	if (free_b < 16ull * 1024 * 1024)
+		snprintf(buf, len, "; No space left on device? the file system "
+		    "holding %s has only %llu KiB free", dir,
+		    (unsigned long long)(free_b / 1024));
+}
+
 /* The kernel answered "sbuml save": the capture is complete, or failed. */
 static void
 save_done_cb(int err, const char *text, void *arg)
@@ -536,8 +558,11 @@ save_done_cb(int err, const char *text, void *arg)
 		return;
 	}
 	if (err == -EREMOTEIO) {
-		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: the kernel failed to save: %s",
-		    machine_name(job->m), text);
+		char	space[256];
+
+		space_note(job->tmp, space, sizeof(space));
+		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: the kernel failed to save: "
+		    "%s%s", machine_name(job->m), text, space);
 		return;
 	}
 	if (err == -ETIMEDOUT) {

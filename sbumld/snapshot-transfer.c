@@ -446,9 +446,12 @@ import_chunks(struct xfer_job *job, struct store *s, struct stream *st,
 			    "stream: chunk %.16s... is not one the snapshot uses", hex);
 		r = store_put_frame(s, hex, p + STORE_HEX_LEN, len - STORE_HEX_LEN,
 		    &clen, &job->stats, err, sizeof(err));
+		if (r == -EBADMSG)
+			return job_fail(job, r, RPC_E_BAD_SNAPSHOT, "corrupt stream: %s",
+			    err);
 		if (r < 0)
-			return job_fail(job, r, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
-			    RPC_E_IO_ERROR, "corrupt stream: %s", err);
+			return job_fail(job, r, RPC_E_IO_ERROR, "cannot add chunk "
+			    "%.16s... to the chunk store: %s", hex, strerror(-r));
 	}
 }
 

@@ -273,14 +273,23 @@ snapshot_to_json(const char *name, const char *dir, struct json_object *manifest
 {
 	struct json_object	*o = json_object_new_object(), *v;
 	uint64_t		 usage = 0;
-	static const char	*copied[] = { "created", "machine", "state",
-				    "kernel", "timings", "sizes" };
+	static const char	*copied[] = { "version", "created", "machine",
+				    "state", "timings", "sizes", "store", "host" };
 
 	json_object_object_add(o, "snapshot", json_object_new_string(name));
 	json_object_object_add(o, "path", json_object_new_string(dir));
 	for (size_t i = 0; i < sizeof(copied) / sizeof(copied[0]); i++)
 		if (json_object_object_get_ex(manifest, copied[i], &v))
 			json_object_object_add(o, copied[i], json_object_get(v));
+	/* The kernel without its chunk list: which build, how big. */
+	if (json_object_object_get_ex(manifest, "kernel", &v)) {
+		struct json_object *k = json_object_new_object();
+
+		json_object_object_foreach(v, key, val)
+			if (strcmp(key, "chunks") != 0 && strcmp(key, "sha256") != 0)
+				json_object_object_add(k, key, json_object_get(val));
+		json_object_object_add(o, "kernel", k);
+	}
 	if (fs_tree_usage(dir, &usage) == 0)
 		json_object_object_add(o, "disk_usage", json_object_new_int64((int64_t)usage));
 	return o;

@@ -11,6 +11,7 @@ SOCK="$T/s.sock"
 STATE="$T/state"
 DAEMON_PID=""
 OTHER_PIDS=""	# more daemons (start_other_daemon), killed on exit
+UMOUNTS=""	# file systems a test mounted under $T, unmounted on exit
 export SBUML_SOCKET="$SOCK"
 
 say() { printf '%s: %s\n' "${TEST_NAME:-test}" "$*"; }
@@ -38,6 +39,7 @@ cleanup() {
 	for p in $(uml_pids_under "$T"); do kill -9 "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in $(uml_pids_under "$T"); do kill -9 "$p" 2>/dev/null; done
+	for m in $UMOUNTS; do umount -l "$m" 2>/dev/null; done
 	if [ "$rc" -eq 0 ] || [ -z "${KEEP_TMP:-}" ]; then rm -rf "$T"; fi
 	exit $rc
 }
