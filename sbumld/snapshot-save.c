@@ -560,7 +560,9 @@ save_done_cb(int err, const char *text, void *arg)
 	if (err == -EREMOTEIO) {
 		char	space[256];
 
-		space_note(job->tmp, space, sizeof(space));
+		space[0] = '\0';
+		if (strstr(text, "No space left") == NULL)
+			space_note(job->tmp, space, sizeof(space));
 		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: the kernel failed to save: "
 		    "%s%s", machine_name(job->m), text, space);
 		return;
