@@ -5,7 +5,7 @@
 #
 # For guests with BENCH_SIZES MiB in use (default "64 128 512": memcheck from
 # the bench payload fills and keeps rewriting that much), BENCH_RUNS saves
-# each (default 3) with `sbumlctl --json save`; per save:
+# each (default 3) with `sbumlctl --json save --raw` (format 1: the baseline copies its capture/physmem); per save:
 #   pause     timings.pause_us, measured by the kernel (guest frozen)
 #   resident  sizes.physmem, resident guest memory copied
 #   hostmem   peak drop of MemAvailable during the save (sampled every 10 ms)
@@ -40,7 +40,7 @@ save_once() {
 	wait_until 10 test -e "$T/mem.ready" || fail "memory sampler did not start"
 	rm -f "$T/mem.ready"
 	sleep 0.05
-	ctl --json save "$m" "$snap" >"$T/save.json" 2>"$T/save.err" ||
+	ctl --json save --raw "$m" "$snap" >"$T/save.json" 2>"$T/save.err" ||
 		fail "save $m: $(cat "$T/save.err")"
 	sleep 0.05
 	kill "$SAMPLER_PID"; wait "$SAMPLER_PID" || true; SAMPLER_PID=""
