@@ -559,8 +559,13 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 	r = write_file_atomic(marker, "", 0, 0600);
 	if (r < 0)
 		snprintf(err, sizeof(err), "cannot write %s: %s", marker, strerror(-r));
-	else if (chunked)
+	else if (chunked) {
+		uint64_t t0 = now_usec();
+
 		r = materialise(man, machine_dir(m), &capdir, err, sizeof(err));
+		log_debug("%s: snapshot materialised from the store in %llu us", name,
+		    (unsigned long long)(now_usec() - t0));
+	}
 	else
 		r = copy_disks(dir, machine_dir(m), machine_config(m)->ndisks, err,
 		    sizeof(err));
