@@ -239,14 +239,11 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 int
 cmd_sbumldelta(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = { CTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
 	char *snapshot = NULL, *parent = NULL;
-	int opt, ex;
+	int ex;
 
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1)
-		if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
-			return ex;
-	if ((ex = ctl_nargs(ctl, argc, 3, "want SNAPSHOT, PARENT and DELTAFILE")) != 0)
+	if ((ex = ctl_parse_common(ctl, argc, argv)) != 0 ||
+	    (ex = ctl_nargs(ctl, argc, 3, "want SNAPSHOT, PARENT and DELTAFILE")) != 0)
 		return ex;
 	ctl->target = argv[optind];
 	if ((ex = ctl_path_arg(ctl, argv[optind], "SNAPSHOT", &snapshot)) == 0 &&
@@ -261,13 +258,11 @@ cmd_sbumldelta(struct ctl *ctl, int argc, char **argv)
 int
 cmd_sbumlexpand(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option opts[] = { CTL_COMMON_OPTS, { NULL, 0, NULL, 0 } };
 	char *snapshot = NULL, *parent = NULL;
-	int opt, ex = 0;
+	int ex;
 
-	while ((opt = getopt_long(argc, argv, ":h", opts, NULL)) != -1)
-		if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
-			return ex;
+	if ((ex = ctl_parse_common(ctl, argc, argv)) != 0)
+		return ex;
 	if (argc - optind < 2 || argc - optind > 3)
 		return ctl_usage(ctl, argc - optind < 2 ? "want DELTAFILE and PARENT" :
 		    "too many arguments");

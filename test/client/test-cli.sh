@@ -121,6 +121,16 @@ expect check-json 1 "^\\{\"snapshot\":\"$tmp/snaps/nocpu\",\"restorable\":false"
 expect check-json-ok 0 '^\{"snapshot":"snap1","restorable":true' -- "$ctl" check snap1 --json
 expect check-gone 1 '' -- "$ctl" check nosuch
 experr check-gone-msg '^sbumlctl: check nosuch: NoSuchSnapshot: '
+expect export-usage 2 '' -- "$ctl" export snap1
+experr export-usage-msg '^usage: sbumlctl .* export SNAPSHOT FILE\|- \[--base PARENT\]$'
+expect import-usage 2 '' -- "$ctl" import
+experr import-usage-msg 'missing FILE'
+expect import-nofile 4 '' -- "$ctl" import "$tmp/no/such.sbx"
+experr import-nofile-msg 'No such file or directory'
+expect delta-usage 2 '' -- "$(dirname "$ctl")/sbumldelta" snap2 snap1
+experr delta-usage-msg '^usage: sbumldelta .*SNAPSHOT PARENT DELTAFILE$'
+expect expand-usage 2 '' -- "$(dirname "$ctl")/sbumlexpand" only.delta
+experr expand-usage-msg '^usage: sbumlexpand .*DELTAFILE PARENT \[NEWSNAPSHOT\]$'
 expect check-usage 2 '' -- "$ctl" check
 experr check-usage-msg '^usage: sbumlctl .* check SNAPSHOT$'
 
