@@ -60,6 +60,7 @@ struct xfer_job {
 	char			*file_tmp;	/* export by path: written here first */
 	char			*workdir;	/* import: the hidden work directory */
 	bool			 writer;	/* holds the store's writer mark */
+	bool			 reader;	/* holds the store's reader mark */
 
 	pthread_t		 worker;
 	int			 pipe[2];
@@ -94,6 +95,8 @@ xfer_job_free(struct xfer_job *job)
 	}
 	if (job->writer)
 		store_writer_end();
+	if (job->reader)
+		store_reader_end();
 	json_object_put(job->manifest);
 	json_object_put(job->base_manifest);
 	rpc_call_unref(job->call);
@@ -703,6 +706,10 @@ xfer_start(struct xfer_job *job)
 		/* Its chunks are referenced by nothing until the manifest is in place. */
 		store_writer_begin();
 		job->writer = true;
+	} else {
+		/* Its worker reads packs that a gc could delete or rewrite. */
+		store_reader_begin();
+		job->reader = true;
 	}
 	if ((r = pthread_create(&job->worker, NULL, xfer_worker, job)) != 0) {
 		rpc_error_errno(job->call, RPC_E_IO_ERROR, r, "cannot start a worker");
