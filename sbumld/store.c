@@ -66,6 +66,7 @@
 #define PACK_ID_LEN	32			/* hex digits: 128 bits */
 #define PACK_FDS_MAX	64			/* open pack descriptors per handle */
 #define PENDING		(-1)			/* loc.pack of an unsynced chunk */
+#define PACK_FLUSH_STEP	(8u * 1024 * 1024)	/* start writeback every 8 MiB */
 
 /* Where a chunk is: the frame at off (len bytes) in pack (or PENDING). */
 struct loc {
@@ -110,6 +111,7 @@ struct store {
 	int		 wfd;
 	char		*wtmp;
 	uint64_t	 woff;
+	uint64_t	 wflushed;	/* writeback started up to here */
 	struct index	 pend;
 	struct loc	*plist;
 	size_t		 npend, cappend;
@@ -710,6 +712,18 @@ pack_append(struct store *s, const char *hex, const void *frame, size_t flen,
 	l.off = s->woff + REC_HDR;
 	l.len = (uint32_t)flen;
 	s->woff += REC_HDR + flen;
+	if (s->woff - s->wflushed >= PACK_FLUSH_STEP) {
+		/*
+		 * Start writeback of what is written so far (no wait): the disk
+		 * works while we hash and compress, and store_sync()'s fsync
+		 * finds little left to do.  Only a hint: errors show in fsync.
+		 */
+		if (sync_file_range(s->wfd, (off_t)s->wflushed,
+		    (off_t)(s->woff - s->wflushed), SYNC_FILE_RANGE_WRITE) < 0)
+			log_debug("store: sync_file_range %s: %s", s->wtmp,
+			    strerror(errno));
+		s->wflushed = s->woff;
+	}
 	if (s->npend == s->cappend) {
 		s->cappend = s->cappend ? 2 * s->cappend : 256;
 		s->plist = xrealloc(s->plist, s->cappend * sizeof(*s->plist));
@@ -741,7 +755,7 @@ drop_pending(struct store *s)
 	free(s->plist);
 	s->plist = NULL;
 	s->npend = s->cappend = 0;
-	s->woff = 0;
+	s->woff = s->wflushed = 0;
 	index_clear(&s->pend);
 }
 
