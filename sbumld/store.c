@@ -1817,6 +1817,16 @@ rewrite_pack(struct store *s, int32_t no, const bool *live, char *err, size_t er
 	return r;
 }
 
+/* True if a pack from first on (written by this gc) is named id. */
+static bool
+made_here(const struct store *s, size_t first, const char *id)
+{
+	for (size_t i = first; i < s->npacks; i++)
+		if (strcmp(s->packs[i].id, id) == 0)
+			return true;
+	return false;
+}
+
 int
 store_gc(struct store *s, const char *snapdirs, uint64_t *ret_chunks,
     uint64_t *ret_bytes, char *err, size_t errlen)
@@ -1860,6 +1870,14 @@ store_gc(struct store *s, const char *snapdirs, uint64_t *ret_chunks,
 				nlive++;
 			else
 				dead_bytes += REC_HDR + (uint64_t)s->packs[no].ents[i].len;
+		}
+		if (nlive < n && made_here(s, npacks, s->packs[no].id)) {
+			/*
+			 * A rewrite of this gc came out byte for byte as this pack
+			 * (same index, same name) and replaced it: what it holds
+			 * now is live.
+			 */
+			nlive = n;
 		}
 		if (nlive < n) {
 			if (nlive > 0 && (q = rewrite_pack(s, no, live, why,
