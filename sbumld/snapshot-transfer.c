@@ -2,13 +2,16 @@
 /*
  * snapshot.export and snapshot.import (snapshot-transfer.h).  The event loop
  * checks the parameters and the snapshots involved, then a worker thread does
- * the blocking part (chunk files, the stream's fd, fsyncs) and wakes the loop
+ * the blocking part (packs, the stream's fd, fsyncs) and wakes the loop
  * through a pipe; the loop answers the call.  The worker touches no daemon
  * state, and logs nothing: the loop reports what it did.
  *
  * An import writes chunks that nothing refers to until its manifest is in
  * place, so, like a save, it holds the store's writer mark from start to end
- * (store.gc waits).  Chunks of a failed import are left for the next gc.
+ * (store.gc waits).  A failed import removes its uncommitted pack; chunks it
+ * had committed are left for the next gc.  An export's worker reads packs
+ * that a gc could delete or rewrite under it, so it holds the store's reader
+ * mark (store.gc waits for that too).
  */
 #include <errno.h>
 #include <fcntl.h>
