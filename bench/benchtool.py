@@ -15,10 +15,11 @@
       prints the value of each dotted key of the JSON object in FILE, one a line
   benchtool.py dataextent FILE
       bytes of data (not holes) in FILE, found with SEEK_DATA/SEEK_HOLE
-  benchtool.py storesizes MANIFEST CHUNKDIR
+  benchtool.py storesizes MANIFEST STOREDIR
       for a version 2 manifest: "<logical_bytes> <kernel_only_bytes>
       <kernel_chunks>": the sum of files[].size, and the compressed bytes in
-      CHUNKDIR of the distinct kernel chunks that none of its files uses
+      STOREDIR (packs/*.idx, or loose chunks/) of the distinct kernel chunks
+      that none of its files uses
 """
 import json
 import os
@@ -118,7 +119,21 @@ def cmd_dataextent(path):
         os.close(fd)
 
 
-def cmd_storesizes(manifest, chunkdir):
+def pack_sizes(storedir):
+    """hash hex -> frame length, from every packs/*.idx (48-byte entries
+    after a 16-byte header: hash, u64 offset, u32 length, u32 0)."""
+    import glob
+    import struct
+    sizes = {}
+    for idx in glob.glob(os.path.join(storedir, "packs", "*.idx")):
+        with open(idx, "rb") as f:
+            b = f.read()
+        for o in range(16, len(b) - 47, 48):
+            sizes.setdefault(b[o:o + 32].hex(), struct.unpack_from("<I", b, o + 40)[0])
+    return sizes
+
+
+def cmd_storesizes(manifest, storedir):
     with open(manifest) as f:
         m = json.load(f)
     logical = sum(int(f["size"]) for f in m.get("files", []))
@@ -127,9 +142,13 @@ def cmd_storesizes(manifest, chunkdir):
     kchunks = {c for c in m.get("kernel", {}).get("chunks", [])
                if isinstance(c, str)}
     kbytes = 0
+    packed = pack_sizes(storedir)
     for c in kchunks - used:
+        if c in packed:
+            kbytes += packed[c]
+            continue
         try:
-            kbytes += os.stat(os.path.join(chunkdir, c[:2], c + ".zst")).st_size
+            kbytes += os.stat(os.path.join(storedir, "chunks", c[:2], c + ".zst")).st_size
         except FileNotFoundError:
             pass
     print(logical, kbytes, len(kchunks))

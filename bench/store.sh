@@ -6,7 +6,7 @@
 # 1. Sizes.  The idle default guest (`boot --mem 128`, no payload) after a
 #    few heartbeats: a first save into an empty store ("full") and a second
 #    one BENCH_STORE_GAP seconds later (default 3).  Size of a save = bytes
-#    it added to <state-dir>/store/chunks (du -sb before/after; the
+#    it added to <state-dir>/store/packs (du -sb before/after; the
 #    manifest's store.new_bytes too) + its snapshot directory (the
 #    manifest).  The first save also stores the kernel binary, which every
 #    later snapshot running that kernel shares: reported with and without it.
@@ -28,11 +28,13 @@ BENCH_NAME=store
 
 GAP=${BENCH_STORE_GAP:-3}
 BUSY_MIB=${BENCH_STORE_MIB:-128}
-CHUNKS="$STATE/store/chunks"
+STORE="$STATE/store"
 RES="$T/results"
 : >"$RES"
 
 du_b() { if [ -e "$1" ]; then du -sb "$1" | cut -f1; else echo 0; fi; }
+# The store's chunks: packs and their indexes, and loose chunk files if any.
+du_store() { echo $(( $(du_b "$STORE/packs") + $(du_b "$STORE/chunks") )); }
 mf() { $BT json "$1/manifest.json" "$2"; }
 now_ns() { date +%s%N; }
 
@@ -40,17 +42,17 @@ now_ns() { date +%s%N; }
 # "SNAP store_delta snapdir new_bytes store_us logical kernel_only kchunks".
 save_store() {
 	snap=$2
-	before=$(du_b "$CHUNKS")
+	before=$(du_store)
 	ctl --json save "$1" "$T/sn/$snap" >"$T/save.json" 2>"$T/save.err" ||
 		fail "save $1: $(cat "$T/save.err")"
-	after=$(du_b "$CHUNKS")
+	after=$(du_store)
 	[ "$(mf "$T/sn/$snap" version)" = 2 ] || fail "$snap is not a format 2 snapshot"
 	[ ! -e "$T/sn/$snap/capture" ] || fail "$snap kept its raw capture"
 	new=$(mf "$T/sn/$snap" store.new_bytes)
 	sus=$(mf "$T/sn/$snap" store.store_us)
 	[ -n "$new" ] && [ -n "$sus" ] ||
 		fail "$snap: no store.new_bytes/store_us in its manifest (sbumld too old?)"
-	sizes=$($BT storesizes "$T/sn/$snap/manifest.json" "$CHUNKS")
+	sizes=$($BT storesizes "$T/sn/$snap/manifest.json" "$STORE")
 	echo "$snap $((after - before)) $(du_b "$T/sn/$snap") $new $sus $sizes" >>"$RES"
 }
 
@@ -108,7 +110,7 @@ wait_until 60 console_has idle "sbuml-heartbeat 3 " || fail "idle: no heartbeat"
 sleep 1
 save_raw idle idle-raw
 sync
-[ -z "$(find "$STATE/store" -type f -name '*.zst' 2>/dev/null | head -n 1)" ] ||
+[ -z "$(find "$STATE/store" -type f \( -name '*.zst' -o -name '*.pack' \) 2>/dev/null | head -n 1)" ] ||
 	fail "the store is not empty before the first save"
 save_store idle idle-full
 say "first save: $(tail -n 1 "$RES")"

@@ -14,9 +14,13 @@
  *    kernel reads it only while it starts (tens of milliseconds after exec;
  *    it copies physmem into its own file), long over by the time a new
  *    daemon has come up and re-adopted the machines.
- *  - <store>/chunks/<aa>/.tmp-XXXXXX: chunks a save had written but not
- *    yet named (a chunk gets its real name only once complete and synced),
- *    and <store>/kernels/.<build-id>.tmp-XXXXXX: a kernel being materialised.
+ *  - <store>/packs/.tmp-XXXXXX.pack and .idx: the pack a save or an import
+ *    was writing and its index, and <store>/packs/<id>.pack without
+ *    <id>.idx: a pack whose index had not been renamed into place (the
+ *    index is the commit point, so nothing ever read it);
+ *    <store>/chunks/<aa>/.tmp-XXXXXX: loose chunks a save of an older
+ *    sbumld had not named yet; and <store>/kernels/.<build-id>.tmp-XXXXXX:
+ *    a kernel being materialised.
  *
  * The chunks a killed save had already written are referenced by no
  * manifest; the next store.gc collects them.  A reference the save had
@@ -436,6 +440,65 @@ recover_chunk_tmps(const char *store)
 	return r;
 }
 
+/*
+ * <store>/packs: .tmp-* files and packs without an index, left by a save or
+ * an import that died before its commit point (the index's rename).  One
+ * directory, so it is scanned at every start: an import leaves no work
+ * directory behind for recover_tmp() to count.
+ */
+static int
+recover_pack_tmps(const char *store)
+{
+	char		*dir = xasprintf("%s/packs", store);
+	DIR		*d;
+	struct dirent	*de;
+	unsigned long	 removed = 0;
+	int		 r = 0;
+
+	if ((d = opendir(dir)) == NULL) {
+		r = errno == ENOENT ? 0 : -errno;
+		free(dir);
+		return r;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char		*path = NULL, *idx;
+		size_t		 nl = strlen(de->d_name);
+		struct stat	 st;
+
+		if (strncmp(de->d_name, ".tmp-", 5) == 0)
+			path = xasprintf("%s/%s", dir, de->d_name);
+		else if (nl > 5 && de->d_name[0] != '.' &&
+		    strcmp(de->d_name + nl - 5, ".pack") == 0) {
+			idx = xasprintf("%s/%.*s.idx", dir, (int)(nl - 5), de->d_name);
+			if (lstat(idx, &st) < 0 && errno == ENOENT)
+				path = xasprintf("%s/%s", dir, de->d_name);
+			free(idx);
+		}
+		if (path == NULL)
+			continue;
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (unlink(path) < 0 && errno != ENOENT) {
+				r = -errno;
+				log_warnx("recovery: cannot remove %s: %s", path,
+				    strerror(-r));
+			} else {
+				log_debug("recovery: removed %s", path);
+				removed++;
+			}
+		}
+		free(path);
+	}
+	closedir(d);
+	if (removed > 0) {
+		log_info("recovery: removed %lu uncommitted pack file(s) an "
+		    "interrupted save or import was writing (%s)", removed, dir);
+		if (fsync_dir(dir) < 0)
+			log_warnx("recovery: cannot fsync %s", dir);
+	}
+	free(dir);
+	return r;
+}
+
 /* <store>/kernels/.<build-id>.tmp-*: a kernel binary being materialised. */
 static int
 recover_kernel_tmps(const char *store)
@@ -563,6 +626,8 @@ recover_run(void)
 	if ((r2 = recover_named(&saves)) < 0)
 		r = r2;
 	if (saves > 0 && (r2 = recover_chunk_tmps(store)) < 0)
+		r = r2;
+	if ((r2 = recover_pack_tmps(store)) < 0)
 		r = r2;
 	if ((r2 = recover_kernel_tmps(store)) < 0)
 		r = r2;

@@ -2,13 +2,16 @@
 /*
  * snapshot.export and snapshot.import (snapshot-transfer.h).  The event loop
  * checks the parameters and the snapshots involved, then a worker thread does
- * the blocking part (chunk files, the stream's fd, fsyncs) and wakes the loop
+ * the blocking part (packs, the stream's fd, fsyncs) and wakes the loop
  * through a pipe; the loop answers the call.  The worker touches no daemon
  * state, and logs nothing: the loop reports what it did.
  *
  * An import writes chunks that nothing refers to until its manifest is in
  * place, so, like a save, it holds the store's writer mark from start to end
- * (store.gc waits).  Chunks of a failed import are left for the next gc.
+ * (store.gc waits).  A failed import removes its uncommitted pack; chunks it
+ * had committed are left for the next gc.  An export's worker reads packs
+ * that a gc could delete or rewrite under it, so it holds the store's reader
+ * mark (store.gc waits for that too).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +63,7 @@ struct xfer_job {
 	char			*file_tmp;	/* export by path: written here first */
 	char			*workdir;	/* import: the hidden work directory */
 	bool			 writer;	/* holds the store's writer mark */
+	bool			 reader;	/* holds the store's reader mark */
 
 	pthread_t		 worker;
 	int			 pipe[2];
@@ -94,6 +98,8 @@ xfer_job_free(struct xfer_job *job)
 	}
 	if (job->writer)
 		store_writer_end();
+	if (job->reader)
+		store_reader_end();
 	json_object_put(job->manifest);
 	json_object_put(job->base_manifest);
 	rpc_call_unref(job->call);
@@ -703,6 +709,10 @@ xfer_start(struct xfer_job *job)
 		/* Its chunks are referenced by nothing until the manifest is in place. */
 		store_writer_begin();
 		job->writer = true;
+	} else {
+		/* Its worker reads packs that a gc could delete or rewrite. */
+		store_reader_begin();
+		job->reader = true;
 	}
 	if ((r = pthread_create(&job->worker, NULL, xfer_worker, job)) != 0) {
 		rpc_error_errno(job->call, RPC_E_IO_ERROR, r, "cannot start a worker");

@@ -2,7 +2,9 @@
 /*
  * The per-host chunk store (doc/snapshot-format.md, "Chunk store"): files cut
  * into fixed 64 KiB chunks, each named by the SHA-256 of its content and kept
- * once, zstd-compressed, in <root>/chunks/<aa>/<hash>.zst.  All-zero chunks
+ * once, zstd-compressed, in pack files <root>/packs/<id>.pack with their
+ * index <id>.idx (older stores: also loose <root>/chunks/<aa>/<hash>.zst,
+ * read but never written).  All-zero chunks
  * and holes are never stored (zero runs in the chunk list).  Snapshots that
  * use the store register a reference in <root>/refs/ so that store_gc()
  * (mark and sweep) knows every chunk in use.
@@ -44,16 +46,20 @@ struct store	*store_free(struct store *s);
 const char	*store_root(const struct store *s);
 
 /*
- * Cut the file at path into chunks, write the chunks the store lacks (tmp,
- * fsync, rename) and describe the file: *ret_entry = {"size", "sha256",
+ * Cut the file at path into chunks, append the chunks the store lacks to
+ * this handle's pending pack and describe the file: *ret_entry = {"size", "sha256",
  * "chunks": [hex | zero-run count, ...]} (caller owns).  stats may be NULL.
- * The chunk directories are made durable by store_sync(), which must run
- * before anything refers to the chunks.  0 or -errno with a message in err.
+ * The chunks become visible and durable in store_sync(), which must run
+ * before anything refers to them.  0 or -errno with a message in err.
  */
 int	store_put_file(struct store *s, const char *path,
 	    struct json_object **ret_entry, struct store_stats *stats,
 	    char *err, size_t errlen);
-/* fsync every chunk directory written since the last call.  0 or -errno. */
+/*
+ * Commit the pending pack: fsync it, write its index (tmp, fsync), rename
+ * pack then index, fsync packs/.  0 or -errno (the pending chunks are then
+ * dropped).
+ */
 int	store_sync(struct store *s);
 
 /*
@@ -81,11 +87,20 @@ int	store_ref_del(struct store *s, const char *dir);
 
 /*
  * Writers in this process that may be writing chunks nobody refers to yet:
- * store_gc() refuses (-EBUSY) while any is active.
+ * store_gc() refuses (-EBUSY) while any is active.  Event loop only.
  */
 void	store_writer_begin(void);
 void	store_writer_end(void);
 bool	store_writers_active(void);
+/*
+ * Readers outside the event loop (export workers): store_gc() refuses
+ * (-EBUSY) while any is active, because it deletes and rewrites packs that
+ * a reader's handle may be about to read.  Restore, verify and info run on
+ * the event loop and never overlap a gc.  Event loop only.
+ */
+void	store_reader_begin(void);
+void	store_reader_end(void);
+bool	store_readers_active(void);
 
 /* Compressed bytes of one chunk by hex name; -1 if missing. */
 int64_t	store_chunk_bytes(struct store *s, const char *hex);
@@ -122,8 +137,8 @@ int	store_chunk_frame(struct store *s, const char *hex, size_t len,
 	    const void **ret_frame, size_t *ret_flen, char *err, size_t errlen);
 /*
  * Add a chunk that arrived as a zstd frame (flen bytes): it must decompress
- * to 1..STORE_CHUNK_SIZE bytes whose SHA-256 is hex; then it is written as
- * is unless the store has it (tmp, fsync, rename; store_sync() before use).
+ * to 1..STORE_CHUNK_SIZE bytes whose SHA-256 is hex; then it is appended as
+ * is to the pending pack unless the store has it (store_sync() before use).
  * *ret_len = its uncompressed length.  0, -EBADMSG with err, or -errno.
  */
 int	store_put_frame(struct store *s, const char *hex, const void *frame,
@@ -141,10 +156,13 @@ int	store_usage(struct store *s, const char *snapdirs, const char *dir,
 	    char *err, size_t errlen);
 
 /*
- * Mark and sweep: delete every chunk no registered snapshot (and no snapshot
+ * Mark and sweep: drop every chunk no registered snapshot (and no snapshot
  * in snapdirs, a directory of snapshot directories, may be NULL) refers to.
- * Drops references whose directory is gone.  Refuses (-EBUSY) while a writer
- * is active, and stops without deleting anything if a referenced snapshot's
+ * A pack whose chunks are all dead is deleted (index, then pack); one with
+ * some dead chunks is rewritten with its live ones (new pack and index
+ * committed before the old index goes).  Also removes temporaries and packs
+ * without an index.  Drops references whose directory is gone.  Refuses
+ * (-EBUSY) while a writer or a reader is active, and stops without deleting anything if a referenced snapshot's
  * manifest cannot be read.  0 or -errno with a message in err.
  */
 int	store_gc(struct store *s, const char *snapdirs, uint64_t *ret_chunks,

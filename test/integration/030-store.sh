@@ -4,14 +4,17 @@
 # a saved snapshot verifies and restores; a second save of an idle machine
 # adds little to the store; two snapshots share chunks and deleting one
 # leaves the other verifiable and restorable; a flipped byte, a truncated
-# chunk and a missing chunk file are each named by snapshot.verify and make
-# restore refuse without creating anything.  Uses rpc.py only (no CLI yet).
+# pack and a missing pack are each named by snapshot.verify and make
+# restore refuse without creating anything.  The chunks live in pack files
+# (store/packs/<id>.pack with its index <id>.idx): the corruption cases act
+# on one chunk's record in its pack, found through the index.  Uses rpc.py
+# only (no CLI yet).
 TEST_NAME=store
 . "$(dirname "$0")/lib.sh"
 
 # jget FILE EXPR: evaluate a Python expression on the JSON in FILE (as j).
 jget() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
-store_bytes() { du -sb "$STATE/store/chunks" | awk '{print $1}'; }
+store_bytes() { du -scb "$STATE/store/packs" $(ls -d "$STATE/store/chunks" 2>/dev/null) | tail -n 1 | cut -f1; }
 
 start_daemon
 ctl boot a --mem 128 >/dev/null || fail "boot"
@@ -62,25 +65,50 @@ rpc store.gc >"$T/gc.json" || fail "store.gc: $(cat "$T/gc.json")"
 rpc snapshot.verify '{"snapshot": "s2"}' >"$T/v.json" || fail "s2 broken by store.gc"
 for m in a c1 c2; do ctl halt $m >/dev/null || fail "halt $m"; done
 
-# Corruption: a flipped byte, a truncated chunk, a missing chunk file.
+# Corruption, each on one chunk's record in its pack: a flipped byte inside
+# the frame, the pack truncated inside the record, the pack and its index
+# gone, the pack alone gone.
 chunk_no() { jget "$S2/manifest.json" "[c for f in j['files'] if f['path']=='capture/physmem' for c in f['chunks'] if isinstance(c, str)][$1]"; }
-chunk_file() { h=$(chunk_no "$1"); echo "$STATE/store/chunks/$(echo "$h" | cut -c1-2)/$h.zst"; }
-expect_bad() {	# expect_bad WHAT PATTERN
-	! rpc snapshot.verify '{"snapshot": "s2"}' >"$T/v.json" || fail "$1: verify passed"
-	grep -q BadSnapshot "$T/v.json" && grep -q -- "$2" "$T/v.json" || fail "$1: verify says $(cat "$T/v.json")"
-	! rpc snapshot.restore '{"snapshot": "s2", "machine": "bad"}' >"$T/r.json" || fail "$1: restore went ahead"
-	grep -q BadSnapshot "$T/r.json" || fail "$1: restore says $(cat "$T/r.json")"
-	[ ! -e "$STATE/machines/bad" ] || fail "$1: the refused restore left a machine"
-	say "$1: $(jget "$T/v.json" 'j["message"]')"
+# locate HASH: "<pack id> <frame offset> <frame length>" from the pack indexes
+# (16-byte header, then 48-byte entries: hash, u64 offset, u32 length, u32 0).
+locate() {
+	python3 - "$STATE/store/packs" "$1" <<'PY'
+import glob, os, struct, sys
+want = bytes.fromhex(sys.argv[2])
+for idx in glob.glob(os.path.join(sys.argv[1], "*.idx")):
+    b = open(idx, "rb").read()
+    for o in range(16, len(b) - 47, 48):
+        if b[o:o + 32] == want:
+            off, ln = struct.unpack_from("<QI", b, o + 32)
+            print(os.path.basename(idx)[:-4], off, ln)
+            sys.exit(0)
+sys.exit("chunk %s is in no pack index" % sys.argv[2])
+PY
 }
-f=$(chunk_file 3); cp "$f" "$T/keep"
-python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0x20; open(p,"wb").write(b)' "$f"
-expect_bad "flipped byte" "$(basename "$f")"
-cp "$T/keep" "$f"
-rpc snapshot.verify '{"snapshot": "s2"}' >/dev/null || fail "repaired chunk does not verify"
-truncate -s 100 "$f"; expect_bad "truncated chunk" "truncated"
-cp "$T/keep" "$f"; rm "$f"; expect_bad "missing chunk" "missing"
-cp "$T/keep" "$f"
+expect_bad() {	# expect_bad WHAT PATTERN...
+	what=$1; shift
+	! rpc snapshot.verify '{"snapshot": "s2"}' >"$T/v.json" || fail "$what: verify passed"
+	grep -q BadSnapshot "$T/v.json" || fail "$what: verify says $(cat "$T/v.json")"
+	for pat in "$@"; do grep -q -- "$pat" "$T/v.json" || fail "$what: verify does not say '$pat': $(cat "$T/v.json")"; done
+	! rpc snapshot.restore '{"snapshot": "s2", "machine": "bad"}' >"$T/r.json" || fail "$what: restore went ahead"
+	grep -q BadSnapshot "$T/r.json" || fail "$what: restore says $(cat "$T/r.json")"
+	[ ! -e "$STATE/machines/bad" ] || fail "$what: the refused restore left a machine"
+	say "$what: $(jget "$T/v.json" 'j["message"]')"
+}
+h=$(chunk_no 3)
+loc=$(locate "$h") || fail "chunk $h: $loc"
+set -- $loc
+pid=$1; off=$2; flen=$3
+pack="$STATE/store/packs/$pid.pack"; idx="$STATE/store/packs/$pid.idx"
+cp "$pack" "$T/keep.pack"; cp "$idx" "$T/keep.idx"
+python3 -c 'import sys; p=sys.argv[1]; o=int(sys.argv[2]); f=open(p,"r+b"); f.seek(o); c=f.read(1); f.seek(o); f.write(bytes([c[0]^0x20]))' "$pack" $((off + flen / 2))
+expect_bad "flipped byte" "$h" "$pid.pack" "offset $off" "corrupt"
+cp "$T/keep.pack" "$pack"
+rpc snapshot.verify '{"snapshot": "s2"}' >/dev/null || fail "repaired pack does not verify"
+truncate -s $((off + 10)) "$pack"; expect_bad "truncated pack" "truncated or corrupt"
+rm "$pack" "$idx"; expect_bad "pack and index missing" "missing from the chunk store"
+cp "$T/keep.idx" "$idx"; expect_bad "pack missing" "missing from the chunk store" "$pid.pack"
+cp "$T/keep.pack" "$pack"
 rpc snapshot.verify '{"snapshot": "s2"}' >/dev/null || fail "s2 does not verify after repair"
 [ -z "$(uml_pids_under "$T")" ] || fail "stray host processes"
 say "ok"

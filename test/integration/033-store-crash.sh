@@ -4,7 +4,7 @@
 # snapshot and a consistent chunk store: the next daemon re-adopts the
 # machines and removes what the dead one left half-done (work directories of
 # named saves and, through the journal, of path saves; a restore's
-# materialised capture; chunk temporaries), store.gc then collects the
+# materialised capture; uncommitted packs), store.gc then collects the
 # orphaned chunks, every saved snapshot still verifies and restores, and
 # saving works again.  Three kill points: (a) a named and a path save held
 # before the kernel is asked (SBUMLD_TEST_SAVE_DELAY_MS), (b) a path save in
@@ -18,9 +18,11 @@ mkdir -p "$SNAPS"
 
 # jget FILE EXPR: evaluate a Python expression on the JSON in FILE (as j).
 jget() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
-chunk_list() { find "$STATE/store/chunks" -name '*.zst' | sort; }
-# Chunk files, named or still temporary (a save names its chunks only at the end).
-chunk_files() { find "$STATE/store/chunks" -type f | wc -l; }
+# The store's committed chunk files: packs and their indexes (and loose
+# chunk files of older stores).
+chunk_list() { find "$STATE/store/packs" "$STATE/store/chunks" -type f \( -name '*.zst' -o -name '*.pack' -o -name '*.idx' \) ! -name '.tmp-*' 2>/dev/null | sort; }
+# Bytes in the pack a save is writing (it is committed only at the end).
+pack_tmp_bytes() { cat "$STATE"/store/packs/.tmp-*.pack 2>/dev/null | wc -c; }
 # Everything a dead daemon can leave half-done, one path a line.
 leftovers() {
 	find "$STATE" "$SNAPS" \( -name '.*.partial-*' -o -path '*/store/tmp/*' \
@@ -37,9 +39,10 @@ verify() { rpc snapshot.verify "{\"snapshot\": \"$1\"}" >"$T/v.json" || fail "$1
 
 # killer.py: SIGKILL the daemon at a precise point.
 #   killer.py PID glob PATTERN            once a path matching PATTERN exists
-#   killer.py PID save SOCK PARAMS PHASE CHUNKS N
+#   killer.py PID save SOCK PARAMS PHASE PACKS N
 #       after sending snapshot.save PARAMS, once a job.progress of PHASE with
-#       bytes > 0 arrives and CHUNKS holds more than N chunk files (named or .tmp-)
+#       bytes > 0 arrives and a pack being written in PACKS (.tmp-*.pack)
+#       holds more than N bytes
 cat >"$T/killer.py" <<'PY'
 import glob, json, os, signal, socket, sys, time
 pid = int(sys.argv[1])
@@ -64,7 +67,7 @@ for line in f:
         sys.exit("killer: the save finished first: %s" % msg)
     p = msg.get("params", {})
     if msg.get("method") == "job.progress" and p.get("phase") == sys.argv[5] and p.get("bytes", 0) > 0 \
-            and len(glob.glob(sys.argv[6] + "/*/*.zst") + glob.glob(sys.argv[6] + "/*/.tmp-*")) > int(sys.argv[7]):
+            and any(os.path.getsize(t) > int(sys.argv[7]) for t in glob.glob(sys.argv[6] + "/.tmp-*.pack")):
         os.kill(pid, signal.SIGKILL)
         print("killed: phase %s, %d bytes" % (p["phase"], p["bytes"]))
         sys.exit(0)
@@ -110,23 +113,23 @@ restart_and_check "(a)"
 [ $(( $(log_lines 'recovery: removed') - n )) -eq 2 ] || fail "(a): recovery did not log both work directories"
 say "(a) recovered: both work directories removed (the path one through the journal)"
 
-# (b) kill -9 in the storing phase, after the first chunks are written (as
-# .tmp- files: a save names its chunks only at the end).  A reference
+# (b) kill -9 in the storing phase, after the first chunks are written (to
+# packs/.tmp-*.pack: a save commits its pack only at the end).  A reference
 # registered just before the rename stands in for the point no timer can hit.
 before=$(chunk_list)
 kill_daemon
 SBUMLD_TEST_STORE_DELAY_MS=30000 start_daemon
 python3 "$T/killer.py" "$DAEMON_PID" save "$SOCK" \
 	"{\"machine\": \"a\", \"snapshot\": \"$SNAPS/p2\", \"store\": true}" storing \
-	"$STATE/store/chunks" "$(echo "$before" | wc -l)" >"$T/k.out" ||
+	"$STATE/store/packs" 16 >"$T/k.out" ||
 	fail "(b): $(cat "$T/k.out")"
 wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=""
-written=$(( $(chunk_files) - $(echo "$before" | wc -l) ))
-[ "$written" -gt 0 ] || fail "(b): no chunk was written before the kill"
+written=$(pack_tmp_bytes)
+[ "$written" -gt 16 ] || fail "(b): no chunk was written before the kill"
 ls -d "$SNAPS"/.p2.partial-* >/dev/null && ls "$STATE"/store/tmp/partial-* >/dev/null ||
 	fail "(b): no work directory or journal entry at the kill: $(leftovers)"
 ln -s "$SNAPS/p9" "$STATE/store/refs/00000000000000000000000000000009"
-say "(b) $(cat "$T/k.out"), $written chunk files written, leaving: $(leftovers | sed "s|$T/||; s|/[^/]*/.tmp-.*|/*/.tmp-*|" | sort | uniq -c | tr -s '\n ' '  ')"
+say "(b) $(cat "$T/k.out"), $written bytes of pack written, leaving: $(leftovers | sed "s|$T/||" | sort | tr -s '\n' ' ')"
 restart_and_check "(b)"
 [ ! -e "$SNAPS/p2" ] || fail "(b): a half snapshot appeared"
 rpc store.gc >"$T/gc.json" || fail "(b): store.gc: $(cat "$T/gc.json")"
@@ -134,7 +137,7 @@ rpc store.gc >"$T/gc.json" || fail "(b): store.gc: $(cat "$T/gc.json")"
 [ ! -e "$STATE/store/refs/00000000000000000000000000000009" ] || fail "(b): gc kept a reference to a missing snapshot"
 [ "$(ls "$STATE/store/refs" | wc -l)" -eq 1 ] || fail "(b): refs: $(ls "$STATE/store/refs")"
 verify base
-say "(b) recovered: gc freed $(jget "$T/gc.json" 'j["chunks"]') named chunks, the store is as before the save, base verifies"
+say "(b) recovered: the uncommitted pack removed, gc freed $(jget "$T/gc.json" 'j["chunks"]') chunks, the store is as before the save, base verifies"
 
 # (c) kill -9 while a restore materialises its capture into store/tmp.
 rpc snapshot.restore '{"snapshot": "base", "machine": "r1"}' >/dev/null 2>&1 &

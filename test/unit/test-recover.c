@@ -174,6 +174,14 @@ test_run(void)
 	mkdirs(p("state/store/chunks/ab"));
 	touch(chunk);
 	touch(p("state/store/chunks/ab/.tmp-q1w2e3"));
+	/* Pack temporaries, a pack without its index (dead before the commit
+	 * point), and a committed pack. */
+	mkdirs(p("state/store/packs"));
+	touch(p("state/store/packs/.tmp-a1b2c3.pack"));
+	touch(p("state/store/packs/.tmp-d4e5f6.idx"));
+	touch(p("state/store/packs/0123456789abcdef0123456789abcdef.pack"));
+	touch(p("state/store/packs/fedcba9876543210fedcba9876543210.pack"));
+	touch(p("state/store/packs/fedcba9876543210fedcba9876543210.idx"));
 	mkdirs(p("state/store/kernels"));
 	touch(p("state/store/kernels/0123abcd"));
 	touch(p("state/store/kernels/.0123abcd.tmp-r4t5y6"));
@@ -196,6 +204,11 @@ test_run(void)
 	CHECK(!exists(p("state/store/tmp/restore-Zz9Yy8")));
 	CHECK(exists(chunk));
 	CHECK(!exists(p("state/store/chunks/ab/.tmp-q1w2e3")));
+	CHECK(!exists(p("state/store/packs/.tmp-a1b2c3.pack")));
+	CHECK(!exists(p("state/store/packs/.tmp-d4e5f6.idx")));
+	CHECK(!exists(p("state/store/packs/0123456789abcdef0123456789abcdef.pack")));
+	CHECK(exists(p("state/store/packs/fedcba9876543210fedcba9876543210.pack")));
+	CHECK(exists(p("state/store/packs/fedcba9876543210fedcba9876543210.idx")));
 	CHECK(exists(p("state/store/kernels/0123abcd")));
 	CHECK(!exists(p("state/store/kernels/.0123abcd.tmp-r4t5y6")));
 	CHECK(exists(p("victim/.v.partial-aaaaaa")));

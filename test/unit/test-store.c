@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit test of store.c: chunking with zero runs and holes, dedup of identical
- * chunks, round trip (holes kept), corruption detection (flipped byte,
- * truncated and missing chunk), atomic chunk writes (a failed write leaves
- * neither the chunk nor a temporary file), and mark-and-sweep gc with usage.
+ * chunks (one pack per sync), round trip (holes kept), corruption detection
+ * in a pack (flipped byte, pack truncated inside a record, pack or pack and
+ * index missing, corrupt index), atomic writes (a failed write leaves no
+ * pack and no temporary; a crash between pack and index renames leaves no
+ * visible chunk), mark-and-sweep gc of whole and partial packs and of loose
+ * chunk files, usage, and the cost of loading a 50k-chunk index.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,7 +17,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zstd.h>
 
 #include "store.h"
 #include "test.h"
@@ -101,9 +109,9 @@ count_files(const char *d, const char *prefix)
 	return n;
 }
 
-/* Path of the chunk file of the idx-th listed hash of entry. */
-static char *
-nth_chunk(struct store *s, struct json_object *entry, int idx)
+/* The hex of the idx-th listed hash of entry (borrowed). */
+static const char *
+nth_hash(struct json_object *entry, int idx)
 {
 	struct json_object *list;
 
@@ -111,13 +119,95 @@ nth_chunk(struct store *s, struct json_object *entry, int idx)
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		struct json_object *c = json_object_array_get_idx(list, i);
 
-		if (json_object_is_type(c, json_type_string) && idx-- == 0) {
-			const char *h = json_object_get_string(c);
-
-			return xasprintf("%s/chunks/%.2s/%s.zst", store_root(s), h, h);
-		}
+		if (json_object_is_type(c, json_type_string) && idx-- == 0)
+			return json_object_get_string(c);
 	}
 	return NULL;
+}
+
+static uint64_t
+le(const unsigned char *b, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = n - 1; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/*
+ * Find chunk hex through the pack indexes of store root (the documented
+ * format: 16-byte header, then 48-byte entries {hash, u64 off, u32 len, 0}).
+ * *ret_id: the pack's id (33 bytes), *ret_off, *ret_len: its frame.
+ */
+static bool
+find_record(const char *root, const char *hex, char *ret_id, uint64_t *ret_off,
+    uint32_t *ret_len)
+{
+	char		 d[600], path[1200];
+	DIR		*dd;
+	struct dirent	*de;
+	bool		 found = false;
+
+	snprintf(d, sizeof(d), "%s/packs", root);
+	if ((dd = opendir(d)) == NULL)
+		return false;
+	while (!found && (de = readdir(dd)) != NULL) {
+		unsigned char	*b;
+		char		*buf, h[65];
+		size_t		 n;
+
+		if (strlen(de->d_name) != 36 || strcmp(de->d_name + 32, ".idx") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d, de->d_name);
+		if (read_file(path, 1 << 26, &buf, &n) < 0)
+			continue;
+		b = (unsigned char *)buf;
+		for (size_t off = 16; off + 48 <= n; off += 48) {
+			for (int i = 0; i < 32; i++)
+				snprintf(h + 2 * i, 3, "%02x", b[off + i]);
+			if (strcmp(h, hex) == 0) {
+				memcpy(ret_id, de->d_name, 32);
+				ret_id[32] = '\0';
+				*ret_off = le(b + off + 32, 8);
+				*ret_len = (uint32_t)le(b + off + 40, 4);
+				found = true;
+				break;
+			}
+		}
+		free(buf);
+	}
+	closedir(dd);
+	return found;
+}
+
+/* A fresh handle's store_read_entry of entry as name: 0 or -errno, err set. */
+static int
+read_fresh(struct json_object *entry, const char *name, char *err, size_t errlen)
+{
+	struct store	*t = store_open(p("store"), err, errlen);
+	int		 r;
+
+	if (t == NULL)
+		return -EIO;
+	r = store_read_entry(t, name, entry, -1, err, errlen);
+	store_free(t);
+	return r;
+}
+
+/* Copy file from to to.  0 or -errno. */
+static int
+copy(const char *from, const char *to)
+{
+	char	*buf;
+	size_t	 n;
+	int	 r;
+
+	if ((r = read_file(from, 1 << 28, &buf, &n)) < 0)
+		return r;
+	r = write_file_atomic(to, buf, n, 0600);
+	free(buf);
+	return r;
 }
 
 /* Write a format-2-like manifest listing entry as capture/f into d. */
@@ -139,16 +229,75 @@ write_manifest(const char *d, struct json_object *entry)
 	free(path);
 }
 
+/* Read the manifest in d. */
+static struct json_object *
+manifest_of(const char *d)
+{
+	struct json_object	*m;
+	char			*buf, *path = xasprintf("%s/manifest.json", d);
+	size_t			 n;
+
+	if (read_file(path, 1 << 20, &buf, &n) < 0) {
+		free(path);
+		return NULL;
+	}
+	m = json_tokener_parse(buf);
+	free(buf);
+	free(path);
+	return m;
+}
+
+/* The index of a store with nchunks chunks: how long loading it takes. */
+static void
+index_cost(int nchunks)
+{
+	struct store_stats	 st = { 0 };
+	struct store		*s;
+	struct timespec		 t0, t1;
+	char			 err[1024], root[600], hex[STORE_HEX_LEN + 1];
+	unsigned char		 data[16], frame[128], md[32];
+	size_t			 flen, len;
+	unsigned int		 mdlen;
+	int			 ok = 0;
+	double			 ms;
+
+	snprintf(root, sizeof(root), "%s/big", dir);
+	CHECK((s = store_open(root, err, sizeof(err))) != NULL);
+	for (int i = 0; i < nchunks; i++) {
+		memset(data, 0x5a, sizeof(data));
+		memcpy(data, &i, sizeof(i));
+		flen = ZSTD_compress(frame, sizeof(frame), data, sizeof(data), 1);
+		EVP_Digest(data, sizeof(data), md, &mdlen, EVP_sha256(), NULL);
+		for (int k = 0; k < 32; k++)
+			snprintf(hex + 2 * k, 3, "%02x", md[k]);
+		ok += store_put_frame(s, hex, frame, flen, &len, &st, err,
+		    sizeof(err)) == 0;
+	}
+	CHECK(ok == nchunks && st.new_chunks == (uint64_t)nchunks);
+	CHECK(store_sync(s) == 0);
+	store_free(s);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	s = store_open(root, err, sizeof(err));
+	CHECK(s != NULL && store_has_chunk(s, hex));	/* the first lookup loads */
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	fprintf(stderr, "index of %d chunks (one pack): open + load + first lookup "
+	    "%.1f ms\n", nchunks, ms);
+	store_free(s);
+}
+
 int
 main(void)
 {
-	struct store		*s;
+	struct store		*s, *t;
 	struct store_stats	 st = { 0 };
-	struct json_object	*e1 = NULL, *e2 = NULL, *list;
+	struct json_object	*e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL, *list, *m;
 	unsigned char		*expect = xmalloc(6 * CS), *got = xmalloc(6 * CS);
-	char			 err[1024], *chunk, *copy;
+	char			 err[1024], id[33], *pack, *idx, *keep_pack, *keep_idx;
+	const char		*hB;
 	size_t			 len;
-	uint64_t		 stored, freeable, chunks, bytes;
+	uint64_t		 stored, freeable, chunks, bytes, off = 0;
+	uint32_t		 flen = 0;
 	struct stat		 sb;
 	int			 fd, r;
 
@@ -157,10 +306,12 @@ main(void)
 	s = store_open(p("store"), err, sizeof(err));
 	CHECK(s != NULL);
 
-	/* Chunking: [A, zero run of 2, A, B, C]; A stored once. */
+	/* Chunking: [A, zero run of 2, A, B, C]; A stored once; one pack. */
 	make_file(p("f1"), expect, &len);
 	r = store_put_file(s, p("f1"), &e1, &st, err, sizeof(err));
 	CHECK(r == 0);
+	CHECK(count_files(p("store/packs"), ".tmp-") == 1);	/* pending pack */
+	CHECK(store_check_entry(s, "f1", e1, true, err, sizeof(err)) == 0);
 	CHECK(store_sync(s) == 0);
 	json_object_object_get_ex(e1, "chunks", &list);
 	CHECK(json_object_array_length(list) == 5);
@@ -169,19 +320,28 @@ main(void)
 	    json_object_get_string(json_object_array_get_idx(list, 2)));
 	CHECK(st.chunks == 4 && st.zero_chunks == 2);
 	CHECK(st.new_chunks == 3 && st.dedup_chunks == 1);
-	CHECK(count_files(p("store/chunks"), "") == 3);
-	CHECK(count_files(p("store/chunks"), ".tmp-") == 0);
+	CHECK(count_files(p("store/packs"), "") == 2);	/* <id>.pack, <id>.idx */
+	CHECK(count_files(p("store/packs"), ".tmp-") == 0);
+	CHECK(count_files(p("store"), "") == 2);	/* no loose chunk file */
 	CHECK(store_check_entry(s, "f1", e1, true, err, sizeof(err)) == 0);
 
-	/* Storing the same file again writes nothing new. */
+	/* Storing the same file again writes nothing new (another handle too). */
 	memset(&st, 0, sizeof(st));
 	CHECK(store_put_file(s, p("f1"), &e2, &st, err, sizeof(err)) == 0);
 	CHECK(st.new_chunks == 0 && st.dedup_chunks == 4);
 	CHECK_STR(json_object_to_json_string(e1), json_object_to_json_string(e2));
 	json_object_put(e2);
+	t = store_open(p("store"), err, sizeof(err));
+	memset(&st, 0, sizeof(st));
+	CHECK(store_put_file(t, p("f1"), &e2, &st, err, sizeof(err)) == 0);
+	CHECK(st.new_chunks == 0 && st.dedup_chunks == 4);
+	CHECK(store_sync(t) == 0);
+	CHECK(count_files(p("store/packs"), "") == 2);
+	store_free(t);
+	json_object_put(e2);
 	e2 = NULL;
 
-	/* Round trip: same bytes, zero runs are holes. */
+	/* Round trip: same bytes, zero runs are holes; a fresh handle too. */
 	fd = open(p("out"), O_RDWR | O_CREAT | O_TRUNC, 0600);
 	CHECK(store_read_entry(s, "f1", e1, fd, err, sizeof(err)) == 0);
 	CHECK(fstat(fd, &sb) == 0 && (size_t)sb.st_size == len);
@@ -190,36 +350,66 @@ main(void)
 	CHECK(sb.st_blocks * 512 <= 4 * CS + 8192);
 	close(fd);
 	CHECK(store_read_entry(s, "f1", e1, -1, err, sizeof(err)) == 0);
+	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == 0);
 
-	/* Corruption: a flipped byte, a truncated chunk, a missing chunk. */
-	chunk = nth_chunk(s, e1, 2);	/* pattern B */
-	copy = xasprintf("%s.keep", chunk);
+	/*
+	 * Corruption, each seen by a fresh handle (as every daemon operation
+	 * opens one): a flipped byte in chunk B's frame, the pack truncated
+	 * inside its record, the pack gone, the pack and its index gone.
+	 */
+	hB = nth_hash(e1, 2);	/* pattern B */
+	CHECK(find_record(p("store"), hB, id, &off, &flen));
+	pack = xasprintf("%s/packs/%s.pack", p("store"), id);
+	idx = xasprintf("%s/packs/%s.idx", p("store"), id);
+	keep_pack = xasprintf("%s.keep", pack);
+	keep_idx = xasprintf("%s.keep", idx);
+	CHECK(copy(pack, keep_pack) == 0 && copy(idx, keep_idx) == 0);
 	{
-		char	*buf;
-		size_t	 n;
+		unsigned char	c;
+		int		pfd = open(pack, O_RDWR);
 
-		CHECK(read_file(chunk, 1 << 20, &buf, &n) == 0);
-		write_file_atomic(copy, buf, n, 0600);
-		buf[n / 2] ^= 0x01;
-		write_file_atomic(chunk, buf, n, 0600);
-		free(buf);
+		CHECK(pread(pfd, &c, 1, (off_t)(off + flen / 2)) == 1);
+		c ^= 0x01;
+		CHECK(pwrite(pfd, &c, 1, (off_t)(off + flen / 2)) == 1);
+		close(pfd);
 	}
-	r = store_read_entry(s, "f1", e1, -1, err, sizeof(err));
+	r = read_fresh(e1, "f1", err, sizeof(err));
 	CHECK(r == -EBADMSG);
 	CHECK(strstr(err, "f1, chunk 4") != NULL);
 	CHECK(strstr(err, "corrupt") != NULL);
-	CHECK(truncate(chunk, 10) == 0);
-	CHECK(store_read_entry(s, "f1", e1, -1, err, sizeof(err)) == -EBADMSG);
-	CHECK(strstr(err, "truncated") != NULL && strstr(err, "chunk 4") != NULL);
-	CHECK(unlink(chunk) == 0);
-	CHECK(store_read_entry(s, "f1", e1, -1, err, sizeof(err)) == -EBADMSG);
+	CHECK(strstr(err, hB) != NULL && strstr(err, id) != NULL);
+	{
+		char at[64];
+
+		snprintf(at, sizeof(at), "offset %llu", (unsigned long long)off);
+		CHECK(strstr(err, at) != NULL);
+	}
+	CHECK(copy(keep_pack, pack) == 0);
+	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == 0);
+	CHECK(truncate(pack, (off_t)(off + 10)) == 0);
+	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == -EBADMSG);
+	CHECK(strstr(err, "truncated or corrupt") != NULL && strstr(err, "chunk 4") != NULL);
+	CHECK(unlink(pack) == 0);
+	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == -EBADMSG);
 	CHECK(strstr(err, "missing") != NULL);
-	CHECK(store_check_entry(s, "f1", e1, true, err, sizeof(err)) == -EBADMSG);
+	CHECK(unlink(idx) == 0);
+	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == -EBADMSG);
 	CHECK(strstr(err, "missing") != NULL);
-	CHECK(rename(copy, chunk) == 0);
-	CHECK(store_read_entry(s, "f1", e1, -1, err, sizeof(err)) == 0);
-	free(copy);
-	free(chunk);
+	t = store_open(p("store"), err, sizeof(err));
+	CHECK(store_check_entry(t, "f1", e1, true, err, sizeof(err)) == -EBADMSG);
+	CHECK(strstr(err, "missing") != NULL);
+	store_free(t);
+	/* A corrupt index: named, its chunks missing. */
+	CHECK(copy(keep_pack, pack) == 0);
+	CHECK(copy(keep_idx, idx) == 0 && truncate(idx, 30) == 0);
+	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == -EBADMSG);
+	CHECK(strstr(err, "missing") != NULL && strstr(err, "truncated or corrupt") != NULL);
+	CHECK(rename(keep_idx, idx) == 0 && rename(keep_pack, pack) == 0);
+	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == 0);
+	free(pack);
+	free(idx);
+	free(keep_pack);
+	free(keep_idx);
 
 	/* A tampered manifest entry: wrong chunk count, bad hash. */
 	{
@@ -233,11 +423,11 @@ main(void)
 		json_object_put(bad);
 	}
 
-	/* Atomic chunk write: a write that fails leaves neither chunk nor tmp. */
+	/* A write that fails leaves neither a pack nor a temporary. */
 	{
 		struct rlimit	 old, lim = { 100, 100 };
 		unsigned char	*rnd = xmalloc(CS);
-		int		 before = count_files(p("store/chunks"), "");
+		int		 before = count_files(p("store/packs"), "");
 
 		for (size_t i = 0; i < CS; i++)
 			rnd[i] = (unsigned char)(rand() >> 7);
@@ -251,68 +441,223 @@ main(void)
 		r = store_put_file(s, p("rnd"), &e2, NULL, err, sizeof(err));
 		setrlimit(RLIMIT_FSIZE, &old);
 		CHECK(r == -EFBIG);
-		CHECK(count_files(p("store/chunks"), "") == before);
-		CHECK(count_files(p("store/chunks"), ".tmp-") == 0);
+		CHECK(count_files(p("store/packs"), "") == before);
+		CHECK(count_files(p("store/packs"), ".tmp-") == 0);
 		r = store_put_file(s, p("rnd"), &e2, NULL, err, sizeof(err));
 		if (r < 0)
 			fprintf(stderr, "put: %s\n", err);
 		CHECK(r == 0);
 		CHECK(store_sync(s) == 0);
-		CHECK(count_files(p("store/chunks"), "") == before + 1);
+		CHECK(count_files(p("store/packs"), "") == before + 2);
 		free(rnd);
 	}
 
-	/* gc: snapshot A uses f1, snapshot B uses rnd; a stray tmp file. */
+	/*
+	 * A crash between the pack's write and its index's rename: a child
+	 * stores a chunk, renames its pending pack as store_sync() would, and
+	 * dies before the index.  No chunk of it is visible; gc removes it.
+	 */
+	{
+		unsigned char	*b = xmalloc(CS);
+		char		 hex[STORE_HEX_LEN + 1];
+		pid_t		 pid;
+		int		 status;
+
+		pattern(b, CS, 9);
+		fd = open(p("f9"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		CHECK(write(fd, b, CS) == CS);
+		close(fd);
+		free(b);
+		if ((pid = fork()) == 0) {
+			struct store		*c = store_open(p("store"), err, sizeof(err));
+			struct json_object	*e;
+			DIR			*dd;
+			struct dirent		*de;
+
+			if (c == NULL || store_put_file(c, p("f9"), &e, NULL, err,
+			    sizeof(err)) < 0)
+				_exit(1);
+			CHECK(write_file_atomic(p("f9.hash"), nth_hash(e, 0),
+			    STORE_HEX_LEN, 0600) == 0);
+			if ((dd = opendir(p("store/packs"))) == NULL)
+				_exit(1);
+			while ((de = readdir(dd)) != NULL)
+				if (strncmp(de->d_name, ".tmp-", 5) == 0) {
+					char from[1200];
+
+					snprintf(from, sizeof(from), "%s/%s",
+					    p("store/packs"), de->d_name);
+					if (rename(from, p("store/packs/"
+					    "99999999999999999999999999999999.pack")) < 0)
+						_exit(1);
+				}
+			closedir(dd);
+			raise(SIGKILL);
+			_exit(1);
+		}
+		CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status));
+		{
+			char	*h;
+			size_t	 n;
+
+			CHECK(read_file(p("f9.hash"), 100, &h, &n) == 0 && n == STORE_HEX_LEN);
+			memcpy(hex, h, STORE_HEX_LEN);
+			hex[STORE_HEX_LEN] = '\0';
+			free(h);
+		}
+		CHECK(stat(p("store/packs/99999999999999999999999999999999.pack"), &sb) == 0);
+		t = store_open(p("store"), err, sizeof(err));
+		CHECK(!store_has_chunk(t, hex) && store_chunk_bytes(t, hex) < 0);
+		store_free(t);
+	}
+
+	/*
+	 * gc: snapshot A uses f1, B uses rnd, C uses f4 = [X] of a pack that
+	 * also holds f3's Y (stored with one sync): a stray temporary and the
+	 * crashed pack are garbage.
+	 */
+	{
+		unsigned char *b = xmalloc(CS);
+
+		fd = open(p("f3"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		pattern(b, CS, 5);
+		CHECK(write(fd, b, CS) == CS);
+		pattern(b, CS, 6);
+		CHECK(write(fd, b, CS) == CS);
+		close(fd);
+		fd = open(p("f4"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		pattern(b, CS, 5);
+		CHECK(write(fd, b, CS) == CS);
+		close(fd);
+		free(b);
+		CHECK(store_put_file(s, p("f3"), &e3, NULL, err, sizeof(err)) == 0);
+		CHECK(store_put_file(s, p("f4"), &e4, NULL, err, sizeof(err)) == 0);
+		CHECK(store_sync(s) == 0);
+	}
 	write_manifest(p("snapA"), e1);
 	write_manifest(p("snapB"), e2);
+	write_manifest(p("snapC"), e4);
 	CHECK(store_ref_add(s, p("snapA")) == 0);
 	CHECK(store_ref_add(s, p("snapB")) == 0);
+	CHECK(store_ref_add(s, p("snapC")) == 0);
 	CHECK(store_ref_add(s, p("gone")) == 0);	/* stale: dropped */
-	fd = open(p("store/chunks/00/.tmp-stray"), O_WRONLY | O_CREAT, 0600);
-	if (fd < 0) {
-		mkdir(p("store/chunks/00"), 0700);
-		fd = open(p("store/chunks/00/.tmp-stray"), O_WRONLY | O_CREAT, 0600);
-	}
+	fd = open(p("store/packs/.tmp-stray.pack"), O_WRONLY | O_CREAT, 0600);
 	close(fd);
-	{
-		struct json_object *m;
-		char *buf;
-		size_t n;
-
-		read_file(p("snapB/manifest.json"), 1 << 20, &buf, &n);
-		m = json_tokener_parse(buf);
-		free(buf);
-		CHECK(store_usage(s, NULL, p("snapB"), m, &stored, &freeable, err,
-		    sizeof(err)) == 0);
-		CHECK(stored > 0 && freeable == stored);
-		json_object_put(m);
-		read_file(p("snapA/manifest.json"), 1 << 20, &buf, &n);
-		m = json_tokener_parse(buf);
-		free(buf);
-		CHECK(store_usage(s, NULL, p("snapA"), m, &stored, &freeable, err,
-		    sizeof(err)) == 0);
-		CHECK(stored > 0 && freeable == stored);
-		json_object_put(m);
-	}
+	CHECK((m = manifest_of(p("snapB"))) != NULL);
+	CHECK(store_usage(s, NULL, p("snapB"), m, &stored, &freeable, err,
+	    sizeof(err)) == 0);
+	CHECK(stored > 0 && freeable == stored);
+	json_object_put(m);
+	CHECK((m = manifest_of(p("snapA"))) != NULL);
+	CHECK(store_usage(s, NULL, p("snapA"), m, &stored, &freeable, err,
+	    sizeof(err)) == 0);
+	CHECK(stored > 0 && freeable == stored);
+	json_object_put(m);
 	store_writer_begin();
 	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == -EBUSY);
 	store_writer_end();
+	store_reader_begin();
+	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == -EBUSY);
+	CHECK(strstr(err, "export") != NULL);
+	store_reader_end();
+	/* 4 packs (f1, rnd, f3+f4, the crashed one) + 3 indexes + the stray. */
+	CHECK(count_files(p("store/packs"), "") == 8);
 	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
-	CHECK(chunks == 0);
-	CHECK(count_files(p("store/chunks"), ".tmp-") == 0);
-	CHECK(count_files(p("store/refs"), "") == 2);
-	/* Delete B: only its chunk goes; A still reads back. */
+	/* Y is dead: its pack was rewritten with X alone. */
+	CHECK(chunks == 1 && bytes > 0);
+	CHECK(count_files(p("store/packs"), ".tmp-") == 0);
+	CHECK(count_files(p("store/packs"), "") == 6);
+	CHECK(count_files(p("store/refs"), "") == 3);
+	CHECK(!store_has_chunk(s, nth_hash(e3, 1)));
+	CHECK(store_has_chunk(s, nth_hash(e3, 0)));
+	CHECK(read_fresh(e4, "f4", err, sizeof(err)) == 0);
+	CHECK(read_fresh(e3, "f3", err, sizeof(err)) == -EBADMSG);
+	CHECK(store_read_entry(s, "f4", e4, -1, err, sizeof(err)) == 0);
+	/* A second gc finds nothing more. */
+	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+	CHECK(chunks == 0 && count_files(p("store/packs"), "") == 6);
+	/* Delete B: its whole pack goes; A still reads back. */
 	CHECK(store_ref_del(s, p("snapB")) == 0);
 	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
 	CHECK(chunks == 1 && bytes > 0);
+	CHECK(count_files(p("store/packs"), "") == 4);
 	CHECK(store_read_entry(s, "f1", e1, -1, err, sizeof(err)) == 0);
+	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == 0);
+	/* Loose chunk files of an older store are read and collected. */
+	{
+		char		*dirp = xasprintf("%s/chunks/%.2s", p("store"), nth_hash(e3, 1));
+		char		*loose = xasprintf("%s/%s.zst", dirp, nth_hash(e3, 1));
+		unsigned char	*b = xmalloc(CS), *z = xmalloc(2 * CS);
+		size_t		 zl;
+
+		pattern(b, CS, 6);
+		zl = ZSTD_compress(z, 2 * CS, b, CS, 3);
+		CHECK(mkdir_p(dirp, 0700) == 0 && write_file_atomic(loose, z, zl, 0600) == 0);
+		CHECK(read_fresh(e3, "f3", err, sizeof(err)) == 0);
+		write_manifest(p("snapD"), e3);
+		CHECK(store_ref_add(s, p("snapD")) == 0);
+		CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+		CHECK(chunks == 0 && stat(loose, &sb) == 0);
+		CHECK(store_ref_del(s, p("snapD")) == 0);
+		CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+		CHECK(chunks == 1 && stat(loose, &sb) < 0);
+		free(b);
+		free(z);
+		free(loose);
+		free(dirp);
+	}
+	/*
+	 * Two handles stored chunk X at once: one pack [X, Y], one [X].  When Y
+	 * dies, rewriting the first gives exactly the second (same name): gc
+	 * must keep it, whichever pack it visits first.
+	 */
+	{
+		unsigned char		*b = xmalloc(CS);
+		struct store		*h1 = store_open(p("store"), err, sizeof(err));
+		struct store		*h2 = store_open(p("store"), err, sizeof(err));
+		struct json_object	*exy, *ex;
+
+		fd = open(p("fxy"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		pattern(b, CS, 11);
+		CHECK(write(fd, b, CS) == CS);
+		pattern(b, CS, 12);
+		CHECK(write(fd, b, CS) == CS);
+		close(fd);
+		fd = open(p("fx"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		pattern(b, CS, 11);
+		CHECK(write(fd, b, CS) == CS);
+		close(fd);
+		free(b);
+		memset(&st, 0, sizeof(st));
+		CHECK(store_put_file(h1, p("fxy"), &exy, &st, err, sizeof(err)) == 0);
+		CHECK(store_put_file(h2, p("fx"), &ex, &st, err, sizeof(err)) == 0);
+		CHECK(st.new_chunks == 3);
+		CHECK(store_sync(h1) == 0 && store_sync(h2) == 0);
+		store_free(h1);
+		store_free(h2);
+		write_manifest(p("snapE"), ex);
+		CHECK(store_ref_add(s, p("snapE")) == 0);
+		CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+		/* Y, and the second copy of X unless the rewrite replaced it. */
+		CHECK(chunks == 1 || chunks == 2);
+		CHECK(read_fresh(ex, "fx", err, sizeof(err)) == 0);
+		CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+		CHECK(chunks == 0 && read_fresh(ex, "fx", err, sizeof(err)) == 0);
+		CHECK(store_ref_del(s, p("snapE")) == 0);
+		json_object_put(exy);
+		json_object_put(ex);
+	}
 	/* A registered snapshot whose manifest is unreadable stops the gc. */
 	unlink(p("snapA/manifest.json"));
 	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == -ENOENT);
 	CHECK(store_check_entry(s, "f1", e1, true, err, sizeof(err)) == 0);
 
+	index_cost(50000);
+
 	json_object_put(e1);
 	json_object_put(e2);
+	json_object_put(e3);
+	json_object_put(e4);
 	store_free(s);
 	free(expect);
 	free(got);
