@@ -56,6 +56,8 @@ step "saving demo while it runs (snapshot 'demo-snap')"
 ctl save demo demo-snap
 echo "demo was at heartbeat $(last_beat demo) when saved"
 ctl snapshot list
+# The whole running machine as one file, ready for another host (sbumlctl import).
+ctl export demo-snap "$work/demo-snap.sbx"
 
 step "restoring demo-snap as a new machine 'copy'"
 ctl restore demo-snap copy
