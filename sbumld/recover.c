@@ -45,7 +45,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "daemon.h"
 #include "fsutil.h"
@@ -54,6 +53,7 @@
 #include "machine-config.h"
 #include "recover.h"
 #include "snapshot.h"
+#include "store.h"
 #include "util.h"
 
 #define JOURNAL_PREFIX	"partial-"	/* journal entries in <store>/tmp */
@@ -83,18 +83,9 @@ tmp_root(void)
 static char *
 journal_entry(const char *jdir, const char *dir)
 {
-	static const char	digits[] = "0123456789abcdef";
-	unsigned char		md[EVP_MAX_MD_SIZE];
-	unsigned int		mdlen = 0;
-	char			hex[2 * ENTRY_ID_BYTES + 1];
+	char hex[STORE_HEX_LEN + 1];
 
-	if (EVP_Digest(dir, strlen(dir), md, &mdlen, EVP_sha256(), NULL) != 1 ||
-	    mdlen < ENTRY_ID_BYTES)
-		fatalx("libcrypto: SHA-256 failed");
-	for (size_t i = 0; i < ENTRY_ID_BYTES; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
+	store_sha256_hex(dir, strlen(dir), hex);
 	hex[2 * ENTRY_ID_BYTES] = '\0';
 	return xasprintf("%s/" JOURNAL_PREFIX "%s", jdir, hex);
 }

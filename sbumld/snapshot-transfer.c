@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <openssl/evp.h>
 
 #include "daemon.h"
 #include "fsutil.h"
@@ -52,7 +51,6 @@ struct xfer_job {
 	char			*name;		/* the snapshot as the user named it */
 	char			*dir;		/* its directory (import: once known) */
 	char			*base_name;	/* may be NULL */
-	char			*base_dir;
 	char			 base_id[STORE_HEX_LEN + 1];	/* "" if no base */
 	struct json_object	*manifest;	/* export: the snapshot's */
 	struct json_object	*base_manifest;	/* export: the base's */
@@ -106,7 +104,6 @@ xfer_job_free(struct xfer_job *job)
 	free(job->name);
 	free(job->dir);
 	free(job->base_name);
-	free(job->base_dir);
 	free(job->man_text);
 	free(job->file);
 	free(job->stream_base_name);
@@ -128,17 +125,6 @@ job_fail(struct xfer_job *job, int r, int code, const char *fmt, ...)
 	return r;
 }
 
-static void
-sha256_hex(const void *buf, size_t len, char out[STORE_HEX_LEN + 1])
-{
-	unsigned char	md[EVP_MAX_MD_SIZE];
-	unsigned int	mdlen = 0;
-
-	if (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) != 1)
-		fatalx("libcrypto: SHA-256 failed");
-	for (unsigned int i = 0; i < mdlen; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
 
 /* --- Export --- */
 
@@ -389,7 +375,7 @@ import_manifest(struct xfer_job *job, struct store *s, const unsigned char *text
 	struct json_object	*m, *files, *k;
 	char			 id[STORE_HEX_LEN + 1], err[1024];
 
-	sha256_hex(text, len, id);
+	store_sha256_hex(text, len, id);
 	if (strcmp(id, job->id) != 0)
 		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "corrupt stream: "
 		    "the manifest does not hash to the id in the header");
@@ -480,15 +466,13 @@ count_missing(const char *hex, void *arg)
 }
 
 static int
-import_check_complete(struct xfer_job *job, struct store *s,
-    struct store_hashset *needed)
+import_check_complete(struct xfer_job *job, struct store *s)
 {
 	struct missing		 m = { s, 0, "" };
 	struct json_object	*files, *f, *v;
 	char			 err[1024];
 	int			 r;
 
-	(void)needed;
 	(void)store_manifest_hashes(job->manifest, count_missing, &m);
 	if (m.n > 0 && job->stream_base_id[0] != '\0')
 		return job_fail(job, -ENOENT, RPC_E_INCOMPATIBLE, "the stream is a "
@@ -574,7 +558,7 @@ import_run(struct xfer_job *job)
 		    strerror(-r));
 		goto out;
 	}
-	if ((r = import_check_complete(job, s, needed)) < 0)
+	if ((r = import_check_complete(job, s)) < 0)
 		goto out;
 	if ((r = snapshot_workdir_make(job->dir, &job->workdir, err, sizeof(err))) < 0 ||
 	    (r = snapshot_workdir_commit(job->workdir, job->dir, job->man_text,
@@ -738,8 +722,10 @@ xfer_job_new(struct rpc_call *call, bool import, struct transfer_target *t)
 }
 
 /*
- * Resolve and load a format 2 snapshot for the loop-side checks.  Answers
- * the call on failure (param names the parameter) and returns -1.
+ * Resolve and load a format 2 snapshot for the loop-side checks: its
+ * directory (ret_dir may be NULL), manifest, id and, if ret_text, its raw
+ * manifest.json.  Answers the call on failure (param names the parameter)
+ * and returns -1.
  */
 static int
 load_chunked(struct rpc_call *call, const char *param, const char *name,
@@ -783,8 +769,11 @@ load_chunked(struct rpc_call *call, const char *param, const char *name,
 		    name);
 		goto fail;
 	}
-	sha256_hex(text, len, id);
-	*ret_dir = dir;
+	store_sha256_hex(text, len, id);
+	if (ret_dir != NULL)
+		*ret_dir = dir;
+	else
+		free(dir);
 	if (ret_text != NULL) {
 		*ret_text = text;
 		*ret_len = len;
@@ -803,8 +792,8 @@ static int
 load_base(struct rpc_call *call, struct xfer_job *job, const char *base)
 {
 	job->base_name = xstrdup(base);
-	return load_chunked(call, "base", base, &job->base_dir,
-	    &job->base_manifest, job->base_id, NULL, NULL);
+	return load_chunked(call, "base", base, NULL, &job->base_manifest,
+	    job->base_id, NULL, NULL);
 }
 
 int

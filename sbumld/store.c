@@ -187,9 +187,8 @@ from_hex(const char *hex, unsigned char *out)
 		out[i] = (unsigned char)(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
 }
 
-/* SHA-256 of buf as hex. */
-static void
-hash_hex(const void *buf, size_t len, char out[STORE_HEX_LEN + 1])
+void
+store_sha256_hex(const void *buf, size_t len, char out[STORE_HEX_LEN + 1])
 {
 	unsigned char	md[EVP_MAX_MD_SIZE];
 	unsigned int	mdlen = 0;
@@ -760,7 +759,7 @@ store_put_file(struct store *s, const char *path, struct json_object **ret_entry
 			add_zero(list);
 			continue;
 		}
-		hash_hex(s->buf, len, hex);
+		store_sha256_hex(s->buf, len, hex);
 		if ((r = put_chunk(s, len, hex, stats)) < 0) {
 			snprintf(err, errlen, "%s: storing chunk %lld: %s", path,
 			    (long long)(off / STORE_CHUNK_SIZE), strerror(-r));
@@ -826,7 +825,7 @@ commit_pack(struct store *s)
 		put_le64(e + 32, s->plist[i].off);
 		put_le32(e + 40, s->plist[i].len);
 	}
-	hash_hex(ib, ilen, id);
+	store_sha256_hex(ib, ilen, id);
 	id[PACK_ID_LEN] = '\0';
 	itmp = xasprintf("%s/.tmp-XXXXXX.idx", s->packdir);
 	if ((fd = mkostemps(itmp, 4, O_CLOEXEC)) < 0) {
@@ -986,7 +985,7 @@ check_frame(struct store *s, const char *hex, size_t len, size_t flen,
 		    ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short");
 		return -EBADMSG;
 	}
-	hash_hex(s->buf, len, got);
+	store_sha256_hex(s->buf, len, got);
 	if (strcmp(got, hex) != 0) {
 		snprintf(err, errlen, "%s is corrupt (its content hashes to "
 		    "%.16s...)", where, got);
@@ -1212,7 +1211,7 @@ ref_path(const struct store *s, const char *dir)
 {
 	char hex[STORE_HEX_LEN + 1];
 
-	hash_hex(dir, strlen(dir), hex);
+	store_sha256_hex(dir, strlen(dir), hex);
 	return xasprintf("%s/refs/%.32s", s->root, hex);
 }
 
@@ -1376,7 +1375,7 @@ store_put_frame(struct store *s, const char *hex, const void *frame,
 		    ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short");
 		return -EBADMSG;
 	}
-	hash_hex(s->buf, n, got);
+	store_sha256_hex(s->buf, n, got);
 	if (strcmp(got, hex) != 0) {
 		snprintf(err, errlen, "chunk %s is corrupt (its content hashes to "
 		    "%.16s...)", hex, got);

@@ -112,6 +112,10 @@ int64_t	store_chunk_bytes(struct store *s, const char *hex);
 int	store_manifest_hashes(struct json_object *manifest,
 	    void (*fn)(const char *hex, void *arg), void *arg);
 
+/* The SHA-256 of len bytes at buf as lower-case hex (a chunk's name). */
+void	store_sha256_hex(const void *buf, size_t len,
+	    char out[STORE_HEX_LEN + 1]);
+
 /* As store_manifest_hashes, with each chunk's uncompressed length. */
 int	store_manifest_chunks(struct json_object *manifest,
 	    void (*fn)(const char *hex, size_t len, void *arg), void *arg);
