@@ -264,131 +264,132 @@ out:
 }
 
 /*
- * <store>/tmp: journal entries (path snapshots' work directories) and the
- * captures of restores that were starting.  0 or the last -errno.
+ * Call fn(dir, path, name, arg) for every entry of dir but "." and "..";
+ * path is dir/name.  A missing dir has nothing to recover.  0 or the last
+ * -errno of opendir or fn.
  */
+typedef int	scan_fn(const char *dir, const char *path, const char *name,
+		    void *arg);
+
 static int
-recover_tmp(unsigned *saves)
+scan_dir(const char *dir, scan_fn *fn, void *arg)
 {
-	char		*jdir = tmp_root();
 	DIR		*d;
 	struct dirent	*de;
 	int		 r = 0, r2;
 
-	if ((d = opendir(jdir)) == NULL) {
-		r = errno == ENOENT ? 0 : -errno;
-		if (r < 0)
-			log_warnx("recovery: %s: %s", jdir, strerror(-r));
-		free(jdir);
+	if ((d = opendir(dir)) == NULL) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		log_warnx("recovery: %s: %s", dir, strerror(-r));
 		return r;
 	}
 	while ((de = readdir(d)) != NULL) {
-		char		*path;
-		struct stat	 st;
+		char *path;
 
-		if (strncmp(de->d_name, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) == 0) {
-			if ((r2 = recover_journal_entry(jdir, de->d_name, saves)) < 0)
-				r = r2;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		}
-		if (strncmp(de->d_name, RESTORE_PREFIX, strlen(RESTORE_PREFIX)) != 0)
-			continue;
-		path = xasprintf("%s/%s", jdir, de->d_name);
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-			if ((r2 = fs_remove_tree(path)) < 0) {
-				log_warnx("recovery: cannot remove %s: %s", path,
-				    strerror(-r2));
-				r = r2;
-			} else
-				log_info("recovery: removed %s, the capture of an "
-				    "interrupted restore", path);
-		}
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if ((r2 = fn(dir, path, de->d_name, arg)) < 0)
+			r = r2;
 		free(path);
 	}
 	closedir(d);
-	free(jdir);
 	return r;
 }
 
-/* Work directories of named saves in <state-dir>/snapshots.  0 or the last -errno. */
-static int
-recover_named(unsigned *saves)
+/* Is path (not followed) a directory / a regular file? */
+static bool
+is_kind(const char *path, mode_t kind)
 {
-	char		*root = snapshot_named_root();
-	DIR		*d;
-	struct dirent	*de;
-	int		 r = 0, r2;
+	struct stat st;
 
-	if ((d = opendir(root)) == NULL) {
-		r = errno == ENOENT ? 0 : -errno;
-		if (r < 0)
-			log_warnx("recovery: %s: %s", root, strerror(-r));
-		free(root);
-		return r;
-	}
-	while ((de = readdir(d)) != NULL) {
-		struct stat	 st;
-		char		*path;
-		bool		 removed;
-
-		if (!is_partial_name(de->d_name))
-			continue;
-		path = xasprintf("%s/%s", root, de->d_name);
-		/* Only a directory is a save's work directory (an export's partial file is not). */
-		if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
-			free(path);
-			continue;
-		}
-		if ((r2 = remove_workdir(path, &removed)) < 0) {
-			log_warnx("recovery: cannot remove %s, left by an interrupted "
-			    "save: %s", path, strerror(-r2));
-			r = r2;
-		} else if (removed) {
-			log_info("recovery: removed %s, left by an interrupted save", path);
-			(*saves)++;
-		}
-		free(path);
-	}
-	closedir(d);
-	free(root);
-	return r;
+	return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == kind;
 }
 
 /*
- * Unlink the regular files named ".tmp-*" in the chunk directory dir:
- * chunks a writer that died had written but not yet named.  Adds the count
- * to *removed.  0 or the last -errno.
+ * Unlink the regular file path, a temporary a dead writer left; counts it
+ * in *removed.  Anything else by that name is left alone.  0 or -errno.
  */
 static int
-recover_chunk_dir(const char *dir, unsigned long *removed)
+remove_tmp_file(const char *path, unsigned long *removed)
 {
-	DIR		*d;
-	struct dirent	*de;
-	int		 r = 0;
+	int r;
 
-	if ((d = opendir(dir)) == NULL)
-		return errno == ENOENT ? 0 : -errno;
-	while ((de = readdir(d)) != NULL) {
-		char		*path;
-		struct stat	 st;
-
-		if (strncmp(de->d_name, ".tmp-", 5) != 0)
-			continue;
-		path = xasprintf("%s/%s", dir, de->d_name);
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (unlink(path) < 0 && errno != ENOENT) {
-				r = -errno;
-				log_warnx("recovery: cannot remove %s: %s", path,
-				    strerror(-r));
-			} else {
-				log_debug("recovery: removed %s", path);
-				(*removed)++;
-			}
-		}
-		free(path);
+	if (!is_kind(path, S_IFREG))
+		return 0;
+	if (unlink(path) < 0 && errno != ENOENT) {
+		r = -errno;
+		log_warnx("recovery: cannot remove %s: %s", path, strerror(-r));
+		return r;
 	}
-	closedir(d);
-	return r;
+	log_debug("recovery: removed %s", path);
+	(*removed)++;
+	return 0;
+}
+
+/*
+ * <store>/tmp: journal entries (path snapshots' work directories) and the
+ * captures of restores that were starting.
+ */
+static int
+tmp_entry(const char *jdir, const char *path, const char *name, void *arg)
+{
+	int r;
+
+	if (strncmp(name, JOURNAL_PREFIX, strlen(JOURNAL_PREFIX)) == 0)
+		return recover_journal_entry(jdir, name, arg);
+	if (strncmp(name, RESTORE_PREFIX, strlen(RESTORE_PREFIX)) != 0 ||
+	    !is_kind(path, S_IFDIR))
+		return 0;
+	if ((r = fs_remove_tree(path)) < 0) {
+		log_warnx("recovery: cannot remove %s: %s", path, strerror(-r));
+		return r;
+	}
+	log_info("recovery: removed %s, the capture of an interrupted restore", path);
+	return 0;
+}
+
+/* Work directories of named saves in <state-dir>/snapshots. */
+static int
+named_entry(const char *dir, const char *path, const char *name, void *arg)
+{
+	unsigned	*saves = arg;
+	bool		 removed;
+	int		 r;
+
+	(void)dir;
+	/* Only a directory is a save's work directory (an export's partial file is not). */
+	if (!is_partial_name(name) || !is_kind(path, S_IFDIR))
+		return 0;
+	if ((r = remove_workdir(path, &removed)) < 0) {
+		log_warnx("recovery: cannot remove %s, left by an interrupted "
+		    "save: %s", path, strerror(-r));
+		return r;
+	}
+	if (removed) {
+		log_info("recovery: removed %s, left by an interrupted save", path);
+		(*saves)++;
+	}
+	return 0;
+}
+
+/* In a chunk directory: ".tmp-*" chunks a dead writer had not yet named. */
+static int
+chunk_tmp_entry(const char *dir, const char *path, const char *name, void *arg)
+{
+	(void)dir;
+	return strncmp(name, ".tmp-", 5) == 0 ? remove_tmp_file(path, arg) : 0;
+}
+
+/* In <store>/chunks: every chunk directory <aa>. */
+static int
+chunk_dir_entry(const char *dir, const char *path, const char *name, void *arg)
+{
+	(void)dir;
+	return strlen(name) == 2 && name[0] != '.' ?
+	    scan_dir(path, chunk_tmp_entry, arg) : 0;
 }
 
 /*
@@ -403,27 +404,10 @@ static int
 recover_chunk_tmps(const char *store)
 {
 	char		*top = xasprintf("%s/chunks", store);
-	DIR		*d;
-	struct dirent	*de;
 	unsigned long	 removed = 0;
-	int		 r = 0, r2;
+	int		 r;
 
-	if ((d = opendir(top)) == NULL) {
-		r = errno == ENOENT ? 0 : -errno;
-		free(top);
-		return r;
-	}
-	while ((de = readdir(d)) != NULL) {
-		char *sub;
-
-		if (strlen(de->d_name) != 2 || de->d_name[0] == '.')
-			continue;
-		sub = xasprintf("%s/%s", top, de->d_name);
-		if ((r2 = recover_chunk_dir(sub, &removed)) < 0)
-			r = r2;
-		free(sub);
-	}
-	closedir(d);
+	r = scan_dir(top, chunk_dir_entry, &removed);
 	if (removed > 0)
 		log_info("recovery: removed %lu chunk file(s) an interrupted save "
 		    "was writing (%s/*/.tmp-*)", removed, top);
@@ -431,55 +415,38 @@ recover_chunk_tmps(const char *store)
 	return r;
 }
 
+/* In <store>/packs: a .tmp-* file, or a pack whose index is missing. */
+static int
+pack_tmp_entry(const char *dir, const char *path, const char *name, void *arg)
+{
+	size_t	 nl = strlen(name);
+	char	*idx;
+	bool	 orphan;
+
+	if (strncmp(name, ".tmp-", 5) == 0)
+		return remove_tmp_file(path, arg);
+	if (nl <= 5 || name[0] == '.' || strcmp(name + nl - 5, ".pack") != 0)
+		return 0;
+	idx = xasprintf("%s/%.*s.idx", dir, (int)(nl - 5), name);
+	orphan = access(idx, F_OK) < 0 && errno == ENOENT;
+	free(idx);
+	return orphan ? remove_tmp_file(path, arg) : 0;
+}
+
 /*
  * <store>/packs: .tmp-* files and packs without an index, left by a save or
  * an import that died before its commit point (the index's rename).  One
  * directory, so it is scanned at every start: an import leaves no work
- * directory behind for recover_tmp() to count.
+ * directory behind for the journal scan to count.
  */
 static int
 recover_pack_tmps(const char *store)
 {
 	char		*dir = xasprintf("%s/packs", store);
-	DIR		*d;
-	struct dirent	*de;
 	unsigned long	 removed = 0;
-	int		 r = 0;
+	int		 r;
 
-	if ((d = opendir(dir)) == NULL) {
-		r = errno == ENOENT ? 0 : -errno;
-		free(dir);
-		return r;
-	}
-	while ((de = readdir(d)) != NULL) {
-		char		*path = NULL, *idx;
-		size_t		 nl = strlen(de->d_name);
-		struct stat	 st;
-
-		if (strncmp(de->d_name, ".tmp-", 5) == 0)
-			path = xasprintf("%s/%s", dir, de->d_name);
-		else if (nl > 5 && de->d_name[0] != '.' &&
-		    strcmp(de->d_name + nl - 5, ".pack") == 0) {
-			idx = xasprintf("%s/%.*s.idx", dir, (int)(nl - 5), de->d_name);
-			if (lstat(idx, &st) < 0 && errno == ENOENT)
-				path = xasprintf("%s/%s", dir, de->d_name);
-			free(idx);
-		}
-		if (path == NULL)
-			continue;
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (unlink(path) < 0 && errno != ENOENT) {
-				r = -errno;
-				log_warnx("recovery: cannot remove %s: %s", path,
-				    strerror(-r));
-			} else {
-				log_debug("recovery: removed %s", path);
-				removed++;
-			}
-		}
-		free(path);
-	}
-	closedir(d);
+	r = scan_dir(dir, pack_tmp_entry, &removed);
 	if (removed > 0) {
 		log_info("recovery: removed %lu uncommitted pack file(s) an "
 		    "interrupted save or import was writing (%s)", removed, dir);
@@ -490,39 +457,29 @@ recover_pack_tmps(const char *store)
 	return r;
 }
 
-/* <store>/kernels/.<build-id>.tmp-*: a kernel binary being materialised. */
+/* In <store>/kernels: .<build-id>.tmp-*, a kernel binary being materialised. */
+static int
+kernel_tmp_entry(const char *dir, const char *path, const char *name, void *arg)
+{
+	unsigned long	removed = 0;
+	int		r;
+
+	(void)dir;
+	(void)arg;
+	if (name[0] != '.' || strstr(name, ".tmp-") == NULL)
+		return 0;
+	if ((r = remove_tmp_file(path, &removed)) == 0 && removed > 0)
+		log_info("recovery: removed %s, a kernel binary an interrupted "
+		    "restore was materialising", path);
+	return r;
+}
+
 static int
 recover_kernel_tmps(const char *store)
 {
-	char		*dir = xasprintf("%s/kernels", store);
-	DIR		*d;
-	struct dirent	*de;
-	int		 r = 0;
+	char	*dir = xasprintf("%s/kernels", store);
+	int	 r = scan_dir(dir, kernel_tmp_entry, NULL);
 
-	if ((d = opendir(dir)) == NULL) {
-		r = errno == ENOENT ? 0 : -errno;
-		free(dir);
-		return r;
-	}
-	while ((de = readdir(d)) != NULL) {
-		char		*path;
-		struct stat	 st;
-
-		if (de->d_name[0] != '.' || strstr(de->d_name, ".tmp-") == NULL)
-			continue;
-		path = xasprintf("%s/%s", dir, de->d_name);
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (unlink(path) < 0 && errno != ENOENT) {
-				r = -errno;
-				log_warnx("recovery: cannot remove %s: %s", path,
-				    strerror(-r));
-			} else
-				log_info("recovery: removed %s, a kernel binary an "
-				    "interrupted restore was materialising", path);
-		}
-		free(path);
-	}
-	closedir(d);
 	free(dir);
 	return r;
 }
@@ -606,16 +563,20 @@ recover_restores(void)
 int
 recover_run(void)
 {
-	char		*store;
+	char		*store, *dir;
 	unsigned	 saves = 0;
 	int		 r, r2;
 
 	if ((r = recover_lock()) < 0)
 		return r;
 	store = snapshot_store_root();
-	r = recover_tmp(&saves);
-	if ((r2 = recover_named(&saves)) < 0)
+	dir = tmp_root();
+	r = scan_dir(dir, tmp_entry, &saves);
+	free(dir);
+	dir = snapshot_named_root();
+	if ((r2 = scan_dir(dir, named_entry, &saves)) < 0)
 		r = r2;
+	free(dir);
 	if (saves > 0 && (r2 = recover_chunk_tmps(store)) < 0)
 		r = r2;
 	if ((r2 = recover_pack_tmps(store)) < 0)
