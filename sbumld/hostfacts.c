@@ -514,3 +514,32 @@ hostfacts_checks(struct json_object *saved_host, const struct hostfacts *here)
 	}
 	return arr;
 }
+
+/* Can a snapshot saved on saved_host be restored here?  See hostfacts.h. */
+int
+hostfacts_restorable(struct json_object *saved_host, char *err, size_t errlen)
+{
+	struct hostfacts_problem problems[HOSTFACTS_MAX_PROBLEMS];
+	struct hostfacts	 saved, here;
+	size_t			 n;
+	int			 r;
+
+	if ((r = hostfacts_read(&here)) < 0) {
+		snprintf(err, errlen, "cannot read this host's facts: %s",
+		    strerror(-r));
+		return r;
+	}
+	/* No or unreadable facts: the kernel's own check still runs. */
+	if (saved_host == NULL ||
+	    hostfacts_from_json(saved_host, &saved, err, errlen) < 0)
+		saved = here;
+	n = hostfacts_compare(&saved, &here, problems);
+	for (size_t i = 0; i < n; i++) {
+		if (!problems[i].fatal)
+			continue;
+		snprintf(err, errlen, "this host cannot run the snapshot (%s): %s",
+		    hostfacts_check_names[problems[i].check], problems[i].detail);
+		return -ENOTSUP;
+	}
+	return 0;
+}

@@ -86,5 +86,14 @@ size_t	hostfacts_compare(const struct hostfacts *saved,
  */
 struct json_object *hostfacts_checks(struct json_object *saved_host,
 	    const struct hostfacts *here);
+/*
+ * Whether a snapshot whose manifest has saved_host ("host", may be NULL)
+ * can be restored on this host: 0, or -ENOTSUP with the first fatal
+ * difference in err (what the kernel would refuse, said before anything is
+ * created), or another -errno if this host's facts cannot be read.  Without
+ * usable saved facts it returns 0: the kernel checks CPU and xstate itself.
+ */
+int	hostfacts_restorable(struct json_object *saved_host, char *err,
+	    size_t errlen);
 
 #endif

@@ -952,8 +952,8 @@ machine_remove_umid(struct machine *m)
 
 /* Start the UML process of a stopped machine: a boot, or a restore from capture. */
 static int
-machine_start(struct machine *m, const char *capture, machine_done_cb cb,
-    void *arg, char *err, size_t errlen)
+machine_start(struct machine *m, const char *capture, int physmem_fd,
+    machine_done_cb cb, void *arg, char *err, size_t errlen)
 {
 	struct uml_launch	l;
 	pid_t			pid;
@@ -962,6 +962,11 @@ machine_start(struct machine *m, const char *capture, machine_done_cb cb,
 	if (machine_state_is_live(m->state)) {
 		snprintf(err, errlen, "machine %s is %s", m->name,
 		    machine_state_to_string(m->state));
+		return (-EBUSY);
+	}
+	if (m->job != NULL) {
+		snprintf(err, errlen, "machine %s is busy: a %s is running on it",
+		    m->name, m->job->kind);
 		return (-EBUSY);
 	}
 	if (m->nwaiters >= MACHINE_MAX_WAITERS) {
@@ -986,6 +991,7 @@ machine_start(struct machine *m, const char *capture, machine_done_cb cb,
 		l.disks[i] = m->cfg.disks[i];
 	l.ndisks = m->cfg.ndisks;
 	l.restore = capture;
+	l.physmem_fd = physmem_fd;
 	if ((r = uml_spawn(&l, &pid, err, errlen)) < 0) {
 		m->notifier = mconsole_notifier_free(m->notifier);
 		return (r);
@@ -1022,15 +1028,15 @@ int
 machine_boot(struct machine *m, machine_done_cb cb, void *arg, char *err,
     size_t errlen)
 {
-	return (machine_start(m, NULL, cb, arg, err, errlen));
+	return (machine_start(m, NULL, 0, cb, arg, err, errlen));
 }
 
 /* Bring a new machine to life from a snapshot's capture; see machine.h. */
 int
-machine_restore(struct machine *m, const char *capture, machine_done_cb cb,
-    void *arg, char *err, size_t errlen)
+machine_restore(struct machine *m, const char *capture, int physmem_fd,
+    machine_done_cb cb, void *arg, char *err, size_t errlen)
 {
-	return (machine_start(m, capture, cb, arg, err, errlen));
+	return (machine_start(m, capture, physmem_fd, cb, arg, err, errlen));
 }
 
 /* mconsole answer of a pause or resume. */
@@ -1217,6 +1223,18 @@ machine_job_begin(struct machine *m, const struct machine_job *job)
 	if (m->job != NULL)
 		return (-EBUSY);
 	if (m->pid == 0 || !machine_state_is_live(m->state))
+		return (-EINVAL);
+	m->job = job;
+	return (0);
+}
+
+/* Take the job slot of a machine that is not running; see machine.h. */
+int
+machine_job_reserve(struct machine *m, const struct machine_job *job)
+{
+	if (m->job != NULL)
+		return (-EBUSY);
+	if (machine_state_is_live(m->state))
 		return (-EINVAL);
 	m->job = job;
 	return (0);
@@ -1508,7 +1526,12 @@ machine_delete(struct machine *m, char *err, size_t errlen)
 	char	 file[32];
 	int	 r;
 
-	if (machine_state_is_live(m->state) || m->job != NULL || m->nwaiters > 0) {
+	if (m->job != NULL) {
+		snprintf(err, errlen, "machine %s is busy: a %s is running on it",
+		    m->name, m->job->kind);
+		return (-EBUSY);
+	}
+	if (machine_state_is_live(m->state) || m->nwaiters > 0) {
 		snprintf(err, errlen, "machine %s is %s", m->name,
 		    machine_state_to_string(m->state));
 		return (-EBUSY);

@@ -184,9 +184,11 @@ int	machine_boot(struct machine *m, machine_done_cb cb, void *arg,
  * Like machine_boot, but the UML process restores the snapshot capture in
  * capture instead of booting (the disk files dir/disk<N>.cow must already be
  * the snapshot's copies).  cb runs once the restored kernel answers on its
- * new mconsole, or with -ECHILD if it refused or died.
+ * new mconsole, or with -ECHILD if it refused or died.  physmem_fd > 0:
+ * the guest memory, which the kernel adopts (uml_launch.physmem_fd; the
+ * caller still closes its copy).
  */
-int	machine_restore(struct machine *m, const char *capture,
+int	machine_restore(struct machine *m, const char *capture, int physmem_fd,
 	    machine_done_cb cb, void *arg, char *err, size_t errlen);
 /* mconsole stop (running -> paused) / go (paused -> running). -EBUSY, -EINVAL for a bad state. */
 int	machine_pause(struct machine *m, machine_done_cb cb, void *arg);
@@ -203,6 +205,12 @@ bool	machine_op_pending(const struct machine *m);
 
 /* Take the job slot. -EBUSY if a job holds it, -EINVAL if the machine is not live. */
 int	machine_job_begin(struct machine *m, const struct machine_job *job);
+/*
+ * Take the job slot of a machine that is not running (a restore filling in
+ * its disks): boot and delete are refused (-EBUSY) until machine_job_end.
+ * -EBUSY if a job holds it, -EINVAL if the machine is live.
+ */
+int	machine_job_reserve(struct machine *m, const struct machine_job *job);
 /* Release the job slot (job must be the one that holds it). */
 void	machine_job_end(struct machine *m, const struct machine_job *job);
 /* The job holding the slot, or NULL. */

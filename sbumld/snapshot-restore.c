@@ -6,46 +6,65 @@
  * the kernel in restore mode.  The guest then carries on exactly where it
  * was saved.  A restore the kernel refuses leaves no machine behind.
  *
- * A format 2 snapshot is first materialised from the chunk store, every
- * chunk's hash checked on the way: the capture's physmem, private, meta and
- * DONE into a hidden directory <state-dir>/store/tmp/restore-XXXXXX (zero
- * runs become holes), each disk<N> straight to the new machine's
- * disk<N>.cow.  The kernel reads the capture only while it starts (phase A
- * copies physmem into its own tmpfile, phase B reads private; doc/kernel.md
- * §5), so the directory is removed once the restored kernel answers, or
- * fails.  If no installed kernel has the snapshot's build-id, the kernel
+ * A format 2 snapshot is first materialised from the chunk store, in a
+ * worker thread (the daemon answers other calls meanwhile; the new machine's
+ * job slot is held so that nobody boots or deletes it), every chunk's hash
+ * checked on the way: the guest memory (physmem) into a memfd that the
+ * kernel adopts as its own physmem file (sbuml_physmem_fd=, no copy; a
+ * kernel without that option gets it as a file in the capture), the
+ * capture's private, meta and DONE into a hidden directory
+ * <state-dir>/store/tmp/restore-XXXXXX (zero runs become holes), each
+ * disk<N> straight to the new machine's disk<N>.cow.  The kernel reads the
+ * capture only while it starts (phase B reads private; doc/kernel.md §5),
+ * so the directory is removed once the restored kernel answers, or fails.  If no installed kernel has the snapshot's build-id, the kernel
  * binary stored with the snapshot is materialised (and checked) into
  * <state-dir>/store/kernels/<build-id>.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "buildid.h"
 #include "fsutil.h"
+#include "hostfacts.h"
 #include "log.h"
 #include "machine.h"
 #include "machine-config.h"
 #include "rpc.h"
 #include "snapshot.h"
 #include "snapshot-restore.h"
+#include "uml.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 struct restore_job {
-	struct rpc_call	*call;
-	struct machine	*m;
-	char		*snapshot;
-	char		*capdir;	/* materialised capture (format 2), or NULL */
-	bool		 saved_paused;	/* the capture is in UML's stop loop */
-	bool		 cont;
+	struct rpc_call		*call;
+	struct machine		*m;	/* NULL: the daemon shut down under us */
+	struct machine_job	 slot;	/* held while materialising */
+	char			*snapshot;
+	char			*dir;	/* the snapshot directory */
+	char			*capdir; /* materialised capture (format 2), or NULL */
+	char			*marker; /* <machine dir>/restoring */
+	bool			 saved_paused;	/* the capture is in UML's stop loop */
+	bool			 cont;
+	/* Materialising (format 2), in the worker: inputs, then results. */
+	struct json_object	*man;
+	char			*mdir;
+	bool			 adopt;	/* physmem into a memfd the kernel adopts */
+	int			 physmem_fd;	/* -1, or that memfd */
+	int			 r;
+	uint64_t		 us;
+	char			 err[1024];
 };
 
 /* Free the job (the machine stays, registered or deleted by the caller). */
@@ -55,7 +74,12 @@ restore_job_free(struct restore_job *job)
 	rpc_call_unref(job->call);
 	if (job->capdir != NULL)
 		(void)fs_remove_tree(job->capdir);
+	closefd(&job->physmem_fd);
+	json_object_put(job->man);
 	free(job->capdir);
+	free(job->marker);
+	free(job->mdir);
+	free(job->dir);
 	free(job->snapshot);
 	free(job);
 }
@@ -332,20 +356,39 @@ disk_index(const char *base)
 	return *end == '\0' && n <= UML_MAX_DISKS ? (int)n : -1;
 }
 
+/* A memfd for the guest memory, above the standard fds.  fd or -errno. */
+static int
+physmem_memfd(void)
+{
+	int fd, hi;
+
+	if ((fd = memfd_create("sbuml-physmem", MFD_CLOEXEC)) < 0)
+		return -errno;
+	/* Never 0-2 (a daemon started with them closed): 0 means none. */
+	if (fd > 2)
+		return fd;
+	hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	hi = hi < 0 ? -errno : hi;
+	(void)close(fd);
+	return hi;
+}
+
 /*
  * Materialise a format 2 snapshot: capture files into a new hidden directory
- * (*ret_capdir, caller removes and frees), disk<N> into mdir/disk<N>.cow.
- * Every chunk is checked.  0, or -EBADMSG naming the file and chunk, or
- * another -errno; message in err.  On failure the directory is removed.
+ * (*ret_capdir, caller removes and frees), disk<N> into mdir/disk<N>.cow,
+ * and, if ret_physmem is not NULL, physmem into a new memfd (*ret_physmem,
+ * caller closes) instead of the directory.  Every chunk is checked.  0, or
+ * -EBADMSG naming the file and chunk, or another -errno; message in err.
+ * On failure nothing is left (the directory is removed, the memfd closed).
  */
 static int
-materialise(struct json_object *man, const char *mdir, char **ret_capdir,
-    char *err, size_t errlen)
+materialise(struct json_object *man, const char *mdir, int *ret_physmem,
+    char **ret_capdir, char *err, size_t errlen)
 {
 	struct json_object	*files, *v;
 	struct store		*s;
 	char			*root = snapshot_store_root(), *tmpdir, *capdir;
-	int			 r = 0;
+	int			 r = 0, pfd = -1;
 
 	s = store_open(root, err, errlen);
 	tmpdir = xasprintf("%s/tmp", root);
@@ -360,6 +403,8 @@ materialise(struct json_object *man, const char *mdir, char **ret_capdir,
 	    mkdtemp(capdir) == NULL) {
 		r = r < 0 && r != -EEXIST ? r : -errno;
 		snprintf(err, errlen, "cannot create %s: %s", capdir, strerror(-r));
+		free(capdir);
+		capdir = NULL;
 		goto out;
 	}
 	r = 0;
@@ -374,6 +419,16 @@ materialise(struct json_object *man, const char *mdir, char **ret_capdir,
 		rel = json_object_get_string(v);
 		base = strrchr(rel, '/') + 1;	/* checked by snapshot_manifest_load */
 		n = disk_index(base);
+		if (ret_physmem != NULL && strcmp(base, "physmem") == 0) {
+			if ((pfd = physmem_memfd()) < 0) {
+				r = pfd;
+				snprintf(err, errlen, "memfd for the guest memory: %s",
+				    strerror(-r));
+				break;
+			}
+			r = store_read_entry(s, rel, f, pfd, err, errlen);
+			continue;
+		}
 		dst = n >= 0 ? xasprintf("%s/disk%d.cow", mdir, n) :
 		    xasprintf("%s/%s", capdir, base);
 		if ((fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
@@ -383,6 +438,10 @@ materialise(struct json_object *man, const char *mdir, char **ret_capdir,
 			break;
 		}
 		r = store_read_entry(s, rel, f, fd, err, errlen);
+		/*
+		 * The guest takes what its disk held at the save as durable
+		 * (it flushed it then): so must the copy be, before it runs.
+		 */
 		if (r == 0 && n >= 0 && fsync(fd) < 0) {
 			r = -errno;
 			snprintf(err, errlen, "%s: %s", dst, strerror(-r));
@@ -391,11 +450,15 @@ materialise(struct json_object *man, const char *mdir, char **ret_capdir,
 		free(dst);
 	}
 out:
-	if (r < 0)
-		(void)fs_remove_tree(capdir);
-	else {
+	if (r < 0) {
+		if (capdir != NULL)
+			(void)fs_remove_tree(capdir);
+		closefd(&pfd);
+	} else {
 		*ret_capdir = capdir;
 		capdir = NULL;
+		if (ret_physmem != NULL)
+			*ret_physmem = pfd;
 	}
 	free(capdir);
 	free(tmpdir);
@@ -495,17 +558,133 @@ restore_started_cb(struct machine *m, int err, const char *msg, void *arg)
 	}
 }
 
+/* Remove the half-made machine and answer with the error. */
+static void
+restore_fail(struct restore_job *job, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void
+restore_fail(struct restore_job *job, int code, const char *fmt, ...)
+{
+	char	msg[1536], derr[256];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (job->m != NULL && machine_delete(job->m, derr, sizeof(derr)) < 0)
+		log_warnx("restore: cannot remove the failed machine: %s", derr);
+	if (code == RPC_E_BAD_SNAPSHOT || code == RPC_E_INCOMPATIBLE)
+		answer_reason(job->call, code, msg);
+	else
+		rpc_error(job->call, code, "%s", msg);
+	restore_job_free(job);
+}
+
+/* Start the kernel in restore mode on the machine's prepared files. */
+static void
+restore_launch(struct restore_job *job)
+{
+	char	 err[1024], *capture;
+	int	 r;
+
+	capture = job->capdir != NULL ? xstrdup(job->capdir) :
+	    xasprintf("%s/%s", job->dir, SNAPSHOT_CAPTURE);
+	r = machine_restore(job->m, capture, job->physmem_fd > 0 ?
+	    job->physmem_fd : 0, restore_started_cb, job, err, sizeof(err));
+	free(capture);
+	if (r < 0) {
+		restore_fail(job, RPC_E_BOOT_FAILED, "%s", err);
+		return;
+	}
+	/* The kernel has its own descriptor of the guest memory now. */
+	closefd(&job->physmem_fd);
+	(void)unlink(job->marker);
+	log_info("%s: restoring from %s", machine_name(job->m), job->dir);
+}
+
+/* Worker thread: materialise the snapshot's files from the store. */
+static void
+restore_materialise_worker(void *arg)
+{
+	struct restore_job	*job = arg;
+	uint64_t		 t0 = now_usec();
+
+	job->r = materialise(job->man, job->mdir, job->adopt ? &job->physmem_fd :
+	    NULL, &job->capdir, job->err, sizeof(job->err));
+	job->us = now_usec() - t0;
+}
+
+/* Back on the event loop: launch the kernel, or fail. */
+static void
+restore_materialised(void *arg)
+{
+	struct restore_job *job = arg;
+
+	store_reader_end();
+	if (job->m == NULL) {
+		/* The daemon is shutting down; start-up recovery tidies up. */
+		restore_job_free(job);
+		return;
+	}
+	machine_job_end(job->m, &job->slot);
+	log_debug("%s: snapshot materialised from the store in %llu us%s",
+	    machine_name(job->m), (unsigned long long)job->us,
+	    job->adopt ? " (guest memory in a memfd)" : "");
+	if (job->r < 0) {
+		restore_fail(job, job->r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
+		    job->r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED : RPC_E_IO_ERROR,
+		    "%s", job->err);
+		return;
+	}
+	restore_launch(job);
+}
+
+/* The machine goes away under the materialising (daemon shutdown). */
+static void
+restore_slot_exit(struct machine *m, void *arg)
+{
+	struct restore_job *job = arg;
+
+	(void)m;
+	job->m = NULL;
+}
+
+/* Materialise in a worker, holding the machine's job slot meanwhile. */
+static void
+restore_materialise_start(struct restore_job *job)
+{
+	int r;
+
+	job->slot.kind = "restore";
+	job->slot.on_exit = restore_slot_exit;
+	job->slot.arg = job;
+	if ((r = machine_job_reserve(job->m, &job->slot)) < 0) {
+		restore_fail(job, RPC_E_BAD_STATE, "%s is busy: %s",
+		    machine_name(job->m), strerror(-r));
+		return;
+	}
+	/* Its worker reads packs that a gc could delete or rewrite. */
+	store_reader_begin();
+	if ((r = worker_start(restore_materialise_worker, restore_materialised,
+	    job)) < 0) {
+		store_reader_end();
+		machine_job_end(job->m, &job->slot);
+		restore_fail(job, RPC_E_IO_ERROR, "cannot start a worker: %s",
+		    strerror(-r));
+	}
+}
+
 int
 snapshot_restore_start(struct rpc_call *call, const char *snapshot,
     const char *name, bool cont)
 {
-	struct json_object	*man = NULL;
+	struct json_object	*man = NULL, *host;
 	struct machine_config	 cfg;
 	struct restore_job	*job;
 	struct machine		*m;
 	const char		*state;
-	char			 err[1024], *dir = NULL, *mdir = NULL, *capture = NULL;
-	char			*kernel = NULL, *capdir = NULL, *marker = NULL;
+	char			 err[1024], *dir = NULL, *mdir = NULL;
+	char			*kernel = NULL;
 	bool			 chunked;
 	bool			 is_path;
 	int			 r;
@@ -537,6 +716,14 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		    RPC_E_INCOMPATIBLE, err);
 		goto out;
 	}
+	/* What the kernel would refuse (CPU features, xstate), said now. */
+	if (!json_object_object_get_ex(man, "host", &host))
+		host = NULL;
+	if ((r = hostfacts_restorable(host, err, sizeof(err))) < 0) {
+		answer_reason(call, r == -ENOTSUP ? RPC_E_INCOMPATIBLE :
+		    RPC_INTERNAL_ERROR, err);
+		goto out;
+	}
 	chunked = snapshot_manifest_version(man) == SNAPSHOT_VERSION;
 	if ((r = config_from_manifest(man, kernel, &cfg, err, sizeof(err))) < 0) {
 		answer_reason(call, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
@@ -551,60 +738,38 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		    r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED : RPC_E_IO_ERROR, "%s", err);
 		goto out;
 	}
-	/*
-	 * Until its kernel runs, the machine is half made (disks being
-	 * written): if sbumld dies now, start-up recovery removes it.
-	 */
-	marker = xasprintf("%s/%s", machine_dir(m), MACHINE_RESTORING_FILE);
-	r = write_file_atomic(marker, "", 0, 0600);
-	if (r < 0)
-		snprintf(err, sizeof(err), "cannot write %s: %s", marker, strerror(-r));
-	else if (chunked) {
-		uint64_t t0 = now_usec();
-
-		r = materialise(man, machine_dir(m), &capdir, err, sizeof(err));
-		log_debug("%s: snapshot materialised from the store in %llu us", name,
-		    (unsigned long long)(now_usec() - t0));
-	}
-	else
-		r = copy_disks(dir, machine_dir(m), machine_config(m)->ndisks, err,
-		    sizeof(err));
-	if (r < 0) {
-		char derr[256];
-
-		(void)machine_delete(m, derr, sizeof(derr));
-		if (r == -EBADMSG)
-			answer_reason(call, RPC_E_BAD_SNAPSHOT, err);
-		else
-			rpc_error(call, RPC_E_IO_ERROR, "%s", err);
-		goto out;
-	}
 	job = xcalloc(1, sizeof(*job));
 	job->call = rpc_call_ref(call);
 	job->m = m;
 	job->snapshot = xstrdup(snapshot);
+	job->dir = dir;
+	dir = NULL;
 	job->cont = cont;
 	job->saved_paused = state != NULL && strcmp(state, "paused") == 0;
-	job->capdir = capdir;
-	capture = capdir != NULL ? xstrdup(capdir) : xasprintf("%s/%s", dir,
-	    SNAPSHOT_CAPTURE);
-	if ((r = machine_restore(m, capture, restore_started_cb, job, err,
-	    sizeof(err))) < 0) {
-		char derr[256];
-
-		(void)machine_delete(m, derr, sizeof(derr));
-		rpc_error(call, RPC_E_BOOT_FAILED, "%s", err);
-		restore_job_free(job);
-		goto out;
-	}
-	(void)unlink(marker);
-	log_info("%s: restoring from %s", name, dir);
+	job->physmem_fd = -1;
+	/*
+	 * Until its kernel runs, the machine is half made (disks being
+	 * written): if sbumld dies now, start-up recovery removes it.
+	 */
+	job->marker = xasprintf("%s/%s", machine_dir(m), MACHINE_RESTORING_FILE);
+	if ((r = write_file_atomic(job->marker, "", 0, 0600)) < 0) {
+		restore_fail(job, RPC_E_IO_ERROR, "cannot write %s: %s", job->marker,
+		    strerror(-r));
+	} else if (chunked) {
+		job->man = json_object_get(man);
+		job->mdir = xstrdup(machine_dir(m));
+		job->adopt = uml_kernel_adopts_physmem(machine_config(m)->kernel);
+		restore_materialise_start(job);
+	} else if ((r = copy_disks(job->dir, machine_dir(m),
+	    machine_config(m)->ndisks, err, sizeof(err))) < 0) {
+		restore_fail(job, r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED :
+		    RPC_E_IO_ERROR, "%s", err);
+	} else
+		restore_launch(job);
 	r = RPC_DEFERRED;
 out:
-	free(marker);
 	json_object_put(man);
 	free(kernel);
-	free(capture);
 	free(mdir);
 	free(dir);
 	return r == RPC_DEFERRED ? RPC_DEFERRED : 0;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -99,6 +100,8 @@ uml_build_restore_argv(const struct uml_launch *l, char **argv, size_t n)
 	argv[n++] = xasprintf("uml_dir=%s/", l->dir);
 	argv[n++] = xstrdup("umid=uml");
 	argv[n++] = xasprintf("mconsole=notify:%s/notify.sock", l->dir);
+	if (l->physmem_fd > 0)
+		argv[n++] = xasprintf("sbuml_physmem_fd=%d", UML_PHYSMEM_FD);
 	for (size_t i = 0; i <= l->ndisks; i++)
 		argv[n++] = xasprintf("sbuml_disk=%zu:%s/disk%zu.cow", i, l->dir, i);
 	argv[n] = NULL;
@@ -162,12 +165,13 @@ uml_child_fail(int errfd, enum uml_stage stage)
 	_exit(127);
 }
 
-/* In the child: close every fd above 2 except keep. */
+/* In the child: close every fd from first up except keep (> first). */
 static void
-uml_child_close_fds(int keep)
+uml_child_close_fds(int first, int keep)
 {
-	if (keep > 3 && close_range(3, (unsigned int)keep - 1, 0) == -1) {
-		for (int fd = 3; fd < keep; fd++)
+	if (keep > first && close_range((unsigned int)first,
+	    (unsigned int)keep - 1, 0) == -1) {
+		for (int fd = first; fd < keep; fd++)
 			(void)close(fd);
 	}
 	if (close_range((unsigned int)keep + 1, ~0U, 0) == -1) {
@@ -189,8 +193,8 @@ uml_child(const struct uml_launch *l, const char *console, char **argv,
 	sigset_t		all;
 	int			errfd, nullfd, logfd;
 
-	/* Above 2, so setting up stdio cannot clobber it. */
-	if ((errfd = fcntl(pipefd, F_DUPFD_CLOEXEC, 3)) == -1)
+	/* Above UML_PHYSMEM_FD, so setting up the fds cannot clobber it. */
+	if ((errfd = fcntl(pipefd, F_DUPFD_CLOEXEC, UML_PHYSMEM_FD + 1)) == -1)
 		_exit(127);
 	if (setsid() == -1)
 		uml_child_fail(errfd, UML_STAGE_SETSID);
@@ -208,7 +212,13 @@ uml_child(const struct uml_launch *l, const char *console, char **argv,
 	/* dup2 clears FD_CLOEXEC on the copies. */
 	if (dup2(nullfd, 0) == -1 || dup2(logfd, 1) == -1 || dup2(logfd, 2) == -1)
 		uml_child_fail(errfd, UML_STAGE_FDS);
-	uml_child_close_fds(errfd);
+	/* The guest memory to adopt, inherited (dup2 to itself keeps CLOEXEC). */
+	if (l->physmem_fd > 0 && (l->physmem_fd == UML_PHYSMEM_FD ?
+	    fcntl(UML_PHYSMEM_FD, F_SETFD, 0) :
+	    dup2(l->physmem_fd, UML_PHYSMEM_FD)) == -1)
+		uml_child_fail(errfd, UML_STAGE_FDS);
+	uml_child_close_fds(l->physmem_fd > 0 ? UML_PHYSMEM_FD + 1 :
+	    UML_PHYSMEM_FD, errfd);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -503,4 +513,52 @@ uml_kill_tree(pid_t pid, const char *dir)
 	log_debug("%s: killed %d host processes of pid %ld", dir, count,
 	    (long)pid);
 	return (count);
+}
+
+/* Whether the kernel can adopt a physmem file; see uml.h. */
+bool
+uml_kernel_adopts_physmem(const char *path)
+{
+	static const char	 key[] = "sbuml_physmem_fd=";
+	static struct {
+		dev_t		dev;
+		ino_t		ino;
+		off_t		size;
+		struct timespec	mtime;
+		bool		yes;
+	}			 cache[4];
+	static size_t		 next;
+	struct stat		 st;
+	void			*p;
+	bool			 yes;
+	int			 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return false;
+	if (fstat(fd, &st) == -1 || st.st_size == 0) {
+		(void)close(fd);
+		return false;
+	}
+	for (size_t i = 0; i < sizeof(cache) / sizeof(cache[0]); i++) {
+		if (cache[i].ino == st.st_ino && cache[i].dev == st.st_dev &&
+		    cache[i].size == st.st_size &&
+		    cache[i].mtime.tv_sec == st.st_mtim.tv_sec &&
+		    cache[i].mtime.tv_nsec == st.st_mtim.tv_nsec) {
+			(void)close(fd);
+			return cache[i].yes;
+		}
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	(void)close(fd);
+	if (p == MAP_FAILED)
+		return false;
+	yes = memmem(p, (size_t)st.st_size, key, sizeof(key) - 1) != NULL;
+	(void)munmap(p, (size_t)st.st_size);
+	cache[next].dev = st.st_dev;
+	cache[next].ino = st.st_ino;
+	cache[next].size = st.st_size;
+	cache[next].mtime = st.st_mtim;
+	cache[next].yes = yes;
+	next = (next + 1) % (sizeof(cache) / sizeof(cache[0]));
+	return yes;
 }

@@ -28,7 +28,16 @@ struct uml_launch {
 	 * and its disks from dir/disk<N>.cow, which the caller has copied.
 	 */
 	const char	*restore;
+	/*
+	 * Restore only, 0 for none: an open read-write file holding the
+	 * guest's memory, which the kernel adopts as its physmem file instead
+	 * of copying <restore>/physmem (sbuml_physmem_fd=, doc/kernel.md §5).
+	 * The child gets it as fd UML_PHYSMEM_FD; the caller keeps its own.
+	 */
+	int		 physmem_fd;
 };
+
+#define UML_PHYSMEM_FD	3	/* where a restored kernel finds physmem_fd */
 
 /*
  * Check that path is absolute, exists, is a regular file and is readable
@@ -51,6 +60,12 @@ int	uml_spawn(const struct uml_launch *l, pid_t *ret_pid, char *err,
  * each string and the array (uml_argv_free).  NULL-terminated.
  */
 char	**uml_build_argv(const struct uml_launch *l);
+/*
+ * Whether the kernel binary at path can adopt a physmem file
+ * (sbuml_physmem_fd=): kernels that can name the option in their text.
+ * Remembered per file (path, inode, size, mtime).  false if unreadable.
+ */
+bool	uml_kernel_adopts_physmem(const char *path);
 void	uml_argv_free(char **argv);
 
 /*
