@@ -22,6 +22,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -373,6 +374,94 @@ physmem_memfd(void)
 	return hi;
 }
 
+/* One of the threads filling the guest memory. */
+struct fill_part {
+	struct store		*s;	/* its own handle */
+	const char		*name;
+	struct json_object	*entry;	/* read only, shared */
+	unsigned char		*map;
+	unsigned int		 part, nparts;
+	int			 r;
+	char			 err[1024];
+};
+
+static void *
+fill_part_run(void *arg)
+{
+	struct fill_part *p = arg;
+
+	p->r = store_read_entry_into(p->s, p->name, p->entry, p->map, p->part,
+	    p->nparts, p->err, sizeof(p->err));
+	return NULL;
+}
+
+/*
+ * The guest memory (entry name) into a new memfd, *ret_fd (caller closes):
+ * decompressed straight into a shared mapping of it, by this thread and a
+ * second one (hashing and decompressing is the restore's critical path;
+ * chunks that are zero runs are never touched and stay holes).  0, or
+ * -errno with a message in err.
+ */
+static int
+physmem_fill(struct store *s, const char *root, const char *name,
+    struct json_object *entry, int *ret_fd, char *err, size_t errlen)
+{
+	struct fill_part	 parts[2];
+	struct json_object	*v;
+	pthread_t		 t;
+	unsigned char		*map;
+	size_t			 size;
+	bool			 two;
+	int			 fd, r;
+
+	json_object_object_get_ex(entry, "size", &v);
+	size = (size_t)json_object_get_int64(v);
+	if ((fd = physmem_memfd()) < 0) {
+		snprintf(err, errlen, "memfd for the guest memory: %s", strerror(-fd));
+		return fd;
+	}
+	if (ftruncate(fd, (off_t)size) < 0 || (map = size == 0 ? NULL :
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
+	    MAP_FAILED) {
+		r = -errno;
+		snprintf(err, errlen, "memfd for the guest memory (%zu bytes): %s",
+		    size, strerror(-r));
+		(void)close(fd);
+		return r;
+	}
+	memset(parts, 0, sizeof(parts));
+	for (int i = 0; i < 2; i++) {
+		parts[i].name = name;
+		parts[i].entry = entry;
+		parts[i].map = map;
+		parts[i].part = (unsigned int)i;
+	}
+	parts[0].s = s;
+	/* The second handle is only a speed-up: without it, one part. */
+	parts[1].s = store_open(root, parts[1].err, sizeof(parts[1].err));
+	two = parts[1].s != NULL;
+	parts[0].nparts = parts[1].nparts = two ? 2 : 1;
+	if (two && pthread_create(&t, NULL, fill_part_run, &parts[1]) != 0) {
+		two = false;
+		parts[0].nparts = 1;
+	}
+	(void)fill_part_run(&parts[0]);
+	if (two)
+		pthread_join(t, NULL);
+	store_free(parts[1].s);
+	if (map != NULL)
+		(void)munmap(map, size);
+	r = parts[0].r < 0 ? parts[0].r : two ? parts[1].r : 0;
+	if (r < 0) {
+		snprintf(err, errlen, "%s", parts[0].r < 0 ? parts[0].err :
+		    parts[1].err);
+		(void)close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
 /*
  * Materialise a format 2 snapshot: capture files into a new hidden directory
  * (*ret_capdir, caller removes and frees), disk<N> into mdir/disk<N>.cow,
@@ -393,8 +482,8 @@ materialise(struct json_object *man, const char *mdir, int *ret_physmem,
 	s = store_open(root, err, errlen);
 	tmpdir = xasprintf("%s/tmp", root);
 	capdir = xasprintf("%s/restore-XXXXXX", tmpdir);
-	free(root);
 	if (s == NULL) {
+		free(root);
 		free(tmpdir);
 		free(capdir);
 		return -EIO;
@@ -420,13 +509,7 @@ materialise(struct json_object *man, const char *mdir, int *ret_physmem,
 		base = strrchr(rel, '/') + 1;	/* checked by snapshot_manifest_load */
 		n = disk_index(base);
 		if (ret_physmem != NULL && strcmp(base, "physmem") == 0) {
-			if ((pfd = physmem_memfd()) < 0) {
-				r = pfd;
-				snprintf(err, errlen, "memfd for the guest memory: %s",
-				    strerror(-r));
-				break;
-			}
-			r = store_read_entry(s, rel, f, pfd, err, errlen);
+			r = physmem_fill(s, root, rel, f, &pfd, err, errlen);
 			continue;
 		}
 		dst = n >= 0 ? xasprintf("%s/disk%d.cow", mdir, n) :
@@ -462,6 +545,7 @@ out:
 	}
 	free(capdir);
 	free(tmpdir);
+	free(root);
 	store_free(s);
 	return r;
 }

@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +41,7 @@
 #include "snapshot-save.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 struct save_job {
 	struct machine_job	 slot;
@@ -66,9 +66,6 @@ struct save_job {
 	const char		*phase;		/* for progress notifications */
 	char			*kernel;	/* binary to store with the snapshot */
 	struct json_object	*manifest;	/* owned by the worker while storing */
-	pthread_t		 worker;
-	int			 pipe[2];	/* worker -> event loop: done */
-	struct event		*done_ev;
 	_Atomic uint64_t	 stored_bytes;	/* progress */
 	int			 store_r;	/* the worker's result */
 	char			 store_err[1024];
@@ -85,10 +82,6 @@ save_job_free(struct save_job *job)
 		event_free(job->progress);
 	if (job->delay != NULL)
 		event_free(job->delay);
-	if (job->done_ev != NULL)
-		event_free(job->done_ev);
-	closefd(&job->pipe[0]);
-	closefd(&job->pipe[1]);
 	if (job->m != NULL)
 		machine_job_end(job->m, &job->slot);
 	json_object_put(job->manifest);
@@ -356,7 +349,7 @@ save_succeed(struct save_job *job)
  * chunks, rewrite the manifest's "files" and "kernel" with their chunk
  * lists, make the chunks durable, then delete the raw capture.
  */
-static void *
+static void
 save_store_worker(void *arg)
 {
 	struct save_job		*job = arg;
@@ -445,22 +438,16 @@ save_store_worker(void *arg)
 out:
 	store_free(s);
 	job->store_r = r;
-	/* Wake the event loop; it joins this thread. */
-	(void)!write(job->pipe[1], "x", 1);
-	return NULL;
 }
 
 /* The worker is done: commit the snapshot or fail the save. */
 static void
-save_store_done_cb(evutil_socket_t fd, short what, void *arg)
+save_store_done(void *arg)
 {
 	struct save_job	*job = arg;
-	char		 msg[1024], c;
+	char		 msg[1024];
 	int		 r;
 
-	(void)what;
-	(void)!read(fd, &c, 1);
-	pthread_join(job->worker, NULL);
 	job->storing = false;
 	if (job->store_r < 0) {
 		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: storing the snapshot "
@@ -492,23 +479,15 @@ save_store_start(struct save_job *job, struct json_object *manifest)
 	job->m = NULL;
 	job->manifest = manifest;
 	job->phase = "storing";
-	if (pipe2(job->pipe, O_CLOEXEC) < 0) {
-		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: pipe: %s", job->mname,
-		    strerror(errno));
-		return;
-	}
-	job->done_ev = event_new(daemon_base, job->pipe[0], EV_READ,
-	    save_store_done_cb, job);
-	event_add(job->done_ev, NULL);
 	/* From here until the manifest is in place, store_gc() must wait. */
 	store_writer_begin();
 	job->writer = true;
 	job->storing = true;
 	save_notify_progress(job, "storing");
-	if ((r = pthread_create(&job->worker, NULL, save_store_worker, job)) != 0) {
+	if ((r = worker_start(save_store_worker, save_store_done, job)) < 0) {
 		job->storing = false;
 		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: cannot start the store "
-		    "worker: %s", job->mname, strerror(r));
+		    "worker: %s", job->mname, strerror(-r));
 	}
 }
 
@@ -718,7 +697,6 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 	job->store = store;
 	job->phase = "writing";
 	job->kernel = xstrdup(machine_config(m)->kernel);
-	job->pipe[0] = job->pipe[1] = -1;
 	job->name = xstrdup(name);
 	job->dir = xstrdup(dir);
 	job->cont = cont;

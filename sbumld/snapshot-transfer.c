@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 #include "snapshot-transfer.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 #define EXPORT_FORMAT	"sbuml-export"
 #define EXPORT_VERSION	1
@@ -63,9 +63,6 @@ struct xfer_job {
 	bool			 writer;	/* holds the store's writer mark */
 	bool			 reader;	/* holds the store's reader mark */
 
-	pthread_t		 worker;
-	int			 pipe[2];
-	struct event		*done_ev;
 
 	/* Set by the worker. */
 	int			 code;		/* 0, or the RPC error to answer */
@@ -81,10 +78,6 @@ struct xfer_job {
 static void
 xfer_job_free(struct xfer_job *job)
 {
-	if (job->done_ev != NULL)
-		event_free(job->done_ev);
-	closefd(&job->pipe[0]);
-	closefd(&job->pipe[1]);
 	closefd(&job->fd);
 	if (job->file_tmp != NULL) {
 		(void)unlink(job->file_tmp);
@@ -578,7 +571,7 @@ out:
 
 /* --- The job on the event loop --- */
 
-static void *
+static void
 xfer_worker(void *arg)
 {
 	struct xfer_job *job = arg;
@@ -589,8 +582,6 @@ xfer_worker(void *arg)
 		(void)export_run(job);
 	/* The stream is done either way: let its reader see the end now. */
 	closefd(&job->fd);
-	(void)!write(job->pipe[1], "x", 1);
-	return NULL;
 }
 
 /* {"snapshot": name, "id": id} of a base, or NULL if name is. */
@@ -643,15 +634,11 @@ import_result(struct xfer_job *job)
 }
 
 static void
-xfer_done_cb(evutil_socket_t fd, short what, void *arg)
+xfer_done(void *arg)
 {
 	struct xfer_job	*job = arg;
 	const char	*what_job = job->import ? "import" : "export";
-	char		 c;
 
-	(void)what;
-	(void)!read(fd, &c, 1);
-	pthread_join(job->worker, NULL);
 	if (job->code != 0) {
 		struct json_object *d = json_object_new_object();
 
@@ -681,14 +668,6 @@ xfer_start(struct xfer_job *job)
 {
 	int r;
 
-	if (pipe2(job->pipe, O_CLOEXEC) < 0) {
-		rpc_error_errno(job->call, RPC_E_IO_ERROR, errno, "pipe");
-		xfer_job_free(job);
-		return 0;
-	}
-	job->done_ev = event_new(daemon_base, job->pipe[0], EV_READ, xfer_done_cb, job);
-	if (job->done_ev == NULL || event_add(job->done_ev, NULL) < 0)
-		fatalx("cannot watch a transfer job");
 	if (job->import) {
 		/* Its chunks are referenced by nothing until the manifest is in place. */
 		store_writer_begin();
@@ -698,8 +677,8 @@ xfer_start(struct xfer_job *job)
 		store_reader_begin();
 		job->reader = true;
 	}
-	if ((r = pthread_create(&job->worker, NULL, xfer_worker, job)) != 0) {
-		rpc_error_errno(job->call, RPC_E_IO_ERROR, r, "cannot start a worker");
+	if ((r = worker_start(xfer_worker, xfer_done, job)) < 0) {
+		rpc_error_errno(job->call, RPC_E_IO_ERROR, -r, "cannot start a worker");
 		xfer_job_free(job);
 		return 0;
 	}
@@ -715,7 +694,6 @@ xfer_job_new(struct rpc_call *call, bool import, struct transfer_target *t)
 	job->import = import;
 	job->fd = t->fd;
 	t->fd = -1;
-	job->pipe[0] = job->pipe[1] = -1;
 	if (t->file != NULL)
 		job->file = xstrdup(t->file);
 	return job;

@@ -962,12 +962,12 @@ store_chunk_bytes(struct store *s, const char *hex)
 
 /*
  * Check the frame in s->zbuf (flen bytes): it decompresses to exactly len
- * bytes (into s->buf) whose hash is hex.  where names it for messages.
- * 0, or -EBADMSG with what is wrong in err.
+ * bytes (into out: s->buf, or the caller's memory) whose hash is hex.
+ * where names it for messages.  0, or -EBADMSG with what is wrong in err.
  */
 static int
 check_frame(struct store *s, const char *hex, size_t len, size_t flen,
-    const char *where, char *err, size_t errlen)
+    unsigned char *out, const char *where, char *err, size_t errlen)
 {
 	char			 got[STORE_HEX_LEN + 1];
 	unsigned long long	 content;
@@ -979,13 +979,14 @@ check_frame(struct store *s, const char *hex, size_t len, size_t flen,
 		    "zstd frame)", where, len);
 		return -EBADMSG;
 	}
-	n = ZSTD_decompressDCtx(s->dctx, s->buf, STORE_CHUNK_SIZE, s->zbuf, flen);
+	/* Exactly len: out may be the end of a mapping. */
+	n = ZSTD_decompressDCtx(s->dctx, out, len, s->zbuf, flen);
 	if (ZSTD_isError(n) || n != len) {
 		snprintf(err, errlen, "%s is truncated or corrupt (zstd: %s)", where,
 		    ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short");
 		return -EBADMSG;
 	}
-	store_sha256_hex(s->buf, len, got);
+	store_sha256_hex(out, len, got);
 	if (strcmp(got, hex) != 0) {
 		snprintf(err, errlen, "%s is corrupt (its content hashes to "
 		    "%.16s...)", where, got);
@@ -1040,13 +1041,13 @@ read_record(struct store *s, const struct loc *l, const char *hex,
 }
 
 /*
- * Load chunk hex into s->buf (its frame in s->zbuf), checking it
- * decompresses to exactly len bytes whose hash is hex.  0, or -EBADMSG with
- * what is wrong in err.
+ * Load chunk hex into out (s->buf, or len bytes of the caller's; its frame
+ * in s->zbuf), checking it decompresses to exactly len bytes whose hash is
+ * hex.  0, or -EBADMSG with what is wrong in err.
  */
 static int
-get_chunk(struct store *s, const char *hex, size_t len, size_t *ret_flen,
-    char *err, size_t errlen)
+get_chunk(struct store *s, const char *hex, size_t len, unsigned char *out,
+    size_t *ret_flen, char *err, size_t errlen)
 {
 	const struct loc	*l = find_loc(s, hex);
 	struct stat		 sb;
@@ -1059,7 +1060,8 @@ get_chunk(struct store *s, const char *hex, size_t len, size_t *ret_flen,
 		if ((r = read_record(s, l, hex, path, err, errlen)) == 0) {
 			where = xasprintf("chunk %s in pack %s at offset %llu", hex,
 			    path, (unsigned long long)l->off);
-			r = check_frame(s, hex, len, l->len, where, err, errlen);
+			r = check_frame(s, hex, len, l->len, out, where, err,
+			    errlen);
 			free(where);
 			if (r == 0 && ret_flen != NULL)
 				*ret_flen = l->len;
@@ -1091,7 +1093,7 @@ get_chunk(struct store *s, const char *hex, size_t len, size_t *ret_flen,
 		goto out;
 	}
 	where = xasprintf("chunk file %s", path);
-	r = check_frame(s, hex, len, (size_t)rd, where, err, errlen);
+	r = check_frame(s, hex, len, (size_t)rd, out, where, err, errlen);
 	free(where);
 	if (r == 0 && ret_flen != NULL)
 		*ret_flen = (size_t)rd;
@@ -1162,8 +1164,8 @@ store_read_entry(struct store *s, const char *name, struct json_object *entry,
 			size_t	len = size - off < STORE_CHUNK_SIZE ?
 				    (size_t)(size - off) : STORE_CHUNK_SIZE;
 
-			if (get_chunk(s, json_object_get_string(c), len, NULL, why,
-			    sizeof(why)) < 0) {
+			if (get_chunk(s, json_object_get_string(c), len, s->buf,
+			    NULL, why, sizeof(why)) < 0) {
 				snprintf(err, errlen, "%s, chunk %llu (bytes %lld-%lld): %s",
 				    name, (unsigned long long)idx, (long long)off,
 				    (long long)(off + (off_t)len - 1), why);
@@ -1201,6 +1203,47 @@ store_read_entry(struct store *s, const char *name, struct json_object *entry,
 		snprintf(err, errlen, "%s: its content does not match the manifest's "
 		    "sha256", name);
 		return -EBADMSG;
+	}
+	return 0;
+}
+
+int
+store_read_entry_into(struct store *s, const char *name,
+    struct json_object *entry, unsigned char *map, unsigned int part,
+    unsigned int nparts, char *err, size_t errlen)
+{
+	struct json_object	*list, *v;
+	char			 why[2 * PATH_MAX + 256];
+	uint64_t		 idx = 0, n = 0;
+	int64_t			 size;
+	int			 r;
+
+	if ((r = store_check_entry(s, name, entry, false, err, errlen)) < 0)
+		return r;
+	json_object_object_get_ex(entry, "size", &v);
+	size = json_object_get_int64(v);
+	json_object_object_get_ex(entry, "chunks", &list);
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object	*c = json_object_array_get_idx(list, i);
+		off_t			 off;
+		size_t			 len;
+
+		if (json_object_is_type(c, json_type_int)) {
+			idx += (uint64_t)json_object_get_int64(c);	/* stays zero */
+			continue;
+		}
+		off = (off_t)(idx++ * STORE_CHUNK_SIZE);
+		if (n++ % nparts != part)
+			continue;
+		len = size - off < STORE_CHUNK_SIZE ? (size_t)(size - off) :
+		    STORE_CHUNK_SIZE;
+		if (get_chunk(s, json_object_get_string(c), len, map + off, NULL,
+		    why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s, chunk %llu (bytes %lld-%lld): %s",
+			    name, (unsigned long long)(idx - 1), (long long)off,
+			    (long long)(off + (off_t)len - 1), why);
+			return -EBADMSG;
+		}
 	}
 	return 0;
 }
@@ -1343,7 +1386,7 @@ store_chunk_frame(struct store *s, const char *hex, size_t len,
 		snprintf(err, errlen, "malformed chunk name %.80s", hex);
 		return -EBADMSG;
 	}
-	if ((r = get_chunk(s, hex, len, ret_flen, err, errlen)) < 0)
+	if ((r = get_chunk(s, hex, len, s->buf, ret_flen, err, errlen)) < 0)
 		return r;
 	*ret_frame = s->zbuf;
 	return 0;

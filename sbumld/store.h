@@ -79,6 +79,17 @@ int	store_read_entry(struct store *s, const char *name,
 	    struct json_object *entry, int fd, char *err, size_t errlen);
 
 /*
+ * As store_read_entry, into memory: decompress and check every nparts-th
+ * data chunk of entry, starting with data chunk number part, into map (the
+ * file's size bytes, zero where the file has no chunk: e.g. a fresh mapping
+ * of a file truncated to size).  nparts threads, each with its own handle,
+ * fill one mapping together.  0, or -EBADMSG naming the chunk in err.
+ */
+int	store_read_entry_into(struct store *s, const char *name,
+	    struct json_object *entry, unsigned char *map, unsigned int part,
+	    unsigned int nparts, char *err, size_t errlen);
+
+/*
  * Register / unregister snapshot directory dir (absolute) as a root for the
  * garbage collector.  0 or -errno.
  */
