@@ -6,7 +6,6 @@ TEST_NAME=crash-readopt
 . "$(dirname "$0")/lib.sh"
 
 start_daemon
-ctl boot a --mem 64 >/dev/null || fail "boot a"
 ctl boot b --mem 64 >/dev/null || fail "boot b"
 wait_until 60 heartbeat_at_least b 1 || fail "b: no heartbeat"
 
@@ -21,6 +20,9 @@ ctl pause b >/dev/null || fail "pause after re-adopt"
 ctl resume b >/dev/null || fail "resume after re-adopt"
 say "re-adopted after kill -9 of the daemon"
 
+# a is booted by this daemon (its child, so its exit status is known).
+ctl boot a --mem 64 >/dev/null || fail "boot a"
+
 # kill -9 of a UML kernel process: crashed, with an event.
 ctl events --count 1 --json >"$T/events" 2>&1 &
 ev=$!
@@ -33,9 +35,22 @@ wait "$ev" 2>/dev/null || true
 grep -q '"machine": *"a"' "$T/events" || fail "event does not name the machine: $(cat "$T/events")"
 [ -z "$(uml_pids_under "$STATE/machines/a")" ] || fail "helpers of the crashed machine still alive"
 ctl --json info a | grep -q console_tail || fail "crashed info has no console tail"
+# doc/rpc.md: a machine killed by a signal has "exit": {"status": null, "signal": N}.
+ctl --json info a | python3 -c '
+import json, sys
+e = json.load(sys.stdin).get("exit")
+assert isinstance(e, dict), "no exit object: %r" % (e,)
+assert e.get("signal") == 9 and e.get("status") is None, "exit is %r, want signal 9, status null" % (e,)
+' || fail "exit object of a kill -9: $(ctl --json info a)"
 say "kill -9 of UML -> crashed event"
 
 # The re-adopted machine also reports a crash (exit status unknown).
 kill -9 "$pid_b"
 wait_until 20 state_is b crashed || fail "re-adopted b not crashed after kill -9"
+# Not sbumld's child: the exit status is unknown, both members null.
+ctl --json info b | python3 -c '
+import json, sys
+e = json.load(sys.stdin).get("exit")
+assert e == {"status": None, "signal": None}, "exit is %r, want both null" % (e,)
+' || fail "exit object of a re-adopted machine: $(ctl --json info b)"
 say "ok"

@@ -19,7 +19,8 @@ kb=$(du -sk "$M" | cut -f1)
 ctl list | grep -q "$M" || fail "list does not show $M"
 
 # A relative path from the CLI means the same machine.
-(cd "$T" && "$SBUMLCTL" --socket "$SOCK" info mymachine/ >/dev/null 2>&1) && true
+(cd "$T" && "$SBUMLCTL" --socket "$SOCK" --json info mymachine/) | grep -q "\"$M\"" ||
+	fail "relative path with a trailing slash not resolved to $M"
 (cd "$T" && "$SBUMLCTL" --socket "$SOCK" --json info ./mymachine) | grep -q "\"$M\"" || fail "relative path not resolved"
 ctl boot "$M" 2>/dev/null && fail "second boot of a running machine accepted"
 
