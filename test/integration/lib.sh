@@ -102,3 +102,83 @@ info_field() {
 	ctl --json info "$1" | python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("" if v is None else v)' "$2"
 }
 state_is() { [ "$(info_field "$1" state)" = "$2" ]; }
+
+# --- Positive fidelity: every checker of the payload makes progress. ---
+
+# Checkers test/guest/fidelity runs by default.
+FIDELITY_ALL="memcheck fpucheck pipecheck sockcheck sigcheck threadcheck forktree filecheck clockcheck randcheck"
+
+# console_lines MACHINE: complete lines in MACHINE's console log now (0 if none).
+console_lines() {
+	_cl=$(console_of "$1")
+	if [ -f "$_cl" ]; then wc -l <"$_cl" | tr -d ' '; else echo 0; fi
+}
+
+# checker_names MACHINE: the checkers MACHINE's payload started (its
+# "CHECK fidelity start ... names=a,b" line), else all of them.
+checker_names() {
+	_cn=$(grep -a -o 'CHECK fidelity start checkers=[0-9]* names=[a-z0-9_,]*' \
+		"$(console_of "$1")" 2>/dev/null | tail -n 1 | sed 's/.*names=//' | tr ',' ' ')
+	echo "${_cn:-$FIDELITY_ALL}"
+}
+
+# ok_floors MACHINE LINES: "name:iteration" of the last "CHECK name ok N"
+# each checker printed in the first LINES lines of MACHINE's console.
+ok_floors() {
+	awk -v n="$2" 'NR > n { exit }
+		match($0, /CHECK [a-z0-9_]+ ok [0-9]+/) {
+			split(substr($0, RSTART, RLENGTH), f, " ")
+			if (f[4] + 0 > last[f[2]] + 0) last[f[2]] = f[4] + 0
+		}
+		END { for (c in last) printf "%s:%d ", c, last[c] }' "$(console_of "$1")" 2>/dev/null
+}
+
+# checks_missing MACHINE SINCE FLOORS NAMES: the checkers (of NAMES) with
+# no "CHECK name ok N" line after line SINCE of MACHINE's console whose N
+# is above the checker's floor in FLOORS ("name:N ...").  With SINCE > 0
+# the line right after it is skipped too (it may have been half written
+# when SINCE was counted).
+checks_missing() {
+	awk -v since="$2" -v floors="$3" -v names="$4" '
+		BEGIN {
+			nf = split(floors, fl, " ")
+			for (i = 1; i <= nf; i++) { split(fl[i], kv, ":"); floor[kv[1]] = kv[2] + 0 }
+			first = since > 0 ? since + 2 : 1
+		}
+		NR >= first && match($0, /CHECK [a-z0-9_]+ ok [0-9]+/) {
+			split(substr($0, RSTART, RLENGTH), f, " ")
+			if (f[4] + 0 > floor[f[2]] + 0) seen[f[2]] = 1
+		}
+		END {
+			nn = split(names, nm, " ")
+			for (i = 1; i <= nn; i++) if (!(nm[i] in seen)) printf "%s ", nm[i]
+		}' "$(console_of "$1")" 2>/dev/null || echo "$4"
+}
+
+# checks_progress MACHINE SINCE [REF REF_LINES [SECONDS]]: wait (default
+# 150 s) until every checker of the payload has printed, after line SINCE
+# of MACHINE's console, an "ok" line whose iteration is above the last one
+# it printed in the first REF_LINES lines of REF's console (default:
+# MACHINE's own first SINCE lines).
+#   The original after a save:      checks_progress orig "$lines_at_save"
+#   A machine restored from it:     checks_progress clone 0 orig "$lines_at_save"
+# (a restored machine's console log is new: every line in it was printed
+# after the restore, and the iteration counters carry on from the save).
+# Returns 1, saying which checkers did not report, on timeout.
+checks_progress() {
+	_cp_m=$1; _cp_since=$2; _cp_ref=${3:-$1}; _cp_reflines=${4:-$2}; _cp_limit=${5:-150}
+	_cp_names=$(checker_names "$_cp_ref")
+	_cp_floors=$(ok_floors "$_cp_ref" "$_cp_reflines")
+	_cp_end=$(( $(date +%s) + _cp_limit ))
+	while :; do
+		_cp_missing=$(checks_missing "$_cp_m" "$_cp_since" "$_cp_floors" "$_cp_names")
+		[ -z "$_cp_missing" ] && return 0
+		[ "$(date +%s)" -lt "$_cp_end" ] || break
+		sleep 1
+	done
+	say "$_cp_m: no fresh ok line (after line $_cp_since, above $_cp_ref's iterations $_cp_floors) from: $_cp_missing"
+	return 1
+}
+
+# uml_pids_sorted DIR: the host processes under DIR, sorted, one line.
+uml_pids_sorted() { uml_pids_under "$1" | sort -n | tr '\n' ' '; }
