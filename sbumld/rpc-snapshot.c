@@ -87,11 +87,8 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 		return 0;
 	}
 	if (!machine_savable(m)) {
-		struct json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "reason", json_object_new_string(
-		    "the kernel has no sbuml save support"));
-		rpc_error_data(call, RPC_E_NOT_SUPPORTED, d, "%s runs a kernel without "
+		rpc_error_data(call, RPC_E_NOT_SUPPORTED, rpc_reason("the kernel "
+		    "has no sbuml save support"), "%s runs a kernel without "
 		    "sbuml save support (%s); boot it with the sbuml kernel",
 		    p.machine, machine_config(m)->kernel);
 		return 0;
@@ -140,18 +137,13 @@ static const struct rpc_param snap_table[] = {
 };
 
 /* Answer a manifest load failure with NoSuchSnapshot or BadSnapshot. */
-static void
-manifest_error(struct rpc_call *call, int r, const char *msg)
+void
+rpc_snapshot_load_error(struct rpc_call *call, int r, const char *msg)
 {
-	struct json_object *d;
-
-	if (r == -ENOENT) {
+	if (r == -ENOENT)
 		rpc_error(call, RPC_E_NO_SUCH_SNAPSHOT, "%s", msg);
-		return;
-	}
-	d = json_object_new_object();
-	json_object_object_add(d, "reason", json_object_new_string(msg));
-	rpc_error_data(call, RPC_E_BAD_SNAPSHOT, d, "%s", msg);
+	else
+		rpc_error_data(call, RPC_E_BAD_SNAPSHOT, rpc_reason(msg), "%s", msg);
 }
 
 /*
@@ -227,7 +219,7 @@ load_snapshot_param(struct rpc_call *call, struct json_object *params,
 		return -1;
 	}
 	if ((r = snapshot_manifest_load(dir, ret_man, err, sizeof(err))) < 0) {
-		manifest_error(call, r, err);
+		rpc_snapshot_load_error(call, r, err);
 		free(dir);
 		return -1;
 	}
@@ -331,10 +323,8 @@ rpc_snapshot_delete(struct rpc_call *call, struct json_object *params)
 	r = access(man, F_OK);
 	free(man);
 	if (r < 0) {
-		struct json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "reason", json_object_new_string("no manifest.json"));
-		rpc_error_data(call, RPC_E_BAD_SNAPSHOT, d, "%s holds no sbuml snapshot; "
+		rpc_error_data(call, RPC_E_BAD_SNAPSHOT, rpc_reason("no manifest.json"),
+		    "%s holds no sbuml snapshot; "
 		    "not deleting it", dir);
 		free(dir);
 		return 0;
@@ -439,7 +429,7 @@ rpc_snapshot_verify(struct rpc_call *call, struct json_object *params)
 		}
 	}
 	if (r < 0) {
-		manifest_error(call, r == -ENOENT ? -EBADMSG : r, err);
+		rpc_snapshot_load_error(call, r == -ENOENT ? -EBADMSG : r, err);
 		log_warnx("snapshot %s: verify failed: %s", dir, err);
 	} else {
 		res = json_object_new_object();

@@ -339,6 +339,16 @@ rpc_error_data(struct rpc_call *call, int code, struct json_object *data,
 	va_end(ap);
 }
 
+/* error.data carrying a reason; see rpc.h. */
+struct json_object *
+rpc_reason(const char *reason)
+{
+	struct json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "reason", json_object_new_string(reason));
+	return (d);
+}
+
 /* Answer with an error for a failed host operation; see rpc.h. */
 void
 rpc_error_errno(struct rpc_call *call, int code, int err, const char *fmt, ...)

@@ -91,6 +91,9 @@ void	rpc_error_data(struct rpc_call *call, int code, struct json_object *data,
 void	rpc_error_errno(struct rpc_call *call, int code, int err,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* {"reason": reason}: the error.data of a refusal whose cause is text. */
+struct json_object *rpc_reason(const char *reason);
+
 /* References for deferred calls.  rpc_call_unref accepts NULL, returns NULL. */
 struct rpc_call *rpc_call_ref(struct rpc_call *call);
 struct rpc_call *rpc_call_unref(struct rpc_call *call);

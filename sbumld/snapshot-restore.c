@@ -41,6 +41,7 @@
 #include "machine.h"
 #include "machine-config.h"
 #include "rpc.h"
+#include "rpc-methods.h"
 #include "snapshot.h"
 #include "snapshot-restore.h"
 #include "uml.h"
@@ -101,10 +102,7 @@ get_str(struct json_object *o, const char *key)
 static void
 answer_reason(struct rpc_call *call, int code, const char *reason)
 {
-	struct json_object *d = json_object_new_object();
-
-	json_object_object_add(d, "reason", json_object_new_string(reason));
-	rpc_error_data(call, code, d, "%s", reason);
+	rpc_error_data(call, code, rpc_reason(reason), "%s", reason);
 }
 
 /* A build-id as the manifest gives it: lower-case hex (it names a file). */
@@ -788,10 +786,7 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		goto out;
 	}
 	if ((r = snapshot_manifest_load(dir, &man, err, sizeof(err))) < 0) {
-		if (r == -ENOENT)
-			rpc_error(call, RPC_E_NO_SUCH_SNAPSHOT, "%s", err);
-		else
-			answer_reason(call, RPC_E_BAD_SNAPSHOT, err);
+		rpc_snapshot_load_error(call, r, err);
 		goto out;
 	}
 	if ((r = snapshot_kernel_find(man, true, &kernel, NULL, err,

@@ -529,10 +529,8 @@ save_done_cb(int err, const char *text, void *arg)
 		return;
 	}
 	if (err == -EREMOTEIO && strncmp(text, "refused:", 8) == 0) {
-		struct json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "reason", json_object_new_string(text + 9));
-		save_finish(job, RPC_E_NOT_SUPPORTED, d, "%s: cannot be saved: %s",
+		save_finish(job, RPC_E_NOT_SUPPORTED, rpc_reason(text + 9),
+		    "%s: cannot be saved: %s",
 		    machine_name(job->m), text + 9);
 		return;
 	}

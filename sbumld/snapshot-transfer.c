@@ -30,6 +30,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "rpc.h"
+#include "rpc-methods.h"
 #include "snapshot.h"
 #include "snapshot-stream.h"
 #include "snapshot-transfer.h"
@@ -640,12 +641,10 @@ xfer_done(void *arg)
 	const char	*what_job = job->import ? "import" : "export";
 
 	if (job->code != 0) {
-		struct json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "reason", json_object_new_string(job->err));
 		log_warnx("snapshot %s: %s failed: %s", job->name ? job->name : "?",
 		    what_job, job->err);
-		rpc_error_data(job->call, job->code, d, "%s of %s failed: %s", what_job,
+		rpc_error_data(job->call, job->code, rpc_reason(job->err),
+		    "%s of %s failed: %s", what_job,
 		    job->name ? job->name : "a snapshot", job->err);
 	} else if (job->import) {
 		log_info("snapshot %s imported into %s: %llu bytes, %llu new chunks",
@@ -722,13 +721,7 @@ load_chunked(struct rpc_call *call, const char *param, const char *name,
 		return -1;
 	}
 	if ((r = snapshot_manifest_load(dir, ret_man, err, sizeof(err))) < 0) {
-		if (r == -ENOENT)
-			rpc_error(call, RPC_E_NO_SUCH_SNAPSHOT, "%s", err);
-		else {
-			d = json_object_new_object();
-			json_object_object_add(d, "reason", json_object_new_string(err));
-			rpc_error_data(call, RPC_E_BAD_SNAPSHOT, d, "%s", err);
-		}
+		rpc_snapshot_load_error(call, r, err);
 		free(dir);
 		return -1;
 	}
