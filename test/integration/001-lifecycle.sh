@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Boot the default machine through the CLI, see it run, pause and resume it,
-# halt it gracefully, boot it again, delete it.
+# halt it gracefully, boot it again, delete it; halt a guest that ignores
+# ctrl-alt-del (escalation after timeout_s).
 TEST_NAME=lifecycle
 . "$(dirname "$0")/lib.sh"
 
@@ -46,4 +47,36 @@ state_is demo stopped || fail "not stopped after kill"
 ctl delete demo >/dev/null || fail "delete"
 [ ! -e "$STATE/machines/demo" ] || fail "machine dir still there after delete"
 ctl info demo 2>/dev/null && fail "info of a deleted machine succeeded"
+say "kill and delete"
+
+# A guest that ignores the graceful shutdown: its payload makes itself the
+# ctrl-alt-del target (/proc/sys/kernel/cad_pid) and ignores SIGINT, so
+# mconsole cad never reaches init.  halt must still end the machine, by
+# mconsole halt after timeout_s (or SIGKILL 5 s later), in bounded time.
+mkdir -p "$T/deaf"
+cat >"$T/deaf/run" <<'SH'
+trap '' INT TERM
+echo $$ >/proc/sys/kernel/cad_pid || echo "sbuml-test: cannot set cad_pid"
+echo "sbuml-test: deaf to cad, cad_pid=$(cat /proc/sys/kernel/cad_pid) me=$$"
+while :; do sleep 1; done
+SH
+mke2fs -q -t ext2 -d "$T/deaf" "$T/deaf.img" 4M >/dev/null 2>&1 || fail "mke2fs of the payload disk"
+ctl boot deaf --mem 64 --disk "$T/deaf.img" >/dev/null || fail "boot deaf"
+wait_until 60 console_has deaf 'sbuml-test: deaf to cad' || fail "the deaf payload did not start"
+console_has deaf 'cannot set cad_pid' && fail "the payload could not take over ctrl-alt-del"
+pid=$(info_field deaf pid)
+t0=$(date +%s)
+ctl halt deaf --timeout 3 >/dev/null || fail "halt of a guest ignoring ctrl-alt-del"
+t1=$(date +%s)
+state_is deaf stopped || fail "not stopped after halt: $(info_field deaf state)"
+kill -0 "$pid" 2>/dev/null && fail "UML pid $pid still alive after halt"
+[ -z "$(uml_pids_under "$STATE/machines/deaf")" ] || fail "stray host processes after halt"
+# The guest really ignored the cad: it never began its shutdown, so the
+# halt lasted at least timeout_s.  Bounded: timeout_s + 5 s to SIGKILL, plus
+# generous slack for a loaded host.
+console_has deaf 'sbuml-guest: shutting down' && fail "the guest shut down gracefully after all"
+[ $((t1 - t0)) -ge 2 ] || fail "halt returned after $((t1 - t0)) s, before timeout_s"
+[ $((t1 - t0)) -le 40 ] || fail "halt of a deaf guest took $((t1 - t0)) s"
+grep -q 'deaf: guest did not power off' "$T/daemon.log" || fail "daemon did not log the escalation"
+say "halt of a guest ignoring ctrl-alt-del: stopped after $((t1 - t0)) s"
 say "ok"

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Save a busy guest with continue: every in-guest checker (CPU/FPU, memory,
 # pipes, sockets, signals and timers, threads, a fork tree, an fsync writer,
-# the monotonic clock) keeps passing after the save, with no clock gap, and
+# the monotonic clock) keeps passing after the save, with no clock gap beyond
+# the pause the kernel measured, and
 # the snapshot holds what it must: a marker the guest placed in memory, the
 # file the guest wrote and synced, and a manifest listing every piece.
 TEST_NAME=save-busy
@@ -24,6 +25,11 @@ checkers_ok() {
 }
 wait_until 60 checkers_ok || fail "not every checker reported ok before the save"
 before=$(grep -ac 'CHECK .* ok ' "$(console_of busy)")
+# clockcheck's largest monotonic step so far (its ok lines carry maxgap_ms=).
+maxgap() { grep -ao 'CHECK clockcheck ok .*maxgap_ms=[0-9]*' "$(console_of busy)" | tail -n 1 | sed 's/.*maxgap_ms=//'; }
+clock_oks() { grep -ac 'CHECK clockcheck ok ' "$(console_of busy)"; }
+gap_before=$(maxgap)
+[ -n "$gap_before" ] || fail "no maxgap_ms on clockcheck's ok lines"
 
 # --raw keeps the kernel's capture files as written, so this test can look inside them.
 path=$(ctl save busy snap1 --raw 2>"$T/save.err") || fail "save: $(cat "$T/save.err")"
@@ -42,10 +48,24 @@ assert m["kernel"]["build_id"], m["kernel"]
 assert m["timings"]["pause_us"] > 0, m["timings"]
 assert m["sizes"]["physmem"] > 0, m["sizes"]
 names = [f["path"] for f in m["files"]]
-assert any("physmem" in n for n in names), names
+# Every piece of a capture (doc/snapshot-format.md, doc/kernel.md): memory,
+# the kernel's private memory, meta, the writer's DONE, and each disk (the
+# root overlay ubd0 and the payload disk ubd1), each listed with its size.
+required = ["capture/physmem", "capture/private", "capture/meta", "capture/DONE",
+            "capture/disk0", "capture/disk1"]
+missing = [r for r in required if r not in names]
+assert not missing, ("manifest lacks", missing, names)
+assert len(set(names)) == len(names), ("duplicate entries", names)
 for f in m["files"]:
+    assert isinstance(f.get("size"), int) and f["size"] >= 0, f
     st = os.stat(os.path.join(d, f["path"]))
     assert st.st_size == f["size"], (f, st.st_size)
+size = {f["path"]: f["size"] for f in m["files"]}
+for r in ["capture/physmem", "capture/private", "capture/meta", "capture/disk0", "capture/disk1"]:
+    assert size[r] > 0, ("empty piece", r, size[r])
+# Nothing on disk that the manifest does not list.
+ondisk = sorted("capture/" + n for n in os.listdir(os.path.join(d, "capture")))
+assert ondisk == sorted(names), ("files not in the manifest", ondisk, names)
 print("manifest ok:", len(names), "files, pause", m["timings"]["pause_us"], "us")
 PY
 
@@ -65,6 +85,19 @@ wait_until 30 sh -c "[ \$(grep -ac 'CHECK .* ok ' '$(console_of busy)') -ge $((b
 	fail "checkers stopped reporting after the save"
 console_has busy 'FAIL' && fail "a checker failed: $(grep -a FAIL "$(console_of busy)" | head -5)"
 console_has busy 'clockcheck info gap_ms' && fail "the guest saw a clock gap over 1 s: $(grep -a gap_ms "$(console_of busy)")"
+# The gap the guest saw matches the pause the kernel measured: once
+# clockcheck has reported again, a new largest step (one that happened
+# around the save) is at most the pause plus clockcheck's 100 ms sampling
+# interval plus 500 ms of slack for a loaded host.
+oks=$(clock_oks)
+wait_until 30 sh -c "[ \$(grep -ac 'CHECK clockcheck ok ' '$(console_of busy)') -gt $oks ]" ||
+	fail "clockcheck did not report after the save"
+pause_ms=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["timings"]["pause_us"] // 1000)' "$path/manifest.json")
+gap_after=$(maxgap)
+if [ "$gap_after" -gt "$gap_before" ] && [ "$gap_after" -gt $((pause_ms + 600)) ]; then
+	fail "clock gap ${gap_after} ms around the save, but the save paused the guest ${pause_ms} ms"
+fi
+say "clock: largest step ${gap_before} ms before the save, ${gap_after} ms after; pause ${pause_ms} ms"
 grep -aiE 'oops|panic|bug:|segfault|ptrace set regs failed' "$(console_of busy)" && fail "kernel errors on the console"
 
 # A second save of the same machine works too, into a path snapshot.
