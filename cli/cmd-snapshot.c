@@ -396,11 +396,13 @@ static int
 snap_gc(struct ctl *ctl, int argc, char **argv)
 {
 	struct json_object *res = NULL;
-	int ex;
+	int ex, r;
 
 	if ((ex = ctl_start(ctl, argc, argv)) != 0)
 		return ex;
-	ex = ctl_show(ctl, sbuml_store_gc(ctl->client, &res), res, print_gc, NULL);
+	/* The call first: the order of a function's arguments is unspecified. */
+	r = sbuml_store_gc(ctl->client, &res);
+	ex = ctl_show(ctl, r, res, print_gc, NULL);
 	json_object_put(res);
 	return ex;
 }

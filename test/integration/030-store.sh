@@ -63,6 +63,10 @@ wait_until 30 heartbeat_at_least c2 $((at + 3)) || fail "c2 does not count on"
 say "s2 verifies and restores after s1 was deleted"
 rpc store.gc >"$T/gc.json" || fail "store.gc: $(cat "$T/gc.json")"
 rpc snapshot.verify '{"snapshot": "s2"}' >"$T/v.json" || fail "s2 broken by store.gc"
+# The CLI shows the result (it once printed "null": arguments evaluated
+# before the call had filled them in).
+ctl snapshot gc >"$T/gc.out" 2>&1 || fail "sbumlctl snapshot gc: $(cat "$T/gc.out")"
+grep -qE '"chunks": *[0-9]+' "$T/gc.out" || fail "sbumlctl snapshot gc shows no result: $(cat "$T/gc.out")"
 for m in a c1 c2; do ctl halt $m >/dev/null || fail "halt $m"; done
 
 # Corruption, each on one chunk's record in its pack: a flipped byte inside
