@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Save of a paused machine; save with --stop then resume; a second save
 # during the first (SaveInProgress); kill -9 of the UML process during a save
-# (error, nothing left behind, daemon fine); a stock-kernel machine refused.
+# (error, nothing left behind, daemon fine), in the test delay and while the
+# kernel's writer runs; a stock-kernel machine refused.
 TEST_NAME=save-modes
 . "$(dirname "$0")/lib.sh"
 
@@ -61,4 +62,62 @@ out=$(ctl save stock s 2>&1) && fail "save of a stock-kernel machine accepted"
 echo "$out" | grep -q NotSupported || fail "stock kernel: expected NotSupported, got: $out"
 [ ! -e "$STATE/snapshots/s" ] || fail "refused save left a snapshot"
 ctl kill stock >/dev/null
+say "stock kernel refused"
+
+# kill -9 of the UML process while its kernel's writer is filling the
+# snapshot (job.progress "writing" with bytes on disk), not in the test
+# delay: a guest with ~600 MB of non-zero memory (tmpfs filled from
+# /dev/urandom) so that writing takes a while.
+mkdir -p "$T/fill"
+cat >"$T/fill/run" <<'SH'
+mount -o remount,size=90% /tmp
+dd if=/dev/urandom of=/tmp/fill bs=1M count=600 2>/dev/null
+echo "sbuml-test: filled $(du -m /tmp/fill | cut -f1) MB"
+while :; do sleep 1; done
+SH
+mke2fs -q -t ext2 -d "$T/fill" "$T/fill.img" 4M >/dev/null 2>&1 || fail "mke2fs of the payload disk"
+ctl boot big --mem 768 --disk "$T/fill.img" >/dev/null || fail "boot big"
+wait_until 180 console_has big 'sbuml-test: filled' || fail "big guest did not fill its memory"
+console_has big 'filled 600 MB' || fail "fill incomplete: $(grep -a 'sbuml-test' "$(console_of big)")"
+big_pid=$(info_field big pid)
+cat >"$T/writerkill.py" <<'PY'
+import json, os, signal, socket, sys
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.settimeout(300)
+c.connect(sys.argv[1])
+c.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "snapshot.save",
+                      "params": {"machine": "big", "snapshot": "killed-writing"}}).encode() + b"\n")
+buf, killed = b"", None
+while True:
+    while b"\n" not in buf:
+        chunk = c.recv(65536)
+        if not chunk:
+            sys.exit("connection closed")
+        buf += chunk
+    line, buf = buf.split(b"\n", 1)
+    msg = json.loads(line)
+    if msg.get("id") == 1:
+        print("killed:", killed)
+        print("response:", json.dumps(msg))
+        sys.exit(0 if killed and "error" in msg else 1)
+    p = msg.get("params") or {}
+    print("progress:", p.get("phase"), p.get("bytes"), flush=True)
+    # The writer has put a few MB of the ~600 MB on disk: kill now.
+    if killed is None and p.get("phase") == "writing" and p.get("bytes", 0) >= 8 << 20:
+        os.kill(int(sys.argv[2]), signal.SIGKILL)
+        killed = "%s at %d bytes" % (p["phase"], p["bytes"])
+PY
+python3 "$T/writerkill.py" "$SOCK" "$big_pid" >"$T/writerkill.log" 2>&1 ||
+	fail "kill -9 during the kernel's writer: $(cat "$T/writerkill.log")"
+grep -q 'died' "$T/writerkill.log" || fail "unclear error: $(cat "$T/writerkill.log")"
+wait_until 20 state_is big crashed || fail "big not crashed: $(info_field big state)"
+wait_until 20 sh -c "[ -z \"\$(ls -A '$STATE/snapshots' | grep -e killed-writing -e partial)\" ]" ||
+	fail "the killed save left something behind: $(ls -A "$STATE/snapshots")"
+ctl ping >/dev/null || fail "daemon unhealthy after kill -9 during writing"
+ctl snapshot info killed-writing 2>/dev/null && fail "a snapshot of the killed save exists"
+# The store is consistent: the earlier snapshots still verify, gc works.
+ctl snapshot verify first >/dev/null || fail "snapshot first no longer verifies"
+ctl snapshot gc >/dev/null || fail "store gc after the killed save"
+ctl snapshot verify first >/dev/null || fail "snapshot first does not verify after gc"
+say "kill -9 while the kernel's writer runs: $(grep killed: "$T/writerkill.log")"
 say "ok"
