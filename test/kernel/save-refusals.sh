@@ -1,6 +1,9 @@
 #!/bin/bash
 # A hostile mconsole client cannot make the kernel write where it should
-# not; unsupported host state is refused with a clear one-line message.
+# not; unsupported host state is refused with a clear one-line message
+# naming it (a stray host fd, a shared writable disk).  hostfs and UML
+# network devices are not built into linux-sbuml (uml-patches/sbuml.config),
+# so a machine cannot have them.
 source "$(dirname "$0")/lib.sh"
 make_image
 boot_and_wait a
@@ -72,6 +75,17 @@ check [ "${r#ERR refused: host fd 7 (/etc/hostname) cannot be saved yet}" != "$r
 check [ ! -e "$WORK/cb/DONE" ]
 t=$(last_num b tick)
 wait_console b "^tick $((t + 3)) " 20 || fail "guest b stopped after a refused save"
+# a device that cannot be saved yet is named: a writable disk shared with
+# other instances (ubdNc=, the "shared" flag: the save could not copy it consistently)
+dd if=/dev/zero of="$WORK/shared.img" bs=1M count=4 status=none
+boot_and_wait c ubd1c="$WORK/shared.img"
+r=$(save c "$WORK/cc") && fail "save with a shared writable disk was accepted"
+log "shared disk: $r"
+check [ "${r#ERR refused: device ubd1 (shared, writable) cannot be saved yet}" != "$r" ]
+check [ ! -e "$WORK/cc/DONE" ]
+t=$(last_num c tick)
+wait_console c "^tick $((t + 3)) " 20 || fail "guest c stopped after a refused save"
 console_clean a
 console_clean b
+console_clean c
 exit $FAILED
