@@ -68,10 +68,13 @@ make_image() {
 	cp "$KTEST_DIR/guest-init" "$root"/init
 	chmod 755 "$root"/init
 	if [ -n "${GUEST_EXTRA:-}" ]; then cp "$GUEST_EXTRA" "$root"/test.sh; chmod 755 "$root"/test.sh; fi
+	# static programs a test wants in the guest's /bin
+	for a in ${GUEST_BINS:-}; do cp "$a" "$root"/bin/ || die "copy $a"; done
 	mke2fs -q -t ext2 -d "$root" "$WORK/base.img" 64M || die "mke2fs"
 }
 
 # boot NAME [extra cmdline...]: machine dir $WORK/NAME, sets PID_<NAME>
+# (BOOT_WRAP: a command prefix run before setsid, e.g. unshare --time ...)
 boot() {
 	local name=$1; shift
 	local m=$WORK/$name
@@ -82,7 +85,7 @@ boot() {
 	  done
 	  # a test may ask for one stray inherited fd
 	  if [ -n "${STRAY_FD:-}" ]; then exec 7</etc/hostname; fi
-	  exec setsid env -i PATH=/usr/bin:/bin \
+	  exec ${BOOT_WRAP:-} setsid env -i PATH=/usr/bin:/bin \
 		GLIBC_TUNABLES=glibc.pthread.rseq=0 \
 		setarch "$(uname -m)" -R "$SBUML_KERNEL" mem=64M \
 		ubd0="$m/disk0.cow,$WORK/base.img" root=/dev/ubda rw \
@@ -149,6 +152,8 @@ lines() { grep -ac "" "$WORK/$1/console.log"; }
 
 # restore NAME CAPDIR [extra args]: a new machine dir $WORK/NAME with its
 # own copy of the captured disk, launched with the launch convention
+# (RESTORE_FDS: redirections eval'ed after the fds above 2 are closed,
+# e.g. 'exec 3<>file'; RESTORE_WRAP: a command prefix run before setsid)
 restore() {
 	local name=$1 cap=$2; shift 2
 	local m=$WORK/$name
@@ -160,14 +165,16 @@ restore() {
 	  for fd in $(ls /proc/$BASHPID/fd); do
 		[ "$fd" -gt 2 ] && eval "exec $fd>&-"
 	  done
-	  exec setsid env -i PATH=/usr/bin:/bin \
+	  if [ -n "${RESTORE_FDS:-}" ]; then eval "$RESTORE_FDS" || exit 1; fi
+	  exec ${RESTORE_WRAP:-} setsid env -i PATH=/usr/bin:/bin \
 		GLIBC_TUNABLES=glibc.pthread.rseq=0 \
 		setarch "$(uname -m)" -R "$SBUML_KERNEL" sbuml_restore="$cap" \
 		uml_dir="$m/" umid=uml sbuml_disk=0:"$m/disk0.cow" \
 		"${notify[@]}" "$@" \
 		</dev/null >>"$m/console.log" 2>&1 ) &
 	local pid=$!
-	disown $pid 2>/dev/null
+	# RESTORE_KEEP_JOB: stay a job, so that "wait" gives the exit status
+	[ -n "${RESTORE_KEEP_JOB:-}" ] || disown $pid 2>/dev/null
 	PIDS="$PIDS $pid"
 	eval "PID_$name=$pid"
 }
