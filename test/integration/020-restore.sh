@@ -19,6 +19,10 @@ at_save=$(heartbeat orig)
 # post-save; the clone's checkers must count on above what these show.
 lines_at_save=$(console_lines orig)
 ctl restore s1 clone >/dev/null || fail "restore"
+# The guest memory came from the chunk store as a memfd that the kernel
+# adopted, not as a file it copied (doc/restore.md, "How fast").
+console_has clone 'sbuml: restored from .* physmem=fd' ||
+	fail "the restored kernel did not adopt the guest memory: $(grep -a 'sbuml: restored' "$(console_of clone)")"
 state_is clone running || fail "clone not running: $(info_field clone state)"
 [ "$(info_field clone pid)" != "$(info_field orig pid)" ] || fail "clone has the original's pid"
 

@@ -205,6 +205,44 @@ test_argv(void)
 	    "sbuml.run=x");
 	free(joined);
 	uml_argv_free(argv);
+
+	/* A restore, with guest memory passed as fd 3. */
+	l.restore = "/cap";
+	l.physmem_fd = 9;
+	argv = uml_build_argv(&l);
+	joined = NULL;
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		tmp = xasprintf("%s%s%s", joined != NULL ? joined : "",
+		    i > 0 ? " " : "", argv[i]);
+		free(joined);
+		joined = tmp;
+	}
+	CHECK_STR(joined, "/k sbuml_restore=/cap uml_dir=/m/ umid=uml "
+	    "mconsole=notify:/m/notify.sock sbuml_physmem_fd=3 "
+	    "sbuml_disk=0:/m/disk0.cow sbuml_disk=1:/m/disk1.cow");
+	free(joined);
+	uml_argv_free(argv);
+}
+
+/* Kernels that can adopt a physmem file name the option in their binary. */
+static void
+test_adopts_physmem(void)
+{
+	char	*yes = xasprintf("%s/k-yes", dir), *no = xasprintf("%s/k-no", dir);
+	static const char with[] = "\177ELF...sbuml_restore=\0sbuml_physmem_fd=\0...";
+	static const char without[] = "\177ELF...sbuml_restore=\0sbuml_disk=\0...";
+
+	CHECK(write_file_atomic(yes, with, sizeof(with), 0755) == 0);
+	CHECK(write_file_atomic(no, without, sizeof(without), 0755) == 0);
+	CHECK(uml_kernel_adopts_physmem(yes));
+	CHECK(!uml_kernel_adopts_physmem(no));
+	CHECK(uml_kernel_adopts_physmem(yes));	/* remembered */
+	CHECK(!uml_kernel_adopts_physmem("/nonexistent/kernel"));
+	/* A new binary at the same path is looked at again. */
+	CHECK(write_file_atomic(yes, without, sizeof(without), 0755) == 0);
+	CHECK(!uml_kernel_adopts_physmem(yes));
+	free(yes);
+	free(no);
 }
 
 /* Write console.log of machine m. */
@@ -407,6 +445,7 @@ main(void)
 	test_names();
 	test_config_files();
 	test_argv();
+	test_adopts_physmem();
 	test_machine_files();
 	test_proc();
 
