@@ -438,6 +438,8 @@ physmem_fill(struct store *s, const char *root, const char *name,
 	/* The second handle is only a speed-up: without it, one part. */
 	parts[1].s = store_open(root, parts[1].err, sizeof(parts[1].err));
 	two = parts[1].s != NULL;
+	if (two)
+		store_trust_frame_checksums(parts[1].s);
 	parts[0].nparts = parts[1].nparts = two ? 2 : 1;
 	if (two && pthread_create(&t, NULL, fill_part_run, &parts[1]) != 0) {
 		two = false;
@@ -480,6 +482,8 @@ materialise(struct json_object *man, const char *mdir, int *ret_physmem,
 	s = store_open(root, err, errlen);
 	tmpdir = xasprintf("%s/tmp", root);
 	capdir = xasprintf("%s/restore-XXXXXX", tmpdir);
+	if (s != NULL)
+		store_trust_frame_checksums(s);
 	if (s == NULL) {
 		free(root);
 		free(tmpdir);
@@ -691,9 +695,20 @@ restore_materialise_worker(void *arg)
 	struct restore_job	*job = arg;
 	uint64_t		 t0 = now_usec();
 
+	const char		*knob = getenv("SBUMLD_TEST_RESTORE_DELAY_MS");
+	long			 ms = knob != NULL ? strtol(knob, NULL, 10) : 0;
+
 	job->r = materialise(job->man, job->mdir, job->adopt ? &job->physmem_fd :
 	    NULL, &job->capdir, job->err, sizeof(job->err));
 	job->us = now_usec() - t0;
+	/*
+	 * Test-only knob, like SBUMLD_TEST_STORE_DELAY_MS: hold the restore
+	 * with everything materialised and its kernel not started, so that a
+	 * test can kill -9 the daemon there.
+	 */
+	if (ms > 0 && ms <= 60000)
+		(void)nanosleep(&(struct timespec){ ms / 1000, ms % 1000 * 1000000 },
+		    NULL);
 }
 
 /* Back on the event loop: launch the kernel, or fail. */

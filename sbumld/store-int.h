@@ -78,6 +78,7 @@ struct store {
 	size_t		 npacks;
 	int		 nfds;
 	char		 idx_err[PATH_MAX + 64];	/* first unreadable index */
+	bool		 trust_frame_sums;	/* store_trust_frame_checksums() */
 	/* The pack being written: its chunks wait for store_sync(). */
 	int		 wfd;
 	char		*wtmp;

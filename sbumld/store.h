@@ -79,6 +79,16 @@ int	store_read_entry(struct store *s, const char *name,
 	    struct json_object *entry, int fd, char *err, size_t errlen);
 
 /*
+ * From now on, reads through s check a chunk by its zstd frame's content
+ * checksum (XXH64, checked by the decompression) where the frame has one,
+ * instead of hashing the content with SHA-256 again: for the restore, whose
+ * critical path this is.  Catches corruption on disk, not a store written
+ * wrong on purpose; snapshot.verify, import and export keep hashing.
+ * Frames written before checksums were added are always hashed.
+ */
+void	store_trust_frame_checksums(struct store *s);
+
+/*
  * As store_read_entry, into memory: decompress and check every nparts-th
  * data chunk of entry, starting with data chunk number part, into map (the
  * file's size bytes, zero where the file has no chunk: e.g. a fresh mapping

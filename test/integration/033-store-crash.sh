@@ -9,7 +9,8 @@
 # saving works again.  Three kill points: (a) a named and a path save held
 # before the kernel is asked (SBUMLD_TEST_SAVE_DELAY_MS), (b) a path save in
 # its storing phase with chunks written (SBUMLD_TEST_STORE_DELAY_MS), (c) a
-# restore while its capture is materialised in store/tmp.
+# restore while its capture is materialised in store/tmp
+# (SBUMLD_TEST_RESTORE_DELAY_MS).
 TEST_NAME=store-crash
 . "$(dirname "$0")/lib.sh"
 
@@ -139,7 +140,10 @@ rpc store.gc >"$T/gc.json" || fail "(b): store.gc: $(cat "$T/gc.json")"
 verify base
 say "(b) recovered: the uncommitted pack removed, gc freed $(jget "$T/gc.json" 'j["chunks"]') chunks, the store is as before the save, base verifies"
 
-# (c) kill -9 while a restore materialises its capture into store/tmp.
+# (c) kill -9 while a restore materialises its capture into store/tmp (held
+# there by the test knob: materialising is faster than the killer's polling).
+kill_daemon
+SBUMLD_TEST_RESTORE_DELAY_MS=30000 start_daemon
 rpc snapshot.restore '{"snapshot": "base", "machine": "r1"}' >/dev/null 2>&1 &
 python3 "$T/killer.py" "$DAEMON_PID" glob "$STATE/store/tmp/restore-*" >"$T/k.out" || fail "(c): $(cat "$T/k.out")"
 wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=""

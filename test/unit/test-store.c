@@ -383,6 +383,16 @@ main(void)
 	keep_idx = xasprintf("%s.keep", idx);
 	CHECK(copy(pack, keep_pack) == 0 && copy(idx, keep_idx) == 0);
 	{
+		/* Frames carry a content checksum (a restore trusts it). */
+		unsigned char	h[5];
+		int		pfd = open(pack, O_RDONLY);
+
+		CHECK(pread(pfd, h, 5, (off_t)off) == 5);
+		CHECK(h[0] == 0x28 && h[1] == 0xb5 && h[2] == 0x2f && h[3] == 0xfd);
+		CHECK((h[4] & 0x04) != 0);
+		close(pfd);
+	}
+	{
 		unsigned char	c;
 		int		pfd = open(pack, O_RDWR);
 
@@ -395,6 +405,14 @@ main(void)
 	CHECK(r == -EBADMSG);
 	CHECK(strstr(err, "f1, chunk 4") != NULL);
 	CHECK(strstr(err, "corrupt") != NULL);
+	/* A handle trusting frame checksums (the restore's) sees it too. */
+	t = store_open(p("store"), err, sizeof(err));
+	CHECK(t != NULL);
+	store_trust_frame_checksums(t);
+	CHECK(store_read_entry_into(t, "f1", e1, got, 0, 1, err, sizeof(err)) == -EBADMSG);
+	CHECK(strstr(err, "chunk 4") != NULL && strstr(err, "corrupt") != NULL);
+	store_free(t);
+	r = read_fresh(e1, "f1", err, sizeof(err));
 	CHECK(strstr(err, hB) != NULL && strstr(err, id) != NULL);
 	{
 		char at[64];
