@@ -145,6 +145,16 @@ say "(b) recovered: the uncommitted pack removed, gc freed $(jget "$T/gc.json" '
 kill_daemon
 SBUMLD_TEST_RESTORE_DELAY_MS=30000 start_daemon
 rpc snapshot.restore '{"snapshot": "base", "machine": "r1"}' >/dev/null 2>&1 &
+restoring() { ls -d "$STATE"/store/tmp/restore-* >/dev/null 2>&1; }
+wait_until 20 restoring || fail "(c): the restore did not start"
+# While it materialises (in a worker thread) the daemon answers, and the
+# half-made machine can be neither booted nor deleted.
+ctl ping >/dev/null || fail "(c): the daemon does not answer during a restore"
+state_is r1 stopped || fail "(c): r1 during its restore: $(ctl --json info r1)"
+rpc machine.boot '{"machine": "r1"}' >"$T/b.json" 2>&1 && fail "(c): r1 booted during its restore"
+grep -q 'BadState' "$T/b.json" && grep -q 'restore is running' "$T/b.json" || fail "(c): boot of r1: $(cat "$T/b.json")"
+rpc machine.delete '{"machine": "r1"}' >"$T/d.json" 2>&1 && fail "(c): r1 deleted during its restore"
+grep -q 'BadState' "$T/d.json" && grep -q 'restore is running' "$T/d.json" || fail "(c): delete of r1: $(cat "$T/d.json")"
 python3 "$T/killer.py" "$DAEMON_PID" glob "$STATE/store/tmp/restore-*" >"$T/k.out" || fail "(c): $(cat "$T/k.out")"
 wait "$DAEMON_PID" 2>/dev/null || true; DAEMON_PID=""
 wait
