@@ -1134,6 +1134,22 @@ out:
 	return r;
 }
 
+/* A checked file entry's size and chunk list.  0 or -EBADMSG (err). */
+static int
+entry_shape(struct store *s, const char *name, struct json_object *entry,
+    int64_t *ret_size, struct json_object **ret_list, char *err, size_t errlen)
+{
+	struct json_object	*v;
+	int			 r;
+
+	if ((r = store_check_entry(s, name, entry, false, err, errlen)) < 0)
+		return r;
+	json_object_object_get_ex(entry, "size", &v);
+	*ret_size = json_object_get_int64(v);
+	json_object_object_get_ex(entry, "chunks", ret_list);
+	return 0;
+}
+
 int
 store_read_entry(struct store *s, const char *name, struct json_object *entry,
     int fd, char *err, size_t errlen)
@@ -1148,11 +1164,8 @@ store_read_entry(struct store *s, const char *name, struct json_object *entry,
 	uint64_t		 idx = 0;
 	int			 r;
 
-	if ((r = store_check_entry(s, name, entry, false, err, errlen)) < 0)
+	if ((r = entry_shape(s, name, entry, &size, &list, err, errlen)) < 0)
 		return r;
-	json_object_object_get_ex(entry, "size", &v);
-	size = json_object_get_int64(v);
-	json_object_object_get_ex(entry, "chunks", &list);
 	/* Truncating to 0 first makes every zero run a hole. */
 	if (fd >= 0 && (ftruncate(fd, 0) < 0 || ftruncate(fd, size) < 0)) {
 		r = -errno;
@@ -1243,17 +1256,14 @@ store_read_entry_into(struct store *s, const char *name,
     struct json_object *entry, unsigned char *map, unsigned int part,
     unsigned int nparts, char *err, size_t errlen)
 {
-	struct json_object	*list, *v;
+	struct json_object	*list;
 	char			 why[2 * PATH_MAX + 256];
 	uint64_t		 idx = 0, n = 0;
 	int64_t			 size;
 	int			 r;
 
-	if ((r = store_check_entry(s, name, entry, false, err, errlen)) < 0)
+	if ((r = entry_shape(s, name, entry, &size, &list, err, errlen)) < 0)
 		return r;
-	json_object_object_get_ex(entry, "size", &v);
-	size = json_object_get_int64(v);
-	json_object_object_get_ex(entry, "chunks", &list);
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		struct json_object	*c = json_object_array_get_idx(list, i);
 		off_t			 off;

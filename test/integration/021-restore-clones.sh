@@ -171,14 +171,7 @@ expect_host_refusal() {
 }
 M="$STATE/snapshots/base/manifest.json"
 ebx=$(jget "$M" 'int(j["host"]["cpuid7_ebx"], 16)') || fail "no host.cpuid7_ebx in $M"
-set -- $(python3 -c '
-import sys
-ebx = int(sys.argv[1])
-named = {16: "avx512f", 29: "sha_ni", 5: "avx2", 30: "avx512bw", 17: "avx512dq", 21: "avx512ifma", 28: "avx512cd"}
-for b in list(named) + list(range(32)):
-    if not ebx >> b & 1:
-        print(b, named.get(b, "bit %d" % b)); break
-' "$ebx")
+set -- $(missing_cpuid7_bit "$ebx")
 [ $# -ge 2 ] || fail "this host has every CPUID 7 ebx bit"
 b=$1; shift; fname="$*"
 cp -a "$STATE/snapshots/base" "$STATE/snapshots/othercpu"

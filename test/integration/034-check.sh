@@ -58,14 +58,7 @@ check "$T/snaps/raw" 0
 
 # A CPU feature this host lacks: a bit that is 0 in its CPUID 7 ebx, a
 # named one if there is one (avx512f, sha_ni, avx2, ...).
-bit=$(python3 -c '
-import sys
-ebx = int(sys.argv[1])
-named = {16: "avx512f", 29: "sha_ni", 5: "avx2", 30: "avx512bw", 17: "avx512dq", 21: "avx512ifma", 28: "avx512cd"}
-for b in list(named) + list(range(32)):
-    if not ebx >> b & 1:
-        print(b, named.get(b, "bit %d" % b)); break
-' "$ebx")
+bit=$(missing_cpuid7_bit "$ebx")
 set -- $bit; b=$1; shift; fname="$*"
 [ -n "$b" ] || fail "this host has every CPUID 7 ebx bit"
 S=$(copy cpu)

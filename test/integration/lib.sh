@@ -182,3 +182,17 @@ checks_progress() {
 
 # uml_pids_sorted DIR: the host processes under DIR, sorted, one line.
 uml_pids_sorted() { uml_pids_under "$1" | sort -n | tr '\n' ' '; }
+
+# missing_cpuid7_bit EBX: "BIT NAME" of a CPUID 7 ebx feature bit that EBX
+# (this host's, as a number) lacks, a named one if there is one (avx512f,
+# sha_ni, ...); nothing if it has every bit.  For faking another host.
+missing_cpuid7_bit() {
+	python3 -c '
+import sys
+ebx = int(sys.argv[1])
+named = {16: "avx512f", 29: "sha_ni", 5: "avx2", 30: "avx512bw", 17: "avx512dq", 21: "avx512ifma", 28: "avx512cd"}
+for b in list(named) + list(range(32)):
+    if not ebx >> b & 1:
+        print(b, named.get(b, "bit %d" % b)); break
+' "$1"
+}

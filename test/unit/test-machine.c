@@ -177,12 +177,28 @@ test_config_files(void)
 	free(path);
 }
 
+/* uml_build_argv(l) joined by blanks (caller frees). */
+static char *
+argv_line(const struct uml_launch *l)
+{
+	char	**argv = uml_build_argv(l), *joined = NULL, *tmp;
+
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		tmp = xasprintf("%s%s%s", joined != NULL ? joined : "",
+		    i > 0 ? " " : "", argv[i]);
+		free(joined);
+		joined = tmp;
+	}
+	uml_argv_free(argv);
+	return joined;
+}
+
 /* The launch convention of doc/machine-layout.md. */
 static void
 test_argv(void)
 {
 	struct uml_launch	l;
-	char			**argv, *joined = NULL, *tmp;
+	char			*joined;
 
 	memset(&l, 0, sizeof(l));
 	l.dir = "/m";
@@ -192,36 +208,21 @@ test_argv(void)
 	l.cmdline = " quiet  sbuml.run=x ";
 	l.disks[0] = "/d.img";
 	l.ndisks = 1;
-	argv = uml_build_argv(&l);
-	for (size_t i = 0; argv[i] != NULL; i++) {
-		tmp = xasprintf("%s%s%s", joined != NULL ? joined : "",
-		    i > 0 ? " " : "", argv[i]);
-		free(joined);
-		joined = tmp;
-	}
+	joined = argv_line(&l);
 	CHECK_STR(joined, "/k mem=64M ubd0=/m/disk0.cow,/i.img "
 	    "ubd1=/m/disk1.cow,/d.img root=/dev/ubda rw uml_dir=/m/ umid=uml "
 	    "con=null con0=null,fd:1 mconsole=notify:/m/notify.sock quiet "
 	    "sbuml.run=x");
 	free(joined);
-	uml_argv_free(argv);
 
 	/* A restore, with guest memory passed as fd 3. */
 	l.restore = "/cap";
 	l.physmem_fd = 9;
-	argv = uml_build_argv(&l);
-	joined = NULL;
-	for (size_t i = 0; argv[i] != NULL; i++) {
-		tmp = xasprintf("%s%s%s", joined != NULL ? joined : "",
-		    i > 0 ? " " : "", argv[i]);
-		free(joined);
-		joined = tmp;
-	}
+	joined = argv_line(&l);
 	CHECK_STR(joined, "/k sbuml_restore=/cap uml_dir=/m/ umid=uml "
 	    "mconsole=notify:/m/notify.sock sbuml_physmem_fd=3 "
 	    "sbuml_disk=0:/m/disk0.cow sbuml_disk=1:/m/disk1.cow");
 	free(joined);
-	uml_argv_free(argv);
 }
 
 /* Kernels that can adopt a physmem file name the option in their binary. */

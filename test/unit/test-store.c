@@ -619,24 +619,6 @@ main(void)
 	CHECK(count_files(p("store/packs"), "") == 4);
 	CHECK(store_read_entry(s, "f1", e1, -1, err, sizeof(err)) == 0);
 	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == 0);
-
-	/*
-	 * Into memory, in two parts (as the restore's two threads do: here one
-	 * after the other, a handle each): the same bytes, and the zero run
-	 * never written (a canary stays).
-	 */
-	memset(got, 0x5a, len);
-	memset(got + CS, 0, 2 * CS);
-	got[CS] = 0x77;
-	t = store_open(p("store"), err, sizeof(err));
-	CHECK(t != NULL);
-	CHECK(store_read_entry_into(s, "f1", e1, got, 0, 2, err, sizeof(err)) == 0);
-	CHECK(got[3 * CS] == 0x5a);	/* data chunk 1 (A again) is part 1's */
-	CHECK(store_read_entry_into(t, "f1", e1, got, 1, 2, err, sizeof(err)) == 0);
-	CHECK(got[CS] == 0x77);
-	got[CS] = 0;
-	CHECK(memcmp(got, expect, len) == 0);
-	store_free(t);
 	/* Loose chunk files of an older store are read and collected. */
 	{
 		char		*dirp = xasprintf("%s/chunks/%.2s", p("store"), nth_hash(e3, 1));
