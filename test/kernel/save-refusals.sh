@@ -51,8 +51,9 @@ check [ -z "$(ls -A "$WORK/ww")" ]
 check [ -z "$(ls -A "$WORK/other")" ]
 # the guest is fine and a good save still works
 r=$(save a "$d") || fail "good save after refusals: $r"
-# a full filesystem: the save fails cleanly, leaves no DONE, and the guest
-# runs on (also with `stop`: a failed save never leaves the machine frozen)
+# a full filesystem: the save fails cleanly, says "No space left on device",
+# leaves no DONE, and the guest runs on (also with `stop`: a failed save
+# never leaves the machine frozen)
 P=$(kv "$r" physmem_bytes)
 mkdir -p "$WORK/small"
 mount -t tmpfs -o size=$(( (P + 1048576) / 1024 ))k sbuml-ktest "$WORK/small" || die "mount tmpfs"
@@ -62,6 +63,12 @@ for mode in "" stop; do
 	r=$(save a "$WORK/small/cap" $mode) && fail "save into a full fs succeeded"
 	log "full fs ($mode): $r"
 	echo "$r" | grep -qE "^ERR error: (writer failed|copying)" || fail "unexpected reply: $r"
+	# the reply says why, not only which step (the writer's errno)
+	case "$r" in
+	*"writer failed at "*": No space left on device; $WORK/small/cap is incomplete"*) ;;
+	*"copying "*": No space left on device"*) ;;
+	*) fail "full fs reply does not name ENOSPC: $r" ;;
+	esac
 	check [ ! -e "$WORK/small/cap/DONE" ]
 	t=$(last_num a tick)
 	wait_console a "^tick $((t + 3)) " 20 || fail "guest frozen after a failed save ($mode)"
