@@ -31,6 +31,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -723,73 +724,159 @@ add_zero(struct json_object *list)
 		json_object_array_add(list, json_object_new_int64(1));
 }
 
-int
-store_put_file(struct store *s, const char *path, struct json_object **ret_entry,
-    struct store_stats *stats, char *err, size_t errlen)
+static uint64_t	chunk_count(int64_t size);
+
+/* Chunks a part takes in turn: 1 MiB stripes, alternating between parts. */
+#define PUT_STRIPE	16
+
+/* One thread's share of store_put_file2: every nparts-th stripe. */
+struct put_part {
+	struct store		*s;
+	const char		*path;
+	int			 fd;
+	off_t			 size;
+	unsigned int		 part, nparts;
+	char			(*hex)[STORE_HEX_LEN + 1];	/* per chunk; "" = zero */
+	struct store_stats	 st;
+	int			 r;
+	char			 err[PATH_MAX + 128];
+};
+
+/* Hash, and store unless known, each data chunk of this part. */
+static void *
+put_part_run(void *arg)
 {
-	struct store_stats	 dummy = { 0 };
-	struct json_object	*list = json_object_new_array(), *entry;
-	struct stat		 sb;
-	char			 hex[STORE_HEX_LEN + 1];
-	off_t			 off, next_data = 0;
-	int			 fd, r = 0;
+	struct put_part	*pp = arg;
+	struct store	*s = pp->s;
+	off_t		 next_data = 0;
+	uint64_t	 nchunks = chunk_count(pp->size);
 
-	if (stats == NULL)
-		stats = &dummy;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(-r));
-		goto out;
-	}
-	for (off = 0; off < sb.st_size; off += STORE_CHUNK_SIZE) {
-		size_t len = sb.st_size - off < STORE_CHUNK_SIZE ?
-		    (size_t)(sb.st_size - off) : STORE_CHUNK_SIZE;
+	for (uint64_t c = 0; c < nchunks; c++) {
+		off_t	off = (off_t)(c * STORE_CHUNK_SIZE);
+		size_t	len = pp->size - off < STORE_CHUNK_SIZE ?
+			    (size_t)(pp->size - off) : STORE_CHUNK_SIZE;
+		int	r;
 
+		if ((c / PUT_STRIPE) % pp->nparts != pp->part)
+			continue;
 		/* A chunk wholly inside a hole is zero without reading it. */
 		if (next_data >= 0 && next_data < off) {
-			next_data = lseek(fd, off, SEEK_DATA);
+			next_data = lseek(pp->fd, off, SEEK_DATA);
 			if (next_data < 0 && errno != ENXIO)
 				next_data = off;	/* no SEEK_DATA: read */
 		}
 		if (next_data < 0 || next_data >= off + (off_t)len) {
-			stats->zero_chunks++;
-			add_zero(list);
+			pp->st.zero_chunks++;
 			continue;
 		}
-		if ((r = pread_all(fd, s->buf, len, off)) < 0) {
-			snprintf(err, errlen, "%s: read at %lld: %s", path,
-			    (long long)off, strerror(-r));
-			goto out;
+		if ((r = pread_all(pp->fd, s->buf, len, off)) < 0) {
+			snprintf(pp->err, sizeof(pp->err), "%s: read at %lld: %s",
+			    pp->path, (long long)off, strerror(-r));
+			pp->r = r;
+			return NULL;
 		}
 		if (all_zero(s->buf, len)) {
-			stats->zero_chunks++;
-			add_zero(list);
+			pp->st.zero_chunks++;
 			continue;
 		}
-		store_sha256_hex(s->buf, len, hex);
-		if ((r = put_chunk(s, len, hex, stats)) < 0) {
-			snprintf(err, errlen, "%s: storing chunk %lld: %s", path,
-			    (long long)(off / STORE_CHUNK_SIZE), strerror(-r));
-			goto out;
+		store_sha256_hex(s->buf, len, pp->hex[c]);
+		if ((r = put_chunk(s, len, pp->hex[c], &pp->st)) < 0) {
+			snprintf(pp->err, sizeof(pp->err), "%s: storing chunk %llu: %s",
+			    pp->path, (unsigned long long)c, strerror(-r));
+			pp->r = r;
+			return NULL;
 		}
-		stats->chunks++;
-		stats->data_bytes += len;
-		json_object_array_add(list, json_object_new_string(hex));
+		pp->st.chunks++;
+		pp->st.data_bytes += len;
 	}
-	/*
-	 * No whole-file hash: the chunk hashes, in the order of the list, fix
-	 * every byte, and hashing the zero runs as zeros cost more than all
-	 * the rest of an idle machine's save (bench/store.sh).
-	 */
-	entry = json_object_new_object();
-	json_object_object_add(entry, "size", json_object_new_int64(sb.st_size));
-	json_object_object_add(entry, "chunks", list);
-	list = NULL;
-	*ret_entry = entry;
-out:
-	json_object_put(list);
+	return NULL;
+}
+
+int
+store_put_file2(struct store *s, struct store *s2, const char *path,
+    struct json_object **ret_entry, struct store_stats *stats, char *err,
+    size_t errlen)
+{
+	struct put_part		 parts[2];
+	struct json_object	*list = NULL, *entry;
+	struct stat		 sb;
+	pthread_t		 t;
+	uint64_t		 nchunks;
+	unsigned int		 nparts;
+	int			 fd, r = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(-r));
+		closefd(&fd);
+		return r;
+	}
+	nchunks = chunk_count(sb.st_size);
+	/* A second thread only pays for files of several stripes. */
+	nparts = s2 != NULL && nchunks > 4 * PUT_STRIPE ? 2 : 1;
+	memset(parts, 0, sizeof(parts));
+	for (unsigned int i = 0; i < nparts; i++) {
+		parts[i].s = i == 0 ? s : s2;
+		parts[i].path = path;
+		parts[i].fd = fd;
+		parts[i].size = sb.st_size;
+		parts[i].part = i;
+		parts[i].nparts = nparts;
+	}
+	parts[0].hex = xcalloc(nchunks + 1, sizeof(*parts[0].hex));
+	parts[1].hex = parts[0].hex;
+	if (nparts == 2 && pthread_create(&t, NULL, put_part_run, &parts[1]) != 0) {
+		nparts = 1;
+		parts[0].nparts = 1;
+	}
+	(void)put_part_run(&parts[0]);
+	if (nparts == 2)
+		pthread_join(t, NULL);
+	for (unsigned int i = 0; i < nparts && r == 0; i++) {
+		if ((r = parts[i].r) < 0)
+			snprintf(err, errlen, "%s", parts[i].err);
+	}
+	if (r == 0) {
+		/* The chunk list in file order, zero chunks as runs. */
+		list = json_object_new_array();
+		for (uint64_t c = 0; c < nchunks; c++) {
+			if (parts[0].hex[c][0] == '\0')
+				add_zero(list);
+			else
+				json_object_array_add(list,
+				    json_object_new_string(parts[0].hex[c]));
+		}
+		/*
+		 * No whole-file hash: the chunk hashes, in the order of the
+		 * list, fix every byte, and hashing the zero runs as zeros
+		 * cost more than all the rest of an idle machine's save
+		 * (bench/store.sh).
+		 */
+		entry = json_object_new_object();
+		json_object_object_add(entry, "size", json_object_new_int64(sb.st_size));
+		json_object_object_add(entry, "chunks", list);
+		*ret_entry = entry;
+	}
+	if (stats != NULL) {
+		for (unsigned int i = 0; i < nparts; i++) {
+			stats->chunks += parts[i].st.chunks;
+			stats->zero_chunks += parts[i].st.zero_chunks;
+			stats->new_chunks += parts[i].st.new_chunks;
+			stats->new_bytes += parts[i].st.new_bytes;
+			stats->dedup_chunks += parts[i].st.dedup_chunks;
+			stats->data_bytes += parts[i].st.data_bytes;
+		}
+	}
+	free(parts[0].hex);
 	closefd(&fd);
 	return r;
+}
+
+int
+store_put_file(struct store *s, const char *path, struct json_object **ret_entry,
+    struct store_stats *stats, char *err, size_t errlen)
+{
+	return store_put_file2(s, NULL, path, ret_entry, stats, err, errlen);
 }
 
 static int

@@ -56,6 +56,15 @@ int	store_put_file(struct store *s, const char *path,
 	    struct json_object **ret_entry, struct store_stats *stats,
 	    char *err, size_t errlen);
 /*
+ * As store_put_file, on two threads when s2 (a second handle, may be NULL)
+ * is given and the file is large: the second thread hashes, compresses and
+ * stores every other MiB through s2 (into s2's pending pack).  Both handles
+ * must be synced.  Chunks new to both may be stored twice; gc keeps one.
+ */
+int	store_put_file2(struct store *s, struct store *s2, const char *path,
+	    struct json_object **ret_entry, struct store_stats *stats,
+	    char *err, size_t errlen);
+/*
  * Commit the pending pack: fsync it, write its index (tmp, fsync), rename
  * pack then index, fsync packs/.  0 or -errno (the pending chunks are then
  * dropped).

@@ -619,6 +619,61 @@ main(void)
 	CHECK(count_files(p("store/packs"), "") == 4);
 	CHECK(store_read_entry(s, "f1", e1, -1, err, sizeof(err)) == 0);
 	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == 0);
+	/*
+	 * Two threads (store_put_file2): a 100-chunk file with data, a hole
+	 * and written zeros across stripes, a chunk repeated in another
+	 * stripe: the same entry as one thread gives, two packs, and it
+	 * reads back.
+	 */
+	{
+		size_t		 big = 100 * CS + 123;
+		unsigned char	*b = xcalloc(1, big), *back = xmalloc(big);
+		struct store	*h1, *h2, *h3;
+		struct json_object *ea = NULL, *eb = NULL;
+		struct store_stats st2 = { 0 };
+		int		 bfd;
+
+		for (size_t c = 0; c < 101; c++) {
+			size_t n = c == 100 ? 123 : CS;
+
+			if ((c >= 20 && c < 40) || c == 77)
+				continue;	/* zeros */
+			pattern(b + c * CS, n, (unsigned int)(c == 90 ? 5 : c + 11));
+		}
+		bfd = open(p("tt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		CHECK(pwrite(bfd, b, 20 * CS, 0) == 20 * CS);	/* 20-29: a hole */
+		CHECK(pwrite(bfd, b + 30 * CS, big - 30 * CS, 30 * CS) ==
+		    (ssize_t)(big - 30 * CS));
+		close(bfd);
+		h1 = store_open(p("store2"), err, sizeof(err));
+		h2 = store_open(p("store2"), err, sizeof(err));
+		CHECK(h1 != NULL && h2 != NULL);
+		CHECK(store_put_file2(h1, h2, p("tt"), &ea, &st2, err, sizeof(err)) == 0);
+		CHECK(store_sync(h1) == 0 && store_sync(h2) == 0);
+		CHECK(count_files(p("store2/packs"), "") == 4);	/* two packs */
+		CHECK(st2.zero_chunks == 21 && st2.chunks == 80);
+		h3 = store_open(p("store3"), err, sizeof(err));
+		CHECK(h3 != NULL);
+		CHECK(store_put_file(h3, p("tt"), &eb, NULL, err, sizeof(err)) == 0);
+		CHECK(ea != NULL && eb != NULL);
+		if (ea != NULL && eb != NULL)
+			CHECK_STR(json_object_to_json_string(ea),
+			    json_object_to_json_string(eb));
+		store_free(h3);
+		store_free(h2);
+		h2 = store_open(p("store2"), err, sizeof(err));
+		bfd = open(p("tt.out"), O_RDWR | O_CREAT | O_TRUNC, 0600);
+		CHECK(store_read_entry(h2, "big", ea, bfd, err, sizeof(err)) == 0);
+		CHECK(pread(bfd, back, big, 0) == (ssize_t)big);
+		CHECK(memcmp(back, b, big) == 0);
+		close(bfd);
+		json_object_put(ea);
+		json_object_put(eb);
+		store_free(h1);
+		store_free(h2);
+		free(b);
+		free(back);
+	}
 	/* Loose chunk files of an older store are read and collected. */
 	{
 		char		*dirp = xasprintf("%s/chunks/%.2s", p("store"), nth_hash(e3, 1));
