@@ -243,3 +243,18 @@ first_tick() {
 	wait_console "$1" "^tick [0-9]+ " 30 >/dev/null || return 1
 	first_num "$1" tick
 }
+
+# carries_on NAME T_BEFORE UP_BEFORE: the restored NAME ticks on from the
+# saved tick (at most 3 later) and uptime (not back, no offline time), and
+# its init did not run again.  Sets T_FIRST (its first tick) and UP_FIRST.
+carries_on() {
+	local name=$1 t_before=$2 up_before=$3
+	wait_console "$name" "^tick " 20 || die "$name does not tick"
+	T_FIRST=$(first_num "$name" tick)
+	UP_FIRST=$(uptime_of "$name" "$T_FIRST")
+	log "saved at tick $t_before up=$up_before; $name first: tick $T_FIRST up=$UP_FIRST"
+	check [ "$T_FIRST" -ge "$t_before" ]
+	check [ "$T_FIRST" -le $((t_before + 3)) ]
+	check awk -v a="$UP_FIRST" -v b="$up_before" 'BEGIN { exit !(a >= b && a < b + 3.5) }'
+	if grep -aq "^BOOT" "$WORK/$name/console.log"; then fail "init re-ran in $name"; fi
+}

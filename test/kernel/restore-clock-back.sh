@@ -37,14 +37,10 @@ restore c "$WORK/cap"
 wait_console c "^sbuml: restored from" 30 || die "clone did not restore"
 grep -a "^sbuml: restored" "$WORK/c/console.log"
 check [ "$(readlink "/proc/$PID_c/ns/time")" = "$(readlink /proc/self/ns/time)" ]
-wait_console c "^tick " 20 || die "clone does not tick"
-t_first=$(first_num c tick)
-up_first=$(uptime_of c "$t_first")
-log "saved at tick $t_before up=$up_before (host monotonic +$OFF s); clone first: tick $t_first up=$up_first"
-check [ "$t_first" -ge "$t_before" ]
-check [ "$t_first" -le $((t_before + 3)) ]
+log "the original ran with the host's monotonic clock +$OFF s"
 # uptime continues from the saved value: not back, no offline time
-check awk -v a="$up_first" -v b="$up_before" 'BEGIN { exit !(a >= b && a < b + 3.5) }'
+carries_on c "$t_before" "$up_before"
+t_first=$T_FIRST; up_first=$UP_FIRST
 # timers keep running: ticks (sleep 0.5) and clockcheck rounds go on
 wait_console c "^tick $((t_first + 8)) " 30 || fail "clone stopped ticking"
 up_late=$(uptime_of c "$((t_first + 8))")
