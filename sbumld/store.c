@@ -726,6 +726,14 @@ add_zero(struct json_object *list)
 
 static uint64_t	chunk_count(int64_t size);
 
+/* Bytes of the chunk at off of a file of size bytes (the last may be short). */
+static size_t
+chunk_len(int64_t size, off_t off)
+{
+	return size - off < STORE_CHUNK_SIZE ? (size_t)(size - off) :
+	    STORE_CHUNK_SIZE;
+}
+
 /* Chunks a part takes in turn: 1 MiB stripes, alternating between parts. */
 #define PUT_STRIPE	16
 
@@ -753,8 +761,7 @@ put_part_run(void *arg)
 
 	for (uint64_t c = 0; c < nchunks; c++) {
 		off_t	off = (off_t)(c * STORE_CHUNK_SIZE);
-		size_t	len = pp->size - off < STORE_CHUNK_SIZE ?
-			    (size_t)(pp->size - off) : STORE_CHUNK_SIZE;
+		size_t	len = chunk_len(pp->size, off);
 		int	r;
 
 		if ((c / PUT_STRIPE) % pp->nparts != pp->part)
@@ -1281,9 +1288,8 @@ store_read_entry(struct store *s, const char *name, struct json_object *entry,
 				continue;
 			}
 			for (int64_t k = json_object_get_int64(c); k > 0; k--, idx++) {
-				size_t len = size - (int64_t)(idx * STORE_CHUNK_SIZE) <
-				    STORE_CHUNK_SIZE ? (size_t)(size - (int64_t)(idx *
-				    STORE_CHUNK_SIZE)) : STORE_CHUNK_SIZE;
+				size_t len = chunk_len(size,
+				    (off_t)(idx * STORE_CHUNK_SIZE));
 
 				memset(s->buf, 0, len);
 				EVP_DigestUpdate(whole, s->buf, len);
@@ -1292,8 +1298,7 @@ store_read_entry(struct store *s, const char *name, struct json_object *entry,
 		}
 		{
 			off_t	off = (off_t)(idx * STORE_CHUNK_SIZE);
-			size_t	len = size - off < STORE_CHUNK_SIZE ?
-				    (size_t)(size - off) : STORE_CHUNK_SIZE;
+			size_t	len = chunk_len(size, off);
 
 			if (get_chunk(s, json_object_get_string(c), len, s->buf,
 			    NULL, why, sizeof(why)) < 0) {
@@ -1363,8 +1368,7 @@ store_read_entry_into(struct store *s, const char *name,
 		off = (off_t)(idx++ * STORE_CHUNK_SIZE);
 		if (n++ % nparts != part)
 			continue;
-		len = size - off < STORE_CHUNK_SIZE ? (size_t)(size - off) :
-		    STORE_CHUNK_SIZE;
+		len = chunk_len(size, off);
 		if (get_chunk(s, json_object_get_string(c), len, map + off, NULL,
 		    why, sizeof(why)) < 0) {
 			snprintf(err, errlen, "%s, chunk %llu (bytes %lld-%lld): %s",
@@ -1441,8 +1445,7 @@ entry_chunks(struct json_object *entry,
 		}
 		if (!valid_hex(json_object_get_string(c)))
 			return -EBADMSG;
-		fn(json_object_get_string(c), (uint64_t)size - off < STORE_CHUNK_SIZE ?
-		    (size_t)((uint64_t)size - off) : STORE_CHUNK_SIZE, arg);
+		fn(json_object_get_string(c), chunk_len(size, (off_t)off), arg);
 		idx++;
 		n++;
 	}
