@@ -308,11 +308,6 @@ rpc_machine_boot(struct rpc_call *call, struct json_object *params)
 			    machine_state_to_string(machine_state(m)));
 			return (0);
 		}
-		if (machine_job(m) != NULL) {
-			rpc_error(call, RPC_E_BAD_STATE, "machine %s is busy: a %s "
-			    "is running on it", p.machine, machine_job(m)->kind);
-			return (0);
-		}
 		extra = p.image != NULL ? "image" : p.kernel != NULL ? "kernel" :
 		    p.cmdline != NULL ? "cmdline" : p.disks != NULL ? "disks" :
 		    p.mem_mb >= 0 ? "mem_mb" : NULL;
@@ -352,7 +347,11 @@ rpc_machine_boot(struct rpc_call *call, struct json_object *params)
 	if ((r = machine_boot(m, rpc_boot_done, rpc_call_ref(call), err,
 	    sizeof(err))) < 0) {
 		rpc_call_unref(call);
-		rpc_boot_failed(call, m, err);
+		/* -EBUSY: a job (a restore filling in its disks) holds it. */
+		if (r == -EBUSY)
+			rpc_error(call, RPC_E_BAD_STATE, "%s", err);
+		else
+			rpc_boot_failed(call, m, err);
 		if (created) {
 			char	derr[256];
 
