@@ -30,7 +30,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -479,17 +478,13 @@ materialise(struct json_object *man, const char *mdir, int *ret_physmem,
 	char			*root = snapshot_store_root(), *tmpdir, *capdir;
 	int			 r = 0, pfd = -1;
 
-	s = store_open(root, err, errlen);
-	tmpdir = xasprintf("%s/tmp", root);
-	capdir = xasprintf("%s/restore-XXXXXX", tmpdir);
-	if (s != NULL)
-		store_trust_frame_checksums(s);
-	if (s == NULL) {
+	if ((s = store_open(root, err, errlen)) == NULL) {
 		free(root);
-		free(tmpdir);
-		free(capdir);
 		return -EIO;
 	}
+	store_trust_frame_checksums(s);
+	tmpdir = xasprintf("%s/tmp", root);
+	capdir = xasprintf("%s/restore-XXXXXX", tmpdir);
 	if (((r = mkdir_p(tmpdir, 0700)) < 0 && r != -EEXIST) ||
 	    mkdtemp(capdir) == NULL) {
 		r = r < 0 && r != -EEXIST ? r : -errno;
@@ -675,8 +670,8 @@ restore_launch(struct restore_job *job)
 
 	capture = job->capdir != NULL ? xstrdup(job->capdir) :
 	    xasprintf("%s/%s", job->dir, SNAPSHOT_CAPTURE);
-	r = machine_restore(job->m, capture, job->physmem_fd > 0 ?
-	    job->physmem_fd : 0, restore_started_cb, job, err, sizeof(err));
+	r = machine_restore(job->m, capture, job->physmem_fd, restore_started_cb,
+	    job, err, sizeof(err));
 	free(capture);
 	if (r < 0) {
 		restore_fail(job, RPC_E_BOOT_FAILED, "%s", err);
@@ -695,20 +690,11 @@ restore_materialise_worker(void *arg)
 	struct restore_job	*job = arg;
 	uint64_t		 t0 = now_usec();
 
-	const char		*knob = getenv("SBUMLD_TEST_RESTORE_DELAY_MS");
-	long			 ms = knob != NULL ? strtol(knob, NULL, 10) : 0;
-
 	job->r = materialise(job->man, job->mdir, job->adopt ? &job->physmem_fd :
 	    NULL, &job->capdir, job->err, sizeof(job->err));
 	job->us = now_usec() - t0;
-	/*
-	 * Test-only knob, like SBUMLD_TEST_STORE_DELAY_MS: hold the restore
-	 * with everything materialised and its kernel not started, so that a
-	 * test can kill -9 the daemon there.
-	 */
-	if (ms > 0 && ms <= 60000)
-		(void)nanosleep(&(struct timespec){ ms / 1000, ms % 1000 * 1000000 },
-		    NULL);
+	/* Materialised, kernel not started: a test kills the daemon here. */
+	test_knob_sleep("SBUMLD_TEST_RESTORE_DELAY_MS");
 }
 
 /* Back on the event loop: launch the kernel, or fail. */

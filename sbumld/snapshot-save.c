@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -385,19 +384,9 @@ save_store_worker(void *arg)
 		json_object_object_add(entry, "path", json_object_new_string(rel));
 		json_object_array_put_idx(files, i, entry);
 		atomic_store(&job->stored_bytes, stats.data_bytes);
-		if (stats.new_chunks > 0) {
-			/*
-			 * Test-only knob, like SBUMLD_TEST_SAVE_DELAY_MS: hold the
-			 * worker after each file once it has written chunks, so a
-			 * test can kill -9 the daemon mid-store.
-			 */
-			const char	*knob = getenv("SBUMLD_TEST_STORE_DELAY_MS");
-			long		 ms = knob != NULL ? strtol(knob, NULL, 10) : 0;
-
-			if (ms > 0 && ms <= 60000)
-				(void)nanosleep(&(struct timespec){ ms / 1000,
-				    ms % 1000 * 1000000 }, NULL);
-		}
+		/* Once chunks are written: a test kills the daemon mid-store. */
+		if (stats.new_chunks > 0)
+			test_knob_sleep("SBUMLD_TEST_STORE_DELAY_MS");
 	}
 	if (r == 0 && job->kernel != NULL) {
 		struct store_stats kstats = { 0 };
@@ -496,27 +485,6 @@ save_store_start(struct save_job *job, struct json_object *manifest)
 	}
 }
 
-/*
- * The kernel's writer reports only which step failed: say so when the
- * snapshot's file system is (nearly) full, the usual cause.  buf gets ""
- * or "; ...".
- */
-static void
-space_note(const char *dir, char *buf, size_t len)
-{
-	struct statvfs	sv;
-	uint64_t	free_b;
-
-	buf[0] = '\0';
-	if (statvfs(dir, &sv) < 0)
-		return;
-	free_b = (uint64_t)sv.f_bavail * sv.f_frsize;
-	if (free_b < 16ull * 1024 * 1024)
-		snprintf(buf, len, "; No space left on device? the file system "
-		    "holding %s has only %llu KiB free", dir,
-		    (unsigned long long)(free_b / 1024));
-}
-
 /* The kernel answered "sbuml save": the capture is complete, or failed. */
 static void
 save_done_cb(int err, const char *text, void *arg)
@@ -540,13 +508,9 @@ save_done_cb(int err, const char *text, void *arg)
 		return;
 	}
 	if (err == -EREMOTEIO) {
-		char	space[256];
-
-		space[0] = '\0';
-		if (strstr(text, "No space left") == NULL)
-			space_note(job->tmp, space, sizeof(space));
+		/* The kernel names the failed step and its errno. */
 		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: the kernel failed to save: "
-		    "%s%s", machine_name(job->m), text, space);
+		    "%s", machine_name(job->m), text);
 		return;
 	}
 	if (err == -ETIMEDOUT) {
@@ -653,23 +617,6 @@ save_delay_cb(evutil_socket_t fd, short what, void *arg)
 	save_send(arg);
 }
 
-/*
- * Test-only knob, like Redis' rdb-key-save-delay: hold every save this many
- * milliseconds before asking the kernel, so tests can race it deterministically.
- */
-static long
-test_save_delay_ms(void)
-{
-	const char	*s = getenv("SBUMLD_TEST_SAVE_DELAY_MS");
-	long		 v;
-	char		*end;
-
-	if (s == NULL || *s == '\0')
-		return 0;
-	v = strtol(s, &end, 10);
-	return *end == '\0' && v > 0 && v <= 60000 ? v : 0;
-}
-
 int
 snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
     const char *dir, bool cont, bool store)
@@ -733,7 +680,8 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 	job->progress = event_new(daemon_base, -1, EV_PERSIST, save_progress_cb, job);
 	event_add(job->progress, &tv);
 	save_notify_progress(job, "capturing");
-	delay_ms = test_save_delay_ms();
+	/* Hold every save before asking the kernel: tests race it. */
+	delay_ms = test_knob_ms("SBUMLD_TEST_SAVE_DELAY_MS");
 	if (delay_ms > 0) {
 		const struct timeval dtv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
 

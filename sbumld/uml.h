@@ -29,7 +29,7 @@ struct uml_launch {
 	 */
 	const char	*restore;
 	/*
-	 * Restore only, 0 for none: an open read-write file holding the
+	 * Restore only, <= 0 for none: an open read-write file holding the
 	 * guest's memory, which the kernel adopts as its physmem file instead
 	 * of copying <restore>/physmem (sbuml_physmem_fd=, doc/kernel.md §5).
 	 * The child gets it as fd UML_PHYSMEM_FD; the caller keeps its own.

@@ -286,6 +286,29 @@ fsync_dir(const char *path)
 }
 
 /* CLOCK_MONOTONIC in microseconds: for timeouts and durations, immune to clock steps. */
+long
+test_knob_ms(const char *name)
+{
+	const char	*s = getenv(name);
+	long		 v;
+	char		*end;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	v = strtol(s, &end, 10);
+	return *end == '\0' && v > 0 && v <= 60000 ? v : 0;
+}
+
+void
+test_knob_sleep(const char *name)
+{
+	long ms = test_knob_ms(name);
+
+	if (ms > 0)
+		(void)nanosleep(&(struct timespec){ ms / 1000, ms % 1000 * 1000000 },
+		    NULL);
+}
+
 uint64_t
 now_usec(void)
 {

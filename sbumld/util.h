@@ -30,6 +30,13 @@ int	 fsync_dir(const char *path);
 
 /* Monotonic time in microseconds. */
 uint64_t now_usec(void);
+/*
+ * Test-only knobs (like Redis' rdb-key-save-delay): the milliseconds in
+ * environment variable name (1 to 60000), else 0; test_knob_sleep sleeps
+ * that long, so tests can stop a job at a precise point.
+ */
+long	 test_knob_ms(const char *name);
+void	 test_knob_sleep(const char *name);
 /* Wall time as ISO-8601 UTC "2026-11-27T18:40:00Z" in buf (>= 21 bytes). */
 void	 iso8601_utc(time_t t, char *buf, size_t len);
 
