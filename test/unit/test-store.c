@@ -84,6 +84,22 @@ make_file(const char *path, unsigned char *expect, size_t *ret_len)
 	*ret_len = len;
 }
 
+/* Write path: one chunk of pattern(seeds[i]) per seed. */
+static void
+write_patterns(const char *path, const unsigned int *seeds, size_t n)
+{
+	unsigned char	*b = xmalloc(CS);
+	int		 fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	CHECK(fd >= 0);
+	for (size_t i = 0; i < n; i++) {
+		pattern(b, CS, seeds[i]);
+		CHECK(write(fd, b, CS) == CS);
+	}
+	close(fd);
+	free(b);
+}
+
 /* Number of entries in d whose name starts with prefix (recursing one level). */
 static int
 count_files(const char *d, const char *prefix)
@@ -553,19 +569,8 @@ main(void)
 	 * crashed pack are garbage.
 	 */
 	{
-		unsigned char *b = xmalloc(CS);
-
-		fd = open(p("f3"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		pattern(b, CS, 5);
-		CHECK(write(fd, b, CS) == CS);
-		pattern(b, CS, 6);
-		CHECK(write(fd, b, CS) == CS);
-		close(fd);
-		fd = open(p("f4"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		pattern(b, CS, 5);
-		CHECK(write(fd, b, CS) == CS);
-		close(fd);
-		free(b);
+		write_patterns(p("f3"), (const unsigned int[]){ 5, 6 }, 2);
+		write_patterns(p("f4"), (const unsigned int[]){ 5 }, 1);
 		CHECK(store_put_file(s, p("f3"), &e3, NULL, err, sizeof(err)) == 0);
 		CHECK(store_put_file(s, p("f4"), &e4, NULL, err, sizeof(err)) == 0);
 		CHECK(store_sync(s) == 0);
@@ -703,22 +708,12 @@ main(void)
 	 * must keep it, whichever pack it visits first.
 	 */
 	{
-		unsigned char		*b = xmalloc(CS);
 		struct store		*h1 = store_open(p("store"), err, sizeof(err));
 		struct store		*h2 = store_open(p("store"), err, sizeof(err));
 		struct json_object	*exy, *ex;
 
-		fd = open(p("fxy"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		pattern(b, CS, 11);
-		CHECK(write(fd, b, CS) == CS);
-		pattern(b, CS, 12);
-		CHECK(write(fd, b, CS) == CS);
-		close(fd);
-		fd = open(p("fx"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		pattern(b, CS, 11);
-		CHECK(write(fd, b, CS) == CS);
-		close(fd);
-		free(b);
+		write_patterns(p("fxy"), (const unsigned int[]){ 11, 12 }, 2);
+		write_patterns(p("fx"), (const unsigned int[]){ 11 }, 1);
 		memset(&st, 0, sizeof(st));
 		CHECK(store_put_file(h1, p("fxy"), &exy, &st, err, sizeof(err)) == 0);
 		CHECK(store_put_file(h2, p("fx"), &ex, &st, err, sizeof(err)) == 0);
