@@ -710,7 +710,7 @@ load_chunked(struct rpc_call *call, const char *param, const char *name,
     char **ret_text, size_t *ret_len)
 {
 	struct json_object	*d;
-	char			 err[1024], *dir, *path, *text = NULL;
+	char			 err[1024], *dir, *text = NULL;
 	size_t			 len;
 	int			 r;
 
@@ -720,7 +720,8 @@ load_chunked(struct rpc_call *call, const char *param, const char *name,
 		rpc_error_data(call, RPC_INVALID_PARAMS, d, "%s: %s", param, err);
 		return -1;
 	}
-	if ((r = snapshot_manifest_load(dir, ret_man, err, sizeof(err))) < 0) {
+	if ((r = snapshot_manifest_read(dir, ret_man, &text, &len, err,
+	    sizeof(err))) < 0) {
 		rpc_snapshot_load_error(call, r, err);
 		free(dir);
 		return -1;
@@ -730,14 +731,6 @@ load_chunked(struct rpc_call *call, const char *param, const char *name,
 		    "only snapshots in the chunk store (format 2) can be exported or "
 		    "serve as a base: save it again without --raw, or copy its "
 		    "directory with tar", name);
-		goto fail;
-	}
-	path = xasprintf("%s/%s", dir, SNAPSHOT_MANIFEST);
-	r = read_file(path, STREAM_MAX_MANI, &text, &len);
-	free(path);
-	if (r < 0) {
-		rpc_error_errno(call, RPC_E_IO_ERROR, r, "cannot read the manifest of %s",
-		    name);
 		goto fail;
 	}
 	store_sha256_hex(text, len, id);
@@ -754,6 +747,7 @@ load_chunked(struct rpc_call *call, const char *param, const char *name,
 fail:
 	json_object_put(*ret_man);
 	*ret_man = NULL;
+	free(text);
 	free(dir);
 	return -1;
 }

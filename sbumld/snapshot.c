@@ -197,12 +197,49 @@ out:
 	return r;
 }
 
+/* The parsed manifest m of dir (may be NULL) is sound.  0 or -errno (err). */
+static int
+manifest_check(const char *dir, struct json_object *m, char *err, size_t errlen)
+{
+	struct json_object	*v, *files;
+	int			 r;
+
+	if (m == NULL || !json_object_is_type(m, json_type_object)) {
+		snprintf(err, errlen, "%s/manifest.json is not valid JSON", dir);
+		return -EBADMSG;
+	}
+	if (!json_object_object_get_ex(m, "format", &v) ||
+	    strcmp(json_object_get_string(v), SNAPSHOT_FORMAT) != 0 ||
+	    !json_object_object_get_ex(m, "version", &v) ||
+	    (json_object_get_int(v) != SNAPSHOT_VERSION &&
+	    json_object_get_int(v) != SNAPSHOT_VERSION_RAW)) {
+		snprintf(err, errlen, "%s: not an sbuml snapshot of format version "
+		    "%d or %d", dir, SNAPSHOT_VERSION_RAW, SNAPSHOT_VERSION);
+		return -EBADMSG;
+	}
+	if (json_object_get_int(v) == SNAPSHOT_VERSION)
+		return check_chunked(dir, m, err, errlen);
+	if (!json_object_object_get_ex(m, "files", &files) ||
+	    !json_object_is_type(files, json_type_array) ||
+	    json_object_array_length(files) == 0) {
+		snprintf(err, errlen, "%s: the manifest lists no files", dir);
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < json_object_array_length(files); i++) {
+		r = check_file_entry(dir, json_object_array_get_idx(files, i),
+		    err, errlen);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int
-snapshot_manifest_load(const char *dir, struct json_object **ret, char *err,
-    size_t errlen)
+snapshot_manifest_read(const char *dir, struct json_object **ret,
+    char **ret_text, size_t *ret_len, char *err, size_t errlen)
 {
 	char			*path, *buf = NULL;
-	struct json_object	*m, *v, *files;
+	struct json_object	*m;
 	size_t			 len;
 	int			 r;
 
@@ -224,48 +261,25 @@ snapshot_manifest_load(const char *dir, struct json_object **ret, char *err,
 		return r;
 	}
 	m = json_tokener_parse(buf);
-	free(buf);
-	if (m == NULL || !json_object_is_type(m, json_type_object)) {
-		snprintf(err, errlen, "%s/manifest.json is not valid JSON", dir);
+	if ((r = manifest_check(dir, m, err, errlen)) < 0) {
 		json_object_put(m);
-		return -EBADMSG;
-	}
-	if (!json_object_object_get_ex(m, "format", &v) ||
-	    strcmp(json_object_get_string(v), SNAPSHOT_FORMAT) != 0 ||
-	    !json_object_object_get_ex(m, "version", &v) ||
-	    (json_object_get_int(v) != SNAPSHOT_VERSION &&
-	    json_object_get_int(v) != SNAPSHOT_VERSION_RAW)) {
-		snprintf(err, errlen, "%s: not an sbuml snapshot of format version "
-		    "%d or %d", dir, SNAPSHOT_VERSION_RAW, SNAPSHOT_VERSION);
-		json_object_put(m);
-		return -EBADMSG;
-	}
-	if (json_object_get_int(v) == SNAPSHOT_VERSION) {
-		r = check_chunked(dir, m, err, errlen);
-		if (r < 0) {
-			json_object_put(m);
-			return r;
-		}
-		*ret = m;
-		return 0;
-	}
-	if (!json_object_object_get_ex(m, "files", &files) ||
-	    !json_object_is_type(files, json_type_array) ||
-	    json_object_array_length(files) == 0) {
-		snprintf(err, errlen, "%s: the manifest lists no files", dir);
-		json_object_put(m);
-		return -EBADMSG;
-	}
-	for (size_t i = 0; i < json_object_array_length(files); i++) {
-		r = check_file_entry(dir, json_object_array_get_idx(files, i),
-		    err, errlen);
-		if (r < 0) {
-			json_object_put(m);
-			return r;
-		}
+		free(buf);
+		return r;
 	}
 	*ret = m;
+	if (ret_text != NULL) {
+		*ret_text = buf;
+		*ret_len = len;
+	} else
+		free(buf);
 	return 0;
+}
+
+int
+snapshot_manifest_load(const char *dir, struct json_object **ret, char *err,
+    size_t errlen)
+{
+	return snapshot_manifest_read(dir, ret, NULL, NULL, err, errlen);
 }
 
 struct json_object *

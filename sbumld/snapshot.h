@@ -44,6 +44,12 @@ int	snapshot_unique_name(const char *prefix, char **ret_name, char **ret_dir,
  */
 int	snapshot_manifest_load(const char *dir, struct json_object **ret,
 	    char *err, size_t errlen);
+/*
+ * The same, also handing over the file's bytes as read (*ret_text, caller
+ * frees; ret_text may be NULL): what a manifest's id is computed from.
+ */
+int	snapshot_manifest_read(const char *dir, struct json_object **ret,
+	    char **ret_text, size_t *ret_len, char *err, size_t errlen);
 /* <state-dir>/store, the per-host chunk store (caller frees). */
 char	*snapshot_store_root(void);
 /* <state-dir>/snapshots, where named snapshots live (caller frees). */
