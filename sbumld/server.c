@@ -63,6 +63,7 @@ struct client {
 	unsigned int		 flags;
 	uint64_t		 id;
 	char			 name[64];
+	struct ucred		 cred;		/* peer at connect (SO_PEERCRED) */
 	struct bufferevent	*bev;		/* output */
 	struct evbuffer		*in;		/* input not yet framed */
 	struct event		*read_ev;	/* our recvmsg(): fds arrive too */
@@ -621,7 +622,11 @@ server_refuse(int fd)
 	closefd(&fd);
 }
 
-/* Wrap an accepted (non-blocking) fd in a client; the server holds its reference. */
+/*
+ * Wrap an accepted (non-blocking) fd in a client; the server holds its
+ * reference.  A peer whose credentials cannot be read is not served: every
+ * request is authorised by them.
+ */
 static void
 client_create(int fd)
 {
@@ -629,16 +634,18 @@ client_create(int fd)
 	struct ucred	 cred;
 	socklen_t	 credlen = sizeof(cred);
 
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == -1 ||
+	    credlen != sizeof(cred)) {
+		log_warn("accept: no peer credentials; closing");
+		closefd(&fd);
+		return;
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->refs = 1;
 	c->id = next_client_id++;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0)
-		snprintf(c->name, sizeof(c->name), "client %llu (pid %ld, uid %lu)",
-		    (unsigned long long)c->id, (long)cred.pid,
-		    (unsigned long)cred.uid);
-	else
-		snprintf(c->name, sizeof(c->name), "client %llu",
-		    (unsigned long long)c->id);
+	c->cred = cred;
+	snprintf(c->name, sizeof(c->name), "client %llu (pid %ld, uid %lu)",
+	    (unsigned long long)c->id, (long)cred.pid, (unsigned long)cred.uid);
 	c->bev = bufferevent_socket_new(server_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
@@ -884,6 +891,13 @@ const char *
 client_name(const struct client *c)
 {
 	return (c->name);
+}
+
+/* See server.h. */
+const struct ucred *
+client_cred(const struct client *c)
+{
+	return (&c->cred);
 }
 
 /* Set or clear the events subscription. */

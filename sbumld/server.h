@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 struct client;
 struct event_base;
@@ -58,6 +59,8 @@ struct client	*client_ref(struct client *c);
 struct client	*client_unref(struct client *c);
 /* False once the connection is closing or closed: answers would be dropped. */
 bool	client_is_alive(const struct client *c);
+/* The peer's pid, uid and gid when it connected (SO_PEERCRED). */
+const struct ucred *client_cred(const struct client *c);
 /* A short name for log messages: "client 7 (pid 1234, uid 0)". */
 const char *client_name(const struct client *c);
 
