@@ -332,6 +332,8 @@ machine_to_json(const struct machine *m)
 	json_object_object_add(obj, "disks", disks);
 	json_object_object_add(obj, "created",
 	    json_object_new_string(m->cfg.created));
+	json_object_object_add(obj, "owner",
+	    json_object_new_int64((int64_t)m->cfg.owner));
 	if (m->started[0] != '\0')
 		json_object_object_add(obj, "started",
 		    json_object_new_string(m->started));

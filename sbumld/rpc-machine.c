@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "machine.h"
+#include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "util.h"
 
@@ -265,6 +266,7 @@ rpc_boot_config(struct rpc_call *call, const struct boot_params *p,
 	cfg->image = xstrdup(image);
 	cfg->kernel = xstrdup(kernel);
 	cfg->cmdline = xstrdup(cmdline);
+	cfg->owner = rpc_caller_uid(call);
 	cfg->mem_mb = p->mem_mb >= 0 ? (unsigned int)p->mem_mb :
 	    MACHINE_MEM_DEFAULT;
 	for (size_t i = 0; i < n; i++)

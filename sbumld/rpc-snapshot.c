@@ -15,6 +15,7 @@
 #include "machine.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
+#include "snapshot-owner.h"
 #include "snapshot-restore.h"
 #include "snapshot-save.h"
 #include "store.h"
@@ -136,6 +137,18 @@ static const struct rpc_param snap_table[] = {
 	{ NULL, 0, 0, 0, 0, 0 },
 };
 
+/* The snapshot object with its owner: a named snapshot's record (path ones have none). */
+static struct json_object *
+snapshot_object(const char *name, const char *dir, struct json_object *man)
+{
+	struct json_object *o = snapshot_to_json(name, dir, man);
+
+	if (strchr(name, '/') == NULL)
+		json_object_object_add(o, "owner", json_object_new_int64(
+		    (int64_t)snapshot_owner_read(dir)));
+	return o;
+}
+
 /* Answer a manifest load failure with NoSuchSnapshot or BadSnapshot. */
 void
 rpc_snapshot_load_error(struct rpc_call *call, int r, const char *msg)
@@ -236,7 +249,7 @@ rpc_snapshot_info(struct rpc_call *call, struct json_object *params)
 
 	if (load_snapshot_param(call, params, &p, &dir, &man) < 0)
 		return 0;
-	res = snapshot_to_json(p.snapshot, dir, man);
+	res = snapshot_object(p.snapshot, dir, man);
 	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION)
 		add_store_usage(res, dir, man);
 	rpc_reply(call, res);
@@ -280,7 +293,7 @@ rpc_snapshot_list(struct rpc_call *call, struct json_object *params)
 				continue;	/* also skips half-written saves */
 			dir = xasprintf("%s/%s", root, de->d_name);
 			if (snapshot_manifest_load(dir, &man, err, sizeof(err)) == 0) {
-				json_object_array_add(arr, snapshot_to_json(de->d_name, dir, man));
+				json_object_array_add(arr, snapshot_object(de->d_name, dir, man));
 				json_object_put(man);
 			} else
 				log_debug("snapshot.list: skipping %s: %s", dir, err);

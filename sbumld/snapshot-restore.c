@@ -40,6 +40,7 @@
 #include "machine.h"
 #include "machine-config.h"
 #include "rpc.h"
+#include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
 #include "snapshot-restore.h"
@@ -811,6 +812,7 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		goto out;
 	}
 	state = get_str(man, "state");
+	cfg.owner = rpc_caller_uid(call);
 
 	if ((r = machine_create(name, &cfg, &m, err, sizeof(err))) < 0) {
 		machine_config_clear(&cfg);
