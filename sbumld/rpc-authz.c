@@ -131,13 +131,23 @@ rpc_authz_snapshot(struct rpc_call *call, const char *name, const char *dir,
 	if (authz_is_root(cred))
 		return true;
 	if (strchr(name, '/') == NULL) {
+		/* None there: the handler answers NoSuchSnapshot. */
+		if (access(dir, F_OK) < 0 && errno == ENOENT)
+			return true;
 		owner = snapshot_owner_read(dir);
 		if (authz_may(cred, action, owner))
 			return true;
 		deny_owner(call, action, "snapshot", name, owner);
 		return false;
 	}
-	/* A path snapshot: as far as the caller could use it itself. */
+	/*
+	 * A path snapshot: as far as the caller could use it itself.  What
+	 * the caller itself sees is not there is NoSuchSnapshot.
+	 */
+	if (cred != NULL && asuser_access(cred, dir, F_OK) == -ENOENT) {
+		rpc_error(call, RPC_E_NO_SUCH_SNAPSHOT, "no snapshot at %s", dir);
+		return false;
+	}
 	man = xasprintf("%s/%s", dir, SNAPSHOT_MANIFEST);
 	ok = rpc_authz_file(call, "snapshot", dir, R_OK | X_OK) &&
 	    rpc_authz_file(call, "snapshot", man, R_OK) &&

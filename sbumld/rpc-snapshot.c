@@ -13,6 +13,7 @@
 #include "hostfacts.h"
 #include "log.h"
 #include "machine.h"
+#include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
 #include "snapshot-owner.h"
@@ -31,7 +32,10 @@ bad_name(struct rpc_call *call, const char *param, const char *msg)
 	rpc_error_data(call, RPC_INVALID_PARAMS, d, "%s: %s", param, msg);
 }
 
-/* Resolve the machine param of a snapshot call; answers the call on failure. */
+/*
+ * Resolve the machine param of a snapshot call, a machine the caller may
+ * control; answers the call on failure.
+ */
 static struct machine *
 lookup_machine(struct rpc_call *call, const char *name)
 {
@@ -40,6 +44,8 @@ lookup_machine(struct rpc_call *call, const char *name)
 	if (m == NULL)
 		rpc_error(call, RPC_E_NO_SUCH_MACHINE, "no machine named %s "
 		    "(see machine.list)", name);
+	else if (!rpc_authz_machine(call, m, AUTHZ_CONTROL))
+		return NULL;
 	return m;
 }
 
@@ -214,9 +220,10 @@ collect_garbage(struct json_object **ret, char *err, size_t errlen)
 }
 
 /*
- * The {"snapshot": name} of info, verify and check: parse it, resolve it and load
- * its manifest.  On failure the call is answered and -1 returned; on success
- * *ret_dir (caller frees) and *ret_man (caller puts) are set.
+ * The {"snapshot": name} of info, verify and check: parse it, resolve it,
+ * check the caller may see it and load its manifest.  On failure the call
+ * is answered and -1 returned; on success *ret_dir (caller frees) and
+ * *ret_man (caller puts) are set.
  */
 static int
 load_snapshot_param(struct rpc_call *call, struct json_object *params,
@@ -229,6 +236,10 @@ load_snapshot_param(struct rpc_call *call, struct json_object *params,
 		return -1;
 	if (snapshot_resolve(p->snapshot, &dir, err, sizeof(err)) < 0) {
 		bad_name(call, "snapshot", err);
+		return -1;
+	}
+	if (!rpc_authz_snapshot(call, p->snapshot, dir, AUTHZ_VIEW, false)) {
+		free(dir);
 		return -1;
 	}
 	if ((r = snapshot_manifest_load(dir, ret_man, err, sizeof(err))) < 0) {
@@ -273,6 +284,7 @@ int
 rpc_snapshot_list(struct rpc_call *call, struct json_object *params)
 {
 	static const struct rpc_param table[] = { { NULL, 0, 0, 0, 0, 0 } };
+	const struct ucred	*cred = rpc_caller(call);
 	struct json_object	*arr = json_object_new_array(), *res;
 	char			*root;
 	DIR			*d;
@@ -292,6 +304,10 @@ rpc_snapshot_list(struct rpc_call *call, struct json_object *params)
 			if (de->d_name[0] == '.')
 				continue;	/* also skips half-written saves */
 			dir = xasprintf("%s/%s", root, de->d_name);
+			if (!authz_may(cred, AUTHZ_VIEW, snapshot_owner_read(dir))) {
+				free(dir);
+				continue;
+			}
 			if (snapshot_manifest_load(dir, &man, err, sizeof(err)) == 0) {
 				json_object_array_add(arr, snapshot_object(de->d_name, dir, man));
 				json_object_put(man);
@@ -324,6 +340,10 @@ rpc_snapshot_delete(struct rpc_call *call, struct json_object *params)
 		return 0;
 	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) < 0) {
 		bad_name(call, "snapshot", err);
+		return 0;
+	}
+	if (!rpc_authz_snapshot(call, p.snapshot, dir, AUTHZ_CONTROL, true)) {
+		free(dir);
 		return 0;
 	}
 	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -395,10 +415,20 @@ rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 		{ "continue", RPC_PARAM_BOOL, offsetof(struct restore_params, cont), 0, 0, 0 },
 		{ NULL, 0, 0, 0, 0, 0 },
 	};
-	struct restore_params p = { .cont = true };
+	struct restore_params	 p = { .cont = true };
+	char			 err[1024], *dir;
+	bool			 ok;
 
 	if (rpc_parse_params(call, params, table, &p) < 0)
 		return 0;
+	/* A bad name is answered by snapshot_restore_start. */
+	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) == 0) {
+		ok = rpc_authz_snapshot(call, p.snapshot, dir, AUTHZ_CONTROL,
+		    false);
+		free(dir);
+		if (!ok)
+			return 0;
+	}
 	return snapshot_restore_start(call, p.snapshot, p.machine, p.cont);
 }
 
@@ -609,7 +639,8 @@ rpc_store_gc(struct rpc_call *call, struct json_object *params)
 	char			 err[1024], dummy;
 	int			 r;
 
-	if (rpc_parse_params(call, params, table, &dummy) < 0)
+	if (rpc_parse_params(call, params, table, &dummy) < 0 ||
+	    !rpc_authz_admin(call, "collect the chunk store's garbage"))
 		return 0;
 	r = collect_garbage(&res, err, sizeof(err));
 	if (r == -EBUSY) {

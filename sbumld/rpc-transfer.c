@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 
+#include "rpc-authz.h"
 #include "rpc-methods.h"
+#include "snapshot.h"
 #include "server.h"
 #include "snapshot-transfer.h"
 #include "util.h"
@@ -50,6 +52,23 @@ transfer_target(struct rpc_call *call, struct transfer_params *p,
 	return 0;
 }
 
+/*
+ * May the caller do action to the snapshot name?  A malformed name passes:
+ * the job answers it as before.  Answers PermissionDenied and returns false.
+ */
+static bool
+transfer_authz(struct rpc_call *call, const char *name, enum authz_action action)
+{
+	char	 err[1024], *dir;
+	bool	 ok;
+
+	if (name == NULL || snapshot_resolve(name, &dir, err, sizeof(err)) < 0)
+		return true;
+	ok = rpc_authz_snapshot(call, name, dir, action, false);
+	free(dir);
+	return ok;
+}
+
 static const struct rpc_param transfer_table[] = {
 	{ "snapshot", RPC_PARAM_STRING, offsetof(struct transfer_params, snapshot), 0, 0, 0 },
 	{ "base", RPC_PARAM_STRING, offsetof(struct transfer_params, base), 0, 0, 0 },
@@ -76,8 +95,14 @@ rpc_snapshot_export(struct rpc_call *call, struct json_object *params)
 		    "Missing parameter \"snapshot\"");
 		return 0;
 	}
+	/* The passed fd is taken first: a refused request must not leave it queued. */
 	if (transfer_target(call, &p, &t) < 0)
 		return 0;
+	if (!transfer_authz(call, p.snapshot, AUTHZ_CONTROL) ||
+	    !transfer_authz(call, p.base, AUTHZ_VIEW)) {
+		closefd(&t.fd);
+		return 0;
+	}
 	r = snapshot_export_start(call, p.snapshot, p.base, &t);
 	closefd(&t.fd);
 	return r;
@@ -93,6 +118,10 @@ rpc_snapshot_import(struct rpc_call *call, struct json_object *params)
 	if (rpc_parse_params(call, params, transfer_table, &p) < 0 ||
 	    transfer_target(call, &p, &t) < 0)
 		return 0;
+	if (!transfer_authz(call, p.base, AUTHZ_VIEW)) {
+		closefd(&t.fd);
+		return 0;
+	}
 	r = snapshot_import_start(call, p.snapshot, p.base, &t);
 	closefd(&t.fd);
 	return r;
