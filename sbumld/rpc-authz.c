@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Authorisation checks for the RPC handlers; see rpc-authz.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "asuser.h"
+#include "daemon.h"
 #include "log.h"
 #include "machine.h"
 #include "rpc.h"
@@ -97,7 +99,8 @@ rpc_authz_file(struct rpc_call *call, const char *param, const char *path,
 	if (authz_is_root(cred))
 		return true;
 	r = cred == NULL ? -EPERM : asuser_access(cred, path, amode);
-	if (r == 0)
+	/* What the caller itself sees is missing, the handler's checks say so. */
+	if (r == 0 || r == -ENOENT)
 		return true;
 	rpc_permission_denied_file(call, param, path, r,
 	    amode & W_OK ? "write" : "read");
@@ -168,4 +171,70 @@ rpc_authz_admin(struct rpc_call *call, const char *what)
 	rpc_error_data(call, RPC_E_PERMISSION_DENIED, rpc_reason("root only"),
 	    "uid %u may not %s: only root may", uid, what);
 	return false;
+}
+
+bool
+rpc_authz_images(struct rpc_call *call, const char *image,
+    const char *const *disks, size_t ndisks)
+{
+	if (rpc_caller_is_root(call))
+		return true;
+	if (image != NULL && (daemon_config.image == NULL ||
+	    strcmp(image, daemon_config.image) != 0) &&
+	    !rpc_authz_file(call, "image", image, R_OK))
+		return false;
+	for (size_t i = 0; i < ndisks; i++)
+		if (!rpc_authz_file(call, "disks", disks[i], R_OK))
+			return false;
+	return true;
+}
+
+bool
+rpc_authz_machine_dir(struct rpc_call *call, const char *dir, bool is_path)
+{
+	const struct ucred	*cred = rpc_caller(call);
+	int			 r;
+
+	if (!is_path || authz_is_root(cred))
+		return true;
+	if (cred == NULL)
+		r = -EPERM;
+	else if ((r = asuser_access(cred, dir, W_OK | X_OK)) == -ENOENT)
+		r = asuser_may_create(cred, dir);
+	if (r == 0)
+		return true;
+	rpc_permission_denied_file(call, "machine", dir, r, "use the directory");
+	return false;
+}
+
+int
+rpc_authz_open_stream(struct rpc_call *call, const char *path, bool write)
+{
+	const struct ucred	*cred = rpc_caller(call);
+	int			 fd, fl;
+
+	if (cred == NULL)
+		fd = -EPERM;
+	else if (write)
+		fd = asuser_open(cred, path, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_NOCTTY, 0600);
+	else
+		fd = asuser_open(cred, path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+	/* Non-blocking only for the open (a FIFO without a writer). */
+	if (fd >= 0 && !write && ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
+		int r = -errno;
+
+		(void)close(fd);
+		fd = r;
+	}
+	if (fd >= 0)
+		return fd;
+	if (fd == -EACCES || fd == -EPERM)
+		rpc_permission_denied_file(call, "file", path, fd,
+		    write ? "create" : "read");
+	else
+		rpc_error_errno(call, RPC_E_IO_ERROR, fd, "cannot %s %s",
+		    write ? "create" : "open", path);
+	return -1;
 }

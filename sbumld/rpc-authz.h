@@ -8,6 +8,7 @@
 #define SBUMLD_RPC_AUTHZ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -37,13 +38,34 @@ bool	rpc_authz_snapshot(struct rpc_call *call, const char *name,
 bool	rpc_authz_admin(struct rpc_call *call, const char *what);
 /*
  * Could the caller open path with amode (R_OK, W_OK) itself?  Root: yes
- * without asking.  param names the parameter in the error.
+ * without asking.  A path that the caller sees missing (ENOENT) passes: the
+ * handler's own checks answer it.  param names the parameter in the error.
  */
 bool	rpc_authz_file(struct rpc_call *call, const char *param,
 	    const char *path, int amode);
 /* Could the caller create path itself (its parent writable and searchable)? */
 bool	rpc_authz_create(struct rpc_call *call, const char *param,
 	    const char *path);
+/*
+ * Could the caller read the image and disks a machine is to use itself?
+ * The daemon's own default image is everyone's.
+ */
+bool	rpc_authz_images(struct rpc_call *call, const char *image,
+	    const char *const *disks, size_t ndisks);
+/*
+ * Could the caller use the directory of a path machine itself: write it,
+ * or create it (its parent) if it is not there yet?  Plain names pass.
+ */
+bool	rpc_authz_machine_dir(struct rpc_call *call, const char *dir,
+	    bool is_path);
+/*
+ * A file of snapshot.export (write: created as the caller, 0600, never over
+ * an existing file) or snapshot.import (read), opened with the caller's
+ * rights: the descriptor (caller owns), or -1 after answering
+ * (PermissionDenied, or IoError for other failures).
+ */
+int	rpc_authz_open_stream(struct rpc_call *call, const char *path,
+	    bool write);
 /* Answer PermissionDenied with data.param, data.path and data.errno. */
 void	rpc_permission_denied_file(struct rpc_call *call, const char *param,
 	    const char *path, int err, const char *what);

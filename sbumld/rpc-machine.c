@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -242,6 +243,9 @@ rpc_boot_config(struct rpc_call *call, const struct boot_params *p,
 	size_t		 n = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
+	/* As the caller first: nothing said about files it cannot reach. */
+	if (image != NULL && !rpc_authz_images(call, image, NULL, 0))
+		return (-EINVAL);
 	if (!rpc_check_file(call, "image", image, false) ||
 	    !rpc_check_file(call, "kernel", kernel, true) ||
 	    !rpc_check_cmdline(call, cmdline))
@@ -260,7 +264,9 @@ rpc_boot_config(struct rpc_call *call, const struct boot_params *p,
 				    "disks must be an array of strings");
 				return (-EINVAL);
 			}
-			if (!rpc_check_file(call, "disks",
+			if (!rpc_authz_file(call, "disks",
+			    json_object_get_string(d), R_OK) ||
+			    !rpc_check_file(call, "disks",
 			    json_object_get_string(d), false))
 				return (-EINVAL);
 		}
@@ -295,6 +301,11 @@ rpc_machine_boot(struct rpc_call *call, struct json_object *params)
 		rpc_bad_param(call, "machine", err);
 		return (0);
 	}
+	/* A path machine's directory: one the caller could use itself. */
+	if (!rpc_authz_machine_dir(call, dir, is_path)) {
+		free(dir);
+		return (0);
+	}
 	free(dir);
 	m = machine_lookup(p.machine);
 	/* A path machine whose registry link was lost is found in its dir. */
@@ -306,7 +317,12 @@ rpc_machine_boot(struct rpc_call *call, struct json_object *params)
 	}
 
 	if (m != NULL) {
-		if (!rpc_authz_machine(call, m, AUTHZ_CONTROL))
+		const struct machine_config *mc = machine_config(m);
+
+		/* Its files again: what the caller could read then, it may not now. */
+		if (!rpc_authz_machine(call, m, AUTHZ_CONTROL) ||
+		    !rpc_authz_images(call, mc->image,
+		    (const char *const *)mc->disks, mc->ndisks))
 			return (0);
 		if (machine_state_is_live(machine_state(m))) {
 			rpc_error(call, RPC_E_MACHINE_EXISTS, "machine %s is already "

@@ -128,6 +128,17 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 			return 0;
 		}
 	}
+	/*
+	 * A path snapshot would be the daemon's files (root's, 0700) in the
+	 * caller's directory, which it could then neither read nor remove.
+	 */
+	if (strchr(name, '/') != NULL && !rpc_authz_admin(call, "save a "
+	    "snapshot into a path (it would be root's files there); save a "
+	    "named snapshot")) {
+		free(name);
+		free(dir);
+		return 0;
+	}
 	r = snapshot_save_start(call, m, name, dir, p.cont, p.store);
 	free(name);
 	free(dir);

@@ -813,6 +813,13 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 	}
 	state = get_str(man, "state");
 	cfg.owner = rpc_caller_uid(call);
+	/* The overlays' base images: the caller's to read, as for a boot. */
+	if (!rpc_authz_machine_dir(call, mdir, is_path) ||
+	    !rpc_authz_images(call, cfg.image, (const char *const *)cfg.disks,
+	    cfg.ndisks)) {
+		machine_config_clear(&cfg);
+		goto out;
+	}
 
 	if ((r = machine_create(name, &cfg, &m, err, sizeof(err))) < 0) {
 		machine_config_clear(&cfg);

@@ -110,6 +110,44 @@ ctla restore asnap arest >/dev/null || fail "A restores asnap: $(ctla restore as
 [ "$(field arest owner)" = "$UA" ] || fail "arest's owner is $(field arest owner)"
 ctla kill arest >/dev/null || fail "A kills arest"
 
+# --- Files: only what A could open itself. ---
+head -c 4096 /dev/zero >"$RD/secret.img" && chmod 0600 "$RD/secret.img"
+denied "A boots with a root-only image" ctla boot a2 --image "$RD/secret.img"
+denied "A boots with a root-only disk" ctla boot a2 --disk "$RD/secret.img"
+[ ! -e "$STATE/machines/a2" ] || fail "a refused boot left a machine directory"
+# Its refusal says nothing of files it cannot reach (no "not found" first).
+mkdir -m 0700 "$RD/private" && head -c 4096 /dev/zero >"$RD/private/pub.img" && chmod 0644 "$RD/private/pub.img"
+denied "A boots with an image in a dir it cannot search" ctla boot a2 --image "$RD/private/pub.img"
+ctla boot a2 --image "$AD/nosuch.img" >"$T/out" 2>&1 && fail "A boots with a missing image"
+grep -q InvalidParams "$T/out" || fail "a missing image is not InvalidParams: $(cat "$T/out")"
+denied "A boots a path machine in root's dir" ctla boot "$RD/pm"
+[ ! -e "$RD/pm" ] || fail "a refused path machine left its directory"
+denied "A saves into a path" ctla save avm "$AD/psnap"
+denied "A saves into root's dir" ctla save avm "$RD/psnap"
+[ ! -e "$RD/psnap" ] && [ ! -e "$AD/psnap" ] || fail "a refused path save left a snapshot"
+# A path snapshot root made (root's 0700 files) is out of A's reach.
+ctl save rootvm "$RD/rpath" >/dev/null || fail "root saves into a path"
+denied "A info of root's path snapshot" ctla snapshot info "$RD/rpath"
+denied "A restore of root's path snapshot" ctla restore "$RD/rpath" stolen2
+denied "A delete of root's path snapshot" ctla snapshot delete "$RD/rpath"
+[ -e "$RD/rpath/manifest.json" ] || fail "a refused delete removed $RD/rpath"
+# Export and import by file: opened as A (the CLI passes fds; "file" is the daemon's).
+ctl export rsnap "$RD/r.sbx" >/dev/null && chmod 0600 "$RD/r.sbx" || fail "root exports rsnap"
+denied "A exports into root's dir" rpca snapshot.export "{\"snapshot\": \"asnap\", \"file\": \"$RD/a.sbx\"}"
+[ ! -e "$RD/a.sbx" ] || fail "a refused export left a file"
+denied "A imports a root-only file" rpca snapshot.import "{\"file\": \"$RD/r.sbx\", \"snapshot\": \"rcopy\"}"
+[ ! -e "$STATE/snapshots/rcopy" ] || fail "a refused import left a snapshot"
+rpca snapshot.export "{\"snapshot\": \"asnap\", \"file\": \"$AD/a.sbx\"}" >"$T/out" || fail "A exports into its dir: $(cat "$T/out")"
+[ "$(stat -c '%u %a' "$AD/a.sbx")" = "$UA 600" ] || fail "A's export is $(stat -c '%u %a' "$AD/a.sbx"), want $UA 600"
+rpca snapshot.export "{\"snapshot\": \"asnap\", \"file\": \"$AD/a.sbx\"}" >"$T/out" && fail "an export replaced an existing file"
+rpca snapshot.import "{\"file\": \"$AD/a.sbx\", \"snapshot\": \"acopy\"}" >"$T/out" || fail "A imports its file: $(cat "$T/out")"
+grep -q "\"uid\": $UA" "$STATE/snapshots/acopy/owner.json" || fail "the import is not A's"
+denied "A imports into a path" rpca snapshot.import "{\"file\": \"$AD/a.sbx\", \"snapshot\": \"$AD/pcopy\"}"
+# A path machine in A's own directory is fine.
+ctla boot "$AD/pm" --mem 64 >/dev/null || fail "A boots a path machine in its dir: $(ctla boot "$AD/pm" 2>&1)"
+[ "$(field "$AD/pm" owner)" = "$UA" ] || fail "$AD/pm is not A's"
+ctla kill "$AD/pm" >/dev/null && ctla delete "$AD/pm" >/dev/null || fail "A kills and deletes its path machine"
+
 # --- Root still does everything, also to A's things. ---
 ctl info avm >/dev/null || fail "root cannot see avm"
 ctl snapshot info asnap >/dev/null || fail "root cannot see asnap"
@@ -118,5 +156,6 @@ ctl delete arest >/dev/null || fail "root cannot delete arest"
 ctla delete avm >/dev/null || fail "A cannot delete its own stopped machine"
 ctla snapshot delete asnap >/dev/null || fail "A cannot delete its own snapshot"
 ctl snapshot delete rsnap >/dev/null || fail "root deletes rsnap"
+ctl snapshot delete "$RD/rpath" >/dev/null || fail "root deletes $RD/rpath"
 ctl halt rootvm >/dev/null || fail "root halts rootvm"
 say "ok"
