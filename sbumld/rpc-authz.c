@@ -238,3 +238,41 @@ rpc_authz_open_stream(struct rpc_call *call, const char *path, bool write)
 		    write ? "create" : "open", path);
 	return -1;
 }
+
+/* A kernel the daemon materialised from a snapshot's chunks: <store>/kernels/<id>. */
+static bool
+is_store_kernel(const char *kernel)
+{
+	char	*root = snapshot_store_root(), *dir;
+	size_t	 len;
+	bool	 ok;
+
+	dir = xasprintf("%s/kernels/", root);
+	len = strlen(dir);
+	ok = strncmp(kernel, dir, len) == 0 && kernel[len] != '\0' &&
+	    kernel[len] != '.' && strchr(kernel + len, '/') == NULL;
+	free(dir);
+	free(root);
+	return ok;
+}
+
+bool
+rpc_authz_kernel(struct rpc_call *call, const char *kernel)
+{
+	const struct ucred	*cred = rpc_caller(call);
+	struct json_object	*d;
+	unsigned int		 uid = cred != NULL ? (unsigned int)cred->uid : 0;
+
+	if (authz_is_root(cred) || (daemon_config.kernel != NULL &&
+	    strcmp(kernel, daemon_config.kernel) == 0) || is_store_kernel(kernel))
+		return true;
+	d = json_object_new_object();
+	json_object_object_add(d, "param", json_object_new_string("kernel"));
+	json_object_object_add(d, "path", json_object_new_string(kernel));
+	log_info("uid %u may not run kernel %s: root only", uid, kernel);
+	rpc_error_data(call, RPC_E_PERMISSION_DENIED, d, "kernel: uid %u may not "
+	    "run %s: only root may choose a kernel other than the daemon's own "
+	    "(%s) or one that came with a snapshot", uid, kernel,
+	    daemon_config.kernel != NULL ? daemon_config.kernel : "none");
+	return false;
+}

@@ -66,6 +66,12 @@ bool	rpc_authz_machine_dir(struct rpc_call *call, const char *dir,
  */
 int	rpc_authz_open_stream(struct rpc_call *call, const char *path,
 	    bool write);
+/*
+ * May the caller run kernel?  Anyone the daemon's own and those that came
+ * with a snapshot (materialised in <state-dir>/store/kernels/); any other
+ * is root's.
+ */
+bool	rpc_authz_kernel(struct rpc_call *call, const char *kernel);
 /* Answer PermissionDenied with data.param, data.path and data.errno. */
 void	rpc_permission_denied_file(struct rpc_call *call, const char *param,
 	    const char *path, int err, const char *what);

@@ -244,7 +244,8 @@ rpc_boot_config(struct rpc_call *call, const struct boot_params *p,
 
 	memset(cfg, 0, sizeof(*cfg));
 	/* As the caller first: nothing said about files it cannot reach. */
-	if (image != NULL && !rpc_authz_images(call, image, NULL, 0))
+	if ((image != NULL && !rpc_authz_images(call, image, NULL, 0)) ||
+	    (kernel != NULL && !rpc_authz_kernel(call, kernel)))
 		return (-EINVAL);
 	if (!rpc_check_file(call, "image", image, false) ||
 	    !rpc_check_file(call, "kernel", kernel, true) ||
@@ -321,6 +322,7 @@ rpc_machine_boot(struct rpc_call *call, struct json_object *params)
 
 		/* Its files again: what the caller could read then, it may not now. */
 		if (!rpc_authz_machine(call, m, AUTHZ_CONTROL) ||
+		    !rpc_authz_kernel(call, mc->kernel) ||
 		    !rpc_authz_images(call, mc->image,
 		    (const char *const *)mc->disks, mc->ndisks))
 			return (0);

@@ -797,6 +797,9 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		    RPC_E_INCOMPATIBLE, err);
 		goto out;
 	}
+	/* The manifest may name any installed binary of that build-id. */
+	if (!rpc_authz_kernel(call, kernel))
+		goto out;
 	/* What the kernel would refuse (CPU features, xstate), said now. */
 	if (!json_object_object_get_ex(man, "host", &host))
 		host = NULL;

@@ -143,6 +143,29 @@ rpca snapshot.export "{\"snapshot\": \"asnap\", \"file\": \"$AD/a.sbx\"}" >"$T/o
 rpca snapshot.import "{\"file\": \"$AD/a.sbx\", \"snapshot\": \"acopy\"}" >"$T/out" || fail "A imports its file: $(cat "$T/out")"
 grep -q "\"uid\": $UA" "$STATE/snapshots/acopy/owner.json" || fail "the import is not A's"
 denied "A imports into a path" rpca snapshot.import "{\"file\": \"$AD/a.sbx\", \"snapshot\": \"$AD/pcopy\"}"
+# --- Kernels: the daemon's own and those that came with a snapshot only. ---
+denied "A boots another kernel" ctla boot a2 --kernel "$SBUML_STOCK_KERNEL"
+[ ! -e "$STATE/machines/a2" ] || fail "a refused kernel left a machine directory"
+# A manifest may name any binary of its kernel's build-id: a copy of our
+# kernel elsewhere, or base images A cannot read.  A's own path snapshot
+# (a copy of asnap's manifest in A's dir) that does so is refused.
+mkdir -m 0700 "$RD/k" && cp "$SBUML_KERNEL" "$RD/k/linux" || fail "copy the kernel"
+forge() {	# forge DIR KEY VALUE: asnap's manifest with machine[KEY] = VALUE, A's
+	mkdir -p "$1" && $PY - "$STATE/snapshots/asnap/manifest.json" "$1/manifest.json" "$2" "$3" <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["machine"][sys.argv[3]] = sys.argv[4]
+json.dump(m, open(sys.argv[2], "w"))
+PYEOF
+	chown -R "$UA:$G" "$1"
+}
+forge "$AD/fk" kernel "$RD/k/linux"
+denied "A restores a snapshot naming another kernel" ctla restore "$AD/fk" kvm
+grep -q "may not run /k/linux" "$T/out" || fail "kernel refusal does not name it: $(cat "$T/out")"
+forge "$AD/fi" image "$RD/private/pub.img"
+denied "A restores a snapshot naming an image it cannot read" ctla restore "$AD/fi" ivm
+[ ! -e "$STATE/machines/kvm" ] && [ ! -e "$STATE/machines/ivm" ] || fail "a refused restore left a machine"
+
 # A path machine in A's own directory is fine.
 ctla boot "$AD/pm" --mem 64 >/dev/null || fail "A boots a path machine in its dir: $(ctla boot "$AD/pm" 2>&1)"
 [ "$(field "$AD/pm" owner)" = "$UA" ] || fail "$AD/pm is not A's"
