@@ -161,7 +161,7 @@ PYEOF
 }
 forge "$AD/fk" kernel "$RD/k/linux"
 denied "A restores a snapshot naming another kernel" ctla restore "$AD/fk" kvm
-grep -q "may not run /k/linux" "$T/out" || fail "kernel refusal does not name it: $(cat "$T/out")"
+grep -q "may not run $RD/k/linux" "$T/out" || fail "the kernel refusal does not name it: $(cat "$T/out")"
 forge "$AD/fi" image "$RD/private/pub.img"
 denied "A restores a snapshot naming an image it cannot read" ctla restore "$AD/fi" ivm
 [ ! -e "$STATE/machines/kvm" ] && [ ! -e "$STATE/machines/ivm" ] || fail "a refused restore left a machine"
