@@ -376,7 +376,8 @@ machine_set_state(struct machine *m, enum machine_state state)
 		if (state == MACHINE_CRASHED)
 			machine_add_tail(m, ev);
 	}
-	events_broadcast("machine.state", ev);
+	/* Only to those who may see the machine (doc/rpc.md "Who may call what"). */
+	events_broadcast_owned("machine.state", ev, m->cfg.owner);
 }
 
 /* Append one console line to arr, made valid UTF-8 without control bytes. */

@@ -81,6 +81,30 @@ denied "B delete avm" ctlb delete avm
 denied "A boot rootvm again" ctla boot rootvm
 [ "$(field rootvm state)" = running ] || fail "rootvm is $(field rootvm state) after the refusals"
 [ "$(field avm state)" = running ] || fail "avm is $(field avm state) after the refusals"
+# Events: A is told of its own machines only.  A's listener subscribes,
+# then collects the machines of the events it gets until one is avm's;
+# root's pause of rootvm comes before A's pause of avm on the same stream.
+as_a env PYTHONDONTWRITEBYTECODE=1 $PY - "$TEST_SRCDIR" "$SOCK" "$AD/ev" <<'PYEOF' &
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+from rpc import Conn
+c = Conn(sys.argv[2], time.monotonic() + 240)
+assert "result" in c.call("events.subscribe")
+open(sys.argv[3] + ".ready", "w").close()
+seen = []
+while "avm" not in seen:
+    m = c.read()
+    if "id" not in m and m.get("method") == "machine.state":
+        seen.append(m["params"]["machine"])
+json.dump(seen, open(sys.argv[3], "w"))
+PYEOF
+EVPID=$!
+wait_until 60 test -e "$AD/ev.ready" || fail "A's event listener did not subscribe"
+ctl pause rootvm >/dev/null && ctl resume rootvm >/dev/null || fail "root pauses and resumes rootvm"
+ctla pause avm >/dev/null && ctla resume avm >/dev/null || fail "A pauses and resumes avm"
+wait "$EVPID" || fail "A's event listener failed"
+[ "$(cat "$AD/ev")" = '["avm"]' ] || fail "A was told of other machines: $(cat "$AD/ev")"
+
 # Root-only methods.
 denied "A store.gc" ctla snapshot gc
 denied "A set-log-level" rpca daemon.set-log-level '{"level": "debug"}'
