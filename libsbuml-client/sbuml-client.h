@@ -77,6 +77,7 @@ struct sbuml_client;
 #define SBUML_E_BAD_SNAPSHOT		-32010
 #define SBUML_E_INCOMPATIBLE		-32011
 #define SBUML_E_IO_ERROR		-32012
+#define SBUML_E_PERMISSION_DENIED	-32013
 
 /*
  * The error object of the last call that returned -EREMOTEIO.  All members

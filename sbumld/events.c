@@ -4,6 +4,7 @@
  * lines, either to every subscribed connection (events) or to one (progress).
  * They carry no id, so clients tell them from responses by "method".
  */
+#include "authz.h"
 #include "events.h"
 #include "server.h"
 
@@ -38,6 +39,27 @@ events_broadcast(const char *method, struct json_object *params)
 }
 
 /* Send to one client if it is still connected; consumes params. */
+/* server_broadcast_line_if filter: may the client see what *arg owns? */
+static bool
+events_may_see(const struct client *c, void *arg)
+{
+	return authz_may(client_cred(c), AUTHZ_VIEW, *(const uid_t *)arg);
+}
+
+void
+events_broadcast_owned(const char *method, struct json_object *params,
+    uid_t owner)
+{
+	struct json_object	*n;
+	const char		*s;
+	size_t			 len;
+
+	n = events_envelope(method, params);
+	s = json_object_to_json_string_length(n, EVENTS_JSON_FLAGS, &len);
+	server_broadcast_line_if(s, len, events_may_see, &owner);
+	json_object_put(n);
+}
+
 void
 events_notify(struct client *c, const char *method, struct json_object *params)
 {

@@ -214,6 +214,8 @@ machine_config_write(const char *dir, const char *name,
 	    json_object_new_string(cfg->kernel));
 	json_object_object_add(obj, "created",
 	    json_object_new_string(cfg->created));
+	json_object_object_add(obj, "owner",
+	    json_object_new_int64((int64_t)cfg->owner));
 	return (machine_write_json(dir, MACHINE_CONFIG_FILE, obj));
 }
 
@@ -249,7 +251,7 @@ machine_config_read(const char *dir, struct machine_config *cfg,
 {
 	struct json_object	*obj = NULL, *disks;
 	const char		*name, *image, *kernel, *cmdline, *created;
-	int64_t			 mem;
+	int64_t			 mem, owner = 0;
 	size_t			 n;
 	int			 r;
 
@@ -267,6 +269,11 @@ machine_config_read(const char *dir, struct machine_config *cfg,
 	    mem < MACHINE_MEM_MIN || mem > MACHINE_MEM_MAX ||
 	    strlen(cmdline) > MACHINE_CMDLINE_MAX)
 		goto out;
+	/* No owner (written before owners were recorded): root's. */
+	if (json_object_object_get_ex(obj, "owner", NULL) &&
+	    (!json_int_member(obj, "owner", &owner) || owner < 0 ||
+	    owner >= (int64_t)UINT32_MAX))
+		goto out;
 	if (!json_object_object_get_ex(obj, "disks", &disks) ||
 	    !json_object_is_type(disks, json_type_array) ||
 	    (n = json_object_array_length(disks)) > UML_MAX_DISKS)
@@ -282,6 +289,7 @@ machine_config_read(const char *dir, struct machine_config *cfg,
 	cfg->kernel = xstrdup(kernel);
 	cfg->cmdline = xstrdup(cmdline);
 	cfg->mem_mb = (unsigned int)mem;
+	cfg->owner = (uid_t)owner;
 	snprintf(cfg->created, sizeof(cfg->created), "%s",
 	    created != NULL ? created : "");
 	*ret_name = xstrdup(name);

@@ -332,6 +332,8 @@ machine_to_json(const struct machine *m)
 	json_object_object_add(obj, "disks", disks);
 	json_object_object_add(obj, "created",
 	    json_object_new_string(m->cfg.created));
+	json_object_object_add(obj, "owner",
+	    json_object_new_int64((int64_t)m->cfg.owner));
 	if (m->started[0] != '\0')
 		json_object_object_add(obj, "started",
 		    json_object_new_string(m->started));
@@ -374,7 +376,8 @@ machine_set_state(struct machine *m, enum machine_state state)
 		if (state == MACHINE_CRASHED)
 			machine_add_tail(m, ev);
 	}
-	events_broadcast("machine.state", ev);
+	/* Only to those who may see the machine (doc/rpc.md "Who may call what"). */
+	events_broadcast_owned("machine.state", ev, m->cfg.owner);
 }
 
 /* Append one console line to arr, made valid UTF-8 without control bytes. */

@@ -69,6 +69,7 @@ struct machine_config {
 	char		*disks[UML_MAX_DISKS];
 	size_t		 ndisks;
 	char		 created[32];	/* ISO-8601 UTC */
+	uid_t		 owner;		/* who created it (authz.h); 0 if unrecorded */
 };
 
 struct machine;

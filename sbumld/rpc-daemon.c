@@ -8,6 +8,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "server.h"
 
@@ -75,7 +76,8 @@ rpc_daemon_set_log_level(struct rpc_call *call, struct json_object *params)
 	struct json_object		*data, *res;
 	enum log_level			 level;
 
-	if (rpc_parse_params(call, params, set_log_level_table, &p) < 0)
+	if (rpc_parse_params(call, params, set_log_level_table, &p) < 0 ||
+	    !rpc_authz_admin(call, "change the daemon's log level"))
 		return (0);
 	if (log_level_from_string(p.level, &level) < 0) {
 		data = json_object_new_object();

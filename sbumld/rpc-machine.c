@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon.h"
 #include "log.h"
 #include "machine.h"
+#include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "util.h"
 
@@ -49,18 +51,20 @@ rpc_bad_param(struct rpc_call *call, const char *param, const char *msg)
 }
 
 /*
- * Look the machine up; answers InvalidParams for a malformed name and
- * NoSuchMachine for an unknown one (and returns NULL).
+ * Look the machine up for action; answers InvalidParams for a malformed
+ * name, NoSuchMachine for an unknown one and PermissionDenied for one the
+ * caller may not act on (and returns NULL).
  */
 static struct machine *
-rpc_find_machine(struct rpc_call *call, const char *name)
+rpc_find_machine(struct rpc_call *call, const char *name,
+    enum authz_action action)
 {
 	struct machine	*m;
 	char		 err[256], *dir;
 	bool		 is_path;
 
 	if ((m = machine_lookup(name)) != NULL)
-		return (m);
+		return (rpc_authz_machine(call, m, action) ? m : NULL);
 	if (machine_name_resolve(name, &dir, &is_path, err, sizeof(err)) < 0) {
 		rpc_bad_param(call, "machine", err);
 		return (NULL);
@@ -239,6 +243,10 @@ rpc_boot_config(struct rpc_call *call, const struct boot_params *p,
 	size_t		 n = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
+	/* As the caller first: nothing said about files it cannot reach. */
+	if ((image != NULL && !rpc_authz_images(call, image, NULL, 0)) ||
+	    (kernel != NULL && !rpc_authz_kernel(call, kernel)))
+		return (-EINVAL);
 	if (!rpc_check_file(call, "image", image, false) ||
 	    !rpc_check_file(call, "kernel", kernel, true) ||
 	    !rpc_check_cmdline(call, cmdline))
@@ -257,7 +265,9 @@ rpc_boot_config(struct rpc_call *call, const struct boot_params *p,
 				    "disks must be an array of strings");
 				return (-EINVAL);
 			}
-			if (!rpc_check_file(call, "disks",
+			if (!rpc_authz_file(call, "disks",
+			    json_object_get_string(d), R_OK) ||
+			    !rpc_check_file(call, "disks",
 			    json_object_get_string(d), false))
 				return (-EINVAL);
 		}
@@ -265,6 +275,7 @@ rpc_boot_config(struct rpc_call *call, const struct boot_params *p,
 	cfg->image = xstrdup(image);
 	cfg->kernel = xstrdup(kernel);
 	cfg->cmdline = xstrdup(cmdline);
+	cfg->owner = rpc_caller_uid(call);
 	cfg->mem_mb = p->mem_mb >= 0 ? (unsigned int)p->mem_mb :
 	    MACHINE_MEM_DEFAULT;
 	for (size_t i = 0; i < n; i++)
@@ -291,6 +302,11 @@ rpc_machine_boot(struct rpc_call *call, struct json_object *params)
 		rpc_bad_param(call, "machine", err);
 		return (0);
 	}
+	/* A path machine's directory: one the caller could use itself. */
+	if (!rpc_authz_machine_dir(call, dir, is_path)) {
+		free(dir);
+		return (0);
+	}
 	free(dir);
 	m = machine_lookup(p.machine);
 	/* A path machine whose registry link was lost is found in its dir. */
@@ -302,6 +318,14 @@ rpc_machine_boot(struct rpc_call *call, struct json_object *params)
 	}
 
 	if (m != NULL) {
+		const struct machine_config *mc = machine_config(m);
+
+		/* Its files again: what the caller could read then, it may not now. */
+		if (!rpc_authz_machine(call, m, AUTHZ_CONTROL) ||
+		    !rpc_authz_kernel(call, mc->kernel) ||
+		    !rpc_authz_images(call, mc->image,
+		    (const char *const *)mc->disks, mc->ndisks))
+			return (0);
 		if (machine_state_is_live(machine_state(m))) {
 			rpc_error(call, RPC_E_MACHINE_EXISTS, "machine %s is already "
 			    "%s", p.machine,
@@ -375,16 +399,17 @@ static const struct rpc_param machine_table[] = {
 };
 
 /*
- * Parse {"machine": name} into *p and find the machine.  NULL when the call
- * has been answered (bad params, bad name, NoSuchMachine).
+ * Parse {"machine": name} into *p and find the machine for action.  NULL
+ * when the call has been answered (bad params, bad name, NoSuchMachine,
+ * PermissionDenied).
  */
 static struct machine *
 rpc_machine_param(struct rpc_call *call, struct json_object *params,
-    struct machine_params *p)
+    struct machine_params *p, enum authz_action action)
 {
 	if (rpc_parse_params(call, params, machine_table, p) < 0)
 		return (NULL);
-	return (rpc_find_machine(call, p->machine));
+	return (rpc_find_machine(call, p->machine, action));
 }
 
 /* Map the synchronous refusal of an operation to an error answer. */
@@ -425,7 +450,7 @@ rpc_machine_stop_go(struct rpc_call *call, struct json_object *params,
 	struct machine		*m;
 	int			 r;
 
-	if ((m = rpc_machine_param(call, params, &p)) == NULL)
+	if ((m = rpc_machine_param(call, params, &p, AUTHZ_CONTROL)) == NULL)
 		return (0);
 	r = pause ? machine_pause(m, rpc_machine_done, rpc_call_ref(call)) :
 	    machine_resume(m, rpc_machine_done, rpc_call_ref(call));
@@ -475,7 +500,7 @@ rpc_machine_halt(struct rpc_call *call, struct json_object *params)
 
 	if (rpc_parse_params(call, params, halt_table, &p) < 0)
 		return (0);
-	if ((m = rpc_find_machine(call, p.machine)) == NULL)
+	if ((m = rpc_find_machine(call, p.machine, AUTHZ_CONTROL)) == NULL)
 		return (0);
 	if ((r = machine_halt(m, (unsigned int)p.timeout_s, rpc_machine_done,
 	    rpc_call_ref(call))) < 0) {
@@ -494,7 +519,7 @@ rpc_machine_kill(struct rpc_call *call, struct json_object *params)
 	struct machine		*m;
 	int			 r;
 
-	if ((m = rpc_machine_param(call, params, &p)) == NULL)
+	if ((m = rpc_machine_param(call, params, &p, AUTHZ_CONTROL)) == NULL)
 		return (0);
 	if ((r = machine_kill(m, rpc_machine_done, rpc_call_ref(call))) < 0) {
 		rpc_call_unref(call);
@@ -511,7 +536,7 @@ rpc_machine_info(struct rpc_call *call, struct json_object *params)
 	struct machine_params	 p = { NULL };
 	struct machine		*m;
 
-	if ((m = rpc_machine_param(call, params, &p)) == NULL)
+	if ((m = rpc_machine_param(call, params, &p, AUTHZ_VIEW)) == NULL)
 		return (0);
 	rpc_reply(call, machine_to_json(m));
 	return (0);
@@ -521,10 +546,11 @@ static const struct rpc_param no_params[] = {
 	{ NULL, 0, 0, 0, 0, 0 }
 };
 
-/* machine.list: every machine, sorted by name. */
+/* machine.list: every machine the caller may see, sorted by name. */
 int
 rpc_machine_list(struct rpc_call *call, struct json_object *params)
 {
+	const struct ucred	*cred = rpc_caller(call);
 	struct json_object	*res, *arr;
 	struct machine		**list;
 	size_t			 n;
@@ -534,7 +560,8 @@ rpc_machine_list(struct rpc_call *call, struct json_object *params)
 	list = machine_list(&n);
 	arr = json_object_new_array();
 	for (size_t i = 0; i < n; i++)
-		json_object_array_add(arr, machine_to_json(list[i]));
+		if (authz_may(cred, AUTHZ_VIEW, machine_config(list[i])->owner))
+			json_object_array_add(arr, machine_to_json(list[i]));
 	free(list);
 	res = json_object_new_object();
 	json_object_object_add(res, "machines", arr);
@@ -565,7 +592,7 @@ rpc_machine_console(struct rpc_call *call, struct json_object *params)
 
 	if (rpc_parse_params(call, params, console_table, &p) < 0)
 		return (0);
-	if ((m = rpc_find_machine(call, p.machine)) == NULL)
+	if ((m = rpc_find_machine(call, p.machine, AUTHZ_VIEW)) == NULL)
 		return (0);
 	if ((lines = machine_console_tail(m, (size_t)p.lines)) == NULL) {
 		rpc_error_errno(call, RPC_E_IO_ERROR, errno, "cannot read %s/"
@@ -588,7 +615,7 @@ rpc_machine_delete(struct rpc_call *call, struct json_object *params)
 	char			 err[512], *name;
 	int			 r;
 
-	if ((m = rpc_machine_param(call, params, &p)) == NULL)
+	if ((m = rpc_machine_param(call, params, &p, AUTHZ_CONTROL)) == NULL)
 		return (0);
 	if (machine_state_is_live(machine_state(m))) {
 		rpc_bad_state(call, m, "halt or kill it first");

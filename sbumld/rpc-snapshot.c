@@ -13,8 +13,10 @@
 #include "hostfacts.h"
 #include "log.h"
 #include "machine.h"
+#include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
+#include "snapshot-owner.h"
 #include "snapshot-restore.h"
 #include "snapshot-save.h"
 #include "store.h"
@@ -30,7 +32,10 @@ bad_name(struct rpc_call *call, const char *param, const char *msg)
 	rpc_error_data(call, RPC_INVALID_PARAMS, d, "%s: %s", param, msg);
 }
 
-/* Resolve the machine param of a snapshot call; answers the call on failure. */
+/*
+ * Resolve the machine param of a snapshot call, a machine the caller may
+ * control; answers the call on failure.
+ */
 static struct machine *
 lookup_machine(struct rpc_call *call, const char *name)
 {
@@ -39,6 +44,8 @@ lookup_machine(struct rpc_call *call, const char *name)
 	if (m == NULL)
 		rpc_error(call, RPC_E_NO_SUCH_MACHINE, "no machine named %s "
 		    "(see machine.list)", name);
+	else if (!rpc_authz_machine(call, m, AUTHZ_CONTROL))
+		return NULL;
 	return m;
 }
 
@@ -121,6 +128,17 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 			return 0;
 		}
 	}
+	/*
+	 * A path snapshot would be the daemon's files (root's, 0700) in the
+	 * caller's directory, which it could then neither read nor remove.
+	 */
+	if (strchr(name, '/') != NULL && !rpc_authz_admin(call, "save a "
+	    "snapshot into a path (it would be root's files there); save a "
+	    "named snapshot")) {
+		free(name);
+		free(dir);
+		return 0;
+	}
 	r = snapshot_save_start(call, m, name, dir, p.cont, p.store);
 	free(name);
 	free(dir);
@@ -135,6 +153,18 @@ static const struct rpc_param snap_table[] = {
 	{ "snapshot", RPC_PARAM_STRING, offsetof(struct snap_params, snapshot), RPC_PARAM_REQUIRED, 0, 0 },
 	{ NULL, 0, 0, 0, 0, 0 },
 };
+
+/* The snapshot object with its owner: a named snapshot's record (path ones have none). */
+static struct json_object *
+snapshot_object(const char *name, const char *dir, struct json_object *man)
+{
+	struct json_object *o = snapshot_to_json(name, dir, man);
+
+	if (strchr(name, '/') == NULL)
+		json_object_object_add(o, "owner", json_object_new_int64(
+		    (int64_t)snapshot_owner_read(dir)));
+	return o;
+}
 
 /* Answer a manifest load failure with NoSuchSnapshot or BadSnapshot. */
 void
@@ -201,9 +231,10 @@ collect_garbage(struct json_object **ret, char *err, size_t errlen)
 }
 
 /*
- * The {"snapshot": name} of info, verify and check: parse it, resolve it and load
- * its manifest.  On failure the call is answered and -1 returned; on success
- * *ret_dir (caller frees) and *ret_man (caller puts) are set.
+ * The {"snapshot": name} of info, verify and check: parse it, resolve it,
+ * check the caller may see it and load its manifest.  On failure the call
+ * is answered and -1 returned; on success *ret_dir (caller frees) and
+ * *ret_man (caller puts) are set.
  */
 static int
 load_snapshot_param(struct rpc_call *call, struct json_object *params,
@@ -216,6 +247,10 @@ load_snapshot_param(struct rpc_call *call, struct json_object *params,
 		return -1;
 	if (snapshot_resolve(p->snapshot, &dir, err, sizeof(err)) < 0) {
 		bad_name(call, "snapshot", err);
+		return -1;
+	}
+	if (!rpc_authz_snapshot(call, p->snapshot, dir, AUTHZ_VIEW, false)) {
+		free(dir);
 		return -1;
 	}
 	if ((r = snapshot_manifest_load(dir, ret_man, err, sizeof(err))) < 0) {
@@ -236,7 +271,7 @@ rpc_snapshot_info(struct rpc_call *call, struct json_object *params)
 
 	if (load_snapshot_param(call, params, &p, &dir, &man) < 0)
 		return 0;
-	res = snapshot_to_json(p.snapshot, dir, man);
+	res = snapshot_object(p.snapshot, dir, man);
 	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION)
 		add_store_usage(res, dir, man);
 	rpc_reply(call, res);
@@ -260,6 +295,7 @@ int
 rpc_snapshot_list(struct rpc_call *call, struct json_object *params)
 {
 	static const struct rpc_param table[] = { { NULL, 0, 0, 0, 0, 0 } };
+	const struct ucred	*cred = rpc_caller(call);
 	struct json_object	*arr = json_object_new_array(), *res;
 	char			*root;
 	DIR			*d;
@@ -279,8 +315,12 @@ rpc_snapshot_list(struct rpc_call *call, struct json_object *params)
 			if (de->d_name[0] == '.')
 				continue;	/* also skips half-written saves */
 			dir = xasprintf("%s/%s", root, de->d_name);
+			if (!authz_may(cred, AUTHZ_VIEW, snapshot_owner_read(dir))) {
+				free(dir);
+				continue;
+			}
 			if (snapshot_manifest_load(dir, &man, err, sizeof(err)) == 0) {
-				json_object_array_add(arr, snapshot_to_json(de->d_name, dir, man));
+				json_object_array_add(arr, snapshot_object(de->d_name, dir, man));
 				json_object_put(man);
 			} else
 				log_debug("snapshot.list: skipping %s: %s", dir, err);
@@ -311,6 +351,10 @@ rpc_snapshot_delete(struct rpc_call *call, struct json_object *params)
 		return 0;
 	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) < 0) {
 		bad_name(call, "snapshot", err);
+		return 0;
+	}
+	if (!rpc_authz_snapshot(call, p.snapshot, dir, AUTHZ_CONTROL, true)) {
+		free(dir);
 		return 0;
 	}
 	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -382,10 +426,20 @@ rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 		{ "continue", RPC_PARAM_BOOL, offsetof(struct restore_params, cont), 0, 0, 0 },
 		{ NULL, 0, 0, 0, 0, 0 },
 	};
-	struct restore_params p = { .cont = true };
+	struct restore_params	 p = { .cont = true };
+	char			 err[1024], *dir;
+	bool			 ok;
 
 	if (rpc_parse_params(call, params, table, &p) < 0)
 		return 0;
+	/* A bad name is answered by snapshot_restore_start. */
+	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) == 0) {
+		ok = rpc_authz_snapshot(call, p.snapshot, dir, AUTHZ_CONTROL,
+		    false);
+		free(dir);
+		if (!ok)
+			return 0;
+	}
 	return snapshot_restore_start(call, p.snapshot, p.machine, p.cont);
 }
 
@@ -596,7 +650,8 @@ rpc_store_gc(struct rpc_call *call, struct json_object *params)
 	char			 err[1024], dummy;
 	int			 r;
 
-	if (rpc_parse_params(call, params, table, &dummy) < 0)
+	if (rpc_parse_params(call, params, table, &dummy) < 0 ||
+	    !rpc_authz_admin(call, "collect the chunk store's garbage"))
 		return 0;
 	r = collect_garbage(&res, err, sizeof(err));
 	if (r == -EBUSY) {

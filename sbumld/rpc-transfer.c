@@ -3,8 +3,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "rpc-authz.h"
 #include "rpc-methods.h"
+#include "snapshot.h"
 #include "server.h"
 #include "snapshot-transfer.h"
 #include "util.h"
@@ -19,11 +22,14 @@ struct transfer_params {
 /*
  * Where the stream goes: exactly one of "file" (a path on the daemon's host)
  * and "fd": true (the descriptor passed with this request, SCM_RIGHTS).
- * Answers the call and returns -1 when neither or both are given.
+ * A non-root caller's file is opened here with its rights (export: created,
+ * 0600, never over an existing file) and goes on as a descriptor.
+ * Answers the call and returns -1 when neither or both are given, or the
+ * caller cannot open the file.
  */
 static int
 transfer_target(struct rpc_call *call, struct transfer_params *p,
-    struct transfer_target *t)
+    struct transfer_target *t, bool write)
 {
 	struct client *c = rpc_call_client(call);
 
@@ -39,6 +45,9 @@ transfer_target(struct rpc_call *call, struct transfer_params *p,
 			rpc_error(call, RPC_INVALID_PARAMS, "file: must be an absolute path");
 			return -1;
 		}
+		if (!rpc_caller_is_root(call))
+			return (t->fd = rpc_authz_open_stream(call, p->file,
+			    write)) < 0 ? -1 : 0;
 		t->file = p->file;
 		return 0;
 	}
@@ -48,6 +57,55 @@ transfer_target(struct rpc_call *call, struct transfer_params *p,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * A refused request drops the descriptor passed with it (if "fd": true),
+ * so the client's next request cannot pick it up by mistake.
+ */
+static void
+transfer_refused(struct rpc_call *call, const struct transfer_params *p)
+{
+	int fd;
+
+	if (p->fd && (fd = client_take_fd(rpc_call_client(call))) >= 0)
+		closefd(&fd);
+}
+
+/*
+ * May the caller do action to the snapshot name?  A malformed name passes:
+ * the job answers it as before.  Answers PermissionDenied and returns false.
+ */
+static bool
+transfer_authz(struct rpc_call *call, const struct transfer_params *p,
+    const char *name, enum authz_action action)
+{
+	char	 err[1024], *dir;
+	bool	 ok;
+
+	if (name == NULL || snapshot_resolve(name, &dir, err, sizeof(err)) < 0)
+		return true;
+	ok = rpc_authz_snapshot(call, name, dir, action, false);
+	free(dir);
+	if (!ok)
+		transfer_refused(call, p);
+	return ok;
+}
+
+/*
+ * An import into a path is root's: the snapshot would be the daemon's files
+ * (root's, 0700) in the caller's directory (see snapshot.save).
+ */
+static bool
+transfer_authz_path(struct rpc_call *call, const struct transfer_params *p,
+    const char *name)
+{
+	if (name == NULL || strchr(name, '/') == NULL ||
+	    rpc_authz_admin(call, "import a snapshot into a path (it would be "
+	    "root's files there); import a named snapshot"))
+		return true;
+	transfer_refused(call, p);
+	return false;
 }
 
 static const struct rpc_param transfer_table[] = {
@@ -76,7 +134,9 @@ rpc_snapshot_export(struct rpc_call *call, struct json_object *params)
 		    "Missing parameter \"snapshot\"");
 		return 0;
 	}
-	if (transfer_target(call, &p, &t) < 0)
+	if (!transfer_authz(call, &p, p.snapshot, AUTHZ_CONTROL) ||
+	    !transfer_authz(call, &p, p.base, AUTHZ_VIEW) ||
+	    transfer_target(call, &p, &t, true) < 0)
 		return 0;
 	r = snapshot_export_start(call, p.snapshot, p.base, &t);
 	closefd(&t.fd);
@@ -91,7 +151,9 @@ rpc_snapshot_import(struct rpc_call *call, struct json_object *params)
 	int			r;
 
 	if (rpc_parse_params(call, params, transfer_table, &p) < 0 ||
-	    transfer_target(call, &p, &t) < 0)
+	    !transfer_authz(call, &p, p.base, AUTHZ_VIEW) ||
+	    !transfer_authz_path(call, &p, p.snapshot) ||
+	    transfer_target(call, &p, &t, false) < 0)
 		return 0;
 	r = snapshot_import_start(call, p.snapshot, p.base, &t);
 	closefd(&t.fd);

@@ -74,6 +74,7 @@ static const struct {
 	{ RPC_E_BAD_SNAPSHOT,		"BadSnapshot" },
 	{ RPC_E_INCOMPATIBLE,		"Incompatible" },
 	{ RPC_E_IO_ERROR,		"IoError" },
+	{ RPC_E_PERMISSION_DENIED,	"PermissionDenied" },
 };
 
 static void	rpc_error_v(struct rpc_call *, int, struct json_object *,

@@ -41,6 +41,7 @@ enum rpc_domain_error {
 	RPC_E_BAD_SNAPSHOT	= -32010,
 	RPC_E_INCOMPATIBLE	= -32011,
 	RPC_E_IO_ERROR		= -32012,
+	RPC_E_PERMISSION_DENIED	= -32013,
 };
 /* "NoSuchMachine" for RPC_E_NO_SUCH_MACHINE, "InvalidParams" for -32602, ... */
 const char *rpc_error_name(int code);

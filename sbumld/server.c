@@ -930,3 +930,17 @@ server_broadcast_line(const char *line, size_t len)
 			client_send_line(c, line, len);
 	}
 }
+
+void
+server_broadcast_line_if(const char *line, size_t len,
+    bool (*want)(const struct client *c, void *arg), void *arg)
+{
+	struct client	*c, *next;
+
+	for (c = TAILQ_FIRST(&clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if ((c->flags & (CLIENT_SUBSCRIBED | CLIENT_CLOSING)) ==
+		    CLIENT_SUBSCRIBED && want(c, arg))
+			client_send_line(c, line, len);
+	}
+}

@@ -69,5 +69,8 @@ void	client_set_subscribed(struct client *c, bool on);
 bool	client_is_subscribed(const struct client *c);
 /* Send a notification line to every subscribed client. */
 void	server_broadcast_line(const char *line, size_t len);
+/* The same, to the subscribed clients for which want(c, arg) is true. */
+void	server_broadcast_line_if(const char *line, size_t len,
+	    bool (*want)(const struct client *c, void *arg), void *arg);
 
 #endif

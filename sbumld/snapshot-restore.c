@@ -40,6 +40,7 @@
 #include "machine.h"
 #include "machine-config.h"
 #include "rpc.h"
+#include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
 #include "snapshot-restore.h"
@@ -796,6 +797,9 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		    RPC_E_INCOMPATIBLE, err);
 		goto out;
 	}
+	/* The manifest may name any installed binary of that build-id. */
+	if (!rpc_authz_kernel(call, kernel))
+		goto out;
 	/* What the kernel would refuse (CPU features, xstate), said now. */
 	if (!json_object_object_get_ex(man, "host", &host))
 		host = NULL;
@@ -811,6 +815,14 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		goto out;
 	}
 	state = get_str(man, "state");
+	cfg.owner = rpc_caller_uid(call);
+	/* The overlays' base images: the caller's to read, as for a boot. */
+	if (!rpc_authz_machine_dir(call, mdir, is_path) ||
+	    !rpc_authz_images(call, cfg.image, (const char *const *)cfg.disks,
+	    cfg.ndisks)) {
+		machine_config_clear(&cfg);
+		goto out;
+	}
 
 	if ((r = machine_create(name, &cfg, &m, err, sizeof(err))) < 0) {
 		machine_config_clear(&cfg);

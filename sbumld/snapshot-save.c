@@ -36,7 +36,9 @@
 #include "log.h"
 #include "machine.h"
 #include "rpc.h"
+#include "rpc-authz.h"
 #include "snapshot.h"
+#include "snapshot-owner.h"
 #include "snapshot-save.h"
 #include "store.h"
 #include "util.h"
@@ -588,6 +590,27 @@ make_tmp_dir(const char *dir, char **ret_tmp, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * A named snapshot appears with its owner, the caller (snapshot-owner.h).
+ * On failure the work directory is removed.
+ */
+static int
+save_record_owner(struct save_job *job, uid_t owner, char *err, size_t errlen)
+{
+	int	r;
+
+	if (strchr(job->name, '/') != NULL)
+		return 0;
+	if ((r = snapshot_owner_write(job->tmp, owner)) < 0) {
+		snprintf(err, errlen, "cannot write %s/%s: %s", job->tmp,
+		    SNAPSHOT_OWNER_FILE, strerror(-r));
+		(void)snapshot_workdir_remove(job->tmp);
+		free(job->tmp);
+		job->tmp = NULL;
+	}
+	return r;
+}
+
 /* Ask the kernel to capture into the work directory. */
 static void
 save_send(struct save_job *job)
@@ -655,7 +678,9 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 	job->slot.kind = "save";
 	job->slot.on_exit = save_on_exit;
 	job->slot.arg = job;
-	if ((r = make_tmp_dir(dir, &job->tmp, err, sizeof(err))) < 0) {
+	if ((r = make_tmp_dir(dir, &job->tmp, err, sizeof(err))) < 0 ||
+	    (r = save_record_owner(job, rpc_caller_uid(call), err,
+	    sizeof(err))) < 0) {
 		rpc_error(call, RPC_E_IO_ERROR, "%s", err);
 		free(job->mname);
 		free(job->kernel);

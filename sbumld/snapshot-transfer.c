@@ -30,8 +30,10 @@
 #include "fsutil.h"
 #include "log.h"
 #include "rpc.h"
+#include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
+#include "snapshot-owner.h"
 #include "snapshot-stream.h"
 #include "snapshot-transfer.h"
 #include "store.h"
@@ -63,6 +65,7 @@ struct xfer_job {
 	char			*workdir;	/* import: the hidden work directory */
 	bool			 writer;	/* holds the store's writer mark */
 	bool			 reader;	/* holds the store's reader mark */
+	uid_t			 owner;		/* import: the caller (snapshot-owner.h) */
 
 
 	/* Set by the worker. */
@@ -494,6 +497,20 @@ import_check_complete(struct xfer_job *job, struct store *s)
 	return 0;
 }
 
+/* A named snapshot appears with its owner, the importing caller. */
+static int
+import_record_owner(struct xfer_job *job, char *err, size_t errlen)
+{
+	int r;
+
+	if (strchr(job->name, '/') != NULL)
+		return 0;
+	if ((r = snapshot_owner_write(job->workdir, job->owner)) < 0)
+		snprintf(err, errlen, "cannot write %s/%s: %s", job->workdir,
+		    SNAPSHOT_OWNER_FILE, strerror(-r));
+	return r;
+}
+
 static int
 import_run(struct xfer_job *job)
 {
@@ -555,6 +572,7 @@ import_run(struct xfer_job *job)
 	if ((r = import_check_complete(job, s)) < 0)
 		goto out;
 	if ((r = snapshot_workdir_make(job->dir, &job->workdir, err, sizeof(err))) < 0 ||
+	    (r = import_record_owner(job, err, sizeof(err))) < 0 ||
 	    (r = snapshot_workdir_commit(job->workdir, job->dir, job->man_text,
 	    job->man_len, true, err, sizeof(err))) < 0) {
 		job_fail(job, r, r == -EEXIST ? RPC_E_SNAPSHOT_EXISTS : RPC_E_IO_ERROR,
@@ -691,6 +709,7 @@ xfer_job_new(struct rpc_call *call, bool import, struct transfer_target *t)
 
 	job->call = rpc_call_ref(call);
 	job->import = import;
+	job->owner = rpc_caller_uid(call);
 	job->fd = t->fd;
 	t->fd = -1;
 	if (t->file != NULL)

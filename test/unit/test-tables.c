@@ -63,6 +63,7 @@ test_error_names(void)
 		{ -32010, "BadSnapshot" },
 		{ -32011, "Incompatible" },
 		{ -32012, "IoError" },
+		{ -32013, "PermissionDenied" },
 	};
 	size_t	i, j;
 
@@ -74,6 +75,7 @@ test_error_names(void)
 	}
 	/* The enum and the macros agree with the doc. */
 	CHECK(RPC_E_LIMIT_EXCEEDED == -32000 && RPC_E_IO_ERROR == -32012);
+	CHECK(RPC_E_PERMISSION_DENIED == -32013);
 	CHECK(RPC_PARSE_ERROR == -32700 && RPC_INTERNAL_ERROR == -32603);
 	/* A code we never send still gets a name rather than NULL. */
 	CHECK_STR(rpc_error_name(-32099), "InternalError");
