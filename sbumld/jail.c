@@ -29,6 +29,7 @@
 #include "jail.h"
 #include "log.h"
 #include "uml.h"
+#include "util.h"
 
 extern char **environ;
 
@@ -84,6 +85,11 @@ jail_init(char *err, size_t errlen)
 	if (geteuid() != 0) {
 		log_info("not running as root: machines run as uid %ld",
 		    (long)geteuid());
+		return 0;
+	}
+	/* Test only: act as sbumld did before the jail (041-unprivileged). */
+	if (test_knob_ms("SBUMLD_TEST_UML_AS_ROOT") > 0) {
+		log_warnx("SBUMLD_TEST_UML_AS_ROOT: machines run as root");
 		return 0;
 	}
 	errno = 0;
@@ -166,6 +172,30 @@ jail_enter(void)
 	    eg != jail_g || sg != jail_g || setresuid(0, 0, 0) == 0)
 		return -EPERM;
 	return 0;
+}
+
+int
+jail_probe_reach(const char *path)
+{
+	pid_t	pid;
+	int	status;
+
+	if (!jail_on)
+		return 0;
+	if ((pid = fork()) == -1)
+		return -errno;
+	if (pid == 0) {
+		if (jail_enter() < 0)
+			_exit(EPERM);
+		_exit(access(path, X_OK) == 0 ? 0 : errno);
+	}
+	while (waitpid(pid, &status, 0) == -1) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	if (!WIFEXITED(status))
+		return -EIO;
+	return -WEXITSTATUS(status);
 }
 
 /* Open a directory without following a link in its last component. */

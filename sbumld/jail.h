@@ -41,6 +41,11 @@ gid_t	jail_gid(void);
  */
 int	jail_enter(void);
 
+/*
+ * Whether the jail user can search path (every directory on the way):
+ * 0, or -errno from a jailed child's access(path, X_OK).
+ */
+int	jail_probe_reach(const char *path);
 /* A directory UML must traverse but not list or write: root:JAIL 0710. */
 int	jail_share_dir(const char *path);
 /* A directory UML reads (a restore's capture): root:JAIL 0750. */

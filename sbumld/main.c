@@ -101,6 +101,11 @@ share_state_dirs(void)
 		free(dirs[i]);
 	}
 	free(store);
+	/* A parent we do not own (mktemp's 0700): say so now, not at a boot. */
+	if ((r = jail_probe_reach(daemon_config.state_dir)) < 0)
+		log_warnx("%s: user %s cannot reach it (%s): machines will not "
+		    "start; make every parent directory searchable (o+x)",
+		    daemon_config.state_dir, JAIL_USER, strerror(-r));
 }
 
 /* Parse options, prepare the directories, run the daemon. */
@@ -177,7 +182,7 @@ main(int argc, char **argv)
 	daemon_config.kernel = absolute(kernel);
 	daemon_config.image = absolute(image);
 
-	/* The state dir holds machine disks and consoles: private to us. */
+	/* The state dir holds machine disks and consoles (shared below). */
 	if ((r = mkdir_p(daemon_config.state_dir, 0700)) < 0)
 		fatalx("%s: cannot create: %s", daemon_config.state_dir,
 		    strerror(-r));

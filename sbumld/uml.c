@@ -59,7 +59,7 @@ static const char *const uml_stage_names[] = {
 struct uml_child_error {
 	int	stage;
 	int	err;
-	int	what;	/* UML_STAGE_ACCESS: 0 kernel, 1 image, 2.. disks */
+	int	what;	/* UML_STAGE_ACCESS: -1 capture, 0 kernel, 1 image, 2.. disks */
 };
 
 /* Check one file the launch needs; see uml.h. */
@@ -188,8 +188,8 @@ uml_child_check_access(const struct uml_launch *l, int errfd)
 {
 	if (access(l->kernel, X_OK) == -1)
 		uml_child_fail_what(errfd, UML_STAGE_ACCESS, 0);
-	if (l->restore != NULL)
-		return;
+	if (l->restore != NULL && access(l->restore, R_OK | X_OK) == -1)
+		uml_child_fail_what(errfd, UML_STAGE_ACCESS, -1);
 	if (access(l->image, R_OK) == -1)
 		uml_child_fail_what(errfd, UML_STAGE_ACCESS, 1);
 	for (size_t i = 0; i < l->ndisks; i++) {
@@ -304,6 +304,8 @@ uml_child_error_path(const struct uml_launch *l, const struct uml_child_error *e
 		return l->kernel;
 	if (e->stage != UML_STAGE_ACCESS || e->what == 0)
 		return e->stage == UML_STAGE_ACCESS ? l->kernel : l->dir;
+	if (e->what == -1 && l->restore != NULL)
+		return l->restore;
 	if (e->what == 1)
 		return l->image;
 	if (e->what >= 2 && (size_t)e->what - 2 < l->ndisks)
