@@ -238,11 +238,18 @@ jail_lend_dir(const char *path)
 }
 
 int
-jail_give_dir(const char *path)
+jail_give_dir(const char *path, pid_t pid)
 {
+	struct stat	st;
+	char		proc[32];
+
 	if (!jail_on)
 		return 0;
-	return jail_set_dir(path, jail_u, jail_g, 0700);
+	/* /proc/PID belongs to the process's effective uid and gid. */
+	snprintf(proc, sizeof(proc), "/proc/%ld", (long)pid);
+	if (pid <= 0 || stat(proc, &st) == -1)
+		return pid <= 0 ? -ESRCH : -errno;
+	return jail_set_dir(path, st.st_uid, st.st_gid, 0700);
 }
 
 int

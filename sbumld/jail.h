@@ -56,8 +56,13 @@ int	jail_lend_dir(const char *path);
  * restore) is handed to the jail user.  Links are never followed.
  */
 int	jail_machine_dir(const char *dir);
-/* A directory the kernel writes (a save's capture): JAIL:JAIL 0700. */
-int	jail_give_dir(const char *path);
+/*
+ * A directory the kernel process pid writes (a save's capture): owned by
+ * that process's user, 0700.  The kernel's save writer insists on owning
+ * it, so a machine a daemon from before the jail started as root (and
+ * that was re-adopted) gets it as root's.
+ */
+int	jail_give_dir(const char *path, pid_t pid);
 /*
  * Take a directory given with jail_give_dir back: it and every entry in
  * it become root:root, the directory 0700, before the daemon reads it.

@@ -588,9 +588,13 @@ save_on_exit(struct machine *m, void *arg)
 	    "save; no snapshot was written", machine_name(m));
 }
 
-/* Make the work directory beside dir, with the capture/ the kernel writes into. */
+/*
+ * Make the work directory beside dir, with the capture/ the kernel (process
+ * pid) writes into.
+ */
 static int
-make_tmp_dir(const char *dir, char **ret_tmp, char *err, size_t errlen)
+make_tmp_dir(const char *dir, pid_t pid, char **ret_tmp, char *err,
+    size_t errlen)
 {
 	char	*tmp, *cap;
 	int	 r;
@@ -600,7 +604,7 @@ make_tmp_dir(const char *dir, char **ret_tmp, char *err, size_t errlen)
 	cap = xasprintf("%s/%s", tmp, SNAPSHOT_CAPTURE);
 	/* The kernel's writer runs in the jailed UML: capture/ is its own. */
 	if (mkdir(cap, 0700) < 0 || (r = jail_share_dir(tmp)) < 0 ||
-	    (r = jail_give_dir(cap)) < 0) {
+	    (r = jail_give_dir(cap, pid)) < 0) {
 		r = r < 0 ? r : -errno;
 		snprintf(err, errlen, "%s: %s", cap, strerror(-r));
 		(void)snapshot_workdir_remove(tmp);
@@ -678,7 +682,7 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 	job->slot.kind = "save";
 	job->slot.on_exit = save_on_exit;
 	job->slot.arg = job;
-	if ((r = make_tmp_dir(dir, &job->tmp, err, sizeof(err))) < 0) {
+	if ((r = make_tmp_dir(dir, machine_pid(m), &job->tmp, err, sizeof(err))) < 0) {
 		rpc_error(call, RPC_E_IO_ERROR, "%s", err);
 		free(job->mname);
 		free(job->kernel);
