@@ -46,7 +46,7 @@ as_jail() { setpriv --reuid="$JAIL" --regid="$JAIL" --clear-groups "$@"; }
 
 # --- A daemon as before the jail boots a machine as root. ---
 SBUMLD_TEST_UML_AS_ROOT=1 start_daemon
-ctl boot old --disk "$SBUML_PAYLOAD" >/dev/null || fail "boot old"
+ctl boot old --mem 64 >/dev/null || fail "boot old"
 wait_until 60 heartbeat_at_least old 3 || fail "old: no heartbeats"
 OLD="$STATE/machines/old"
 runs_as 0 old || fail "the knob did not keep the old machine root: $(grep '^Uid:' "/proc/$(info_field old pid)/status")"
@@ -58,7 +58,7 @@ id -u "$JAIL" >/dev/null 2>&1 || fail "the daemon did not create the user $JAIL"
 state_is old running || fail "old not re-adopted: $(info_field old state)"
 runs_as 0 old || fail "re-adoption restarted the old machine"
 
-ctl boot m --disk "$SBUML_PAYLOAD" >/dev/null || fail "boot m"
+ctl boot m --mem 64 >/dev/null || fail "boot m"
 wait_until 60 heartbeat_at_least m 3 || fail "m: no heartbeats"
 M="$STATE/machines/m"
 n=$(jailed_ok "$M") || fail "m: $n"
