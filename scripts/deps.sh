@@ -23,7 +23,8 @@ ensure_jail_user() {
 		return 0
 	fi
 	echo "deps: creating the system user sbuml-uml"
-	systemd-sysusers "$(dirname "$0")/../units/sbuml.sysusers"
+	# systemd-sysusers takes a file argument only as an absolute path.
+	systemd-sysusers "$(cd "$(dirname "$0")/.." && pwd)/units/sbuml.sysusers"
 }
 
 missing=""
