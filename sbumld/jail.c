@@ -262,6 +262,39 @@ jail_share_fd(int fd, mode_t mode)
 	return 0;
 }
 
+/*
+ * Chown dfd/name if it is a regular file with one link; 0 if it is absent.
+ * -EMLINK for a hard link: a file linked in from elsewhere (a user-owned
+ * path machine, fs.protected_hardlinks off) must not change hands; -EINVAL
+ * for a symlink or anything else.  Opened without following links and
+ * checked on the fd, so a rename in between changes nothing.
+ */
+static int
+jail_chown_file_at(int dfd, const char *name, uid_t uid, gid_t gid)
+{
+	struct stat	st;
+	int		fd, r = 0;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -errno;
+	if (fstat(fd, &st) == -1)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL;
+	else if (st.st_nlink != 1)
+		r = -EMLINK;
+	else if (fchown(fd, uid, gid) == -1)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
 int
 jail_machine_dir(const char *dir)
 {
@@ -277,9 +310,7 @@ jail_machine_dir(const char *dir)
 		r = -errno;
 	for (int i = 0; r == 0 && i <= UML_MAX_DISKS; i++) {
 		snprintf(name, sizeof(name), "disk%d.cow", i);
-		if (fchownat(fd, name, jail_u, jail_g, AT_SYMLINK_NOFOLLOW) == -1 &&
-		    errno != ENOENT)
-			r = -errno;
+		r = jail_chown_file_at(fd, name, jail_u, jail_g);
 	}
 	(void)close(fd);
 	return r;
@@ -306,9 +337,8 @@ jail_take_back_dir(const char *path)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (fchownat(dirfd(d), de->d_name, 0, 0, AT_SYMLINK_NOFOLLOW) == -1 &&
-		    errno != ENOENT)
-			r = -errno;
+		/* Cosmetic (the directory is ours already): regular files only. */
+		(void)jail_chown_file_at(dirfd(d), de->d_name, 0, 0);
 	}
 	(void)closedir(d);
 	return r;

@@ -53,7 +53,9 @@ int	jail_lend_dir(const char *path);
 /*
  * Before a UML starts in dir: dir becomes group JAIL, mode 01770, and
  * every disk<N>.cow there (left by a root-run UML, or just copied by a
- * restore) is handed to the jail user.  Links are never followed.
+ * restore) is handed to the jail user.  Links are never followed; an
+ * overlay that is not a regular file with a single link fails the start
+ * (-EINVAL, -EMLINK): nothing linked in from elsewhere changes hands.
  */
 int	jail_machine_dir(const char *dir);
 /*
@@ -64,8 +66,9 @@ int	jail_machine_dir(const char *dir);
  */
 int	jail_give_dir(const char *path, pid_t pid);
 /*
- * Take a directory given with jail_give_dir back: it and every entry in
- * it become root:root, the directory 0700, before the daemon reads it.
+ * Take a directory given with jail_give_dir back before the daemon reads
+ * it: the directory becomes root:root 0700, then every regular file with
+ * a single link in it root:root too.
  */
 int	jail_take_back_dir(const char *path);
 /* A file the kernel reads (a restore's capture): root:JAIL 0640 (fd). */

@@ -89,6 +89,17 @@ esac
 ctl delete nosecret >/dev/null 2>&1 || true
 say "a root-only file is refused: $out"
 
+# An overlay hard-linked to a root-only file is not handed to the jail user.
+ctl boot "$T/pm" --mem 64 >/dev/null || fail "boot $T/pm"
+ctl halt "$T/pm" --timeout 30 >/dev/null || fail "halt $T/pm"
+rm -f "$T/pm/disk0.cow"
+ln "$T/secret" "$T/pm/disk0.cow"
+out=$(ctl boot "$T/pm" 2>&1) && fail "booted with a hard-linked overlay"
+case "$out" in *"Too many links"*) ;; *) fail "boot with a hard-linked overlay: $out" ;; esac
+[ "$(stat -c '%U %a' "$T/secret")" = "root 600" ] || fail "the linked file was handed over: $(stat -c '%U %a' "$T/secret")"
+rm -f "$T/pm/disk0.cow"
+say "a hard-linked overlay is refused: $out"
+
 # Save, continue; restore as a clone: both count on, the clone jailed too.
 ctl save m s1 >/dev/null || fail "save m"
 state_is m running || fail "m not running after the save"
