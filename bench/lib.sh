@@ -31,6 +31,8 @@ done
 
 T=$(mktemp -d /tmp/sbb.XXXXXX)
 SHM=$(mktemp -d /dev/shm/sbb.XXXXXX)
+# The machines run as the user sbuml-uml, which must reach the state dir.
+chmod 0711 "$T" "$SHM"
 SOCK="$T/s.sock"
 STATE="$T/st"
 DAEMON_PID=""

@@ -32,6 +32,7 @@
 #include "child.h"
 #include "daemon.h"
 #include "events.h"
+#include "jail.h"
 #include "log.h"
 #include "machine-config.h"
 #include "machine.h"
@@ -978,6 +979,12 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 	}
 	/* Leftovers of the previous instance (killed helpers, stale files). */
 	machine_remove_umid(m);
+	/* The jailed UML creates its overlays and uml/ here (jail.h). */
+	if ((r = jail_machine_dir(m->dir)) < 0) {
+		snprintf(err, errlen, "cannot open %s to user %s: %s", m->dir,
+		    JAIL_USER, strerror(-r));
+		return (r);
+	}
 	if ((r = machine_open_notifier(m)) < 0) {
 		snprintf(err, errlen, "cannot bind %s/notify.sock: %s", m->dir,
 		    strerror(-r));

@@ -13,7 +13,9 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "jail.h"
 #include "log.h"
+#include "snapshot.h"
 #include "util.h"
 
 static void	usage(FILE *, int) __attribute__((noreturn));
@@ -69,6 +71,41 @@ make_socket_dir(const char *path)
 			fatalx("%s: cannot create: %s", dir, strerror(-r));
 	}
 	free(dir);
+}
+
+/*
+ * The jailed UML must reach its machine directory, a save's capture, a
+ * restore's materialised capture and a kernel from the store by path:
+ * every directory on the way may be traversed (not listed) by the jail
+ * group.  Created here so they exist with that mode from the start.
+ */
+static void
+share_state_dirs(void)
+{
+	char	*store = snapshot_store_root();
+	char	*dirs[] = {
+		xstrdup(daemon_config.state_dir),
+		xasprintf("%s/machines", daemon_config.state_dir),
+		snapshot_named_root(),
+		xstrdup(store),
+		xasprintf("%s/tmp", store),
+		xasprintf("%s/kernels", store),
+	};
+	int	 r;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (((r = mkdir_p(dirs[i], 0700)) < 0 && r != -EEXIST) ||
+		    (r = jail_share_dir(dirs[i])) < 0)
+			fatalx("%s: cannot share with user %s: %s", dirs[i],
+			    JAIL_USER, strerror(-r));
+		free(dirs[i]);
+	}
+	free(store);
+	/* A parent we do not own (mktemp's 0700): say so now, not at a boot. */
+	if ((r = jail_probe_reach(daemon_config.state_dir)) < 0)
+		log_warnx("%s: user %s cannot reach it (%s): machines will not "
+		    "start; make every parent directory searchable (o+x)",
+		    daemon_config.state_dir, JAIL_USER, strerror(-r));
 }
 
 /* Parse options, prepare the directories, run the daemon. */
@@ -145,11 +182,18 @@ main(int argc, char **argv)
 	daemon_config.kernel = absolute(kernel);
 	daemon_config.image = absolute(image);
 
-	/* The state dir holds machine disks and consoles: private to us. */
+	/* The state dir holds machine disks and consoles (shared below). */
 	if ((r = mkdir_p(daemon_config.state_dir, 0700)) < 0)
 		fatalx("%s: cannot create: %s", daemon_config.state_dir,
 		    strerror(-r));
 	make_socket_dir(daemon_config.socket_path);
+	{
+		char	jerr[512];
+
+		if ((r = jail_init(jerr, sizeof(jerr))) < 0)
+			fatalx("%s", jerr);
+	}
+	share_state_dirs();
 	/* Not fatal: machine.boot may name its own kernel and image. */
 	if (access(daemon_config.kernel, X_OK) == -1)
 		log_warn("default kernel %s", daemon_config.kernel);

@@ -36,6 +36,7 @@
 #include "buildid.h"
 #include "fsutil.h"
 #include "hostfacts.h"
+#include "jail.h"
 #include "log.h"
 #include "machine.h"
 #include "machine-config.h"
@@ -55,7 +56,7 @@ struct restore_job {
 	struct machine_job	 slot;	/* held while materialising */
 	char			*snapshot;
 	char			*dir;	/* the snapshot directory */
-	char			*capdir; /* materialised capture (format 2), or NULL */
+	char			*capdir; /* the capture the kernel reads (a copy), or NULL */
 	char			*marker; /* <machine dir>/restoring */
 	bool			 saved_paused;	/* the capture is in UML's stop loop */
 	bool			 cont;
@@ -463,6 +464,86 @@ physmem_fill(struct store *s, const char *root, const char *name,
 }
 
 /*
+ * A new directory <store>/tmp/restore-XXXXXX for a capture the jailed
+ * kernel reads (root:JAIL 0750, jail.h).  0 and *ret (caller removes and
+ * frees), or -errno with a message in err.
+ */
+static int
+make_capdir(char **ret, char *err, size_t errlen)
+{
+	char	*root = snapshot_store_root(), *tmpdir, *capdir;
+	int	 r;
+
+	tmpdir = xasprintf("%s/tmp", root);
+	capdir = xasprintf("%s/restore-XXXXXX", tmpdir);
+	if (((r = mkdir_p(tmpdir, 0700)) < 0 && r != -EEXIST) ||
+	    mkdtemp(capdir) == NULL) {
+		r = r < 0 && r != -EEXIST ? r : -errno;
+		snprintf(err, errlen, "cannot create %s: %s", capdir, strerror(-r));
+	} else if ((r = jail_lend_dir(capdir)) < 0) {
+		snprintf(err, errlen, "cannot open %s to user %s: %s", capdir,
+		    JAIL_USER, strerror(-r));
+		(void)fs_remove_tree(capdir);
+	}
+	if (r == 0)
+		*ret = capdir;
+	else
+		free(capdir);
+	free(tmpdir);
+	free(root);
+	return r < 0 ? r : 0;
+}
+
+/*
+ * A format 1 snapshot for a jailed kernel: its capture/ belongs to root
+ * (and maybe to a user) and stays so; the kernel reads a copy of every
+ * file but the disks (reflinked where the file system can) in a new
+ * make_capdir() directory, *ret_capdir.  0 or -errno, message in err.
+ */
+static int
+copy_capture(const char *snapdir, char **ret_capdir, char *err, size_t errlen)
+{
+	struct dirent	*de;
+	char		*src = xasprintf("%s/%s", snapdir, SNAPSHOT_CAPTURE), *capdir;
+	DIR		*d;
+	int		 r;
+
+	if ((r = make_capdir(&capdir, err, errlen)) < 0) {
+		free(src);
+		return r;
+	}
+	if ((d = opendir(src)) == NULL) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", src, strerror(-r));
+	}
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		char *from, *to;
+
+		if (de->d_name[0] == '.' || disk_index(de->d_name) >= 0)
+			continue;
+		from = xasprintf("%s/%s", src, de->d_name);
+		to = xasprintf("%s/%s", capdir, de->d_name);
+		if ((r = fs_copy_file(from, to, 0640)) == 0 &&
+		    lchown(to, (uid_t)-1, jail_gid()) == -1)
+			r = -errno;
+		if (r < 0)
+			snprintf(err, errlen, "cannot copy %s to %s: %s", from, to,
+			    strerror(-r));
+		free(from);
+		free(to);
+	}
+	if (d != NULL)
+		(void)closedir(d);
+	if (r < 0) {
+		(void)fs_remove_tree(capdir);
+		free(capdir);
+	} else
+		*ret_capdir = capdir;
+	free(src);
+	return r;
+}
+
+/*
  * Materialise a format 2 snapshot: capture files into a new hidden directory
  * (*ret_capdir, caller removes and frees), disk<N> into mdir/disk<N>.cow,
  * and, if ret_physmem is not NULL, physmem into a new memfd (*ret_physmem,
@@ -476,7 +557,7 @@ materialise(struct json_object *man, const char *mdir, int *ret_physmem,
 {
 	struct json_object	*files, *v;
 	struct store		*s;
-	char			*root = snapshot_store_root(), *tmpdir, *capdir;
+	char			*root = snapshot_store_root(), *capdir = NULL;
 	int			 r = 0, pfd = -1;
 
 	if ((s = store_open(root, err, errlen)) == NULL) {
@@ -484,17 +565,8 @@ materialise(struct json_object *man, const char *mdir, int *ret_physmem,
 		return -EIO;
 	}
 	store_trust_frame_checksums(s);
-	tmpdir = xasprintf("%s/tmp", root);
-	capdir = xasprintf("%s/restore-XXXXXX", tmpdir);
-	if (((r = mkdir_p(tmpdir, 0700)) < 0 && r != -EEXIST) ||
-	    mkdtemp(capdir) == NULL) {
-		r = r < 0 && r != -EEXIST ? r : -errno;
-		snprintf(err, errlen, "cannot create %s: %s", capdir, strerror(-r));
-		free(capdir);
-		capdir = NULL;
+	if ((r = make_capdir(&capdir, err, errlen)) < 0)
 		goto out;
-	}
-	r = 0;
 	json_object_object_get_ex(man, "files", &files);
 	for (size_t i = 0; i < json_object_array_length(files) && r == 0; i++) {
 		struct json_object	*f = json_object_array_get_idx(files, i);
@@ -518,7 +590,11 @@ materialise(struct json_object *man, const char *mdir, int *ret_physmem,
 			free(dst);
 			break;
 		}
-		r = store_read_entry(s, rel, f, fd, err, errlen);
+		r = n >= 0 ? 0 : jail_share_fd(fd, 0640);
+		if (r < 0)
+			snprintf(err, errlen, "%s: %s", dst, strerror(-r));
+		else
+			r = store_read_entry(s, rel, f, fd, err, errlen);
 		/*
 		 * The guest takes what its disk held at the save as durable
 		 * (it flushed it then): so must the copy be, before it runs.
@@ -542,7 +618,6 @@ out:
 			*ret_physmem = pfd;
 	}
 	free(capdir);
-	free(tmpdir);
 	free(root);
 	store_free(s);
 	return r;
@@ -853,7 +928,9 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		job->adopt = uml_kernel_adopts_physmem(machine_config(m)->kernel);
 		restore_materialise_start(job);
 	} else if ((r = copy_disks(job->dir, machine_dir(m),
-	    machine_config(m)->ndisks, err, sizeof(err))) < 0) {
+	    machine_config(m)->ndisks, err, sizeof(err))) < 0 ||
+	    (jail_active() && (r = copy_capture(job->dir, &job->capdir, err,
+	    sizeof(err))) < 0)) {
 		restore_fail(job, r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED :
 		    RPC_E_IO_ERROR, "%s", err);
 	} else

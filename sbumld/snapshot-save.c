@@ -33,6 +33,7 @@
 #include "events.h"
 #include "fsutil.h"
 #include "hostfacts.h"
+#include "jail.h"
 #include "log.h"
 #include "machine.h"
 #include "rpc.h"
@@ -487,6 +488,20 @@ save_store_start(struct save_job *job, struct json_object *manifest)
 	}
 }
 
+/* The work directory and capture/ back to root only, before reading them. */
+static int
+save_take_back(struct save_job *job)
+{
+	char	*cap = xasprintf("%s/%s", job->tmp, SNAPSHOT_CAPTURE);
+	int	 r;
+
+	r = jail_take_back_dir(cap);
+	if (r == 0 && jail_active() && chmod(job->tmp, 0700) == -1)
+		r = -errno;
+	free(cap);
+	return r;
+}
+
 /* The kernel answered "sbuml save": the capture is complete, or failed. */
 static void
 save_done_cb(int err, const char *text, void *arg)
@@ -527,6 +542,12 @@ save_done_cb(int err, const char *text, void *arg)
 		return;
 	}
 
+	/* The capture is the daemon's now: the UML loses its hold (jail.h). */
+	if ((r = save_take_back(job)) < 0) {
+		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: cannot take the capture "
+		    "back from user %s: %s", job->tmp, JAIL_USER, strerror(-r));
+		return;
+	}
 	report = parse_report(text);
 	manifest = build_manifest(job, report, &r);
 	json_object_put(report);
@@ -569,9 +590,13 @@ save_on_exit(struct machine *m, void *arg)
 	    "save; no snapshot was written", machine_name(m));
 }
 
-/* Make the work directory beside dir, with the capture/ the kernel writes into. */
+/*
+ * Make the work directory beside dir, with the capture/ the kernel (process
+ * pid) writes into.
+ */
 static int
-make_tmp_dir(const char *dir, char **ret_tmp, char *err, size_t errlen)
+make_tmp_dir(const char *dir, pid_t pid, char **ret_tmp, char *err,
+    size_t errlen)
 {
 	char	*tmp, *cap;
 	int	 r;
@@ -579,8 +604,10 @@ make_tmp_dir(const char *dir, char **ret_tmp, char *err, size_t errlen)
 	if ((r = snapshot_workdir_make(dir, &tmp, err, errlen)) < 0)
 		return r;
 	cap = xasprintf("%s/%s", tmp, SNAPSHOT_CAPTURE);
-	if (mkdir(cap, 0700) < 0) {
-		r = -errno;
+	/* The kernel's writer runs in the jailed UML: capture/ is its own. */
+	if (mkdir(cap, 0700) < 0 || (r = jail_share_dir(tmp)) < 0 ||
+	    (r = jail_give_dir(cap, pid)) < 0) {
+		r = r < 0 ? r : -errno;
 		snprintf(err, errlen, "%s: %s", cap, strerror(-r));
 		(void)snapshot_workdir_remove(tmp);
 		free(tmp);
@@ -678,7 +705,8 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 	job->slot.kind = "save";
 	job->slot.on_exit = save_on_exit;
 	job->slot.arg = job;
-	if ((r = make_tmp_dir(dir, &job->tmp, err, sizeof(err))) < 0 ||
+	if ((r = make_tmp_dir(dir, machine_pid(m), &job->tmp, err,
+	    sizeof(err))) < 0 ||
 	    (r = save_record_owner(job, rpc_caller_uid(call), err,
 	    sizeof(err))) < 0) {
 		rpc_error(call, RPC_E_IO_ERROR, "%s", err);

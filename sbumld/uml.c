@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jail.h"
 #include "log.h"
 #include "uml.h"
 #include "util.h"
@@ -38,6 +39,8 @@ enum uml_stage {
 	UML_STAGE_CONSOLE,
 	UML_STAGE_FDS,
 	UML_STAGE_SIGNALS,
+	UML_STAGE_JAIL,
+	UML_STAGE_ACCESS,
 	UML_STAGE_EXEC,
 };
 
@@ -48,12 +51,15 @@ static const char *const uml_stage_names[] = {
 	[UML_STAGE_CONSOLE] = "open console.log",
 	[UML_STAGE_FDS] = "set up stdin/stdout/stderr",
 	[UML_STAGE_SIGNALS] = "reset signals",
+	[UML_STAGE_JAIL] = "drop privileges to user " JAIL_USER,
+	[UML_STAGE_ACCESS] = "open as user " JAIL_USER,
 	[UML_STAGE_EXEC] = "exec the kernel",
 };
 
 struct uml_child_error {
 	int	stage;
 	int	err;
+	int	what;	/* UML_STAGE_ACCESS: -1 capture, 0 kernel, 1 image, 2.. disks */
 };
 
 /* Check one file the launch needs; see uml.h. */
@@ -157,12 +163,39 @@ uml_build_argv(const struct uml_launch *l)
 
 /* In the child: report {stage, errno} and die.  Async-signal-safe. */
 static void __attribute__((noreturn))
-uml_child_fail(int errfd, enum uml_stage stage)
+uml_child_fail_what(int errfd, enum uml_stage stage, int what)
 {
-	struct uml_child_error	e = { .stage = (int)stage, .err = errno };
+	struct uml_child_error	e = { .stage = (int)stage, .err = errno,
+				    .what = what };
 
 	(void)!write(errfd, &e, sizeof(e));
 	_exit(127);
+}
+
+static void __attribute__((noreturn))
+uml_child_fail(int errfd, enum uml_stage stage)
+{
+	uml_child_fail_what(errfd, stage, 0);
+}
+
+/*
+ * In the child, once jailed: every file UML opens by path must be open to
+ * the jail user, or the boot fails here with a message naming the file
+ * (and not later in the guest with a less clear one).
+ */
+static void
+uml_child_check_access(const struct uml_launch *l, int errfd)
+{
+	if (access(l->kernel, X_OK) == -1)
+		uml_child_fail_what(errfd, UML_STAGE_ACCESS, 0);
+	if (l->restore != NULL && access(l->restore, R_OK | X_OK) == -1)
+		uml_child_fail_what(errfd, UML_STAGE_ACCESS, -1);
+	if (access(l->image, R_OK) == -1)
+		uml_child_fail_what(errfd, UML_STAGE_ACCESS, 1);
+	for (size_t i = 0; i < l->ndisks; i++) {
+		if (access(l->disks[i], R_OK) == -1)
+			uml_child_fail_what(errfd, UML_STAGE_ACCESS, 2 + (int)i);
+	}
 }
 
 /* In the child: close every fd from first up except keep (> first). */
@@ -200,8 +233,6 @@ uml_child(const struct uml_launch *l, const char *console, char **argv,
 		uml_child_fail(errfd, UML_STAGE_SETSID);
 	/* Best effort: a kernel without personality support still boots. */
 	(void)personality(ADDR_NO_RANDOMIZE);
-	if (chdir(l->dir) == -1)
-		uml_child_fail(errfd, UML_STAGE_CHDIR);
 	umask(077);
 	if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
 	    (nullfd = fcntl(nullfd, F_DUPFD_CLOEXEC, 3)) == -1)
@@ -219,6 +250,12 @@ uml_child(const struct uml_launch *l, const char *console, char **argv,
 		uml_child_fail(errfd, UML_STAGE_FDS);
 	uml_child_close_fds(l->physmem_fd > 0 ? UML_PHYSMEM_FD + 1 :
 	    UML_PHYSMEM_FD, errfd);
+	/* From here on, not root: the kernel and everything it opens. */
+	if ((errno = -jail_enter()) != 0)
+		uml_child_fail(errfd, UML_STAGE_JAIL);
+	if (chdir(l->dir) == -1)
+		uml_child_fail(errfd, UML_STAGE_CHDIR);
+	uml_child_check_access(l, errfd);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -257,6 +294,23 @@ uml_console_header(const char *console, char **argv)
 	fputc('\n', f);
 	if (fclose(f) == EOF)
 		log_debug("%s: %s, ignoring", console, strerror(errno));
+}
+
+/* The path a child's failure report is about. */
+static const char *
+uml_child_error_path(const struct uml_launch *l, const struct uml_child_error *e)
+{
+	if (e->stage == UML_STAGE_EXEC)
+		return l->kernel;
+	if (e->stage != UML_STAGE_ACCESS || e->what == 0)
+		return e->stage == UML_STAGE_ACCESS ? l->kernel : l->dir;
+	if (e->what == -1 && l->restore != NULL)
+		return l->restore;
+	if (e->what == 1)
+		return l->image;
+	if (e->what >= 2 && (size_t)e->what - 2 < l->ndisks)
+		return l->disks[e->what - 2];
+	return l->dir;
 }
 
 /* Validate, fork and exec; see uml.h. */
@@ -338,7 +392,7 @@ uml_spawn(const struct uml_launch *l, pid_t *ret_pid, char *err, size_t errlen)
 	}
 	r = e.err > 0 ? -e.err : -EIO;
 	snprintf(err, errlen, "cannot %s (%s): %s", uml_stage_names[e.stage],
-	    e.stage == UML_STAGE_EXEC ? l->kernel : l->dir, strerror(-r));
+	    uml_child_error_path(l, &e), strerror(-r));
 out:
 	closefd(&pipefd[0]);
 	closefd(&pipefd[1]);

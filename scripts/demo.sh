@@ -13,6 +13,8 @@ build="$top/build"
 "$top/scripts/build.sh" "$build"
 
 work=$(mktemp -d /tmp/sbuml-demo.XXXXXX)
+# The machines run as the user sbuml-uml, which must reach the state dir.
+chmod 0711 "$work"
 sock="$work/sbumld.sock"
 ctl() { "$build/cli/sbumlctl" --socket "$sock" "$@"; }
 daemon=""

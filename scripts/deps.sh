@@ -13,6 +13,20 @@ PACKAGES="
   socat python3 systemd util-linux procps psmisc
 "
 
+# The unprivileged user the UML machines run as (sbumld/jail.h), from the
+# sysusers.d file meson installs.  sbumld creates it too when it can; this
+# covers a daemon run under the unit (ProtectSystem=full: /etc read-only).
+ensure_jail_user() {
+	getent passwd sbuml-uml >/dev/null && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps: user sbuml-uml is missing; run as root to create it" >&2
+		return 0
+	fi
+	echo "deps: creating the system user sbuml-uml"
+	# systemd-sysusers takes a file argument only as an absolute path.
+	systemd-sysusers "$(cd "$(dirname "$0")/.." && pwd)/units/sbuml.sysusers"
+}
+
 missing=""
 for p in $PACKAGES; do
 	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
@@ -22,6 +36,7 @@ done
 
 if [ -z "$missing" ]; then
 	echo "deps: all packages present"
+	ensure_jail_user
 	exit 0
 fi
 
@@ -34,3 +49,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $missing
+ensure_jail_user

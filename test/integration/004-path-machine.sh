@@ -13,7 +13,8 @@ wait_until 60 heartbeat_at_least "$M" 1 || fail "no heartbeat in $M/console.log"
 for f in machine.json console.log disk0.cow uml/mconsole; do
 	[ -e "$M/$f" ] || fail "$M/$f missing"
 done
-[ "$(stat -c %a "$M")" = 700 ] || fail "machine dir mode is $(stat -c %a "$M"), want 700"
+# Group sbuml-uml may create its overlays there; sticky keeps the rest ours.
+[ "$(stat -c %a "$M")" = 1770 ] || fail "machine dir mode is $(stat -c %a "$M"), want 1770"
 kb=$(du -sk "$M" | cut -f1)
 [ "$kb" -gt 0 ] || fail "du -s shows nothing"
 ctl list | grep -q "$M" || fail "list does not show $M"

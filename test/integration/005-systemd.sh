@@ -160,6 +160,8 @@ ctl boot hard --mem 64 >/dev/null || fail "boot under the hardening ($how): $(ta
 wait_until 60 heartbeat_at_least hard 3 || fail "no heartbeat under the hardening ($how)"
 upid=$(info_field hard pid)
 grep -q '^NoNewPrivs:[[:space:]]*1' "/proc/$upid/status" || fail "the UML process escaped no_new_privs"
+[ "$(awk '/^Uid:/ {print $2}' "/proc/$upid/status")" = "$(id -u sbuml-uml)" ] ||
+	fail "the UML process under the hardening is not sbuml-uml: $(grep '^Uid:' "/proc/$upid/status")"
 snap=$(ctl save hard hsnap 2>"$T/hsave.err") || fail "save under the hardening ($how): $(cat "$T/hsave.err")"
 [ -f "$snap/manifest.json" ] || fail "no manifest in $snap"
 state_is hard running || fail "not running after the save"

@@ -22,7 +22,7 @@ ctl export s1 "$T/s1.sbx" >/dev/null || fail "export s1"
 # Host 2: its whole state dir on a 3 MiB file system.
 H="$T/small"
 mkdir -p "$H"
-mount -t tmpfs -o size=3m,mode=0700 sbuml-test "$H" || fail "mount tmpfs"
+mount -t tmpfs -o size=3m,mode=0711 sbuml-test "$H" || fail "mount tmpfs"
 UMOUNTS="$H"
 start_other_daemon "$H"
 ctlb() { "$SBUMLCTL" --socket "$H/s.sock" "$@"; }
