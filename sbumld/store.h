@@ -88,6 +88,18 @@ int	store_read_entry(struct store *s, const char *name,
 	    struct json_object *entry, int fd, char *err, size_t errlen);
 
 /*
+ * Check every data chunk of entry (decompressed size and hash), each
+ * distinct full chunk once: checked holds those already checked (across
+ * calls).  No whole-file hash: the work is bounded by the distinct chunks,
+ * not by the size the entry declares (an import's check).  0, -EBADMSG
+ * naming the file and the chunk in err.
+ */
+struct store_hashset;
+int	store_check_chunks(struct store *s, const char *name,
+	    struct json_object *entry, struct store_hashset *checked, char *err,
+	    size_t errlen);
+
+/*
  * From now on, reads through s check a chunk by its zstd frame's content
  * checksum (XXH64, checked by the decompression) where the frame has one,
  * instead of hashing the content with SHA-256 again: for the restore, whose
@@ -141,6 +153,9 @@ int64_t	store_chunk_bytes(struct store *s, const char *hex);
  */
 int	store_manifest_hashes(struct json_object *manifest,
 	    void (*fn)(const char *hex, void *arg), void *arg);
+
+/* True if hex is a chunk's name: 64 lower-case hex digits (false for NULL). */
+bool	store_valid_hex(const char *hex);
 
 /* The SHA-256 of len bytes at buf as lower-case hex (a chunk's name). */
 void	store_sha256_hex(const void *buf, size_t len,
