@@ -64,9 +64,20 @@ check_back(struct store *s, struct json_object *m)
 	store_hashset_free(checked);
 }
 
+/* The temporary store, opened at the first chunk (most inputs have none). */
+static struct store *
+store_of(struct store **s)
+{
+	char err[1024];
+
+	if (*s == NULL && (*s = store_open(root, err, sizeof(err))) == NULL)
+		abort();
+	return *s;
+}
+
 /* Read the records after the header as the import does. */
 static void
-read_records(struct stream *st, struct store *s)
+read_records(struct stream *st, struct store **s)
 {
 	struct stream_head	 h;
 	struct json_object	*m = NULL;
@@ -80,7 +91,7 @@ read_records(struct stream *st, struct store *s)
 	    no++) {
 		if (strcmp(type, STREAM_END) == 0) {
 			if (m != NULL)
-				check_back(s, m);
+				check_back(store_of(s), m);
 			break;
 		}
 		if (no == 0 && strcmp(type, STREAM_HEAD) == 0) {
@@ -98,7 +109,7 @@ read_records(struct stream *st, struct store *s)
 			memcpy(hex, p, STORE_HEX_LEN);
 			hex[STORE_HEX_LEN] = '\0';
 			if (!store_hashset_has(needed, hex) ||
-			    store_put_frame(s, hex, p + STORE_HEX_LEN,
+			    store_put_frame(store_of(s), hex, p + STORE_HEX_LEN,
 			    len - STORE_HEX_LEN, &clen, &stats, err, sizeof(err)) < 0)
 				break;
 			if (clen == 0 || clen > STORE_CHUNK_SIZE)
@@ -114,17 +125,15 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct stream	*st;
-	struct store	*s;
+	struct store	*s = NULL;
 	char		 err[1024];
 
 	setup();
 	if (ftruncate(memfd, 0) < 0 || pwrite(memfd, data, size, 0) != (ssize_t)size ||
 	    lseek(memfd, 0, SEEK_SET) != 0)
 		abort();
-	if ((s = store_open(root, err, sizeof(err))) == NULL)
-		abort();
 	if (stream_read_open(memfd, &st, err, sizeof(err)) == 0) {
-		read_records(st, s);
+		read_records(st, &s);
 		stream_free(st);
 	}
 	store_free(s);	/* drops the pending pack: nothing is committed */
