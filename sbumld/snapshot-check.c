@@ -351,6 +351,10 @@ check_files(struct json_object *m, int version, char *err, size_t errlen)
 				return r;
 			continue;
 		}
+		/* Format 1 keeps files in the directory: a chunk list would be walked by gc. */
+		if (json_object_object_get_ex(f, "chunks", &v))
+			return bad(err, errlen, "%s\"chunks\" must be absent in a "
+			    "format %d manifest", where, SNAPSHOT_VERSION_RAW);
 		if ((r = req_typed(f, where, "size", json_type_int, "an integer",
 		    &v, err, errlen)) < 0)
 			return r;
@@ -426,9 +430,13 @@ check_kernel(struct json_object *m, int version, char *err, size_t errlen)
 	if ((r = opt_typed(k, where, "build_id", json_type_string, "a string",
 	    &v, err, errlen)) < 0)
 		return r;
-	if (version == SNAPSHOT_VERSION && json_object_object_get_ex(k, "chunks", &v))
+	if (json_object_object_get_ex(k, "chunks", &v)) {
+		if (version != SNAPSHOT_VERSION)
+			return bad(err, errlen, "%s\"chunks\" must be absent in a "
+			    "format %d manifest", where, SNAPSHOT_VERSION_RAW);
 		return snapshot_entry_check("the kernel binary", k,
 		    SNAPSHOT_KERNEL_FILE_MAX, err, errlen);
+	}
 	if ((r = opt_typed(k, where, "size", json_type_int, "an integer",
 	    &v, err, errlen)) < 0)
 		return r;

@@ -177,6 +177,22 @@ test_manifest(void)
 	    "\"chunks\": [524288]}", "") == -EBADMSG);
 	CHECK(manifest(good, ", \"kernel\": {\"size\": 4611686018427387904, "
 	    "\"chunks\": [70368744177664]}") == -EBADMSG);
+	/* Format 1 has no chunk lists (found by fuzz-stream: gc walked them). */
+	{
+		static const char t[] = "{\"format\": \"sbuml-snapshot\", \"version\": 1, "
+		    "\"files\": [{\"path\": \"capture/physmem\", \"size\": 100, "
+		    "\"chunks\": [9223372036854775807, 9223372036854775807, 3]}]}";
+		static const char k[] = "{\"format\": \"sbuml-snapshot\", \"version\": 1, "
+		    "\"kernel\": {\"chunks\": [1]}, \"files\": [{\"path\": "
+		    "\"capture/physmem\", \"size\": 100}]}";
+		struct json_object *m = NULL;
+
+		CHECK(snapshot_manifest_parse(t, strlen(t), &m, err, sizeof(err)) ==
+		    -EBADMSG && m == NULL);
+		CHECK(strstr(err, "must be absent in a format 1 manifest") != NULL);
+		CHECK(snapshot_manifest_parse(k, strlen(k), &m, err, sizeof(err)) ==
+		    -EBADMSG && m == NULL);
+	}
 	/* Machine section: what restore reads must have its type. */
 	CHECK(manifest(good, ", \"machine\": {\"disks\": [null]}") == -EBADMSG);
 	CHECK(manifest(good, ", \"machine\": {\"mem_mb\": 99999999}") == -EBADMSG);
