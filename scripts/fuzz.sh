@@ -12,14 +12,14 @@
 #
 # usage: scripts/fuzz.sh [BUILD-DIR] [SECONDS-PER-HARNESS]   (build-fuzz, 20)
 #   FUZZ_ARGS adds libFuzzer options (e.g. FUZZ_ARGS=-runs=10000000, as
-#   bench/fuzz.sh does).
+#   bench/fuzz.sh does); FUZZ_HARNESSES="stream rpc" runs only those.
 # The last line is "N passed, M failed" (harnesses), which scripts/test.sh adds up.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-"$top/build-fuzz"}
 case $build in /*) ;; *) build="$top/$build" ;; esac
 secs=${2:-20}
-harnesses="stream manifest rpc machine-config"
+harnesses=${FUZZ_HARNESSES:-"stream manifest rpc machine-config"}
 
 "$top/scripts/deps.sh"
 if [ ! -f "$build/build.ninja" ]; then
