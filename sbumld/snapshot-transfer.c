@@ -417,10 +417,8 @@ static int
 import_check_complete(struct xfer_job *job, struct store *s)
 {
 	struct missing		 m = { s, 0, "" };
-	struct json_object	*files, *f, *v;
-	struct store_hashset	*checked;
 	char			 err[1024];
-	int			 r = 0;
+	int			 r;
 
 	(void)store_manifest_hashes(job->manifest, count_missing, &m);
 	if (m.n > 0 && job->stream_base_id[0] != '\0')
@@ -439,19 +437,7 @@ import_check_complete(struct xfer_job *job, struct store *s)
 	 * every byte, and hashing the zero runs would cost what the manifest
 	 * declares, not what the stream carried.
 	 */
-	checked = store_hashset_new();
-	json_object_object_get_ex(job->manifest, "files", &files);
-	for (size_t i = 0; r == 0 && i < json_object_array_length(files); i++) {
-		f = json_object_array_get_idx(files, i);
-		json_object_object_get_ex(f, "path", &v);
-		r = store_check_chunks(s, json_object_get_string(v), f, checked,
-		    err, sizeof(err));
-	}
-	if (r == 0 && json_object_object_get_ex(job->manifest, "kernel", &f) &&
-	    json_object_object_get_ex(f, "chunks", &v))
-		r = store_check_chunks(s, "the kernel binary", f, checked, err,
-		    sizeof(err));
-	store_hashset_free(checked);
+	r = store_check_manifest(s, job->manifest, err, sizeof(err));
 	if (r < 0)
 		return job_fail(job, r, RPC_E_BAD_SNAPSHOT, "%s", err);
 	return 0;

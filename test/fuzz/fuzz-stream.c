@@ -41,29 +41,6 @@ add_needed(const char *hex, void *arg)
 	(void)store_hashset_add(arg, hex);
 }
 
-/* After the end record: read every chunk back as the import does. */
-static void
-check_back(struct store *s, struct json_object *m)
-{
-	struct store_hashset	*checked = store_hashset_new();
-	struct json_object	*files, *f, *v;
-	char			 err[1024];
-
-	json_object_object_get_ex(m, "files", &files);
-	for (size_t i = 0; i < json_object_array_length(files); i++) {
-		f = json_object_array_get_idx(files, i);
-		json_object_object_get_ex(f, "path", &v);
-		if (store_check_chunks(s, json_object_get_string(v), f, checked,
-		    err, sizeof(err)) < 0)
-			break;
-	}
-	if (json_object_object_get_ex(m, "kernel", &f) &&
-	    json_object_object_get_ex(f, "chunks", &v))
-		(void)store_check_chunks(s, "the kernel binary", f, checked, err,
-		    sizeof(err));
-	store_hashset_free(checked);
-}
-
 /* The temporary store, opened at the first chunk (most inputs have none). */
 static struct store *
 store_of(struct store **s)
@@ -90,8 +67,10 @@ read_records(struct stream *st, struct store **s)
 	for (int no = 0; stream_get(st, type, &p, &len, err, sizeof(err)) == 0;
 	    no++) {
 		if (strcmp(type, STREAM_END) == 0) {
+			/* Every chunk read back, as the import does. */
 			if (m != NULL)
-				check_back(store_of(s), m);
+				(void)store_check_manifest(store_of(s), m, err,
+				    sizeof(err));
 			break;
 		}
 		if (no == 0 && strcmp(type, STREAM_HEAD) == 0) {
