@@ -21,6 +21,10 @@
 #define STREAM_MAGIC_LEN	8
 #define STREAM_HDR_LEN		16
 
+/* The HEAD record's "format" and "version" (doc/snapshot-format.md). */
+#define EXPORT_FORMAT	"sbuml-export"
+#define EXPORT_VERSION	1
+
 /* Record types. */
 #define STREAM_HEAD	"HEAD"	/* JSON: what the stream is (first record) */
 #define STREAM_MANI	"MANI"	/* the snapshot's manifest.json, byte for byte */

@@ -33,15 +33,13 @@
 #include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
+#include "snapshot-check.h"
 #include "snapshot-owner.h"
 #include "snapshot-stream.h"
 #include "snapshot-transfer.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
-
-#define EXPORT_FORMAT	"sbuml-export"
-#define EXPORT_VERSION	1
 
 struct chunk_ref {
 	char	hex[STORE_HEX_LEN + 1];
@@ -300,108 +298,64 @@ out:
 
 /* --- Import --- */
 
-/* Check the HEAD record and learn the snapshot's id, name and base. */
+/* Check the HEAD record (len bytes) and learn the snapshot's id, name and base. */
 static int
-import_head(struct xfer_job *job, const char *text)
+import_head(struct xfer_job *job, const char *text, size_t len)
 {
-	struct json_object	*h = json_tokener_parse(text), *v, *b;
-	const char		*name;
+	struct stream_head	 h;
 	char			 err[512];
-	int			 r = 0;
 
-	if (h == NULL || !json_object_is_type(h, json_type_object) ||
-	    !json_object_object_get_ex(h, "format", &v) ||
-	    strcmp(json_object_get_string(v), EXPORT_FORMAT) != 0 ||
-	    !json_object_object_get_ex(h, "version", &v) ||
-	    json_object_get_int(v) != EXPORT_VERSION ||
-	    !json_object_object_get_ex(h, "id", &v) ||
-	    strlen(json_object_get_string(v)) != STORE_HEX_LEN ||
-	    !json_object_object_get_ex(h, "snapshot", &b) ||
-	    !json_object_is_type(b, json_type_string)) {
-		r = job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "not an sbuml export "
-		    "stream of version %d (bad header)", EXPORT_VERSION);
-		goto out;
-	}
-	snprintf(job->id, sizeof(job->id), "%s", json_object_get_string(v));
-	name = json_object_get_string(b);
-	if (json_object_object_get_ex(h, "base", &b) &&
-	    json_object_is_type(b, json_type_object)) {
-		if (!json_object_object_get_ex(b, "id", &v) ||
-		    strlen(json_object_get_string(v)) != STORE_HEX_LEN) {
-			r = job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "bad header: "
-			    "malformed base");
-			goto out;
-		}
-		snprintf(job->stream_base_id, sizeof(job->stream_base_id), "%s",
-		    json_object_get_string(v));
-		job->stream_base_name = xstrdup(json_object_object_get_ex(b,
-		    "snapshot", &v) ? json_object_get_string(v) : "?");
+	if (stream_head_parse(text, len, &h, err, sizeof(err)) < 0)
+		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "%s", err);
+	memcpy(job->id, h.id, sizeof(job->id));
+	if (h.base_id[0] != '\0') {
+		memcpy(job->stream_base_id, h.base_id, sizeof(job->stream_base_id));
+		job->stream_base_name = xstrdup(h.base_snapshot);
 	}
 	if (job->base_id[0] != '\0' && job->stream_base_id[0] != '\0' &&
-	    strcmp(job->base_id, job->stream_base_id) != 0) {
-		r = job_fail(job, -EINVAL, RPC_E_INCOMPATIBLE, "the stream is a delta "
-		    "against snapshot %s (id %.16s...), not against %s (id %.16s...)",
-		    job->stream_base_name, job->stream_base_id, job->base_name,
-		    job->base_id);
-		goto out;
-	}
+	    strcmp(job->base_id, job->stream_base_id) != 0)
+		return job_fail(job, -EINVAL, RPC_E_INCOMPATIBLE, "the stream is a "
+		    "delta against snapshot %s (id %.16s...), not against %s (id "
+		    "%.16s...)", job->stream_base_name, job->stream_base_id,
+		    job->base_name, job->base_id);
 	if (job->dir == NULL) {
 		/* Named as on the sending host (a bare name there or its last component). */
-		if (snapshot_resolve(name, &job->dir, err, sizeof(err)) < 0 ||
-		    strchr(name, '/') != NULL) {
-			r = job_fail(job, -EINVAL, RPC_E_BAD_SNAPSHOT, "the stream names "
-			    "its snapshot \"%.64s\", which is not a valid name here: "
-			    "give the snapshot parameter", name);
-			goto out;
-		}
-		job->name = xstrdup(name);
+		if (strchr(h.snapshot, '/') != NULL ||
+		    snapshot_resolve(h.snapshot, &job->dir, err, sizeof(err)) < 0)
+			return job_fail(job, -EINVAL, RPC_E_BAD_SNAPSHOT, "the stream "
+			    "names its snapshot \"%.64s\", which is not a valid name "
+			    "here: give the snapshot parameter", h.snapshot);
+		job->name = xstrdup(h.snapshot);
 	}
 	if (access(job->dir, F_OK) == 0)
-		r = job_fail(job, -EEXIST, RPC_E_SNAPSHOT_EXISTS, "snapshot %s exists "
-		    "already (at %s)", job->name, job->dir);
-out:
-	json_object_put(h);
-	return r;
+		return job_fail(job, -EEXIST, RPC_E_SNAPSHOT_EXISTS, "snapshot %s "
+		    "exists already (at %s)", job->name, job->dir);
+	return 0;
 }
 
-/* Check the MANI record: its id, format and chunk lists.  Sets job->manifest. */
+/*
+ * Check the MANI record: its id, and every field of the manifest (the
+ * loader every snapshot goes through, snapshot-check.h); it must be format
+ * 2.  Sets job->manifest and job->man_text.
+ */
 static int
-import_manifest(struct xfer_job *job, struct store *s, const unsigned char *text,
-    size_t len)
+import_manifest(struct xfer_job *job, const unsigned char *text, size_t len)
 {
-	struct json_object	*m, *files, *k;
+	struct json_object	*m;
 	char			 id[STORE_HEX_LEN + 1], err[1024];
 
 	store_sha256_hex(text, len, id);
 	if (strcmp(id, job->id) != 0)
 		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "corrupt stream: "
 		    "the manifest does not hash to the id in the header");
-	m = json_tokener_parse((const char *)text);
-	if (m == NULL || snapshot_manifest_version(m) != SNAPSHOT_VERSION ||
-	    !json_object_object_get_ex(m, "files", &files) ||
-	    !json_object_is_type(files, json_type_array)) {
-		json_object_put(m);
+	if (snapshot_manifest_parse((const char *)text, len, &m, err,
+	    sizeof(err)) < 0)
+		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "the stream's "
+		    "manifest is refused: %s", err);
+	job->manifest = m;
+	if (snapshot_manifest_version(m) != SNAPSHOT_VERSION)
 		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "the stream's "
 		    "manifest is not a format %d snapshot manifest", SNAPSHOT_VERSION);
-	}
-	job->manifest = m;
-	for (size_t i = 0; i < json_object_array_length(files); i++) {
-		struct json_object	*f = json_object_array_get_idx(files, i), *p;
-		const char		*path;
-
-		if (!json_object_object_get_ex(f, "path", &p) ||
-		    strncmp((path = json_object_get_string(p)), SNAPSHOT_CAPTURE "/",
-		    strlen(SNAPSHOT_CAPTURE) + 1) != 0 || strstr(path, "..") != NULL ||
-		    strchr(path + strlen(SNAPSHOT_CAPTURE) + 1, '/') != NULL)
-			return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "the stream's "
-			    "manifest lists a bad file path");
-		if (store_check_entry(s, path, f, false, err, sizeof(err)) < 0)
-			return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "%s", err);
-	}
-	if (json_object_object_get_ex(m, "kernel", &k) &&
-	    json_object_object_get_ex(k, "chunks", &files) &&
-	    store_check_entry(s, "the kernel binary", k, false, err, sizeof(err)) < 0)
-		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "%s", err);
 	job->man_text = xmalloc(len + 1);
 	memcpy(job->man_text, text, len);
 	job->man_text[len] = '\0';
@@ -466,7 +420,6 @@ static int
 import_check_complete(struct xfer_job *job, struct store *s)
 {
 	struct missing		 m = { s, 0, "" };
-	struct json_object	*files, *f, *v;
 	char			 err[1024];
 	int			 r;
 
@@ -481,18 +434,14 @@ import_check_complete(struct xfer_job *job, struct store *s)
 		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "the stream lacks "
 		    "%llu chunks of its snapshot (chunk %.16s... first)",
 		    (unsigned long long)m.n, m.first);
-	/* Read everything back as a restore would: sizes and whole-file hashes too. */
-	json_object_object_get_ex(job->manifest, "files", &files);
-	for (size_t i = 0; i < json_object_array_length(files); i++) {
-		f = json_object_array_get_idx(files, i);
-		json_object_object_get_ex(f, "path", &v);
-		if ((r = store_read_entry(s, json_object_get_string(v), f, -1, err,
-		    sizeof(err))) < 0)
-			return job_fail(job, r, RPC_E_BAD_SNAPSHOT, "%s", err);
-	}
-	if (json_object_object_get_ex(job->manifest, "kernel", &f) &&
-	    json_object_object_get_ex(f, "chunks", &v) &&
-	    (r = store_read_entry(s, "the kernel binary", f, -1, err, sizeof(err))) < 0)
+	/*
+	 * Read every chunk back as a restore would (its size and hash), each
+	 * distinct one once, and no whole-file hash: the chunk list fixes
+	 * every byte, and hashing the zero runs would cost what the manifest
+	 * declares, not what the stream carried.
+	 */
+	r = store_check_manifest(s, job->manifest, err, sizeof(err));
+	if (r < 0)
 		return job_fail(job, r, RPC_E_BAD_SNAPSHOT, "%s", err);
 	return 0;
 }
@@ -545,7 +494,7 @@ import_run(struct xfer_job *job)
 		    "its header");
 		r = -EBADMSG;
 	}
-	if (r == 0 && (r = import_head(job, (const char *)p)) < 0)
+	if (r == 0 && (r = import_head(job, (const char *)p, len)) < 0)
 		goto out;
 	if (r == 0)
 		r = stream_get(st, type, &p, &len, err, sizeof(err));
@@ -558,7 +507,7 @@ import_run(struct xfer_job *job)
 		    "%s", err);
 		goto out;
 	}
-	if ((r = import_manifest(job, s, p, len)) < 0)
+	if ((r = import_manifest(job, p, len)) < 0)
 		goto out;
 	(void)store_manifest_hashes(job->manifest, add_hash, needed);
 	if ((r = import_chunks(job, s, st, needed)) < 0)

@@ -25,6 +25,7 @@
 #include "machine.h"
 #include "recover.h"
 #include "snapshot.h"
+#include "snapshot-check.h"
 #include "store.h"
 #include "util.h"
 
@@ -47,8 +48,8 @@ snapshot_manifest_version(struct json_object *manifest)
 {
 	struct json_object *v;
 
-	return json_object_object_get_ex(manifest, "version", &v) ?
-	    json_object_get_int(v) : 0;
+	return json_object_object_get_ex(manifest, "version", &v) &&
+	    json_object_is_type(v, json_type_int) ? json_object_get_int(v) : 0;
 }
 
 int
@@ -108,7 +109,7 @@ snapshot_unique_name(const char *prefix, char **ret_name, char **ret_dir,
 	return -EEXIST;
 }
 
-/* Check one manifest "files" entry against the directory. */
+/* Check one (validated) format 1 "files" entry against the directory. */
 static int
 check_file_entry(const char *dir, struct json_object *entry, char *err,
     size_t errlen)
@@ -118,19 +119,9 @@ check_file_entry(const char *dir, struct json_object *entry, char *err,
 	char			 path[PATH_MAX];
 	struct stat		 st;
 
-	if (!json_object_object_get_ex(entry, "path", &jpath) ||
-	    !json_object_is_type(jpath, json_type_string) ||
-	    !json_object_object_get_ex(entry, "size", &jsize) ||
-	    !json_object_is_type(jsize, json_type_int)) {
-		snprintf(err, errlen, "manifest: malformed file entry");
-		return -EBADMSG;
-	}
+	json_object_object_get_ex(entry, "path", &jpath);
+	json_object_object_get_ex(entry, "size", &jsize);
 	rel = json_object_get_string(jpath);
-	/* Entries are relative paths inside the snapshot, never escaping it. */
-	if (rel[0] == '/' || strstr(rel, "..") != NULL) {
-		snprintf(err, errlen, "manifest: bad file path '%s'", rel);
-		return -EBADMSG;
-	}
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
 	if (lstat(path, &st) < 0) {
 		snprintf(err, errlen, "%s is missing: the snapshot is incomplete", rel);
@@ -146,12 +137,12 @@ check_file_entry(const char *dir, struct json_object *entry, char *err,
 }
 
 /*
- * Check a format 2 manifest: every file entry and the kernel's are well
- * formed and every chunk they name is in the store (its content is checked
- * by snapshot.verify and by restore).
+ * Check that every chunk a (validated) format 2 manifest's files and
+ * kernel name is in the store (its content is checked by snapshot.verify
+ * and by restore).
  */
 static int
-check_chunked(const char *dir, struct json_object *m, char *err, size_t errlen)
+check_chunked(struct json_object *m, char *err, size_t errlen)
 {
 	struct json_object	*files, *k, *jpath;
 	struct store		*s;
@@ -162,75 +153,47 @@ check_chunked(const char *dir, struct json_object *m, char *err, size_t errlen)
 	free(root);
 	if (s == NULL)
 		return -EIO;
-	if (!json_object_object_get_ex(m, "files", &files) ||
-	    !json_object_is_type(files, json_type_array) ||
-	    json_object_array_length(files) == 0) {
-		snprintf(err, errlen, "%s: the manifest lists no files", dir);
-		r = -EBADMSG;
-		goto out;
-	}
+	json_object_object_get_ex(m, "files", &files);
 	for (size_t i = 0; i < json_object_array_length(files) && r == 0; i++) {
-		struct json_object	*f = json_object_array_get_idx(files, i);
-		const char		*rel;
+		struct json_object *f = json_object_array_get_idx(files, i);
 
-		if (!json_object_object_get_ex(f, "path", &jpath) ||
-		    !json_object_is_type(jpath, json_type_string)) {
-			snprintf(err, errlen, "manifest: malformed file entry");
-			r = -EBADMSG;
-			break;
-		}
-		rel = json_object_get_string(jpath);
-		if (strncmp(rel, SNAPSHOT_CAPTURE "/", strlen(SNAPSHOT_CAPTURE) + 1) != 0 ||
-		    strchr(rel + strlen(SNAPSHOT_CAPTURE) + 1, '/') != NULL ||
-		    strstr(rel, "..") != NULL) {
-			snprintf(err, errlen, "manifest: bad file path '%s'", rel);
-			r = -EBADMSG;
-			break;
-		}
-		r = store_check_entry(s, rel, f, true, err, errlen);
+		json_object_object_get_ex(f, "path", &jpath);
+		r = store_check_entry(s, json_object_get_string(jpath), f, true,
+		    err, errlen);
 	}
 	if (r == 0 && json_object_object_get_ex(m, "kernel", &k) &&
 	    json_object_object_get_ex(k, "chunks", &jpath))
 		r = store_check_entry(s, "the kernel binary", k, true, err, errlen);
-out:
 	store_free(s);
 	return r;
 }
 
-/* The parsed manifest m of dir (may be NULL) is sound.  0 or -errno (err). */
+/* The manifest text of dir (len bytes) is sound.  0 and *ret, or -errno (err). */
 static int
-manifest_check(const char *dir, struct json_object *m, char *err, size_t errlen)
+manifest_check(const char *dir, const char *text, size_t len,
+    struct json_object **ret, char *err, size_t errlen)
 {
-	struct json_object	*v, *files;
+	struct json_object	*m, *files;
+	char			 why[1024];
 	int			 r;
 
-	if (m == NULL || !json_object_is_type(m, json_type_object)) {
-		snprintf(err, errlen, "%s/manifest.json is not valid JSON", dir);
-		return -EBADMSG;
+	if ((r = snapshot_manifest_parse(text, len, &m, why, sizeof(why))) < 0) {
+		snprintf(err, errlen, "%s: %s", dir, why);
+		return r;
 	}
-	if (!json_object_object_get_ex(m, "format", &v) ||
-	    strcmp(json_object_get_string(v), SNAPSHOT_FORMAT) != 0 ||
-	    !json_object_object_get_ex(m, "version", &v) ||
-	    (json_object_get_int(v) != SNAPSHOT_VERSION &&
-	    json_object_get_int(v) != SNAPSHOT_VERSION_RAW)) {
-		snprintf(err, errlen, "%s: not an sbuml snapshot of format version "
-		    "%d or %d", dir, SNAPSHOT_VERSION_RAW, SNAPSHOT_VERSION);
-		return -EBADMSG;
+	if (snapshot_manifest_version(m) == SNAPSHOT_VERSION)
+		r = check_chunked(m, err, errlen);
+	else {
+		json_object_object_get_ex(m, "files", &files);
+		for (size_t i = 0; r == 0 && i < json_object_array_length(files); i++)
+			r = check_file_entry(dir, json_object_array_get_idx(files, i),
+			    err, errlen);
 	}
-	if (json_object_get_int(v) == SNAPSHOT_VERSION)
-		return check_chunked(dir, m, err, errlen);
-	if (!json_object_object_get_ex(m, "files", &files) ||
-	    !json_object_is_type(files, json_type_array) ||
-	    json_object_array_length(files) == 0) {
-		snprintf(err, errlen, "%s: the manifest lists no files", dir);
-		return -EBADMSG;
+	if (r < 0) {
+		json_object_put(m);
+		return r;
 	}
-	for (size_t i = 0; i < json_object_array_length(files); i++) {
-		r = check_file_entry(dir, json_object_array_get_idx(files, i),
-		    err, errlen);
-		if (r < 0)
-			return r;
-	}
+	*ret = m;
 	return 0;
 }
 
@@ -260,9 +223,7 @@ snapshot_manifest_read(const char *dir, struct json_object **ret,
 		snprintf(err, errlen, "%s/manifest.json: %s", dir, strerror(-r));
 		return r;
 	}
-	m = json_tokener_parse(buf);
-	if ((r = manifest_check(dir, m, err, errlen)) < 0) {
-		json_object_put(m);
+	if ((r = manifest_check(dir, buf, len, &m, err, errlen)) < 0) {
 		free(buf);
 		return r;
 	}
@@ -296,7 +257,8 @@ snapshot_to_json(const char *name, const char *dir, struct json_object *manifest
 		if (json_object_object_get_ex(manifest, copied[i], &v))
 			json_object_object_add(o, copied[i], json_object_get(v));
 	/* The kernel without its chunk list: which build, how big. */
-	if (json_object_object_get_ex(manifest, "kernel", &v)) {
+	if (json_object_object_get_ex(manifest, "kernel", &v) &&
+	    json_object_is_type(v, json_type_object)) {
 		struct json_object *k = json_object_new_object();
 
 		json_object_object_foreach(v, key, val)

@@ -47,6 +47,7 @@
 #include "store.h"
 #include "util.h"
 
+#include "snapshot-check.h"
 #include "store-int.h"
 
 /* Counted on the event loop only (like every caller of gc). */
@@ -169,16 +170,24 @@ to_hex(const unsigned char *in, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* True if hex is STORE_HEX_LEN lower-case hex digits. */
+/* True if hex is STORE_HEX_LEN lower-case hex digits (false for NULL). */
 bool
 valid_hex(const char *hex)
 {
 	size_t i;
 
+	if (hex == NULL)
+		return false;
 	for (i = 0; hex[i] != '\0'; i++)
 		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
 			return false;
 	return i == STORE_HEX_LEN;
+}
+
+bool
+store_valid_hex(const char *hex)
+{
+	return valid_hex(hex);
 }
 
 /* One hex digit's value (input checked by valid_hex). */
@@ -1006,46 +1015,24 @@ int
 store_check_entry(struct store *s, const char *name, struct json_object *entry,
     bool check_chunks, char *err, size_t errlen)
 {
-	struct json_object	*jsize, *list, *jsha;
-	uint64_t		 n = 0;
+	struct json_object	*list;
+	int			 r;
 
-	if (!json_object_object_get_ex(entry, "size", &jsize) ||
-	    !json_object_is_type(jsize, json_type_int) ||
-	    json_object_get_int64(jsize) < 0 ||
-	    (json_object_object_get_ex(entry, "sha256", &jsha) &&
-	    (!json_object_is_type(jsha, json_type_string) ||
-	    !valid_hex(json_object_get_string(jsha)))) ||
-	    !json_object_object_get_ex(entry, "chunks", &list) ||
-	    !json_object_is_type(list, json_type_array)) {
-		snprintf(err, errlen, "manifest: malformed entry for %s", name);
-		return -EBADMSG;
-	}
+	/* The largest file of any kind: the manifest's loader applied the limit of its kind. */
+	if ((r = snapshot_entry_check(name, entry, SNAPSHOT_DISK_FILE_MAX, err,
+	    errlen)) < 0 || !check_chunks)
+		return r;
+	json_object_object_get_ex(entry, "chunks", &list);
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		struct json_object *c = json_object_array_get_idx(list, i);
 
-		if (json_object_is_type(c, json_type_int) &&
-		    json_object_get_int64(c) > 0) {
-			n += (uint64_t)json_object_get_int64(c);
-			continue;
-		}
-		if (!json_object_is_type(c, json_type_string) ||
-		    !valid_hex(json_object_get_string(c))) {
-			snprintf(err, errlen, "manifest: %s: malformed chunk %llu",
-			    name, (unsigned long long)n);
+		if (json_object_is_type(c, json_type_string) &&
+		    store_chunk_bytes(s, json_object_get_string(c)) < 0) {
+			snprintf(err, errlen, "%s: chunk %s (element %zu of its list) "
+			    "is missing from the chunk store %s", name,
+			    json_object_get_string(c), i, s->root);
 			return -EBADMSG;
 		}
-		if (check_chunks && store_chunk_bytes(s, json_object_get_string(c)) < 0) {
-			snprintf(err, errlen, "%s: chunk %llu (%s) is missing from "
-			    "the chunk store %s", name, (unsigned long long)n,
-			    json_object_get_string(c), s->root);
-			return -EBADMSG;
-		}
-		n++;
-	}
-	if (n != chunk_count(json_object_get_int64(jsize))) {
-		snprintf(err, errlen, "manifest: %s: %llu chunks for %lld bytes",
-		    name, (unsigned long long)n, (long long)json_object_get_int64(jsize));
-		return -EBADMSG;
 	}
 	return 0;
 }
@@ -1248,12 +1235,8 @@ int
 store_read_entry(struct store *s, const char *name, struct json_object *entry,
     int fd, char *err, size_t errlen)
 {
-	struct json_object	*list, *v;
-	EVP_MD_CTX		*whole;
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	unsigned int		 mdlen = 0;
-	char			 hex[STORE_HEX_LEN + 1], why[2 * PATH_MAX + 256];
-	bool			 whole_hash;
+	struct json_object	*list;
+	char			 why[2 * PATH_MAX + 256];
 	int64_t			 size;
 	uint64_t		 idx = 0;
 	int			 r;
@@ -1267,80 +1250,113 @@ store_read_entry(struct store *s, const char *name, struct json_object *entry,
 		return r;
 	}
 	/*
-	 * Writing (a restore): every chunk's length and hash are checked, and
-	 * with the manifest's chunk list they fix every byte, so the whole-file
-	 * hash would add only time: ~0.1 s per 160 MB of zero runs, hashed as
-	 * zeros, on the restore's critical path.  Checking (fd < 0: verify,
-	 * import) does it too.
+	 * Every chunk's length and hash are checked, and with the manifest's
+	 * chunk list they fix every byte: no whole-file hash, whose cost (the
+	 * zero runs hashed as zeros) would be the size the entry declares.
 	 */
-	whole_hash = fd < 0 && json_object_object_get_ex(entry, "sha256", &v);
-	if ((whole = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(whole, EVP_sha256(), NULL) != 1)
-		fatalx("libcrypto: SHA-256 init failed");
-	r = 0;
 	for (size_t i = 0; i < json_object_array_length(list) && r == 0; i++) {
-		struct json_object *c = json_object_array_get_idx(list, i);
+		struct json_object	*c = json_object_array_get_idx(list, i);
+		off_t			 off;
+		size_t			 len;
 
 		if (json_object_is_type(c, json_type_int)) {
-			/* A zero run: a hole in the output, zeros in the hash. */
-			if (!whole_hash) {
-				idx += (uint64_t)json_object_get_int64(c);
-				continue;
-			}
-			for (int64_t k = json_object_get_int64(c); k > 0; k--, idx++) {
-				size_t len = chunk_len(size,
-				    (off_t)(idx * STORE_CHUNK_SIZE));
-
-				memset(s->buf, 0, len);
-				EVP_DigestUpdate(whole, s->buf, len);
-			}
+			idx += (uint64_t)json_object_get_int64(c);	/* a hole */
 			continue;
 		}
-		{
-			off_t	off = (off_t)(idx * STORE_CHUNK_SIZE);
-			size_t	len = chunk_len(size, off);
+		off = (off_t)(idx * STORE_CHUNK_SIZE);
+		len = chunk_len(size, off);
+		if (get_chunk(s, json_object_get_string(c), len, s->buf, NULL, why,
+		    sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s, chunk %llu (bytes %lld-%lld): %s",
+			    name, (unsigned long long)idx, (long long)off,
+			    (long long)(off + (off_t)len - 1), why);
+			return -EBADMSG;
+		}
+		for (size_t done = 0; fd >= 0 && done < len;) {
+			ssize_t w = pwrite(fd, s->buf + done, len - done,
+			    off + (off_t)done);
 
-			if (get_chunk(s, json_object_get_string(c), len, s->buf,
-			    NULL, why, sizeof(why)) < 0) {
-				snprintf(err, errlen, "%s, chunk %llu (bytes %lld-%lld): %s",
-				    name, (unsigned long long)idx, (long long)off,
-				    (long long)(off + (off_t)len - 1), why);
-				r = -EBADMSG;
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {
+				r = -errno;
+				snprintf(err, errlen, "writing %s: %s", name,
+				    strerror(errno));
 				break;
 			}
-			if (whole_hash)
-				EVP_DigestUpdate(whole, s->buf, len);
-			if (fd >= 0) {
-				for (size_t done = 0; done < len;) {
-					ssize_t w = pwrite(fd, s->buf + done, len - done,
-					    off + (off_t)done);
-
-					if (w < 0 && errno == EINTR)
-						continue;
-					if (w < 0) {
-						r = -errno;
-						snprintf(err, errlen, "writing %s: %s", name,
-						    strerror(errno));
-						break;
-					}
-					done += (size_t)w;
-				}
-			}
-			idx++;
+			done += (size_t)w;
 		}
+		idx++;
 	}
-	EVP_DigestFinal_ex(whole, md, &mdlen);
-	EVP_MD_CTX_free(whole);
-	if (r < 0 || !whole_hash)
+	return r;
+}
+
+int
+store_check_chunks(struct store *s, const char *name, struct json_object *entry,
+    struct store_hashset *checked, char *err, size_t errlen)
+{
+	struct json_object	*list;
+	char			 why[2 * PATH_MAX + 256];
+	uint64_t		 idx = 0;
+	int64_t			 size;
+	int			 r;
+
+	if ((r = entry_shape(s, name, entry, &size, &list, err, errlen)) < 0)
 		return r;
-	to_hex(md, STORE_HASH_LEN, hex);
-	json_object_object_get_ex(entry, "sha256", &v);
-	if (strcmp(hex, json_object_get_string(v)) != 0) {
-		snprintf(err, errlen, "%s: its content does not match the manifest's "
-		    "sha256", name);
-		return -EBADMSG;
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		struct json_object	*c = json_object_array_get_idx(list, i);
+		const char		*hex;
+		off_t			 off;
+		size_t			 len;
+
+		if (json_object_is_type(c, json_type_int)) {
+			idx += (uint64_t)json_object_get_int64(c);
+			continue;
+		}
+		hex = json_object_get_string(c);
+		off = (off_t)(idx++ * STORE_CHUNK_SIZE);
+		len = chunk_len(size, off);
+		/* A full chunk checked once stands for every other use of it. */
+		if (len == STORE_CHUNK_SIZE && store_hashset_has(checked, hex))
+			continue;
+		if (get_chunk(s, hex, len, s->buf, NULL, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s, chunk %llu (bytes %lld-%lld): %s",
+			    name, (unsigned long long)(idx - 1), (long long)off,
+			    (long long)(off + (off_t)len - 1), why);
+			return -EBADMSG;
+		}
+		if (len == STORE_CHUNK_SIZE)
+			store_hashset_add(checked, hex);
 	}
 	return 0;
+}
+
+int
+store_check_manifest(struct store *s, struct json_object *man, char *err,
+    size_t errlen)
+{
+	struct store_hashset	*checked = store_hashset_new();
+	struct json_object	*files, *f, *v;
+	int			 r = 0;
+
+	if (json_object_object_get_ex(man, "files", &files) &&
+	    json_object_is_type(files, json_type_array))
+		for (size_t i = 0; r == 0 && i < json_object_array_length(files); i++) {
+			f = json_object_array_get_idx(files, i);
+			if (!json_object_object_get_ex(f, "path", &v) ||
+			    !json_object_is_type(v, json_type_string)) {
+				snprintf(err, errlen, "manifest: files[%zu].\"path\" "
+				    "must be a string", i);
+				r = -EBADMSG;
+			} else
+				r = store_check_chunks(s, json_object_get_string(v), f,
+				    checked, err, errlen);
+		}
+	if (r == 0 && json_object_object_get_ex(man, "kernel", &f) &&
+	    json_object_object_get_ex(f, "chunks", &v))
+		r = store_check_chunks(s, "the kernel binary", f, checked, err, errlen);
+	store_hashset_free(checked);
+	return r;
 }
 
 int
@@ -1433,17 +1449,26 @@ entry_chunks(struct json_object *entry,
 	if (!json_object_object_get_ex(entry, "chunks", &list) ||
 	    !json_object_is_type(list, json_type_array))
 		return 0;
-	if (json_object_object_get_ex(entry, "size", &jsize))
+	if (json_object_object_get_ex(entry, "size", &jsize) &&
+	    json_object_is_type(jsize, json_type_int))
 		size = json_object_get_int64(jsize);
+	if (size < 0)
+		return -EBADMSG;
 	for (size_t j = 0; j < json_object_array_length(list); j++) {
 		struct json_object	*c = json_object_array_get_idx(list, j);
 		uint64_t		 off = idx * STORE_CHUNK_SIZE;
+		int64_t			 run;
 
 		if (json_object_is_type(c, json_type_int)) {
-			idx += (uint64_t)json_object_get_int64(c);
+			/* Never past the file's end: a wrapped offset would give a huge length. */
+			run = json_object_get_int64(c);
+			if (run <= 0 || (uint64_t)run > chunk_count(size) - idx)
+				return -EBADMSG;
+			idx += (uint64_t)run;
 			continue;
 		}
-		if (!valid_hex(json_object_get_string(c)))
+		if (!json_object_is_type(c, json_type_string) ||
+		    !valid_hex(json_object_get_string(c)) || idx >= chunk_count(size))
 			return -EBADMSG;
 		fn(json_object_get_string(c), chunk_len(size, (off_t)off), arg);
 		idx++;

@@ -81,11 +81,32 @@ int	store_check_entry(struct store *s, const char *name,
 /*
  * Read every chunk of entry, decompress it and check its size and hash.
  * If fd >= 0, write the content there (zero runs stay holes: the file is
- * truncated to its size first); else also check the whole file's hash.  Returns 0, -EBADMSG
+ * truncated to its size first).  The entry's whole-file "sha256" (older
+ * saves) is not checked: the chunk hashes fix every byte, and hashing the
+ * zero runs would cost the size the entry declares.  Returns 0, -EBADMSG
  * naming the file (name) and the chunk in err, or another -errno.
  */
 int	store_read_entry(struct store *s, const char *name,
 	    struct json_object *entry, int fd, char *err, size_t errlen);
+
+/*
+ * Check every data chunk of entry (decompressed size and hash), each
+ * distinct full chunk once: checked holds those already checked (across
+ * calls).  No whole-file hash: the work is bounded by the distinct chunks,
+ * not by the size the entry declares (an import's check).  0, -EBADMSG
+ * naming the file and the chunk in err.
+ */
+struct store_hashset;
+int	store_check_chunks(struct store *s, const char *name,
+	    struct json_object *entry, struct store_hashset *checked, char *err,
+	    size_t errlen);
+/*
+ * store_check_chunks for every file of a (validated) format 2 manifest and
+ * its kernel binary, each distinct chunk once (import, snapshot.verify).
+ * 0, -EBADMSG with err.
+ */
+int	store_check_manifest(struct store *s, struct json_object *man,
+	    char *err, size_t errlen);
 
 /*
  * From now on, reads through s check a chunk by its zstd frame's content
@@ -141,6 +162,9 @@ int64_t	store_chunk_bytes(struct store *s, const char *hex);
  */
 int	store_manifest_hashes(struct json_object *manifest,
 	    void (*fn)(const char *hex, void *arg), void *arg);
+
+/* True if hex is a chunk's name: 64 lower-case hex digits (false for NULL). */
+bool	store_valid_hex(const char *hex);
 
 /* The SHA-256 of len bytes at buf as lower-case hex (a chunk's name). */
 void	store_sha256_hex(const void *buf, size_t len,

@@ -11,6 +11,7 @@ PACKAGES="
   busybox-static e2fsprogs
   user-mode-linux uml-utilities
   socat python3 systemd util-linux procps psmisc
+  clang libclang-rt-14-dev
 "
 
 # The unprivileged user the UML machines run as (sbumld/jail.h), from the

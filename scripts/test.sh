@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Run the whole sbuml test suite, as CI does: unit, kernel and integration
 # tests (real UML guests, real daemon, real CLI) in a normal build, then the
-# unit and integration tests again in an ASan+UBSan build.
+# unit and integration tests again in an ASan+UBSan build, then every
+# libFuzzer harness for a bounded time (scripts/fuzz.sh, clang build dir).
 # A skipped test is a failure: nothing here may silently not run.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +37,21 @@ failed=0
 run_suite "$build" || failed=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	run_suite "$asan" --no-suite kernel || failed=1
+
+# The fuzzers: their last line is "N passed, M failed" (harnesses).
+fuzzlog="$build/meson-logs/fuzz-summary.txt"
+{ "$top/scripts/fuzz.sh" "$top/build-fuzz" 2>&1; echo $? >"$fuzzlog.rc"; } | tee "$fuzzlog"
+[ "$(cat "$fuzzlog.rc")" -eq 0 ] || failed=1
+counts=$(tail -n 1 "$fuzzlog")
+case $counts in
+*" passed, "*" failed")
+	passed=$((passed + ${counts%% passed*}))
+	rest=${counts#* passed, }
+	failed_tests=$((failed_tests + ${rest%% failed*}))
+	;;
+*)	echo "test.sh: scripts/fuzz.sh did not report its counts" >&2
+	failed=1 ;;
+esac
 
 echo "$passed passed, $failed_tests failed"
 if [ "$failed" -ne 0 ]; then

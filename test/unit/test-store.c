@@ -26,6 +26,8 @@
 
 #include "store.h"
 #include "test.h"
+
+#define HEX_ZERO "0000000000000000000000000000000000000000000000000000000000000000"
 #include "util.h"
 
 #define CS	STORE_CHUNK_SIZE
@@ -473,6 +475,46 @@ main(void)
 		json_object_object_add(bad, "sha256", json_object_new_string("00"));
 		CHECK(store_check_entry(s, "f1", bad, false, err, sizeof(err)) == -EBADMSG);
 		json_object_put(bad);
+	}
+	/*
+	 * Issue 9 rows 3 and 4: zero runs whose sum wraps to one chunk (a
+	 * memset of (size_t)-65536 once), and 2^62 bytes in one zero run (a
+	 * whole-file hash that never ends): refused before any work.
+	 */
+	{
+		static const char *hostile[] = {
+			"{\"size\": 100, \"sha256\": \"%s\", \"chunks\": "
+			    "[9223372036854775807, 9223372036854775807, 3]}",
+			"{\"size\": 4611686018427387904, \"sha256\": \"%s\", "
+			    "\"chunks\": [70368744177664]}",
+			"{\"size\": 100, \"sha256\": \"%s\", \"chunks\": [null]}",
+		};
+		struct store_hashset *checked = store_hashset_new();
+
+		for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+			char			*text = xasprintf(hostile[i], HEX_ZERO);
+			struct json_object	*bad = json_tokener_parse(text);
+
+			CHECK(bad != NULL);
+			CHECK(store_check_entry(s, "h", bad, false, err, sizeof(err)) ==
+			    -EBADMSG);
+			CHECK(store_read_entry(s, "h", bad, -1, err, sizeof(err)) ==
+			    -EBADMSG);
+			CHECK(store_check_chunks(s, "h", bad, checked, err, sizeof(err)) ==
+			    -EBADMSG);
+			CHECK(strstr(err, "manifest: h: ") != NULL);
+			json_object_put(bad);
+			free(text);
+		}
+		store_hashset_free(checked);
+		/* The real entry: each distinct chunk checked once, across calls. */
+		checked = store_hashset_new();
+		t = store_open(p("store"), err, sizeof(err));
+		CHECK(store_check_chunks(t, "f1", e1, checked, err, sizeof(err)) == 0);
+		CHECK(store_hashset_count(checked) == 2);
+		CHECK(store_check_chunks(t, "f1", e1, checked, err, sizeof(err)) == 0);
+		store_free(t);
+		store_hashset_free(checked);
 	}
 
 	/* A write that fails leaves neither a pack nor a temporary. */
