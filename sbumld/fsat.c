@@ -218,3 +218,21 @@ fs_id_of_path(const char *path, struct fs_id *ret)
 	ret->ino = st.st_ino;
 	return (0);
 }
+
+/* Words for an fs_openat_file refusal; see fsat.h. */
+const char *
+fs_strerror(int err)
+{
+	switch (err) {
+	case -ELOOP:
+		return ("is a symlink");
+	case -EINVAL:
+		return ("is not a regular file");
+	case -EMLINK:
+		return ("has other hard links");
+	case -ESTALE:
+		return ("the path now names another directory");
+	default:
+		return (strerror(-err));
+	}
+}

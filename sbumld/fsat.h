@@ -69,6 +69,9 @@ int	fs_unlink_at(int dirfd, const char *name);
  */
 int	fs_dir_is_within(int dirfd, const struct fs_id *anc);
 
+/* Words for an fs_openat_file refusal ("is a symlink", ...), else strerror. */
+const char *fs_strerror(int err);
+
 /* The identity of path (stat, following symlinks).  0 or -errno. */
 int	fs_id_of_path(const char *path, struct fs_id *ret);
 
