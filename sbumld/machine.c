@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,12 @@ struct machine {
 	 */
 	char			*rec;
 	struct fs_id		 dir_id;	/* what dir named when created */
+	/*
+	 * While live: the directory the UML process runs in, whatever its
+	 * path is now (a user may rename it): killing sweeps processes by
+	 * their cwd, which must be that directory's current path.
+	 */
+	int			 live_dfd;
 	bool			 is_path;
 	struct machine_config	 cfg;
 	enum machine_state	 state;
@@ -278,6 +285,34 @@ machine_dir_open(const struct machine *m)
 		log_warnx("%s: %s now names another directory, not touching it",
 		    m->name, m->dir);
 	return (fd);
+}
+
+/*
+ * The current path of the directory the live UML runs in (buf), or the
+ * machine's path if that is unknown.
+ */
+static const char *
+machine_live_dir(const struct machine *m, char *buf, size_t len)
+{
+	char	link[64];
+	ssize_t	n;
+
+	if (m->live_dfd < 0)
+		return (m->dir);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", m->live_dfd);
+	if ((n = readlink(link, buf, len - 1)) <= 0 || buf[0] != '/')
+		return (m->dir);
+	buf[n] = '\0';
+	return (buf);
+}
+
+/* SIGKILL the live instance and all its helpers (uml_kill_tree). */
+static void
+machine_kill_tree(struct machine *m)
+{
+	char	buf[PATH_MAX];
+
+	(void)uml_kill_tree(m->pid, machine_live_dir(m, buf, sizeof(buf)));
 }
 
 /* Write run to the machine's record. 0 or -errno. */
@@ -639,6 +674,7 @@ machine_free(struct machine *m)
 		child_unwatch(m->pid);
 	machine_event_free(&m->ev_pidfd);
 	closefd(&m->pidfd);
+	closefd(&m->live_dfd);
 	machine_event_free(&m->ev_boot);
 	machine_event_free(&m->ev_probe);
 	machine_event_free(&m->ev_halt);
@@ -672,6 +708,7 @@ machine_new(const char *name, const char *dir, const char *rec, bool is_path,
 	memset(cfg, 0, sizeof(*cfg));
 	m->state = MACHINE_STOPPED;
 	m->pidfd = -1;
+	m->live_dfd = -1;
 	return (m);
 }
 
@@ -819,7 +856,13 @@ machine_exited(struct machine *m, bool known, int status)
 	machine_event_free(&m->ev_cad);
 	m->probing = false;
 	/* The kernel process is gone (maybe reaped): sweep its session only. */
-	(void)uml_kill_session(pid, m->dir);
+	{
+		char	buf[PATH_MAX];
+
+		(void)uml_kill_session(pid, machine_live_dir(m, buf,
+		    sizeof(buf)));
+	}
+	closefd(&m->live_dfd);
 	m->pid = 0;
 	m->starttime = 0;
 
@@ -964,7 +1007,7 @@ machine_boot_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	log_warnx("%s: no mconsole answer after %d s, killing it", m->name,
 	    MACHINE_BOOT_TIMEOUT_S);
 	m->boot_timed_out = true;
-	(void)uml_kill_tree(m->pid, m->dir);
+	machine_kill_tree(m);
 }
 
 /* Arm the boot deadline and readiness probe for a booting machine. */
@@ -1024,6 +1067,17 @@ machine_umid_gone(const struct machine *m)
 }
 
 /*
+ * Whether an overlay owned by uid can be sbumld's: made by the daemon (a
+ * restore's copy) or by a UML it started.  UML runs as the daemon's uid
+ * today; a UML run under a uid of its own must be accepted here as well.
+ */
+static bool
+machine_overlay_owner_ok(uid_t uid)
+{
+	return (uid == geteuid());
+}
+
+/*
  * UML creates and writes disk<N>.cow by path: one a user planted (a
  * symlink into a root-only directory, a FIFO, a hard link, a crafted COW
  * file naming another backing file) would be written or trusted as root.
@@ -1053,7 +1107,7 @@ machine_check_overlays(const struct machine *m, int dfd, char *err,
 			what = "is not a regular file";
 		else if (st.st_nlink != 1)
 			what = "has other hard links";
-		else if (st.st_uid != geteuid())
+		else if (!machine_overlay_owner_ok(st.st_uid))
 			what = "was not made by sbumld";
 		else
 			continue;
@@ -1165,6 +1219,7 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 
 	m->pid = pid;
 	m->is_child = true;
+	m->live_dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 	if ((r = child_watch(pid, machine_child_exit_cb, m)) < 0)
 		log_warnx("%s: cannot watch pid %ld: %s", m->name, (long)pid,
 		    strerror(-r));
@@ -1312,7 +1367,7 @@ machine_halt_timer_cb(evutil_socket_t fd, short events, void *arg)
 	log_warnx("%s: still alive after mconsole halt, killing it", m->name);
 	machine_event_free(&m->ev_cad);
 	m->halt_stage = 2;
-	(void)uml_kill_tree(m->pid, m->dir);
+	machine_kill_tree(m);
 }
 
 /*
@@ -1381,7 +1436,7 @@ machine_kill(struct machine *m, machine_done_cb cb, void *arg)
 	if ((r = machine_add_waiter(m, MACHINE_WAIT_EXIT, cb, arg)) < 0)
 		return (r);
 	m->expect_exit = true;
-	(void)uml_kill_tree(m->pid, m->dir);
+	machine_kill_tree(m);
 	return (0);
 }
 
@@ -1648,11 +1703,21 @@ machine_adopt(struct machine *m, const struct machine_run *run)
 	m->pid = run->pid;
 	m->starttime = run->starttime;
 	m->is_child = false;
+	{
+		char	cwd[64];
+
+		snprintf(cwd, sizeof(cwd), "/proc/%ld/cwd", (long)m->pid);
+		m->live_dfd = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	m->savable = run->savable;
-	machine_open_mconsole(m);
-	if ((r = machine_open_notifier(m)) < 0)
-		log_warnx("%s: notify socket: %s, ignoring", m->name,
-		    strerror(-r));
+	/* Sockets only in the directory it was made in, not one swapped in. */
+	if ((r = machine_dir_open(m)) >= 0) {
+		(void)close(r);
+		machine_open_mconsole(m);
+		if ((r = machine_open_notifier(m)) < 0)
+			log_warnx("%s: notify socket: %s, ignoring", m->name,
+			    strerror(-r));
+	}
 	log_info("%s: re-adopted pid %ld (%s)", m->name, (long)m->pid,
 	    machine_state_to_string(m->state));
 	switch (m->state) {
