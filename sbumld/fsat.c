@@ -57,8 +57,9 @@ fs_openat_file(int dirfd, const char *name, int flags, mode_t mode)
 		return (-EINVAL);
 	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
 	    O_NOCTTY, mode);
+	/* ENXIO: a FIFO without a reader or a socket, opened for writing. */
 	if (fd == -1)
-		return (-errno);
+		return (errno == ENXIO ? -EINVAL : -errno);
 	if (fstat(fd, &st) == -1) {
 		r = -errno;
 		goto fail;

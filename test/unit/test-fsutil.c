@@ -161,6 +161,8 @@ test_openat_file(void)
 	    -ELOOP);
 	/* A FIFO nobody writes to: refused at once instead of blocking. */
 	CHECK(fs_openat_file(dfd, "fifo", O_RDONLY, 0) == -EINVAL);
+	CHECK(fs_openat_file(dfd, "fifo", O_WRONLY | O_APPEND | O_CREAT, 0600) ==
+	    -EINVAL);
 	CHECK(fs_openat_file(dfd, "hard", O_RDONLY, 0) == -EMLINK);
 	CHECK(fs_openat_file(dfd, "../x", O_RDONLY, 0) == -EINVAL);
 	CHECK(fs_read_file_at(dfd, "sym", 100, &buf, &len) == -ELOOP);
