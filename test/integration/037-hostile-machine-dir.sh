@@ -123,6 +123,11 @@ say "row 1, swapped directory: not used, the real UML re-adopted and killed, for
 # --- Row 12: a path through a symlink into the state dir. ---
 ln -s "$STATE" "$T/into"
 refused "inside the state directory" boot "$T/into/evil"
+# The CLI resolves symlinks itself: the daemon must too, for any client.
+! rpc machine.boot "{\"machine\": \"$T/into/evil\"}" >"$T/out" 2>&1 ||
+	fail "boot $T/into/evil over raw RPC accepted"
+grep -q "inside the state directory" "$T/out" || fail "raw boot $T/into/evil: $(cat "$T/out")"
+say "raw machine.boot $T/into/evil: $(cat "$T/out")"
 [ ! -e "$STATE/evil" ] || fail "a machine was created inside the state dir"
 say "row 12: a symlinked path into the state dir is refused"
 
@@ -136,9 +141,11 @@ start_daemon
 refused "still runs in" delete "$T/lost"
 [ -f "$T/lost/disk0.cow" ] || fail "delete removed files under the live UML"
 # The admin kills the lost UML and its helpers by hand.
-for p in $(uml_pids_under "$T/lost"); do kill -9 "$p" 2>/dev/null || true; done
-no_uml_in_lost() { [ -z "$(uml_pids_under "$T/lost")" ]; }
-wait_until 20 no_uml_in_lost || fail "UML of $T/lost does not die"
+kill_lost() {
+	for p in $(uml_pids_under "$T/lost"); do kill -9 "$p" 2>/dev/null || true; done
+	[ -z "$(uml_pids_under "$T/lost")" ]
+}
+wait_until 20 kill_lost || fail "UML of $T/lost does not die"
 ctl delete "$T/lost" >/dev/null || fail "delete $T/lost once nothing runs there"
 say "row 7: delete refused while a process runs in the directory"
 
