@@ -55,6 +55,8 @@ B="$H/state/machines/b"
 no_uml_in_b() { [ -z "$(uml_pids_under "$B")" ]; }
 ctlb boot b --mem 64 >/dev/null || fail "boot b"
 ctlb kill b >/dev/null || fail "kill b"
+# What the next start removes (the killed UML's uml/pid) would free a page.
+rm -rf "$B/uml"
 dd if=/dev/zero of="$H/fill" bs=64k 2>/dev/null || true
 ! ctlb boot b >"$T/out" 2>"$T/err" || fail "boot with a full state disk succeeded"
 grep -q "cannot record" "$T/err" || fail "boot on a full state disk: $(cat "$T/err")"
