@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -144,45 +145,52 @@ machine_config_clear(struct machine_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-/* Serialise obj and write it to dir/file atomically; consumes obj. */
+/* Serialise obj and write it to dirfd/file atomically; consumes obj. */
 static int
-machine_write_json(const char *dir, const char *file, struct json_object *obj)
+machine_write_json(int dirfd, const char *file, struct json_object *obj)
 {
 	const char	*s;
-	char		*path;
+	char		*buf;
 	int		 r;
 
 	s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
 	    JSON_C_TO_STRING_NOSLASHESCAPE);
-	path = xasprintf("%s/%s", dir, file);
-	{
-		/* A trailing newline keeps the file friendly to cat. */
-		char *buf = xasprintf("%s\n", s);
-
-		r = write_file_atomic(path, buf, strlen(buf), 0600);
-		free(buf);
-	}
-	free(path);
+	/* A trailing newline keeps the file friendly to cat. */
+	buf = xasprintf("%s\n", s);
+	r = fs_write_file_atomic_at(dirfd, file, buf, strlen(buf), 0600);
+	free(buf);
 	json_object_put(obj);
 	return (r);
 }
 
-/* Read and parse dir/file; *ret is an object the caller puts. */
+/* Parse a JSON object from buf; *ret is an object the caller puts. */
 static int
-machine_read_json(const char *dir, const char *file, struct json_object **ret)
+machine_parse_json(const char *buf, size_t len, struct json_object **ret)
 {
+	struct json_tokener	*tok;
 	struct json_object	*obj;
-	char			*path, *buf = NULL;
-	size_t			 len;
-	int			 r;
 
-	path = xasprintf("%s/%s", dir, file);
-	r = read_file(path, MACHINE_FILE_MAX, &buf, &len);
-	free(path);
-	if (r < 0)
-		return (r);
-	obj = json_tokener_parse(buf);
-	free(buf);
+	if (len > MACHINE_FILE_MAX || len > INT_MAX)
+		return (-EFBIG);
+	if ((tok = json_tokener_new()) == NULL)
+		return (-ENOMEM);
+	obj = json_tokener_parse_ex(tok, buf, (int)len);
+	/* Trailing bytes after the object (other than blanks) are an error. */
+	if (obj != NULL && json_tokener_get_error(tok) == json_tokener_success) {
+		size_t off = json_tokener_get_parse_end(tok);
+
+		while (off < len && (buf[off] == ' ' || buf[off] == '\n' ||
+		    buf[off] == '\t' || buf[off] == '\r'))
+			off++;
+		if (off < len && buf[off] != '\0') {
+			json_object_put(obj);
+			obj = NULL;
+		}
+	} else {
+		json_object_put(obj);
+		obj = NULL;
+	}
+	json_tokener_free(tok);
 	if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
 		return (-EBADMSG);
@@ -191,10 +199,48 @@ machine_read_json(const char *dir, const char *file, struct json_object **ret)
 	return (0);
 }
 
+/*
+ * Read and parse dirfd/file (a regular file, never followed); with
+ * require_ours it must belong to the daemon's uid.
+ */
+static int
+machine_read_json(int dirfd, const char *file, bool require_ours,
+    struct json_object **ret)
+{
+	struct stat	 st;
+	char		*buf = NULL;
+	size_t		 len;
+	int		 fd, r;
+
+	if ((fd = fs_openat_file(dirfd, file, O_RDONLY, 0)) < 0)
+		return (fd);
+	if (require_ours && (fstat(fd, &st) == -1 || st.st_uid != geteuid())) {
+		(void)close(fd);
+		return (-EPERM);
+	}
+	r = read_fd(fd, MACHINE_FILE_MAX, &buf, &len);
+	(void)close(fd);
+	if (r < 0)
+		return (r);
+	r = machine_parse_json(buf, len, ret);
+	free(buf);
+	return (r);
+}
+
+/* Add a u64 as a decimal string (JSON numbers cannot hold every u64). */
+static void
+json_add_u64_string(struct json_object *obj, const char *key, uint64_t v)
+{
+	char	buf[32];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	json_object_object_add(obj, key, json_object_new_string(buf));
+}
+
 /* Write machine.json; see machine-config.h. */
 int
-machine_config_write(const char *dir, const char *name,
-    const struct machine_config *cfg)
+machine_config_write(int dirfd, const char *name,
+    const struct machine_config *cfg, const struct fs_id *dir_id)
 {
 	struct json_object	*obj, *disks;
 
@@ -216,7 +262,11 @@ machine_config_write(const char *dir, const char *name,
 	    json_object_new_string(cfg->created));
 	json_object_object_add(obj, "owner",
 	    json_object_new_int64((int64_t)cfg->owner));
-	return (machine_write_json(dir, MACHINE_CONFIG_FILE, obj));
+	if (dir_id != NULL) {
+		json_add_u64_string(obj, "dir_dev", (uint64_t)dir_id->dev);
+		json_add_u64_string(obj, "dir_ino", (uint64_t)dir_id->ino);
+	}
+	return (machine_write_json(dirfd, MACHINE_CONFIG_FILE, obj));
 }
 
 /* A string member of obj, or NULL. */
@@ -244,47 +294,133 @@ json_int_member(struct json_object *obj, const char *key, int64_t *ret)
 	return (true);
 }
 
-/* Read machine.json; see machine-config.h. */
-int
-machine_config_read(const char *dir, struct machine_config *cfg,
-    char **ret_name)
+/* A required string field; sets err naming it if missing or mistyped. */
+static const char *
+config_string(struct json_object *obj, const char *key, char *err,
+    size_t errlen)
 {
-	struct json_object	*obj = NULL, *disks;
-	const char		*name, *image, *kernel, *cmdline, *created;
-	int64_t			 mem, owner = 0;
+	const char	*s = json_string_member(obj, key);
+
+	if (s == NULL)
+		snprintf(err, errlen, "machine.json: \"%s\" must be a string",
+		    key);
+	return (s);
+}
+
+/* An optional u64-as-string field: 0 and *ret, 1 if absent, -EBADMSG. */
+static int
+config_u64_string(struct json_object *obj, const char *key, uint64_t *ret,
+    char *err, size_t errlen)
+{
+	struct json_object	*v;
+	const char		*s;
+	char			*end;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return (1);
+	if (!json_object_is_type(v, json_type_string) ||
+	    (s = json_object_get_string(v))[0] < '0' || s[0] > '9') {
+		snprintf(err, errlen, "machine.json: \"%s\" must be a decimal "
+		    "string", key);
+		return (-EBADMSG);
+	}
+	errno = 0;
+	*ret = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0') {
+		snprintf(err, errlen, "machine.json: \"%s\" is not a number: %s",
+		    key, s);
+		return (-EBADMSG);
+	}
+	return (0);
+}
+
+/* The disks array into cfg; -EBADMSG with err set. */
+static int
+config_disks(struct json_object *obj, struct machine_config *cfg, char *err,
+    size_t errlen)
+{
+	struct json_object	*disks, *d;
 	size_t			 n;
-	int			 r;
+
+	if (!json_object_object_get_ex(obj, "disks", &disks) ||
+	    !json_object_is_type(disks, json_type_array)) {
+		snprintf(err, errlen, "machine.json: \"disks\" must be an array");
+		return (-EBADMSG);
+	}
+	if ((n = json_object_array_length(disks)) > UML_MAX_DISKS) {
+		snprintf(err, errlen, "machine.json: \"disks\" has %zu entries, "
+		    "at most %d", n, UML_MAX_DISKS);
+		return (-EBADMSG);
+	}
+	for (size_t i = 0; i < n; i++) {
+		d = json_object_array_get_idx(disks, i);
+		if (!json_object_is_type(d, json_type_string)) {
+			snprintf(err, errlen, "machine.json: \"disks\"[%zu] must "
+			    "be a string", i);
+			return (-EBADMSG);
+		}
+		cfg->disks[cfg->ndisks++] = xstrdup(json_object_get_string(d));
+	}
+	return (0);
+}
+
+/* Parse machine.json; see machine-config.h. */
+int
+machine_config_parse(const char *buf, size_t len, struct machine_config *cfg,
+    char **ret_name, struct fs_id *ret_dir_id, char *err, size_t errlen)
+{
+	struct json_object	*obj = NULL;
+	const char		*name, *image, *kernel, *cmdline, *created;
+	uint64_t		 dev = 0, ino = 0;
+	int64_t			 mem, owner = 0;
+	int			 r, rd, ri;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if ((r = machine_read_json(dir, MACHINE_CONFIG_FILE, &obj)) < 0)
+	if (ret_dir_id != NULL)
+		*ret_dir_id = FS_ID_NONE;
+	if ((r = machine_parse_json(buf, len, &obj)) < 0) {
+		snprintf(err, errlen, "machine.json: %s", r == -EFBIG ?
+		    "too large" : "not a JSON object");
 		return (r);
+	}
 	r = -EBADMSG;
-	name = json_string_member(obj, "machine");
-	image = json_string_member(obj, "image");
-	kernel = json_string_member(obj, "kernel");
-	cmdline = json_string_member(obj, "cmdline");
-	created = json_string_member(obj, "created");
-	if (name == NULL || image == NULL || kernel == NULL || cmdline == NULL ||
-	    !json_int_member(obj, "mem_mb", &mem) ||
-	    mem < MACHINE_MEM_MIN || mem > MACHINE_MEM_MAX ||
-	    strlen(cmdline) > MACHINE_CMDLINE_MAX)
+	if ((name = config_string(obj, "machine", err, errlen)) == NULL ||
+	    (image = config_string(obj, "image", err, errlen)) == NULL ||
+	    (kernel = config_string(obj, "kernel", err, errlen)) == NULL ||
+	    (cmdline = config_string(obj, "cmdline", err, errlen)) == NULL)
 		goto out;
+	if (!json_int_member(obj, "mem_mb", &mem) || mem < MACHINE_MEM_MIN ||
+	    mem > MACHINE_MEM_MAX) {
+		snprintf(err, errlen, "machine.json: \"mem_mb\" must be an "
+		    "integer from %d to %d", MACHINE_MEM_MIN, MACHINE_MEM_MAX);
+		goto out;
+	}
+	if (strlen(cmdline) > MACHINE_CMDLINE_MAX) {
+		snprintf(err, errlen, "machine.json: \"cmdline\" is longer than "
+		    "%d bytes", MACHINE_CMDLINE_MAX);
+		goto out;
+	}
+	if (json_object_object_get_ex(obj, "created", NULL) &&
+	    (created = config_string(obj, "created", err, errlen)) == NULL)
+		goto out;
+	created = json_string_member(obj, "created");
+	if ((rd = config_u64_string(obj, "dir_dev", &dev, err, errlen)) < 0 ||
+	    (ri = config_u64_string(obj, "dir_ino", &ino, err, errlen)) < 0)
+		goto out;
+	if (rd != ri) {
+		snprintf(err, errlen, "machine.json: \"dir_dev\" and \"dir_ino\" "
+		    "go together");
+		goto out;
+	}
 	/* No owner (written before owners were recorded): root's. */
 	if (json_object_object_get_ex(obj, "owner", NULL) &&
 	    (!json_int_member(obj, "owner", &owner) || owner < 0 ||
-	    owner >= (int64_t)UINT32_MAX))
+	    owner >= (int64_t)UINT32_MAX)) {
+		snprintf(err, errlen, "machine.json: \"owner\" must be a uid");
 		goto out;
-	if (!json_object_object_get_ex(obj, "disks", &disks) ||
-	    !json_object_is_type(disks, json_type_array) ||
-	    (n = json_object_array_length(disks)) > UML_MAX_DISKS)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *d = json_object_array_get_idx(disks, i);
-
-		if (!json_object_is_type(d, json_type_string))
-			goto out;
-		cfg->disks[cfg->ndisks++] = xstrdup(json_object_get_string(d));
 	}
+	if ((r = config_disks(obj, cfg, err, errlen)) < 0)
+		goto out;
 	cfg->image = xstrdup(image);
 	cfg->kernel = xstrdup(kernel);
 	cfg->cmdline = xstrdup(cmdline);
@@ -292,6 +428,10 @@ machine_config_read(const char *dir, struct machine_config *cfg,
 	cfg->owner = (uid_t)owner;
 	snprintf(cfg->created, sizeof(cfg->created), "%s",
 	    created != NULL ? created : "");
+	if (ret_dir_id != NULL && rd == 0) {
+		ret_dir_id->dev = (dev_t)dev;
+		ret_dir_id->ino = (ino_t)ino;
+	}
 	*ret_name = xstrdup(name);
 	r = 0;
 out:
@@ -301,9 +441,43 @@ out:
 	return (r);
 }
 
+/* Read machine.json; see machine-config.h. */
+int
+machine_config_read(int dirfd, bool require_ours, struct machine_config *cfg,
+    char **ret_name, struct fs_id *ret_dir_id, char *err, size_t errlen)
+{
+	struct stat	 st;
+	char		*buf = NULL;
+	size_t		 len;
+	int		 fd, r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if ((fd = fs_openat_file(dirfd, MACHINE_CONFIG_FILE, O_RDONLY, 0)) < 0) {
+		snprintf(err, errlen, "%s: %s", MACHINE_CONFIG_FILE,
+		    fs_strerror(fd));
+		return (fd);
+	}
+	if (require_ours && (fstat(fd, &st) == -1 || st.st_uid != geteuid())) {
+		snprintf(err, errlen, "%s is not sbumld's own file",
+		    MACHINE_CONFIG_FILE);
+		(void)close(fd);
+		return (-EPERM);
+	}
+	r = read_fd(fd, MACHINE_FILE_MAX, &buf, &len);
+	(void)close(fd);
+	if (r < 0) {
+		snprintf(err, errlen, "%s: %s", MACHINE_CONFIG_FILE, strerror(-r));
+		return (r);
+	}
+	r = machine_config_parse(buf, len, cfg, ret_name, ret_dir_id, err,
+	    errlen);
+	free(buf);
+	return (r);
+}
+
 /* Write run.json; see machine-config.h. */
 int
-machine_run_write(const char *dir, const struct machine_run *run)
+machine_run_write(int dirfd, const struct machine_run *run)
 {
 	struct json_object	*obj, *exit;
 	char			 buf[32];
@@ -333,12 +507,12 @@ machine_run_write(const char *dir, const struct machine_run *run)
 		    json_object_new_int(run->signal) : NULL);
 		json_object_object_add(obj, "exit", exit);
 	}
-	return (machine_write_json(dir, MACHINE_RUN_FILE, obj));
+	return (machine_write_json(dirfd, MACHINE_RUN_FILE, obj));
 }
 
 /* Read run.json; see machine-config.h. */
 int
-machine_run_read(const char *dir, struct machine_run *run)
+machine_run_read(int dirfd, struct machine_run *run)
 {
 	struct json_object	*obj = NULL, *exit, *v;
 	const char		*s;
@@ -347,7 +521,7 @@ machine_run_read(const char *dir, struct machine_run *run)
 	int			 r;
 
 	memset(run, 0, sizeof(*run));
-	if ((r = machine_read_json(dir, MACHINE_RUN_FILE, &obj)) < 0)
+	if ((r = machine_read_json(dirfd, MACHINE_RUN_FILE, false, &obj)) < 0)
 		return (r);
 	r = -EBADMSG;
 	if ((s = json_string_member(obj, "state")) == NULL ||
@@ -406,30 +580,36 @@ machine_paths_link(const char *path)
 
 /* Record a path machine; see machine-config.h. */
 int
-machine_paths_add(const char *path)
+machine_paths_add(const char *path, const struct machine_config *cfg,
+    const struct fs_id *dir_id)
 {
-	char	*link, *dir, target[PATH_MAX];
-	ssize_t	 n;
-	int	 r = 0;
+	struct stat	 st;
+	char		*rec, *dir;
+	int		 fd, r;
 
 	dir = xasprintf("%s/paths", daemon_config.state_dir);
 	r = mkdir_p(dir, 0700);
 	free(dir);
 	if (r < 0)
 		return (r);
-	link = machine_paths_link(path);
-	if (symlink(path, link) == -1) {
+	rec = machine_paths_link(path);
+	/* An older daemon's symlink: replaced by the record. */
+	if (lstat(rec, &st) == 0 && S_ISLNK(st.st_mode) && unlink(rec) == -1) {
 		r = -errno;
-		if (r == -EEXIST) {
-			/* Ours already, or a (vanishingly unlikely) collision. */
-			n = readlink(link, target, sizeof(target) - 1);
-			if (n >= 0) {
-				target[n] = '\0';
-				r = strcmp(target, path) == 0 ? 0 : -EEXIST;
-			}
-		}
+		goto out;
 	}
-	free(link);
+	if (mkdir(rec, 0700) == -1 && errno != EEXIST) {
+		r = -errno;
+		goto out;
+	}
+	if ((fd = fs_open_dir(rec, NULL, NULL)) < 0) {
+		r = fd;
+		goto out;
+	}
+	r = machine_config_write(fd, path, cfg, dir_id);
+	(void)close(fd);
+out:
+	free(rec);
 	return (r);
 }
 
@@ -437,12 +617,26 @@ machine_paths_add(const char *path)
 int
 machine_paths_remove(const char *path)
 {
-	char	*link;
-	int	 r = 0;
+	struct stat	 st;
+	char		*rec;
+	int		 fd, r = 0;
 
-	link = machine_paths_link(path);
-	if (unlink(link) == -1 && errno != ENOENT)
-		r = -errno;
-	free(link);
+	rec = machine_paths_link(path);
+	if (lstat(rec, &st) == -1) {
+		if (errno != ENOENT)
+			r = -errno;
+	} else if (!S_ISDIR(st.st_mode)) {
+		if (unlink(rec) == -1)
+			r = -errno;
+	} else if ((fd = fs_open_dir(rec, NULL, NULL)) < 0) {
+		r = fd;
+	} else {
+		if ((r = fs_unlink_at(fd, MACHINE_RUN_FILE)) == 0)
+			r = fs_unlink_at(fd, MACHINE_CONFIG_FILE);
+		(void)close(fd);
+		if (r == 0 && rmdir(rec) == -1)
+			r = -errno;
+	}
+	free(rec);
 	return (r);
 }

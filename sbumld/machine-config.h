@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fsat.h"
 #include "machine.h"
 
 #define MACHINE_CONFIG_FILE	"machine.json"
@@ -32,20 +33,47 @@ struct machine_run {
 	bool			savable;	/* answered MACHINE_SAVABLE_PROBE */
 };
 
-/* Write dir/machine.json atomically. 0 or -errno. */
-int	machine_config_write(const char *dir, const char *name,
-	    const struct machine_config *cfg);
-/* Read and validate dir/machine.json into *cfg (cleared first) and *ret_name (caller frees). 0 or -errno. */
-int	machine_config_read(const char *dir, struct machine_config *cfg,
-	    char **ret_name);
-/* Write / read dir/run.json. 0 or -errno (-ENOENT: never booted). */
-int	machine_run_write(const char *dir, const struct machine_run *run);
-int	machine_run_read(const char *dir, struct machine_run *run);
+/*
+ * Write machine.json into dirfd atomically (never through a planted
+ * symlink).  dir_id: the machine directory's identity, recorded in the
+ * daemon's own copy of a path machine's configuration; NULL for none.
+ * 0 or -errno.
+ */
+int	machine_config_write(int dirfd, const char *name,
+	    const struct machine_config *cfg, const struct fs_id *dir_id);
+/*
+ * Parse and validate machine.json held in buf (len bytes, NUL-terminated
+ * or not) into *cfg (cleared first), *ret_name (caller frees) and, if not
+ * NULL, *ret_dir_id (FS_ID_NONE when absent).  Every field is type
+ * checked: -EBADMSG with the offending field named in err.  For the fuzz
+ * harness as well as machine_config_read.
+ */
+int	machine_config_parse(const char *buf, size_t len,
+	    struct machine_config *cfg, char **ret_name, struct fs_id *ret_dir_id,
+	    char *err, size_t errlen);
+/*
+ * Read dirfd/machine.json (O_NOFOLLOW, a regular file) and parse it.
+ * require_ours: the file must be owned by the daemon's uid (a file a user
+ * wrote is not trusted to say what runs as root).  0 or -errno, err set.
+ */
+int	machine_config_read(int dirfd, bool require_ours,
+	    struct machine_config *cfg, char **ret_name, struct fs_id *ret_dir_id,
+	    char *err, size_t errlen);
+/* Write / read dirfd/run.json. 0 or -errno (-ENOENT: never booted). */
+int	machine_run_write(int dirfd, const struct machine_run *run);
+int	machine_run_read(int dirfd, struct machine_run *run);
 
-/* <state-dir>/paths/<hash> for a path machine (caller frees). */
+/*
+ * <state-dir>/paths/<hash> for a path machine (caller frees): the
+ * daemon's record of it, a directory holding the authoritative
+ * machine.json (with the machine directory's dev/ino) and run.json.
+ * Older daemons made it a symlink to the machine directory.
+ */
 char	*machine_paths_link(const char *path);
-/* Record / forget a path machine under <state-dir>/paths. 0 or -errno. */
-int	machine_paths_add(const char *path);
+/* Record a path machine under <state-dir>/paths. 0 or -errno. */
+int	machine_paths_add(const char *path, const struct machine_config *cfg,
+	    const struct fs_id *dir_id);
+/* Forget a path machine (its record, or an old symlink). 0 or -errno. */
 int	machine_paths_remove(const char *path);
 
 #endif

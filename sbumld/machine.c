@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include "child.h"
 #include "daemon.h"
 #include "events.h"
+#include "fsat.h"
 #include "jail.h"
 #include "log.h"
 #include "machine-config.h"
@@ -65,6 +67,19 @@ struct machine_op {
 struct machine {
 	char			*name;		/* plain name or absolute path */
 	char			*dir;
+	/*
+	 * Where machine.json and run.json that sbumld trusts live: dir for a
+	 * named machine, <state-dir>/paths/<hash> for a path machine (whose
+	 * directory a user may write).
+	 */
+	char			*rec;
+	struct fs_id		 dir_id;	/* what dir named when created */
+	/*
+	 * While live: the directory the UML process runs in, whatever its
+	 * path is now (a user may rename it): killing sweeps processes by
+	 * their cwd, which must be that directory's current path.
+	 */
+	int			 live_dfd;
 	bool			 is_path;
 	struct machine_config	 cfg;
 	enum machine_state	 state;
@@ -122,6 +137,7 @@ static const char *const machine_state_names[_MACHINE_STATE_MAX] = {
 
 static void	machine_exited(struct machine *, bool, int);
 static void	machine_probe(struct machine *);
+static bool	machine_umid_gone(const struct machine *);
 
 /* Name of a state; "unknown" for a bad value. */
 const char *
@@ -256,8 +272,65 @@ machine_path(const struct machine *m, const char *file)
 	return (xasprintf("%s/%s", m->dir, file));
 }
 
-/* Persist run.json; failures are logged, the daemon goes on. */
+/*
+ * Open the machine directory, refusing it if the path now names another
+ * directory than the one the machine was created in (a user renamed it
+ * and put another there).  An fd or -errno.
+ */
+static int
+machine_dir_open(const struct machine *m)
+{
+	int	fd;
+
+	if ((fd = fs_open_dir(m->dir, &m->dir_id, NULL)) == -ESTALE)
+		log_warnx("%s: %s now names another directory, not touching it",
+		    m->name, m->dir);
+	return (fd);
+}
+
+/*
+ * The current path of the directory the live UML runs in (buf), or the
+ * machine's path if that is unknown.
+ */
+static const char *
+machine_live_dir(const struct machine *m, char *buf, size_t len)
+{
+	char	link[64];
+	ssize_t	n;
+
+	if (m->live_dfd < 0)
+		return (m->dir);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", m->live_dfd);
+	if ((n = readlink(link, buf, len - 1)) <= 0 || buf[0] != '/')
+		return (m->dir);
+	buf[n] = '\0';
+	return (buf);
+}
+
+/* SIGKILL the live instance and all its helpers (uml_kill_tree). */
 static void
+machine_kill_tree(struct machine *m)
+{
+	char	buf[PATH_MAX];
+
+	(void)uml_kill_tree(m->pid, machine_live_dir(m, buf, sizeof(buf)));
+}
+
+/* Write run to the machine's record. 0 or -errno. */
+static int
+machine_write_run(const struct machine *m, const struct machine_run *run)
+{
+	int	fd, r;
+
+	if ((fd = fs_open_dir(m->rec, NULL, NULL)) < 0)
+		return (fd);
+	r = machine_run_write(fd, run);
+	(void)close(fd);
+	return (r);
+}
+
+/* Persist run.json; failures are logged, the daemon goes on. */
+static int
 machine_save_run(struct machine *m)
 {
 	struct machine_run	run;
@@ -274,9 +347,10 @@ machine_save_run(struct machine *m)
 	run.signal_known = m->signal_known;
 	run.signal = m->signal;
 	run.savable = m->savable;
-	if ((r = machine_run_write(m->dir, &run)) < 0)
+	if ((r = machine_write_run(m, &run)) < 0)
 		log_warnx("%s: cannot write %s: %s", m->name, MACHINE_RUN_FILE,
 		    strerror(-r));
+	return (r);
 }
 
 /* Add the exit object ({"status": N|null, "signal": N|null}) to obj. */
@@ -438,19 +512,24 @@ machine_console_tail(const struct machine *m, size_t n)
 {
 	struct json_object	*arr;
 	struct stat		 st;
-	char			*path, *buf, *start, *end, *nl;
+	char			*buf, *start, *end, *nl;
 	size_t			 cap, off, chunk, lines = 0, total;
 	off_t			 pos;
 	ssize_t			 r;
 	bool			 partial_first;
-	int			 fd;
+	int			 fd, dfd;
 
-	path = machine_path(m, "console.log");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd == -1) {
-		if (errno == ENOENT)
+	/* A user may have put a symlink, FIFO or hard link there: refused. */
+	if ((dfd = machine_dir_open(m)) < 0) {
+		errno = -dfd;
+		return (NULL);
+	}
+	fd = fs_openat_file(dfd, "console.log", O_RDONLY, 0);
+	(void)close(dfd);
+	if (fd < 0) {
+		if (fd == -ENOENT)
 			return (json_object_new_array());
+		errno = -fd;
 		return (NULL);
 	}
 	if (fstat(fd, &st) == -1) {
@@ -599,6 +678,7 @@ machine_free(struct machine *m)
 		child_unwatch(m->pid);
 	machine_event_free(&m->ev_pidfd);
 	closefd(&m->pidfd);
+	closefd(&m->live_dfd);
 	machine_event_free(&m->ev_boot);
 	machine_event_free(&m->ev_probe);
 	machine_event_free(&m->ev_halt);
@@ -608,24 +688,31 @@ machine_free(struct machine *m)
 	machine_config_clear(&m->cfg);
 	free(m->name);
 	free(m->dir);
+	free(m->rec);
 	free(m);
 }
 
-/* A new, unregistered machine (state stopped). Takes cfg's strings. */
+/*
+ * A new, unregistered machine (state stopped) in dir (identity id) with
+ * its record in rec.  Takes cfg's strings.
+ */
 static struct machine *
-machine_new(const char *name, const char *dir, bool is_path,
-    struct machine_config *cfg)
+machine_new(const char *name, const char *dir, const char *rec, bool is_path,
+    const struct fs_id *id, struct machine_config *cfg)
 {
 	struct machine	*m;
 
 	m = xcalloc(1, sizeof(*m));
 	m->name = xstrdup(name);
 	m->dir = xstrdup(dir);
+	m->rec = xstrdup(rec);
+	m->dir_id = *id;
 	m->is_path = is_path;
 	m->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	m->state = MACHINE_STOPPED;
 	m->pidfd = -1;
+	m->live_dfd = -1;
 	return (m);
 }
 
@@ -758,8 +845,6 @@ machine_exited(struct machine *m, bool known, int status)
 {
 	enum machine_state	 next;
 	pid_t			 pid = m->pid;
-	char			*umid;
-	struct stat		 st;
 	bool			 clean;
 
 	if (pid == 0)
@@ -775,7 +860,13 @@ machine_exited(struct machine *m, bool known, int status)
 	machine_event_free(&m->ev_cad);
 	m->probing = false;
 	/* The kernel process is gone (maybe reaped): sweep its session only. */
-	(void)uml_kill_session(pid, m->dir);
+	{
+		char	buf[PATH_MAX];
+
+		(void)uml_kill_session(pid, machine_live_dir(m, buf,
+		    sizeof(buf)));
+	}
+	closefd(&m->live_dfd);
 	m->pid = 0;
 	m->starttime = 0;
 
@@ -795,9 +886,7 @@ machine_exited(struct machine *m, bool known, int status)
 		 * Not our child.  UML removes its umid dir (DIR/uml) when it
 		 * exits on its own; a killed one leaves it behind.
 		 */
-		umid = machine_path(m, "uml");
-		clean = stat(umid, &st) == -1 && errno == ENOENT;
-		free(umid);
+		clean = machine_umid_gone(m);
 	}
 	if (m->expect_exit)
 		next = MACHINE_STOPPED;
@@ -922,7 +1011,7 @@ machine_boot_timeout_cb(evutil_socket_t fd, short events, void *arg)
 	log_warnx("%s: no mconsole answer after %d s, killing it", m->name,
 	    MACHINE_BOOT_TIMEOUT_S);
 	m->boot_timed_out = true;
-	(void)uml_kill_tree(m->pid, m->dir);
+	machine_kill_tree(m);
 }
 
 /* Arm the boot deadline and readiness probe for a booting machine. */
@@ -934,24 +1023,140 @@ machine_boot_watch(struct machine *m)
 	machine_timer(m, &m->ev_probe, machine_probe_cb, MACHINE_PROBE_MS, true);
 }
 
-/* Remove the umid dir of a dead instance, so UML never finds a stale pid file. */
+/*
+ * Remove the umid dir of a dead instance, so UML never finds a stale pid
+ * file.  Relative to the checked dir fd: a uml that is a symlink is
+ * removed itself, never followed into another directory.
+ */
 static void
-machine_remove_umid(struct machine *m)
+machine_remove_umid(struct machine *m, int dfd)
 {
-	static const char *const files[] = { "uml/pid", "uml/mconsole" };
-	char	*p;
+	struct stat	st;
+	int		ufd;
 
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		p = machine_path(m, files[i]);
-		if (unlink(p) == -1 && errno != ENOENT)
-			log_debug("%s: unlink %s: %s", m->name, p,
-			    strerror(errno));
-		free(p);
+	if (fstatat(dfd, "uml", &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return;
+	if (!S_ISDIR(st.st_mode)) {
+		log_warnx("%s: %s/uml is not a directory, removing it", m->name,
+		    m->dir);
+		(void)fs_unlink_at(dfd, "uml");
+		return;
 	}
-	p = machine_path(m, "uml");
-	if (rmdir(p) == -1 && errno != ENOENT)
-		log_debug("%s: rmdir %s: %s", m->name, p, strerror(errno));
-	free(p);
+	ufd = openat(dfd, "uml", O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (ufd >= 0) {
+		(void)fs_unlink_at(ufd, "pid");
+		(void)fs_unlink_at(ufd, "mconsole");
+		(void)close(ufd);
+	}
+	if (unlinkat(dfd, "uml", AT_REMOVEDIR) == -1 && errno != ENOENT)
+		log_debug("%s: rmdir %s/uml: %s", m->name, m->dir,
+		    strerror(errno));
+}
+
+/* True if UML removed its umid dir (a clean exit), as seen through the dir fd. */
+static bool
+machine_umid_gone(const struct machine *m)
+{
+	struct stat	st;
+	bool		gone;
+	int		dfd;
+
+	if ((dfd = machine_dir_open(m)) < 0)
+		return (false);
+	gone = fstatat(dfd, "uml", &st, AT_SYMLINK_NOFOLLOW) == -1 &&
+	    errno == ENOENT;
+	(void)close(dfd);
+	return (gone);
+}
+
+/*
+ * Whether an overlay owned by uid can be sbumld's: made by the daemon (a
+ * restore's copy) or by a UML it started.  UML runs as the daemon's uid
+ * today; a UML run under a uid of its own must be accepted here as well.
+ */
+static bool
+machine_overlay_owner_ok(uid_t uid)
+{
+	return (uid == geteuid() || (jail_active() && uid == jail_uid()));
+}
+
+/*
+ * UML creates and writes disk<N>.cow by path: one a user planted (a
+ * symlink into a root-only directory, a FIFO, a hard link, a crafted COW
+ * file naming another backing file) would be written or trusted as root.
+ * An existing overlay must be a regular file with one link that sbumld
+ * (or UML started by it) made.  0, or -EPERM with a message in err.
+ */
+static int
+machine_check_overlays(const struct machine *m, int dfd, char *err,
+    size_t errlen)
+{
+	struct stat	st;
+	char		name[32];
+	const char	*what;
+
+	for (size_t i = 0; i <= UML_MAX_DISKS; i++) {
+		snprintf(name, sizeof(name), "disk%zu.cow", i);
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			if (errno == ENOENT)
+				continue;
+			snprintf(err, errlen, "%s/%s: %s", m->dir, name,
+			    strerror(errno));
+			return (-errno);
+		}
+		if (S_ISLNK(st.st_mode))
+			what = "is a symlink";
+		else if (!S_ISREG(st.st_mode))
+			what = "is not a regular file";
+		else if (st.st_nlink != 1)
+			what = "has other hard links";
+		else if (!machine_overlay_owner_ok(st.st_uid))
+			what = "was not made by sbumld";
+		else
+			continue;
+		snprintf(err, errlen, "%s/%s %s: refusing to start the machine "
+		    "on it", m->dir, name, what);
+		return (-EPERM);
+	}
+	return (0);
+}
+
+/*
+ * Record the new UML process (pid, start time) in run.json before anyone
+ * relies on it: a daemon restarted later finds and re-adopts it from this
+ * record, so a process that cannot be recorded must not run.
+ */
+static int
+machine_record_start(struct machine *m, pid_t pid, char *err, size_t errlen)
+{
+	struct machine_run	run;
+	int			r;
+
+	memset(&run, 0, sizeof(run));
+	run.state = MACHINE_BOOTING;
+	run.pid = pid;
+	if ((r = uml_proc_starttime(pid, &run.starttime)) == 0) {
+		iso8601_utc(time(NULL), run.started, sizeof(run.started));
+		r = machine_write_run(m, &run);
+	}
+	if (r < 0)
+		snprintf(err, errlen, "cannot record the UML process of %s in "
+		    "%s/%s: %s; it was killed", m->name, m->rec,
+		    MACHINE_RUN_FILE, strerror(-r));
+	return (r);
+}
+
+/* Kill and reap a UML process that must not run (nothing watches it yet). */
+static void
+machine_abort_start(struct machine *m, pid_t pid)
+{
+	int	status;
+
+	(void)uml_kill_tree(pid, m->dir);
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+		;
 }
 
 /* Start the UML process of a stopped machine: a boot, or a restore from capture. */
@@ -961,7 +1166,7 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 {
 	struct uml_launch	l;
 	pid_t			pid;
-	int			r;
+	int			r, dfd = -1;
 
 	if (machine_state_is_live(m->state)) {
 		snprintf(err, errlen, "machine %s is %s", m->name,
@@ -977,22 +1182,31 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 		snprintf(err, errlen, "too many pending calls on %s", m->name);
 		return (-ENOSPC);
 	}
+	if ((dfd = machine_dir_open(m)) < 0) {
+		snprintf(err, errlen, "machine directory %s: %s", m->dir,
+		    dfd == -ENOTDIR ? "not a directory (or a symlink)" :
+		    fs_strerror(dfd));
+		return (dfd);
+	}
+	if ((r = machine_check_overlays(m, dfd, err, errlen)) < 0)
+		goto out;
 	/* Leftovers of the previous instance (killed helpers, stale files). */
-	machine_remove_umid(m);
+	machine_remove_umid(m, dfd);
 	/* The jailed UML creates its overlays and uml/ here (jail.h). */
 	if ((r = jail_machine_dir(m->dir)) < 0) {
 		snprintf(err, errlen, "cannot open %s to user %s: %s", m->dir,
 		    JAIL_USER, strerror(-r));
-		return (r);
+		goto out;
 	}
 	if ((r = machine_open_notifier(m)) < 0) {
 		snprintf(err, errlen, "cannot bind %s/notify.sock: %s", m->dir,
 		    strerror(-r));
-		return (r);
+		goto out;
 	}
 
 	memset(&l, 0, sizeof(l));
 	l.dir = m->dir;
+	l.dir_fd = dfd;
 	l.kernel = m->cfg.kernel;
 	l.image = m->cfg.image;
 	l.mem_mb = m->cfg.mem_mb;
@@ -1004,11 +1218,18 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 	l.physmem_fd = physmem_fd;
 	if ((r = uml_spawn(&l, &pid, err, errlen)) < 0) {
 		m->notifier = mconsole_notifier_free(m->notifier);
-		return (r);
+		goto out;
+	}
+	if ((r = machine_record_start(m, pid, err, errlen)) < 0) {
+		log_warnx("%s", err);
+		machine_abort_start(m, pid);
+		m->notifier = mconsole_notifier_free(m->notifier);
+		goto out;
 	}
 
 	m->pid = pid;
 	m->is_child = true;
+	m->live_dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 	if ((r = child_watch(pid, machine_child_exit_cb, m)) < 0)
 		log_warnx("%s: cannot watch pid %ld: %s", m->name, (long)pid,
 		    strerror(-r));
@@ -1030,7 +1251,10 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 	(void)machine_add_waiter(m, MACHINE_WAIT_RUNNING, cb, arg);
 	machine_set_state(m, MACHINE_BOOTING);
 	machine_boot_watch(m);
-	return (0);
+	r = 0;
+out:
+	closefd(&dfd);
+	return (r);
 }
 
 /* Boot a stopped/crashed machine; see machine.h. */
@@ -1153,7 +1377,7 @@ machine_halt_timer_cb(evutil_socket_t fd, short events, void *arg)
 	log_warnx("%s: still alive after mconsole halt, killing it", m->name);
 	machine_event_free(&m->ev_cad);
 	m->halt_stage = 2;
-	(void)uml_kill_tree(m->pid, m->dir);
+	machine_kill_tree(m);
 }
 
 /*
@@ -1222,7 +1446,7 @@ machine_kill(struct machine *m, machine_done_cb cb, void *arg)
 	if ((r = machine_add_waiter(m, MACHINE_WAIT_EXIT, cb, arg)) < 0)
 		return (r);
 	m->expect_exit = true;
-	(void)uml_kill_tree(m->pid, m->dir);
+	machine_kill_tree(m);
 	return (0);
 }
 
@@ -1275,16 +1499,21 @@ machine_mconsole_send(struct machine *m, const char *cmd,
 	return (mconsole_send(m->mc, cmd, timeout_ms, cb, arg));
 }
 
-/* True if dir exists and holds nothing. */
+/* 1 if the directory dfd holds nothing, 0 if it holds something, -errno. */
 static int
-machine_dir_is_empty(const char *dir)
+machine_dir_is_empty(int dfd)
 {
 	struct dirent	*de;
 	DIR		*d;
-	int		 r = 1;
+	int		 fd, r = 1;
 
-	if ((d = opendir(dir)) == NULL)
+	if ((fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return (-errno);
+	if ((d = fdopendir(fd)) == NULL) {
+		r = -errno;
+		(void)close(fd);
+		return (r);
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
 			r = 0;
@@ -1295,47 +1524,102 @@ machine_dir_is_empty(const char *dir)
 	return (r);
 }
 
-/* Make (or claim an empty) machine directory with mode 0700. */
+/*
+ * Refuse a directory (dfd) that lies inside the state dir, however the
+ * path reached it (a symlink, a bind mount): the state dir is sbumld's.
+ * 0 or -EINVAL with a message in err.
+ */
 static int
-machine_make_dir(const char *dir, bool is_path, char *err, size_t errlen)
+machine_check_outside_state(int dfd, const char *dir, char *err, size_t errlen)
 {
-	struct stat	st;
-	char		*parent;
-	int		 r;
+	struct fs_id	sid;
+	int		r;
 
-	if (!is_path) {
-		parent = xasprintf("%s/machines", daemon_config.state_dir);
-		r = mkdir_p(parent, 0700);
-		free(parent);
-		if (r < 0) {
-			snprintf(err, errlen, "cannot create %s/machines: %s",
-			    daemon_config.state_dir, strerror(-r));
-			return (r);
-		}
-	}
-	if (mkdir(dir, 0700) == 0)
-		return (0);
-	r = -errno;
-	if (r != -EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s%s", dir, strerror(-r),
-		    r == -ENOENT ? " (the parent directory must exist)" : "");
+	if ((r = fs_id_of_path(daemon_config.state_dir, &sid)) < 0) {
+		snprintf(err, errlen, "%s: %s", daemon_config.state_dir,
+		    strerror(-r));
 		return (r);
 	}
-	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a directory", dir);
-		return (-EEXIST);
-	}
-	if ((r = machine_dir_is_empty(dir)) <= 0) {
-		snprintf(err, errlen, "%s is not empty and holds no sbuml "
-		    "machine", dir);
-		return (r < 0 ? r : -EEXIST);
-	}
-	if (chmod(dir, 0700) == -1) {
-		r = -errno;
-		snprintf(err, errlen, "chmod %s: %s", dir, strerror(-r));
-		return (r);
+	if ((r = fs_dir_is_within(dfd, &sid)) != 0) {
+		if (r > 0)
+			snprintf(err, errlen, "machine path %s is inside the "
+			    "state directory %s", dir, daemon_config.state_dir);
+		else
+			snprintf(err, errlen, "%s: %s", dir, strerror(-r));
+		return (r > 0 ? -EINVAL : r);
 	}
 	return (0);
+}
+
+/*
+ * Make (or claim an empty) machine directory with mode 0700, relative to
+ * its parent's fd so nothing is resolved twice.  An fd of the directory
+ * (and its identity in *ret_id), or -errno with a message in err.
+ */
+static int
+machine_make_dir(const char *dir, bool is_path, struct fs_id *ret_id,
+    char *err, size_t errlen)
+{
+	struct stat	 st;
+	const char	*base = strrchr(dir, '/') + 1;
+	char		*parent;
+	bool		 made = false;
+	int		 pfd, fd = -1, r;
+
+	parent = base - 1 == dir ? xstrdup("/") :
+	    xasprintf("%.*s", (int)(base - 1 - dir), dir);
+	if (!is_path && (r = mkdir_p(parent, 0700)) < 0) {
+		snprintf(err, errlen, "cannot create %s: %s", parent,
+		    strerror(-r));
+		free(parent);
+		return (r);
+	}
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd == -1) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create %s: %s%s", dir, strerror(-r),
+		    r == -ENOENT ? " (the parent directory must exist)" : "");
+		free(parent);
+		return (r);
+	}
+	free(parent);
+	if (is_path && (r = machine_check_outside_state(pfd, dir, err,
+	    errlen)) < 0)
+		goto out;
+	if (mkdirat(pfd, base, 0700) == 0)
+		made = true;
+	else if (errno != EEXIST) {
+		r = -errno;
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(-r));
+		goto out;
+	}
+	fd = openat(pfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		r = errno == ELOOP || errno == ENOTDIR ? -EEXIST : -errno;
+		snprintf(err, errlen, "%s exists and is not a directory", dir);
+		goto out;
+	}
+	if (!made && (r = machine_dir_is_empty(fd)) <= 0) {
+		snprintf(err, errlen, "%s is not empty and holds no sbuml "
+		    "machine", dir);
+		r = r < 0 ? r : -EEXIST;
+		goto out;
+	}
+	if (fchmod(fd, 0700) == -1) {
+		r = -errno;
+		snprintf(err, errlen, "chmod %s: %s", dir, strerror(-r));
+		goto out;
+	}
+	ret_id->dev = st.st_dev;
+	ret_id->ino = st.st_ino;
+	(void)close(pfd);
+	return (fd);
+out:
+	closefd(&fd);
+	if (made)
+		(void)unlinkat(pfd, base, AT_REMOVEDIR);
+	(void)close(pfd);
+	return (r);
 }
 
 /* Create a new stopped machine; see machine.h. */
@@ -1344,9 +1628,10 @@ machine_create(const char *name, struct machine_config *cfg,
     struct machine **ret, char *err, size_t errlen)
 {
 	struct machine	*m;
-	char		*dir = NULL;
+	struct fs_id	 id;
+	char		*dir = NULL, *rec = NULL;
 	bool		 is_path;
-	int		 r;
+	int		 r, dfd = -1;
 
 	if ((r = machine_name_resolve(name, &dir, &is_path, err, errlen)) < 0)
 		return (r);
@@ -1360,27 +1645,35 @@ machine_create(const char *name, struct machine_config *cfg,
 		r = -ENOSPC;
 		goto out;
 	}
-	if ((r = machine_make_dir(dir, is_path, err, errlen)) < 0)
+	if ((dfd = machine_make_dir(dir, is_path, &id, err, errlen)) < 0) {
+		r = dfd;
 		goto out;
+	}
 	if (cfg->created[0] == '\0')
 		iso8601_utc(time(NULL), cfg->created, sizeof(cfg->created));
-	if ((r = machine_config_write(dir, name, cfg)) < 0) {
+	/* In a path machine's directory, machine.json is for the user to read. */
+	if ((r = machine_config_write(dfd, name, cfg, NULL)) < 0) {
 		snprintf(err, errlen, "cannot write %s/%s: %s", dir,
 		    MACHINE_CONFIG_FILE, strerror(-r));
 		(void)rmdir(dir);
 		goto out;
 	}
-	if (is_path && (r = machine_paths_add(dir)) < 0) {
+	if (is_path && (r = machine_paths_add(dir, cfg, &id)) < 0) {
 		snprintf(err, errlen, "cannot record %s in %s/paths: %s", dir,
 		    daemon_config.state_dir, strerror(-r));
+		(void)fs_unlink_at(dfd, MACHINE_CONFIG_FILE);
+		(void)rmdir(dir);
 		goto out;
 	}
-	m = machine_new(name, dir, is_path, cfg);
+	rec = is_path ? machine_paths_link(dir) : xstrdup(dir);
+	m = machine_new(name, dir, rec, is_path, &id, cfg);
 	machine_register(m);
 	log_info("%s: created in %s", name, dir);
 	*ret = m;
 	r = 0;
 out:
+	closefd(&dfd);
+	free(rec);
 	free(dir);
 	return (r);
 }
@@ -1394,28 +1687,24 @@ static void
 machine_adopt(struct machine *m, const struct machine_run *run)
 {
 	uint64_t	start;
-	char		*umid;
-	struct stat	st;
 	int		r;
 
 	m->state = run->state;
 	memcpy(m->started, run->started, sizeof(m->started));
 	if ((r = machine_watch_pid(m, run->pid)) < 0 ||
 	    uml_proc_starttime(run->pid, &start) < 0 ||
-	    start != run->starttime || !uml_proc_cwd_is(run->pid, m->dir)) {
+	    start != run->starttime ||
+	    !uml_proc_cwd_is_id(run->pid, m->dir_id.dev, m->dir_id.ino)) {
 		machine_event_free(&m->ev_pidfd);
 		closefd(&m->pidfd);
 		/* Its orphaned helpers, if any (safe on a reused pid). */
 		(void)uml_kill_session(run->pid, m->dir);
-		umid = machine_path(m, "uml");
 		m->has_exit = true;
 		m->status_known = m->signal_known = false;
-		if (run->state == MACHINE_HALTING ||
-		    (stat(umid, &st) == -1 && errno == ENOENT))
+		if (run->state == MACHINE_HALTING || machine_umid_gone(m))
 			m->state = MACHINE_STOPPED;
 		else
 			m->state = MACHINE_CRASHED;
-		free(umid);
 		log_info("%s: pid %ld is gone, %s", m->name, (long)run->pid,
 		    machine_state_to_string(m->state));
 		machine_save_run(m);
@@ -1424,11 +1713,21 @@ machine_adopt(struct machine *m, const struct machine_run *run)
 	m->pid = run->pid;
 	m->starttime = run->starttime;
 	m->is_child = false;
+	{
+		char	cwd[64];
+
+		snprintf(cwd, sizeof(cwd), "/proc/%ld/cwd", (long)m->pid);
+		m->live_dfd = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
 	m->savable = run->savable;
-	machine_open_mconsole(m);
-	if ((r = machine_open_notifier(m)) < 0)
-		log_warnx("%s: notify socket: %s, ignoring", m->name,
-		    strerror(-r));
+	/* Sockets only in the directory it was made in, not one swapped in. */
+	if ((r = machine_dir_open(m)) >= 0) {
+		(void)close(r);
+		machine_open_mconsole(m);
+		if ((r = machine_open_notifier(m)) < 0)
+			log_warnx("%s: notify socket: %s, ignoring", m->name,
+			    strerror(-r));
+	}
 	log_info("%s: re-adopted pid %ld (%s)", m->name, (long)m->pid,
 	    machine_state_to_string(m->state));
 	switch (m->state) {
@@ -1447,31 +1746,52 @@ machine_adopt(struct machine *m, const struct machine_run *run)
 }
 
 /*
- * Load the machine in dir (named name) from its files and register it.
- * 0, or -errno (logged by the caller).
+ * Load the machine in dir (named name) from its record rec (machine.json
+ * and run.json that sbumld wrote) and register it.  0, or -errno (logged
+ * by the caller; -ENOENT: the machine is gone).
  */
 static int
-machine_load(const char *dir, const char *name, bool is_path,
+machine_load(const char *dir, const char *name, const char *rec, bool is_path,
     struct machine **ret)
 {
 	struct machine_config	 cfg;
 	struct machine_run	 run;
 	struct machine		*m;
-	char			*json_name = NULL;
-	int			 r;
+	struct fs_id		 id;
+	char			*json_name = NULL, err[256];
+	int			 r, rfd, dfd;
 
 	if (nmachines >= MACHINE_MAX)
 		return (-ENOSPC);
-	if ((r = machine_config_read(dir, &cfg, &json_name)) < 0)
+	if ((rfd = fs_open_dir(rec, NULL, NULL)) < 0)
+		return (rfd);
+	if ((r = machine_config_read(rfd, false, &cfg, &json_name, &id, err,
+	    sizeof(err))) < 0) {
+		if (r != -ENOENT)
+			log_warnx("%s: %s/%s", name, rec, err);
+		(void)close(rfd);
 		return (r);
+	}
 	if (strcmp(json_name, name) != 0) {
 		free(json_name);
 		machine_config_clear(&cfg);
+		(void)close(rfd);
 		return (-EINVAL);
 	}
 	free(json_name);
-	m = machine_new(name, dir, is_path, &cfg);
-	r = machine_run_read(dir, &run);
+	r = machine_run_read(rfd, &run);
+	(void)close(rfd);
+	/* A named machine's dir is in the state dir: its identity is now. */
+	dfd = fs_open_dir(dir, is_path ? &id : NULL, is_path ? NULL : &id);
+	if (dfd == -ENOENT && !(r == 0 && machine_state_is_live(run.state))) {
+		machine_config_clear(&cfg);
+		return (-ENOENT);
+	}
+	if (dfd < 0)
+		log_warnx("%s: %s: %s; sbumld will not use it", name, dir,
+		    fs_strerror(dfd));
+	closefd(&dfd);
+	m = machine_new(name, dir, rec, is_path, &id, &cfg);
 	if (r == 0 && machine_state_is_live(run.state) && run.pid > 0) {
 		machine_adopt(m, &run);
 	} else if (r == 0) {
@@ -1485,79 +1805,103 @@ machine_load(const char *dir, const char *name, bool is_path,
 		m->signal = run.signal;
 	} else if (r != -ENOENT) {
 		log_warnx("%s: %s/%s: %s, treating the machine as stopped",
-		    name, dir, MACHINE_RUN_FILE, strerror(-r));
+		    name, rec, MACHINE_RUN_FILE, strerror(-r));
 	}
 	machine_register(m);
 	*ret = m;
 	return (0);
 }
 
+/*
+ * Record a path machine that sbumld has no record of (lost, or an older
+ * daemon's symlink) from the files in its directory.  Only a machine.json
+ * sbumld itself wrote (owned by its uid, one link) is believed: one a user
+ * wrote must not choose what runs as root.  run.json is copied so a live
+ * machine is re-adopted.  0 or -errno (-ENOENT: no machine there).
+ */
+static int
+machine_record_path(const char *path)
+{
+	struct machine_config	 cfg;
+	struct machine_run	 run;
+	struct fs_id		 id;
+	char			*json_name = NULL, *rec, err[256];
+	int			 dfd, rfd, r;
+
+	if ((dfd = fs_open_dir(path, NULL, &id)) < 0)
+		return (dfd);
+	if ((r = machine_check_outside_state(dfd, path, err, sizeof(err))) < 0 ||
+	    (r = machine_config_read(dfd, true, &cfg, &json_name, NULL, err,
+	    sizeof(err))) < 0) {
+		if (r != -ENOENT)
+			log_warnx("%s: %s, not loading it", path, err);
+		(void)close(dfd);
+		return (r);
+	}
+	r = strcmp(json_name, path) == 0 ? 0 : -EINVAL;
+	free(json_name);
+	if (r == 0)
+		r = machine_paths_add(path, &cfg, &id);
+	machine_config_clear(&cfg);
+	if (r == 0 && machine_run_read(dfd, &run) == 0) {
+		rec = machine_paths_link(path);
+		if ((rfd = fs_open_dir(rec, NULL, NULL)) >= 0) {
+			r = machine_run_write(rfd, &run);
+			(void)close(rfd);
+		}
+		free(rec);
+	}
+	(void)close(dfd);
+	return (r);
+}
+
 /* Load an unregistered path machine; see machine.h. */
 int
 machine_load_path(const char *path, struct machine **ret)
 {
-	struct machine	*m;
-	char		*p;
-	int		 r;
+	char	*rec;
+	int	 r;
 
-	p = xasprintf("%s/%s", path, MACHINE_CONFIG_FILE);
-	r = access(p, F_OK) == 0 ? 0 : -errno;
-	free(p);
-	if (r < 0)
+	if ((r = machine_record_path(path)) < 0)
 		return (r);
-	if ((r = machine_load(path, path, true, &m)) < 0)
-		return (r);
-	if ((r = machine_paths_add(path)) < 0)
-		log_warnx("%s: cannot record it in %s/paths: %s, ignoring", path,
-		    daemon_config.state_dir, strerror(-r));
-	*ret = m;
-	return (0);
+	rec = machine_paths_link(path);
+	r = machine_load(path, path, rec, true, ret);
+	free(rec);
+	return (r);
 }
 
 /* Remove one file sbuml created in the machine dir; ENOENT is fine. */
 static int
-machine_unlink(struct machine *m, const char *file, char *err, size_t errlen)
+machine_unlink(struct machine *m, int dfd, const char *file, char *err,
+    size_t errlen)
 {
-	char	*p = machine_path(m, file);
-	int	 r = 0;
+	int	r;
 
-	if (unlink(p) == -1 && errno != ENOENT) {
-		r = -errno;
-		snprintf(err, errlen, "cannot remove %s: %s", p, strerror(-r));
-	}
-	free(p);
+	if ((r = fs_unlink_at(dfd, file)) < 0)
+		snprintf(err, errlen, "cannot remove %s/%s: %s", m->dir, file,
+		    strerror(-r));
 	return (r);
 }
 
-/* Delete a dead machine; see machine.h. */
-int
-machine_delete(struct machine *m, char *err, size_t errlen)
+/* Remove the files sbuml created in the machine directory, then the directory. */
+static int
+machine_remove_files(struct machine *m, int dfd, char *err, size_t errlen)
 {
+	static const char *const files[] = { "notify.sock", "console.log",
+	    MACHINE_RUN_FILE, MACHINE_RESTORING_FILE, MACHINE_CONFIG_FILE };
 	char	 file[32];
 	int	 r;
 
-	if (m->job != NULL) {
-		snprintf(err, errlen, "machine %s is busy: a %s is running on it",
-		    m->name, m->job->kind);
-		return (-EBUSY);
-	}
-	if (machine_state_is_live(m->state) || m->nwaiters > 0) {
-		snprintf(err, errlen, "machine %s is %s", m->name,
-		    machine_state_to_string(m->state));
-		return (-EBUSY);
-	}
-	machine_remove_umid(m);
+	machine_remove_umid(m, dfd);
 	for (size_t i = 0; i <= UML_MAX_DISKS; i++) {
 		snprintf(file, sizeof(file), "disk%zu.cow", i);
-		if ((r = machine_unlink(m, file, err, errlen)) < 0)
+		if ((r = machine_unlink(m, dfd, file, err, errlen)) < 0)
 			return (r);
 	}
-	if ((r = machine_unlink(m, "notify.sock", err, errlen)) < 0 ||
-	    (r = machine_unlink(m, "console.log", err, errlen)) < 0 ||
-	    (r = machine_unlink(m, MACHINE_RUN_FILE, err, errlen)) < 0 ||
-	    (r = machine_unlink(m, MACHINE_RESTORING_FILE, err, errlen)) < 0 ||
-	    (r = machine_unlink(m, MACHINE_CONFIG_FILE, err, errlen)) < 0)
-		return (r);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if ((r = machine_unlink(m, dfd, files[i], err, errlen)) < 0)
+			return (r);
+	}
 	if (rmdir(m->dir) == -1) {
 		if (errno != ENOTEMPTY && errno != ENOENT) {
 			r = -errno;
@@ -1569,9 +1913,50 @@ machine_delete(struct machine *m, char *err, size_t errlen)
 			log_info("%s: %s holds files sbuml did not create, "
 			    "left in place", m->name, m->dir);
 	}
+	return (0);
+}
+
+/* Delete a dead machine; see machine.h. */
+int
+machine_delete(struct machine *m, char *err, size_t errlen)
+{
+	pid_t	 user;
+	int	 r, dfd;
+
+	if (m->job != NULL) {
+		snprintf(err, errlen, "machine %s is busy: a %s is running on it",
+		    m->name, m->job->kind);
+		return (-EBUSY);
+	}
+	if (machine_state_is_live(m->state) || m->nwaiters > 0) {
+		snprintf(err, errlen, "machine %s is %s", m->name,
+		    machine_state_to_string(m->state));
+		return (-EBUSY);
+	}
+	/*
+	 * A process sbumld lost track of (its run.json could not be written,
+	 * or was lost) may still run in the directory: never pull the files
+	 * from under it.
+	 */
+	if ((user = uml_find_cwd_user(m->dir_id.dev, m->dir_id.ino)) > 0) {
+		snprintf(err, errlen, "machine %s is %s, but process %ld still "
+		    "runs in %s: kill it first", m->name,
+		    machine_state_to_string(m->state), (long)user, m->dir);
+		return (-EBUSY);
+	}
+	if ((dfd = machine_dir_open(m)) >= 0) {
+		r = machine_remove_files(m, dfd, err, errlen);
+		(void)close(dfd);
+		if (r < 0)
+			return (r);
+	} else if (dfd != -ENOENT) {
+		/* Re-pointed or replaced: forget the machine, touch nothing there. */
+		log_warnx("%s: %s: %s, forgetting the machine without removing "
+		    "files", m->name, m->dir, fs_strerror(dfd));
+	}
 	if (m->is_path && (r = machine_paths_remove(m->dir)) < 0)
-		log_warnx("%s: cannot remove its link in %s/paths: %s, ignoring",
-		    m->name, daemon_config.state_dir, strerror(-r));
+		log_warnx("%s: cannot remove its record in %s/paths: %s, "
+		    "ignoring", m->name, daemon_config.state_dir, strerror(-r));
 	log_info("%s: deleted", m->name);
 	machine_free(m);
 	return (0);
@@ -1603,7 +1988,7 @@ machine_scan_names(void)
 			log_warnx("%s/%s: %s, ignoring", base, de->d_name, err);
 			continue;
 		}
-		if ((r = machine_load(dir, de->d_name, false, &m)) < 0)
+		if ((r = machine_load(dir, de->d_name, dir, false, &m)) < 0)
 			log_warnx("%s: cannot load %s: %s, ignoring", de->d_name,
 			    dir, strerror(-r));
 		free(dir);
@@ -1612,15 +1997,50 @@ machine_scan_names(void)
 	free(base);
 }
 
+/*
+ * The path a <state-dir>/paths entry stands for: an older daemon's
+ * symlink names it as its target, a record names it in its machine.json.
+ * NULL (logged) if the entry is not one of ours.
+ */
+static char *
+machine_paths_entry(const char *link, bool *ret_legacy)
+{
+	struct machine_config	 cfg;
+	struct stat		 st;
+	char			 target[4096], *name = NULL, err[256];
+	ssize_t			 n;
+	int			 fd;
+
+	if (lstat(link, &st) == -1)
+		return (NULL);
+	*ret_legacy = S_ISLNK(st.st_mode);
+	if (*ret_legacy) {
+		if ((n = readlink(link, target, sizeof(target) - 1)) < 0)
+			return (NULL);
+		target[n] = '\0';
+		return (xstrdup(target));
+	}
+	if (!S_ISDIR(st.st_mode) || (fd = fs_open_dir(link, NULL, NULL)) < 0) {
+		log_warnx("%s: not a record, ignoring", link);
+		return (NULL);
+	}
+	if (machine_config_read(fd, false, &cfg, &name, NULL, err,
+	    sizeof(err)) < 0)
+		log_warnx("%s: %s, ignoring", link, err);
+	else
+		machine_config_clear(&cfg);
+	(void)close(fd);
+	return (name);
+}
+
 /* Load every path machine recorded in <state-dir>/paths. */
 static void
 machine_scan_paths(void)
 {
 	struct machine	*m;
 	struct dirent	*de;
-	char		*base, *link, *expect, target[4096], *dir, err[256];
-	bool		 is_path;
-	ssize_t		 n;
+	char		*base, *link, *expect, *target, *dir, err[256];
+	bool		 is_path, legacy;
 	DIR		*d;
 	int		 r;
 
@@ -1635,35 +2055,43 @@ machine_scan_paths(void)
 		if (de->d_name[0] == '.')
 			continue;
 		link = xasprintf("%s/%s", base, de->d_name);
-		n = readlink(link, target, sizeof(target) - 1);
-		if (n < 0) {
-			log_warnx("%s: not a link, ignoring", link);
+		if ((target = machine_paths_entry(link, &legacy)) == NULL) {
 			free(link);
 			continue;
 		}
-		target[n] = '\0';
 		expect = machine_paths_link(target);
 		if (strcmp(expect, link) != 0 ||
 		    machine_name_resolve(target, &dir, &is_path, err,
 		    sizeof(err)) < 0 || !is_path) {
-			log_warnx("%s: bad link to %s, ignoring", link, target);
+			log_warnx("%s: bad record of %s, ignoring", link, target);
 			free(expect);
+			free(target);
 			free(link);
 			continue;
 		}
 		free(expect);
-		if (machine_lookup(target) == NULL &&
-		    (r = machine_load(dir, target, true, &m)) < 0) {
+		r = 0;
+		/* An older daemon's link: make the record from sbumld's own files. */
+		if (legacy && machine_lookup(target) == NULL &&
+		    (r = machine_record_path(target)) == -ENOENT) {
+			log_info("%s: gone, forgetting it", target);
+			if (unlink(link) == -1)
+				log_warn("unlink %s", link);
+		} else if (r < 0) {
+			log_warnx("%s: cannot load: %s, ignoring", target,
+			    strerror(-r));
+		} else if (machine_lookup(target) == NULL &&
+		    (r = machine_load(dir, target, link, true, &m)) < 0) {
 			if (r == -ENOENT) {
-				/* The directory (or its machine.json) is gone. */
+				/* The directory is gone and nothing runs. */
 				log_info("%s: gone, forgetting it", target);
-				if (unlink(link) == -1)
-					log_warn("unlink %s", link);
+				(void)machine_paths_remove(target);
 			} else
 				log_warnx("%s: cannot load: %s, ignoring",
 				    target, strerror(-r));
 		}
 		free(dir);
+		free(target);
 		free(link);
 	}
 	(void)closedir(d);

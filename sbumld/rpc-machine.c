@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "fsat.h"
 #include "machine.h"
 #include "rpc-authz.h"
 #include "rpc-methods.h"
@@ -595,8 +596,11 @@ rpc_machine_console(struct rpc_call *call, struct json_object *params)
 	if ((m = rpc_find_machine(call, p.machine, AUTHZ_VIEW)) == NULL)
 		return (0);
 	if ((lines = machine_console_tail(m, (size_t)p.lines)) == NULL) {
-		rpc_error_errno(call, RPC_E_IO_ERROR, errno, "cannot read %s/"
-		    "console.log", machine_dir(m));
+		int	e = errno;
+
+		/* Say what a user planted there (symlink, FIFO, swapped dir). */
+		rpc_error_errno(call, RPC_E_IO_ERROR, e, "cannot read %s/"
+		    "console.log (%s)", machine_dir(m), fs_strerror(-e));
 		return (0);
 	}
 	res = json_object_new_object();

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsat.h"
 #include "jail.h"
 #include "log.h"
 #include "uml.h"
@@ -219,10 +220,11 @@ uml_child_close_fds(int first, int keep)
  * signal state.  Never returns.
  */
 static void __attribute__((noreturn))
-uml_child(const struct uml_launch *l, const char *console, char **argv,
+uml_child(const struct uml_launch *l, int console_fd, char **argv,
     char **envp, int pipefd)
 {
 	struct sigaction	sa;
+	struct stat		dir_st, cwd_st;
 	sigset_t		all;
 	int			errfd, nullfd, logfd;
 
@@ -233,12 +235,15 @@ uml_child(const struct uml_launch *l, const char *console, char **argv,
 		uml_child_fail(errfd, UML_STAGE_SETSID);
 	/* Best effort: a kernel without personality support still boots. */
 	(void)personality(ADDR_NO_RANDOMIZE);
+	/* The directory the daemon checked (dev/ino), before its fd is closed. */
+	if (fstat(l->dir_fd, &dir_st) == -1)
+		uml_child_fail(errfd, UML_STAGE_CHDIR);
 	umask(077);
 	if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
 	    (nullfd = fcntl(nullfd, F_DUPFD_CLOEXEC, 3)) == -1)
 		uml_child_fail(errfd, UML_STAGE_DEVNULL);
-	if ((logfd = open(console, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    0600)) == -1 || (logfd = fcntl(logfd, F_DUPFD_CLOEXEC, 3)) == -1)
+	/* Opened by the parent relative to the checked dir (uml_open_console). */
+	if ((logfd = fcntl(console_fd, F_DUPFD_CLOEXEC, 3)) == -1)
 		uml_child_fail(errfd, UML_STAGE_CONSOLE);
 	/* dup2 clears FD_CLOEXEC on the copies. */
 	if (dup2(nullfd, 0) == -1 || dup2(logfd, 1) == -1 || dup2(logfd, 2) == -1)
@@ -253,8 +258,16 @@ uml_child(const struct uml_launch *l, const char *console, char **argv,
 	/* From here on, not root: the kernel and everything it opens. */
 	if ((errno = -jail_enter()) != 0)
 		uml_child_fail(errfd, UML_STAGE_JAIL);
-	if (chdir(l->dir) == -1)
+	/*
+	 * As the jail user: UML opens DIR/... by path, so it must reach it,
+	 * and the path must still name the directory the daemon checked.
+	 */
+	if (chdir(l->dir) == -1 || stat(".", &cwd_st) == -1)
 		uml_child_fail(errfd, UML_STAGE_CHDIR);
+	if (cwd_st.st_dev != dir_st.st_dev || cwd_st.st_ino != dir_st.st_ino) {
+		errno = ESTALE;
+		uml_child_fail(errfd, UML_STAGE_CHDIR);
+	}
 	uml_child_check_access(l, errfd);
 
 	memset(&sa, 0, sizeof(sa));
@@ -272,28 +285,43 @@ uml_child(const struct uml_launch *l, const char *console, char **argv,
 	uml_child_fail(errfd, UML_STAGE_EXEC);
 }
 
+/*
+ * Open DIR/console.log for appending relative to the checked directory fd,
+ * never through a symlink, FIFO or hard link a user planted there.  An fd,
+ * or -errno with a message in err.
+ */
+static int
+uml_open_console(const struct uml_launch *l, char *err, size_t errlen)
+{
+	int	fd;
+
+	fd = fs_openat_file(l->dir_fd, "console.log",
+	    O_WRONLY | O_APPEND | O_CREAT, 0600);
+	if (fd < 0)
+		snprintf(err, errlen, "cannot open %s/console.log: %s", l->dir,
+		    fs_strerror(fd));
+	return (fd);
+}
+
 /* Append a header line to console.log so each boot is visible there. */
 static void
-uml_console_header(const char *console, char **argv)
+uml_console_header(int fd, char **argv)
 {
-	char	 ts[32];
-	FILE	*f;
-	int	 fd;
+	char	 ts[32], *line, *tmp;
+	int	 r;
 
-	fd = open(console, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd == -1 || (f = fdopen(fd, "a")) == NULL) {
-		if (fd != -1)
-			(void)close(fd);
-		log_debug("%s: %s, ignoring", console, strerror(errno));
-		return;
-	}
 	iso8601_utc(time(NULL), ts, sizeof(ts));
-	fprintf(f, "sbumld: %s: starting", ts);
-	for (size_t i = 0; argv[i] != NULL; i++)
-		fprintf(f, " %s", argv[i]);
-	fputc('\n', f);
-	if (fclose(f) == EOF)
-		log_debug("%s: %s, ignoring", console, strerror(errno));
+	line = xasprintf("sbumld: %s: starting", ts);
+	for (size_t i = 0; argv[i] != NULL; i++) {
+		tmp = xasprintf("%s %s", line, argv[i]);
+		free(line);
+		line = tmp;
+	}
+	tmp = xasprintf("%s\n", line);
+	free(line);
+	if ((r = write_fd_all(fd, tmp, strlen(tmp))) < 0)
+		log_debug("console.log: %s, ignoring", strerror(-r));
+	free(tmp);
 }
 
 /* The path a child's failure report is about. */
@@ -320,13 +348,13 @@ uml_spawn(const struct uml_launch *l, pid_t *ret_pid, char *err, size_t errlen)
 	struct uml_child_error	 e;
 	sigset_t		 all, old;
 	char			**argv = NULL, *envp[5] = { NULL };
-	char			*console = NULL;
 	struct stat		 st;
 	ssize_t			 n;
 	pid_t			 pid;
-	int			 pipefd[2] = { -1, -1 }, r, status;
+	int			 pipefd[2] = { -1, -1 }, r, status, console = -1;
 
-	if (l->dir[0] != '/' || stat(l->dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+	if (l->dir[0] != '/' || fstat(l->dir_fd, &st) == -1 ||
+	    !S_ISDIR(st.st_mode)) {
 		snprintf(err, errlen, "machine directory %s is not usable", l->dir);
 		return (-ENOTDIR);
 	}
@@ -339,8 +367,9 @@ uml_spawn(const struct uml_launch *l, pid_t *ret_pid, char *err, size_t errlen)
 			return (r);
 	}
 
+	if ((console = uml_open_console(l, err, errlen)) < 0)
+		return (console);
 	argv = uml_build_argv(l);
-	console = xasprintf("%s/console.log", l->dir);
 	envp[0] = xstrdup("GLIBC_TUNABLES=glibc.pthread.rseq=0");
 	envp[1] = xstrdup(UML_ENV_PATH);
 	envp[2] = xstrdup("TMPDIR=/dev/shm");
@@ -398,7 +427,7 @@ out:
 	closefd(&pipefd[1]);
 	for (size_t i = 0; envp[i] != NULL; i++)
 		free(envp[i]);
-	free(console);
+	closefd(&console);
 	uml_argv_free(argv);
 	return (r);
 }
@@ -459,6 +488,42 @@ uml_proc_cwd_is(pid_t pid, const char *dir)
 		return (false);
 	cwd[n] = '\0';
 	return (strcmp(cwd, dir) == 0);
+}
+
+/* Whether pid's cwd is the directory (dev, ino); see uml.h. */
+bool
+uml_proc_cwd_is_id(pid_t pid, dev_t dev, ino_t ino)
+{
+	char		path[64];
+	struct stat	st;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cwd", (long)pid);
+	if (stat(path, &st) == -1)
+		return (false);
+	return (st.st_dev == dev && st.st_ino == ino);
+}
+
+/* A process living in the directory (dev, ino); see uml.h. */
+pid_t
+uml_find_cwd_user(dev_t dev, ino_t ino)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		*end;
+	long		 p;
+	pid_t		 found = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return (0);
+	while (found == 0 && (de = readdir(d)) != NULL) {
+		p = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || p <= 1 || p == (long)getpid())
+			continue;
+		if (uml_proc_cwd_is_id((pid_t)p, dev, ino))
+			found = (pid_t)p;
+	}
+	(void)closedir(d);
+	return (found);
 }
 
 /* Append the children of every thread of pid to pids (deduplicated). */

@@ -16,6 +16,13 @@
 
 struct uml_launch {
 	const char	*dir;		/* the machine directory (absolute) */
+	/*
+	 * The machine directory, opened and checked by the caller: the child
+	 * fchdir()s to it and console.log is opened relative to it
+	 * (O_NOFOLLOW, a regular file), so a path a user re-points between
+	 * the checks and the exec cannot redirect either.
+	 */
+	int		 dir_fd;
 	const char	*kernel;	/* UML binary (absolute) */
 	const char	*image;		/* base root image (absolute, read-only) */
 	unsigned int	 mem_mb;
@@ -90,5 +97,13 @@ int	uml_kill_session(pid_t sid, const char *dir);
 int	uml_proc_starttime(pid_t pid, uint64_t *ret);
 /* True if /proc/pid/cwd is dir. */
 bool	uml_proc_cwd_is(pid_t pid, const char *dir);
+/* True if /proc/pid/cwd is the directory with identity (dev, ino). */
+bool	uml_proc_cwd_is_id(pid_t pid, dev_t dev, ino_t ino);
+/*
+ * A process (other than sbumld) whose cwd is the directory (dev, ino), or
+ * 0 if none: UML processes live in their machine directory, so this tells
+ * a machine directory still in use by a process sbumld lost track of.
+ */
+pid_t	uml_find_cwd_user(dev_t dev, ino_t ino);
 
 #endif

@@ -95,8 +95,8 @@ closefd(int *fd)
 }
 
 /* write(2) all of buf, retrying on EINTR and short writes. 0 or -errno. */
-static int
-write_all(int fd, const void *buf, size_t len)
+int
+write_fd_all(int fd, const void *buf, size_t len)
 {
 	const char	*p = buf;
 	ssize_t		 n;
@@ -149,7 +149,7 @@ write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
 		r = -errno;
 		goto fail;
 	}
-	if ((r = write_all(fd, buf, len)) < 0)
+	if ((r = write_fd_all(fd, buf, len)) < 0)
 		goto fail;
 	if (fsync(fd) == -1) {
 		r = -errno;
@@ -182,13 +182,24 @@ out:
 int
 read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len)
 {
-	char	*buf = NULL;
-	size_t	 len = 0, cap = 0;
-	ssize_t	 n;
-	int	 fd, r;
+	int	fd, r;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
 		return (-errno);
+	r = read_fd(fd, max, ret_buf, ret_len);
+	closefd(&fd);
+	return (r);
+}
+
+/* Read fd to its end, at most max bytes; see util.h. */
+int
+read_fd(int fd, size_t max, char **ret_buf, size_t *ret_len)
+{
+	char	*buf = NULL;
+	size_t	 len = 0, cap = 0;
+	ssize_t	 n;
+	int	 r;
+
 	for (;;) {
 		if (len == cap) {
 			if (cap > max) {
@@ -215,7 +226,6 @@ read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len)
 			goto fail;
 		}
 	}
-	closefd(&fd);
 	if (buf == NULL)
 		buf = xmalloc(1);
 	buf[len] = '\0';
@@ -225,7 +235,6 @@ read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len)
 	return (0);
 
 fail:
-	closefd(&fd);
 	free(buf);
 	return (r);
 }

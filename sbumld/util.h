@@ -23,6 +23,10 @@ void	 closefd(int *fd);
 int	 write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 /* Read a whole (small) file into a NUL-terminated malloc'd buffer owned by the caller. 0 or -errno. */
 int	 read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);
+/* Like read_file, from an open fd (read to its end). 0 or -errno. */
+int	 read_fd(int fd, size_t max, char **ret_buf, size_t *ret_len);
+/* Write all of buf to fd (retrying short writes and EINTR). 0 or -errno. */
+int	 write_fd_all(int fd, const void *buf, size_t len);
 /* mkdir -p with mode for every created component. 0 or -errno. */
 int	 mkdir_p(const char *path, mode_t mode);
 /* fsync a directory by path. 0 or -errno. */

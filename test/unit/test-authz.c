@@ -225,30 +225,32 @@ static void
 test_machine_owner(void)
 {
 	struct machine_config	 cfg, got;
-	char			*mdir = xasprintf("%s/m", dir), *path, *name = NULL;
+	char			*mdir = xasprintf("%s/m", dir), *name = NULL;
 	static const char	 base[] = "{\"machine\":\"m\",\"image\":\"/i\","
 	    "\"kernel\":\"/k\",\"cmdline\":\"\",\"mem_mb\":64,\"disks\":[]";
-	char			*text;
+	char			*text, err[256];
+	int			 dfd;
 
 	CHECK(mkdir(mdir, 0700) == 0);
-	path = xasprintf("%s/%s", mdir, MACHINE_CONFIG_FILE);
+	CHECK((dfd = open(mdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.image = xstrdup("/i");
 	cfg.kernel = xstrdup("/k");
 	cfg.cmdline = xstrdup("");
 	cfg.mem_mb = 64;
 	cfg.owner = U1;
-	CHECK(machine_config_write(mdir, "m", &cfg) == 0);
-	CHECK(machine_config_read(mdir, &got, &name) == 0);
+	CHECK(machine_config_write(dfd, "m", &cfg, NULL) == 0);
+	CHECK(machine_config_read(dfd, false, &got, &name, NULL, err,
+	    sizeof(err)) == 0);
 	CHECK(got.owner == U1);
 	free(name);
 	machine_config_clear(&got);
 	machine_config_clear(&cfg);
 
 	text = xasprintf("%s}", base);
-	CHECK(write_file_atomic(path, text, strlen(text), 0600) == 0);
+	CHECK(machine_config_parse(text, strlen(text), &got, &name, NULL, err,
+	    sizeof(err)) == 0);
 	free(text);
-	CHECK(machine_config_read(mdir, &got, &name) == 0);
 	CHECK(got.owner == 0);
 	free(name);
 	machine_config_clear(&got);
@@ -257,11 +259,12 @@ test_machine_owner(void)
 	    "1.5", "null" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		text = xasprintf("%s,\"owner\":%s}", base, bad[i]);
-		CHECK(write_file_atomic(path, text, strlen(text), 0600) == 0);
+		CHECK(machine_config_parse(text, strlen(text), &got, &name, NULL,
+		    err, sizeof(err)) == -EBADMSG);
+		CHECK(strstr(err, "owner") != NULL);
 		free(text);
-		CHECK(machine_config_read(mdir, &got, &name) == -EBADMSG);
 	}
-	free(path);
+	close(dfd);
 	free(mdir);
 }
 

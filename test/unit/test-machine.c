@@ -15,6 +15,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "fsat.h"
 #include "machine-config.h"
 #include "machine.h"
 #include "uml.h"
@@ -110,13 +111,70 @@ test_names(void)
 	CHECK(!machine_path_is_safe("/\xc3\xa9"));
 }
 
+/* Parse one machine.json text; the error must name field. */
+static void
+check_bad_field(const char *json, const char *field)
+{
+	struct machine_config	cfg;
+	char			*name = NULL, err[256] = "";
+
+	CHECK(machine_config_parse(json, strlen(json), &cfg, &name, NULL, err,
+	    sizeof(err)) == -EBADMSG);
+	CHECK(name == NULL && cfg.image == NULL && cfg.ndisks == 0);
+	if (strstr(err, field) == NULL) {
+		fprintf(stderr, "error \"%s\" does not name %s\n", err, field);
+		test_failed++;
+	} else
+		test_passed++;
+}
+
+/* Every field of machine.json is type checked, the error names it. */
+static void
+test_config_types(void)
+{
+	struct machine_config	cfg;
+	char			*name = NULL, err[256];
+#define GOOD_HEAD "{\"machine\":\"m\",\"image\":\"/i\",\"cmdline\":\"\"," \
+	    "\"mem_mb\":64,\"disks\":[],"
+	static const char good[] = GOOD_HEAD "\"kernel\":\"/k\"}";
+
+	CHECK(machine_config_parse(good, strlen(good), &cfg, &name, NULL, err,
+	    sizeof(err)) == 0);
+	CHECK(name != NULL && strcmp(name, "m") == 0 && cfg.created[0] == '\0');
+	free(name);
+	machine_config_clear(&cfg);
+	check_bad_field(GOOD_HEAD "\"kernel\":1}", "\"kernel\"");
+	check_bad_field(GOOD_HEAD "\"kernel\":null}", "\"kernel\"");
+	check_bad_field(GOOD_HEAD "\"kernel\":\"/k\",\"created\":[]}",
+	    "\"created\"");
+	check_bad_field(GOOD_HEAD "\"kernel\":\"/k\",\"dir_dev\":5,"
+	    "\"dir_ino\":\"1\"}", "\"dir_dev\"");
+	check_bad_field(GOOD_HEAD "\"kernel\":\"/k\",\"dir_ino\":\"1\"}",
+	    "\"dir_dev\"");
+	check_bad_field("{\"machine\":\"m\",\"image\":\"/i\",\"cmdline\":\"\","
+	    "\"mem_mb\":\"64\",\"disks\":[],\"kernel\":\"/k\"}", "\"mem_mb\"");
+	check_bad_field("{\"machine\":\"m\",\"image\":\"/i\",\"cmdline\":\"\","
+	    "\"mem_mb\":64,\"disks\":[\"/a\",2],\"kernel\":\"/k\"}",
+	    "\"disks\"[1]");
+	check_bad_field("{\"machine\":\"m\",\"image\":\"/i\",\"cmdline\":\"\","
+	    "\"mem_mb\":64,\"disks\":{},\"kernel\":\"/k\"}", "\"disks\"");
+	check_bad_field("{\"machine\":7}", "\"machine\"");
+	check_bad_field("[1]", "not a JSON object");
+	check_bad_field(GOOD_HEAD "\"kernel\":\"/k\"} trailing", "not a JSON object");
+#undef GOOD_HEAD
+}
+
 /* machine.json and run.json survive a write/read round trip. */
 static void
 test_config_files(void)
 {
 	struct machine_config	cfg, got;
 	struct machine_run	run, rgot;
-	char			*name = NULL, *path;
+	struct fs_id		id = { 7, 18446744073709551615ULL }, gid;
+	char			*name = NULL, *path, err[256];
+	int			dfd = fs_open_dir(dir, NULL, NULL);
+
+	CHECK(dfd >= 0);
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.image = xstrdup("/img/a.img");
@@ -127,8 +185,10 @@ test_config_files(void)
 	cfg.disks[1] = xstrdup("/d/2.img");
 	cfg.ndisks = 2;
 	snprintf(cfg.created, sizeof(cfg.created), "2026-11-27T18:40:00Z");
-	CHECK(machine_config_write(dir, "demo", &cfg) == 0);
-	CHECK(machine_config_read(dir, &got, &name) == 0);
+	CHECK(machine_config_write(dfd, "demo", &cfg, &id) == 0);
+	CHECK(machine_config_read(dfd, true, &got, &name, &gid, err,
+	    sizeof(err)) == 0);
+	CHECK(fs_id_eq(&gid, &id));
 	CHECK_STR(name, "demo");
 	CHECK_STR(got.image, "/img/a.img");
 	CHECK_STR(got.kernel, "/usr/bin/linux.uml");
@@ -144,21 +204,30 @@ test_config_files(void)
 	path = xasprintf("%s/%s", dir, MACHINE_CONFIG_FILE);
 	CHECK(write_file_atomic(path, "{\"machine\":\"x\",\"mem_mb\":1}", 26,
 	    0600) == 0);
-	CHECK(machine_config_read(dir, &got, &name) == -EBADMSG);
+	CHECK(machine_config_read(dfd, false, &got, &name, NULL, err,
+	    sizeof(err)) == -EBADMSG);
 	CHECK(write_file_atomic(path, "not json", 8, 0600) == 0);
-	CHECK(machine_config_read(dir, &got, &name) == -EBADMSG);
+	CHECK(machine_config_read(dfd, false, &got, &name, NULL, err,
+	    sizeof(err)) == -EBADMSG);
+	CHECK(unlink(path) == 0);
+	/* A symlink planted as machine.json is not followed. */
+	CHECK(symlink("/etc/passwd", path) == 0);
+	CHECK(machine_config_read(dfd, false, &got, &name, NULL, err,
+	    sizeof(err)) == -ELOOP);
+	CHECK(strstr(err, "symlink") != NULL);
 	CHECK(unlink(path) == 0);
 	free(path);
+	test_config_types();
 
 	memset(&run, 0, sizeof(run));
-	CHECK(machine_run_read(dir, &rgot) == -ENOENT);
+	CHECK(machine_run_read(dfd, &rgot) == -ENOENT);
 	run.state = MACHINE_PAUSED;
 	run.pid = 4242;
 	run.starttime = 18446744073709551615ULL;
 	run.savable = true;
 	snprintf(run.started, sizeof(run.started), "2026-11-27T18:40:01Z");
-	CHECK(machine_run_write(dir, &run) == 0);
-	CHECK(machine_run_read(dir, &rgot) == 0);
+	CHECK(machine_run_write(dfd, &run) == 0);
+	CHECK(machine_run_read(dfd, &rgot) == 0);
 	CHECK(rgot.state == MACHINE_PAUSED && rgot.pid == 4242);
 	CHECK(rgot.starttime == 18446744073709551615ULL && rgot.savable);
 	CHECK(!rgot.has_exit);
@@ -168,13 +237,14 @@ test_config_files(void)
 	run.has_exit = true;
 	run.signal_known = true;
 	run.signal = 9;
-	CHECK(machine_run_write(dir, &run) == 0);
-	CHECK(machine_run_read(dir, &rgot) == 0);
+	CHECK(machine_run_write(dfd, &run) == 0);
+	CHECK(machine_run_read(dfd, &rgot) == 0);
 	CHECK(rgot.state == MACHINE_CRASHED && rgot.pid == 0 && rgot.has_exit);
 	CHECK(!rgot.status_known && rgot.signal_known && rgot.signal == 9);
 	path = xasprintf("%s/%s", dir, MACHINE_RUN_FILE);
 	CHECK(unlink(path) == 0);
 	free(path);
+	close(dfd);
 }
 
 /* uml_build_argv(l) joined by blanks (caller frees). */
@@ -362,7 +432,25 @@ test_machine_files(void)
 	CHECK(machine_create(pdir, &cfg, &pm, err, sizeof(err)) == 0);
 	link = machine_paths_link(pdir);
 	CHECK(pm != NULL && machine_is_path(pm));
-	CHECK(lstat(link, &st) == 0 && S_ISLNK(st.st_mode));
+	/* The record is sbumld's own copy of the configuration, with the dir's identity. */
+	CHECK(lstat(link, &st) == 0 && S_ISDIR(st.st_mode));
+	{
+		struct machine_config	rcfg;
+		struct fs_id		rid;
+		struct stat		dst;
+		char			*rname = NULL;
+		int			rfd = fs_open_dir(link, NULL, NULL);
+
+		CHECK(rfd >= 0 && machine_config_read(rfd, true, &rcfg, &rname,
+		    &rid, err, sizeof(err)) == 0);
+		CHECK(rname != NULL && strcmp(rname, pdir) == 0);
+		CHECK(stat(pdir, &dst) == 0 && rid.dev == dst.st_dev &&
+		    rid.ino == dst.st_ino);
+		CHECK(rcfg.kernel != NULL && strcmp(rcfg.kernel, "/k") == 0);
+		free(rname);
+		machine_config_clear(&rcfg);
+		close(rfd);
+	}
 	{
 		size_t	 nl;
 		struct machine **list = machine_list(&nl);
@@ -399,6 +487,27 @@ test_machine_files(void)
 		machine_config_clear(&cfg);
 		CHECK(unlink(foreign) == 0 && rmdir(pdir) == 0);
 		free(foreign);
+	}
+	/* A path that reaches the state dir through a symlink is refused. */
+	{
+		char *via = xasprintf("%s/via", dir), *inside;
+
+		CHECK(symlink(daemon_config.state_dir, via) == 0);
+		inside = xasprintf("%s/vm", via);
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.image = xstrdup("/img");
+		cfg.kernel = xstrdup("/k");
+		cfg.cmdline = xstrdup("");
+		CHECK(machine_create(inside, &cfg, &pm, err, sizeof(err)) ==
+		    -EINVAL);
+		CHECK(strstr(err, "inside the state directory") != NULL);
+		machine_config_clear(&cfg);
+		free(pdir);
+		pdir = xasprintf("%s/vm", daemon_config.state_dir);
+		CHECK(access(pdir, F_OK) == -1 && errno == ENOENT);
+		CHECK(unlink(via) == 0);
+		free(inside);
+		free(via);
 	}
 	free(pdir);
 
