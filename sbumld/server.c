@@ -45,6 +45,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "util.h"
+#include "worker.h"
 
 #define CLIENT_DEAD		0x1	/* unlinked; the reaper closes it */
 #define CLIENT_CLOSING		0x2	/* input discarded; lingers once output is flushed */
@@ -346,6 +347,8 @@ client_kill(struct client *c, const char *why)
 		return;
 	log_debug("%s: closing: %s", c->name, why);
 	c->flags |= CLIENT_DEAD;
+	/* Nobody reads its answers any more: its jobs stop waiting on its descriptors. */
+	worker_cancel_owner(c);
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
 	if (c->read_ev != NULL)
