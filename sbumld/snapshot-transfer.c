@@ -289,6 +289,8 @@ export_run(struct xfer_job *job)
 	job->chunks_skipped = c.skipped;
 	if (job->file != NULL && (r = export_open_file(job)) < 0)
 		goto out;
+	/* Tests stop here to kill the daemon with the temporary file made. */
+	test_knob_sleep("SBUMLD_TEST_EXPORT_DELAY_MS");
 	head = export_head(job, c.n);
 	text = json_object_to_json_string_ext(head, JSON_C_TO_STRING_PLAIN);
 	r = stream_write_open_cancel(job->fd, job->cancel_fd, &st);

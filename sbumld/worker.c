@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The worker pool (worker.h): a FIFO queue of jobs, at most
- * WORKER_MAX_THREADS of them running, each in a thread of its own that
+ * WORKER_MAX_THREADS of the clients' ones running, each in a thread of its own that
  * signals an eventfd when its function has returned; the loop's read event
  * joins it, runs the completion and starts what may start next.  All of the
  * pool's state is the event loop's: threads see only their own job's fn and
@@ -40,7 +40,7 @@ TAILQ_HEAD(worker_list, worker);
 
 static struct worker_list	queue = TAILQ_HEAD_INITIALIZER(queue);
 static struct worker_list	running = TAILQ_HEAD_INITIALIZER(running);
-static unsigned			nrunning;
+static unsigned			nowned;	/* running jobs with an owner */
 
 static void
 worker_free(struct worker *w)
@@ -78,7 +78,8 @@ worker_done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)!read(fd, &v, sizeof(v));
 	pthread_join(w->thread, NULL);
 	TAILQ_REMOVE(&running, w, entry);
-	nrunning--;
+	if (w->owner != NULL)
+		nowned--;
 	worker_free(w);
 	done(done_arg);
 	worker_run_ready();
@@ -121,9 +122,11 @@ running_store(enum worker_store kind)
 }
 
 /*
- * Start queued jobs in order while threads are free.  A store job waits
- * while an exclusive one runs or is queued before it; an exclusive one
- * waits until no store job runs.
+ * Start queued jobs in order.  Clients' jobs take at most
+ * WORKER_MAX_THREADS threads; the daemon's own (saves, restores: one per
+ * machine at most) are not held behind them.  A store job waits while an
+ * exclusive one runs or is queued before it; an exclusive one waits until
+ * no store job runs.
  */
 static void
 worker_run_ready(void)
@@ -132,9 +135,10 @@ worker_run_ready(void)
 	bool		 excl_ahead = false;
 	int		 r;
 
-	for (w = TAILQ_FIRST(&queue); w != NULL && nrunning < WORKER_MAX_THREADS;
-	    w = next) {
+	for (w = TAILQ_FIRST(&queue); w != NULL; w = next) {
 		next = TAILQ_NEXT(w, entry);
+		if (w->owner != NULL && nowned >= WORKER_MAX_THREADS)
+			continue;
 		if (w->store == WORKER_STORE_EXCLUSIVE) {
 			if (excl_ahead || running_store(WORKER_STORE_SHARED) ||
 			    running_store(WORKER_STORE_EXCLUSIVE)) {
@@ -152,7 +156,8 @@ worker_run_ready(void)
 		TAILQ_REMOVE(&queue, w, entry);
 		TAILQ_INSERT_TAIL(&running, w, entry);
 		w->running = true;
-		nrunning++;
+		if (w->owner != NULL)
+			nowned++;
 		if (w->store == WORKER_STORE_EXCLUSIVE)
 			excl_ahead = true;
 	}

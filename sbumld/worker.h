@@ -8,8 +8,10 @@
  * The function must not touch anything the event loop owns; the completion
  * may (the thread is joined before it runs).
  *
- * Bounds (doc/rpc.md, "Limits"): at most WORKER_MAX_THREADS jobs run at
- * once, the rest wait in one FIFO queue.  Jobs a client asked for are
+ * Bounds (doc/rpc.md, "Limits"): at most WORKER_MAX_THREADS clients' jobs
+ * run at once, the rest wait in one FIFO queue; the daemon's own jobs
+ * (a save's storing, a restore's materialising: one per machine at most)
+ * are not held behind them.  Jobs a client asked for are
  * admitted only while that client has fewer than WORKER_MAX_CLIENT_JOBS and
  * all clients together fewer than WORKER_MAX_JOBS queued or running; the
  * caller answers LimitExceeded otherwise.  A client that goes away cancels
