@@ -341,33 +341,6 @@ collect_garbage(struct json_object **ret, char *err, size_t errlen)
 	return r;
 }
 
-/*
- * The {"snapshot": name} of info, verify and check: parse it, resolve it and load
- * its manifest.  On failure the call is answered and -1 returned; on success
- * *ret_dir (caller frees) and *ret_man (caller puts) are set.
- */
-static int
-load_snapshot_param(struct rpc_call *call, struct json_object *params,
-    struct snap_params *p, char **ret_dir, struct json_object **ret_man)
-{
-	char	 err[1024], *dir;
-	int	 r;
-
-	if (rpc_parse_params(call, params, snap_table, p) < 0)
-		return -1;
-	if (snapshot_resolve(p->snapshot, &dir, err, sizeof(err)) < 0) {
-		bad_name(call, "snapshot", err);
-		return -1;
-	}
-	if ((r = snapshot_manifest_load(dir, ret_man, err, sizeof(err))) < 0) {
-		rpc_snapshot_load_error(call, r, err);
-		free(dir);
-		return -1;
-	}
-	*ret_dir = dir;
-	return 0;
-}
-
 static void
 info_worker(void *arg)
 {
@@ -535,7 +508,7 @@ gc_blocked(void)
 		    "garbage after it";
 	if (store_readers_active() || worker_store_busy())
 		return "a job is reading the chunk store (an export, restore, "
-		    "verify, info or list); collect garbage after it";
+		    "verify, info, check, list or delete); collect garbage after it";
 	return NULL;
 }
 
@@ -544,6 +517,8 @@ static void
 delete_done(void *arg)
 {
 	struct snap_job		*job = arg;
+	struct worker_opts	 o = { NULL, WORKER_STORE_EXCLUSIVE };
+	struct json_object	*d;
 	const char		*busy;
 
 	if (job->res == NULL || !job->chunked) {
@@ -553,15 +528,16 @@ delete_done(void *arg)
 		return;
 	}
 	log_info("snapshot %s deleted", job->dir);
-	if ((busy = gc_blocked()) != NULL) {
-		struct json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "deferred", json_object_new_string(busy));
-		json_object_object_add(job->res, "freed", d);
-		snap_job_answer(job);
+	o.owner = rpc_call_client(job->call);
+	if ((busy = gc_blocked()) == NULL &&
+	    worker_submit(&o, gc_worker, delete_gc_done, job, NULL) == 0)
 		return;
-	}
-	(void)snap_job_submit(job, WORKER_STORE_EXCLUSIVE, gc_worker, delete_gc_done);
+	/* The snapshot is gone either way: the next delete or store.gc frees. */
+	d = json_object_new_object();
+	json_object_object_add(d, "deferred", json_object_new_string(busy != NULL ?
+	    busy : "too many jobs; run store.gc later"));
+	json_object_object_add(job->res, "freed", d);
+	snap_job_answer(job);
 }
 
 int
@@ -756,23 +732,24 @@ check_base_images(struct json_object *man, char *detail, size_t len)
 	return true;
 }
 
-int
-rpc_snapshot_check(struct rpc_call *call, struct json_object *params)
+static void
+check_worker(void *arg)
 {
-	struct snap_params	 p = { 0 };
-	struct json_object	*man, *res, *checks, *host, *hc;
+	struct snap_job		*job = arg;
+	struct json_object	*man, *checks, *host, *hc;
 	struct hostfacts	 here;
-	char			*dir, detail[1024];
+	char			 detail[1024];
 	bool			 restorable = true, ok;
 	int			 r;
 
 	/* A missing or corrupt snapshot is an error, as for snapshot.info. */
-	if (load_snapshot_param(call, params, &p, &dir, &man) < 0)
-		return 0;
+	if ((man = snap_job_manifest(job)) == NULL)
+		return;
 	if ((r = hostfacts_read(&here)) < 0) {
-		rpc_error(call, RPC_INTERNAL_ERROR, "cannot read this host's "
+		snap_job_fail(job, RPC_INTERNAL_ERROR, NULL, "cannot read this host's "
 		    "facts: %s", strerror(-r));
-		goto out;
+		json_object_put(man);
+		return;
 	}
 	checks = json_object_new_array();
 	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION)
@@ -800,15 +777,20 @@ rpc_snapshot_check(struct rpc_call *call, struct json_object *params)
 	ok = check_base_images(man, detail, sizeof(detail));
 	add_check(checks, &restorable, "base_images", ok, detail);
 
-	res = json_object_new_object();
-	json_object_object_add(res, "snapshot", json_object_new_string(p.snapshot));
-	json_object_object_add(res, "restorable", json_object_new_boolean(restorable));
-	json_object_object_add(res, "checks", checks);
-	rpc_reply(call, res);
-out:
+	job->res = json_object_new_object();
+	json_object_object_add(job->res, "snapshot", json_object_new_string(job->name));
+	json_object_object_add(job->res, "restorable", json_object_new_boolean(restorable));
+	json_object_object_add(job->res, "checks", checks);
 	json_object_put(man);
-	free(dir);
-	return 0;
+}
+
+int
+rpc_snapshot_check(struct rpc_call *call, struct json_object *params)
+{
+	struct snap_job *job = snap_job_param(call, params);
+
+	return job == NULL ? 0 : snap_job_submit(job, WORKER_STORE_SHARED,
+	    check_worker, snap_job_answer);
 }
 
 int

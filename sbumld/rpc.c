@@ -385,7 +385,8 @@ rpc_error_limit_jobs(struct rpc_call *call)
 	json_object_object_add(data, "jobs", json_object_new_int(WORKER_MAX_JOBS));
 	rpc_error_data(call, RPC_E_LIMIT_EXCEEDED, data, "too many jobs: at most "
 	    "%d per connection and %d in all may be queued or running (export, "
-	    "import, verify, list, delete, gc); try again when one has finished",
+	    "import, verify, info, check, list, delete, gc); try again when one "
+	    "has finished",
 	    WORKER_MAX_CLIENT_JOBS, WORKER_MAX_JOBS);
 }
 
