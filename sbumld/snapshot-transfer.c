@@ -124,6 +124,18 @@ job_fail(struct xfer_job *job, int r, int code, const char *fmt, ...)
 }
 
 
+/*
+ * The stream gives up once the client has gone if it is the client's own
+ * descriptor (a pipe or socket it may never serve); a file of ours is
+ * written or read to the end, as every other job runs to its end.
+ */
+static int
+stream_cancel_fd(const struct xfer_job *job)
+{
+	return job->file == NULL ? job->cancel_fd : -1;
+}
+
+
 /* --- Export --- */
 
 /* The chunks to send: each distinct one once, minus the base's. */
@@ -293,7 +305,7 @@ export_run(struct xfer_job *job)
 	test_knob_sleep("SBUMLD_TEST_EXPORT_DELAY_MS");
 	head = export_head(job, c.n);
 	text = json_object_to_json_string_ext(head, JSON_C_TO_STRING_PLAIN);
-	r = stream_write_open_cancel(job->fd, job->cancel_fd, &st);
+	r = stream_write_open_cancel(job->fd, stream_cancel_fd(job), &st);
 	if (r == 0)
 		r = stream_put(st, STREAM_HEAD, text, strlen(text), NULL, 0);
 	json_object_put(head);
@@ -553,7 +565,7 @@ import_run(struct xfer_job *job)
 		    RPC_E_IO_ERROR, "cannot open %s: %s", job->file, strerror(errno));
 		goto out;
 	}
-	if ((r = stream_read_open_cancel(job->fd, job->cancel_fd, &st, err,
+	if ((r = stream_read_open_cancel(job->fd, stream_cancel_fd(job), &st, err,
 	    sizeof(err))) < 0) {
 		job_fail(job, r, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT : RPC_E_IO_ERROR,
 		    "%s", err);
