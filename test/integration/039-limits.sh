@@ -48,7 +48,7 @@ printf '{"format": "sbuml-snapshot", "version": 1, "files": [{"path": "capture/p
 rpc snapshot.verify '{"snapshot": "'"$T"'/fake1"}' >"$T/v.json" 2>&1 &
 VPID=$!
 verify_running() { python3 -c 'import os,sys; t=os.listdir("/proc/%s/task" % sys.argv[1]); sys.exit(0 if len(t) > 1 else 1)' "$DAEMON_PID"; }
-wait_until 20 verify_running || fail "the verify's worker thread did not start"
+wait_until 90 verify_running || fail "the verify's worker thread did not start"
 for i in 1 2 3; do
 	ctl ping >/dev/null || fail "ping while a verify runs"
 done
