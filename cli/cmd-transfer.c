@@ -26,6 +26,7 @@
 /* Where an export goes: a temporary sibling of FILE, renamed on success. */
 struct out_file {
 	const char	*path;		/* FILE, or NULL for stdout */
+	bool		 overwrite;	/* --overwrite: may replace FILE */
 	char		*tmp;
 	int		 fd;
 };
@@ -33,6 +34,7 @@ struct out_file {
 static int
 out_open(struct ctl *ctl, const char *arg, struct out_file *o)
 {
+	struct stat st;
 	char *d, *b;
 
 	o->tmp = NULL;
@@ -45,6 +47,12 @@ out_open(struct ctl *ctl, const char *arg, struct out_file *o)
 		return 0;
 	}
 	o->path = arg;
+	/* Guest memory: never replace a file by accident (the rename checks again). */
+	if (!o->overwrite && lstat(arg, &st) == 0) {
+		fprintf(stderr, "%s: %s exists: not replacing it (give --overwrite "
+		    "to replace it)\n", ctl->progname, arg);
+		return CTL_EXIT_FAILURE;
+	}
 	if ((d = strdup(arg)) == NULL || (b = strdup(arg)) == NULL ||
 	    asprintf(&o->tmp, "%s/.%s.partial-XXXXXX", dirname(d), basename(b)) < 0) {
 		fprintf(stderr, "%s: out of memory\n", ctl->progname);
@@ -62,7 +70,26 @@ out_open(struct ctl *ctl, const char *arg, struct out_file *o)
 	return 0;
 }
 
-/* Finish the export file: keep it (ok) under its name, or remove it. */
+/* Give the finished file its name: never over an existing one unless asked. */
+static int
+out_rename(const struct out_file *o)
+{
+	if (o->overwrite)
+		return rename(o->tmp, o->path);
+	if (renameat2(AT_FDCWD, o->tmp, AT_FDCWD, o->path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* No RENAME_NOREPLACE here: link refuses an existing name too. */
+	if (link(o->tmp, o->path) < 0)
+		return -1;
+	return unlink(o->tmp);
+}
+
+/*
+ * Finish the export file: keep it (ok) under its name, or remove it.  It
+ * stays mode 0600 (mkostemp's): it holds the guest's memory.
+ */
 static int
 out_close(struct ctl *ctl, struct out_file *o, bool ok)
 {
@@ -70,8 +97,7 @@ out_close(struct ctl *ctl, struct out_file *o, bool ok)
 
 	if (o->tmp == NULL)
 		return 0;
-	if (ok && (fchmod(o->fd, 0644) < 0 || fsync(o->fd) < 0 ||
-	    rename(o->tmp, o->path) < 0)) {
+	if (ok && (fsync(o->fd) < 0 || out_rename(o) < 0)) {
 		fprintf(stderr, "%s: cannot write %s: %s\n", ctl->progname, o->path,
 		    strerror(errno));
 		ex = CTL_EXIT_FAILURE;
@@ -104,11 +130,12 @@ print_export(FILE *f, struct json_object *res, const char *file)
 }
 
 static int
-do_export(struct ctl *ctl, const char *snapshot, const char *base, const char *file)
+do_export(struct ctl *ctl, const char *snapshot, const char *base, const char *file,
+    bool overwrite)
 {
 	struct sbuml_transfer t = { snapshot, base, -1, NULL };
 	struct json_object *res = NULL;
-	struct out_file o;
+	struct out_file o = { .overwrite = overwrite };
 	int ex, r;
 
 	if ((ex = ctl_connect(ctl)) != 0 || (ex = out_open(ctl, file, &o)) != 0)
@@ -170,12 +197,17 @@ do_import(struct ctl *ctl, const char *file, const char *snapshot, const char *b
 	return ex;
 }
 
-/* Parse "--base PARENT" and the common options.  0 or an exit code. */
+/*
+ * Parse "--base PARENT", "--overwrite" (export only: ret_overwrite not NULL)
+ * and the common options.  0 or an exit code.
+ */
 static int
-parse_base(struct ctl *ctl, int argc, char **argv, const char **ret_base)
+parse_base(struct ctl *ctl, int argc, char **argv, const char **ret_base,
+    bool *ret_overwrite)
 {
 	static const struct option opts[] = {
 		{ "base",	required_argument, NULL, 'b' },
+		{ "overwrite",	no_argument,	   NULL, 'O' },
 		CTL_COMMON_OPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -184,6 +216,10 @@ parse_base(struct ctl *ctl, int argc, char **argv, const char **ret_base)
 	while ((opt = getopt_long(argc, argv, ":hb:", opts, NULL)) != -1) {
 		if (opt == 'b')
 			*ret_base = optarg;
+		else if (opt == 'O' && ret_overwrite != NULL)
+			*ret_overwrite = true;
+		else if (opt == 'O')
+			return ctl_usage(ctl, "--overwrite is for export only");
 		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
@@ -195,16 +231,17 @@ cmd_export(struct ctl *ctl, int argc, char **argv)
 {
 	const char *base_arg = NULL;
 	char *snapshot = NULL, *base = NULL;
+	bool overwrite = false;
 	int ex;
 
-	if ((ex = parse_base(ctl, argc, argv, &base_arg)) != 0 ||
+	if ((ex = parse_base(ctl, argc, argv, &base_arg, &overwrite)) != 0 ||
 	    (ex = ctl_nargs(ctl, argc, 2, "want SNAPSHOT and FILE (- for stdout)")) != 0)
 		return ex;
 	ctl->target = argv[optind];
 	if ((ex = ctl_path_arg(ctl, argv[optind], "SNAPSHOT", &snapshot)) == 0 &&
 	    (base_arg == NULL ||
 	    (ex = ctl_path_arg(ctl, base_arg, "--base", &base)) == 0))
-		ex = do_export(ctl, snapshot, base, argv[optind + 1]);
+		ex = do_export(ctl, snapshot, base, argv[optind + 1], overwrite);
 	free(snapshot);
 	free(base);
 	return ex;
@@ -217,7 +254,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	char *snapshot = NULL, *base = NULL;
 	int ex;
 
-	if ((ex = parse_base(ctl, argc, argv, &base_arg)) != 0)
+	if ((ex = parse_base(ctl, argc, argv, &base_arg, NULL)) != 0)
 		return ex;
 	if (argc - optind < 1 || argc - optind > 2)
 		return ctl_usage(ctl, argc - optind < 1 ? "missing FILE (- for stdin)" :
@@ -248,7 +285,7 @@ cmd_sbumldelta(struct ctl *ctl, int argc, char **argv)
 	ctl->target = argv[optind];
 	if ((ex = ctl_path_arg(ctl, argv[optind], "SNAPSHOT", &snapshot)) == 0 &&
 	    (ex = ctl_path_arg(ctl, argv[optind + 1], "PARENT", &parent)) == 0)
-		ex = do_export(ctl, snapshot, parent, argv[optind + 2]);
+		ex = do_export(ctl, snapshot, parent, argv[optind + 2], false);
 	free(snapshot);
 	free(parent);
 	return ex;

@@ -10,6 +10,9 @@
  *    exists once its work directory is renamed to the final name, so a work
  *    directory is never part of a snapshot; nothing lists, restores or
  *    collects through it.
+ *  - ".<file>.partial-XXXXXX" files of exports to a path: journaled like a
+ *    path snapshot's work directory, so only files this daemon created are
+ *    removed (a user's file that merely has such a name has no entry).
  *  - <store>/tmp/restore-XXXXXX: a capture materialised for a restore.  The
  *    kernel reads it only while it starts (tens of milliseconds after exec;
  *    it copies physmem into its own file), long over by the time a new
@@ -134,8 +137,16 @@ is_workdir_path(const char *path)
 	return path_is_normal(path) && base != NULL && is_partial_name(base + 1);
 }
 
-int
-recover_journal_mkdtemp(char *tmpl)
+/*
+ * Journal tmpl (filled in), then create it with make (a directory or a
+ * file).  The entry is durable before the object exists: a crash in
+ * between leaves an entry naming nothing, never an object nobody knows
+ * about.  0 or -errno.
+ */
+typedef int	make_fn(const char *path, void *arg);
+
+static int
+journal_make(char *tmpl, make_fn *make, void *arg)
 {
 	static const char	 chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789";
@@ -162,13 +173,8 @@ recover_journal_mkdtemp(char *tmpl)
 			free(entry);
 			continue;
 		}
-		/*
-		 * The entry is durable before the directory exists: a crash
-		 * in between leaves an entry naming nothing, never a work
-		 * directory nobody knows about.
-		 */
-		if ((r = fsync_dir(jdir)) == 0 && mkdir(tmpl, 0700) < 0)
-			r = -errno;
+		if ((r = fsync_dir(jdir)) == 0)
+			r = make(tmpl, arg);
 		if (r < 0)
 			(void)unlink(entry);
 		free(entry);
@@ -176,6 +182,36 @@ recover_journal_mkdtemp(char *tmpl)
 out:
 	free(jdir);
 	return r;
+}
+
+static int
+make_dir(const char *path, void *arg)
+{
+	(void)arg;
+	return mkdir(path, 0700) < 0 ? -errno : 0;
+}
+
+/* A new file of ours only: never an existing one, never through a symlink. */
+static int
+make_file(const char *path, void *arg)
+{
+	int *fd = arg;
+
+	*fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	return *fd < 0 ? -errno : 0;
+}
+
+int
+recover_journal_mkdtemp(char *tmpl)
+{
+	return journal_make(tmpl, make_dir, NULL);
+}
+
+int
+recover_journal_mkstemp(char *tmpl, int *ret_fd)
+{
+	*ret_fd = -1;
+	return journal_make(tmpl, make_file, ret_fd);
 }
 
 int
@@ -193,9 +229,10 @@ recover_journal_drop(const char *dir)
 }
 
 /*
- * Remove the work directory path if it is one of ours: a real directory
- * (not a symlink) owned by us.  *ret_removed tells whether there was one.
- * 0 or -errno (-EPERM: something else has the name).
+ * Remove the work directory or temporary file path if it is one of ours: a
+ * real directory or regular file (not a symlink) owned by us.  *ret_removed
+ * tells whether there was one.  0 or -errno (-EPERM: something else has
+ * the name).
  */
 static int
 remove_workdir(const char *path, bool *ret_removed)
@@ -206,9 +243,13 @@ remove_workdir(const char *path, bool *ret_removed)
 	*ret_removed = false;
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+	if ((!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) || st.st_uid != geteuid())
 		return -EPERM;
-	if ((r = fs_remove_tree(path)) < 0)
+	if (S_ISREG(st.st_mode))
+		r = unlink(path) < 0 ? -errno : 0;
+	else
+		r = fs_remove_tree(path);
+	if (r < 0)
 		return r;
 	*ret_removed = true;
 	return 0;
@@ -249,7 +290,8 @@ recover_journal_entry(const char *jdir, const char *name, unsigned *saves)
 		if (r != -EPERM)
 			goto out;
 	} else if (removed) {
-		log_info("recovery: removed %s, left by an interrupted save", target);
+		log_info("recovery: removed %s, left by an interrupted save or "
+		    "export", target);
 		(*saves)++;
 	}
 	if (unlink(path) < 0 && errno != ENOENT) {

@@ -24,7 +24,14 @@
  */
 int	recover_journal_mkdtemp(char *tmpl);
 /*
- * Forget the journal entry of work directory dir: call once the directory
+ * The same for a file: journal it, then create it (O_EXCL, O_NOFOLLOW,
+ * mode 0600) and set *ret_fd (write only).  For an export's temporary
+ * file ".<name>.partial-XXXXXX"; drop the entry with recover_journal_drop
+ * once the file is renamed into place or removed.  0 or -errno.
+ */
+int	recover_journal_mkstemp(char *tmpl, int *ret_fd);
+/*
+ * Forget the journal entry of work directory (or file) dir: call once the directory
  * is removed or renamed into place.  No entry is fine.  0 or -errno.
  */
 int	recover_journal_drop(const char *dir);

@@ -2,6 +2,7 @@
 /* The snapshot.* RPC handlers (doc/rpc.md "Snapshots"). */
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +17,13 @@
 #include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
+#include "snapshot-delete.h"
 #include "snapshot-owner.h"
 #include "snapshot-restore.h"
 #include "snapshot-save.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 /* Answer -32602 for a bad snapshot name, naming the parameter. */
 static void
@@ -177,6 +180,155 @@ rpc_snapshot_load_error(struct rpc_call *call, int r, const char *msg)
 }
 
 /*
+ * A snapshot.* call whose file and store work runs in the worker pool
+ * (worker.h): the handler checks the parameters on the event loop, the
+ * worker loads and reads, and the loop answers with what it left: res, or
+ * the error code, data and message.
+ */
+struct snap_job {
+	struct rpc_call		*call;
+	char			*name;		/* as the client named it */
+	char			*dir;		/* resolved */
+	struct json_object	*res;		/* the result, or NULL: */
+	int			 code;		/* the error */
+	struct json_object	*data;		/* its error.data (may be NULL) */
+	char			 err[1536];
+	bool			 chunked;	/* delete: a format 2 snapshot went */
+	struct ucred		 caller;	/* list: whose snapshots to show */
+};
+
+static struct snap_job *
+snap_job_new(struct rpc_call *call, const char *name, char *dir)
+{
+	struct snap_job *job = xcalloc(1, sizeof(*job));
+
+	const struct ucred *cred = rpc_caller(call);
+
+	job->call = rpc_call_ref(call);
+	job->name = name != NULL ? xstrdup(name) : NULL;
+	job->dir = dir;
+	/* A caller already gone sees nothing: uid -1 owns no snapshot. */
+	job->caller = cred != NULL ? *cred : (struct ucred){ 0, (uid_t)-1, (gid_t)-1 };
+	return job;
+}
+
+static void
+snap_job_free(struct snap_job *job)
+{
+	rpc_call_unref(job->call);
+	json_object_put(job->res);
+	json_object_put(job->data);
+	free(job->name);
+	free(job->dir);
+	free(job);
+}
+
+/* In the worker: fail with code, data (taken, may be NULL) and a message. */
+static void __attribute__((format(printf, 4, 5)))
+snap_job_fail(struct snap_job *job, int code, struct json_object *data,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	job->code = code;
+	json_object_put(job->data);
+	job->data = data;
+	va_start(ap, fmt);
+	vsnprintf(job->err, sizeof(job->err), fmt, ap);
+	va_end(ap);
+}
+
+/* In the worker: a manifest load failure, as rpc_snapshot_load_error answers it. */
+static void
+snap_job_load_error(struct snap_job *job, int r, const char *msg)
+{
+	if (r == -ENOENT)
+		snap_job_fail(job, RPC_E_NO_SUCH_SNAPSHOT, NULL, "%s", msg);
+	else
+		snap_job_fail(job, RPC_E_BAD_SNAPSHOT, rpc_reason(msg), "%s", msg);
+}
+
+/* On the loop: answer with what the worker left, and free the job. */
+static void
+snap_job_answer(void *arg)
+{
+	struct snap_job *job = arg;
+
+	if (job->res != NULL) {
+		rpc_reply(job->call, job->res);
+		job->res = NULL;
+	} else {
+		rpc_error_data(job->call, job->code, job->data, "%s", job->err);
+		job->data = NULL;
+	}
+	snap_job_free(job);
+}
+
+/*
+ * Queue fn(job) in the pool for the call's client; done(job) answers.
+ * Returns RPC_DEFERRED, or 0 after answering a refusal (LimitExceeded).
+ * Takes the job.
+ */
+static int
+snap_job_submit(struct snap_job *job, enum worker_store store,
+    void (*fn)(void *), void (*done)(void *))
+{
+	struct worker_opts	o = { rpc_call_client(job->call), store };
+	int			r;
+
+	if ((r = worker_submit(&o, fn, done, job, NULL)) < 0) {
+		if (r == -EAGAIN)
+			rpc_error_limit_jobs(job->call);
+		else
+			rpc_error_errno(job->call, RPC_E_IO_ERROR, -r, "cannot start "
+			    "a worker");
+		snap_job_free(job);
+		return 0;
+	}
+	return RPC_DEFERRED;
+}
+
+/*
+ * Parse {"snapshot": name}, resolve it and check the caller may do action
+ * to it (may_remove: snapshot.delete) into a new job.  NULL after
+ * answering a bad parameter or a refusal.
+ */
+static struct snap_job *
+snap_job_param(struct rpc_call *call, struct json_object *params,
+    enum authz_action action, bool may_remove)
+{
+	struct snap_params	 p = { 0 };
+	char			 err[1024], *dir;
+
+	if (rpc_parse_params(call, params, snap_table, &p) < 0)
+		return NULL;
+	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) < 0) {
+		bad_name(call, "snapshot", err);
+		return NULL;
+	}
+	if (!rpc_authz_snapshot(call, p.snapshot, dir, action, may_remove)) {
+		free(dir);
+		return NULL;
+	}
+	return snap_job_new(call, p.snapshot, dir);
+}
+
+/* In the worker: load the job's manifest.  NULL after failing the job. */
+static struct json_object *
+snap_job_manifest(struct snap_job *job)
+{
+	struct json_object	*man;
+	char			 err[1024];
+	int			 r;
+
+	if ((r = snapshot_manifest_load(job->dir, &man, err, sizeof(err))) < 0) {
+		snap_job_load_error(job, r, err);
+		return NULL;
+	}
+	return man;
+}
+
+/*
  * Add the chunk store figures of a format 2 snapshot to its object o:
  * "stored_bytes" (compressed chunks it uses) and "freeable_bytes" (those
  * no other snapshot uses: what deleting it frees).
@@ -230,54 +382,28 @@ collect_garbage(struct json_object **ret, char *err, size_t errlen)
 	return r;
 }
 
-/*
- * The {"snapshot": name} of info, verify and check: parse it, resolve it,
- * check the caller may see it and load its manifest.  On failure the call
- * is answered and -1 returned; on success *ret_dir (caller frees) and
- * *ret_man (caller puts) are set.
- */
-static int
-load_snapshot_param(struct rpc_call *call, struct json_object *params,
-    struct snap_params *p, char **ret_dir, struct json_object **ret_man)
+static void
+info_worker(void *arg)
 {
-	char	 err[1024], *dir;
-	int	 r;
+	struct snap_job		*job = arg;
+	struct json_object	*man;
 
-	if (rpc_parse_params(call, params, snap_table, p) < 0)
-		return -1;
-	if (snapshot_resolve(p->snapshot, &dir, err, sizeof(err)) < 0) {
-		bad_name(call, "snapshot", err);
-		return -1;
-	}
-	if (!rpc_authz_snapshot(call, p->snapshot, dir, AUTHZ_VIEW, false)) {
-		free(dir);
-		return -1;
-	}
-	if ((r = snapshot_manifest_load(dir, ret_man, err, sizeof(err))) < 0) {
-		rpc_snapshot_load_error(call, r, err);
-		free(dir);
-		return -1;
-	}
-	*ret_dir = dir;
-	return 0;
+	if ((man = snap_job_manifest(job)) == NULL)
+		return;
+	job->res = snapshot_object(job->name, job->dir, man);
+	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION)
+		add_store_usage(job->res, job->dir, man);
+	json_object_put(man);
 }
 
 int
 rpc_snapshot_info(struct rpc_call *call, struct json_object *params)
 {
-	struct snap_params	 p = { 0 };
-	struct json_object	*man, *res;
-	char			*dir;
+	struct snap_job *job = snap_job_param(call, params, AUTHZ_VIEW,
+	    false);
 
-	if (load_snapshot_param(call, params, &p, &dir, &man) < 0)
-		return 0;
-	res = snapshot_object(p.snapshot, dir, man);
-	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION)
-		add_store_usage(res, dir, man);
-	rpc_reply(call, res);
-	json_object_put(man);
-	free(dir);
-	return 0;
+	return job == NULL ? 0 : snap_job_submit(job, WORKER_STORE_SHARED,
+	    info_worker, snap_job_answer);
 }
 
 /* qsort comparator for snapshot objects by "snapshot" member. */
@@ -291,22 +417,15 @@ cmp_snapshot(const void *a, const void *b)
 	return strcmp(json_object_get_string(vx), json_object_get_string(vy));
 }
 
-int
-rpc_snapshot_list(struct rpc_call *call, struct json_object *params)
+static void
+list_worker(void *arg)
 {
-	static const struct rpc_param table[] = { { NULL, 0, 0, 0, 0, 0 } };
-	const struct ucred	*cred = rpc_caller(call);
-	struct json_object	*arr = json_object_new_array(), *res;
-	char			*root;
+	struct snap_job		*job = arg;
+	struct json_object	*arr = json_object_new_array();
+	char			*root = snapshot_named_root();
 	DIR			*d;
 	struct dirent		*de;
-	char			 dummy;
 
-	if (rpc_parse_params(call, params, table, &dummy) < 0) {
-		json_object_put(arr);
-		return 0;
-	}
-	root = xasprintf("%s/snapshots", daemon_config.state_dir);
 	if ((d = opendir(root)) != NULL) {
 		while ((de = readdir(d)) != NULL) {
 			struct json_object	*man;
@@ -315,100 +434,167 @@ rpc_snapshot_list(struct rpc_call *call, struct json_object *params)
 			if (de->d_name[0] == '.')
 				continue;	/* also skips half-written saves */
 			dir = xasprintf("%s/%s", root, de->d_name);
-			if (!authz_may(cred, AUTHZ_VIEW, snapshot_owner_read(dir))) {
+			if (!authz_may(&job->caller, AUTHZ_VIEW,
+			    snapshot_owner_read(dir))) {
 				free(dir);
 				continue;
 			}
 			if (snapshot_manifest_load(dir, &man, err, sizeof(err)) == 0) {
 				json_object_array_add(arr, snapshot_object(de->d_name, dir, man));
 				json_object_put(man);
-			} else
-				log_debug("snapshot.list: skipping %s: %s", dir, err);
+			}
 			free(dir);
 		}
 		closedir(d);
 	}
 	free(root);
 	json_object_array_sort(arr, cmp_snapshot);
-	res = json_object_new_object();
-	json_object_object_add(res, "snapshots", arr);
-	rpc_reply(call, res);
-	return 0;
+	job->res = json_object_new_object();
+	json_object_object_add(job->res, "snapshots", arr);
+}
+
+int
+rpc_snapshot_list(struct rpc_call *call, struct json_object *params)
+{
+	static const struct rpc_param table[] = { { NULL, 0, 0, 0, 0, 0 } };
+	char dummy;
+
+	if (rpc_parse_params(call, params, table, &dummy) < 0)
+		return 0;
+	return snap_job_submit(snap_job_new(call, NULL, NULL), WORKER_STORE_SHARED,
+	    list_worker, snap_job_answer);
+}
+
+/*
+ * In the worker: remove the snapshot if it provably is one, and only the
+ * files sbuml made in it (snapshot-delete.h); unregister a format 2 one
+ * from the store first (a crash after that leaves chunks for the next gc).
+ */
+static void
+delete_worker(void *arg)
+{
+	struct snap_job		*job = arg;
+	struct json_object	*man;
+	struct store		*s;
+	char			 err[1024], *root;
+	int			 dfd, r;
+
+	if ((r = snapshot_delete_check(job->dir, &dfd, &man, err, sizeof(err))) < 0) {
+		if (r == -ENOENT)
+			snap_job_fail(job, RPC_E_NO_SUCH_SNAPSHOT, NULL, "%s", err);
+		else if (r == -EBADMSG || r == -ENOTEMPTY)
+			snap_job_fail(job, RPC_E_BAD_SNAPSHOT, rpc_reason(err), "%s is "
+			    "not an sbuml snapshot: %s; not deleting it", job->dir, err);
+		else
+			snap_job_fail(job, RPC_E_IO_ERROR, rpc_reason(err), "%s: %s",
+			    job->dir, err);
+		return;
+	}
+	job->chunked = snapshot_manifest_version(man) == SNAPSHOT_VERSION;
+	if (job->chunked) {
+		root = snapshot_store_root();
+		if ((s = store_open(root, err, sizeof(err))) != NULL) {
+			(void)store_ref_del(s, job->dir);
+			s = store_free(s);
+		}
+		free(root);
+	}
+	r = snapshot_delete_files(job->dir, dfd, man, err, sizeof(err));
+	(void)close(dfd);
+	json_object_put(man);
+	if (r < 0) {
+		snap_job_fail(job, RPC_E_IO_ERROR, rpc_reason(err), "cannot remove %s: %s",
+		    job->dir, err);
+		return;
+	}
+	job->res = json_object_new_object();
+	json_object_object_add(job->res, "deleted", json_object_new_string(job->name));
+}
+
+/* In the worker: mark and sweep; res gets "freed" (delete) or is the result (gc). */
+static void
+gc_worker(void *arg)
+{
+	struct snap_job		*job = arg;
+	struct json_object	*gc;
+	int			 r;
+
+	r = collect_garbage(&gc, job->err, sizeof(job->err));
+	if (job->res != NULL) {
+		/* After a delete: a failed gc is only logged, the next one frees. */
+		json_object_object_add(job->res, "freed", gc);
+		job->code = r < 0 && r != -EBUSY ? -1 : 0;
+		return;
+	}
+	if (r == 0) {
+		job->res = gc;
+		return;
+	}
+	json_object_put(gc);
+	job->code = r == -EBUSY ? RPC_E_BAD_STATE : RPC_E_IO_ERROR;
+}
+
+/* After a delete's gc: log its failure, answer the delete. */
+static void
+delete_gc_done(void *arg)
+{
+	struct snap_job *job = arg;
+
+	if (job->code == -1)
+		log_warnx("store: %s, ignoring", job->err);
+	job->code = 0;
+	snap_job_answer(job);
+}
+
+/* Why a gc cannot run now, or NULL.  On the loop. */
+static const char *
+gc_blocked(void)
+{
+	if (store_writers_active())
+		return "a save or an import is writing to the chunk store; collect "
+		    "garbage after it";
+	if (store_readers_active() || worker_store_busy())
+		return "a job is reading the chunk store (an export, restore, "
+		    "verify, info, check, list or delete); collect garbage after it";
+	return NULL;
+}
+
+/* The delete is done: answer, collecting garbage first for a format 2 one. */
+static void
+delete_done(void *arg)
+{
+	struct snap_job		*job = arg;
+	struct worker_opts	 o = { NULL, WORKER_STORE_EXCLUSIVE };
+	struct json_object	*d;
+	const char		*busy;
+
+	if (job->res == NULL || !job->chunked) {
+		if (job->res != NULL)
+			log_info("snapshot %s deleted", job->dir);
+		snap_job_answer(job);
+		return;
+	}
+	log_info("snapshot %s deleted", job->dir);
+	o.owner = rpc_call_client(job->call);
+	if ((busy = gc_blocked()) == NULL &&
+	    worker_submit(&o, gc_worker, delete_gc_done, job, NULL) == 0)
+		return;
+	/* The snapshot is gone either way: the next delete or store.gc frees. */
+	d = json_object_new_object();
+	json_object_object_add(d, "deferred", json_object_new_string(busy != NULL ?
+	    busy : "too many jobs; run store.gc later"));
+	json_object_object_add(job->res, "freed", d);
+	snap_job_answer(job);
 }
 
 int
 rpc_snapshot_delete(struct rpc_call *call, struct json_object *params)
 {
-	struct snap_params	 p = { 0 };
-	struct json_object	*res, *mj;
-	struct stat		 st;
-	struct store		*s;
-	char			 err[1024], *dir, *man;
-	bool			 chunked = false;
-	int			 r;
+	struct snap_job *job = snap_job_param(call, params, AUTHZ_CONTROL,
+	    true);
 
-	if (rpc_parse_params(call, params, snap_table, &p) < 0)
-		return 0;
-	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) < 0) {
-		bad_name(call, "snapshot", err);
-		return 0;
-	}
-	if (!rpc_authz_snapshot(call, p.snapshot, dir, AUTHZ_CONTROL, true)) {
-		free(dir);
-		return 0;
-	}
-	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		rpc_error(call, RPC_E_NO_SUCH_SNAPSHOT, "no snapshot at %s", dir);
-		free(dir);
-		return 0;
-	}
-	/* Only ever remove what is recognisably a snapshot. */
-	man = xasprintf("%s/%s", dir, SNAPSHOT_MANIFEST);
-	r = access(man, F_OK);
-	free(man);
-	if (r < 0) {
-		rpc_error_data(call, RPC_E_BAD_SNAPSHOT, rpc_reason("no manifest.json"),
-		    "%s holds no sbuml snapshot; "
-		    "not deleting it", dir);
-		free(dir);
-		return 0;
-	}
-	if (snapshot_manifest_load(dir, &mj, err, sizeof(err)) == 0) {
-		chunked = snapshot_manifest_version(mj) == SNAPSHOT_VERSION;
-		json_object_put(mj);
-	} else {
-		/* Possibly a format 2 snapshot with missing chunks: unregister anyway. */
-		chunked = true;
-	}
-	/* Unregister first: a crash after this leaves chunks for the next gc. */
-	if (chunked) {
-		char *root = snapshot_store_root();
-
-		if ((s = store_open(root, err, sizeof(err))) != NULL) {
-			(void)store_ref_del(s, dir);
-			s = store_free(s);
-		}
-		free(root);
-	}
-	if ((r = fs_remove_tree(dir)) < 0) {
-		rpc_error(call, RPC_E_IO_ERROR, "cannot remove %s: %s", dir, strerror(-r));
-		free(dir);
-		return 0;
-	}
-	log_info("snapshot %s deleted", dir);
-	res = json_object_new_object();
-	json_object_object_add(res, "deleted", json_object_new_string(p.snapshot));
-	if (chunked) {
-		struct json_object *gc;
-
-		r = collect_garbage(&gc, err, sizeof(err));
-		if (r < 0 && r != -EBUSY)
-			log_warnx("store: %s, ignoring", err);
-		json_object_object_add(res, "freed", gc);
-	}
-	rpc_reply(call, res);
-	free(dir);
-	return 0;
+	return job == NULL ? 0 : snap_job_submit(job, WORKER_STORE_SHARED,
+	    delete_worker, delete_done);
 }
 
 struct restore_params {
@@ -443,18 +629,19 @@ rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 	return snapshot_restore_start(call, p.snapshot, p.machine, p.cont);
 }
 
-int
-rpc_snapshot_verify(struct rpc_call *call, struct json_object *params)
+static void
+verify_worker(void *arg)
 {
-	struct snap_params	 p = { 0 };
-	struct json_object	*man, *files, *v, *res;
+	struct snap_job		*job = arg;
+	struct json_object	*man, *files, *v;
 	struct store		*s = NULL;
-	char			 err[1024], *dir, *root;
+	char			 err[1024], *root;
 	int64_t			 bytes = 0;
 	int			 r = 0;
 
-	if (load_snapshot_param(call, params, &p, &dir, &man) < 0)
-		return 0;
+	if ((man = snap_job_manifest(job)) == NULL)
+		return;
+	test_knob_sleep("SBUMLD_TEST_VERIFY_DELAY_MS");
 	json_object_object_get_ex(man, "files", &files);
 	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION) {
 		root = snapshot_store_root();
@@ -477,23 +664,40 @@ rpc_snapshot_verify(struct rpc_call *call, struct json_object *params)
 		}
 	}
 	if (r < 0) {
-		rpc_snapshot_load_error(call, r == -ENOENT ? -EBADMSG : r, err);
-		log_warnx("snapshot %s: verify failed: %s", dir, err);
-	} else {
-		res = json_object_new_object();
-		json_object_object_add(res, "snapshot", json_object_new_string(p.snapshot));
-		json_object_object_add(res, "version", json_object_new_int(
-		    snapshot_manifest_version(man)));
-		json_object_object_add(res, "hashes_checked", json_object_new_boolean(
-		    snapshot_manifest_version(man) == SNAPSHOT_VERSION));
-		json_object_object_add(res, "files", json_object_new_int(
-		    (int)json_object_array_length(files)));
-		json_object_object_add(res, "bytes", json_object_new_int64(bytes));
-		rpc_reply(call, res);
+		snap_job_load_error(job, r == -ENOENT ? -EBADMSG : r, err);
+		json_object_put(man);
+		return;
 	}
+	job->res = json_object_new_object();
+	json_object_object_add(job->res, "snapshot", json_object_new_string(job->name));
+	json_object_object_add(job->res, "version", json_object_new_int(
+	    snapshot_manifest_version(man)));
+	json_object_object_add(job->res, "hashes_checked", json_object_new_boolean(
+	    snapshot_manifest_version(man) == SNAPSHOT_VERSION));
+	json_object_object_add(job->res, "files", json_object_new_int(
+	    (int)json_object_array_length(files)));
+	json_object_object_add(job->res, "bytes", json_object_new_int64(bytes));
 	json_object_put(man);
-	free(dir);
-	return 0;
+}
+
+static void
+verify_done(void *arg)
+{
+	struct snap_job *job = arg;
+
+	if (job->res == NULL && job->code != RPC_E_NO_SUCH_SNAPSHOT)
+		log_warnx("snapshot %s: verify failed: %s", job->dir, job->err);
+	snap_job_answer(job);
+}
+
+int
+rpc_snapshot_verify(struct rpc_call *call, struct json_object *params)
+{
+	struct snap_job *job = snap_job_param(call, params, AUTHZ_VIEW,
+	    false);
+
+	return job == NULL ? 0 : snap_job_submit(job, WORKER_STORE_SHARED,
+	    verify_worker, verify_done);
 }
 
 /*
@@ -581,23 +785,24 @@ check_base_images(struct json_object *man, char *detail, size_t len)
 	return true;
 }
 
-int
-rpc_snapshot_check(struct rpc_call *call, struct json_object *params)
+static void
+check_worker(void *arg)
 {
-	struct snap_params	 p = { 0 };
-	struct json_object	*man, *res, *checks, *host, *hc;
+	struct snap_job		*job = arg;
+	struct json_object	*man, *checks, *host, *hc;
 	struct hostfacts	 here;
-	char			*dir, detail[1024];
+	char			 detail[1024];
 	bool			 restorable = true, ok;
 	int			 r;
 
 	/* A missing or corrupt snapshot is an error, as for snapshot.info. */
-	if (load_snapshot_param(call, params, &p, &dir, &man) < 0)
-		return 0;
+	if ((man = snap_job_manifest(job)) == NULL)
+		return;
 	if ((r = hostfacts_read(&here)) < 0) {
-		rpc_error(call, RPC_INTERNAL_ERROR, "cannot read this host's "
+		snap_job_fail(job, RPC_INTERNAL_ERROR, NULL, "cannot read this host's "
 		    "facts: %s", strerror(-r));
-		goto out;
+		json_object_put(man);
+		return;
 	}
 	checks = json_object_new_array();
 	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION)
@@ -625,36 +830,38 @@ rpc_snapshot_check(struct rpc_call *call, struct json_object *params)
 	ok = check_base_images(man, detail, sizeof(detail));
 	add_check(checks, &restorable, "base_images", ok, detail);
 
-	res = json_object_new_object();
-	json_object_object_add(res, "snapshot", json_object_new_string(p.snapshot));
-	json_object_object_add(res, "restorable", json_object_new_boolean(restorable));
-	json_object_object_add(res, "checks", checks);
-	rpc_reply(call, res);
-out:
+	job->res = json_object_new_object();
+	json_object_object_add(job->res, "snapshot", json_object_new_string(job->name));
+	json_object_object_add(job->res, "restorable", json_object_new_boolean(restorable));
+	json_object_object_add(job->res, "checks", checks);
 	json_object_put(man);
-	free(dir);
-	return 0;
+}
+
+int
+rpc_snapshot_check(struct rpc_call *call, struct json_object *params)
+{
+	struct snap_job *job = snap_job_param(call, params, AUTHZ_VIEW,
+	    false);
+
+	return job == NULL ? 0 : snap_job_submit(job, WORKER_STORE_SHARED,
+	    check_worker, snap_job_answer);
 }
 
 int
 rpc_store_gc(struct rpc_call *call, struct json_object *params)
 {
 	static const struct rpc_param table[] = { { NULL, 0, 0, 0, 0, 0 } };
-	struct json_object	*res;
-	char			 err[1024], dummy;
-	int			 r;
+	const char	*busy;
+	char		 dummy;
 
 	if (rpc_parse_params(call, params, table, &dummy) < 0 ||
 	    !rpc_authz_admin(call, "collect the chunk store's garbage"))
 		return 0;
-	r = collect_garbage(&res, err, sizeof(err));
-	if (r == -EBUSY) {
-		json_object_put(res);
-		rpc_error(call, RPC_E_BAD_STATE, "%s", err);
-	} else if (r < 0) {
-		json_object_put(res);
-		rpc_error(call, RPC_E_IO_ERROR, "%s", err);
-	} else
-		rpc_reply(call, res);
-	return 0;
+	/* A gc never waits behind other store jobs: it is refused, as before. */
+	if ((busy = gc_blocked()) != NULL) {
+		rpc_error(call, RPC_E_BAD_STATE, "%s", busy);
+		return 0;
+	}
+	return snap_job_submit(snap_job_new(call, NULL, NULL), WORKER_STORE_EXCLUSIVE,
+	    gc_worker, snap_job_answer);
 }

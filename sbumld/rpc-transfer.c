@@ -17,6 +17,7 @@ struct transfer_params {
 	const char	*base;
 	const char	*file;
 	bool		 fd;
+	bool		 overwrite;
 };
 
 /*
@@ -35,6 +36,7 @@ transfer_target(struct rpc_call *call, struct transfer_params *p,
 
 	t->fd = -1;
 	t->file = NULL;
+	t->overwrite = p->overwrite;
 	if ((p->file != NULL) == p->fd) {
 		rpc_error(call, RPC_INVALID_PARAMS, "give either \"file\" (a path) or "
 		    "\"fd\": true (a descriptor passed with the request)");
@@ -113,6 +115,7 @@ static const struct rpc_param transfer_table[] = {
 	{ "base", RPC_PARAM_STRING, offsetof(struct transfer_params, base), 0, 0, 0 },
 	{ "file", RPC_PARAM_STRING, offsetof(struct transfer_params, file), 0, 0, 0 },
 	{ "fd", RPC_PARAM_BOOL, offsetof(struct transfer_params, fd), 0, 0, 0 },
+	{ "overwrite", RPC_PARAM_BOOL, offsetof(struct transfer_params, overwrite), 0, 0, 0 },
 	{ NULL, 0, 0, 0, 0, 0 },
 };
 
@@ -150,8 +153,18 @@ rpc_snapshot_import(struct rpc_call *call, struct json_object *params)
 	struct transfer_target	t;
 	int			r;
 
-	if (rpc_parse_params(call, params, transfer_table, &p) < 0 ||
-	    !transfer_authz(call, &p, p.base, AUTHZ_VIEW) ||
+	if (rpc_parse_params(call, params, transfer_table, &p) < 0)
+		return 0;
+	if (p.overwrite) {
+		struct json_object *d = json_object_new_object();
+
+		json_object_object_add(d, "param", json_object_new_string("overwrite"));
+		rpc_error_data(call, RPC_INVALID_PARAMS, d, "Unknown parameter "
+		    "\"overwrite\" (only snapshot.export writes a file)");
+		transfer_refused(call, &p);
+		return 0;
+	}
+	if (!transfer_authz(call, &p, p.base, AUTHZ_VIEW) ||
 	    !transfer_authz_path(call, &p, p.snapshot) ||
 	    transfer_target(call, &p, &t, false) < 0)
 		return 0;

@@ -31,6 +31,7 @@
 #include "rpc.h"
 #include "server.h"
 #include "util.h"
+#include "worker.h"
 
 #define RPC_JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -371,6 +372,23 @@ rpc_error_errno(struct rpc_call *call, int code, int err, const char *fmt, ...)
 		    json_object_new_string(name));
 	rpc_error_data(call, code, data, "%s: %s", msg, strerror(err));
 	free(msg);
+}
+
+/* See rpc.h. */
+void
+rpc_error_limit_jobs(struct rpc_call *call)
+{
+	struct json_object *data = json_object_new_object();
+
+	json_object_object_add(data, "limit", json_object_new_string("jobs"));
+	json_object_object_add(data, "client_jobs",
+	    json_object_new_int(WORKER_MAX_CLIENT_JOBS));
+	json_object_object_add(data, "jobs", json_object_new_int(WORKER_MAX_JOBS));
+	rpc_error_data(call, RPC_E_LIMIT_EXCEEDED, data, "too many jobs: at most "
+	    "%d per connection and %d in all may be queued or running (export, "
+	    "import, verify, info, check, list, delete, gc); try again when one "
+	    "has finished",
+	    WORKER_MAX_CLIENT_JOBS, WORKER_MAX_JOBS);
 }
 
 /* -32602 naming the parameter; returns -EINVAL for rpc_parse_params. */

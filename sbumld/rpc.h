@@ -92,6 +92,12 @@ void	rpc_error_data(struct rpc_call *call, int code, struct json_object *data,
 void	rpc_error_errno(struct rpc_call *call, int code, int err,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * LimitExceeded for a job the worker pool refused (worker_submit -EAGAIN):
+ * the client, or all clients, have as many jobs queued or running as allowed.
+ */
+void	rpc_error_limit_jobs(struct rpc_call *call);
+
 /* {"reason": reason}: the error.data of a refusal whose cause is text. */
 struct json_object *rpc_reason(const char *reason);
 

@@ -45,12 +45,20 @@
 #include "rpc.h"
 #include "server.h"
 #include "util.h"
+#include "worker.h"
 
 #define CLIENT_DEAD		0x1	/* unlinked; the reaper closes it */
 #define CLIENT_CLOSING		0x2	/* input discarded; lingers once output is flushed */
 #define CLIENT_SUBSCRIBED	0x4	/* receives events (events.subscribe) */
 #define CLIENT_LINGER		0x8	/* write side shut down; waiting for EOF */
 #define CLIENT_EOF		0x10	/* peer sent EOF; still answering */
+
+/*
+ * How long a connection may sit with no call in flight before it is closed
+ * (events subscribers are exempt: waiting is what they are for).  Tests
+ * shorten it with SBUMLD_TEST_IDLE_MS.
+ */
+#define SERVER_IDLE_SEC		120
 
 /* How long a closing client may keep sending before we close anyway. */
 #define SERVER_LINGER_SEC	2
@@ -70,6 +78,7 @@ struct client {
 	int			 fds[SERVER_MAX_FDS]; /* received, not yet taken */
 	size_t			 nfds;
 	struct event		*linger_ev;	/* deadline of CLIENT_LINGER */
+	struct event		*idle_ev;	/* no call in flight for too long */
 	size_t			 scanned;	/* input bytes known to hold no '\n' */
 	unsigned int		 calls;		/* answers still to send */
 	TAILQ_ENTRY(client)	 entry;		/* clients or reap_list */
@@ -318,6 +327,10 @@ server_reap_cb(evutil_socket_t fd, short events, void *arg)
 			event_free(c->linger_ev);
 			c->linger_ev = NULL;
 		}
+		if (c->idle_ev != NULL) {
+			event_free(c->idle_ev);
+			c->idle_ev = NULL;
+		}
 		if (c->read_ev != NULL) {
 			event_free(c->read_ev);
 			c->read_ev = NULL;
@@ -346,16 +359,53 @@ client_kill(struct client *c, const char *why)
 		return;
 	log_debug("%s: closing: %s", c->name, why);
 	c->flags |= CLIENT_DEAD;
+	/* Nobody reads its answers any more: its jobs stop waiting on its descriptors. */
+	worker_cancel_owner(c);
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
 	if (c->read_ev != NULL)
 		event_del(c->read_ev);
+	if (c->idle_ev != NULL)
+		evtimer_del(c->idle_ev);
 	if (c->bev != NULL) {
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
 	}
 	TAILQ_INSERT_TAIL(&reap_list, c, entry);
 	event_active(reap_ev, EV_TIMEOUT, 0);
+}
+
+/* The idle timer ran out: nothing in flight, not subscribed. */
+static void
+client_idle_cb(evutil_socket_t fd, short events, void *arg)
+{
+	(void)fd;
+	(void)events;
+	client_kill(arg, "idle");
+}
+
+/*
+ * (Re)start the idle timer of a connection with no call in flight and no
+ * events subscription; stop it otherwise.
+ */
+static void
+client_idle_update(struct client *c)
+{
+	long		ms = test_knob_ms("SBUMLD_TEST_IDLE_MS");
+	struct timeval	tv = { SERVER_IDLE_SEC, 0 };
+
+	if (c->idle_ev == NULL || (c->flags & CLIENT_DEAD))
+		return;
+	if (c->calls > 0 || (c->flags & CLIENT_SUBSCRIBED)) {
+		evtimer_del(c->idle_ev);
+		return;
+	}
+	if (ms > 0) {
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = ms % 1000 * 1000;
+	}
+	if (evtimer_add(c->idle_ev, &tv) == -1)
+		fatalx("cannot arm the idle timer");
 }
 
 /* Answer a framing error on a connection with no request id (id null) and close it after flushing. */
@@ -498,6 +548,7 @@ client_recv_cb(evutil_socket_t fd, short events, void *arg)
 	}
 	if (evbuffer_add(c->in, buf, (size_t)n) == -1)
 		fatalx("evbuffer_add: out of memory");
+	client_idle_update(c);
 	client_read(c);
 }
 
@@ -596,19 +647,16 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * Refuse a connection beyond SERVER_MAX_CLIENTS: one LimitExceeded line,
+ * Refuse a connection beyond a limit: one LimitExceeded line with msg,
  * written without blocking (a fresh socket's buffer takes it), then close.
  */
 static void
-server_refuse(int fd)
+server_refuse(int fd, const char *msg)
 {
-	char	*line, *msg, buf[4096];
+	char	*line, buf[4096];
 	int	 i;
 
-	msg = xasprintf("Too many clients (at most %d); try again later",
-	    SERVER_MAX_CLIENTS);
 	line = rpc_format_error(RPC_E_LIMIT_EXCEEDED, msg);
-	free(msg);
 	/* Best effort: the connection is refused either way. */
 	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) == -1 ||
 	    send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
@@ -622,30 +670,18 @@ server_refuse(int fd)
 	closefd(&fd);
 }
 
-/*
- * Wrap an accepted (non-blocking) fd in a client; the server holds its
- * reference.  A peer whose credentials cannot be read is not served: every
- * request is authorised by them.
- */
+/* Wrap an accepted (non-blocking) fd in a client; the server holds its reference. */
 static void
-client_create(int fd)
+client_create(int fd, const struct ucred *cred)
 {
 	struct client	*c;
-	struct ucred	 cred;
-	socklen_t	 credlen = sizeof(cred);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == -1 ||
-	    credlen != sizeof(cred)) {
-		log_warn("accept: no peer credentials; closing");
-		closefd(&fd);
-		return;
-	}
 	c = xcalloc(1, sizeof(*c));
 	c->refs = 1;
 	c->id = next_client_id++;
-	c->cred = cred;
+	c->cred = *cred;
 	snprintf(c->name, sizeof(c->name), "client %llu (pid %ld, uid %lu)",
-	    (unsigned long long)c->id, (long)cred.pid, (unsigned long)cred.uid);
+	    (unsigned long long)c->id, (long)cred->pid, (unsigned long)cred->uid);
 	c->bev = bufferevent_socket_new(server_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
@@ -660,9 +696,83 @@ client_create(int fd)
 	    client_recv_cb, c);
 	if (c->read_ev == NULL || event_add(c->read_ev, NULL) == -1)
 		fatalx("cannot watch client %llu", (unsigned long long)c->id);
+	if ((c->idle_ev = evtimer_new(server_base, client_idle_cb, c)) == NULL)
+		fatalx("evtimer_new failed");
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	nclients++;
+	client_idle_update(c);
 	log_debug("%s: connected", c->name);
+}
+
+/* Open connections of uid. */
+static size_t
+uid_clients(uid_t uid)
+{
+	struct client	*c;
+	size_t		 n = 0;
+
+	TAILQ_FOREACH(c, &clients, entry)
+		if (c->cred.uid == uid)
+			n++;
+	return n;
+}
+
+/*
+ * Why a peer with cred may not connect now, or NULL.  Root may take any of
+ * SERVER_MAX_CLIENTS slots; every other uid at most
+ * SERVER_MAX_CLIENTS_PER_UID, and all of them together leave
+ * SERVER_ROOT_RESERVED slots free, so no uid can lock the others, or root,
+ * out.
+ */
+static char *
+server_limit(const struct ucred *cred)
+{
+	if (nclients >= SERVER_MAX_CLIENTS)
+		return xasprintf("Too many clients (at most %d); try again later",
+		    SERVER_MAX_CLIENTS);
+	if (cred->uid == 0)
+		return NULL;
+	if (uid_clients(cred->uid) >= SERVER_MAX_CLIENTS_PER_UID)
+		return xasprintf("Too many clients of uid %lu (at most %d per uid); "
+		    "close one first", (unsigned long)cred->uid,
+		    SERVER_MAX_CLIENTS_PER_UID);
+	if (nclients >= SERVER_MAX_CLIENTS - SERVER_ROOT_RESERVED)
+		return xasprintf("Too many clients (the last %d of %d places are "
+		    "kept for root); try again later", SERVER_ROOT_RESERVED,
+		    SERVER_MAX_CLIENTS);
+	return NULL;
+}
+
+/*
+ * Serve an accepted fd, or refuse it at a limit.  A peer whose credentials
+ * cannot be read is not served: every request is authorised by them.
+ */
+static void
+server_admit(int fd)
+{
+	struct ucred	 cred;
+	socklen_t	 credlen = sizeof(cred);
+	char		*why;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == -1 ||
+	    credlen != sizeof(cred)) {
+		log_warn("accept: no peer credentials; closing");
+		closefd(&fd);
+		return;
+	}
+	if ((why = server_limit(&cred)) != NULL) {
+		/* A flood must not flood the log as well. */
+		if (!refusing)
+			log_warnx("refusing a client of uid %lu: %s (further "
+			    "refusals are not logged until one is accepted)",
+			    (unsigned long)cred.uid, why);
+		refusing = 1;
+		server_refuse(fd, why);
+		free(why);
+		return;
+	}
+	refusing = 0;
+	client_create(fd, &cred);
 }
 
 /* The listener is readable: accept everything pending. */
@@ -695,17 +805,7 @@ server_accept_cb(evutil_socket_t lfd, short events, void *arg)
 				return;
 			}
 		}
-		if (nclients >= SERVER_MAX_CLIENTS) {
-			/* A flood must not flood the log as well. */
-			if (!refusing)
-				log_warnx("%d clients connected: refusing more "
-				    "until one leaves", SERVER_MAX_CLIENTS);
-			refusing = 1;
-			server_refuse(fd);
-			continue;
-		}
-		refusing = 0;
-		client_create(fd);
+		server_admit(fd);
 	}
 }
 
@@ -844,6 +944,7 @@ void
 client_call_begin(struct client *c)
 {
 	c->calls++;
+	client_idle_update(c);
 }
 
 /* An owed answer was sent or dropped; a half-closed client may now be done. */
@@ -853,6 +954,7 @@ client_call_end(struct client *c)
 	if (c->calls == 0)
 		fatalx("%s: unbalanced client_call_end", c->name);
 	c->calls--;
+	client_idle_update(c);
 	client_check_done(c);
 }
 
@@ -908,6 +1010,7 @@ client_set_subscribed(struct client *c, bool on)
 		c->flags |= CLIENT_SUBSCRIBED;
 	else
 		c->flags &= ~CLIENT_SUBSCRIBED;
+	client_idle_update(c);
 }
 
 /* Is the connection subscribed to events? */

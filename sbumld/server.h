@@ -21,6 +21,8 @@ struct client;
 struct event_base;
 
 #define SERVER_MAX_CLIENTS	64
+#define SERVER_MAX_CLIENTS_PER_UID 16	/* any uid but root */
+#define SERVER_ROOT_RESERVED	8	/* places only root may take */
 #define SERVER_MAX_LINE		(1024 * 1024)
 #define SERVER_MAX_OUTPUT	(16 * 1024 * 1024)
 #define SERVER_MAX_FDS		4	/* passed descriptors not yet taken */

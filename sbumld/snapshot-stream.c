@@ -17,6 +17,7 @@
 
 struct stream {
 	int		 fd;
+	int		 cancel_fd;	/* readable: give up (stream_set_cancel_fd), or -1 */
 	EVP_MD_CTX	*sha;		/* over every byte so far */
 	uint64_t	 bytes;
 	bool		 ended;
@@ -30,6 +31,7 @@ stream_new(int fd)
 	struct stream *st = xcalloc(1, sizeof(*st));
 
 	st->fd = fd;
+	st->cancel_fd = -1;
 	if ((st->sha = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(st->sha, EVP_sha256(), NULL) != 1)
 		fatalx("libcrypto: cannot start SHA-256");
@@ -53,15 +55,23 @@ stream_bytes(const struct stream *st)
 	return st->bytes;
 }
 
-/* Wait until fd is ready for events (a passed fd may be non-blocking). */
+/*
+ * Wait until the stream's fd is ready for events (a passed fd may be
+ * non-blocking; with a cancel fd (stream_*_open_cancel) every read and
+ * write waits here first, so a peer that never sends or reads cannot hold
+ * the job once it is cancelled).  0, -ECANCELED
+ * once the cancel fd is readable, or -errno.
+ */
 static int
-wait_fd(int fd, short events)
+wait_fd(struct stream *st, short events)
 {
-	struct pollfd pfd = { fd, events, 0 };
+	struct pollfd pfd[2] = { { st->fd, events, 0 }, { st->cancel_fd, POLLIN, 0 } };
 
-	while (poll(&pfd, 1, -1) < 0)
+	while (poll(pfd, st->cancel_fd >= 0 ? 2 : 1, -1) < 0)
 		if (errno != EINTR)
 			return -errno;
+	if (st->cancel_fd >= 0 && (pfd[1].revents & POLLIN))
+		return -ECANCELED;
 	return 0;
 }
 
@@ -74,12 +84,15 @@ write_fully(struct stream *st, const void *buf, size_t len)
 	if (len > 0 && EVP_DigestUpdate(st->sha, buf, len) != 1)
 		fatalx("libcrypto: SHA-256 update failed");
 	while (len > 0) {
-		ssize_t n = write(st->fd, p, len);
+		ssize_t n;
 
+		if (st->cancel_fd >= 0 && (r = wait_fd(st, POLLOUT)) < 0)
+			return r;
+		n = write(st->fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((r = wait_fd(st->fd, POLLOUT)) < 0)
+			if ((r = wait_fd(st, POLLOUT)) < 0)
 				return r;
 			continue;
 		}
@@ -101,12 +114,15 @@ read_fully(struct stream *st, void *buf, size_t len)
 	int	 r;
 
 	while (got < len) {
-		ssize_t n = read(st->fd, p + got, len - got);
+		ssize_t n;
 
+		if (st->cancel_fd >= 0 && (r = wait_fd(st, POLLIN)) < 0)
+			return r;
+		n = read(st->fd, p + got, len - got);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if ((r = wait_fd(st->fd, POLLIN)) < 0)
+			if ((r = wait_fd(st, POLLIN)) < 0)
 				return r;
 			continue;
 		}
@@ -123,9 +139,16 @@ read_fully(struct stream *st, void *buf, size_t len)
 int
 stream_write_open(int fd, struct stream **ret)
 {
+	return stream_write_open_cancel(fd, -1, ret);
+}
+
+int
+stream_write_open_cancel(int fd, int cancel_fd, struct stream **ret)
+{
 	struct stream	*st = stream_new(fd);
 	int		 r;
 
+	st->cancel_fd = cancel_fd;
 	if ((r = write_fully(st, STREAM_MAGIC, STREAM_MAGIC_LEN)) < 0) {
 		stream_free(st);
 		return r;
@@ -183,10 +206,18 @@ stream_write_end(struct stream *st)
 int
 stream_read_open(int fd, struct stream **ret, char *err, size_t errlen)
 {
+	return stream_read_open_cancel(fd, -1, ret, err, errlen);
+}
+
+int
+stream_read_open_cancel(int fd, int cancel_fd, struct stream **ret, char *err,
+    size_t errlen)
+{
 	struct stream	*st = stream_new(fd);
 	char		 magic[STREAM_MAGIC_LEN];
 	int		 r;
 
+	st->cancel_fd = cancel_fd;
 	r = read_fully(st, magic, sizeof(magic));
 	if (r == 0 && memcmp(magic, STREAM_MAGIC, STREAM_MAGIC_LEN) != 0)
 		r = -EBADMSG;

@@ -42,6 +42,12 @@ struct stream;
  * are waited on): writes the magic.  0 and *ret, or -errno.
  */
 int	stream_write_open(int fd, struct stream **ret);
+/*
+ * The same, giving up waiting on fd once cancel_fd (an eventfd: the
+ * worker pool's, worker.h) is readable: every read and write, this one's
+ * magic included, then fails with -ECANCELED.  cancel_fd -1: never.
+ */
+int	stream_write_open_cancel(int fd, int cancel_fd, struct stream **ret);
 /* Write one record whose payload is a (alen bytes) followed by b (blen). 0 or -errno. */
 int	stream_put(struct stream *st, const char *type, const void *a, size_t alen,
 	    const void *b, size_t blen);
@@ -53,6 +59,9 @@ int	stream_write_end(struct stream *st);
  * (not a stream) with a message in err, or another -errno.
  */
 int	stream_read_open(int fd, struct stream **ret, char *err, size_t errlen);
+/* The same with a cancel fd, as stream_write_open_cancel. */
+int	stream_read_open_cancel(int fd, int cancel_fd, struct stream **ret,
+	    char *err, size_t errlen);
 /*
  * Read the next record: *type (NUL-terminated), *payload (valid until the
  * next call; NUL-terminated for convenience), *len.  An end record is

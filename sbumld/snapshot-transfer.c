@@ -30,6 +30,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "rpc.h"
+#include "recover.h"
 #include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
@@ -58,8 +59,10 @@ struct xfer_job {
 	char			*man_text;	/* manifest.json, byte for byte */
 	size_t			 man_len;
 	int			 fd;		/* the stream */
+	int			 cancel_fd;	/* the pool's: the client went away */
 	char			*file;		/* export/import by path */
 	char			*file_tmp;	/* export by path: written here first */
+	bool			 overwrite;	/* export by path: may replace file */
 	char			*workdir;	/* import: the hidden work directory */
 	bool			 writer;	/* holds the store's writer mark */
 	bool			 reader;	/* holds the store's reader mark */
@@ -83,6 +86,7 @@ xfer_job_free(struct xfer_job *job)
 	closefd(&job->fd);
 	if (job->file_tmp != NULL) {
 		(void)unlink(job->file_tmp);
+		(void)recover_journal_drop(job->file_tmp);
 		free(job->file_tmp);
 	}
 	if (job->workdir != NULL) {
@@ -118,6 +122,18 @@ job_fail(struct xfer_job *job, int r, int code, const char *fmt, ...)
 		va_end(ap);
 	}
 	return r;
+}
+
+
+/*
+ * The stream gives up once the client has gone if it is the client's own
+ * descriptor (a pipe or socket it may never serve); a file of ours is
+ * written or read to the end, as every other job runs to its end.
+ */
+static int
+stream_cancel_fd(const struct xfer_job *job)
+{
+	return job->file == NULL ? job->cancel_fd : -1;
 }
 
 
@@ -183,18 +199,31 @@ export_head(struct xfer_job *job, uint64_t chunks)
 	return h;
 }
 
-/* Open the export file's temporary sibling; job->fd is then the stream. */
+/*
+ * Open the export file's temporary sibling; job->fd is then the stream.
+ * It is born 0600 (O_EXCL, never through a symlink) and journaled, so a
+ * daemon killed meanwhile removes it at start-up (recover.h).  An existing
+ * file is refused here, before any work, unless the client asked to
+ * overwrite it (the rename checks again).
+ */
 static int
 export_open_file(struct xfer_job *job)
 {
-	char *d = xstrdup(job->file), *b = xstrdup(job->file);
+	char		*d = xstrdup(job->file), *b = xstrdup(job->file);
+	struct stat	 st;
+	int		 r;
 
+	if (!job->overwrite && lstat(job->file, &st) == 0) {
+		free(d);
+		free(b);
+		return job_fail(job, -EEXIST, RPC_E_IO_ERROR, "%s exists: not "
+		    "replacing it (pass \"overwrite\": true to replace it)",
+		    job->file);
+	}
 	job->file_tmp = xasprintf("%s/.%s.partial-XXXXXX", dirname(d), basename(b));
 	free(d);
 	free(b);
-	if ((job->fd = mkostemp(job->file_tmp, O_CLOEXEC)) < 0) {
-		int r = -errno;
-
+	if ((r = recover_journal_mkstemp(job->file_tmp, &job->fd)) < 0) {
 		free(job->file_tmp);
 		job->file_tmp = NULL;
 		return job_fail(job, r, RPC_E_IO_ERROR, "cannot create a file beside "
@@ -203,7 +232,24 @@ export_open_file(struct xfer_job *job)
 	return 0;
 }
 
-/* Make the finished export file durable and give it its name. */
+/* Give the finished file its name: never over an existing one unless asked. */
+static int
+export_rename(struct xfer_job *job)
+{
+	if (job->overwrite)
+		return rename(job->file_tmp, job->file) < 0 ? -errno : 0;
+	if (renameat2(AT_FDCWD, job->file_tmp, AT_FDCWD, job->file,
+	    RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* A file system without RENAME_NOREPLACE: link fails on an existing name too. */
+	if (link(job->file_tmp, job->file) < 0)
+		return -errno;
+	return unlink(job->file_tmp) < 0 ? -errno : 0;
+}
+
+/* Make the finished export file durable and give it its name (mode 0600 kept). */
 static int
 export_commit_file(struct xfer_job *job)
 {
@@ -213,13 +259,13 @@ export_commit_file(struct xfer_job *job)
 	if (fsync(job->fd) < 0 || close(job->fd) < 0)
 		r = -errno;
 	job->fd = -1;
-	if (r == 0 && fchmodat(AT_FDCWD, job->file_tmp, 0644, 0) < 0)
-		r = -errno;
-	if (r == 0 && rename(job->file_tmp, job->file) < 0)
-		r = -errno;
+	if (r == 0)
+		r = export_rename(job);
 	if (r < 0)
-		return job_fail(job, r, RPC_E_IO_ERROR, "cannot write %s: %s",
-		    job->file, strerror(-r));
+		return job_fail(job, r, RPC_E_IO_ERROR, "cannot write %s: %s%s",
+		    job->file, strerror(-r), r == -EEXIST ? " (it appeared "
+		    "meanwhile; pass \"overwrite\": true to replace it)" : "");
+	(void)recover_journal_drop(job->file_tmp);
 	free(job->file_tmp);
 	job->file_tmp = NULL;
 	d = xstrdup(job->file);
@@ -256,9 +302,11 @@ export_run(struct xfer_job *job)
 	job->chunks_skipped = c.skipped;
 	if (job->file != NULL && (r = export_open_file(job)) < 0)
 		goto out;
+	/* Tests stop here to kill the daemon with the temporary file made. */
+	test_knob_sleep("SBUMLD_TEST_EXPORT_DELAY_MS");
 	head = export_head(job, c.n);
 	text = json_object_to_json_string_ext(head, JSON_C_TO_STRING_PLAIN);
-	r = stream_write_open(job->fd, &st);
+	r = stream_write_open_cancel(job->fd, stream_cancel_fd(job), &st);
 	if (r == 0)
 		r = stream_put(st, STREAM_HEAD, text, strlen(text), NULL, 0);
 	json_object_put(head);
@@ -483,7 +531,8 @@ import_run(struct xfer_job *job)
 		    RPC_E_IO_ERROR, "cannot open %s: %s", job->file, strerror(errno));
 		goto out;
 	}
-	if ((r = stream_read_open(job->fd, &st, err, sizeof(err))) < 0) {
+	if ((r = stream_read_open_cancel(job->fd, stream_cancel_fd(job), &st, err,
+	    sizeof(err))) < 0) {
 		job_fail(job, r, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT : RPC_E_IO_ERROR,
 		    "%s", err);
 		goto out;
@@ -628,11 +677,16 @@ xfer_done(void *arg)
 	xfer_job_free(job);
 }
 
-/* Start the worker.  Answers the call on failure.  Takes the job. */
+/*
+ * Queue the job in the worker pool, counted against the client's caps; its
+ * stream gives up once the client goes away.  Answers the call on failure.
+ * Takes the job.
+ */
 static int
 xfer_start(struct xfer_job *job)
 {
-	int r;
+	struct worker_opts	o = { rpc_call_client(job->call), WORKER_STORE_SHARED };
+	int			r;
 
 	if (job->import) {
 		/* Its chunks are referenced by nothing until the manifest is in place. */
@@ -643,8 +697,12 @@ xfer_start(struct xfer_job *job)
 		store_reader_begin();
 		job->reader = true;
 	}
-	if ((r = worker_start(xfer_worker, xfer_done, job)) < 0) {
-		rpc_error_errno(job->call, RPC_E_IO_ERROR, -r, "cannot start a worker");
+	if ((r = worker_submit(&o, xfer_worker, xfer_done, job, &job->cancel_fd)) < 0) {
+		if (r == -EAGAIN)
+			rpc_error_limit_jobs(job->call);
+		else
+			rpc_error_errno(job->call, RPC_E_IO_ERROR, -r, "cannot start "
+			    "a worker");
 		xfer_job_free(job);
 		return 0;
 	}
@@ -657,12 +715,14 @@ xfer_job_new(struct rpc_call *call, bool import, struct transfer_target *t)
 	struct xfer_job *job = xcalloc(1, sizeof(*job));
 
 	job->call = rpc_call_ref(call);
+	job->cancel_fd = -1;
 	job->import = import;
 	job->owner = rpc_caller_uid(call);
 	job->fd = t->fd;
 	t->fd = -1;
 	if (t->file != NULL)
 		job->file = xstrdup(t->file);
+	job->overwrite = t->overwrite;
 	return job;
 }
 

@@ -9,16 +9,20 @@
 #ifndef SBUMLD_SNAPSHOT_TRANSFER_H
 #define SBUMLD_SNAPSHOT_TRANSFER_H
 
+#include <stdbool.h>
+
 struct rpc_call;
 
 /*
  * Where the stream goes or comes from: a file descriptor the client passed
  * (fd >= 0, taken over: the job closes it), else a file path on this host
- * (export: written beside it, then renamed over it).
+ * (export: written beside it, mode 0600, then renamed to it; an existing
+ * file is replaced only with overwrite).
  */
 struct transfer_target {
 	int		 fd;
 	const char	*file;
+	bool		 overwrite;
 };
 
 /*

@@ -51,7 +51,8 @@
 #include "store-int.h"
 
 /* Counted on the event loop only (like every caller of gc). */
-static int	store_writers, store_readers;
+/* Changed on the event loop; store_gc() reads them in a worker thread. */
+static _Atomic int	store_writers, store_readers;
 
 struct store *
 store_open(const char *root, char *err, size_t errlen)
