@@ -464,19 +464,18 @@ physmem_fill(struct store *s, const char *root, const char *name,
 }
 
 /*
- * A new directory <store>/tmp/restore-XXXXXX for a capture the jailed
- * kernel reads (root:JAIL 0750, jail.h).  0 and *ret (caller removes and
- * frees), or -errno with a message in err.
+ * A new directory <parent>/restore-XXXXXX for a capture the jailed kernel
+ * reads (root:JAIL 0750, jail.h).  0 and *ret (caller removes and frees),
+ * or -errno with a message in err.
  */
 static int
-make_capdir(char **ret, char *err, size_t errlen)
+make_capdir(const char *parent, char **ret, char *err, size_t errlen)
 {
-	char	*root = snapshot_store_root(), *tmpdir, *capdir;
+	char	*capdir;
 	int	 r;
 
-	tmpdir = xasprintf("%s/tmp", root);
-	capdir = xasprintf("%s/restore-XXXXXX", tmpdir);
-	if (((r = mkdir_p(tmpdir, 0700)) < 0 && r != -EEXIST) ||
+	capdir = xasprintf("%s/restore-XXXXXX", parent);
+	if (((r = mkdir_p(parent, 0700)) < 0 && r != -EEXIST) ||
 	    mkdtemp(capdir) == NULL) {
 		r = r < 0 && r != -EEXIST ? r : -errno;
 		snprintf(err, errlen, "cannot create %s: %s", capdir, strerror(-r));
@@ -489,8 +488,6 @@ make_capdir(char **ret, char *err, size_t errlen)
 		*ret = capdir;
 	else
 		free(capdir);
-	free(tmpdir);
-	free(root);
 	return r < 0 ? r : 0;
 }
 
@@ -498,17 +495,21 @@ make_capdir(char **ret, char *err, size_t errlen)
  * A format 1 snapshot for a jailed kernel: its capture/ belongs to root
  * (and maybe to a user) and stays so; the kernel reads a copy of every
  * file but the disks (reflinked where the file system can) in a new
- * make_capdir() directory, *ret_capdir.  0 or -errno, message in err.
+ * make_capdir() directory in the new machine's directory mdir, where its
+ * disks go too (not in the state dir: a full state disk must not stop the
+ * restore of a snapshot kept elsewhere), *ret_capdir.  0 or -errno,
+ * message in err.
  */
 static int
-copy_capture(const char *snapdir, char **ret_capdir, char *err, size_t errlen)
+copy_capture(const char *snapdir, const char *mdir, char **ret_capdir,
+    char *err, size_t errlen)
 {
 	struct dirent	*de;
 	char		*src = xasprintf("%s/%s", snapdir, SNAPSHOT_CAPTURE), *capdir;
 	DIR		*d;
 	int		 r;
 
-	if ((r = make_capdir(&capdir, err, errlen)) < 0) {
+	if ((r = make_capdir(mdir, &capdir, err, errlen)) < 0) {
 		free(src);
 		return r;
 	}
@@ -558,6 +559,7 @@ materialise(struct json_object *man, const char *mdir, int *ret_physmem,
 	struct json_object	*files, *v;
 	struct store		*s;
 	char			*root = snapshot_store_root(), *capdir = NULL;
+	char			*tmpdir;
 	int			 r = 0, pfd = -1;
 
 	if ((s = store_open(root, err, errlen)) == NULL) {
@@ -565,7 +567,10 @@ materialise(struct json_object *man, const char *mdir, int *ret_physmem,
 		return -EIO;
 	}
 	store_trust_frame_checksums(s);
-	if ((r = make_capdir(&capdir, err, errlen)) < 0)
+	tmpdir = xasprintf("%s/tmp", root);
+	r = make_capdir(tmpdir, &capdir, err, errlen);
+	free(tmpdir);
+	if (r < 0)
 		goto out;
 	json_object_object_get_ex(man, "files", &files);
 	for (size_t i = 0; i < json_object_array_length(files) && r == 0; i++) {
@@ -929,8 +934,8 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 		restore_materialise_start(job);
 	} else if ((r = copy_disks(job->dir, machine_dir(m),
 	    machine_config(m)->ndisks, err, sizeof(err))) < 0 ||
-	    (jail_active() && (r = copy_capture(job->dir, &job->capdir, err,
-	    sizeof(err))) < 0)) {
+	    (jail_active() && (r = copy_capture(job->dir, machine_dir(m),
+	    &job->capdir, err, sizeof(err))) < 0)) {
 		restore_fail(job, r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED :
 		    RPC_E_IO_ERROR, "%s", err);
 	} else

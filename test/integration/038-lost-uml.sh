@@ -47,7 +47,7 @@ say "row 7: delete refused while a process runs in the directory"
 # fails, the UML is killed, a restarted daemon finds no orphan.
 H="$T/small"
 mkdir -p "$H"
-mount -t tmpfs -o size=3m,mode=0700 sbuml-test "$H" || fail "mount tmpfs"
+mount -t tmpfs -o size=3m,mode=0711 sbuml-test "$H" || fail "mount tmpfs"
 UMOUNTS="$H"
 start_other_daemon "$H"
 ctlb() { "$SBUMLCTL" --socket "$H/s.sock" "$@"; }
