@@ -45,9 +45,11 @@ chmod 0711 "$T"
 chgrp "$G" "$SOCK" && chmod 0660 "$SOCK" || fail "cannot open the socket to gid $G"
 ctla ping >/dev/null || fail "uid $UA in gid $G cannot reach the socket"
 
-# A directory of A's own, and one only root may write.
+# A directory of A's own (searchable: the machines' user sbuml-uml must
+# pass through it to a path machine there, doc/machine-layout.md), and
+# one only root may write.
 AD="$T/a-home"; RD="$T/root-only"
-mkdir -m 0700 "$AD" && chown "$UA:$G" "$AD" && mkdir -m 0755 "$RD" || fail "setup"
+mkdir -m 0711 "$AD" && chown "$UA:$G" "$AD" && mkdir -m 0755 "$RD" || fail "setup"
 
 # --- Machines: each boots its own, sees and controls only its own. ---
 ctl boot rootvm --mem 64 >/dev/null || fail "root boots rootvm"
