@@ -17,22 +17,19 @@ JAIL=sbuml-uml
 jailed_ok() {
 	ju=$(id -u "$JAIL") jg=$(id -g "$JAIL") n=0
 	for p in $(uml_pids_under "$1"); do
-		s=/proc/$p/status
-		[ -r "$s" ] || continue
-		want="$ju $ju $ju $ju"
-		[ "$(awk '/^Uid:/ {print $2, $3, $4, $5}' "$s")" = "$want" ] ||
-			{ echo "pid $p: $(grep '^Uid:' "$s")"; return 1; }
-		want="$jg $jg $jg $jg"
-		[ "$(awk '/^Gid:/ {print $2, $3, $4, $5}' "$s")" = "$want" ] ||
-			{ echo "pid $p: $(grep '^Gid:' "$s")"; return 1; }
-		[ -z "$(awk '/^Groups:/ {print $2}' "$s")" ] ||
-			{ echo "pid $p: $(grep '^Groups:' "$s")"; return 1; }
+		# read once: a stub whose guest process exits goes at any moment
+		st=$(cat "/proc/$p/status" 2>/dev/null) && [ -n "$st" ] || continue
+		f() { printf '%s\n' "$st" | awk -v k="$1" '$1 == k {$1 = ""; print substr($0, 2)}'; }
+		[ "$(f Uid: | awk '{print $1, $2, $3, $4}')" = "$ju $ju $ju $ju" ] ||
+			{ echo "pid $p: Uid: $(f Uid:)"; return 1; }
+		[ "$(f Gid: | awk '{print $1, $2, $3, $4}')" = "$jg $jg $jg $jg" ] ||
+			{ echo "pid $p: Gid: $(f Gid:)"; return 1; }
+		[ -z "$(f Groups:)" ] || { echo "pid $p: Groups: $(f Groups:)"; return 1; }
 		for c in CapInh CapPrm CapEff CapBnd CapAmb; do
-			[ "$(awk -v c="$c:" '$1 == c {print $2}' "$s")" = 0000000000000000 ] ||
-				{ echo "pid $p: $(grep "^$c:" "$s")"; return 1; }
+			[ "$(f "$c:")" = 0000000000000000 ] ||
+				{ echo "pid $p: $c: $(f "$c:")"; return 1; }
 		done
-		[ "$(awk '/^NoNewPrivs:/ {print $2}' "$s")" = 1 ] ||
-			{ echo "pid $p: $(grep '^NoNewPrivs:' "$s")"; return 1; }
+		[ "$(f NoNewPrivs:)" = 1 ] || { echo "pid $p: NoNewPrivs: $(f NoNewPrivs:)"; return 1; }
 		n=$((n + 1))
 	done
 	echo "$n"
