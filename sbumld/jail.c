@@ -296,23 +296,20 @@ jail_chown_file_at(int dfd, const char *name, uid_t uid, gid_t gid)
 }
 
 int
-jail_machine_dir(const char *dir)
+jail_machine_dir(int dirfd)
 {
 	char	name[32];
-	int	fd, r = 0;
+	int	r = 0;
 
 	if (!jail_on)
 		return 0;
-	if ((fd = jail_open_dir(dir)) < 0)
-		return fd;
 	/* Only the group: a path machine's directory keeps its owner. */
-	if (fchown(fd, (uid_t)-1, jail_g) == -1 || fchmod(fd, 01770) == -1)
+	if (fchown(dirfd, (uid_t)-1, jail_g) == -1 || fchmod(dirfd, 01770) == -1)
 		r = -errno;
 	for (int i = 0; r == 0 && i <= UML_MAX_DISKS; i++) {
 		snprintf(name, sizeof(name), "disk%d.cow", i);
-		r = jail_chown_file_at(fd, name, jail_u, jail_g);
+		r = jail_chown_file_at(dirfd, name, jail_u, jail_g);
 	}
-	(void)close(fd);
 	return r;
 }
 

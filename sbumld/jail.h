@@ -51,13 +51,15 @@ int	jail_share_dir(const char *path);
 /* A directory UML reads (a restore's capture): root:JAIL 0750. */
 int	jail_lend_dir(const char *path);
 /*
- * Before a UML starts in dir: dir becomes group JAIL, mode 01770, and
+ * Before a UML starts in the directory dirfd (opened and checked by the
+ * caller, so a path swapped meanwhile changes nothing): it becomes group
+ * JAIL, mode 01770, and
  * every disk<N>.cow there (left by a root-run UML, or just copied by a
  * restore) is handed to the jail user.  Links are never followed; an
  * overlay that is not a regular file with a single link fails the start
  * (-EINVAL, -EMLINK): nothing linked in from elsewhere changes hands.
  */
-int	jail_machine_dir(const char *dir);
+int	jail_machine_dir(int dirfd);
 /*
  * A directory the kernel process pid writes (a save's capture): owned by
  * that process's user, 0700.  The kernel's save writer insists on owning

@@ -1193,7 +1193,7 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 	/* Leftovers of the previous instance (killed helpers, stale files). */
 	machine_remove_umid(m, dfd);
 	/* The jailed UML creates its overlays and uml/ here (jail.h). */
-	if ((r = jail_machine_dir(m->dir)) < 0) {
+	if ((r = jail_machine_dir(dfd)) < 0) {
 		snprintf(err, errlen, "cannot open %s to user %s: %s", m->dir,
 		    JAIL_USER, strerror(-r));
 		goto out;
