@@ -14,7 +14,7 @@ PACKAGES="
   clang libclang-rt-14-dev
 "
 
-# The unprivileged user the UML machines run as (sbumld/jail.h), from the
+# The unprivileged user the UML machines run as (sbumld/machine/jail.h), from the
 # sysusers.d file meson installs.  sbumld creates it too when it can; this
 # covers a daemon run under the unit (ProtectSystem=full: /etc read-only).
 ensure_jail_user() {

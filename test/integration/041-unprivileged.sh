@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Machines run unprivileged (sbumld/jail.h): every host process of a UML
+# Machines run unprivileged (sbumld/machine/jail.h): every host process of a UML
 # machine, booted or restored, runs as the system user sbuml-uml with no
 # groups, no capabilities and NoNewPrivs; it cannot open a root-only host
 # file; it cannot touch the daemon's own files in its machine directory.

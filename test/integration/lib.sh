@@ -7,7 +7,7 @@
 set -eu
 
 T=$(mktemp -d /tmp/sbt.XXXXXX)
-# Machines run as the unprivileged user sbuml-uml (sbumld/jail.h), which
+# Machines run as the unprivileged user sbuml-uml (sbumld/machine/jail.h), which
 # must reach the state dir and the path machines under $T: search only.
 chmod 0711 "$T"
 SOCK="$T/s.sock"
