@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "asuser.h"
-#include "daemon.h"
+#include "context.h"
 #include "log.h"
 #include "machine.h"
 #include "rpc.h"

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "daemon.h"
+#include "context.h"
 #include "log.h"
 #include "rpc-authz.h"
 #include "rpc-methods.h"

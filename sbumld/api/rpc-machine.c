@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "context.h"
 #include "log.h"
 #include "fsat.h"
 #include "machine.h"

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "context.h"
 #include "fsutil.h"
 #include "hostfacts.h"
 #include "log.h"

@@ -18,7 +18,7 @@
 
 #include <event2/event.h>
 
-#include "daemon.h"
+#include "context.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"

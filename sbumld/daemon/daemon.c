@@ -24,9 +24,6 @@
 #include "recover.h"
 #include "server.h"
 
-struct daemon_config	 daemon_config;
-struct event_base	*daemon_base;
-
 static struct event	*ev_sigint, *ev_sigterm, *ev_sighup;
 static struct event	*ev_watchdog;
 static int		 daemon_stopping;

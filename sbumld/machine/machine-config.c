@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "context.h"
 #include "machine-config.h"
 #include "util.h"
 

@@ -31,7 +31,7 @@
 #include <event2/event.h>
 
 #include "child.h"
-#include "daemon.h"
+#include "context.h"
 #include "events.h"
 #include "fsat.h"
 #include "jail.h"

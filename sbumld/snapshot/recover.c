@@ -49,7 +49,7 @@
 #include <unistd.h>
 
 
-#include "daemon.h"
+#include "context.h"
 #include "fsutil.h"
 #include "log.h"
 #include "machine.h"

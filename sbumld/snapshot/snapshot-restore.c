@@ -32,7 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "context.h"
 #include "buildid.h"
 #include "fsutil.h"
 #include "hostfacts.h"

@@ -29,7 +29,7 @@
 
 #include <event2/event.h>
 
-#include "daemon.h"
+#include "context.h"
 #include "events.h"
 #include "fsutil.h"
 #include "hostfacts.h"

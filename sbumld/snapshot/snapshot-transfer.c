@@ -26,7 +26,7 @@
 
 #include <event2/event.h>
 
-#include "daemon.h"
+#include "context.h"
 #include "fsutil.h"
 #include "log.h"
 #include "rpc.h"

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "context.h"
 #include "fsutil.h"
 #include "machine.h"
 #include "recover.h"

@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "daemon.h"
+#include "context.h"
 #include "log.h"
 #include "fsat.h"
 #include "machine-config.h"

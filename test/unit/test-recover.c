@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "daemon.h"
+#include "context.h"
 #include "log.h"
 #include "recover.h"
 #include "test.h"

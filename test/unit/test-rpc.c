@@ -26,7 +26,7 @@
 #include <event2/event.h>
 
 #include "config.h"
-#include "daemon.h"
+#include "context.h"
 #include "events.h"
 #include "log.h"
 #include "rpc-methods.h"
