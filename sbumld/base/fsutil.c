@@ -151,12 +151,19 @@ out:
 	return r;
 }
 
-/* Sum st_blocks under dirfd (not following links, staying on one device). */
+typedef int (*entry_fn)(int dirfd, const char *name, const struct stat *st,
+    void *arg);
+
+/*
+ * Call fn for every entry of dirfd (consumed) but . and .., with its lstat;
+ * an entry removed meanwhile is passed over.  Stops at the first error.
+ */
 static int
-usage_at(int dirfd, dev_t dev, uint64_t *sum)
+each_entry_at(int dirfd, entry_fn fn, void *arg)
 {
 	DIR		*d;
 	struct dirent	*de;
+	struct stat	 st;
 	int		 r = 0;
 
 	if ((d = fdopendir(dirfd)) == NULL) {
@@ -164,41 +171,55 @@ usage_at(int dirfd, dev_t dev, uint64_t *sum)
 		close(dirfd);
 		return r;
 	}
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
+	while (r == 0 && (de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				continue;	/* removed while we looked */
-			r = -errno;
-			break;
-		}
-		*sum += (uint64_t)st.st_blocks * 512;
-		if (S_ISDIR(st.st_mode) && st.st_dev == dev) {
-			int sub = openat(dirfd, de->d_name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-			if (sub < 0 && errno == ENOENT)
-				continue;
-			if (sub < 0) {
+			if (errno != ENOENT)
 				r = -errno;
-				break;
-			}
-			if ((r = usage_at(sub, dev, sum)) < 0)
-				break;
+			continue;
 		}
+		r = fn(dirfd, de->d_name, &st, arg);
 	}
 	closedir(d);
 	return r;
+}
+
+/* Open the subdirectory name of dirfd without following a link. */
+static int
+open_subdir_at(int dirfd, const char *name)
+{
+	int	fd = openat(dirfd, name,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+struct usage {
+	dev_t		 dev;
+	uint64_t	 sum;
+};
+
+/* Add an entry's blocks; descend into directories of the same device. */
+static int
+usage_entry(int dirfd, const char *name, const struct stat *st, void *arg)
+{
+	struct usage	*u = arg;
+	int		 sub;
+
+	u->sum += (uint64_t)st->st_blocks * 512;
+	if (!S_ISDIR(st->st_mode) || st->st_dev != u->dev)
+		return 0;
+	if ((sub = open_subdir_at(dirfd, name)) == -ENOENT)
+		return 0;
+	return sub < 0 ? sub : each_entry_at(sub, usage_entry, u);
 }
 
 int
 fs_tree_usage(const char *path, uint64_t *ret_bytes)
 {
 	struct stat	 st;
-	uint64_t	 sum;
+	struct usage	 u;
 	int		 fd, r;
 
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
@@ -208,63 +229,31 @@ fs_tree_usage(const char *path, uint64_t *ret_bytes)
 		close(fd);
 		return r;
 	}
-	sum = (uint64_t)st.st_blocks * 512;
-	if ((r = usage_at(fd, st.st_dev, &sum)) < 0)
+	u.dev = st.st_dev;
+	u.sum = (uint64_t)st.st_blocks * 512;
+	if ((r = each_entry_at(fd, usage_entry, &u)) < 0)
 		return r;
-	*ret_bytes = sum;
+	*ret_bytes = u.sum;
 	return 0;
 }
 
-/* Remove everything inside dirfd (which is consumed). */
+/* Remove an entry; a directory after its content, never across a mount. */
 static int
-remove_at(int dirfd, dev_t dev)
+remove_entry(int dirfd, const char *name, const struct stat *st, void *arg)
 {
-	DIR		*d;
-	struct dirent	*de;
-	int		 r = 0;
+	const dev_t	*dev = arg;
+	int		 sub, r;
 
-	if ((d = fdopendir(dirfd)) == NULL) {
-		r = -errno;
-		close(dirfd);
+	if (!S_ISDIR(st->st_mode))
+		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ?
+		    -errno : 0;
+	if (st->st_dev != *dev)
+		return -EXDEV;	/* a mount inside: never descend */
+	if ((sub = open_subdir_at(dirfd, name)) < 0)
+		return sub;
+	if ((r = each_entry_at(sub, remove_entry, arg)) < 0)
 		return r;
-	}
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT)
-				continue;
-			r = -errno;
-			break;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			int sub;
-
-			if (st.st_dev != dev) {
-				r = -EXDEV;	/* a mount inside: never descend */
-				break;
-			}
-			sub = openat(dirfd, de->d_name,
-			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (sub < 0) {
-				r = -errno;
-				break;
-			}
-			if ((r = remove_at(sub, dev)) < 0)
-				break;
-			if (unlinkat(dirfd, de->d_name, AT_REMOVEDIR) < 0) {
-				r = -errno;
-				break;
-			}
-		} else if (unlinkat(dirfd, de->d_name, 0) < 0 && errno != ENOENT) {
-			r = -errno;
-			break;
-		}
-	}
-	closedir(d);
-	return r;
+	return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
 int
@@ -279,7 +268,7 @@ fs_remove_tree(const char *path)
 		return unlink(path) < 0 ? -errno : 0;
 	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return -errno;
-	if ((r = remove_at(fd, st.st_dev)) < 0)
+	if ((r = each_entry_at(fd, remove_entry, &st.st_dev)) < 0)
 		return r;
 	if (rmdir(path) < 0)
 		return -errno;

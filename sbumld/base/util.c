@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "fsat.h"
 #include "log.h"
 #include "util.h"
 
@@ -129,48 +130,25 @@ path_dirname(const char *path)
 
 /*
  * Replace path with buf so that a crash leaves either the old or the new
- * content, never a mix: write a temp file next to it, fsync, rename over,
- * then fsync the directory so the rename itself is durable.
+ * content, never a mix: fs_write_file_atomic_at() in the directory of path,
+ * which the daemon trusts (its own state dir or a checked snapshot dir).
  */
 int
 write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode)
 {
-	char	*tmp, *dir;
-	int	 fd, r;
+	char		*dir;
+	const char	*name;
+	int		 dirfd, r;
 
-	tmp = xasprintf("%s.tmp.XXXXXX", path);
 	dir = path_dirname(path);
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+	name = strrchr(path, '/') != NULL ? strrchr(path, '/') + 1 : path;
+	if ((dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		r = -errno;
-		goto out;
+		free(dir);
+		return (r);
 	}
-	/* mkostemp creates 0600; the final file gets the caller's mode. */
-	if (fchmod(fd, mode) == -1) {
-		r = -errno;
-		goto fail;
-	}
-	if ((r = write_fd_all(fd, buf, len)) < 0)
-		goto fail;
-	if (fsync(fd) == -1) {
-		r = -errno;
-		goto fail;
-	}
-	r = close(fd) == -1 ? -errno : 0;
-	fd = -1;
-	if (r < 0)
-		goto fail;
-	if (rename(tmp, path) == -1) {
-		r = -errno;
-		goto fail;
-	}
-	r = fsync_dir(dir);
-	goto out;
-
-fail:
-	closefd(&fd);
-	(void)unlink(tmp);
-out:
-	free(tmp);
+	r = fs_write_file_atomic_at(dirfd, name, buf, len, mode);
+	(void)close(dirfd);
 	free(dir);
 	return (r);
 }

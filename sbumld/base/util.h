@@ -19,7 +19,7 @@ char	*xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Close *fd if it is >= 0 and set it to -1.  Keeps errno. */
 void	 closefd(int *fd);
 
-/* Write a whole file atomically: tmp file in the same dir, fsync, rename, fsync(dir). 0 or -errno. */
+/* Write a whole file atomically (fs_write_file_atomic_at in its directory). 0 or -errno. */
 int	 write_file_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 /* Read a whole (small) file into a NUL-terminated malloc'd buffer owned by the caller. 0 or -errno. */
 int	 read_file(const char *path, size_t max, char **ret_buf, size_t *ret_len);
