@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the files of the machine module share and nobody else sees: the
+ * machine object and the helpers one file offers another.  The contract
+ * for everyone else is machine.h.
+ *
+ *	machine.c		registry, accessors, state, waiters, pause/resume, job slot
+ *	machine-json.c		the machine object and event of doc/rpc.md
+ *	console-tail.c		the last lines of console.log
+ *	machine-start.c		starting the UML process (boot, restore)
+ *	machine-supervise.c	watching it: exit, boot readiness, halt, kill, re-adoption
+ *	machine-disk.c		machine directories and records: create, load, scan, delete
+ */
+#ifndef SBUMLD_MACHINE_INT_H
+#define SBUMLD_MACHINE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "fsat.h"
+#include "machine-config.h"
+#include "machine.h"
+
+enum machine_wait {
+	MACHINE_WAIT_RUNNING,		/* boot finished (or failed) */
+	MACHINE_WAIT_EXIT,		/* the process is gone */
+};
+
+struct machine_waiter {
+	enum machine_wait	 kind;
+	machine_done_cb		 cb;
+	void			*arg;
+};
+
+struct machine {
+	char			*name;		/* plain name or absolute path */
+	char			*dir;
+	/*
+	 * Where machine.json and run.json that sbumld trusts live: dir for a
+	 * named machine, <state-dir>/paths/<hash> for a path machine (whose
+	 * directory a user may write).
+	 */
+	char			*rec;
+	struct fs_id		 dir_id;	/* what dir named when created */
+	/*
+	 * While live: the directory the UML process runs in, whatever its
+	 * path is now (a user may rename it): killing sweeps processes by
+	 * their cwd, which must be that directory's current path.
+	 */
+	int			 live_dfd;
+	bool			 is_path;
+	struct machine_config	 cfg;
+	enum machine_state	 state;
+
+	/* The live process. */
+	pid_t			 pid;		/* 0 when not live */
+	uint64_t		 starttime;
+	bool			 is_child;	/* ours: exit status known */
+	int			 pidfd;
+	struct event		*ev_pidfd;
+	char			 started[32];
+	struct mconsole		*mc;
+	struct mconsole_notifier *notifier;
+	bool			 savable;
+
+	/* How it ended. */
+	bool			 has_exit;
+	bool			 status_known, signal_known;
+	int			 status, signal;
+	bool			 expect_exit;	/* halt or kill asked for it */
+	bool			 panicked;
+	bool			 boot_timed_out;
+
+	/* Boot, halt, pause/resume in progress. */
+	struct event		*ev_boot;	/* boot deadline */
+	struct event		*ev_probe;	/* readiness probe while booting */
+	bool			 probing;
+	/*
+	 * A restore is starting: the restored kernel binds its mconsole before
+	 * its interrupts are re-armed, so requests wait for its "sbuml restored"
+	 * notify (or, should that be lost, this deadline).
+	 */
+	uint64_t		 restore_wait_until;
+	struct event		*ev_halt;	/* next halt escalation */
+	struct event		*ev_cad;	/* repeats cad while halting */
+	int			 halt_stage;
+	bool			 op_pending;
+
+	struct machine_waiter	 waiters[MACHINE_MAX_WAITERS];
+	size_t			 nwaiters;
+	const struct machine_job *job;
+};
+
+/* machine.c */
+struct machine *machine_new(const char *name, const char *dir, const char *rec,
+	    bool is_path, const struct fs_id *id, struct machine_config *cfg);
+void	machine_register(struct machine *m);
+void	machine_free(struct machine *m);
+char	*machine_path(const struct machine *m, const char *file);
+int	machine_dir_open(const struct machine *m);
+void	machine_event_free(struct event **ev);
+void	machine_timer(struct machine *m, struct event **ev, event_callback_fn fn,
+	    unsigned int ms, bool persist);
+int	machine_add_waiter(struct machine *m, enum machine_wait kind,
+	    machine_done_cb cb, void *arg);
+void	machine_wake(struct machine *m, bool all, enum machine_wait kind,
+	    int err, const char *msg);
+
+/* machine-json.c */
+void	machine_add_exit(const struct machine *m, struct json_object *obj);
+void	machine_add_tail(const struct machine *m, struct json_object *obj);
+
+/* machine-supervise.c */
+void	machine_child_exit_cb(pid_t pid, int status, void *arg);
+void	machine_open_mconsole(struct machine *m);
+int	machine_open_notifier(struct machine *m);
+int	machine_watch_pid(struct machine *m, pid_t pid);
+void	machine_boot_watch(struct machine *m);
+void	machine_adopt(struct machine *m, const struct machine_run *run);
+
+/* machine-disk.c */
+int	machine_write_run(const struct machine *m, const struct machine_run *run);
+int	machine_save_run(struct machine *m);
+void	machine_remove_umid(struct machine *m, int dfd);
+void	machine_scan_names(void);
+void	machine_scan_paths(void);
+
+#endif
