@@ -31,16 +31,12 @@
 #include <sys/types.h>
 #include <json-c/json.h>
 
+#include "machine-config.h"
+#include "machine-state.h"
 #include "mconsole.h"
 #include "uml.h"
 
 #define MACHINE_MAX		64	/* machines in the registry */
-#define MACHINE_NAME_MAX	64	/* bytes of a plain name */
-#define MACHINE_PATH_MAX	90	/* bytes of "<dir>/uml/mconsole" */
-#define MACHINE_CMDLINE_MAX	1024
-#define MACHINE_MEM_MIN		16
-#define MACHINE_MEM_MAX		16384
-#define MACHINE_MEM_DEFAULT	128
 #define MACHINE_BOOT_TIMEOUT_S	60
 #define MACHINE_HALT_TIMEOUT_S	30	/* default of machine.halt */
 #define MACHINE_HALT_KILL_S	5	/* after mconsole halt, before SIGKILL */
@@ -49,28 +45,6 @@
 #define MACHINE_MAX_WAITERS	64	/* pending calls per machine */
 /* Probe sent once a machine boots: a kernel that answers OK can save. */
 #define MACHINE_SAVABLE_PROBE	"sbuml info"
-
-enum machine_state {
-	MACHINE_BOOTING,
-	MACHINE_RUNNING,
-	MACHINE_PAUSED,
-	MACHINE_HALTING,
-	MACHINE_STOPPED,
-	MACHINE_CRASHED,
-	_MACHINE_STATE_MAX,
-};
-
-/* The saved configuration (machine.json). */
-struct machine_config {
-	char		*image;
-	char		*kernel;
-	char		*cmdline;
-	unsigned int	 mem_mb;
-	char		*disks[UML_MAX_DISKS];
-	size_t		 ndisks;
-	char		 created[32];	/* ISO-8601 UTC */
-	uid_t		 owner;		/* who created it (authz.h); 0 if unrecorded */
-};
 
 struct machine;
 
@@ -105,18 +79,7 @@ size_t	machine_count(void);
 /* Every machine sorted by name; a malloc'd array the caller frees (not the machines). */
 struct machine **machine_list(size_t *ret_n);
 
-/* --- Names and configuration (machine-config.c) --- */
-
-/*
- * Check a machine name or path (doc/rpc.md "Names") and compute its
- * directory.  0 and *ret_dir (caller frees) and *ret_is_path, or -EINVAL
- * with a message in err.
- */
-int	machine_name_resolve(const char *name, char **ret_dir, bool *ret_is_path,
-	    char *err, size_t errlen);
-/* True if path may be handed to UML (no blanks, commas, control or non-ASCII bytes). */
-bool	machine_path_is_safe(const char *path);
-void	machine_config_clear(struct machine_config *cfg);
+/* --- Create, load, delete (names and machine.json: machine-config.h) --- */
 
 /*
  * Create a machine (state stopped, never booted) in the registry: makes its
@@ -141,13 +104,7 @@ int	machine_load_path(const char *path, struct machine **ret);
  */
 int	machine_delete(struct machine *m, char *err, size_t errlen);
 
-/* --- State and accessors --- */
-
-const char *machine_state_to_string(enum machine_state state);
-/* -EINVAL if s names no state. */
-int	machine_state_from_string(const char *s, enum machine_state *ret);
-/* Live: a UML process exists (booting, running, paused, halting). */
-bool	machine_state_is_live(enum machine_state state);
+/* --- State and accessors (state names: machine-state.h) --- */
 
 const char *machine_name(const struct machine *m);
 const char *machine_dir(const struct machine *m);
