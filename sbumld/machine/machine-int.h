@@ -109,8 +109,9 @@ void	machine_wake(struct machine *m, bool all, enum machine_wait kind,
 	    int err, const char *msg);
 
 /* machine-json.c */
-void	machine_add_exit(const struct machine *m, struct json_object *obj);
-void	machine_add_tail(const struct machine *m, struct json_object *obj);
+/* The machine.state event (doc/rpc.md "Events") of m's move from previous. */
+struct json_object *machine_state_event(const struct machine *m,
+	    enum machine_state previous);
 
 /* machine-supervise.c */
 void	machine_child_exit_cb(pid_t pid, int status, void *arg);

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* The machine object of doc/rpc.md and its parts. */
+/* The machine object and the machine.state event of doc/rpc.md. */
 #include <json-c/json.h>
 
 #include "machine-int.h"
 
 /* Add the exit object ({"status": N|null, "signal": N|null}) to obj. */
-void
+static void
 machine_add_exit(const struct machine *m, struct json_object *obj)
 {
 	struct json_object	*exit;
@@ -19,7 +19,7 @@ machine_add_exit(const struct machine *m, struct json_object *obj)
 }
 
 /* Add console_tail to obj; an unreadable console gives an empty list. */
-void
+static void
 machine_add_tail(const struct machine *m, struct json_object *obj)
 {
 	struct json_object	*tail;
@@ -68,4 +68,26 @@ machine_to_json(const struct machine *m)
 	if (m->state == MACHINE_CRASHED)
 		machine_add_tail(m, obj);
 	return (obj);
+}
+
+/* The machine.state event of a move from previous to m's state; see machine-int.h. */
+struct json_object *
+machine_state_event(const struct machine *m, enum machine_state previous)
+{
+	struct json_object	*ev;
+
+	ev = json_object_new_object();
+	json_object_object_add(ev, "machine", json_object_new_string(m->name));
+	json_object_object_add(ev, "state",
+	    json_object_new_string(machine_state_to_string(m->state)));
+	json_object_object_add(ev, "previous",
+	    json_object_new_string(machine_state_to_string(previous)));
+	if (m->pid > 0)
+		json_object_object_add(ev, "pid", json_object_new_int64(m->pid));
+	if (!machine_state_is_live(m->state)) {
+		machine_add_exit(m, ev);
+		if (m->state == MACHINE_CRASHED)
+			machine_add_tail(m, ev);
+	}
+	return (ev);
 }

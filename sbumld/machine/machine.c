@@ -13,7 +13,6 @@
 
 #include "child.h"
 #include "context.h"
-#include "events.h"
 #include "log.h"
 #include "machine-int.h"
 #include "util.h"
@@ -28,6 +27,8 @@ struct machine_op {
 
 static struct machine	*machines[MACHINE_MAX];
 static size_t		 nmachines;
+static machine_state_hook state_hook;
+static void		*state_hook_arg;
 
 /* The name the machine was created with (a name or a path). */
 const char *
@@ -148,12 +149,19 @@ machine_dir_open(const struct machine *m)
 	return (fd);
 }
 
-/* Move to state, persist it and tell every subscriber; see machine.h. */
+/* Tell the hook of the upper layer; see machine.h. */
+void
+machine_set_state_hook(machine_state_hook fn, void *arg)
+{
+	state_hook = fn;
+	state_hook_arg = arg;
+}
+
+/* Move to state, persist it and tell the hook; see machine.h. */
 void
 machine_set_state(struct machine *m, enum machine_state state)
 {
-	struct json_object	*ev;
-	enum machine_state	 previous = m->state;
+	enum machine_state	previous = m->state;
 
 	if (state == previous)
 		return;
@@ -167,21 +175,8 @@ machine_set_state(struct machine *m, enum machine_state state)
 		    machine_state_to_string(previous),
 		    machine_state_to_string(state));
 
-	ev = json_object_new_object();
-	json_object_object_add(ev, "machine", json_object_new_string(m->name));
-	json_object_object_add(ev, "state",
-	    json_object_new_string(machine_state_to_string(state)));
-	json_object_object_add(ev, "previous",
-	    json_object_new_string(machine_state_to_string(previous)));
-	if (m->pid > 0)
-		json_object_object_add(ev, "pid", json_object_new_int64(m->pid));
-	if (!machine_state_is_live(state)) {
-		machine_add_exit(m, ev);
-		if (state == MACHINE_CRASHED)
-			machine_add_tail(m, ev);
-	}
-	/* Only to those who may see the machine (doc/rpc.md "Who may call what"). */
-	events_broadcast_owned("machine.state", ev, m->cfg.owner);
+	if (state_hook != NULL)
+		state_hook(m, machine_state_event(m, previous), state_hook_arg);
 }
 
 /* Free a timer/event pointer if set. */

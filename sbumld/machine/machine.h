@@ -115,11 +115,20 @@ pid_t	machine_pid(const struct machine *m);	/* 0 when not live */
 bool	machine_savable(const struct machine *m);
 const struct machine_config *machine_config(const struct machine *m);
 /*
- * Move to state: persists run.json and broadcasts machine.state.  For
- * snapshot.c when a job stops/continues the guest itself (paused <->
+ * Move to state: persists run.json and tells the state hook.  For the
+ * snapshot jobs when they stop/continue the guest themselves (paused <->
  * running); live -> stopped/crashed happens only through supervision.
  */
 void	machine_set_state(struct machine *m, enum machine_state state);
+/*
+ * Called on every state change, after run.json is written, with the
+ * machine.state event of doc/rpc.md ("Events"), which fn owns.  The layer
+ * that publishes events sets it before machine_registry_init; one hook,
+ * NULL for none (then no event is built).
+ */
+typedef void (*machine_state_hook)(const struct machine *m,
+	    struct json_object *ev, void *arg);
+void	machine_set_state_hook(machine_state_hook fn, void *arg);
 /* The machine object of doc/rpc.md (caller owns it). */
 struct json_object *machine_to_json(const struct machine *m);
 /*

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * machine.c / machine-config.c / uml.c without UML: the state table, name
+ * The machine layer without a UML process: the state table, name
  * and path rules, machine.json and run.json round trips, the UML argv,
  * console tails (partial lines, invalid UTF-8, long files), create/delete
- * of name and path machines, and /proc parsing of our own process.
+ * of name and path machines, the state hook, and /proc parsing of our own
+ * process.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -348,6 +349,85 @@ check_tail(struct machine *m, size_t n, const char *want)
 	json_object_put(arr);
 }
 
+/* What the state hook saw (test_state_hook). */
+static struct {
+	const struct machine	*m;
+	struct json_object	*ev;
+	int			 calls;
+} seen;
+
+/* A machine_state_hook that keeps the last event. */
+static void
+record_state_event(const struct machine *m, struct json_object *ev, void *arg)
+{
+	CHECK(arg == &seen);
+	seen.m = m;
+	json_object_put(seen.ev);
+	seen.ev = ev;
+	seen.calls++;
+}
+
+/* The string member key of the last event, or "" if it has none. */
+static const char *
+seen_string(const char *key)
+{
+	struct json_object	*v;
+
+	if (seen.ev == NULL || !json_object_object_get_ex(seen.ev, key, &v))
+		return ("");
+	return (json_object_get_string(v));
+}
+
+/*
+ * Every state change reaches the hook once, after run.json has it, as the
+ * machine.state event; a move to the same state is none.
+ */
+static void
+test_state_hook(struct machine *m)
+{
+	struct machine_run	 run;
+	struct json_object	*v;
+	int			 dfd;
+
+	machine_set_state_hook(record_state_event, &seen);
+	machine_set_state(m, MACHINE_CRASHED);
+	CHECK(seen.calls == 1 && seen.m == m);
+	CHECK_STR(seen_string("machine"), "demo");
+	CHECK_STR(seen_string("state"), "crashed");
+	CHECK_STR(seen_string("previous"), "stopped");
+	CHECK(seen.ev != NULL && !json_object_object_get_ex(seen.ev, "pid", &v));
+	CHECK(seen.ev != NULL && json_object_object_get_ex(seen.ev, "exit", &v) &&
+	    json_object_is_type(v, json_type_object));
+	CHECK(seen.ev != NULL &&
+	    json_object_object_get_ex(seen.ev, "console_tail", &v) &&
+	    json_object_is_type(v, json_type_array));
+	dfd = fs_open_dir(machine_dir(m), NULL, NULL);
+	CHECK(dfd >= 0 && machine_run_read(dfd, &run) == 0 &&
+	    run.state == MACHINE_CRASHED);
+
+	machine_set_state(m, MACHINE_CRASHED);
+	CHECK(seen.calls == 1);
+
+	machine_set_state(m, MACHINE_STOPPED);
+	CHECK(seen.calls == 2);
+	CHECK_STR(seen_string("state"), "stopped");
+	CHECK_STR(seen_string("previous"), "crashed");
+	CHECK(seen.ev != NULL &&
+	    !json_object_object_get_ex(seen.ev, "console_tail", &v));
+	CHECK(dfd >= 0 && machine_run_read(dfd, &run) == 0 &&
+	    run.state == MACHINE_STOPPED);
+	if (dfd >= 0)
+		close(dfd);
+
+	/* No hook: the state still moves, nothing is called. */
+	machine_set_state_hook(NULL, NULL);
+	machine_set_state(m, MACHINE_CRASHED);
+	machine_set_state(m, MACHINE_STOPPED);
+	CHECK(seen.calls == 2 && machine_state(m) == MACHINE_STOPPED);
+	json_object_put(seen.ev);
+	seen.ev = NULL;
+}
+
 /* Console tails and machine create/delete. */
 static void
 test_machine_files(void)
@@ -388,6 +468,8 @@ test_machine_files(void)
 	CHECK(json_object_object_get_ex(obj, "savable", &v) &&
 	    !json_object_get_boolean(v));
 	json_object_put(obj);
+
+	test_state_hook(m);
 
 	check_tail(m, 5, "");				/* no console.log yet */
 	write_console(m, "a\nb\nc\n", 6);
