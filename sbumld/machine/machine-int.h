@@ -5,11 +5,14 @@
  * for everyone else is machine.h.
  *
  *	machine.c		registry, accessors, state, waiters, pause/resume, job slot
- *	machine-json.c		the machine object and event of doc/rpc.md
- *	console-tail.c		the last lines of console.log
+ *	machine-json.c		the machine object, console tail and event of doc/rpc.md
  *	machine-start.c		starting the UML process (boot, restore)
  *	machine-supervise.c	watching it: exit, boot readiness, halt, kill, re-adoption
  *	machine-disk.c		machine directories and records: create, load, scan, delete
+ *
+ * They build on modules of their own below them: machine-state.h (state
+ * names), machine-config.h (machine.json, run.json, names), console-tail.h,
+ * child.h (SIGCHLD), mconsole.h, uml.h (launch and kill) and jail.h.
  */
 #ifndef SBUMLD_MACHINE_INT_H
 #define SBUMLD_MACHINE_INT_H

@@ -1,8 +1,37 @@
 /* SPDX-License-Identifier: MIT */
-/* The machine object and the machine.state event of doc/rpc.md. */
+/* The machine object, its console tail and the machine.state event of doc/rpc.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <json-c/json.h>
 
+#include "console-tail.h"
+#include "fsat.h"
 #include "machine-int.h"
+
+/* The last n console lines; see machine.h. */
+int
+machine_console_tail(const struct machine *m, size_t n,
+    struct json_object **ret)
+{
+	int	fd, dfd, r;
+
+	/* A user may have put a symlink, FIFO or hard link there: refused. */
+	if ((dfd = machine_dir_open(m)) < 0)
+		return (dfd);
+	fd = fs_openat_file(dfd, "console.log", O_RDONLY, 0);
+	(void)close(dfd);
+	if (fd == -ENOENT) {
+		*ret = json_object_new_array();
+		return (0);
+	}
+	if (fd < 0)
+		return (fd);
+	r = console_tail_read(fd, n, ret);
+	(void)close(fd);
+	return (r);
+}
 
 /* Add the exit object ({"status": N|null, "signal": N|null}) to obj. */
 static void
@@ -24,7 +53,7 @@ machine_add_tail(const struct machine *m, struct json_object *obj)
 {
 	struct json_object	*tail;
 
-	if ((tail = machine_console_tail(m, MACHINE_CONSOLE_TAIL)) == NULL)
+	if (machine_console_tail(m, MACHINE_CONSOLE_TAIL, &tail) < 0)
 		tail = json_object_new_array();
 	json_object_object_add(obj, "console_tail", tail);
 }

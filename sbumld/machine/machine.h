@@ -133,10 +133,14 @@ void	machine_set_state_hook(machine_state_hook fn, void *arg);
 struct json_object *machine_to_json(const struct machine *m);
 /*
  * The last n lines of console.log, oldest first, as a JSON array of
- * strings (invalid UTF-8 and control bytes replaced).  Reads backwards
- * from the end, at most 4 MiB.  NULL with errno set on failure.
+ * strings in *ret (caller owns it): console-tail.h, which says how they
+ * are cleaned and how much is read.  No console.log gives an empty array.
+ * 0 or -errno: -ESTALE if the machine's path names another directory now,
+ * -ELOOP, -EMLINK, -EINVAL for a console.log that is a symlink, a hard
+ * link or not a regular file (fs_openat_file; fs_strerror words them).
  */
-struct json_object *machine_console_tail(const struct machine *m, size_t n);
+int	machine_console_tail(const struct machine *m, size_t n,
+	    struct json_object **ret);
 
 /* --- Operations --- */
 

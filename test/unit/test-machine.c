@@ -334,8 +334,8 @@ check_tail(struct machine *m, size_t n, const char *want)
 	struct json_object	*arr;
 	char			*joined = xstrdup(""), *tmp;
 
-	arr = machine_console_tail(m, n);
-	CHECK(arr != NULL);
+	arr = NULL;
+	CHECK(machine_console_tail(m, n, &arr) == 0 && arr != NULL);
 	if (arr == NULL)
 		return;
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -489,10 +489,10 @@ test_machine_files(void)
 		big[i] = i % 1024 == 1023 ? '\n' : (char)('a' + (i / 1024) % 26);
 	write_console(m, big, n);
 	{
-		struct json_object *arr = machine_console_tail(m, 10000);
+		struct json_object *arr = NULL;
 		const char *first;
 
-		CHECK(arr != NULL);
+		CHECK(machine_console_tail(m, 10000, &arr) == 0 && arr != NULL);
 		if (arr != NULL) {
 			/* At most 4 MiB: 4096 lines, the first one complete. */
 			CHECK(json_object_array_length(arr) >= 4095 &&
@@ -503,6 +503,19 @@ test_machine_files(void)
 		}
 	}
 	free(big);
+	/* A console.log a user replaced by a symlink or a FIFO is not read. */
+	{
+		char			*log = xasprintf("%s/console.log",
+					    machine_dir(m));
+		struct json_object	*arr = NULL;
+
+		CHECK(unlink(log) == 0 && symlink("/etc/passwd", log) == 0);
+		CHECK(machine_console_tail(m, 5, &arr) == -ELOOP && arr == NULL);
+		CHECK(unlink(log) == 0 && mkfifo(log, 0600) == 0);
+		CHECK(machine_console_tail(m, 5, &arr) == -EINVAL && arr == NULL);
+		CHECK(unlink(log) == 0);
+		free(log);
+	}
 
 	/* A path machine: directory created, recorded under paths/. */
 	pdir = xasprintf("%s/pm", dir);
