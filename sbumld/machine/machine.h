@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Machines: one UML instance each, living in one directory
- * (doc/machine-layout.md).  machine.c keeps the registry (name or path ->
- * machine), the state machine of doc/rpc.md with its machine.state events,
- * supervision (pidfd + SIGCHLD through child.c) and re-adoption after a
- * daemon restart; machine-config.c reads and writes machine.json/run.json
- * and validates names; mconsole.c speaks to UML; uml.c starts and kills it.
+ * (doc/machine-layout.md).  The registry (name or path -> machine), the
+ * state machine of doc/rpc.md, starting the UML process, supervising it
+ * (pidfd + SIGCHLD through child.h) and re-adopting it after a daemon
+ * restart; machine-int.h says which file does what.  Names, machine.json
+ * and run.json are machine-config.h's, state names machine-state.h's,
+ * mconsole.h speaks to UML, uml.h starts and kills it.  The layers above
+ * learn of state changes through the state hook (machine_set_state_hook).
  *
  * Asynchronous operations (boot, pause, resume, halt, kill) take a
  * machine_done_cb that runs exactly once, from the event loop, with 0 or
@@ -16,11 +18,12 @@
  *	-ECANCELED	the daemon is shutting down
  * The machine is still registered when the callback runs.
  *
- * For snapshot.c: look the machine up (machine_lookup), take the job slot
- * (machine_job_begin: at most one job per machine, the job is told when the
- * machine dies and gets its MCONSOLE_USER_NOTIFY messages), send mconsole
- * commands with a long timeout (machine_mconsole_send), and move the state
- * (machine_set_state) if the job pauses or resumes the guest itself.
+ * For the snapshot jobs: look the machine up (machine_lookup), take the
+ * job slot (machine_job_begin: at most one job per machine, the job is
+ * told when the machine dies and gets its MCONSOLE_USER_NOTIFY messages),
+ * send mconsole commands with a long timeout (machine_mconsole_send), and
+ * move the state (machine_set_state) if the job pauses or resumes the
+ * guest itself.
  */
 #ifndef SBUMLD_MACHINE_H
 #define SBUMLD_MACHINE_H
@@ -172,7 +175,7 @@ int	machine_kill(struct machine *m, machine_done_cb cb, void *arg);
 /* True while a pause/resume is waiting for mconsole. */
 bool	machine_op_pending(const struct machine *m);
 
-/* --- For snapshot.c --- */
+/* --- For the snapshot jobs --- */
 
 /* Take the job slot. -EBUSY if a job holds it, -EINVAL if the machine is not live. */
 int	machine_job_begin(struct machine *m, const struct machine_job *job);
