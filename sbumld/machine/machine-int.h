@@ -117,10 +117,13 @@ struct json_object *machine_state_event(const struct machine *m,
 	    enum machine_state previous);
 
 /* machine-supervise.c */
-void	machine_child_exit_cb(pid_t pid, int status, void *arg);
-void	machine_open_mconsole(struct machine *m);
 int	machine_open_notifier(struct machine *m);
-int	machine_watch_pid(struct machine *m, pid_t pid);
+/*
+ * Supervise our new UML child pid, whose directory is dfd (duplicated):
+ * SIGCHLD and pidfd watch, start time, the mconsole client.  Failures are
+ * logged; the process is watched by whatever did succeed.
+ */
+void	machine_watch_child(struct machine *m, pid_t pid, int dfd);
 void	machine_boot_watch(struct machine *m);
 void	machine_adopt(struct machine *m, const struct machine_run *run);
 

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "child.h"
 #include "jail.h"
 #include "log.h"
 #include "machine-int.h"
@@ -180,19 +179,7 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 		goto out;
 	}
 
-	m->pid = pid;
-	m->is_child = true;
-	m->live_dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
-	if ((r = child_watch(pid, machine_child_exit_cb, m)) < 0)
-		log_warnx("%s: cannot watch pid %ld: %s", m->name, (long)pid,
-		    strerror(-r));
-	if ((r = machine_watch_pid(m, pid)) < 0)
-		log_warnx("%s: pidfd_open(%ld): %s", m->name, (long)pid,
-		    strerror(-r));
-	if ((r = uml_proc_starttime(pid, &m->starttime)) < 0)
-		log_warnx("%s: start time of %ld: %s", m->name, (long)pid,
-		    strerror(-r));
-	machine_open_mconsole(m);
+	machine_watch_child(m, pid, dfd);
 	iso8601_utc(time(NULL), m->started, sizeof(m->started));
 	m->has_exit = false;
 	m->status_known = m->signal_known = false;

@@ -89,7 +89,7 @@ machine_pidfd_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 /* child.c reaped our UML process. */
-void
+static void
 machine_child_exit_cb(pid_t pid, int status, void *arg)
 {
 	struct machine	*m = arg;
@@ -137,7 +137,7 @@ machine_notify_cb(enum mconsole_notify_type type, const char *data, size_t len,
 }
 
 /* Open the mconsole client for a live machine. */
-void
+static void
 machine_open_mconsole(struct machine *m)
 {
 	char	*path = machine_path(m, "uml/mconsole");
@@ -163,7 +163,7 @@ machine_open_notifier(struct machine *m)
 }
 
 /* Start watching pid through a pidfd. 0 or -errno. */
-int
+static int
 machine_watch_pid(struct machine *m, pid_t pid)
 {
 	int	fd;
@@ -179,6 +179,27 @@ machine_watch_pid(struct machine *m, pid_t pid)
 		return (-ENOMEM);
 	}
 	return (0);
+}
+
+/* Supervise our new UML child pid, running in the directory dfd; see machine-int.h. */
+void
+machine_watch_child(struct machine *m, pid_t pid, int dfd)
+{
+	int	r;
+
+	m->pid = pid;
+	m->is_child = true;
+	m->live_dfd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	if ((r = child_watch(pid, machine_child_exit_cb, m)) < 0)
+		log_warnx("%s: cannot watch pid %ld: %s", m->name, (long)pid,
+		    strerror(-r));
+	if ((r = machine_watch_pid(m, pid)) < 0)
+		log_warnx("%s: pidfd_open(%ld): %s", m->name, (long)pid,
+		    strerror(-r));
+	if ((r = uml_proc_starttime(pid, &m->starttime)) < 0)
+		log_warnx("%s: start time of %ld: %s", m->name, (long)pid,
+		    strerror(-r));
+	machine_open_mconsole(m);
 }
 
 /*
