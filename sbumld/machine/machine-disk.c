@@ -484,18 +484,19 @@ machine_delete(struct machine *m, char *err, size_t errlen)
 	return (0);
 }
 
-/* Load every <state-dir>/machines/NAME. */
-void
-machine_scan_names(void)
+/*
+ * Run fn on every entry of <state-dir>/sub but those starting with '.'
+ * (base: that directory's path).  A missing directory holds nothing.
+ */
+static void
+machine_scan_dir(const char *sub, void (*fn)(const char *base,
+    const char *entry))
 {
-	struct machine	*m;
 	struct dirent	*de;
-	char		*base, *dir, err[256];
-	bool		 is_path;
+	char		*base;
 	DIR		*d;
-	int		 r;
 
-	base = xasprintf("%s/machines", daemon_config.state_dir);
+	base = xasprintf("%s/%s", daemon_config.state_dir, sub);
 	if ((d = opendir(base)) == NULL) {
 		if (errno != ENOENT)
 			log_warn("%s", base);
@@ -503,20 +504,30 @@ machine_scan_names(void)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (machine_name_resolve(de->d_name, &dir, &is_path, err,
-		    sizeof(err)) < 0) {
-			log_warnx("%s/%s: %s, ignoring", base, de->d_name, err);
-			continue;
-		}
-		if ((r = machine_load(dir, de->d_name, dir, false, &m)) < 0)
-			log_warnx("%s: cannot load %s: %s, ignoring", de->d_name,
-			    dir, strerror(-r));
-		free(dir);
+		if (de->d_name[0] != '.')
+			fn(base, de->d_name);
 	}
 	(void)closedir(d);
 	free(base);
+}
+
+/* Load the named machine <state-dir>/machines/name (base: that directory). */
+static void
+machine_scan_name(const char *base, const char *name)
+{
+	struct machine	*m;
+	char		*dir, err[256];
+	bool		 is_path;
+	int		 r;
+
+	if (machine_name_resolve(name, &dir, &is_path, err, sizeof(err)) < 0) {
+		log_warnx("%s/%s: %s, ignoring", base, name, err);
+		return;
+	}
+	if ((r = machine_load(dir, name, dir, false, &m)) < 0)
+		log_warnx("%s: cannot load %s: %s, ignoring", name, dir,
+		    strerror(-r));
+	free(dir);
 }
 
 /*
@@ -555,67 +566,63 @@ machine_paths_entry(const char *link, bool *ret_legacy)
 	return (name);
 }
 
-/* Load every path machine recorded in <state-dir>/paths. */
-void
-machine_scan_paths(void)
+/*
+ * Load the path machine recorded as <state-dir>/paths/entry (base: that
+ * directory), or forget it if its directory is gone and nothing runs.
+ */
+static void
+machine_scan_path(const char *base, const char *entry)
 {
 	struct machine	*m;
-	struct dirent	*de;
-	char		*base, *link, *expect, *target, *dir, err[256];
+	char		*link, *expect, *target, *dir, err[256];
 	bool		 is_path, legacy;
-	DIR		*d;
 	int		 r;
 
-	base = xasprintf("%s/paths", daemon_config.state_dir);
-	if ((d = opendir(base)) == NULL) {
-		if (errno != ENOENT)
-			log_warn("%s", base);
-		free(base);
+	link = xasprintf("%s/%s", base, entry);
+	if ((target = machine_paths_entry(link, &legacy)) == NULL) {
+		free(link);
 		return;
 	}
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		link = xasprintf("%s/%s", base, de->d_name);
-		if ((target = machine_paths_entry(link, &legacy)) == NULL) {
-			free(link);
-			continue;
-		}
-		expect = machine_paths_link(target);
-		if (strcmp(expect, link) != 0 ||
-		    machine_name_resolve(target, &dir, &is_path, err,
-		    sizeof(err)) < 0 || !is_path) {
-			log_warnx("%s: bad record of %s, ignoring", link, target);
-			free(expect);
-			free(target);
-			free(link);
-			continue;
-		}
+	expect = machine_paths_link(target);
+	if (strcmp(expect, link) != 0 ||
+	    machine_name_resolve(target, &dir, &is_path, err,
+	    sizeof(err)) < 0 || !is_path) {
+		log_warnx("%s: bad record of %s, ignoring", link, target);
 		free(expect);
-		r = 0;
-		/* An older daemon's link: make the record from sbumld's own files. */
-		if (legacy && machine_lookup(target) == NULL &&
-		    (r = machine_record_path(target)) == -ENOENT) {
-			log_info("%s: gone, forgetting it", target);
-			if (unlink(link) == -1)
-				log_warn("unlink %s", link);
-		} else if (r < 0) {
-			log_warnx("%s: cannot load: %s, ignoring", target,
-			    strerror(-r));
-		} else if (machine_lookup(target) == NULL &&
-		    (r = machine_load(dir, target, link, true, &m)) < 0) {
-			if (r == -ENOENT) {
-				/* The directory is gone and nothing runs. */
-				log_info("%s: gone, forgetting it", target);
-				(void)machine_paths_remove(target);
-			} else
-				log_warnx("%s: cannot load: %s, ignoring",
-				    target, strerror(-r));
-		}
-		free(dir);
 		free(target);
 		free(link);
+		return;
 	}
-	(void)closedir(d);
-	free(base);
+	free(expect);
+	r = 0;
+	/* An older daemon's link: make the record from sbumld's own files. */
+	if (legacy && machine_lookup(target) == NULL &&
+	    (r = machine_record_path(target)) == -ENOENT) {
+		log_info("%s: gone, forgetting it", target);
+		if (unlink(link) == -1)
+			log_warn("unlink %s", link);
+	} else if (r < 0) {
+		log_warnx("%s: cannot load: %s, ignoring", target,
+		    strerror(-r));
+	} else if (machine_lookup(target) == NULL &&
+	    (r = machine_load(dir, target, link, true, &m)) < 0) {
+		if (r == -ENOENT) {
+			/* The directory is gone and nothing runs. */
+			log_info("%s: gone, forgetting it", target);
+			(void)machine_paths_remove(target);
+		} else
+			log_warnx("%s: cannot load: %s, ignoring", target,
+			    strerror(-r));
+	}
+	free(dir);
+	free(target);
+	free(link);
+}
+
+/* Load every named machine, then every recorded path machine; see machine-int.h. */
+void
+machine_scan(void)
+{
+	machine_scan_dir("machines", machine_scan_name);
+	machine_scan_dir("paths", machine_scan_path);
 }

@@ -97,17 +97,25 @@ struct machine {
 };
 
 /* machine.c */
+/* A new, unregistered machine (state stopped); takes cfg's strings. */
 struct machine *machine_new(const char *name, const char *dir, const char *rec,
 	    bool is_path, const struct fs_id *id, struct machine_config *cfg);
+/* Put m into the registry (the caller checked MACHINE_MAX). */
 void	machine_register(struct machine *m);
+/* Take m out of the registry and free it; no waiter may be left. */
 void	machine_free(struct machine *m);
+/* dir/file (caller frees). */
 char	*machine_path(const struct machine *m, const char *file);
+/* The machine directory, unless its path now names another one (-ESTALE). An fd or -errno. */
 int	machine_dir_open(const struct machine *m);
 void	machine_event_free(struct event **ev);
+/* Arm *ev (made on first use) to run fn(m) in ms milliseconds. */
 void	machine_timer(struct machine *m, struct event **ev, event_callback_fn fn,
 	    unsigned int ms, bool persist);
+/* Call cb once m gets to kind (machine_wake).  -ENOSPC past MACHINE_MAX_WAITERS. */
 int	machine_add_waiter(struct machine *m, enum machine_wait kind,
 	    machine_done_cb cb, void *arg);
+/* Run and drop the waiters of kind (all: every waiter) with err and msg. */
 void	machine_wake(struct machine *m, bool all, enum machine_wait kind,
 	    int err, const char *msg);
 
@@ -117,6 +125,7 @@ struct json_object *machine_state_event(const struct machine *m,
 	    enum machine_state previous);
 
 /* machine-supervise.c */
+/* Bind dir/notify.sock, where the kernel reports. 0 or -errno. */
 int	machine_open_notifier(struct machine *m);
 /*
  * Supervise our new UML child pid, whose directory is dfd (duplicated):
@@ -124,14 +133,22 @@ int	machine_open_notifier(struct machine *m);
  * logged; the process is watched by whatever did succeed.
  */
 void	machine_watch_child(struct machine *m, pid_t pid, int dfd);
+/* Arm the boot deadline and the readiness probe of a booting machine. */
 void	machine_boot_watch(struct machine *m);
+/*
+ * Take over the process run.json names if it is still the machine's
+ * (same start time, runs in its directory); else record how it ended.
+ */
 void	machine_adopt(struct machine *m, const struct machine_run *run);
 
 /* machine-disk.c */
+/* Write run into the machine's record. 0 or -errno. */
 int	machine_write_run(const struct machine *m, const struct machine_run *run);
+/* Write m's run state into its record; a failure is logged. 0 or -errno. */
 int	machine_save_run(struct machine *m);
+/* Remove the uml/ directory a dead instance left in dfd. */
 void	machine_remove_umid(struct machine *m, int dfd);
-void	machine_scan_names(void);
-void	machine_scan_paths(void);
+/* Load and re-adopt every machine of <state-dir>/machines and /paths. */
+void	machine_scan(void);
 
 #endif

@@ -439,8 +439,7 @@ machine_registry_init(void)
 	free(dir);
 	if (r < 0)
 		return (r);
-	machine_scan_names();
-	machine_scan_paths();
+	machine_scan();
 	log_info("%zu machine(s) known", nmachines);
 	return (0);
 }
