@@ -149,7 +149,7 @@ machine_dir_open(const struct machine *m)
 	return (fd);
 }
 
-/* Tell the hook of the upper layer; see machine.h. */
+/* Set the hook told of state changes; see machine.h. */
 void
 machine_set_state_hook(machine_state_hook fn, void *arg)
 {
