@@ -126,7 +126,7 @@ rpc_boot_failed(struct rpc_call *call, struct machine *m, const char *msg)
 	struct json_object	*data, *tail;
 
 	data = json_object_new_object();
-	if ((tail = machine_console_tail(m, MACHINE_CONSOLE_TAIL)) == NULL)
+	if (machine_console_tail(m, MACHINE_CONSOLE_TAIL, &tail) < 0)
 		tail = json_object_new_array();
 	json_object_object_add(data, "console", tail);
 	rpc_error_data(call, RPC_E_BOOT_FAILED, data, "%s: %s", machine_name(m),
@@ -590,17 +590,16 @@ rpc_machine_console(struct rpc_call *call, struct json_object *params)
 	struct console_params	 p = { NULL, CONSOLE_LINES_DEFAULT };
 	struct json_object	*res, *lines;
 	struct machine		*m;
+	int			 r;
 
 	if (rpc_parse_params(call, params, console_table, &p) < 0)
 		return (0);
 	if ((m = rpc_find_machine(call, p.machine, AUTHZ_VIEW)) == NULL)
 		return (0);
-	if ((lines = machine_console_tail(m, (size_t)p.lines)) == NULL) {
-		int	e = errno;
-
+	if ((r = machine_console_tail(m, (size_t)p.lines, &lines)) < 0) {
 		/* Say what a user planted there (symlink, FIFO, swapped dir). */
-		rpc_error_errno(call, RPC_E_IO_ERROR, e, "cannot read %s/"
-		    "console.log (%s)", machine_dir(m), fs_strerror(-e));
+		rpc_error_errno(call, RPC_E_IO_ERROR, -r, "cannot read %s/"
+		    "console.log (%s)", machine_dir(m), fs_strerror(r));
 		return (0);
 	}
 	res = json_object_new_object();

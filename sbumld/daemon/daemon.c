@@ -19,6 +19,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "daemon.h"
+#include "events.h"
 #include "log.h"
 #include "machine.h"
 #include "recover.h"
@@ -108,6 +109,18 @@ daemon_watchdog_init(void)
 	log_debug("watchdog: pinging every %llu us", (unsigned long long)usec);
 }
 
+/*
+ * A machine changed state: the machine.state event, only to those who may
+ * see the machine (doc/rpc.md "Who may call what").
+ */
+static void
+daemon_machine_state(const struct machine *m, struct json_object *ev,
+    void *arg)
+{
+	(void)arg;
+	events_broadcast_owned("machine.state", ev, machine_config(m)->owner);
+}
+
 /* Free an event if set. */
 static void
 daemon_event_free(struct event **ev)
@@ -145,6 +158,7 @@ daemon_run(void)
 		    daemon_config.socket_path, strerror(-r), -r);
 		goto out;
 	}
+	machine_set_state_hook(daemon_machine_state, NULL);
 	/* READY=1 only once existing machines are known again (machined deserializes first). */
 	if ((r = machine_registry_init()) < 0) {
 		log_warnx("cannot re-adopt machines from %s: %s",

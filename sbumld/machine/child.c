@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * SIGCHLD: reap every exited child and dispatch by pid.  The set of watched
- * children is small (one per live machine plus snapshot writers), so it is
- * a fixed array searched linearly.
+ * children is small (one per live machine), so it is a fixed array
+ * searched linearly.
  */
 #include <errno.h>
 #include <signal.h>

@@ -4,7 +4,8 @@
  * server_child_signal): every exited child is reaped here, and a child
  * registered with child_watch() has its exit status handed to its owner.
  * Unregistered children (there should be none) are reaped and logged, so
- * no zombie stays.  snapshot.c registers its writer children here too.
+ * no zombie stays.  The machine code registers its UML processes here
+ * (machine-start.c); machine_registry_init installs the handler.
  */
 #ifndef SBUMLD_CHILD_H
 #define SBUMLD_CHILD_H

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The files of a machine directory that sbumld writes (machine.json, the
- * configuration, and run.json, private run state) and the path-machine
- * links under <state-dir>/paths.  Private to machine.c.
+ * A machine's configuration and names, and the files of a machine
+ * directory that sbumld writes (machine.json, the configuration, and
+ * run.json, private run state) with the path-machine records under
+ * <state-dir>/paths (doc/machine-layout.md).  Used by the machine module,
+ * by the snapshot layer where a restore writes a new machine's files or
+ * recovery reads them, and by the tests and the fuzz harness.
  */
 #ifndef SBUMLD_MACHINE_CONFIG_H
 #define SBUMLD_MACHINE_CONFIG_H
@@ -12,12 +15,32 @@
 #include <sys/types.h>
 
 #include "fsat.h"
-#include "machine.h"
+#include "machine-state.h"
+#include "uml.h"
+
+#define MACHINE_NAME_MAX	64	/* bytes of a plain name */
+#define MACHINE_PATH_MAX	90	/* bytes of "<dir>/uml/mconsole" */
+#define MACHINE_CMDLINE_MAX	1024
+#define MACHINE_MEM_MIN		16
+#define MACHINE_MEM_MAX		16384
+#define MACHINE_MEM_DEFAULT	128
 
 #define MACHINE_CONFIG_FILE	"machine.json"
 #define MACHINE_RUN_FILE	"run.json"
 /* Present while a restore builds the machine, until its kernel is started. */
 #define MACHINE_RESTORING_FILE	"restoring"
+
+/* The saved configuration (machine.json). */
+struct machine_config {
+	char		*image;
+	char		*kernel;
+	char		*cmdline;
+	unsigned int	 mem_mb;
+	char		*disks[UML_MAX_DISKS];
+	size_t		 ndisks;
+	char		 created[32];	/* ISO-8601 UTC */
+	uid_t		 owner;		/* who created it (authz.h); 0 if unrecorded */
+};
 
 /* run.json: what a restarted daemon needs to re-adopt or report a machine. */
 struct machine_run {
@@ -33,6 +56,17 @@ struct machine_run {
 	bool			savable;	/* answered MACHINE_SAVABLE_PROBE */
 };
 
+/*
+ * Check a machine name or path (doc/rpc.md "Names") and compute its
+ * directory.  0 and *ret_dir (caller frees) and *ret_is_path, or -EINVAL
+ * with a message in err.
+ */
+int	machine_name_resolve(const char *name, char **ret_dir, bool *ret_is_path,
+	    char *err, size_t errlen);
+/* True if path may be handed to UML (no blanks, commas, control or non-ASCII bytes). */
+bool	machine_path_is_safe(const char *path);
+/* Free a configuration's strings and zero it. */
+void	machine_config_clear(struct machine_config *cfg);
 /*
  * Write machine.json into dirfd atomically (never through a planted
  * symlink).  dir_id: the machine directory's identity, recorded in the

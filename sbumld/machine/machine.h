@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Machines: one UML instance each, living in one directory
- * (doc/machine-layout.md).  machine.c keeps the registry (name or path ->
- * machine), the state machine of doc/rpc.md with its machine.state events,
- * supervision (pidfd + SIGCHLD through child.c) and re-adoption after a
- * daemon restart; machine-config.c reads and writes machine.json/run.json
- * and validates names; mconsole.c speaks to UML; uml.c starts and kills it.
+ * (doc/machine-layout.md).  The registry (name or path -> machine), the
+ * state machine of doc/rpc.md, starting the UML process, supervising it
+ * (pidfd + SIGCHLD through child.h) and re-adopting it after a daemon
+ * restart; machine-int.h says which file does what.  Names, machine.json
+ * and run.json are machine-config.h's, state names machine-state.h's,
+ * mconsole.h speaks to UML, uml.h starts and kills it.  The layers above
+ * learn of state changes through the state hook (machine_set_state_hook).
  *
  * Asynchronous operations (boot, pause, resume, halt, kill) take a
  * machine_done_cb that runs exactly once, from the event loop, with 0 or
@@ -16,11 +18,12 @@
  *	-ECANCELED	the daemon is shutting down
  * The machine is still registered when the callback runs.
  *
- * For snapshot.c: look the machine up (machine_lookup), take the job slot
- * (machine_job_begin: at most one job per machine, the job is told when the
- * machine dies and gets its MCONSOLE_USER_NOTIFY messages), send mconsole
- * commands with a long timeout (machine_mconsole_send), and move the state
- * (machine_set_state) if the job pauses or resumes the guest itself.
+ * For the snapshot jobs: look the machine up (machine_lookup), take the
+ * job slot (machine_job_begin: at most one job per machine, the job is
+ * told when the machine dies and gets its MCONSOLE_USER_NOTIFY messages),
+ * send mconsole commands with a long timeout (machine_mconsole_send), and
+ * move the state (machine_set_state) if the job pauses or resumes the
+ * guest itself.
  */
 #ifndef SBUMLD_MACHINE_H
 #define SBUMLD_MACHINE_H
@@ -31,16 +34,12 @@
 #include <sys/types.h>
 #include <json-c/json.h>
 
+#include "machine-config.h"
+#include "machine-state.h"
 #include "mconsole.h"
 #include "uml.h"
 
 #define MACHINE_MAX		64	/* machines in the registry */
-#define MACHINE_NAME_MAX	64	/* bytes of a plain name */
-#define MACHINE_PATH_MAX	90	/* bytes of "<dir>/uml/mconsole" */
-#define MACHINE_CMDLINE_MAX	1024
-#define MACHINE_MEM_MIN		16
-#define MACHINE_MEM_MAX		16384
-#define MACHINE_MEM_DEFAULT	128
 #define MACHINE_BOOT_TIMEOUT_S	60
 #define MACHINE_HALT_TIMEOUT_S	30	/* default of machine.halt */
 #define MACHINE_HALT_KILL_S	5	/* after mconsole halt, before SIGKILL */
@@ -49,28 +48,6 @@
 #define MACHINE_MAX_WAITERS	64	/* pending calls per machine */
 /* Probe sent once a machine boots: a kernel that answers OK can save. */
 #define MACHINE_SAVABLE_PROBE	"sbuml info"
-
-enum machine_state {
-	MACHINE_BOOTING,
-	MACHINE_RUNNING,
-	MACHINE_PAUSED,
-	MACHINE_HALTING,
-	MACHINE_STOPPED,
-	MACHINE_CRASHED,
-	_MACHINE_STATE_MAX,
-};
-
-/* The saved configuration (machine.json). */
-struct machine_config {
-	char		*image;
-	char		*kernel;
-	char		*cmdline;
-	unsigned int	 mem_mb;
-	char		*disks[UML_MAX_DISKS];
-	size_t		 ndisks;
-	char		 created[32];	/* ISO-8601 UTC */
-	uid_t		 owner;		/* who created it (authz.h); 0 if unrecorded */
-};
 
 struct machine;
 
@@ -105,18 +82,7 @@ size_t	machine_count(void);
 /* Every machine sorted by name; a malloc'd array the caller frees (not the machines). */
 struct machine **machine_list(size_t *ret_n);
 
-/* --- Names and configuration (machine-config.c) --- */
-
-/*
- * Check a machine name or path (doc/rpc.md "Names") and compute its
- * directory.  0 and *ret_dir (caller frees) and *ret_is_path, or -EINVAL
- * with a message in err.
- */
-int	machine_name_resolve(const char *name, char **ret_dir, bool *ret_is_path,
-	    char *err, size_t errlen);
-/* True if path may be handed to UML (no blanks, commas, control or non-ASCII bytes). */
-bool	machine_path_is_safe(const char *path);
-void	machine_config_clear(struct machine_config *cfg);
+/* --- Create, load, delete (names and machine.json: machine-config.h) --- */
 
 /*
  * Create a machine (state stopped, never booted) in the registry: makes its
@@ -141,13 +107,7 @@ int	machine_load_path(const char *path, struct machine **ret);
  */
 int	machine_delete(struct machine *m, char *err, size_t errlen);
 
-/* --- State and accessors --- */
-
-const char *machine_state_to_string(enum machine_state state);
-/* -EINVAL if s names no state. */
-int	machine_state_from_string(const char *s, enum machine_state *ret);
-/* Live: a UML process exists (booting, running, paused, halting). */
-bool	machine_state_is_live(enum machine_state state);
+/* --- State and accessors (state names: machine-state.h) --- */
 
 const char *machine_name(const struct machine *m);
 const char *machine_dir(const struct machine *m);
@@ -158,19 +118,32 @@ pid_t	machine_pid(const struct machine *m);	/* 0 when not live */
 bool	machine_savable(const struct machine *m);
 const struct machine_config *machine_config(const struct machine *m);
 /*
- * Move to state: persists run.json and broadcasts machine.state.  For
- * snapshot.c when a job stops/continues the guest itself (paused <->
+ * Move to state: persists run.json and tells the state hook.  For the
+ * snapshot jobs when they stop/continue the guest themselves (paused <->
  * running); live -> stopped/crashed happens only through supervision.
  */
 void	machine_set_state(struct machine *m, enum machine_state state);
+/*
+ * Called on every state change, after run.json is written, with the
+ * machine.state event of doc/rpc.md ("Events"), which fn owns.  The layer
+ * that publishes events sets it before machine_registry_init; one hook,
+ * NULL for none (then no event is built).
+ */
+typedef void (*machine_state_hook)(const struct machine *m,
+	    struct json_object *ev, void *arg);
+void	machine_set_state_hook(machine_state_hook fn, void *arg);
 /* The machine object of doc/rpc.md (caller owns it). */
 struct json_object *machine_to_json(const struct machine *m);
 /*
  * The last n lines of console.log, oldest first, as a JSON array of
- * strings (invalid UTF-8 and control bytes replaced).  Reads backwards
- * from the end, at most 4 MiB.  NULL with errno set on failure.
+ * strings in *ret (caller owns it): console-tail.h, which says how they
+ * are cleaned and how much is read.  No console.log gives an empty array.
+ * 0 or -errno: -ESTALE if the machine's path names another directory now,
+ * -ELOOP, -EMLINK, -EINVAL for a console.log that is a symlink, a hard
+ * link or not a regular file (fs_openat_file; fs_strerror words them).
  */
-struct json_object *machine_console_tail(const struct machine *m, size_t n);
+int	machine_console_tail(const struct machine *m, size_t n,
+	    struct json_object **ret);
 
 /* --- Operations --- */
 
@@ -202,7 +175,7 @@ int	machine_kill(struct machine *m, machine_done_cb cb, void *arg);
 /* True while a pause/resume is waiting for mconsole. */
 bool	machine_op_pending(const struct machine *m);
 
-/* --- For snapshot.c --- */
+/* --- For the snapshot jobs --- */
 
 /* Take the job slot. -EBUSY if a job holds it, -EINVAL if the machine is not live. */
 int	machine_job_begin(struct machine *m, const struct machine_job *job);

@@ -10,7 +10,7 @@
  * drops its socket and binds a fresh (autobound, abstract) one: the late
  * reply goes to an address nobody owns any more.
  *
- * Usage (snapshot.c, say):
+ * Usage (the snapshot jobs do this through machine_mconsole_send):
  *
  *	static void save_done(int err, const char *text, void *arg);
  *	r = mconsole_send(mc, "sbuml save /path", 120000, save_done, job);

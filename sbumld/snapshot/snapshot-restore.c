@@ -632,10 +632,10 @@ out:
 static void
 refusal_reason(struct machine *m, char *buf, size_t len)
 {
-	struct json_object *tail = machine_console_tail(m, 40);
+	struct json_object *tail;
 
 	snprintf(buf, len, "the restored kernel exited");
-	if (tail == NULL)
+	if (machine_console_tail(m, 40, &tail) < 0)
 		return;
 	for (size_t i = 0; i < json_object_array_length(tail); i++) {
 		const char *l = json_object_get_string(json_object_array_get_idx(tail, i));

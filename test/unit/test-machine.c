@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * machine.c / machine-config.c / uml.c without UML: the state table, name
+ * The machine layer without a UML process: the state table, name
  * and path rules, machine.json and run.json round trips, the UML argv,
  * console tails (partial lines, invalid UTF-8, long files), create/delete
- * of name and path machines, and /proc parsing of our own process.
+ * of name and path machines, the state hook, and /proc parsing of our own
+ * process.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -333,8 +334,8 @@ check_tail(struct machine *m, size_t n, const char *want)
 	struct json_object	*arr;
 	char			*joined = xstrdup(""), *tmp;
 
-	arr = machine_console_tail(m, n);
-	CHECK(arr != NULL);
+	arr = NULL;
+	CHECK(machine_console_tail(m, n, &arr) == 0 && arr != NULL);
 	if (arr == NULL)
 		return;
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -346,6 +347,85 @@ check_tail(struct machine *m, size_t n, const char *want)
 	CHECK_STR(joined, want);
 	free(joined);
 	json_object_put(arr);
+}
+
+/* What the state hook saw (test_state_hook). */
+static struct {
+	const struct machine	*m;
+	struct json_object	*ev;
+	int			 calls;
+} seen;
+
+/* A machine_state_hook that keeps the last event. */
+static void
+record_state_event(const struct machine *m, struct json_object *ev, void *arg)
+{
+	CHECK(arg == &seen);
+	seen.m = m;
+	json_object_put(seen.ev);
+	seen.ev = ev;
+	seen.calls++;
+}
+
+/* The string member key of the last event, or "" if it has none. */
+static const char *
+seen_string(const char *key)
+{
+	struct json_object	*v;
+
+	if (seen.ev == NULL || !json_object_object_get_ex(seen.ev, key, &v))
+		return ("");
+	return (json_object_get_string(v));
+}
+
+/*
+ * Every state change reaches the hook once, after run.json has it, as the
+ * machine.state event; a move to the same state is none.
+ */
+static void
+test_state_hook(struct machine *m)
+{
+	struct machine_run	 run;
+	struct json_object	*v;
+	int			 dfd;
+
+	machine_set_state_hook(record_state_event, &seen);
+	machine_set_state(m, MACHINE_CRASHED);
+	CHECK(seen.calls == 1 && seen.m == m);
+	CHECK_STR(seen_string("machine"), "demo");
+	CHECK_STR(seen_string("state"), "crashed");
+	CHECK_STR(seen_string("previous"), "stopped");
+	CHECK(seen.ev != NULL && !json_object_object_get_ex(seen.ev, "pid", &v));
+	CHECK(seen.ev != NULL && json_object_object_get_ex(seen.ev, "exit", &v) &&
+	    json_object_is_type(v, json_type_object));
+	CHECK(seen.ev != NULL &&
+	    json_object_object_get_ex(seen.ev, "console_tail", &v) &&
+	    json_object_is_type(v, json_type_array));
+	dfd = fs_open_dir(machine_dir(m), NULL, NULL);
+	CHECK(dfd >= 0 && machine_run_read(dfd, &run) == 0 &&
+	    run.state == MACHINE_CRASHED);
+
+	machine_set_state(m, MACHINE_CRASHED);
+	CHECK(seen.calls == 1);
+
+	machine_set_state(m, MACHINE_STOPPED);
+	CHECK(seen.calls == 2);
+	CHECK_STR(seen_string("state"), "stopped");
+	CHECK_STR(seen_string("previous"), "crashed");
+	CHECK(seen.ev != NULL &&
+	    !json_object_object_get_ex(seen.ev, "console_tail", &v));
+	CHECK(dfd >= 0 && machine_run_read(dfd, &run) == 0 &&
+	    run.state == MACHINE_STOPPED);
+	if (dfd >= 0)
+		close(dfd);
+
+	/* No hook: the state still moves, nothing is called. */
+	machine_set_state_hook(NULL, NULL);
+	machine_set_state(m, MACHINE_CRASHED);
+	machine_set_state(m, MACHINE_STOPPED);
+	CHECK(seen.calls == 2 && machine_state(m) == MACHINE_STOPPED);
+	json_object_put(seen.ev);
+	seen.ev = NULL;
 }
 
 /* Console tails and machine create/delete. */
@@ -389,6 +469,8 @@ test_machine_files(void)
 	    !json_object_get_boolean(v));
 	json_object_put(obj);
 
+	test_state_hook(m);
+
 	check_tail(m, 5, "");				/* no console.log yet */
 	write_console(m, "a\nb\nc\n", 6);
 	check_tail(m, 2, "b|c");
@@ -407,10 +489,10 @@ test_machine_files(void)
 		big[i] = i % 1024 == 1023 ? '\n' : (char)('a' + (i / 1024) % 26);
 	write_console(m, big, n);
 	{
-		struct json_object *arr = machine_console_tail(m, 10000);
+		struct json_object *arr = NULL;
 		const char *first;
 
-		CHECK(arr != NULL);
+		CHECK(machine_console_tail(m, 10000, &arr) == 0 && arr != NULL);
 		if (arr != NULL) {
 			/* At most 4 MiB: 4096 lines, the first one complete. */
 			CHECK(json_object_array_length(arr) >= 4095 &&
@@ -421,6 +503,19 @@ test_machine_files(void)
 		}
 	}
 	free(big);
+	/* A console.log a user replaced by a symlink or a FIFO is not read. */
+	{
+		char			*log = xasprintf("%s/console.log",
+					    machine_dir(m));
+		struct json_object	*arr = NULL;
+
+		CHECK(unlink(log) == 0 && symlink("/etc/passwd", log) == 0);
+		CHECK(machine_console_tail(m, 5, &arr) == -ELOOP && arr == NULL);
+		CHECK(unlink(log) == 0 && mkfifo(log, 0600) == 0);
+		CHECK(machine_console_tail(m, 5, &arr) == -EINVAL && arr == NULL);
+		CHECK(unlink(log) == 0);
+		free(log);
+	}
 
 	/* A path machine: directory created, recorded under paths/. */
 	pdir = xasprintf("%s/pm", dir);
