@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * JSON-RPC 2.0 over newline-framed lines (doc/rpc.md): parse a line, check
- * the envelope, look the method up in rpc_methods[], run its handler, and
+ * the envelope, look the method up (rpc_init's lookup), run its handler, and
  * write the response, alone or as part of a batch.
  *
  * Lifetimes.  A struct rpc_call is refcounted.  It starts with an implicit
@@ -77,6 +77,9 @@ static const struct {
 	{ RPC_E_IO_ERROR,		"IoError" },
 	{ RPC_E_PERMISSION_DENIED,	"PermissionDenied" },
 };
+
+/* The method table's lookup (rpc_init); NULL: no method is found. */
+static rpc_method_lookup	rpc_lookup;
 
 static void	rpc_error_v(struct rpc_call *, int, struct json_object *,
 		    const char *, va_list) __attribute__((format(printf, 4, 0)));
@@ -157,6 +160,21 @@ rpc_format_error(int code, const char *message)
 	line = xstrdup(json_object_to_json_string_ext(resp, RPC_JSON_FLAGS));
 	json_object_put(resp);
 	return (line);
+}
+
+/* See rpc.h. */
+char *
+rpc_server_error_line(enum server_error why, const char *message)
+{
+	return (rpc_format_error(why == SERVER_ERROR_LIMIT ?
+	    RPC_E_LIMIT_EXCEEDED : RPC_INVALID_REQUEST, message));
+}
+
+/* See rpc.h. */
+void
+rpc_init(rpc_method_lookup find)
+{
+	rpc_lookup = find;
 }
 
 /* A new batch, holding the dispatcher's reference. */
@@ -619,7 +637,7 @@ rpc_dispatch(struct client *c, struct rpc_batch *b, struct json_object *req)
 	call->method = method;
 	log_debug("%s: %s%s", client_name(c), method,
 	    has_id ? "" : " (notification)");
-	if ((m = rpc_method_find(method)) == NULL) {
+	if (rpc_lookup == NULL || (m = rpc_lookup(method)) == NULL) {
 		rpc_error(call, RPC_METHOD_NOT_FOUND,
 		    "Method not found: \"%s\"", method);
 		goto out;

@@ -10,8 +10,8 @@
  *   LINGER --(EOF, or SERVER_LINGER_SEC)--> DEAD
  *   LIVE --(EOF)--> EOF --(every call answered, output flushed)--> DEAD
  * A peer that half-closes after its requests (`... | nc -U -N`) still gets
- * every answer, deferred ones included: rpc.c counts unanswered calls with
- * client_call_begin/end.
+ * every answer, deferred ones included: the line handler (rpc.c) counts
+ * unanswered calls with client_call_begin/end.
  * A closing client's further input is read and discarded, and once its
  * error line is out we only shut our write side down: closing a Unix
  * socket with unread data in it makes the peer's next read fail with
@@ -20,8 +20,8 @@
  * Becoming DEAD only unlinks the client and queues it on reap_list; the
  * reaper, an event of its own, frees the bufferevent (closing the socket)
  * and drops the server's reference.  So no client is ever freed inside one
- * of its own callbacks, and rpc calls still holding a reference see a dead
- * client instead of freed memory.
+ * of its own callbacks, and references the line handler still holds (rpc
+ * calls) see a dead client instead of freed memory.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -42,10 +42,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
-#include "rpc.h"
 #include "server.h"
 #include "util.h"
-#include "worker.h"
 
 #define CLIENT_DEAD		0x1	/* unlinked; the reaper closes it */
 #define CLIENT_CLOSING		0x2	/* input discarded; lingers once output is flushed */
@@ -86,6 +84,7 @@ struct client {
 TAILQ_HEAD(client_list, client);
 
 static struct event_base	*server_base;
+static struct server_handlers	 handlers;
 static int			 listen_fd = -1;
 static struct event		*listen_ev;
 static struct event		*backoff_ev;
@@ -359,8 +358,8 @@ client_kill(struct client *c, const char *why)
 		return;
 	log_debug("%s: closing: %s", c->name, why);
 	c->flags |= CLIENT_DEAD;
-	/* Nobody reads its answers any more: its jobs stop waiting on its descriptors. */
-	worker_cancel_owner(c);
+	if (handlers.disconnect != NULL)
+		handlers.disconnect(c);
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
 	if (c->read_ev != NULL)
@@ -408,21 +407,21 @@ client_idle_update(struct client *c)
 		fatalx("cannot arm the idle timer");
 }
 
-/* Answer a framing error on a connection with no request id (id null) and close it after flushing. */
+/* Tell the peer why its connection is being closed, and close it after flushing. */
 static void
-client_fail(struct client *c, int code, const char *message)
+client_fail(struct client *c, const char *message)
 {
 	char	*line;
 
-	line = rpc_format_error(code, message);
+	line = handlers.error_line(SERVER_ERROR_REQUEST, message);
 	client_send_line(c, line, strlen(line));
 	free(line);
 	client_close_after_flush(c);
 }
 
 /*
- * Input arrived: hand every complete line to the RPC layer.  A reference is
- * held across the loop because a handler may kill the client.
+ * Input arrived: hand every complete line to the line handler.  A reference
+ * is held across the loop because the handler may kill the client.
  */
 static void
 client_read(struct client *c)
@@ -448,8 +447,7 @@ client_read(struct client *c)
 		    (eol.pos != -1 && (size_t)eol.pos > SERVER_MAX_LINE)) {
 			log_warnx("%s: line longer than %d bytes, closing",
 			    c->name, SERVER_MAX_LINE);
-			client_fail(c, RPC_INVALID_REQUEST,
-			    "Invalid request: line longer than 1048576 "
+			client_fail(c, "Invalid request: line longer than 1048576 "
 			    "bytes; closing the connection");
 			break;
 		}
@@ -464,7 +462,7 @@ client_read(struct client *c)
 			fatalx("%s: evbuffer_remove short read", __func__);
 		line[len] = '\0';
 		evbuffer_drain(in, eol_len);
-		rpc_process_line(c, line, len);
+		handlers.line(c, line, len);
 		free(line);
 	}
 	client_unref(c);
@@ -538,7 +536,7 @@ client_recv_cb(evutil_socket_t fd, short events, void *arg)
 		log_warnx("%s: passed more than %d descriptors, closing", c->name,
 		    SERVER_MAX_FDS);
 		client_drop_fds(c);
-		client_fail(c, RPC_INVALID_REQUEST, "Invalid request: more than "
+		client_fail(c, "Invalid request: more than "
 		    "4 unclaimed file descriptors passed; closing the connection");
 		return;
 	}
@@ -647,7 +645,7 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * Refuse a connection beyond a limit: one LimitExceeded line with msg,
+ * Refuse a connection beyond a limit: one error line with msg,
  * written without blocking (a fresh socket's buffer takes it), then close.
  */
 static void
@@ -656,7 +654,7 @@ server_refuse(int fd, const char *msg)
 	char	*line, buf[4096];
 	int	 i;
 
-	line = rpc_format_error(RPC_E_LIMIT_EXCEEDED, msg);
+	line = handlers.error_line(SERVER_ERROR_LIMIT, msg);
 	/* Best effort: the connection is refused either way. */
 	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) == -1 ||
 	    send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
@@ -811,10 +809,14 @@ server_accept_cb(evutil_socket_t lfd, short events, void *arg)
 
 /* Set up the listener; see server.h. */
 int
-server_init(struct event_base *base, const char *path)
+server_init(struct event_base *base, const char *path,
+    const struct server_handlers *h)
 {
 	int	fd;
 
+	if (h->line == NULL || h->error_line == NULL)
+		return (-EINVAL);
+	handlers = *h;
 	server_base = base;
 	if ((reap_ev = event_new(base, -1, 0, server_reap_cb, NULL)) == NULL ||
 	    (backoff_ev = evtimer_new(base, server_backoff_cb, NULL)) == NULL)

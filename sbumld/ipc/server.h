@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The listening Unix socket (bound, or inherited by socket activation),
- * accepted connections, newline framing and per-client limits.
+ * accepted connections, newline framing and per-client limits.  The server
+ * speaks no protocol: what a line means, and the words of the error line a
+ * refused or misbehaving peer gets, come from the handlers given to
+ * server_init (rpc.c's JSON-RPC, wired by daemon.c).
  *
  * A connection is a refcounted struct client.  The server holds one
  * reference while the connection is open; every rpc_call holds another.
@@ -27,8 +30,30 @@ struct event_base;
 #define SERVER_MAX_OUTPUT	(16 * 1024 * 1024)
 #define SERVER_MAX_FDS		4	/* passed descriptors not yet taken */
 
-/* Listen on the socket-activated fd named "rpc" (or the only one), else bind path. 0 or -errno. */
-int	server_init(struct event_base *base, const char *path);
+/* Why the server closes or refuses a peer, for server_handlers.error_line. */
+enum server_error {
+	SERVER_ERROR_REQUEST,	/* a line too long, too many descriptors passed */
+	SERVER_ERROR_LIMIT,	/* too many connections */
+};
+
+struct server_handlers {
+	/*
+	 * One complete line, NUL-terminated at len, without its '\n'.  The
+	 * handler may send, close the connection or keep a reference to it.
+	 */
+	void	(*line)(struct client *c, const char *line, size_t len);
+	/* The connection is closing: nobody reads its answers any more.  May be NULL. */
+	void	(*disconnect)(struct client *c);
+	/* The line (malloc'd, no '\n') sent before closing or refusing a peer. */
+	char	*(*error_line)(enum server_error why, const char *message);
+};
+
+/*
+ * Listen on the socket-activated fd named "rpc" (or the only one), else bind
+ * path; handlers (copied) serve the connections.  0 or -errno.
+ */
+int	server_init(struct event_base *base, const char *path,
+	    const struct server_handlers *handlers);
 /* Stop accepting connections (first step of a graceful stop); open ones are kept. */
 void	server_stop_listening(void);
 /* Close every connection, the listener (unlinking a socket we bound) and free it all. */
@@ -44,8 +69,9 @@ void	client_send_line(struct client *c, const char *line, size_t len);
 void	client_close_after_flush(struct client *c);
 
 /*
- * rpc.c brackets every answer it owes (a call with an id, or a batch) so a
- * client that half-closed its side is kept until all answers are out.
+ * The line handler brackets every answer it owes (rpc.c: a call with an id,
+ * or a batch) so a client that half-closed its side is kept until all
+ * answers are out.
  */
 void	client_call_begin(struct client *c);
 void	client_call_end(struct client *c);
