@@ -4,7 +4,7 @@
  * rpc_process_line (rpc.c: parsing, batches, envelope checks, method
  * lookup, rpc_parse_params with every parameter type, deferred answers,
  * error formatting) to dispatch, without a socket: fake-client.c stands in
- * for server.c and checks that every answer is one JSON object.  The
+ * for the server and checks that every answer is one JSON object.  The
  * methods are this file's (as in test-rpc): every parameter type and
  * flag, a handler that defers, one that fails with -errno; the daemon's
  * own handlers would boot machines.
@@ -119,7 +119,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *line;
 
-	/* server.c hands over one line without its '\n', NUL-terminated. */
+	/* The server hands over one line without its '\n', NUL-terminated. */
 	if (memchr(data, '\n', size) != NULL)
 		return 0;
 	rpc_init(fuzz_method_find);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * JSON-RPC framing, dispatch and errors, end to end through the real
- * server.c and rpc.c: a listening socket in a temp dir, real client sockets,
- * and the event loop stepped by the test while it waits for answers.  Every
- * answer is compared byte for byte.
+ * server.c, server-conn.c and rpc.c: a listening socket in a temp dir, real
+ * client sockets, and the event loop stepped by the test while it waits for
+ * answers.  Every answer is compared byte for byte.
  *
  * The method table is this file's own (the real daemon.* and events.*
  * handlers plus test.* ones that defer, fail or produce big answers), handed
