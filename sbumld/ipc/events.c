@@ -43,7 +43,7 @@ events_broadcast(const char *method, struct json_object *params)
 static bool
 events_may_see(const struct client *c, void *arg)
 {
-	return authz_may(client_cred(c), AUTHZ_VIEW, *(const uid_t *)arg);
+	return authz_may(server_client_cred(c), AUTHZ_VIEW, *(const uid_t *)arg);
 }
 
 void
@@ -67,12 +67,12 @@ events_notify(struct client *c, const char *method, struct json_object *params)
 	const char		*s;
 	size_t			 len;
 
-	if (!client_is_alive(c)) {
+	if (!server_client_is_alive(c)) {
 		json_object_put(params);
 		return;
 	}
 	n = events_envelope(method, params);
 	s = json_object_to_json_string_length(n, EVENTS_JSON_FLAGS, &len);
-	client_send_line(c, s, len);
+	server_client_send_line(c, s, len);
 	json_object_put(n);
 }

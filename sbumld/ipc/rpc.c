@@ -141,12 +141,12 @@ rpc_send(struct client *c, struct json_object *obj)
 	const char	*s;
 	size_t		 len;
 
-	if (!client_is_alive(c))
+	if (!server_client_is_alive(c))
 		return;
 	s = json_object_to_json_string_length(obj, RPC_JSON_FLAGS, &len);
 	if (s == NULL)
 		fatalx("json_object_to_json_string failed");
-	client_send_line(c, s, len);
+	server_client_send_line(c, s, len);
 }
 
 /* See rpc.h. */
@@ -185,9 +185,9 @@ rpc_batch_new(struct client *c)
 
 	b = xcalloc(1, sizeof(*b));
 	b->refs = 1;
-	b->client = client_ref(c);
+	b->client = server_client_ref(c);
 	b->responses = json_object_new_array();
-	client_call_begin(c);
+	server_client_call_begin(c);
 	return (b);
 }
 
@@ -200,8 +200,8 @@ rpc_batch_unref(struct rpc_batch *b)
 	if (json_object_array_length(b->responses) > 0)
 		rpc_send(b->client, b->responses);
 	json_object_put(b->responses);
-	client_call_end(b->client);
-	client_unref(b->client);
+	server_client_call_end(b->client);
+	server_client_unref(b->client);
 	free(b);
 	return (NULL);
 }
@@ -220,7 +220,7 @@ rpc_call_new(struct client *c, struct rpc_batch *b, struct json_object *request,
 	call->refs = 2;
 	call->dispatching = true;
 	call->notification = notification;
-	call->client = client_ref(c);
+	call->client = server_client_ref(c);
 	call->request = json_object_get(request);
 	call->id = id;
 	call->method = "";
@@ -228,7 +228,7 @@ rpc_call_new(struct client *c, struct rpc_batch *b, struct json_object *request,
 		b->refs++;
 		call->batch = b;
 	} else if (b == NULL && !notification)
-		client_call_begin(c);
+		server_client_call_begin(c);
 	return (call);
 }
 
@@ -262,7 +262,7 @@ rpc_call_unref(struct rpc_call *call)
 	/* Defensive: the implicit reference only goes by answering. */
 	call->batch = rpc_batch_unref(call->batch);
 	json_object_put(call->request);
-	client_unref(call->client);
+	server_client_unref(call->client);
 	free(call);
 	return (NULL);
 }
@@ -271,7 +271,7 @@ rpc_call_unref(struct rpc_call *call)
 struct client *
 rpc_call_client(struct rpc_call *call)
 {
-	return (client_is_alive(call->client) ? call->client : NULL);
+	return (server_client_is_alive(call->client) ? call->client : NULL);
 }
 
 /* The method name ("" for an invalid request). */
@@ -308,7 +308,7 @@ rpc_answer(struct rpc_call *call, const char *key, struct json_object *value)
 		} else {
 			rpc_send(call->client, resp);
 			json_object_put(resp);
-			client_call_end(call->client);
+			server_client_call_end(call->client);
 		}
 	}
 	rpc_call_unref(call);
@@ -624,7 +624,7 @@ rpc_dispatch(struct client *c, struct rpc_batch *b, struct json_object *req)
 	code = rpc_check_envelope(req, &method, &params, &id, &has_id, &msg);
 	if (code != 0) {
 		/* Invalid requests are answered even without an id (JSON-RPC 2.0 §5). */
-		log_debug("%s: %s", client_name(c), msg);
+		log_debug("%s: %s", server_client_name(c), msg);
 		call = rpc_call_new(c, b, req, id, false);
 		call->dispatching = false;
 		rpc_error(call, code, "%s", msg);
@@ -635,7 +635,7 @@ rpc_dispatch(struct client *c, struct rpc_batch *b, struct json_object *req)
 
 	call = rpc_call_new(c, b, req, id, !has_id);
 	call->method = method;
-	log_debug("%s: %s%s", client_name(c), method,
+	log_debug("%s: %s%s", server_client_name(c), method,
 	    has_id ? "" : " (notification)");
 	if (rpc_lookup == NULL || (m = rpc_lookup(method)) == NULL) {
 		rpc_error(call, RPC_METHOD_NOT_FOUND,
@@ -667,9 +667,9 @@ rpc_line_error(struct client *c, int code, const char *message)
 {
 	char	*line;
 
-	log_debug("%s: %s", client_name(c), message);
+	log_debug("%s: %s", server_client_name(c), message);
 	line = rpc_format_error(code, message);
-	client_send_line(c, line, strlen(line));
+	server_client_send_line(c, line, strlen(line));
 	free(line);
 }
 

@@ -144,7 +144,7 @@ int	rpc_parse_params(struct rpc_call *call, struct json_object *params,
 /*
  * The framing layer (server-conn.c) hands each complete line to
  * rpc_process_line, its server_handlers.line (line is NUL-terminated at
- * len).  Responses and notifications go back through client_send_line().
+ * len).  Responses and notifications go back through server_client_send_line().
  */
 void	rpc_process_line(struct client *c, const char *line, size_t len);
 /*

@@ -14,7 +14,7 @@
  *   LIVE --(EOF)--> EOF --(every call answered, output flushed)--> DEAD
  * A peer that half-closes after its requests (`... | nc -U -N`) still gets
  * every answer, deferred ones included: the line handler (rpc.c) counts
- * unanswered calls with client_call_begin/end.
+ * unanswered calls with server_client_call_begin/end.
  * A closing client's further input is read and discarded, and once its
  * error line is out we only shut our write side down: closing a Unix
  * socket with unread data in it makes the peer's next read fail with
@@ -54,13 +54,13 @@
 
 static uint64_t		next_client_id = 1;
 
-static void	client_check_done(struct client *);
-static void	client_read(struct client *);
-static void	client_event_cb(struct bufferevent *, short, void *);
+static void	server_client_check_done(struct client *);
+static void	server_client_read(struct client *);
+static void	server_client_event_cb(struct bufferevent *, short, void *);
 
 /* Close the descriptors a client passed that no call took. */
 static void
-client_drop_fds(struct client *c)
+server_client_drop_fds(struct client *c)
 {
 	while (c->nfds > 0)
 		closefd(&c->fds[--c->nfds]);
@@ -68,7 +68,7 @@ client_drop_fds(struct client *c)
 
 /* See server-int.h. */
 void
-client_kill(struct client *c, const char *why)
+server_client_kill(struct client *c, const char *why)
 {
 	if (c->flags & CLIENT_DEAD)
 		return;
@@ -89,11 +89,11 @@ client_kill(struct client *c, const char *why)
 
 /* The idle timer ran out: nothing in flight, not subscribed. */
 static void
-client_idle_cb(evutil_socket_t fd, short events, void *arg)
+server_client_idle_cb(evutil_socket_t fd, short events, void *arg)
 {
 	(void)fd;
 	(void)events;
-	client_kill(arg, "idle");
+	server_client_kill(arg, "idle");
 }
 
 /*
@@ -101,7 +101,7 @@ client_idle_cb(evutil_socket_t fd, short events, void *arg)
  * events subscription; stop it otherwise.
  */
 static void
-client_idle_update(struct client *c)
+server_client_idle_update(struct client *c)
 {
 	long		ms = test_knob_ms("SBUMLD_TEST_IDLE_MS");
 	struct timeval	tv = { SERVER_IDLE_SEC, 0 };
@@ -122,14 +122,14 @@ client_idle_update(struct client *c)
 
 /* Tell the peer why its connection is being closed, and close it after flushing. */
 static void
-client_fail(struct client *c, const char *message)
+server_client_fail(struct client *c, const char *message)
 {
 	char	*line;
 
 	line = c->handlers->error_line(SERVER_ERROR_REQUEST, message);
-	client_send_line(c, line, strlen(line));
+	server_client_send_line(c, line, strlen(line));
 	free(line);
-	client_close_after_flush(c);
+	server_client_close_after_flush(c);
 }
 
 /*
@@ -137,7 +137,7 @@ client_fail(struct client *c, const char *message)
  * is held across the loop because the handler may kill the client.
  */
 static void
-client_read(struct client *c)
+server_client_read(struct client *c)
 {
 	struct evbuffer		*in = c->in;
 	struct evbuffer_ptr	 eol, start;
@@ -149,7 +149,7 @@ client_read(struct client *c)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
-	client_ref(c);
+	server_client_ref(c);
 	while ((c->flags & (CLIENT_DEAD | CLIENT_CLOSING)) == 0) {
 		/* Resume the search where the last one stopped: long lines arrive in many reads. */
 		if (evbuffer_ptr_set(in, &start, c->scanned, EVBUFFER_PTR_SET) == -1)
@@ -160,7 +160,7 @@ client_read(struct client *c)
 		    (eol.pos != -1 && (size_t)eol.pos > SERVER_MAX_LINE)) {
 			log_warnx("%s: line longer than %d bytes, closing",
 			    c->name, SERVER_MAX_LINE);
-			client_fail(c, "Invalid request: line longer than 1048576 "
+			server_client_fail(c, "Invalid request: line longer than 1048576 "
 			    "bytes; closing the connection");
 			break;
 		}
@@ -178,16 +178,17 @@ client_read(struct client *c)
 		c->handlers->line(c, line, len);
 		free(line);
 	}
-	client_unref(c);
+	server_client_unref(c);
 }
 
 /*
  * Keep the descriptors of one SCM_RIGHTS message (snapshot.export and
- * import take them with client_take_fd).  Beyond SERVER_MAX_FDS unclaimed
- * ones the client is misbehaving: they are closed and so is the connection.
+ * import take them with server_client_take_fd).  Beyond SERVER_MAX_FDS
+ * unclaimed ones the client is misbehaving: they are closed and so is the
+ * connection.
  */
 static bool
-client_keep_fds(struct client *c, struct msghdr *msg)
+server_client_keep_fds(struct client *c, struct msghdr *msg)
 {
 	struct cmsghdr	*cm;
 	bool		 ok = (msg->msg_flags & MSG_CTRUNC) == 0;
@@ -220,7 +221,7 @@ client_keep_fds(struct client *c, struct msghdr *msg)
  * descriptors a client passes with SCM_RIGHTS.
  */
 static void
-client_recv_cb(evutil_socket_t fd, short events, void *arg)
+server_client_recv_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct client	*c = arg;
 	char		 buf[16384];
@@ -242,29 +243,29 @@ client_recv_cb(evutil_socket_t fd, short events, void *arg)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
-		client_event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, c);
+		server_client_event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, c);
 		return;
 	}
-	if (!client_keep_fds(c, &msg)) {
+	if (!server_client_keep_fds(c, &msg)) {
 		log_warnx("%s: passed more than %d descriptors, closing", c->name,
 		    SERVER_MAX_FDS);
-		client_drop_fds(c);
-		client_fail(c, "Invalid request: more than "
+		server_client_drop_fds(c);
+		server_client_fail(c, "Invalid request: more than "
 		    "4 unclaimed file descriptors passed; closing the connection");
 		return;
 	}
 	if (n == 0) {
-		client_event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_EOF, c);
+		server_client_event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_EOF, c);
 		return;
 	}
 	if (evbuffer_add(c->in, buf, (size_t)n) == -1)
 		fatalx("evbuffer_add: out of memory");
-	client_idle_update(c);
-	client_read(c);
+	server_client_idle_update(c);
+	server_client_read(c);
 }
 
 int
-client_take_fd(struct client *c)
+server_client_take_fd(struct client *c)
 {
 	int fd;
 
@@ -278,16 +279,16 @@ client_take_fd(struct client *c)
 
 /* The linger deadline passed: close even though the peer did not. */
 static void
-client_linger_cb(evutil_socket_t fd, short events, void *arg)
+server_client_linger_cb(evutil_socket_t fd, short events, void *arg)
 {
 	(void)fd;
 	(void)events;
-	client_kill(arg, "linger timeout");
+	server_client_kill(arg, "linger timeout");
 }
 
 /* Everything is written: shut our side down and wait (bounded) for the peer's EOF. */
 static void
-client_linger(struct client *c)
+server_client_linger(struct client *c)
 {
 	struct timeval	tv = { SERVER_LINGER_SEC, 0 };
 
@@ -295,48 +296,50 @@ client_linger(struct client *c)
 		return;
 	c->flags |= CLIENT_LINGER;
 	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
-		client_kill(c, strerror(errno));
+		server_client_kill(c, strerror(errno));
 		return;
 	}
-	if ((c->linger_ev = evtimer_new(bufferevent_get_base(c->bev), client_linger_cb, c)) == NULL ||
+	c->linger_ev = evtimer_new(bufferevent_get_base(c->bev),
+	    server_client_linger_cb, c);
+	if (c->linger_ev == NULL ||
 	    evtimer_add(c->linger_ev, &tv) == -1)
 		fatalx("cannot arm the linger timer");
 }
 
 /* Output drained to the low watermark (empty): a closing client may now go. */
 static void
-client_write_cb(struct bufferevent *bev, void *arg)
+server_client_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct client	*c = arg;
 
 	if ((c->flags & CLIENT_CLOSING) &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		client_linger(c);
-	client_check_done(c);
+		server_client_linger(c);
+	server_client_check_done(c);
 }
 
 /* After the peer's EOF: close once nothing is left to answer or to write. */
 static void
-client_check_done(struct client *c)
+server_client_check_done(struct client *c)
 {
 	if ((c->flags & (CLIENT_EOF | CLIENT_DEAD)) == CLIENT_EOF &&
 	    c->calls == 0 &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		client_kill(c, "end of file");
+		server_client_kill(c, "end of file");
 }
 
 /* EOF or error on the connection. */
 static void
-client_event_cb(struct bufferevent *bev, short what, void *arg)
+server_client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct client	*c = arg;
 	struct pollfd	 pfd;
 
 	if (what & BEV_EVENT_ERROR)
-		client_kill(c, strerror(EVUTIL_SOCKET_ERROR()));
+		server_client_kill(c, strerror(EVUTIL_SOCKET_ERROR()));
 	else if (what & BEV_EVENT_EOF) {
 		if (c->flags & CLIENT_CLOSING) {
-			client_kill(c, "end of file");
+			server_client_kill(c, "end of file");
 			return;
 		}
 		/*
@@ -347,20 +350,20 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 		pfd.events = POLLOUT;
 		pfd.revents = 0;
 		if (poll(&pfd, 1, 0) == -1 || (pfd.revents & (POLLHUP | POLLERR))) {
-			client_kill(c, "connection closed");
+			server_client_kill(c, "connection closed");
 			return;
 		}
 		/* A half-close: the peer may still be waiting for answers. */
 		c->flags |= CLIENT_EOF;
 		event_del(c->read_ev);
-		client_check_done(c);
+		server_client_check_done(c);
 	}
 }
 
 
 /* See server-int.h. */
 struct client *
-client_create(struct event_base *base, int fd, const struct ucred *cred,
+server_client_create(struct event_base *base, int fd, const struct ucred *cred,
     const struct server_handlers *handlers)
 {
 	struct client	*c;
@@ -375,27 +378,28 @@ client_create(struct event_base *base, int fd, const struct ucred *cred,
 	c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL)
 		fatalx("bufferevent_socket_new failed");
-	/* The bufferevent writes; client_recv_cb reads (descriptors too). */
-	bufferevent_setcb(c->bev, NULL, client_write_cb, client_event_cb, c);
+	/* The bufferevent writes; server_client_recv_cb reads (descriptors too). */
+	bufferevent_setcb(c->bev, NULL, server_client_write_cb,
+	    server_client_event_cb, c);
 	if (bufferevent_enable(c->bev, EV_WRITE) == -1 ||
 	    bufferevent_disable(c->bev, EV_READ) == -1)
 		fatalx("bufferevent_enable failed");
 	if ((c->in = evbuffer_new()) == NULL)
 		fatalx("evbuffer_new failed");
 	c->read_ev = event_new(base, fd, EV_READ | EV_PERSIST,
-	    client_recv_cb, c);
+	    server_client_recv_cb, c);
 	if (c->read_ev == NULL || event_add(c->read_ev, NULL) == -1)
 		fatalx("cannot watch client %llu", (unsigned long long)c->id);
-	if ((c->idle_ev = evtimer_new(base, client_idle_cb, c)) == NULL)
+	if ((c->idle_ev = evtimer_new(base, server_client_idle_cb, c)) == NULL)
 		fatalx("evtimer_new failed");
-	client_idle_update(c);
+	server_client_idle_update(c);
 	log_debug("%s: connected", c->name);
 	return (c);
 }
 
 /* See server-int.h. */
 void
-client_release(struct client *c)
+server_client_release(struct client *c)
 {
 	if (c->linger_ev != NULL) {
 		event_free(c->linger_ev);
@@ -409,7 +413,7 @@ client_release(struct client *c)
 		event_free(c->read_ev);
 		c->read_ev = NULL;
 	}
-	client_drop_fds(c);
+	server_client_drop_fds(c);
 	if (c->in != NULL) {
 		evbuffer_free(c->in);
 		c->in = NULL;
@@ -422,7 +426,7 @@ client_release(struct client *c)
 
 /* Queue a line; a client that lets SERVER_MAX_OUTPUT pile up is disconnected. */
 void
-client_send_line(struct client *c, const char *line, size_t len)
+server_client_send_line(struct client *c, const char *line, size_t len)
 {
 	struct evbuffer	*out;
 
@@ -433,7 +437,7 @@ client_send_line(struct client *c, const char *line, size_t len)
 	if (evbuffer_get_length(out) + len + 1 > SERVER_MAX_OUTPUT) {
 		log_warnx("%s: more than %d bytes of unread output, "
 		    "disconnecting", c->name, SERVER_MAX_OUTPUT);
-		client_kill(c, "output limit");
+		server_client_kill(c, "output limit");
 		return;
 	}
 	if (evbuffer_add(out, line, len) == -1 ||
@@ -443,37 +447,37 @@ client_send_line(struct client *c, const char *line, size_t len)
 
 /* Stop handling input; close once what is queued has been written (and the peer had its say). */
 void
-client_close_after_flush(struct client *c)
+server_client_close_after_flush(struct client *c)
 {
 	if (c->flags & (CLIENT_DEAD | CLIENT_CLOSING))
 		return;
 	c->flags |= CLIENT_CLOSING;
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		client_linger(c);
+		server_client_linger(c);
 }
 
 /* An answer is owed to this client (a call or a batch was started). */
 void
-client_call_begin(struct client *c)
+server_client_call_begin(struct client *c)
 {
 	c->calls++;
-	client_idle_update(c);
+	server_client_idle_update(c);
 }
 
 /* An owed answer was sent or dropped; a half-closed client may now be done. */
 void
-client_call_end(struct client *c)
+server_client_call_end(struct client *c)
 {
 	if (c->calls == 0)
-		fatalx("%s: unbalanced client_call_end", c->name);
+		fatalx("%s: unbalanced server_client_call_end", c->name);
 	c->calls--;
-	client_idle_update(c);
-	client_check_done(c);
+	server_client_idle_update(c);
+	server_client_check_done(c);
 }
 
 /* Take a reference. */
 struct client *
-client_ref(struct client *c)
+server_client_ref(struct client *c)
 {
 	c->refs++;
 	return (c);
@@ -481,7 +485,7 @@ client_ref(struct client *c)
 
 /* Drop a reference; the last one frees (the socket is already closed by then). */
 struct client *
-client_unref(struct client *c)
+server_client_unref(struct client *c)
 {
 	if (c == NULL)
 		return (NULL);
@@ -496,39 +500,39 @@ client_unref(struct client *c)
 
 /* See server.h. */
 bool
-client_is_alive(const struct client *c)
+server_client_is_alive(const struct client *c)
 {
 	return (c != NULL && (c->flags & (CLIENT_DEAD | CLIENT_CLOSING)) == 0);
 }
 
 /* See server.h. */
 const char *
-client_name(const struct client *c)
+server_client_name(const struct client *c)
 {
 	return (c->name);
 }
 
 /* See server.h. */
 const struct ucred *
-client_cred(const struct client *c)
+server_client_cred(const struct client *c)
 {
 	return (&c->cred);
 }
 
 /* Set or clear the events subscription. */
 void
-client_set_subscribed(struct client *c, bool on)
+server_client_set_subscribed(struct client *c, bool on)
 {
 	if (on)
 		c->flags |= CLIENT_SUBSCRIBED;
 	else
 		c->flags &= ~CLIENT_SUBSCRIBED;
-	client_idle_update(c);
+	server_client_idle_update(c);
 }
 
 /* Is the connection subscribed to events? */
 bool
-client_is_subscribed(const struct client *c)
+server_client_is_subscribed(const struct client *c)
 {
 	return ((c->flags & CLIENT_SUBSCRIBED) != 0);
 }

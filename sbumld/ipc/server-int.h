@@ -36,22 +36,22 @@ struct client {
 	unsigned int		 calls;		/* answers still to send */
 	TAILQ_ENTRY(client)	 entry;		/* clients or reap_list */
 };
-TAILQ_HEAD(client_list, client);
+TAILQ_HEAD(server_client_list, client);
 
 /*
- * server-conn.c.  client_create wraps an accepted (non-blocking) fd; the
+ * server-conn.c.  server_client_create wraps an accepted (non-blocking) fd; the
  * caller holds the one reference and links the client into its list.
  */
-struct client	*client_create(struct event_base *base, int fd,
+struct client	*server_client_create(struct event_base *base, int fd,
 		    const struct ucred *cred, const struct server_handlers *handlers);
 /*
  * Tear a connection down: unlink it now (server_reap_later), close and
  * release it from the reaper.  Safe to call from the client's own callbacks
  * and more than once.
  */
-void		 client_kill(struct client *c, const char *why);
+void		 server_client_kill(struct client *c, const char *why);
 /* The reaper's part: free the events and buffers, closing the socket. */
-void		 client_release(struct client *c);
+void		 server_client_release(struct client *c);
 
 /* server.c: unlink a dead client and free it from a deferred event (server_reap_cb). */
 void		 server_reap_later(struct client *c);

@@ -38,8 +38,8 @@ static char			*bound_path;	/* set if we bound (and so unlink) it */
 static char			 listen_name[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static dev_t			 bound_dev;
 static ino_t			 bound_ino;
-static struct client_list	 clients = TAILQ_HEAD_INITIALIZER(clients);
-static struct client_list	 reap_list = TAILQ_HEAD_INITIALIZER(reap_list);
+static struct server_client_list	 clients = TAILQ_HEAD_INITIALIZER(clients);
+static struct server_client_list	 reap_list = TAILQ_HEAD_INITIALIZER(reap_list);
 static size_t			 nclients;
 static int			 refusing;	/* at the limit: log the first refusal only */
 
@@ -255,8 +255,8 @@ server_reap_cb(evutil_socket_t fd, short events, void *arg)
 	(void)arg;
 	while ((c = TAILQ_FIRST(&reap_list)) != NULL) {
 		TAILQ_REMOVE(&reap_list, c, entry);
-		client_release(c);
-		client_unref(c);
+		server_client_release(c);
+		server_client_unref(c);
 	}
 }
 
@@ -363,7 +363,7 @@ server_admit(int fd)
 		return;
 	}
 	refusing = 0;
-	c = client_create(server_base, fd, &cred, &handlers);
+	c = server_client_create(server_base, fd, &cred, &handlers);
 	TAILQ_INSERT_TAIL(&clients, c, entry);
 	nclients++;
 }
@@ -477,7 +477,7 @@ server_shutdown(void)
 
 	server_stop_listening();
 	while ((c = TAILQ_FIRST(&clients)) != NULL)
-		client_kill(c, "shutting down");
+		server_client_kill(c, "shutting down");
 	if (reap_ev != NULL) {
 		server_reap_cb(-1, 0, NULL);
 		event_free(reap_ev);
@@ -504,7 +504,7 @@ server_client_count(void)
 	return (nclients);
 }
 
-/* Send a line to every subscriber.  client_send_line may kill one, so iterate safely. */
+/* Send a line to every subscriber.  Sending may kill one, so iterate safely. */
 void
 server_broadcast_line(const char *line, size_t len)
 {
@@ -514,7 +514,7 @@ server_broadcast_line(const char *line, size_t len)
 		next = TAILQ_NEXT(c, entry);
 		if ((c->flags & (CLIENT_SUBSCRIBED | CLIENT_CLOSING)) ==
 		    CLIENT_SUBSCRIBED)
-			client_send_line(c, line, len);
+			server_client_send_line(c, line, len);
 	}
 }
 
@@ -528,6 +528,6 @@ server_broadcast_line_if(const char *line, size_t len,
 		next = TAILQ_NEXT(c, entry);
 		if ((c->flags & (CLIENT_SUBSCRIBED | CLIENT_CLOSING)) ==
 		    CLIENT_SUBSCRIBED && want(c, arg))
-			client_send_line(c, line, len);
+			server_client_send_line(c, line, len);
 	}
 }
