@@ -38,7 +38,6 @@ events_broadcast(const char *method, struct json_object *params)
 	json_object_put(n);
 }
 
-/* Send to one client if it is still connected; consumes params. */
 /* server_broadcast_line_if filter: may the client see what *arg owns? */
 static bool
 events_may_see(const struct client *c, void *arg)
@@ -46,6 +45,7 @@ events_may_see(const struct client *c, void *arg)
 	return authz_may(server_client_cred(c), AUTHZ_VIEW, *(const uid_t *)arg);
 }
 
+/* Send to the subscribers that may see what owner owns; consumes params. */
 void
 events_broadcast_owned(const char *method, struct json_object *params,
     uid_t owner)
@@ -60,6 +60,7 @@ events_broadcast_owned(const char *method, struct json_object *params,
 	json_object_put(n);
 }
 
+/* Send to one client if it is still connected; consumes params. */
 void
 events_notify(struct client *c, const char *method, struct json_object *params)
 {

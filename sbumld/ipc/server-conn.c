@@ -269,8 +269,10 @@ server_client_take_fd(struct client *c)
 {
 	int fd;
 
-	if (c == NULL || c->nfds == 0)
-		return -1;
+	if (c == NULL)
+		return (-ENOTCONN);
+	if (c->nfds == 0)
+		return (-ENOENT);
 	fd = c->fds[0];
 	memmove(c->fds, c->fds + 1, (c->nfds - 1) * sizeof(int));
 	c->nfds--;

@@ -78,7 +78,8 @@ void	server_client_call_end(struct client *c);
 
 /*
  * The oldest file descriptor the client passed (SCM_RIGHTS, sent with a
- * request's line) and not yet taken, or -1.  The caller owns it.
+ * request's line) and not yet taken: the caller owns it.  -ENOENT if there
+ * is none, -ENOTCONN for a NULL client.
  */
 int	server_client_take_fd(struct client *c);
 

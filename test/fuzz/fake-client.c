@@ -5,6 +5,7 @@
  * one answer (a JSON object, or the array of a batch's answers) and counts
  * the answers it is owed.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -71,7 +72,7 @@ int
 server_client_take_fd(struct client *c)
 {
 	(void)c;
-	return -1;
+	return -ENOENT;
 }
 
 struct client *
