@@ -23,7 +23,7 @@ rpc_caller(struct rpc_call *call)
 {
 	struct client *c = rpc_call_client(call);
 
-	return c != NULL ? client_cred(c) : NULL;
+	return c != NULL ? server_client_cred(c) : NULL;
 }
 
 bool

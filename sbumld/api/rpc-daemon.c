@@ -108,7 +108,7 @@ rpc_events_set(struct rpc_call *call, struct json_object *params, bool on)
 	if (rpc_parse_params(call, params, no_params, NULL) < 0)
 		return (0);
 	if ((c = rpc_call_client(call)) != NULL)
-		client_set_subscribed(c, on);
+		server_client_set_subscribed(c, on);
 	res = json_object_new_object();
 	json_object_object_add(res, "subscribed", json_object_new_boolean(on));
 	rpc_reply(call, res);

@@ -5,6 +5,12 @@
 
 #include "rpc.h"
 
+/* The method table (rpc-methods.c), sorted by name (checked by test-tables). */
+extern const struct rpc_method rpc_methods[];
+extern const size_t rpc_methods_count;
+/* rpc_init's lookup: the method named name, or NULL. */
+const struct rpc_method *rpc_method_find(const char *name);
+
 /* rpc-daemon.c */
 int	rpc_daemon_ping(struct rpc_call *, struct json_object *);
 int	rpc_daemon_version(struct rpc_call *, struct json_object *);

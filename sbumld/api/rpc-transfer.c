@@ -53,7 +53,7 @@ transfer_target(struct rpc_call *call, struct transfer_params *p,
 		t->file = p->file;
 		return 0;
 	}
-	if ((t->fd = client_take_fd(c)) < 0) {
+	if ((t->fd = server_client_take_fd(c)) < 0) {
 		rpc_error(call, RPC_INVALID_PARAMS, "fd: no file descriptor came with "
 		    "this request (pass one with SCM_RIGHTS on the same sendmsg)");
 		return -1;
@@ -70,7 +70,7 @@ transfer_refused(struct rpc_call *call, const struct transfer_params *p)
 {
 	int fd;
 
-	if (p->fd && (fd = client_take_fd(rpc_call_client(call))) >= 0)
+	if (p->fd && (fd = server_client_take_fd(rpc_call_client(call))) >= 0)
 		closefd(&fd);
 }
 

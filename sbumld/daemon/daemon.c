@@ -23,11 +23,27 @@
 #include "log.h"
 #include "machine.h"
 #include "recover.h"
+#include "rpc-methods.h"
 #include "server.h"
+#include "worker.h"
 
 static struct event	*ev_sigint, *ev_sigterm, *ev_sighup;
 static struct event	*ev_watchdog;
 static int		 daemon_stopping;
+
+/* A connection went away: nobody reads its answers, so its jobs stop waiting on its descriptors. */
+static void
+daemon_client_gone(struct client *c)
+{
+	worker_cancel_owner(c);
+}
+
+/* The server's connections speak JSON-RPC (rpc.c) to the method table (api/). */
+static const struct server_handlers daemon_server_handlers = {
+	.line = rpc_process_line,
+	.disconnect = daemon_client_gone,
+	.error_line = rpc_server_error_line,
+};
 
 /* Ask the loop to stop; safe before the loop runs and more than once. */
 void
@@ -153,7 +169,9 @@ daemon_run(void)
 	ev_sighup = daemon_signal(SIGHUP);
 
 	/* Listen first: clients connecting while we re-adopt machines wait in the backlog. */
-	if ((r = server_init(daemon_base, daemon_config.socket_path)) < 0) {
+	rpc_init(rpc_method_find);
+	if ((r = server_init(daemon_base, daemon_config.socket_path,
+	    &daemon_server_handlers)) < 0) {
 		(void)sd_notifyf(0, "STATUS=Cannot listen on %s: %s\nERRNO=%d",
 		    daemon_config.socket_path, strerror(-r), -r);
 		goto out;

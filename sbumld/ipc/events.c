@@ -38,14 +38,14 @@ events_broadcast(const char *method, struct json_object *params)
 	json_object_put(n);
 }
 
-/* Send to one client if it is still connected; consumes params. */
 /* server_broadcast_line_if filter: may the client see what *arg owns? */
 static bool
 events_may_see(const struct client *c, void *arg)
 {
-	return authz_may(client_cred(c), AUTHZ_VIEW, *(const uid_t *)arg);
+	return authz_may(server_client_cred(c), AUTHZ_VIEW, *(const uid_t *)arg);
 }
 
+/* Send to the subscribers that may see what owner owns; consumes params. */
 void
 events_broadcast_owned(const char *method, struct json_object *params,
     uid_t owner)
@@ -60,6 +60,7 @@ events_broadcast_owned(const char *method, struct json_object *params,
 	json_object_put(n);
 }
 
+/* Send to one client if it is still connected; consumes params. */
 void
 events_notify(struct client *c, const char *method, struct json_object *params)
 {
@@ -67,12 +68,12 @@ events_notify(struct client *c, const char *method, struct json_object *params)
 	const char		*s;
 	size_t			 len;
 
-	if (!client_is_alive(c)) {
+	if (!server_client_is_alive(c)) {
 		json_object_put(params);
 		return;
 	}
 	n = events_envelope(method, params);
 	s = json_object_to_json_string_length(n, EVENTS_JSON_FLAGS, &len);
-	client_send_line(c, s, len);
+	server_client_send_line(c, s, len);
 	json_object_put(n);
 }

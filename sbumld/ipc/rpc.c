@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * JSON-RPC 2.0 over newline-framed lines (doc/rpc.md): parse a line, check
- * the envelope, look the method up in rpc_methods[], run its handler, and
+ * the envelope, look the method up (rpc_init's lookup), run its handler, and
  * write the response, alone or as part of a batch.
  *
  * Lifetimes.  A struct rpc_call is refcounted.  It starts with an implicit
@@ -18,7 +18,6 @@
  * array, and whoever drops the last one sends the array.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +76,9 @@ static const struct {
 	{ RPC_E_IO_ERROR,		"IoError" },
 	{ RPC_E_PERMISSION_DENIED,	"PermissionDenied" },
 };
+
+/* The method table's lookup (rpc_init); NULL: no method is found. */
+static rpc_method_lookup	rpc_lookup;
 
 static void	rpc_error_v(struct rpc_call *, int, struct json_object *,
 		    const char *, va_list) __attribute__((format(printf, 4, 0)));
@@ -138,12 +140,12 @@ rpc_send(struct client *c, struct json_object *obj)
 	const char	*s;
 	size_t		 len;
 
-	if (!client_is_alive(c))
+	if (!server_client_is_alive(c))
 		return;
 	s = json_object_to_json_string_length(obj, RPC_JSON_FLAGS, &len);
 	if (s == NULL)
 		fatalx("json_object_to_json_string failed");
-	client_send_line(c, s, len);
+	server_client_send_line(c, s, len);
 }
 
 /* See rpc.h. */
@@ -159,6 +161,21 @@ rpc_format_error(int code, const char *message)
 	return (line);
 }
 
+/* See rpc.h. */
+char *
+rpc_server_error_line(enum server_error why, const char *message)
+{
+	return (rpc_format_error(why == SERVER_ERROR_LIMIT ?
+	    RPC_E_LIMIT_EXCEEDED : RPC_INVALID_REQUEST, message));
+}
+
+/* See rpc.h. */
+void
+rpc_init(rpc_method_lookup find)
+{
+	rpc_lookup = find;
+}
+
 /* A new batch, holding the dispatcher's reference. */
 static struct rpc_batch *
 rpc_batch_new(struct client *c)
@@ -167,9 +184,9 @@ rpc_batch_new(struct client *c)
 
 	b = xcalloc(1, sizeof(*b));
 	b->refs = 1;
-	b->client = client_ref(c);
+	b->client = server_client_ref(c);
 	b->responses = json_object_new_array();
-	client_call_begin(c);
+	server_client_call_begin(c);
 	return (b);
 }
 
@@ -182,8 +199,8 @@ rpc_batch_unref(struct rpc_batch *b)
 	if (json_object_array_length(b->responses) > 0)
 		rpc_send(b->client, b->responses);
 	json_object_put(b->responses);
-	client_call_end(b->client);
-	client_unref(b->client);
+	server_client_call_end(b->client);
+	server_client_unref(b->client);
 	free(b);
 	return (NULL);
 }
@@ -202,7 +219,7 @@ rpc_call_new(struct client *c, struct rpc_batch *b, struct json_object *request,
 	call->refs = 2;
 	call->dispatching = true;
 	call->notification = notification;
-	call->client = client_ref(c);
+	call->client = server_client_ref(c);
 	call->request = json_object_get(request);
 	call->id = id;
 	call->method = "";
@@ -210,7 +227,7 @@ rpc_call_new(struct client *c, struct rpc_batch *b, struct json_object *request,
 		b->refs++;
 		call->batch = b;
 	} else if (b == NULL && !notification)
-		client_call_begin(c);
+		server_client_call_begin(c);
 	return (call);
 }
 
@@ -244,7 +261,7 @@ rpc_call_unref(struct rpc_call *call)
 	/* Defensive: the implicit reference only goes by answering. */
 	call->batch = rpc_batch_unref(call->batch);
 	json_object_put(call->request);
-	client_unref(call->client);
+	server_client_unref(call->client);
 	free(call);
 	return (NULL);
 }
@@ -253,7 +270,7 @@ rpc_call_unref(struct rpc_call *call)
 struct client *
 rpc_call_client(struct rpc_call *call)
 {
-	return (client_is_alive(call->client) ? call->client : NULL);
+	return (server_client_is_alive(call->client) ? call->client : NULL);
 }
 
 /* The method name ("" for an invalid request). */
@@ -290,7 +307,7 @@ rpc_answer(struct rpc_call *call, const char *key, struct json_object *value)
 		} else {
 			rpc_send(call->client, resp);
 			json_object_put(resp);
-			client_call_end(call->client);
+			server_client_call_end(call->client);
 		}
 	}
 	rpc_call_unref(call);
@@ -391,134 +408,6 @@ rpc_error_limit_jobs(struct rpc_call *call)
 	    WORKER_MAX_CLIENT_JOBS, WORKER_MAX_JOBS);
 }
 
-/* -32602 naming the parameter; returns -EINVAL for rpc_parse_params. */
-static int
-rpc_param_error(struct rpc_call *call, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Answer -32602 with data.param = name. */
-static int
-rpc_param_error(struct rpc_call *call, const char *name, const char *fmt, ...)
-{
-	struct json_object	*data;
-	va_list			 ap;
-
-	data = json_object_new_object();
-	json_object_object_add(data, "param", json_object_new_string(name));
-	va_start(ap, fmt);
-	rpc_error_v(call, RPC_INVALID_PARAMS, data, fmt, ap);
-	va_end(ap);
-	return (-EINVAL);
-}
-
-/* Find name in a NULL-terminated parameter table. */
-static const struct rpc_param *
-rpc_param_find(const struct rpc_param *table, const char *name)
-{
-	for (; table->name != NULL; table++) {
-		if (strcmp(table->name, name) == 0)
-			return (table);
-	}
-	return (NULL);
-}
-
-/* Check one present parameter against its table entry and store it in out. 0 or -EINVAL (answered). */
-static int
-rpc_param_store(struct rpc_call *call, const struct rpc_param *p,
-    struct json_object *v, void *out)
-{
-	char		*dst = (char *)out + p->offset;
-	const char	*s;
-	int64_t		 n, min = INT64_MIN, max = INT64_MAX;
-
-	switch (p->type) {
-	case RPC_PARAM_STRING:
-		if (!json_object_is_type(v, json_type_string))
-			return (rpc_param_error(call, p->name,
-			    "Parameter \"%s\" must be a string", p->name));
-		s = json_object_get_string(v);
-		/* A NUL would silently cut names and paths short. */
-		if (strlen(s) != (size_t)json_object_get_string_len(v))
-			return (rpc_param_error(call, p->name,
-			    "Parameter \"%s\" must not contain NUL characters",
-			    p->name));
-		memcpy(dst, &s, sizeof(s));
-		return (0);
-	case RPC_PARAM_INT:
-		if (!json_object_is_type(v, json_type_int))
-			return (rpc_param_error(call, p->name,
-			    "Parameter \"%s\" must be an integer", p->name));
-		if (p->min != 0 || p->max != 0) {
-			min = p->min;
-			max = p->max;
-		}
-		n = json_object_get_int64(v);
-		/* json-c clamps values above INT64_MAX; don't let them pass as INT64_MAX. */
-		if (n < min || n > max || (n == INT64_MAX &&
-		    json_object_get_uint64(v) > (uint64_t)INT64_MAX))
-			return (rpc_param_error(call, p->name,
-			    "Parameter \"%s\" must be between %" PRId64
-			    " and %" PRId64, p->name, min, max));
-		memcpy(dst, &n, sizeof(n));
-		return (0);
-	case RPC_PARAM_BOOL:
-		if (!json_object_is_type(v, json_type_boolean))
-			return (rpc_param_error(call, p->name,
-			    "Parameter \"%s\" must be true or false", p->name));
-		{
-			bool	b = json_object_get_boolean(v);
-
-			memcpy(dst, &b, sizeof(b));
-		}
-		return (0);
-	case RPC_PARAM_ARRAY:
-		if (!json_object_is_type(v, json_type_array))
-			return (rpc_param_error(call, p->name,
-			    "Parameter \"%s\" must be an array", p->name));
-		memcpy(dst, &v, sizeof(v));
-		return (0);
-	case RPC_PARAM_OBJECT:
-		if (!json_object_is_type(v, json_type_object))
-			return (rpc_param_error(call, p->name,
-			    "Parameter \"%s\" must be an object", p->name));
-		memcpy(dst, &v, sizeof(v));
-		return (0);
-	}
-	fatalx("%s: parameter \"%s\" has a bad type", call->method, p->name);
-}
-
-/* Parse params through a declarative table; see rpc.h. */
-int
-rpc_parse_params(struct rpc_call *call, struct json_object *params,
-    const struct rpc_param *table, void *out)
-{
-	const struct rpc_param	*p;
-	struct json_object	*v;
-	int			 r;
-
-	if (params != NULL) {
-		/* Unknown members first: a misspelt optional one must not be silently ignored. */
-		json_object_object_foreach(params, key, val) {
-			(void)val;
-			if (rpc_param_find(table, key) == NULL)
-				return (rpc_param_error(call, key,
-				    "Unknown parameter \"%s\"", key));
-		}
-	}
-	for (p = table; p->name != NULL; p++) {
-		if (params == NULL ||
-		    !json_object_object_get_ex(params, p->name, &v)) {
-			if (p->flags & RPC_PARAM_REQUIRED)
-				return (rpc_param_error(call, p->name,
-				    "Missing parameter \"%s\"", p->name));
-			continue;
-		}
-		if ((r = rpc_param_store(call, p, v, out)) < 0)
-			return (r);
-	}
-	return (0);
-}
-
 /*
  * Check the request envelope.  On success sets *ret_method, *ret_params
  * (borrowed, NULL if absent) and returns 0; otherwise returns the error code
@@ -606,7 +495,7 @@ rpc_dispatch(struct client *c, struct rpc_batch *b, struct json_object *req)
 	code = rpc_check_envelope(req, &method, &params, &id, &has_id, &msg);
 	if (code != 0) {
 		/* Invalid requests are answered even without an id (JSON-RPC 2.0 §5). */
-		log_debug("%s: %s", client_name(c), msg);
+		log_debug("%s: %s", server_client_name(c), msg);
 		call = rpc_call_new(c, b, req, id, false);
 		call->dispatching = false;
 		rpc_error(call, code, "%s", msg);
@@ -617,9 +506,9 @@ rpc_dispatch(struct client *c, struct rpc_batch *b, struct json_object *req)
 
 	call = rpc_call_new(c, b, req, id, !has_id);
 	call->method = method;
-	log_debug("%s: %s%s", client_name(c), method,
+	log_debug("%s: %s%s", server_client_name(c), method,
 	    has_id ? "" : " (notification)");
-	if ((m = rpc_method_find(method)) == NULL) {
+	if (rpc_lookup == NULL || (m = rpc_lookup(method)) == NULL) {
 		rpc_error(call, RPC_METHOD_NOT_FOUND,
 		    "Method not found: \"%s\"", method);
 		goto out;
@@ -649,9 +538,9 @@ rpc_line_error(struct client *c, int code, const char *message)
 {
 	char	*line;
 
-	log_debug("%s: %s", client_name(c), message);
+	log_debug("%s: %s", server_client_name(c), message);
 	line = rpc_format_error(code, message);
-	client_send_line(c, line, strlen(line));
+	server_client_send_line(c, line, strlen(line));
 	free(line);
 }
 

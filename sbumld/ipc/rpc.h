@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * JSON-RPC 2.0 envelope: parsing one line (object or batch), looking the
- * method up in rpc_methods[], running its handler, and writing the response.
+ * method up through the lookup given to rpc_init (api/'s method table, wired
+ * by daemon.c), running its handler, and writing the response.
  * Handlers either answer at once (rpc_reply/rpc_error) and return 0, or keep
  * a reference to the call (rpc_call_ref) and return RPC_DEFERRED, answering
  * later from an event callback.  If the client disconnects meanwhile, the
@@ -15,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <json-c/json.h>
+
+#include "server.h"
 
 struct client;
 struct rpc_call;
@@ -61,10 +64,11 @@ struct rpc_method {
 	const char	*name;
 	rpc_handler	 fn;
 };
-/* Sorted by name (checked by a unit test); defined in rpc-methods.c. */
-extern const struct rpc_method rpc_methods[];
-extern const size_t rpc_methods_count;
-const struct rpc_method *rpc_method_find(const char *name);
+/* The method named name, or NULL (MethodNotFound). */
+typedef const struct rpc_method *(*rpc_method_lookup)(const char *name);
+
+/* Dispatch every method through find from now on; before it, none is found. */
+void	rpc_init(rpc_method_lookup find);
 
 /*
  * Handler contract: return 0 after answering, RPC_DEFERRED after taking a
@@ -138,11 +142,17 @@ int	rpc_parse_params(struct rpc_call *call, struct json_object *params,
 	    const struct rpc_param *table, void *out);
 
 /*
- * The framing layer (server.c) hands each complete line to rpc_process_line
- * (line is NUL-terminated at len).  Responses and notifications go back
- * through client_send_line().
+ * The framing layer (server-conn.c) hands each complete line to
+ * rpc_process_line, its server_handlers.line (line is NUL-terminated at
+ * len).  Responses and notifications go back through server_client_send_line().
  */
 void	rpc_process_line(struct client *c, const char *line, size_t len);
+/*
+ * server_handlers.error_line: the error response (id null) for a peer the
+ * server closes (InvalidRequest) or refuses (LimitExceeded).  The caller
+ * frees the string.
+ */
+char	*rpc_server_error_line(enum server_error why, const char *message);
 /*
  * A complete error response with "id": null, for errors found before any
  * request could be read (line too long, too many clients).  No trailing

@@ -1,31 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The RPC socket: listening (socket activation or bind), accepting, and one
- * struct client per connection with newline framing and hard limits on line
- * length, output backlog and the number of clients (doc/rpc.md, "Framing").
- *
- * Life of a client (tmux server-client.c, Redis freeClientAsync):
- *   accept -> LIVE --(EOF, error, output cap)--> DEAD
- *   LIVE --(line too long)--> CLOSING --(output flushed)--> LINGER
- *   LINGER --(EOF, or SERVER_LINGER_SEC)--> DEAD
- *   LIVE --(EOF)--> EOF --(every call answered, output flushed)--> DEAD
- * A peer that half-closes after its requests (`... | nc -U -N`) still gets
- * every answer, deferred ones included: rpc.c counts unanswered calls with
- * client_call_begin/end.
- * A closing client's further input is read and discarded, and once its
- * error line is out we only shut our write side down: closing a Unix
- * socket with unread data in it makes the peer's next read fail with
- * ECONNRESET, so the peer would lose the clean end of file after our error
- * line.  The linger is bounded in time.
- * Becoming DEAD only unlinks the client and queues it on reap_list; the
- * reaper, an event of its own, frees the bufferevent (closing the socket)
- * and drops the server's reference.  So no client is ever freed inside one
- * of its own callbacks, and rpc calls still holding a reference see a dead
- * client instead of freed memory.
+ * The RPC socket: listening (socket activation or bind), accepting within
+ * the limits on clients (per uid, and places kept for root), the list of
+ * connections, reaping dead ones and broadcasting.  One connection's
+ * framing, buffers and timers are server-conn.c's.  Limits: doc/rpc.md,
+ * "Framing".
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,56 +18,18 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
-#include "rpc.h"
-#include "server.h"
+#include "server-int.h"
 #include "util.h"
-#include "worker.h"
-
-#define CLIENT_DEAD		0x1	/* unlinked; the reaper closes it */
-#define CLIENT_CLOSING		0x2	/* input discarded; lingers once output is flushed */
-#define CLIENT_SUBSCRIBED	0x4	/* receives events (events.subscribe) */
-#define CLIENT_LINGER		0x8	/* write side shut down; waiting for EOF */
-#define CLIENT_EOF		0x10	/* peer sent EOF; still answering */
-
-/*
- * How long a connection may sit with no call in flight before it is closed
- * (events subscribers are exempt: waiting is what they are for).  Tests
- * shorten it with SBUMLD_TEST_IDLE_MS.
- */
-#define SERVER_IDLE_SEC		120
-
-/* How long a closing client may keep sending before we close anyway. */
-#define SERVER_LINGER_SEC	2
 
 /* How long accept stays off after EMFILE/ENFILE (tmux: one second). */
 #define SERVER_ACCEPT_BACKOFF_SEC	1
 
-struct client {
-	unsigned int		 refs;
-	unsigned int		 flags;
-	uint64_t		 id;
-	char			 name[64];
-	struct ucred		 cred;		/* peer at connect (SO_PEERCRED) */
-	struct bufferevent	*bev;		/* output */
-	struct evbuffer		*in;		/* input not yet framed */
-	struct event		*read_ev;	/* our recvmsg(): fds arrive too */
-	int			 fds[SERVER_MAX_FDS]; /* received, not yet taken */
-	size_t			 nfds;
-	struct event		*linger_ev;	/* deadline of CLIENT_LINGER */
-	struct event		*idle_ev;	/* no call in flight for too long */
-	size_t			 scanned;	/* input bytes known to hold no '\n' */
-	unsigned int		 calls;		/* answers still to send */
-	TAILQ_ENTRY(client)	 entry;		/* clients or reap_list */
-};
-TAILQ_HEAD(client_list, client);
-
 static struct event_base	*server_base;
+static struct server_handlers	 handlers;
 static int			 listen_fd = -1;
 static struct event		*listen_ev;
 static struct event		*backoff_ev;
@@ -94,16 +38,12 @@ static char			*bound_path;	/* set if we bound (and so unlink) it */
 static char			 listen_name[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static dev_t			 bound_dev;
 static ino_t			 bound_ino;
-static struct client_list	 clients = TAILQ_HEAD_INITIALIZER(clients);
-static struct client_list	 reap_list = TAILQ_HEAD_INITIALIZER(reap_list);
+static struct server_client_list	 clients = TAILQ_HEAD_INITIALIZER(clients);
+static struct server_client_list	 reap_list = TAILQ_HEAD_INITIALIZER(reap_list);
 static size_t			 nclients;
 static int			 refusing;	/* at the limit: log the first refusal only */
-static uint64_t			 next_client_id = 1;
 
 static void	server_accept_cb(evutil_socket_t, short, void *);
-static void	client_check_done(struct client *);
-static void	client_read(struct client *);
-static void	client_event_cb(struct bufferevent *, short, void *);
 
 /* Make an inherited or accepted fd non-blocking and close-on-exec. 0 or -errno. */
 static int
@@ -304,14 +244,6 @@ server_backoff_cb(evutil_socket_t fd, short events, void *arg)
 	server_listen_enable(1);
 }
 
-/* Close the descriptors a client passed that no call took. */
-static void
-client_drop_fds(struct client *c)
-{
-	while (c->nfds > 0)
-		closefd(&c->fds[--c->nfds]);
-}
-
 /* Free dead clients' sockets and drop the server's reference (deferred from their callbacks). */
 static void
 server_reap_cb(evutil_socket_t fd, short events, void *arg)
@@ -323,331 +255,23 @@ server_reap_cb(evutil_socket_t fd, short events, void *arg)
 	(void)arg;
 	while ((c = TAILQ_FIRST(&reap_list)) != NULL) {
 		TAILQ_REMOVE(&reap_list, c, entry);
-		if (c->linger_ev != NULL) {
-			event_free(c->linger_ev);
-			c->linger_ev = NULL;
-		}
-		if (c->idle_ev != NULL) {
-			event_free(c->idle_ev);
-			c->idle_ev = NULL;
-		}
-		if (c->read_ev != NULL) {
-			event_free(c->read_ev);
-			c->read_ev = NULL;
-		}
-		client_drop_fds(c);
-		if (c->in != NULL) {
-			evbuffer_free(c->in);
-			c->in = NULL;
-		}
-		if (c->bev != NULL) {
-			bufferevent_free(c->bev);
-			c->bev = NULL;
-		}
-		client_unref(c);
+		server_client_release(c);
+		server_client_unref(c);
 	}
 }
 
-/*
- * Tear a connection down: unlink it now, close and release it from the
- * reaper.  Safe to call from the client's own callbacks and more than once.
- */
-static void
-client_kill(struct client *c, const char *why)
+/* See server-int.h. */
+void
+server_reap_later(struct client *c)
 {
-	if (c->flags & CLIENT_DEAD)
-		return;
-	log_debug("%s: closing: %s", c->name, why);
-	c->flags |= CLIENT_DEAD;
-	/* Nobody reads its answers any more: its jobs stop waiting on its descriptors. */
-	worker_cancel_owner(c);
 	TAILQ_REMOVE(&clients, c, entry);
 	nclients--;
-	if (c->read_ev != NULL)
-		event_del(c->read_ev);
-	if (c->idle_ev != NULL)
-		evtimer_del(c->idle_ev);
-	if (c->bev != NULL) {
-		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
-		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
-	}
 	TAILQ_INSERT_TAIL(&reap_list, c, entry);
 	event_active(reap_ev, EV_TIMEOUT, 0);
 }
 
-/* The idle timer ran out: nothing in flight, not subscribed. */
-static void
-client_idle_cb(evutil_socket_t fd, short events, void *arg)
-{
-	(void)fd;
-	(void)events;
-	client_kill(arg, "idle");
-}
-
 /*
- * (Re)start the idle timer of a connection with no call in flight and no
- * events subscription; stop it otherwise.
- */
-static void
-client_idle_update(struct client *c)
-{
-	long		ms = test_knob_ms("SBUMLD_TEST_IDLE_MS");
-	struct timeval	tv = { SERVER_IDLE_SEC, 0 };
-
-	if (c->idle_ev == NULL || (c->flags & CLIENT_DEAD))
-		return;
-	if (c->calls > 0 || (c->flags & CLIENT_SUBSCRIBED)) {
-		evtimer_del(c->idle_ev);
-		return;
-	}
-	if (ms > 0) {
-		tv.tv_sec = ms / 1000;
-		tv.tv_usec = ms % 1000 * 1000;
-	}
-	if (evtimer_add(c->idle_ev, &tv) == -1)
-		fatalx("cannot arm the idle timer");
-}
-
-/* Answer a framing error on a connection with no request id (id null) and close it after flushing. */
-static void
-client_fail(struct client *c, int code, const char *message)
-{
-	char	*line;
-
-	line = rpc_format_error(code, message);
-	client_send_line(c, line, strlen(line));
-	free(line);
-	client_close_after_flush(c);
-}
-
-/*
- * Input arrived: hand every complete line to the RPC layer.  A reference is
- * held across the loop because a handler may kill the client.
- */
-static void
-client_read(struct client *c)
-{
-	struct evbuffer		*in = c->in;
-	struct evbuffer_ptr	 eol, start;
-	size_t			 eol_len, len;
-	char			*line;
-
-	/* A closing client's input is only read to be thrown away (see the top). */
-	if (c->flags & (CLIENT_DEAD | CLIENT_CLOSING)) {
-		evbuffer_drain(in, evbuffer_get_length(in));
-		return;
-	}
-	client_ref(c);
-	while ((c->flags & (CLIENT_DEAD | CLIENT_CLOSING)) == 0) {
-		/* Resume the search where the last one stopped: long lines arrive in many reads. */
-		if (evbuffer_ptr_set(in, &start, c->scanned, EVBUFFER_PTR_SET) == -1)
-			fatalx("%s: evbuffer_ptr_set", __func__);
-		eol = evbuffer_search_eol(in, &start, &eol_len, EVBUFFER_EOL_LF);
-		/* Enforce the limit before the newline arrives, not after buffering it all. */
-		if ((eol.pos == -1 && evbuffer_get_length(in) > SERVER_MAX_LINE) ||
-		    (eol.pos != -1 && (size_t)eol.pos > SERVER_MAX_LINE)) {
-			log_warnx("%s: line longer than %d bytes, closing",
-			    c->name, SERVER_MAX_LINE);
-			client_fail(c, RPC_INVALID_REQUEST,
-			    "Invalid request: line longer than 1048576 "
-			    "bytes; closing the connection");
-			break;
-		}
-		if (eol.pos == -1) {
-			c->scanned = evbuffer_get_length(in);
-			break;
-		}
-		c->scanned = 0;
-		len = (size_t)eol.pos;
-		line = xmalloc(len + 1);
-		if (evbuffer_remove(in, line, len) != (int)len)
-			fatalx("%s: evbuffer_remove short read", __func__);
-		line[len] = '\0';
-		evbuffer_drain(in, eol_len);
-		rpc_process_line(c, line, len);
-		free(line);
-	}
-	client_unref(c);
-}
-
-/*
- * Keep the descriptors of one SCM_RIGHTS message (snapshot.export and
- * import take them with client_take_fd).  Beyond SERVER_MAX_FDS unclaimed
- * ones the client is misbehaving: they are closed and so is the connection.
- */
-static bool
-client_keep_fds(struct client *c, struct msghdr *msg)
-{
-	struct cmsghdr	*cm;
-	bool		 ok = (msg->msg_flags & MSG_CTRUNC) == 0;
-
-	for (cm = CMSG_FIRSTHDR(msg); cm != NULL; cm = CMSG_NXTHDR(msg, cm)) {
-		size_t	n;
-		int	*fdp = (int *)CMSG_DATA(cm);
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int fd;
-
-			memcpy(&fd, fdp + i, sizeof(fd));
-			if (c->nfds < SERVER_MAX_FDS)
-				c->fds[c->nfds++] = fd;
-			else {
-				closefd(&fd);
-				ok = false;
-			}
-		}
-	}
-	return ok;
-}
-
-/*
- * The socket is readable.  We read with recvmsg() rather than letting the
- * bufferevent read, because a plain read() silently drops (closes) the
- * descriptors a client passes with SCM_RIGHTS.
- */
-static void
-client_recv_cb(evutil_socket_t fd, short events, void *arg)
-{
-	struct client	*c = arg;
-	char		 buf[16384];
-	union {
-		struct cmsghdr	hdr;
-		char		space[CMSG_SPACE(sizeof(int) * SERVER_MAX_FDS)];
-	} ctl;
-	struct iovec	 iov = { buf, sizeof(buf) };
-	struct msghdr	 msg;
-	ssize_t		 n;
-
-	(void)events;
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.space;
-	msg.msg_controllen = sizeof(ctl.space);
-	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return;
-		client_event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_ERROR, c);
-		return;
-	}
-	if (!client_keep_fds(c, &msg)) {
-		log_warnx("%s: passed more than %d descriptors, closing", c->name,
-		    SERVER_MAX_FDS);
-		client_drop_fds(c);
-		client_fail(c, RPC_INVALID_REQUEST, "Invalid request: more than "
-		    "4 unclaimed file descriptors passed; closing the connection");
-		return;
-	}
-	if (n == 0) {
-		client_event_cb(c->bev, BEV_EVENT_READING | BEV_EVENT_EOF, c);
-		return;
-	}
-	if (evbuffer_add(c->in, buf, (size_t)n) == -1)
-		fatalx("evbuffer_add: out of memory");
-	client_idle_update(c);
-	client_read(c);
-}
-
-int
-client_take_fd(struct client *c)
-{
-	int fd;
-
-	if (c == NULL || c->nfds == 0)
-		return -1;
-	fd = c->fds[0];
-	memmove(c->fds, c->fds + 1, (c->nfds - 1) * sizeof(int));
-	c->nfds--;
-	return fd;
-}
-
-/* The linger deadline passed: close even though the peer did not. */
-static void
-client_linger_cb(evutil_socket_t fd, short events, void *arg)
-{
-	(void)fd;
-	(void)events;
-	client_kill(arg, "linger timeout");
-}
-
-/* Everything is written: shut our side down and wait (bounded) for the peer's EOF. */
-static void
-client_linger(struct client *c)
-{
-	struct timeval	tv = { SERVER_LINGER_SEC, 0 };
-
-	if (c->flags & (CLIENT_DEAD | CLIENT_LINGER))
-		return;
-	c->flags |= CLIENT_LINGER;
-	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1) {
-		client_kill(c, strerror(errno));
-		return;
-	}
-	if ((c->linger_ev = evtimer_new(server_base, client_linger_cb, c)) == NULL ||
-	    evtimer_add(c->linger_ev, &tv) == -1)
-		fatalx("cannot arm the linger timer");
-}
-
-/* Output drained to the low watermark (empty): a closing client may now go. */
-static void
-client_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct client	*c = arg;
-
-	if ((c->flags & CLIENT_CLOSING) &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-		client_linger(c);
-	client_check_done(c);
-}
-
-/* After the peer's EOF: close once nothing is left to answer or to write. */
-static void
-client_check_done(struct client *c)
-{
-	if ((c->flags & (CLIENT_EOF | CLIENT_DEAD)) == CLIENT_EOF &&
-	    c->calls == 0 &&
-	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		client_kill(c, "end of file");
-}
-
-/* EOF or error on the connection. */
-static void
-client_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct client	*c = arg;
-	struct pollfd	 pfd;
-
-	if (what & BEV_EVENT_ERROR)
-		client_kill(c, strerror(EVUTIL_SOCKET_ERROR()));
-	else if (what & BEV_EVENT_EOF) {
-		if (c->flags & CLIENT_CLOSING) {
-			client_kill(c, "end of file");
-			return;
-		}
-		/*
-		 * Closed, or only half-closed?  A Unix socket whose peer is
-		 * gone entirely polls POLLHUP; then nobody can read answers.
-		 */
-		pfd.fd = bufferevent_getfd(bev);
-		pfd.events = POLLOUT;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, 0) == -1 || (pfd.revents & (POLLHUP | POLLERR))) {
-			client_kill(c, "connection closed");
-			return;
-		}
-		/* A half-close: the peer may still be waiting for answers. */
-		c->flags |= CLIENT_EOF;
-		event_del(c->read_ev);
-		client_check_done(c);
-	}
-}
-
-/*
- * Refuse a connection beyond a limit: one LimitExceeded line with msg,
+ * Refuse a connection beyond a limit: one error line with msg,
  * written without blocking (a fresh socket's buffer takes it), then close.
  */
 static void
@@ -656,7 +280,7 @@ server_refuse(int fd, const char *msg)
 	char	*line, buf[4096];
 	int	 i;
 
-	line = rpc_format_error(RPC_E_LIMIT_EXCEEDED, msg);
+	line = handlers.error_line(SERVER_ERROR_LIMIT, msg);
 	/* Best effort: the connection is refused either way. */
 	if (send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT) == -1 ||
 	    send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
@@ -668,40 +292,6 @@ server_refuse(int fd, const char *msg)
 			break;
 	}
 	closefd(&fd);
-}
-
-/* Wrap an accepted (non-blocking) fd in a client; the server holds its reference. */
-static void
-client_create(int fd, const struct ucred *cred)
-{
-	struct client	*c;
-
-	c = xcalloc(1, sizeof(*c));
-	c->refs = 1;
-	c->id = next_client_id++;
-	c->cred = *cred;
-	snprintf(c->name, sizeof(c->name), "client %llu (pid %ld, uid %lu)",
-	    (unsigned long long)c->id, (long)cred->pid, (unsigned long)cred->uid);
-	c->bev = bufferevent_socket_new(server_base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL)
-		fatalx("bufferevent_socket_new failed");
-	/* The bufferevent writes; client_recv_cb reads (descriptors too). */
-	bufferevent_setcb(c->bev, NULL, client_write_cb, client_event_cb, c);
-	if (bufferevent_enable(c->bev, EV_WRITE) == -1 ||
-	    bufferevent_disable(c->bev, EV_READ) == -1)
-		fatalx("bufferevent_enable failed");
-	if ((c->in = evbuffer_new()) == NULL)
-		fatalx("evbuffer_new failed");
-	c->read_ev = event_new(server_base, fd, EV_READ | EV_PERSIST,
-	    client_recv_cb, c);
-	if (c->read_ev == NULL || event_add(c->read_ev, NULL) == -1)
-		fatalx("cannot watch client %llu", (unsigned long long)c->id);
-	if ((c->idle_ev = evtimer_new(server_base, client_idle_cb, c)) == NULL)
-		fatalx("evtimer_new failed");
-	TAILQ_INSERT_TAIL(&clients, c, entry);
-	nclients++;
-	client_idle_update(c);
-	log_debug("%s: connected", c->name);
 }
 
 /* Open connections of uid. */
@@ -751,6 +341,7 @@ static void
 server_admit(int fd)
 {
 	struct ucred	 cred;
+	struct client	*c;
 	socklen_t	 credlen = sizeof(cred);
 	char		*why;
 
@@ -772,7 +363,9 @@ server_admit(int fd)
 		return;
 	}
 	refusing = 0;
-	client_create(fd, &cred);
+	c = server_client_create(server_base, fd, &cred, &handlers);
+	TAILQ_INSERT_TAIL(&clients, c, entry);
+	nclients++;
 }
 
 /* The listener is readable: accept everything pending. */
@@ -811,10 +404,14 @@ server_accept_cb(evutil_socket_t lfd, short events, void *arg)
 
 /* Set up the listener; see server.h. */
 int
-server_init(struct event_base *base, const char *path)
+server_init(struct event_base *base, const char *path,
+    const struct server_handlers *h)
 {
 	int	fd;
 
+	if (h->line == NULL || h->error_line == NULL)
+		return (-EINVAL);
+	handlers = *h;
 	server_base = base;
 	if ((reap_ev = event_new(base, -1, 0, server_reap_cb, NULL)) == NULL ||
 	    (backoff_ev = evtimer_new(base, server_backoff_cb, NULL)) == NULL)
@@ -880,7 +477,7 @@ server_shutdown(void)
 
 	server_stop_listening();
 	while ((c = TAILQ_FIRST(&clients)) != NULL)
-		client_kill(c, "shutting down");
+		server_client_kill(c, "shutting down");
 	if (reap_ev != NULL) {
 		server_reap_cb(-1, 0, NULL);
 		event_free(reap_ev);
@@ -907,120 +504,7 @@ server_client_count(void)
 	return (nclients);
 }
 
-/* Queue a line; a client that lets SERVER_MAX_OUTPUT pile up is disconnected. */
-void
-client_send_line(struct client *c, const char *line, size_t len)
-{
-	struct evbuffer	*out;
-
-	if (c == NULL || (c->flags & (CLIENT_DEAD | CLIENT_CLOSING)) ||
-	    c->bev == NULL)
-		return;
-	out = bufferevent_get_output(c->bev);
-	if (evbuffer_get_length(out) + len + 1 > SERVER_MAX_OUTPUT) {
-		log_warnx("%s: more than %d bytes of unread output, "
-		    "disconnecting", c->name, SERVER_MAX_OUTPUT);
-		client_kill(c, "output limit");
-		return;
-	}
-	if (evbuffer_add(out, line, len) == -1 ||
-	    evbuffer_add(out, "\n", 1) == -1)
-		fatalx("evbuffer_add failed");
-}
-
-/* Stop handling input; close once what is queued has been written (and the peer had its say). */
-void
-client_close_after_flush(struct client *c)
-{
-	if (c->flags & (CLIENT_DEAD | CLIENT_CLOSING))
-		return;
-	c->flags |= CLIENT_CLOSING;
-	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-		client_linger(c);
-}
-
-/* An answer is owed to this client (a call or a batch was started). */
-void
-client_call_begin(struct client *c)
-{
-	c->calls++;
-	client_idle_update(c);
-}
-
-/* An owed answer was sent or dropped; a half-closed client may now be done. */
-void
-client_call_end(struct client *c)
-{
-	if (c->calls == 0)
-		fatalx("%s: unbalanced client_call_end", c->name);
-	c->calls--;
-	client_idle_update(c);
-	client_check_done(c);
-}
-
-/* Take a reference. */
-struct client *
-client_ref(struct client *c)
-{
-	c->refs++;
-	return (c);
-}
-
-/* Drop a reference; the last one frees (the socket is already closed by then). */
-struct client *
-client_unref(struct client *c)
-{
-	if (c == NULL)
-		return (NULL);
-	if (--c->refs > 0)
-		return (NULL);
-	/* Only a dead client can lose its last reference: the server holds one until the reaper. */
-	if (!(c->flags & CLIENT_DEAD) || c->bev != NULL)
-		fatalx("%s: last reference dropped while open", c->name);
-	free(c);
-	return (NULL);
-}
-
-/* See server.h. */
-bool
-client_is_alive(const struct client *c)
-{
-	return (c != NULL && (c->flags & (CLIENT_DEAD | CLIENT_CLOSING)) == 0);
-}
-
-/* See server.h. */
-const char *
-client_name(const struct client *c)
-{
-	return (c->name);
-}
-
-/* See server.h. */
-const struct ucred *
-client_cred(const struct client *c)
-{
-	return (&c->cred);
-}
-
-/* Set or clear the events subscription. */
-void
-client_set_subscribed(struct client *c, bool on)
-{
-	if (on)
-		c->flags |= CLIENT_SUBSCRIBED;
-	else
-		c->flags &= ~CLIENT_SUBSCRIBED;
-	client_idle_update(c);
-}
-
-/* Is the connection subscribed to events? */
-bool
-client_is_subscribed(const struct client *c)
-{
-	return ((c->flags & CLIENT_SUBSCRIBED) != 0);
-}
-
-/* Send a line to every subscriber.  client_send_line may kill one, so iterate safely. */
+/* Send a line to every subscriber.  Sending may kill one, so iterate safely. */
 void
 server_broadcast_line(const char *line, size_t len)
 {
@@ -1030,7 +514,7 @@ server_broadcast_line(const char *line, size_t len)
 		next = TAILQ_NEXT(c, entry);
 		if ((c->flags & (CLIENT_SUBSCRIBED | CLIENT_CLOSING)) ==
 		    CLIENT_SUBSCRIBED)
-			client_send_line(c, line, len);
+			server_client_send_line(c, line, len);
 	}
 }
 
@@ -1044,6 +528,6 @@ server_broadcast_line_if(const char *line, size_t len,
 		next = TAILQ_NEXT(c, entry);
 		if ((c->flags & (CLIENT_SUBSCRIBED | CLIENT_CLOSING)) ==
 		    CLIENT_SUBSCRIBED && want(c, arg))
-			client_send_line(c, line, len);
+			server_client_send_line(c, line, len);
 	}
 }

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The listening Unix socket (bound, or inherited by socket activation),
- * accepted connections, newline framing and per-client limits.
+ * accepted connections, newline framing and per-client limits.  The server
+ * speaks no protocol: what a line means, and the words of the error line a
+ * refused or misbehaving peer gets, come from the handlers given to
+ * server_init (rpc.c's JSON-RPC, wired by daemon.c).
  *
  * A connection is a refcounted struct client.  The server holds one
  * reference while the connection is open; every rpc_call holds another.
  * When the peer goes away (EOF, error, a limit) the client is marked dead
  * and its socket is closed from a deferred event, never from inside its own
  * callback; the struct itself lives until the last reference is dropped, so
- * a deferred answer can always ask client_is_alive() safely.
+ * a deferred answer can always ask server_client_is_alive() safely.
  */
 #ifndef SBUMLD_SERVER_H
 #define SBUMLD_SERVER_H
@@ -27,8 +30,30 @@ struct event_base;
 #define SERVER_MAX_OUTPUT	(16 * 1024 * 1024)
 #define SERVER_MAX_FDS		4	/* passed descriptors not yet taken */
 
-/* Listen on the socket-activated fd named "rpc" (or the only one), else bind path. 0 or -errno. */
-int	server_init(struct event_base *base, const char *path);
+/* Why the server closes or refuses a peer, for server_handlers.error_line. */
+enum server_error {
+	SERVER_ERROR_REQUEST,	/* a line too long, too many descriptors passed */
+	SERVER_ERROR_LIMIT,	/* too many connections */
+};
+
+struct server_handlers {
+	/*
+	 * One complete line, NUL-terminated at len, without its '\n'.  The
+	 * handler may send, close the connection or keep a reference to it.
+	 */
+	void	(*line)(struct client *c, const char *line, size_t len);
+	/* The connection is closing: nobody reads its answers any more.  May be NULL. */
+	void	(*disconnect)(struct client *c);
+	/* The line (malloc'd, no '\n') sent before closing or refusing a peer. */
+	char	*(*error_line)(enum server_error why, const char *message);
+};
+
+/*
+ * Listen on the socket-activated fd named "rpc" (or the only one), else bind
+ * path; handlers (copied) serve the connections.  0 or -errno.
+ */
+int	server_init(struct event_base *base, const char *path,
+	    const struct server_handlers *handlers);
 /* Stop accepting connections (first step of a graceful stop); open ones are kept. */
 void	server_stop_listening(void);
 /* Close every connection, the listener (unlinking a socket we bound) and free it all. */
@@ -39,36 +64,38 @@ const char *server_listen_name(void);
 size_t	server_client_count(void);
 
 /* Queue one line (a '\n' is appended) to a client.  Ignored for a closing client. */
-void	client_send_line(struct client *c, const char *line, size_t len);
+void	server_client_send_line(struct client *c, const char *line, size_t len);
 /* Mark a connection to be closed once its output is flushed (deferred free). */
-void	client_close_after_flush(struct client *c);
+void	server_client_close_after_flush(struct client *c);
 
 /*
- * rpc.c brackets every answer it owes (a call with an id, or a batch) so a
- * client that half-closed its side is kept until all answers are out.
+ * The line handler brackets every answer it owes (rpc.c: a call with an id,
+ * or a batch) so a client that half-closed its side is kept until all
+ * answers are out.
  */
-void	client_call_begin(struct client *c);
-void	client_call_end(struct client *c);
+void	server_client_call_begin(struct client *c);
+void	server_client_call_end(struct client *c);
 
 /*
  * The oldest file descriptor the client passed (SCM_RIGHTS, sent with a
- * request's line) and not yet taken, or -1.  The caller owns it.
+ * request's line) and not yet taken: the caller owns it.  -ENOENT if there
+ * is none, -ENOTCONN for a NULL client.
  */
-int	client_take_fd(struct client *c);
+int	server_client_take_fd(struct client *c);
 
-/* Take and drop references.  client_unref accepts NULL and returns NULL. */
-struct client	*client_ref(struct client *c);
-struct client	*client_unref(struct client *c);
+/* Take and drop references.  The unref accepts NULL and returns NULL. */
+struct client	*server_client_ref(struct client *c);
+struct client	*server_client_unref(struct client *c);
 /* False once the connection is closing or closed: answers would be dropped. */
-bool	client_is_alive(const struct client *c);
+bool	server_client_is_alive(const struct client *c);
 /* The peer's pid, uid and gid when it connected (SO_PEERCRED). */
-const struct ucred *client_cred(const struct client *c);
+const struct ucred *server_client_cred(const struct client *c);
 /* A short name for log messages: "client 7 (pid 1234, uid 0)". */
-const char *client_name(const struct client *c);
+const char *server_client_name(const struct client *c);
 
 /* Event subscription flag of a connection (events.subscribe). */
-void	client_set_subscribed(struct client *c, bool on);
-bool	client_is_subscribed(const struct client *c);
+void	server_client_set_subscribed(struct client *c, bool on);
+bool	server_client_is_subscribed(const struct client *c);
 /* Send a notification line to every subscribed client. */
 void	server_broadcast_line(const char *line, size_t len);
 /* The same, to the subscribed clients for which want(c, arg) is true. */

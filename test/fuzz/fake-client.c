@@ -5,6 +5,7 @@
  * one answer (a JSON object, or the array of a batch's answers) and counts
  * the answers it is owed.
  */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -35,7 +36,7 @@ fake_client_calls(void)
 }
 
 void
-client_send_line(struct client *c, const char *line, size_t len)
+server_client_send_line(struct client *c, const char *line, size_t len)
 {
 	struct json_object *o;
 
@@ -49,40 +50,40 @@ client_send_line(struct client *c, const char *line, size_t len)
 }
 
 void
-client_close_after_flush(struct client *c)
+server_client_close_after_flush(struct client *c)
 {
 	(void)c;
 }
 
 void
-client_call_begin(struct client *c)
+server_client_call_begin(struct client *c)
 {
 	c->calls++;
 }
 
 void
-client_call_end(struct client *c)
+server_client_call_end(struct client *c)
 {
 	if (--c->calls < 0)
 		abort();
 }
 
 int
-client_take_fd(struct client *c)
+server_client_take_fd(struct client *c)
 {
 	(void)c;
-	return -1;
+	return -ENOENT;
 }
 
 struct client *
-client_ref(struct client *c)
+server_client_ref(struct client *c)
 {
 	c->refs++;
 	return c;
 }
 
 struct client *
-client_unref(struct client *c)
+server_client_unref(struct client *c)
 {
 	if (c != NULL && --c->refs < 1)
 		abort();	/* the server's own reference is never dropped here */
@@ -90,34 +91,34 @@ client_unref(struct client *c)
 }
 
 bool
-client_is_alive(const struct client *c)
+server_client_is_alive(const struct client *c)
 {
 	(void)c;
 	return true;
 }
 
 const struct ucred *
-client_cred(const struct client *c)
+server_client_cred(const struct client *c)
 {
 	return &c->cred;
 }
 
 const char *
-client_name(const struct client *c)
+server_client_name(const struct client *c)
 {
 	(void)c;
 	return "fuzz";
 }
 
 void
-client_set_subscribed(struct client *c, bool on)
+server_client_set_subscribed(struct client *c, bool on)
 {
 	(void)c;
 	(void)on;
 }
 
 bool
-client_is_subscribed(const struct client *c)
+server_client_is_subscribed(const struct client *c)
 {
 	(void)c;
 	return false;

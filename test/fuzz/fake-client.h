@@ -7,7 +7,7 @@ struct client;
 
 /* The one client every line comes from. */
 struct client	*fake_client(void);
-/* Answers it is still owed (client_call_begin minus client_call_end). */
+/* Answers it is still owed (server_client_call_begin minus _call_end). */
 int		 fake_client_calls(void);
 
 #endif

@@ -4,7 +4,7 @@
  * rpc_process_line (rpc.c: parsing, batches, envelope checks, method
  * lookup, rpc_parse_params with every parameter type, deferred answers,
  * error formatting) to dispatch, without a socket: fake-client.c stands in
- * for server.c and checks that every answer is one JSON object.  The
+ * for the server and checks that every answer is one JSON object.  The
  * methods are this file's (as in test-rpc): every parameter type and
  * flag, a handler that defers, one that fails with -errno; the daemon's
  * own handlers would boot machines.
@@ -96,21 +96,21 @@ fuzz_fail(struct rpc_call *call, struct json_object *params)
 	return -EIO;
 }
 
-/* Sorted by name, as rpc.h requires. */
-const struct rpc_method rpc_methods[] = {
+/* This harness's method table, handed to rpc_init. */
+static const struct rpc_method fuzz_methods[] = {
 	{ "fuzz.all", fuzz_all },
 	{ "fuzz.defer", fuzz_defer },
 	{ "fuzz.drop", fuzz_drop },
 	{ "fuzz.fail", fuzz_fail },
 };
-const size_t rpc_methods_count = sizeof(rpc_methods) / sizeof(rpc_methods[0]);
 
-const struct rpc_method *
-rpc_method_find(const char *name)
+/* rpc_init's lookup. */
+static const struct rpc_method *
+fuzz_method_find(const char *name)
 {
-	for (size_t i = 0; i < rpc_methods_count; i++)
-		if (strcmp(rpc_methods[i].name, name) == 0)
-			return &rpc_methods[i];
+	for (size_t i = 0; i < sizeof(fuzz_methods) / sizeof(fuzz_methods[0]); i++)
+		if (strcmp(fuzz_methods[i].name, name) == 0)
+			return &fuzz_methods[i];
 	return NULL;
 }
 
@@ -119,9 +119,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *line;
 
-	/* server.c hands over one line without its '\n', NUL-terminated. */
+	/* The server hands over one line without its '\n', NUL-terminated. */
 	if (memchr(data, '\n', size) != NULL)
 		return 0;
+	rpc_init(fuzz_method_find);
 	line = malloc(size + 1);
 	if (line == NULL)
 		abort();

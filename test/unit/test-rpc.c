@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * JSON-RPC framing, dispatch and errors, end to end through the real
- * server.c and rpc.c: a listening socket in a temp dir, real client sockets,
- * and the event loop stepped by the test while it waits for answers.  Every
- * answer is compared byte for byte.
+ * server.c, server-conn.c and rpc.c: a listening socket in a temp dir, real
+ * client sockets, and the event loop stepped by the test while it waits for
+ * answers.  Every answer is compared byte for byte.
  *
  * The method table is this file's own (the real daemon.* and events.*
- * handlers plus test.* ones that defer, fail or produce big answers): by
- * defining rpc_methods[], rpc_methods_count and rpc_method_find here, the
- * linker never takes rpc-methods.o from sbumld_core.  test-tables checks the
- * real table.
+ * handlers plus test.* ones that defer, fail or produce big answers), handed
+ * to rpc_init as daemon.c hands the real one; test-tables checks the real
+ * table.  The server's handlers are rpc.c's, as daemon.c wires them, plus a
+ * disconnect handler that counts.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -165,7 +165,7 @@ test_big(struct rpc_call *call, struct json_object *params)
 }
 
 /* The table rpc.c dispatches through, sorted like the real one. */
-const struct rpc_method rpc_methods[] = {
+static const struct rpc_method test_methods[] = {
 	{ "daemon.ping",		rpc_daemon_ping },
 	{ "daemon.set-log-level",	rpc_daemon_set_log_level },
 	{ "daemon.version",		rpc_daemon_version },
@@ -177,20 +177,35 @@ const struct rpc_method rpc_methods[] = {
 	{ "test.forget",		test_forget },
 	{ "test.params",		test_params },
 };
-const size_t rpc_methods_count = sizeof(rpc_methods) / sizeof(rpc_methods[0]);
 
-/* Linear lookup: the table is tiny. */
-const struct rpc_method *
-rpc_method_find(const char *name)
+/* rpc_init's lookup, linear: the table is tiny. */
+static const struct rpc_method *
+test_method_find(const char *name)
 {
 	size_t	i;
 
-	for (i = 0; i < rpc_methods_count; i++) {
-		if (strcmp(rpc_methods[i].name, name) == 0)
-			return (&rpc_methods[i]);
+	for (i = 0; i < sizeof(test_methods) / sizeof(test_methods[0]); i++) {
+		if (strcmp(test_methods[i].name, name) == 0)
+			return (&test_methods[i]);
 	}
 	return (NULL);
 }
+
+static int	disconnects;	/* server_handlers.disconnect calls */
+
+/* server_handlers.disconnect: count the connections the server let go. */
+static void
+test_client_gone(struct client *c)
+{
+	CHECK(c != NULL);
+	disconnects++;
+}
+
+static const struct server_handlers test_handlers = {
+	.line = rpc_process_line,
+	.disconnect = test_client_gone,
+	.error_line = rpc_server_error_line,
+};
 
 /* ---- a test client ---- */
 
@@ -693,6 +708,7 @@ test_deferred_gone(void)
 {
 	struct tc	*t = tc_connect();
 	size_t		 n = server_client_count();
+	int		 gone = disconnects;
 
 	deferred_answered = deferred_client_gone = 0;
 	tc_send(t, "{\"jsonrpc\":\"2.0\",\"method\":\"test.defer\","
@@ -703,6 +719,7 @@ test_deferred_gone(void)
 	tc_close(t);
 	pump(20);
 	CHECK(server_client_count() == n - 1);
+	CHECK(disconnects == gone + 1);
 	CHECK(deferred_answered == 0);
 	pump(200);
 	CHECK(deferred_answered == 2);
@@ -920,14 +937,14 @@ test_listen_path(void)
 	fd = open(sock_path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	CHECK(fd >= 0);
 	close(fd);
-	CHECK(server_init(base, sock_path) == -EEXIST);
+	CHECK(server_init(base, sock_path, &test_handlers) == -EEXIST);
 	CHECK(access(sock_path, F_OK) == 0);
 	unlink(sock_path);
 
 	/* Someone listens there: refused, their socket stays. */
 	snprintf(sock_path, sizeof(sock_path), "%s/live.sock", dir);
 	fd = make_socket(sock_path, 1);
-	CHECK(server_init(base, sock_path) == -EADDRINUSE);
+	CHECK(server_init(base, sock_path, &test_handlers) == -EADDRINUSE);
 	CHECK(access(sock_path, F_OK) == 0);
 	close(fd);
 	unlink(sock_path);
@@ -935,7 +952,7 @@ test_listen_path(void)
 	/* A stale socket (bound, nobody listening): replaced. */
 	snprintf(sock_path, sizeof(sock_path), "%s/stale.sock", dir);
 	close(make_socket(sock_path, 0));
-	CHECK(server_init(base, sock_path) == 0);
+	CHECK(server_init(base, sock_path, &test_handlers) == 0);
 	t = tc_connect();
 	EXPECT(t, PING("1"), PONG("1"));
 	tc_close(t);
@@ -945,8 +962,8 @@ test_listen_path(void)
 
 	/* Too long for sun_path. */
 	CHECK(server_init(base, "/tmp/" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
-	    == -ENAMETOOLONG);
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+	    &test_handlers) == -ENAMETOOLONG);
 }
 
 /* Start a server in a temp dir, run every case against it, shut it down. */
@@ -973,7 +990,8 @@ main(void)
 	daemon_config.socket_path = sock_path;
 
 	base = event_base_new();
-	CHECK(server_init(base, sock_path) == 0);
+	rpc_init(test_method_find);
+	CHECK(server_init(base, sock_path, &test_handlers) == 0);
 	CHECK(stat(sock_path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    (st.st_mode & 07777) == 0660);
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "log.h"
-#include "rpc.h"
+#include "rpc-methods.h"
 
 #include "test.h"
 

@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libsbuml-client: one wrapper per method of doc/rpc.md, building params
+ * from C arguments and picking the timeout a method needs.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <json-c/json.h>
+
+#include "sbuml-client-int.h"
+
+/* Call method with params {key: value} and the given timeout (c non-NULL). */
+static int
+call_with_string_param(struct sbuml_client *c, const char *method,
+    const char *key, const char *value, int timeout_ms,
+    struct json_object **ret_result)
+{
+	struct json_object *params;
+	int r;
+
+	if (value == NULL)
+		return -EINVAL;
+	params = json_object_new_object();
+	if (params == NULL)
+		return -ENOMEM;
+	r = sbuml_add_str(params, key, value);
+	if (r == 0)
+		r = sbuml_call_timeout(c, method, params, timeout_ms, ret_result);
+	json_object_put(params);
+	return r;
+}
+
+/* Call a method whose params are {"machine": machine}. */
+static int
+call_machine(struct sbuml_client *c, const char *method, const char *machine,
+    struct json_object **ret_result)
+{
+	if (c == NULL)
+		return -EINVAL;
+	return call_with_string_param(c, method, "machine", machine,
+	    c->timeout_ms, ret_result);
+}
+
+/* daemon.ping, checking the answer is {"pong": true}. */
+SBUML_EXPORT int
+sbuml_daemon_ping(struct sbuml_client *c)
+{
+	struct json_object *res = NULL, *pong;
+	int r;
+
+	r = sbuml_call(c, "daemon.ping", NULL, &res);
+	if (r < 0)
+		return r;
+	if (res == NULL || !json_object_object_get_ex(res, "pong", &pong) ||
+	    !json_object_get_boolean(pong))
+		r = -EPROTO;
+	json_object_put(res);
+	return r;
+}
+
+/* daemon.version. */
+SBUML_EXPORT int
+sbuml_daemon_version(struct sbuml_client *c, struct json_object **ret_result)
+{
+	return sbuml_call(c, "daemon.version", NULL, ret_result);
+}
+
+/* daemon.set-log-level. */
+SBUML_EXPORT int
+sbuml_daemon_set_log_level(struct sbuml_client *c, const char *level)
+{
+	if (c == NULL)
+		return -EINVAL;
+	return call_with_string_param(c, "daemon.set-log-level", "level", level,
+	    c->timeout_ms, NULL);
+}
+
+/* machine.boot; only the options that are set go on the wire. */
+SBUML_EXPORT int
+sbuml_machine_boot(struct sbuml_client *c, const struct sbuml_boot_options *o,
+    struct json_object **ret_result)
+{
+	struct json_object *params, *disks, *disk;
+	size_t i;
+	int r;
+
+	if (c == NULL || o == NULL || o->machine == NULL)
+		return -EINVAL;
+	params = json_object_new_object();
+	if (params == NULL)
+		return -ENOMEM;
+	if ((r = sbuml_add_str(params, "machine", o->machine)) < 0 ||
+	    (r = sbuml_add_str(params, "image", o->image)) < 0 ||
+	    (r = sbuml_add_str(params, "kernel", o->kernel)) < 0 ||
+	    (r = sbuml_add_str(params, "cmdline", o->cmdline)) < 0)
+		goto out;
+	if (o->mem_mb != 0 && (r = sbuml_add_int(params, "mem_mb", o->mem_mb)) < 0)
+		goto out;
+	if (o->disks != NULL && o->disks[0] != NULL) {
+		disks = json_object_new_array();
+		if ((r = sbuml_add_value(params, "disks", disks)) < 0)
+			goto out;
+		for (i = 0; o->disks[i] != NULL; i++) {
+			disk = json_object_new_string(o->disks[i]);
+			if (disk == NULL || json_object_array_add(disks, disk) != 0) {
+				json_object_put(disk);
+				r = -ENOMEM;
+				goto out;
+			}
+		}
+	}
+	r = sbuml_call(c, "machine.boot", params, ret_result);
+out:
+	json_object_put(params);
+	return r;
+}
+
+/* machine.list. */
+SBUML_EXPORT int
+sbuml_machine_list(struct sbuml_client *c, struct json_object **ret_result)
+{
+	return sbuml_call(c, "machine.list", NULL, ret_result);
+}
+
+/* machine.info. */
+SBUML_EXPORT int
+sbuml_machine_info(struct sbuml_client *c, const char *machine,
+    struct json_object **ret_result)
+{
+	return call_machine(c, "machine.info", machine, ret_result);
+}
+
+/* machine.pause. */
+SBUML_EXPORT int
+sbuml_machine_pause(struct sbuml_client *c, const char *machine,
+    struct json_object **ret_result)
+{
+	return call_machine(c, "machine.pause", machine, ret_result);
+}
+
+/* machine.resume. */
+SBUML_EXPORT int
+sbuml_machine_resume(struct sbuml_client *c, const char *machine,
+    struct json_object **ret_result)
+{
+	return call_machine(c, "machine.resume", machine, ret_result);
+}
+
+/* machine.halt, waiting long enough for the guest's grace period. */
+SBUML_EXPORT int
+sbuml_machine_halt(struct sbuml_client *c, const char *machine,
+    unsigned int timeout_s, struct json_object **ret_result)
+{
+	struct json_object *params;
+	int64_t need_ms;
+	int timeout_ms, r;
+
+	if (c == NULL || machine == NULL)
+		return -EINVAL;
+	params = json_object_new_object();
+	if (params == NULL)
+		return -ENOMEM;
+	if ((r = sbuml_add_str(params, "machine", machine)) < 0 ||
+	    (timeout_s != 0 && (r = sbuml_add_int(params, "timeout_s", timeout_s)) < 0))
+		goto out;
+
+	/* cad wait + 5 s halt grace + SIGKILL; keep a margin on top. */
+	timeout_ms = c->timeout_ms;
+	need_ms = ((int64_t)(timeout_s != 0 ? timeout_s : 30) + 30) * 1000;
+	if (timeout_ms > 0 && need_ms > timeout_ms)
+		timeout_ms = need_ms > INT_MAX ? INT_MAX : (int)need_ms;
+	r = sbuml_call_timeout(c, "machine.halt", params, timeout_ms, ret_result);
+out:
+	json_object_put(params);
+	return r;
+}
+
+/* machine.kill. */
+SBUML_EXPORT int
+sbuml_machine_kill(struct sbuml_client *c, const char *machine,
+    struct json_object **ret_result)
+{
+	return call_machine(c, "machine.kill", machine, ret_result);
+}
+
+/* machine.console. */
+SBUML_EXPORT int
+sbuml_machine_console(struct sbuml_client *c, const char *machine,
+    unsigned int lines, struct json_object **ret_result)
+{
+	struct json_object *params;
+	int r;
+
+	if (c == NULL || machine == NULL)
+		return -EINVAL;
+	params = json_object_new_object();
+	if (params == NULL)
+		return -ENOMEM;
+	if ((r = sbuml_add_str(params, "machine", machine)) == 0 &&
+	    (lines == 0 || (r = sbuml_add_int(params, "lines", lines)) == 0))
+		r = sbuml_call(c, "machine.console", params, ret_result);
+	json_object_put(params);
+	return r;
+}
+
+/* machine.delete. */
+SBUML_EXPORT int
+sbuml_machine_delete(struct sbuml_client *c, const char *machine,
+    struct json_object **ret_result)
+{
+	return call_machine(c, "machine.delete", machine, ret_result);
+}
+
+/* The timeout of a snapshot.* call: the handle's, but at least 15 min. */
+static int
+snapshot_timeout(const struct sbuml_client *c)
+{
+	if (c->timeout_ms < 0 || c->timeout_ms >= SBUML_SNAPSHOT_TIMEOUT_MS)
+		return c->timeout_ms;
+	return SBUML_SNAPSHOT_TIMEOUT_MS;
+}
+
+/* Call a snapshot method whose params are {"snapshot": snapshot}. */
+static int
+call_snapshot(struct sbuml_client *c, const char *method, const char *snapshot,
+    struct json_object **ret_result)
+{
+	if (c == NULL)
+		return -EINVAL;
+	return call_with_string_param(c, method, "snapshot", snapshot,
+	    snapshot_timeout(c), ret_result);
+}
+
+/* snapshot.save, feeding job.progress to the optional callback. */
+SBUML_EXPORT int
+sbuml_snapshot_save(struct sbuml_client *c, const char *machine,
+    const struct sbuml_save_options *o, struct json_object **ret_result)
+{
+	static const struct sbuml_save_options defaults = { 0 };
+	struct json_object *params;
+	int r;
+
+	if (c == NULL || machine == NULL)
+		return -EINVAL;
+	if (o == NULL)
+		o = &defaults;
+	if (o->snapshot != NULL && o->prefix != NULL)
+		return -EINVAL;
+	params = json_object_new_object();
+	if (params == NULL)
+		return -ENOMEM;
+	if ((r = sbuml_add_str(params, "machine", machine)) < 0 ||
+	    (r = sbuml_add_str(params, "snapshot", o->snapshot)) < 0 ||
+	    (r = sbuml_add_str(params, "prefix", o->prefix)) < 0 ||
+	    (o->stop && (r = sbuml_add_bool(params, "continue", false)) < 0) ||
+	    (o->raw && (r = sbuml_add_bool(params, "store", false)) < 0))
+		goto out;
+
+	c->progress = o->progress;
+	c->progress_data = o->progress_data;
+	r = sbuml_call_timeout(c, "snapshot.save", params, snapshot_timeout(c),
+	    ret_result);
+	c->progress = NULL;
+	c->progress_data = NULL;
+out:
+	json_object_put(params);
+	return r;
+}
+
+/* snapshot.restore into a new machine. */
+SBUML_EXPORT int
+sbuml_snapshot_restore(struct sbuml_client *c, const char *snapshot,
+    const char *machine, bool cont, struct json_object **ret_result)
+{
+	struct json_object *params;
+	int r;
+
+	if (c == NULL || snapshot == NULL || machine == NULL)
+		return -EINVAL;
+	params = json_object_new_object();
+	if (params == NULL)
+		return -ENOMEM;
+	if ((r = sbuml_add_str(params, "snapshot", snapshot)) == 0 &&
+	    (r = sbuml_add_str(params, "machine", machine)) == 0 &&
+	    (r = sbuml_add_bool(params, "continue", cont)) == 0)
+		r = sbuml_call_timeout(c, "snapshot.restore", params,
+		    snapshot_timeout(c), ret_result);
+	json_object_put(params);
+	return r;
+}
+
+/* snapshot.list. */
+SBUML_EXPORT int
+sbuml_snapshot_list(struct sbuml_client *c, struct json_object **ret_result)
+{
+	if (c == NULL)
+		return -EINVAL;
+	return sbuml_call_timeout(c, "snapshot.list", NULL, snapshot_timeout(c),
+	    ret_result);
+}
+
+/* snapshot.info. */
+SBUML_EXPORT int
+sbuml_snapshot_info(struct sbuml_client *c, const char *snapshot,
+    struct json_object **ret_result)
+{
+	return call_snapshot(c, "snapshot.info", snapshot, ret_result);
+}
+
+/* snapshot.check. */
+SBUML_EXPORT int
+sbuml_snapshot_check(struct sbuml_client *c, const char *snapshot,
+    struct json_object **ret_result)
+{
+	return call_snapshot(c, "snapshot.check", snapshot, ret_result);
+}
+
+/* snapshot.delete. */
+SBUML_EXPORT int
+sbuml_snapshot_delete(struct sbuml_client *c, const char *snapshot,
+    struct json_object **ret_result)
+{
+	return call_snapshot(c, "snapshot.delete", snapshot, ret_result);
+}
+
+/* snapshot.verify. */
+SBUML_EXPORT int
+sbuml_snapshot_verify(struct sbuml_client *c, const char *snapshot,
+    struct json_object **ret_result)
+{
+	return call_snapshot(c, "snapshot.verify", snapshot, ret_result);
+}
+
+/* snapshot.export / snapshot.import: the stream is t->fd (passed) or t->file. */
+static int
+call_transfer(struct sbuml_client *c, const char *method,
+    const struct sbuml_transfer *t, struct json_object **ret_result)
+{
+	struct json_object *params;
+	int r;
+
+	if (c == NULL || t == NULL || (t->fd >= 0) == (t->file != NULL))
+		return -EINVAL;
+	if ((params = json_object_new_object()) == NULL)
+		return -ENOMEM;
+	if ((r = sbuml_add_str(params, "snapshot", t->snapshot)) < 0 ||
+	    (r = sbuml_add_str(params, "base", t->base)) < 0 ||
+	    (r = sbuml_add_str(params, "file", t->file)) < 0 ||
+	    (t->fd >= 0 && (r = sbuml_add_bool(params, "fd", true)) < 0))
+		goto out;
+	r = sbuml_call_fd(c, method, params, t->fd, snapshot_timeout(c), ret_result);
+out:
+	json_object_put(params);
+	return r;
+}
+
+/* snapshot.export. */
+SBUML_EXPORT int
+sbuml_snapshot_export(struct sbuml_client *c, const struct sbuml_transfer *t,
+    struct json_object **ret_result)
+{
+	if (t == NULL || t->snapshot == NULL)
+		return -EINVAL;
+	return call_transfer(c, "snapshot.export", t, ret_result);
+}
+
+/* snapshot.import. */
+SBUML_EXPORT int
+sbuml_snapshot_import(struct sbuml_client *c, const struct sbuml_transfer *t,
+    struct json_object **ret_result)
+{
+	return call_transfer(c, "snapshot.import", t, ret_result);
+}
+
+/* store.gc. */
+SBUML_EXPORT int
+sbuml_store_gc(struct sbuml_client *c, struct json_object **ret_result)
+{
+	if (c == NULL)
+		return -EINVAL;
+	return sbuml_call_timeout(c, "store.gc", NULL, snapshot_timeout(c),
+	    ret_result);
+}
