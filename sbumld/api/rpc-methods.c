@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The method table: the whole RPC surface of sbumld on one screen.  Kept
- * sorted by name for bsearch (test-rpc checks the order).
+ * sorted by name for bsearch (test-tables checks the order).
  */
 #include <stdlib.h>
 #include <string.h>
