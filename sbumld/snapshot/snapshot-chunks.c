@@ -110,10 +110,10 @@ snapshot_manifest_hashes(struct json_object *man, store_hash_fn fn, void *arg)
 }
 
 int
-snapshot_manifest_check_chunks(struct store *s, struct json_object *man,
-    char *err, size_t errlen)
+snapshot_manifest_entries(struct json_object *man,
+    int (*fn)(const char *name, struct json_object *entry, void *arg,
+    char *err, size_t errlen), void *arg, char *err, size_t errlen)
 {
-	struct store_hashset	*checked = store_hashset_new();
 	struct json_object	*files, *f, *v;
 	int			 r = 0;
 
@@ -127,13 +127,38 @@ snapshot_manifest_check_chunks(struct store *s, struct json_object *man,
 				    "must be a string", i);
 				r = -EBADMSG;
 			} else
-				r = store_check_chunks(s, json_object_get_string(v), f,
-				    checked, err, errlen);
+				r = fn(json_object_get_string(v), f, arg, err, errlen);
 		}
 	if (r == 0 && json_object_object_get_ex(man, "kernel", &f) &&
 	    json_object_object_get_ex(f, "chunks", &v))
-		r = store_check_chunks(s, "the kernel binary", f, checked, err, errlen);
-	store_hashset_free(checked);
+		r = fn("the kernel binary", f, arg, err, errlen);
+	return r;
+}
+
+/* A manifest's chunks being checked: the store, the chunks checked so far. */
+struct check_chunks {
+	struct store		*s;
+	struct store_hashset	*checked;
+};
+
+static int
+check_entry_chunks(const char *name, struct json_object *entry, void *arg,
+    char *err, size_t errlen)
+{
+	struct check_chunks *cc = arg;
+
+	return store_check_chunks(cc->s, name, entry, cc->checked, err, errlen);
+}
+
+int
+snapshot_manifest_check_chunks(struct store *s, struct json_object *man,
+    char *err, size_t errlen)
+{
+	struct check_chunks	cc = { s, store_hashset_new() };
+	int			r;
+
+	r = snapshot_manifest_entries(man, check_entry_chunks, &cc, err, errlen);
+	store_hashset_free(cc.checked);
 	return r;
 }
 

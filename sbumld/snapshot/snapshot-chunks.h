@@ -24,6 +24,15 @@ int	snapshot_manifest_chunks(struct json_object *manifest,
 int	snapshot_manifest_hashes(struct json_object *manifest, store_hash_fn fn,
 	    void *arg);
 /*
+ * Call fn(name, entry, arg, err, errlen) for every file entry of a
+ * manifest (its "path" names it) and for its kernel binary's if that has
+ * chunks ("the kernel binary"), stopping at the first failure.  0, fn's
+ * error, or -EBADMSG (a file without a string "path") with err.
+ */
+int	snapshot_manifest_entries(struct json_object *man,
+	    int (*fn)(const char *name, struct json_object *entry, void *arg,
+	    char *err, size_t errlen), void *arg, char *err, size_t errlen);
+/*
  * store_check_chunks for every file of a (validated) format 2 manifest and
  * its kernel binary, each distinct chunk once (import, snapshot.verify).
  * 0, -EBADMSG with err.

@@ -130,27 +130,6 @@ store_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
-int
-store_pread_all(int fd, void *buf, size_t len, off_t off)
-{
-	char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = pread(fd, p, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;	/* the file shrank under us */
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 ssize_t
 store_pread_some(int fd, void *buf, size_t len, off_t off)
 {
@@ -168,4 +147,14 @@ store_pread_some(int fd, void *buf, size_t len, off_t off)
 		done += (size_t)n;
 	}
 	return (ssize_t)done;
+}
+
+int
+store_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n = store_pread_some(fd, buf, len, off);
+
+	if (n < 0)
+		return (int)n;
+	return (size_t)n < len ? -EIO : 0;	/* the file shrank under us */
 }
