@@ -145,10 +145,10 @@ void	store_writer_begin(void);
 void	store_writer_end(void);
 bool	store_writers_active(void);
 /*
- * Readers outside the event loop (export workers): store_gc() refuses
- * (-EBUSY) while any is active, because it deletes and rewrites packs that
- * a reader's handle may be about to read.  Restore, verify and info run on
- * the event loop and never overlap a gc.  Event loop only.
+ * Readers (exports, restores): store_gc() refuses (-EBUSY) while any is
+ * active, because it deletes and rewrites packs that a reader's handle may
+ * be about to read.  The worker pool keeps store jobs and gc apart too
+ * (worker.h).  Event loop only.
  */
 void	store_reader_begin(void);
 void	store_reader_end(void);

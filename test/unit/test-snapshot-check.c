@@ -200,7 +200,7 @@ test_manifest(void)
 	CHECK(manifest(good, ", \"machine\": {\"image\": 3}") == -EBADMSG);
 }
 
-/* store_manifest_hashes (gc, export) never walks past a file's end. */
+/* snapshot_manifest_hashes (gc, export) never walks past a file's end. */
 static void
 count_hash(const char *hex, void *arg)
 {
