@@ -650,7 +650,8 @@ verify_worker(void *arg)
 		s = store_open(root, err, sizeof(err));
 		free(root);
 		/* Each distinct chunk once: the work is the chunks, not the declared sizes. */
-		r = s == NULL ? -EIO : snapshot_manifest_check_chunks(s, man, err, sizeof(err));
+		r = s == NULL ? -EIO : snapshot_manifest_check_chunks(s, man, err,
+		    sizeof(err));
 		for (size_t i = 0; r == 0 && i < json_object_array_length(files); i++) {
 			json_object_object_get_ex(json_object_array_get_idx(files, i),
 			    "size", &v);
