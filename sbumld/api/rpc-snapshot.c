@@ -17,6 +17,7 @@
 #include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
+#include "snapshot-chunks.h"
 #include "snapshot-delete.h"
 #include "snapshot-owner.h"
 #include "snapshot-restore.h"
@@ -334,7 +335,7 @@ snap_job_manifest(struct snap_job *job)
  * no other snapshot uses: what deleting it frees).
  */
 static void
-add_store_usage(struct json_object *o, const char *dir, struct json_object *man)
+add_store_usage(struct json_object *o, const char *dir)
 {
 	struct store	*s;
 	char		*root = snapshot_store_root(), *named = snapshot_named_root();
@@ -342,8 +343,8 @@ add_store_usage(struct json_object *o, const char *dir, struct json_object *man)
 	uint64_t	 stored = 0, freeable = 0;
 
 	s = store_open(root, err, sizeof(err));
-	if (s != NULL && store_usage(s, named, dir, man, &stored, &freeable, err,
-	    sizeof(err)) == 0) {
+	if (s != NULL && store_usage(s, named, dir, snapshot_dir_hashes, &stored,
+	    &freeable, err, sizeof(err)) == 0) {
 		json_object_object_add(o, "stored_bytes", json_object_new_int64((int64_t)stored));
 		json_object_object_add(o, "freeable_bytes", json_object_new_int64((int64_t)freeable));
 	} else
@@ -368,7 +369,8 @@ collect_garbage(struct json_object **ret, char *err, size_t errlen)
 
 	*ret = json_object_new_object();
 	s = store_open(root, err, errlen);
-	r = s == NULL ? -EIO : store_gc(s, named, &chunks, &bytes, err, errlen);
+	r = s == NULL ? -EIO : store_gc(s, named, snapshot_dir_hashes, &chunks,
+	    &bytes, err, errlen);
 	if (r == 0) {
 		json_object_object_add(*ret, "chunks", json_object_new_int64((int64_t)chunks));
 		json_object_object_add(*ret, "bytes", json_object_new_int64((int64_t)bytes));
@@ -392,7 +394,7 @@ info_worker(void *arg)
 		return;
 	job->res = snapshot_object(job->name, job->dir, man);
 	if (snapshot_manifest_version(man) == SNAPSHOT_VERSION)
-		add_store_usage(job->res, job->dir, man);
+		add_store_usage(job->res, job->dir);
 	json_object_put(man);
 }
 
@@ -648,7 +650,8 @@ verify_worker(void *arg)
 		s = store_open(root, err, sizeof(err));
 		free(root);
 		/* Each distinct chunk once: the work is the chunks, not the declared sizes. */
-		r = s == NULL ? -EIO : store_check_manifest(s, man, err, sizeof(err));
+		r = s == NULL ? -EIO : snapshot_manifest_check_chunks(s, man, err,
+		    sizeof(err));
 		for (size_t i = 0; r == 0 && i < json_object_array_length(files); i++) {
 			json_object_object_get_ex(json_object_array_get_idx(files, i),
 			    "size", &v);

@@ -5,10 +5,12 @@
  * signals an eventfd when its function has returned; the loop's read event
  * joins it, runs the completion and starts what may start next.  All of the
  * pool's state is the event loop's: threads see only their own job's fn and
- * arg.
+ * arg.  worker_parallel's helper threads are counted apart, by an atomic
+ * counter any thread may use.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,7 @@ TAILQ_HEAD(worker_list, worker);
 static struct worker_list	queue = TAILQ_HEAD_INITIALIZER(queue);
 static struct worker_list	running = TAILQ_HEAD_INITIALIZER(running);
 static unsigned			nowned;	/* running jobs with an owner */
+static _Atomic unsigned		nhelpers;	/* worker_parallel's threads */
 
 static void
 worker_free(struct worker *w)
@@ -252,4 +255,67 @@ worker_cancel_owner(const void *owner)
 		return;
 	cancel_list(&queue, owner);
 	cancel_list(&running, owner);
+}
+
+/* One share of a worker_parallel call, on a helper thread. */
+struct worker_share {
+	worker_share_fn	 fn;
+	void		*arg;
+	unsigned int	 share, nshares;
+	pthread_t	 thread;
+	bool		 threaded;
+};
+
+static void *
+worker_share_main(void *arg)
+{
+	struct worker_share *sh = arg;
+
+	sh->fn(sh->arg, sh->share, sh->nshares);
+	return NULL;
+}
+
+/* Take a helper slot if one is free (never waits).  True if taken. */
+static bool
+worker_helper_take(void)
+{
+	unsigned n = nhelpers;
+
+	while (n < WORKER_MAX_HELPERS)
+		if (atomic_compare_exchange_weak(&nhelpers, &n, n + 1))
+			return true;
+	return false;
+}
+
+void
+worker_parallel(unsigned int n, worker_share_fn fn, void *arg)
+{
+	struct worker_share *sh;
+
+	if (n <= 1) {
+		fn(arg, 0, 1);
+		return;
+	}
+	sh = xcalloc(n, sizeof(*sh));
+	for (unsigned int i = 1; i < n; i++) {
+		sh[i] = (struct worker_share){ fn, arg, i, n, 0, false };
+		if (!worker_helper_take())
+			continue;
+		if (pthread_create(&sh[i].thread, NULL, worker_share_main,
+		    &sh[i]) == 0)
+			sh[i].threaded = true;
+		else
+			nhelpers--;
+	}
+	fn(arg, 0, n);
+	/* Shares that found no helper: here, one after the other. */
+	for (unsigned int i = 1; i < n; i++)
+		if (!sh[i].threaded)
+			fn(arg, i, n);
+	for (unsigned int i = 1; i < n; i++)
+		if (sh[i].threaded) {
+			pthread_join(sh[i].thread, NULL);
+			nhelpers--;
+		}
+	free(sh);
 }

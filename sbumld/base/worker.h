@@ -62,6 +62,26 @@ int	worker_start(worker_fn fn, worker_done_fn done, void *arg);
 
 /* Cancel every job of owner (its client went away): their cancel fds fire. */
 void	worker_cancel_owner(const void *owner);
+/*
+ * Run one task in n shares at once: fn(arg, i, n) for every i < n, share 0
+ * in the calling thread, and return when all have returned.  For a job
+ * that is itself running in the pool (the save's storing, the restore's
+ * materialising) and wants more cores on one large file.
+ *
+ * The rule that keeps it from deadlocking: shares never queue.  Each
+ * other share gets a helper thread of its own at once, counted against
+ * WORKER_MAX_HELPERS (all worker_parallel calls together, not the jobs'
+ * caps); a share that finds no helper (the cap reached, or no thread could
+ * be made) runs in the calling thread after share 0.  So a caller never
+ * waits for a thread another caller holds, and the work gets done with
+ * however many threads there are.  Any thread may call it; fn must not
+ * touch what the event loop owns.
+ */
+#define WORKER_MAX_HELPERS	8
+typedef void (*worker_share_fn)(void *arg, unsigned int share,
+    unsigned int nshares);
+void	worker_parallel(unsigned int n, worker_share_fn fn, void *arg);
+
 /* True if a job touching the store or an exclusive one is queued or running. */
 bool	worker_store_busy(void);
 /* Queued or running jobs of owner (NULL: all clients' jobs). */

@@ -212,73 +212,6 @@ out:
 	return r;
 }
 
-/* Chunks a file of size bytes has. */
-static uint64_t
-chunks_of(uint64_t size)
-{
-	return size / STORE_CHUNK_SIZE + (size % STORE_CHUNK_SIZE != 0);
-}
-
-int
-snapshot_entry_check(const char *name, struct json_object *entry,
-    uint64_t max_size, char *err, size_t errlen)
-{
-	struct json_object	*v, *list;
-	char			 where[PATH_MAX + 32];
-	uint64_t		 size, need, n = 0;
-	int			 r;
-
-	snprintf(where, sizeof(where), "manifest: %s: ", name);
-	if (!json_object_is_type(entry, json_type_object))
-		return bad(err, errlen, "%sthe entry must be an object", where);
-	if ((r = req_typed(entry, where, "size", json_type_int, "an integer",
-	    &v, err, errlen)) < 0)
-		return r;
-	if (json_object_get_int64(v) < 0 ||
-	    (uint64_t)json_object_get_int64(v) > max_size)
-		return bad(err, errlen, "%s\"size\" %lld is out of range (0 to %llu "
-		    "bytes for this file)", where, (long long)json_object_get_int64(v),
-		    (unsigned long long)max_size);
-	size = (uint64_t)json_object_get_int64(v);
-	need = chunks_of(size);
-	if ((r = hex_member(entry, where, "sha256", false, NULL, err, errlen)) < 0 ||
-	    (r = req_typed(entry, where, "chunks", json_type_array, "an array",
-	    &list, err, errlen)) < 0)
-		return r;
-	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		struct json_object	*c = json_object_array_get_idx(list, i);
-		int64_t			 run;
-
-		if (json_object_is_type(c, json_type_int)) {
-			/* Checked against what is left: the sum can never wrap. */
-			run = json_object_get_int64(c);
-			if (run <= 0 || (uint64_t)run > need - n)
-				return bad(err, errlen, "%s\"chunks\"[%zu]: a zero run of "
-				    "%lld chunks; it must be 1 to %llu (the chunks left "
-				    "of %llu bytes)", where, i, (long long)run,
-				    (unsigned long long)(need - n),
-				    (unsigned long long)size);
-			n += (uint64_t)run;
-			continue;
-		}
-		if (!json_object_is_type(c, json_type_string) ||
-		    !store_valid_hex(json_object_get_string(c)))
-			return bad(err, errlen, "%s\"chunks\"[%zu] must be a chunk's "
-			    "SHA-256 (64 lower-case hex digits) or a zero-run count",
-			    where, i);
-		if (n == need)
-			return bad(err, errlen, "%s\"chunks\" lists more than the %llu "
-			    "chunks of %llu bytes", where, (unsigned long long)need,
-			    (unsigned long long)size);
-		n++;
-	}
-	if (n != need)
-		return bad(err, errlen, "%s\"chunks\" lists %llu chunks; %llu bytes "
-		    "need %llu", where, (unsigned long long)n,
-		    (unsigned long long)size, (unsigned long long)need);
-	return 0;
-}
-
 uint64_t
 snapshot_file_max(const char *path)
 {
@@ -345,7 +278,7 @@ check_files(struct json_object *m, int version, char *err, size_t errlen)
 				    "twice", json_object_get_string(p));
 		}
 		if (version == SNAPSHOT_VERSION) {
-			if ((r = snapshot_entry_check(json_object_get_string(p), f,
+			if ((r = store_entry_check(json_object_get_string(p), f,
 			    snapshot_file_max(json_object_get_string(p)), err,
 			    errlen)) < 0)
 				return r;
@@ -434,7 +367,7 @@ check_kernel(struct json_object *m, int version, char *err, size_t errlen)
 		if (version != SNAPSHOT_VERSION)
 			return bad(err, errlen, "%s\"chunks\" must be absent in a "
 			    "format %d manifest", where, SNAPSHOT_VERSION_RAW);
-		return snapshot_entry_check("the kernel binary", k,
+		return store_entry_check("the kernel binary", k,
 		    SNAPSHOT_KERNEL_FILE_MAX, err, errlen);
 	}
 	if ((r = opt_typed(k, where, "size", json_type_int, "an integer",

@@ -28,7 +28,7 @@
  */
 #define SNAPSHOT_MEM_FILE_MAX	((uint64_t)(MACHINE_MEM_MAX + 1024) << 20)
 /* Largest disk overlay (a sparse COW file as large as its base image). */
-#define SNAPSHOT_DISK_FILE_MAX	((uint64_t)1 << 40)
+#define SNAPSHOT_DISK_FILE_MAX	STORE_FILE_MAX
 /* Largest kernel binary carried in a snapshot. */
 #define SNAPSHOT_KERNEL_FILE_MAX ((uint64_t)256 << 20)
 
@@ -61,15 +61,7 @@ int	snapshot_manifest_parse(const char *text, size_t len,
  * -EBADMSG naming the field and what was expected in err.
  */
 int	snapshot_manifest_validate(struct json_object *m, char *err, size_t errlen);
-/*
- * Check one file entry of a version 2 manifest: "size" an integer
- * 0..max_size, "sha256" absent or 64 hex digits, "chunks" an array of
- * chunk hashes and zero-run counts 1..(chunks left) adding up to exactly
- * ceil(size / STORE_CHUNK_SIZE).  name names the file in err.  0 or
- * -EBADMSG.
- */
-int	snapshot_entry_check(const char *name, struct json_object *entry,
-	    uint64_t max_size, char *err, size_t errlen);
+/* A file entry's checks are the store's: store_entry_check (store.h). */
 /* The size limit of the captured file at path ("capture/<name>"). */
 uint64_t snapshot_file_max(const char *path);
 

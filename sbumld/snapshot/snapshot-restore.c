@@ -22,7 +22,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -44,6 +43,7 @@
 #include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
+#include "snapshot-physmem.h"
 #include "snapshot-restore.h"
 #include "uml.h"
 #include "store.h"
@@ -356,113 +356,6 @@ disk_index(const char *base)
 	return *end == '\0' && n <= UML_MAX_DISKS ? (int)n : -1;
 }
 
-/* A memfd for the guest memory, above the standard fds.  fd or -errno. */
-static int
-physmem_memfd(void)
-{
-	int fd, hi;
-
-	if ((fd = memfd_create("sbuml-physmem", MFD_CLOEXEC)) < 0)
-		return -errno;
-	/* Never 0-2 (a daemon started with them closed): 0 means none. */
-	if (fd > 2)
-		return fd;
-	hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	hi = hi < 0 ? -errno : hi;
-	(void)close(fd);
-	return hi;
-}
-
-/* One of the threads filling the guest memory. */
-struct fill_part {
-	struct store		*s;	/* its own handle */
-	const char		*name;
-	struct json_object	*entry;	/* read only, shared */
-	unsigned char		*map;
-	unsigned int		 part, nparts;
-	int			 r;
-	char			 err[1024];
-};
-
-static void *
-fill_part_run(void *arg)
-{
-	struct fill_part *p = arg;
-
-	p->r = store_read_entry_into(p->s, p->name, p->entry, p->map, p->part,
-	    p->nparts, p->err, sizeof(p->err));
-	return NULL;
-}
-
-/*
- * The guest memory (entry name) into a new memfd, *ret_fd (caller closes):
- * decompressed straight into a shared mapping of it, by this thread and a
- * second one (hashing and decompressing is the restore's critical path;
- * chunks that are zero runs are never touched and stay holes).  0, or
- * -errno with a message in err.
- */
-static int
-physmem_fill(struct store *s, const char *root, const char *name,
-    struct json_object *entry, int *ret_fd, char *err, size_t errlen)
-{
-	struct fill_part	 parts[2];
-	struct json_object	*v;
-	pthread_t		 t;
-	unsigned char		*map;
-	size_t			 size;
-	bool			 two;
-	int			 fd, r;
-
-	json_object_object_get_ex(entry, "size", &v);
-	size = (size_t)json_object_get_int64(v);
-	if ((fd = physmem_memfd()) < 0) {
-		snprintf(err, errlen, "memfd for the guest memory: %s", strerror(-fd));
-		return fd;
-	}
-	if (ftruncate(fd, (off_t)size) < 0 || (map = size == 0 ? NULL :
-	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) ==
-	    MAP_FAILED) {
-		r = -errno;
-		snprintf(err, errlen, "memfd for the guest memory (%zu bytes): %s",
-		    size, strerror(-r));
-		(void)close(fd);
-		return r;
-	}
-	memset(parts, 0, sizeof(parts));
-	for (int i = 0; i < 2; i++) {
-		parts[i].name = name;
-		parts[i].entry = entry;
-		parts[i].map = map;
-		parts[i].part = (unsigned int)i;
-	}
-	parts[0].s = s;
-	/* The second handle is only a speed-up: without it, one part. */
-	parts[1].s = store_open(root, parts[1].err, sizeof(parts[1].err));
-	two = parts[1].s != NULL;
-	if (two)
-		store_trust_frame_checksums(parts[1].s);
-	parts[0].nparts = parts[1].nparts = two ? 2 : 1;
-	if (two && pthread_create(&t, NULL, fill_part_run, &parts[1]) != 0) {
-		two = false;
-		parts[0].nparts = 1;
-	}
-	(void)fill_part_run(&parts[0]);
-	if (two)
-		pthread_join(t, NULL);
-	store_free(parts[1].s);
-	if (map != NULL)
-		(void)munmap(map, size);
-	r = parts[0].r < 0 ? parts[0].r : two ? parts[1].r : 0;
-	if (r < 0) {
-		snprintf(err, errlen, "%s", parts[0].r < 0 ? parts[0].err :
-		    parts[1].err);
-		(void)close(fd);
-		return r;
-	}
-	*ret_fd = fd;
-	return 0;
-}
-
 /*
  * A new directory <parent>/restore-XXXXXX for a capture the jailed kernel
  * reads (root:JAIL 0750, jail.h).  0 and *ret (caller removes and frees),
@@ -584,7 +477,7 @@ materialise(struct json_object *man, const char *mdir, int *ret_physmem,
 		base = strrchr(rel, '/') + 1;	/* checked by snapshot_manifest_load */
 		n = disk_index(base);
 		if (ret_physmem != NULL && strcmp(base, "physmem") == 0) {
-			r = physmem_fill(s, root, rel, f, &pfd, err, errlen);
+			r = snapshot_physmem_fill(s, rel, f, &pfd, err, errlen);
 			continue;
 		}
 		dst = n >= 0 ? xasprintf("%s/disk%d.cow", mdir, n) :

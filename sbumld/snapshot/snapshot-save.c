@@ -357,15 +357,13 @@ save_store_worker(void *arg)
 	struct save_job		*job = arg;
 	struct store_stats	 stats = { 0 };
 	struct json_object	*files, *kernel, *entry, *v, *st;
-	struct store		*s, *s2;
+	struct store		*s;
 	char			*root = snapshot_store_root(), *path;
-	char			 err2[256];
 	uint64_t		 t0 = now_usec();	/* manifest store.store_us */
 	int			 r = 0;
 
+	/* Hashing and compressing is CPU-bound: store_put_file uses threads. */
 	s = store_open(root, job->store_err, sizeof(job->store_err));
-	/* Hashing and compressing is CPU-bound: a second thread, if it can. */
-	s2 = s != NULL ? store_open(root, err2, sizeof(err2)) : NULL;
 	free(root);
 	if (s == NULL) {
 		r = -EIO;
@@ -379,7 +377,7 @@ save_store_worker(void *arg)
 		json_object_object_get_ex(f, "path", &v);
 		rel = json_object_get_string(v);
 		path = xasprintf("%s/%s", job->tmp, rel);
-		r = store_put_file2(s, s2, path, &entry, &stats, job->store_err,
+		r = store_put_file(s, path, &entry, &stats, job->store_err,
 		    sizeof(job->store_err));
 		free(path);
 		if (r < 0)
@@ -406,8 +404,7 @@ save_store_worker(void *arg)
 			stats.new_bytes += kstats.new_bytes;
 		}
 	}
-	if (r == 0 && ((r = store_sync(s)) < 0 ||
-	    (s2 != NULL && (r = store_sync(s2)) < 0)))
+	if (r == 0 && (r = store_sync(s)) < 0)
 		snprintf(job->store_err, sizeof(job->store_err), "cannot sync the "
 		    "chunk store: %s", strerror(-r));
 	if (r == 0) {
@@ -432,7 +429,6 @@ save_store_worker(void *arg)
 		json_object_object_add(job->manifest, "store", st);
 	}
 out:
-	store_free(s2);
 	store_free(s);
 	job->store_r = r;
 }

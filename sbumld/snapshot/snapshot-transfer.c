@@ -35,6 +35,7 @@
 #include "rpc-methods.h"
 #include "snapshot.h"
 #include "snapshot-check.h"
+#include "snapshot-chunks.h"
 #include "snapshot-owner.h"
 #include "snapshot-stream.h"
 #include "snapshot-transfer.h"
@@ -292,9 +293,9 @@ export_run(struct xfer_job *job)
 	c.seen = store_hashset_new();
 	if (job->base_manifest != NULL) {
 		c.skip = store_hashset_new();
-		(void)store_manifest_hashes(job->base_manifest, add_hash, c.skip);
+		(void)snapshot_manifest_hashes(job->base_manifest, add_hash, c.skip);
 	}
-	if (store_manifest_chunks(job->manifest, collect_chunk, &c) < 0) {
+	if (snapshot_manifest_chunks(job->manifest, collect_chunk, &c) < 0) {
 		r = job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "%s: malformed chunk "
 		    "list in its manifest", job->name);
 		goto out;
@@ -471,7 +472,7 @@ import_check_complete(struct xfer_job *job, struct store *s)
 	char			 err[1024];
 	int			 r;
 
-	(void)store_manifest_hashes(job->manifest, count_missing, &m);
+	(void)snapshot_manifest_hashes(job->manifest, count_missing, &m);
 	if (m.n > 0 && job->stream_base_id[0] != '\0')
 		return job_fail(job, -ENOENT, RPC_E_INCOMPATIBLE, "the stream is a "
 		    "delta against snapshot %s (id %.16s...), and this host lacks "
@@ -488,7 +489,7 @@ import_check_complete(struct xfer_job *job, struct store *s)
 	 * every byte, and hashing the zero runs would cost what the manifest
 	 * declares, not what the stream carried.
 	 */
-	r = store_check_manifest(s, job->manifest, err, sizeof(err));
+	r = snapshot_manifest_check_chunks(s, job->manifest, err, sizeof(err));
 	if (r < 0)
 		return job_fail(job, r, RPC_E_BAD_SNAPSHOT, "%s", err);
 	return 0;
@@ -558,7 +559,7 @@ import_run(struct xfer_job *job)
 	}
 	if ((r = import_manifest(job, p, len)) < 0)
 		goto out;
-	(void)store_manifest_hashes(job->manifest, add_hash, needed);
+	(void)snapshot_manifest_hashes(job->manifest, add_hash, needed);
 	if ((r = import_chunks(job, s, st, needed)) < 0)
 		goto out;
 	job->bytes = stream_bytes(st);

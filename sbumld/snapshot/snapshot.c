@@ -25,6 +25,7 @@
 #include "machine.h"
 #include "recover.h"
 #include "snapshot.h"
+#include "snapshot-chunks.h"
 #include "snapshot-check.h"
 #include "store.h"
 #include "util.h"
@@ -136,6 +137,14 @@ check_file_entry(const char *dir, struct json_object *entry, char *err,
 	return 0;
 }
 
+/* Check that every chunk of one entry is in the store (arg). */
+static int
+entry_chunks_present(const char *name, struct json_object *entry, void *arg,
+    char *err, size_t errlen)
+{
+	return store_check_entry(arg, name, entry, true, err, errlen);
+}
+
 /*
  * Check that every chunk a (validated) format 2 manifest's files and
  * kernel name is in the store (its content is checked by snapshot.verify
@@ -144,26 +153,15 @@ check_file_entry(const char *dir, struct json_object *entry, char *err,
 static int
 check_chunked(struct json_object *m, char *err, size_t errlen)
 {
-	struct json_object	*files, *k, *jpath;
-	struct store		*s;
-	char			*root = snapshot_store_root();
-	int			 r = 0;
+	struct store	*s;
+	char		*root = snapshot_store_root();
+	int		 r;
 
 	s = store_open(root, err, errlen);
 	free(root);
 	if (s == NULL)
 		return -EIO;
-	json_object_object_get_ex(m, "files", &files);
-	for (size_t i = 0; i < json_object_array_length(files) && r == 0; i++) {
-		struct json_object *f = json_object_array_get_idx(files, i);
-
-		json_object_object_get_ex(f, "path", &jpath);
-		r = store_check_entry(s, json_object_get_string(jpath), f, true,
-		    err, errlen);
-	}
-	if (r == 0 && json_object_object_get_ex(m, "kernel", &k) &&
-	    json_object_object_get_ex(k, "chunks", &jpath))
-		r = store_check_entry(s, "the kernel binary", k, true, err, errlen);
+	r = snapshot_manifest_entries(m, entry_chunks_present, s, err, errlen);
 	store_free(s);
 	return r;
 }

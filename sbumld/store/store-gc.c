@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Garbage collection of the chunk store and what deleting a snapshot would
- * free (store.h): mark every chunk the registered snapshots' manifests use,
- * then sweep loose chunk files and packs (a dead pack is deleted, a partly
- * dead one rewritten with its live chunks).  Also the hash set export and
- * import use.  The store's layout is store.c's (store-int.h).
+ * free (store.h): mark every chunk the registered snapshots use (the
+ * caller's walker knows what a snapshot is; the store does not), then
+ * sweep loose chunk files and packs (a dead pack is deleted, a partly dead
+ * one rewritten with its live chunks).  The store's layout is in
+ * store-int.h.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,35 +21,27 @@
 #include "store-int.h"
 #include "util.h"
 
-/* --- The mark set: open addressing over binary hashes, with counts. --- */
+/* --- The mark set: the digests in use, each with the snapshots using it. --- */
 
 struct mark {
-	unsigned char	hash[STORE_HASH_LEN];
-	uint32_t	count;		/* snapshots using it (0: empty slot) */
+	unsigned char	hash[STORE_HASH_LEN];	/* first: the hash set's key */
+	uint32_t	count;		/* snapshots using it */
 	uint32_t	gen;		/* last snapshot that counted it */
 };
 
 struct markset {
-	struct mark	*slots;
-	size_t		 cap, used;
+	struct hashset	 set;		/* of struct mark */
 	uint32_t	 gen;		/* the snapshot being added */
 };
 
-
-/* The slot for hash (existing or empty). */
-static struct mark *
-mark_slot(struct markset *ms, const unsigned char *hash)
+static void
+markset_init(struct markset *ms, uint32_t gen)
 {
-	size_t h;
-
-	memcpy(&h, hash, sizeof(h));
-	for (size_t i = h & (ms->cap - 1);; i = (i + 1) & (ms->cap - 1))
-		if (ms->slots[i].count == 0 ||
-		    memcmp(ms->slots[i].hash, hash, STORE_HASH_LEN) == 0)
-			return &ms->slots[i];
+	hashset_init(&ms->set, sizeof(struct mark));
+	ms->gen = gen;
 }
 
-/* Count hex once per snapshot (ms->gen). */
+/* Count hex once per snapshot (ms->gen); a store_hash_fn. */
 static void
 mark_add(const char *hex, void *arg)
 {
@@ -56,23 +49,9 @@ mark_add(const char *hex, void *arg)
 	unsigned char	 hash[STORE_HASH_LEN];
 	struct mark	*m;
 
-	if (ms->used * 2 >= ms->cap) {
-		struct mark	*old = ms->slots;
-		size_t		 oldcap = ms->cap;
-
-		ms->cap = oldcap ? oldcap * 2 : 4096;
-		ms->slots = xcalloc(ms->cap, sizeof(*ms->slots));
-		for (size_t i = 0; i < oldcap; i++)
-			if (old[i].count != 0)
-				*mark_slot(ms, old[i].hash) = old[i];
-		free(old);
-	}
-	from_hex(hex, hash);
-	m = mark_slot(ms, hash);
-	if (m->count == 0) {
-		memcpy(m->hash, hash, STORE_HASH_LEN);
-		ms->used++;
-	} else if (m->gen == ms->gen)
+	store_from_hex(hex, hash);
+	m = hashset_put(&ms->set, hash, NULL);
+	if (m->count != 0 && m->gen == ms->gen)
 		return;
 	m->count++;
 	m->gen = ms->gen;
@@ -82,37 +61,12 @@ mark_add(const char *hex, void *arg)
 static struct mark *
 mark_find(struct markset *ms, const char *hex)
 {
-	unsigned char	 hash[STORE_HASH_LEN];
-	struct mark	*m;
+	unsigned char hash[STORE_HASH_LEN];
 
-	if (ms->cap == 0 || !valid_hex(hex))
+	if (!store_valid_hex(hex))
 		return NULL;
-	from_hex(hex, hash);
-	m = mark_slot(ms, hash);
-	return m->count ? m : NULL;
-}
-
-/* Read and parse dir/manifest.json.  0, -ENOENT (no manifest), -EBADMSG. */
-static int
-load_manifest(const char *dir, struct json_object **ret)
-{
-	char			*path = xasprintf("%s/manifest.json", dir), *buf = NULL;
-	struct json_object	*m;
-	size_t			 len;
-	int			 r;
-
-	r = read_file(path, MANIFEST_MAX, &buf, &len);
-	free(path);
-	if (r < 0)
-		return r;
-	m = json_tokener_parse(buf);
-	free(buf);
-	if (m == NULL || !json_object_is_type(m, json_type_object)) {
-		json_object_put(m);
-		return -EBADMSG;
-	}
-	*ret = m;
-	return 0;
+	store_from_hex(hex, hash);
+	return hashset_get(&ms->set, hash);
 }
 
 /* Canonical roots seen so far, so a snapshot counts once. */
@@ -121,14 +75,13 @@ struct roots {
 	size_t	  n;
 };
 
-/* Add dir's manifest to ms unless dir is skip or was seen.  0 or -errno. */
+/* Add the chunks of the snapshot in dir to ms unless dir is skip or was seen.  0 or -errno. */
 static int
-mark_dir(struct markset *ms, struct roots *seen, const char *dir,
-    const char *skip, bool must, char *err, size_t errlen)
+mark_dir(struct markset *ms, struct roots *seen, store_snapshot_walk_fn walk,
+    const char *dir, const char *skip, bool must, char *err, size_t errlen)
 {
-	struct json_object	*man;
-	char			*real = realpath(dir, NULL);
-	int			 r;
+	char	*real = realpath(dir, NULL);
+	int	 r;
 
 	if (real == NULL)
 		return must ? -errno : 0;
@@ -141,23 +94,13 @@ mark_dir(struct markset *ms, struct roots *seen, const char *dir,
 			free(real);
 			return 0;
 		}
-	r = load_manifest(real, &man);
+	ms->gen++;
+	r = walk(real, mark_add, ms, err, errlen);
 	if (r == -ENOENT && !must) {
 		free(real);
 		return 0;
 	}
 	if (r < 0) {
-		snprintf(err, errlen, "%s/manifest.json cannot be read (%s): not "
-		    "collecting garbage while a snapshot's chunks are unknown",
-		    real, strerror(-r));
-		free(real);
-		return r;
-	}
-	ms->gen++;
-	r = store_manifest_hashes(man, mark_add, ms);
-	json_object_put(man);
-	if (r < 0) {
-		snprintf(err, errlen, "%s/manifest.json has a malformed chunk list", real);
 		free(real);
 		return r;
 	}
@@ -172,8 +115,8 @@ mark_dir(struct markset *ms, struct roots *seen, const char *dir,
  * directory not to count.  0 or -errno with err.
  */
 static int
-mark_roots(struct store *s, const char *snapdirs, const char *skip, bool prune,
-    struct markset *ms, char *err, size_t errlen)
+mark_roots(struct store *s, const char *snapdirs, store_snapshot_walk_fn walk,
+    const char *skip, bool prune, struct markset *ms, char *err, size_t errlen)
 {
 	struct roots	 seen = { NULL, 0 };
 	char		*refs = xasprintf("%s/refs", s->root);
@@ -201,7 +144,8 @@ mark_roots(struct store *s, const char *snapdirs, const char *skip, bool prune,
 				if (prune)
 					(void)unlink(link);
 			} else
-				r = mark_dir(ms, &seen, target, skip, true, err, errlen);
+				r = mark_dir(ms, &seen, walk, target, skip, true, err,
+				    errlen);
 		}
 		free(link);
 	}
@@ -213,7 +157,7 @@ mark_roots(struct store *s, const char *snapdirs, const char *skip, bool prune,
 			if (de->d_name[0] == '.')
 				continue;
 			dir = xasprintf("%s/%s", snapdirs, de->d_name);
-			r = mark_dir(ms, &seen, dir, skip, false, err, errlen);
+			r = mark_dir(ms, &seen, walk, dir, skip, false, err, errlen);
 			free(dir);
 		}
 		closedir(d);
@@ -253,25 +197,26 @@ usage_add(const char *hex, void *arg)
 
 int
 store_usage(struct store *s, const char *snapdirs, const char *dir,
-    struct json_object *man, uint64_t *ret_stored, uint64_t *ret_freeable,
+    store_snapshot_walk_fn walk, uint64_t *ret_stored, uint64_t *ret_freeable,
     char *err, size_t errlen)
 {
-	struct markset	 others = { NULL, 0, 0, 0 };
-	struct usage	 u = { s, &others, { NULL, 0, 0, 1 }, 0, 0 };
+	struct markset	 others;
+	struct usage	 u = { .s = s, .others = &others };
 	char		*real = realpath(dir, NULL);
 	int		 r;
 
-	r = mark_roots(s, snapdirs, real ? real : dir, false, &others, err, errlen);
-	if (r == 0 && store_manifest_hashes(man, usage_add, &u) < 0) {
-		snprintf(err, errlen, "%s: malformed chunk list", dir);
-		r = -EBADMSG;
-	}
+	markset_init(&others, 0);
+	markset_init(&u.own, 1);
+	r = mark_roots(s, snapdirs, walk, real ? real : dir, false, &others, err,
+	    errlen);
+	if (r == 0)
+		r = walk(real ? real : dir, usage_add, &u, err, errlen);
 	if (r == 0) {
 		*ret_stored = u.stored;
 		*ret_freeable = u.freeable;
 	}
-	free(others.slots);
-	free(u.own.slots);
+	hashset_clear(&others.set);
+	hashset_clear(&u.own.set);
 	free(real);
 	return r;
 }
@@ -317,7 +262,7 @@ sweep_loose(struct store *s, struct markset *ms, uint64_t *chunks, uint64_t *byt
 				continue;
 			memcpy(hex, ce->d_name, STORE_HEX_LEN);
 			hex[STORE_HEX_LEN] = '\0';
-			if (!valid_hex(hex) || mark_find(ms, hex) != NULL)
+			if (!store_valid_hex(hex) || mark_find(ms, hex) != NULL)
 				continue;
 			path = xasprintf("%s/%s", sub, ce->d_name);
 			if (lstat(path, &sb) == 0 && unlink(path) == 0) {
@@ -355,7 +300,7 @@ sweep_pack_garbage(struct store *s)
 
 		if (strncmp(de->d_name, ".tmp-", 5) == 0)
 			path = xasprintf("%s/%s", s->packdir, de->d_name);
-		else if (pack_name(de->d_name, ".pack")) {
+		else if (store_pack_name(de->d_name, ".pack")) {
 			idx = xasprintf("%s/%.*s.idx", s->packdir, PACK_ID_LEN, de->d_name);
 			if (lstat(idx, &sb) < 0 && errno == ENOENT)
 				path = xasprintf("%s/%s", s->packdir, de->d_name);
@@ -381,10 +326,10 @@ live_entry(struct store *s, struct markset *ms, int32_t no, size_t i)
 	const struct loc	*e = &s->packs[no].ents[i], *l;
 	char			 hex[STORE_HEX_LEN + 1];
 
-	to_hex(e->hash, STORE_HASH_LEN, hex);
+	store_to_hex(e->hash, STORE_HASH_LEN, hex);
 	if (mark_find(ms, hex) == NULL)
 		return false;
-	l = index_get(&s->idx, e->hash);
+	l = hashset_get(&s->idx, e->hash);
 	return l != NULL && l->pack == no && l->off == e->off;
 }
 
@@ -392,8 +337,8 @@ live_entry(struct store *s, struct markset *ms, int32_t no, size_t i)
 static int
 remove_pack(struct store *s, int32_t no)
 {
-	char	*idx = pack_path(s, s->packs[no].id, ".idx");
-	char	*pack = pack_path(s, s->packs[no].id, ".pack");
+	char	*idx = store_pack_path(s, s->packs[no].id, ".idx");
+	char	*pack = store_pack_path(s, s->packs[no].id, ".pack");
 	int	 r = 0;
 
 	if (unlink(idx) < 0 && errno != ENOENT)
@@ -415,7 +360,7 @@ static int
 rewrite_pack(struct store *s, int32_t no, const bool *live, char *err, size_t errlen)
 {
 	struct store_stats	 st = { 0 };
-	char			*path = pack_name_of(s, no), hex[STORE_HEX_LEN + 1];
+	char			*path = store_pack_name_of(s, no), hex[STORE_HEX_LEN + 1];
 	int			 r = 0;
 
 	for (size_t i = 0; r == 0 && i < s->packs[no].n; i++) {
@@ -424,17 +369,17 @@ rewrite_pack(struct store *s, int32_t no, const bool *live, char *err, size_t er
 		if (!live[i])
 			continue;
 		l = s->packs[no].ents[i];	/* read_record may reopen packs */
-		to_hex(l.hash, STORE_HASH_LEN, hex);
-		if ((r = read_record(s, &l, hex, path, err, errlen)) < 0)
+		store_to_hex(l.hash, STORE_HASH_LEN, hex);
+		if ((r = store_read_record(&s->ctx, &l, hex, path, err, errlen)) < 0)
 			break;
-		r = pack_append(s, hex, s->zbuf, l.len, &st);
+		r = store_pack_append(s, hex, s->ctx.zbuf, l.len, &st);
 		if (r < 0)
 			snprintf(err, errlen, "rewriting pack %s: %s", path, strerror(-r));
 	}
-	if (r == 0 && (r = commit_pack(s)) < 0)
+	if (r == 0 && (r = store_pack_commit(s)) < 0)
 		snprintf(err, errlen, "rewriting pack %s: %s", path, strerror(-r));
 	if (r < 0)
-		drop_pending(s);
+		store_pack_drop(s);
 	free(path);
 	return r;
 }
@@ -450,14 +395,15 @@ made_here(const struct store *s, size_t first, const char *id)
 }
 
 int
-store_gc(struct store *s, const char *snapdirs, uint64_t *ret_chunks,
-    uint64_t *ret_bytes, char *err, size_t errlen)
+store_gc(struct store *s, const char *snapdirs, store_snapshot_walk_fn walk,
+    uint64_t *ret_chunks, uint64_t *ret_bytes, char *err, size_t errlen)
 {
-	struct markset	 ms = { NULL, 0, 0, 0 };
+	struct markset	 ms;
 	uint64_t	 chunks = 0, bytes = 0;
 	size_t		 npacks;
 	int		 r;
 
+	markset_init(&ms, 0);
 	if (store_writers_active()) {
 		snprintf(err, errlen, "a save is writing to the chunk store; "
 		    "collect garbage after it");
@@ -470,14 +416,14 @@ store_gc(struct store *s, const char *snapdirs, uint64_t *ret_chunks,
 		r = -EBUSY;
 		goto out;
 	}
-	if ((r = mark_roots(s, snapdirs, NULL, true, &ms, err, errlen)) < 0)
+	if ((r = mark_roots(s, snapdirs, walk, NULL, true, &ms, err, errlen)) < 0)
 		goto out;
 	sweep_loose(s, &ms, &chunks, &bytes);
 	sweep_pack_garbage(s);
 	/* What is on disk now, not what this handle saw before. */
-	drop_pending(s);
-	unload_index(s);
-	load_index(s);
+	store_pack_drop(s);
+	store_index_unload(s);
+	store_index_load(s);
 	npacks = s->npacks;	/* rewriting appends packs: not to be swept */
 	for (size_t p = 0; p < npacks; p++) {
 		int32_t		 no = (int32_t)p;
@@ -520,7 +466,7 @@ store_gc(struct store *s, const char *snapdirs, uint64_t *ret_chunks,
 	if (chunks > 0 && (r = fsync_dir(s->packdir)) < 0)
 		snprintf(err, errlen, "%s: %s", s->packdir, strerror(-r));
 	/* Rewritten packs moved chunks: lookups start again from the disk. */
-	unload_index(s);
+	store_index_unload(s);
 	log_debug("store %s: gc freed %llu chunks, %llu bytes", s->root,
 	    (unsigned long long)chunks, (unsigned long long)bytes);
 	if (ret_chunks != NULL)
@@ -528,53 +474,6 @@ store_gc(struct store *s, const char *snapdirs, uint64_t *ret_chunks,
 	if (ret_bytes != NULL)
 		*ret_bytes = bytes;
 out:
-	free(ms.slots);
+	hashset_clear(&ms.set);
 	return r;
 }
-
-/* --- A set of chunk hashes, for export and import. --- */
-
-struct store_hashset {
-	struct markset	ms;
-};
-
-struct store_hashset *
-store_hashset_new(void)
-{
-	struct store_hashset *h = xcalloc(1, sizeof(*h));
-
-	h->ms.gen = 1;
-	return h;
-}
-
-struct store_hashset *
-store_hashset_free(struct store_hashset *h)
-{
-	if (h != NULL) {
-		free(h->ms.slots);
-		free(h);
-	}
-	return NULL;
-}
-
-bool
-store_hashset_add(struct store_hashset *h, const char *hex)
-{
-	if (!valid_hex(hex) || mark_find(&h->ms, hex) != NULL)
-		return false;
-	mark_add(hex, &h->ms);
-	return true;
-}
-
-bool
-store_hashset_has(struct store_hashset *h, const char *hex)
-{
-	return mark_find(&h->ms, hex) != NULL;
-}
-
-size_t
-store_hashset_count(const struct store_hashset *h)
-{
-	return h->ms.used;
-}
-

@@ -7,7 +7,9 @@
  * read but never written).  All-zero chunks
  * and holes are never stored (zero runs in the chunk list).  Snapshots that
  * use the store register a reference in <root>/refs/ so that store_gc()
- * (mark and sweep) knows every chunk in use.
+ * (mark and sweep) knows every chunk in use.  The store knows files and
+ * chunks, not snapshots: what chunks a snapshot uses, its caller tells it
+ * (store_snapshot_walk_fn).
  */
 #ifndef SBUMLD_STORE_H
 #define SBUMLD_STORE_H
@@ -21,6 +23,8 @@
 #define STORE_HASH_LEN		32			/* SHA-256 */
 #define STORE_HEX_LEN		(2 * STORE_HASH_LEN)
 #define STORE_ZSTD_LEVEL	3
+/* Largest file an entry may describe (a sparse disk overlay's size). */
+#define STORE_FILE_MAX		((uint64_t)1 << 40)
 
 struct store;
 
@@ -35,9 +39,11 @@ struct store_stats {
 };
 
 /*
- * Open (creating if needed) the store under root.  Each thread uses its own
- * handle.  Returns the handle (caller frees with store_free) or NULL with a
- * message in err.
+ * Open (creating if needed) the store under root.  A handle belongs to one
+ * thread at a time; store_put_file and store_read_entry_into spread one
+ * file over more threads themselves (worker_parallel), each with a context
+ * of its own.  Returns the handle (caller frees with store_free) or NULL
+ * with a message in err.
  */
 struct store	*store_open(const char *root, char *err, size_t errlen);
 /* Free a handle; accepts NULL; returns NULL. */
@@ -47,21 +53,14 @@ const char	*store_root(const struct store *s);
 
 /*
  * Cut the file at path into chunks, append the chunks the store lacks to
- * this handle's pending pack and describe the file: *ret_entry = {"size", "sha256",
- * "chunks": [hex | zero-run count, ...]} (caller owns).  stats may be NULL.
- * The chunks become visible and durable in store_sync(), which must run
- * before anything refers to them.  0 or -errno with a message in err.
+ * this handle's pending pack and describe the file: *ret_entry = {"size",
+ * "chunks": [hex | zero-run count, ...]} (caller owns).  A large file is
+ * hashed and compressed by two threads (worker_parallel), taking 1 MiB
+ * stripes in turn.  stats may be NULL.  The chunks become visible and
+ * durable in store_sync(), which must run before anything refers to them.
+ * 0 or -errno with a message in err.
  */
 int	store_put_file(struct store *s, const char *path,
-	    struct json_object **ret_entry, struct store_stats *stats,
-	    char *err, size_t errlen);
-/*
- * As store_put_file, on two threads when s2 (a second handle, may be NULL)
- * is given and the file is large: the second thread hashes, compresses and
- * stores every other MiB through s2 (into s2's pending pack).  Both handles
- * must be synced.  Chunks new to both may be stored twice; gc keeps one.
- */
-int	store_put_file2(struct store *s, struct store *s2, const char *path,
 	    struct json_object **ret_entry, struct store_stats *stats,
 	    char *err, size_t errlen);
 /*
@@ -72,9 +71,18 @@ int	store_put_file2(struct store *s, struct store *s2, const char *path,
 int	store_sync(struct store *s);
 
 /*
- * Check a file entry's shape (size, chunk count, hashes) and, if
- * check_chunks, that every chunk file exists.  name is the file's name for
- * messages.  0 or -EBADMSG with a message in err.
+ * Check one file entry (of a manifest: messages say "manifest: <name>: "):
+ * "size" an integer 0..max_size, "sha256" absent or 64 hex digits,
+ * "chunks" an array of chunk hashes and zero-run counts 1..(chunks left)
+ * adding up to exactly ceil(size / STORE_CHUNK_SIZE).  Pure: no store
+ * needed.  0 or -EBADMSG with what is wrong in err.
+ */
+int	store_entry_check(const char *name, struct json_object *entry,
+	    uint64_t max_size, char *err, size_t errlen);
+/*
+ * Check a file entry's shape (store_entry_check up to STORE_FILE_MAX) and,
+ * if check_chunks, that every chunk is in the store.  name is the file's
+ * name for messages.  0 or -EBADMSG with a message in err.
  */
 int	store_check_entry(struct store *s, const char *name,
 	    struct json_object *entry, bool check_chunks, char *err, size_t errlen);
@@ -100,13 +108,6 @@ struct store_hashset;
 int	store_check_chunks(struct store *s, const char *name,
 	    struct json_object *entry, struct store_hashset *checked, char *err,
 	    size_t errlen);
-/*
- * store_check_chunks for every file of a (validated) format 2 manifest and
- * its kernel binary, each distinct chunk once (import, snapshot.verify).
- * 0, -EBADMSG with err.
- */
-int	store_check_manifest(struct store *s, struct json_object *man,
-	    char *err, size_t errlen);
 
 /*
  * From now on, reads through s check a chunk by its zstd frame's content
@@ -119,15 +120,15 @@ int	store_check_manifest(struct store *s, struct json_object *man,
 void	store_trust_frame_checksums(struct store *s);
 
 /*
- * As store_read_entry, into memory: decompress and check every nparts-th
- * data chunk of entry, starting with data chunk number part, into map (the
- * file's size bytes, zero where the file has no chunk: e.g. a fresh mapping
- * of a file truncated to size).  nparts threads, each with its own handle,
- * fill one mapping together.  0, or -EBADMSG naming the chunk in err.
+ * As store_read_entry, into memory: decompress and check every data chunk
+ * of entry into map (the file's size bytes, zero where the file has no
+ * chunk: e.g. a fresh mapping of a file truncated to size), on two threads
+ * (worker_parallel) taking the data chunks in turn.  0, or -EBADMSG naming
+ * the chunk in err.
  */
 int	store_read_entry_into(struct store *s, const char *name,
-	    struct json_object *entry, unsigned char *map, unsigned int part,
-	    unsigned int nparts, char *err, size_t errlen);
+	    struct json_object *entry, unsigned char *map, char *err,
+	    size_t errlen);
 
 /*
  * Register / unregister snapshot directory dir (absolute) as a root for the
@@ -144,10 +145,10 @@ void	store_writer_begin(void);
 void	store_writer_end(void);
 bool	store_writers_active(void);
 /*
- * Readers outside the event loop (export workers): store_gc() refuses
- * (-EBUSY) while any is active, because it deletes and rewrites packs that
- * a reader's handle may be about to read.  Restore, verify and info run on
- * the event loop and never overlap a gc.  Event loop only.
+ * Readers (exports, restores): store_gc() refuses (-EBUSY) while any is
+ * active, because it deletes and rewrites packs that a reader's handle may
+ * be about to read.  The worker pool keeps store jobs and gc apart too
+ * (worker.h).  Event loop only.
  */
 void	store_reader_begin(void);
 void	store_reader_end(void);
@@ -156,12 +157,6 @@ bool	store_readers_active(void);
 /* Compressed bytes of one chunk by hex name; -1 if missing. */
 int64_t	store_chunk_bytes(struct store *s, const char *hex);
 
-/*
- * Visit every hash (hex) of a manifest: its files' chunks and its kernel's.
- * Returns the number of hashes visited, or -EBADMSG for a malformed one.
- */
-int	store_manifest_hashes(struct json_object *manifest,
-	    void (*fn)(const char *hex, void *arg), void *arg);
 
 /* True if hex is a chunk's name: 64 lower-case hex digits (false for NULL). */
 bool	store_valid_hex(const char *hex);
@@ -170,11 +165,7 @@ bool	store_valid_hex(const char *hex);
 void	store_sha256_hex(const void *buf, size_t len,
 	    char out[STORE_HEX_LEN + 1]);
 
-/* As store_manifest_hashes, with each chunk's uncompressed length. */
-int	store_manifest_chunks(struct json_object *manifest,
-	    void (*fn)(const char *hex, size_t len, void *arg), void *arg);
-
-/* A set of chunk hashes (hex). */
+/* A set of chunk hashes (hex), over base/hashset.h. */
 struct store_hashset;
 struct store_hashset	*store_hashset_new(void);
 /* Accepts NULL; returns NULL. */
@@ -203,27 +194,40 @@ int	store_put_frame(struct store *s, const char *hex, const void *frame,
 	    size_t flen, size_t *ret_len, struct store_stats *st, char *err,
 	    size_t errlen);
 
+/* Called with each chunk hash (hex) a snapshot uses. */
+typedef void (*store_hash_fn)(const char *hex, void *arg);
 /*
- * Usage of the snapshot whose manifest is man, in dir: *ret_stored the
+ * What the store asks of its caller about a snapshot directory dir (a
+ * canonical path): call fn(hex, arg) for every chunk it uses (a chunk may
+ * come more than once).  0; -ENOENT if dir holds no snapshot; else -errno.
+ * err says why in every failure (it reaches gc's caller as it is).
+ */
+typedef int (*store_snapshot_walk_fn)(const char *dir, store_hash_fn fn,
+	    void *arg, char *err, size_t errlen);
+
+/*
+ * Usage of the snapshot in dir (its chunks from walk): *ret_stored the
  * compressed bytes of the distinct chunks it uses, *ret_freeable those no
  * other snapshot (registered, or in snapdirs, may be NULL) uses: what
  * deleting it frees.  0 or -errno with a message in err.
  */
 int	store_usage(struct store *s, const char *snapdirs, const char *dir,
-	    struct json_object *man, uint64_t *ret_stored, uint64_t *ret_freeable,
-	    char *err, size_t errlen);
+	    store_snapshot_walk_fn walk, uint64_t *ret_stored,
+	    uint64_t *ret_freeable, char *err, size_t errlen);
 
 /*
  * Mark and sweep: drop every chunk no registered snapshot (and no snapshot
- * in snapdirs, a directory of snapshot directories, may be NULL) refers to.
+ * in snapdirs, a directory of snapshot directories, may be NULL) refers to;
+ * walk tells which chunks a snapshot directory's snapshot uses.
  * A pack whose chunks are all dead is deleted (index, then pack); one with
  * some dead chunks is rewritten with its live ones (new pack and index
  * committed before the old index goes).  Also removes temporaries and packs
  * without an index.  Drops references whose directory is gone.  Refuses
- * (-EBUSY) while a writer or a reader is active, and stops without deleting anything if a referenced snapshot's
- * manifest cannot be read.  0 or -errno with a message in err.
+ * (-EBUSY) while a writer or a reader is active, and stops without
+ * deleting anything if walk fails for a registered snapshot.  0 or -errno
+ * with a message in err.
  */
-int	store_gc(struct store *s, const char *snapdirs, uint64_t *ret_chunks,
-	    uint64_t *ret_bytes, char *err, size_t errlen);
+int	store_gc(struct store *s, const char *snapdirs, store_snapshot_walk_fn walk,
+	    uint64_t *ret_chunks, uint64_t *ret_bytes, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,7 @@
 #include "fuzz.h"
 #include "snapshot.h"
 #include "snapshot-check.h"
+#include "snapshot-chunks.h"
 #include "store.h"
 
 static void
@@ -37,7 +38,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();	/* refused: nothing handed over, a reason given */
 		return 0;
 	}
-	if (store_manifest_chunks(m, count_chunk, &n) < 0)
+	if (snapshot_manifest_chunks(m, count_chunk, &n) < 0)
 		abort();	/* accepted, so its chunk lists are sound */
 	o = snapshot_to_json("fuzz", "/nonexistent", m);
 	(void)json_object_to_json_string(o);

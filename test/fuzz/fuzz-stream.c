@@ -19,6 +19,7 @@
 
 #include "fuzz.h"
 #include "snapshot-check.h"
+#include "snapshot-chunks.h"
 #include "snapshot-stream.h"
 #include "store.h"
 
@@ -69,7 +70,7 @@ read_records(struct stream *st, struct store **s)
 		if (strcmp(type, STREAM_END) == 0) {
 			/* Every chunk read back, as the import does. */
 			if (m != NULL)
-				(void)store_check_manifest(store_of(s), m, err,
+				(void)snapshot_manifest_check_chunks(store_of(s), m, err,
 				    sizeof(err));
 			break;
 		}
@@ -81,7 +82,7 @@ read_records(struct stream *st, struct store **s)
 			if (snapshot_manifest_parse((const char *)p, len, &m, err,
 			    sizeof(err)) < 0)
 				break;
-			if (store_manifest_hashes(m, add_needed, needed) < 0)
+			if (snapshot_manifest_hashes(m, add_needed, needed) < 0)
 				abort();	/* accepted, so well formed */
 		} else if (no >= 2 && strcmp(type, STREAM_CHNK) == 0 &&
 		    len > STORE_HEX_LEN) {

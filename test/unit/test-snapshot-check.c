@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "snapshot-check.h"
+#include "snapshot-chunks.h"
 #include "store.h"
 #include "test.h"
 #include "util.h"
@@ -199,7 +200,7 @@ test_manifest(void)
 	CHECK(manifest(good, ", \"machine\": {\"image\": 3}") == -EBADMSG);
 }
 
-/* store_manifest_hashes (gc, export) never walks past a file's end. */
+/* snapshot_manifest_hashes (gc, export) never walks past a file's end. */
 static void
 count_hash(const char *hex, void *arg)
 {
@@ -216,11 +217,11 @@ test_manifest_hashes(void)
 	struct json_object	*m = json_tokener_parse(t);
 	int			 n = 0;
 
-	CHECK(store_manifest_hashes(m, count_hash, &n) == -EBADMSG);
+	CHECK(snapshot_manifest_hashes(m, count_hash, &n) == -EBADMSG);
 	json_object_put(m);
 	m = json_tokener_parse("{\"kernel\": 1, \"files\": [{\"path\": null, "
 	    "\"chunks\": [null]}]}");
-	CHECK(store_manifest_hashes(m, count_hash, &n) == -EBADMSG);
+	CHECK(snapshot_manifest_hashes(m, count_hash, &n) == -EBADMSG);
 	json_object_put(m);
 }
 

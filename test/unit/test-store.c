@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit test of store.c: chunking with zero runs and holes, dedup of identical
+ * Unit test of the chunk store (store/): chunking with zero runs and holes, dedup of identical
  * chunks (one pack per sync), round trip (holes kept), corruption detection
  * in a pack (flipped byte, pack truncated inside a record, pack or pack and
  * index missing, corrupt index), atomic writes (a failed write leaves no
@@ -24,6 +24,7 @@
 #include <openssl/evp.h>
 #include <zstd.h>
 
+#include "snapshot-chunks.h"
 #include "store.h"
 #include "test.h"
 
@@ -247,24 +248,6 @@ write_manifest(const char *d, struct json_object *entry)
 	free(path);
 }
 
-/* Read the manifest in d. */
-static struct json_object *
-manifest_of(const char *d)
-{
-	struct json_object	*m;
-	char			*buf, *path = xasprintf("%s/manifest.json", d);
-	size_t			 n;
-
-	if (read_file(path, 1 << 20, &buf, &n) < 0) {
-		free(path);
-		return NULL;
-	}
-	m = json_tokener_parse(buf);
-	free(buf);
-	free(path);
-	return m;
-}
-
 /* The index of a store with nchunks chunks: how long loading it takes. */
 static void
 index_cost(int nchunks)
@@ -309,7 +292,7 @@ main(void)
 {
 	struct store		*s, *t;
 	struct store_stats	 st = { 0 };
-	struct json_object	*e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL, *list, *m;
+	struct json_object	*e1 = NULL, *e2 = NULL, *e3 = NULL, *e4 = NULL, *list;
 	unsigned char		*expect = xmalloc(6 * CS), *got = xmalloc(6 * CS);
 	char			 err[1024], id[33], *pack, *idx, *keep_pack, *keep_idx;
 	const char		*hB;
@@ -371,22 +354,16 @@ main(void)
 	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == 0);
 
 	/*
-	 * Into memory, in two parts (as the restore's two threads do: here one
-	 * after the other, a handle each): the same bytes, and the zero run
-	 * never written (a canary stays).
+	 * Into memory (on the restore's threads, one handle): the same bytes,
+	 * and the zero run never written (a canary stays).
 	 */
 	memset(got, 0x5a, len);
 	memset(got + CS, 0, 2 * CS);
 	got[CS] = 0x77;
-	t = store_open(p("store"), err, sizeof(err));
-	CHECK(t != NULL);
-	CHECK(store_read_entry_into(s, "f1", e1, got, 0, 2, err, sizeof(err)) == 0);
-	CHECK(got[3 * CS] == 0x5a);	/* data chunk 1 (A again) is part 1's */
-	CHECK(store_read_entry_into(t, "f1", e1, got, 1, 2, err, sizeof(err)) == 0);
+	CHECK(store_read_entry_into(s, "f1", e1, got, err, sizeof(err)) == 0);
 	CHECK(got[CS] == 0x77);
 	got[CS] = 0;
 	CHECK(memcmp(got, expect, len) == 0);
-	store_free(t);
 
 	/*
 	 * Corruption, each seen by a fresh handle (as every daemon operation
@@ -427,7 +404,7 @@ main(void)
 	t = store_open(p("store"), err, sizeof(err));
 	CHECK(t != NULL);
 	store_trust_frame_checksums(t);
-	CHECK(store_read_entry_into(t, "f1", e1, got, 0, 1, err, sizeof(err)) == -EBADMSG);
+	CHECK(store_read_entry_into(t, "f1", e1, got, err, sizeof(err)) == -EBADMSG);
 	CHECK(strstr(err, "chunk 4") != NULL && strstr(err, "corrupt") != NULL);
 	store_free(t);
 	r = read_fresh(e1, "f1", err, sizeof(err));
@@ -626,26 +603,25 @@ main(void)
 	CHECK(store_ref_add(s, p("gone")) == 0);	/* stale: dropped */
 	fd = open(p("store/packs/.tmp-stray.pack"), O_WRONLY | O_CREAT, 0600);
 	close(fd);
-	CHECK((m = manifest_of(p("snapB"))) != NULL);
-	CHECK(store_usage(s, NULL, p("snapB"), m, &stored, &freeable, err,
-	    sizeof(err)) == 0);
+	CHECK(store_usage(s, NULL, p("snapB"), snapshot_dir_hashes, &stored,
+	    &freeable, err, sizeof(err)) == 0);
 	CHECK(stored > 0 && freeable == stored);
-	json_object_put(m);
-	CHECK((m = manifest_of(p("snapA"))) != NULL);
-	CHECK(store_usage(s, NULL, p("snapA"), m, &stored, &freeable, err,
-	    sizeof(err)) == 0);
+	CHECK(store_usage(s, NULL, p("snapA"), snapshot_dir_hashes, &stored,
+	    &freeable, err, sizeof(err)) == 0);
 	CHECK(stored > 0 && freeable == stored);
-	json_object_put(m);
 	store_writer_begin();
-	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == -EBUSY);
+	CHECK(store_gc(s, NULL, snapshot_dir_hashes, &chunks, &bytes, err,
+	    sizeof(err)) == -EBUSY);
 	store_writer_end();
 	store_reader_begin();
-	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == -EBUSY);
+	CHECK(store_gc(s, NULL, snapshot_dir_hashes, &chunks, &bytes, err,
+	    sizeof(err)) == -EBUSY);
 	CHECK(strstr(err, "export") != NULL);
 	store_reader_end();
 	/* 4 packs (f1, rnd, f3+f4, the crashed one) + 3 indexes + the stray. */
 	CHECK(count_files(p("store/packs"), "") == 8);
-	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+	CHECK(store_gc(s, NULL, snapshot_dir_hashes, &chunks, &bytes, err,
+	    sizeof(err)) == 0);
 	/* Y is dead: its pack was rewritten with X alone. */
 	CHECK(chunks == 1 && bytes > 0);
 	CHECK(count_files(p("store/packs"), ".tmp-") == 0);
@@ -657,25 +633,29 @@ main(void)
 	CHECK(read_fresh(e3, "f3", err, sizeof(err)) == -EBADMSG);
 	CHECK(store_read_entry(s, "f4", e4, -1, err, sizeof(err)) == 0);
 	/* A second gc finds nothing more. */
-	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+	CHECK(store_gc(s, NULL, snapshot_dir_hashes, &chunks, &bytes, err,
+	    sizeof(err)) == 0);
 	CHECK(chunks == 0 && count_files(p("store/packs"), "") == 6);
 	/* Delete B: its whole pack goes; A still reads back. */
 	CHECK(store_ref_del(s, p("snapB")) == 0);
-	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+	CHECK(store_gc(s, NULL, snapshot_dir_hashes, &chunks, &bytes, err,
+	    sizeof(err)) == 0);
 	CHECK(chunks == 1 && bytes > 0);
 	CHECK(count_files(p("store/packs"), "") == 4);
 	CHECK(store_read_entry(s, "f1", e1, -1, err, sizeof(err)) == 0);
 	CHECK(read_fresh(e1, "f1", err, sizeof(err)) == 0);
 	/*
-	 * Two threads (store_put_file2): a 100-chunk file with data, a hole
-	 * and written zeros across stripes, a chunk repeated in another
-	 * stripe: the same entry as one thread gives, two packs, and it
-	 * reads back.
+	 * Two threads on one handle (store_put_file's shares): a 100-chunk
+	 * file with data, a hole and written zeros across stripes, a chunk
+	 * repeated in the other share's stripe: the same entry in another
+	 * store, one pack holding each chunk once, and it reads back, into a
+	 * file and (two threads again) into memory.
 	 */
 	{
 		size_t		 big = 100 * CS + 123;
 		unsigned char	*b = xcalloc(1, big), *back = xmalloc(big);
 		struct store	*h1, *h2, *h3;
+		unsigned char	*mem = xmalloc(big);
 		struct json_object *ea = NULL, *eb = NULL;
 		struct store_stats st2 = { 0 };
 		int		 bfd;
@@ -685,7 +665,7 @@ main(void)
 
 			if ((c >= 20 && c < 40) || c == 77)
 				continue;	/* zeros */
-			pattern(b + c * CS, n, (unsigned int)(c == 90 ? 5 : c + 11));
+			pattern(b + c * CS, n, (unsigned int)(c == 90 ? 11 : c + 11));
 		}
 		bfd = open(p("tt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		CHECK(pwrite(bfd, b, 20 * CS, 0) == 20 * CS);	/* 20-29: a hole */
@@ -693,12 +673,13 @@ main(void)
 		    (ssize_t)(big - 30 * CS));
 		close(bfd);
 		h1 = store_open(p("store2"), err, sizeof(err));
-		h2 = store_open(p("store2"), err, sizeof(err));
-		CHECK(h1 != NULL && h2 != NULL);
-		CHECK(store_put_file2(h1, h2, p("tt"), &ea, &st2, err, sizeof(err)) == 0);
-		CHECK(store_sync(h1) == 0 && store_sync(h2) == 0);
-		CHECK(count_files(p("store2/packs"), "") == 4);	/* two packs */
+		CHECK(h1 != NULL);
+		CHECK(store_put_file(h1, p("tt"), &ea, &st2, err, sizeof(err)) == 0);
+		CHECK(store_sync(h1) == 0);
+		CHECK(count_files(p("store2/packs"), "") == 2);	/* one pack */
 		CHECK(st2.zero_chunks == 21 && st2.chunks == 80);
+		/* Chunk 90 is chunk 0 again (share 1's stripe, share 0's chunk). */
+		CHECK(st2.new_chunks == 79 && st2.dedup_chunks == 1);
 		h3 = store_open(p("store3"), err, sizeof(err));
 		CHECK(h3 != NULL);
 		CHECK(store_put_file(h3, p("tt"), &eb, NULL, err, sizeof(err)) == 0);
@@ -707,13 +688,16 @@ main(void)
 			CHECK_STR(json_object_to_json_string(ea),
 			    json_object_to_json_string(eb));
 		store_free(h3);
-		store_free(h2);
 		h2 = store_open(p("store2"), err, sizeof(err));
 		bfd = open(p("tt.out"), O_RDWR | O_CREAT | O_TRUNC, 0600);
 		CHECK(store_read_entry(h2, "big", ea, bfd, err, sizeof(err)) == 0);
 		CHECK(pread(bfd, back, big, 0) == (ssize_t)big);
 		CHECK(memcmp(back, b, big) == 0);
 		close(bfd);
+		memset(mem, 0, big);
+		CHECK(store_read_entry_into(h2, "big", ea, mem, err, sizeof(err)) == 0);
+		CHECK(memcmp(mem, b, big) == 0);
+		free(mem);
 		json_object_put(ea);
 		json_object_put(eb);
 		store_free(h1);
@@ -734,10 +718,12 @@ main(void)
 		CHECK(read_fresh(e3, "f3", err, sizeof(err)) == 0);
 		write_manifest(p("snapD"), e3);
 		CHECK(store_ref_add(s, p("snapD")) == 0);
-		CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+		CHECK(store_gc(s, NULL, snapshot_dir_hashes, &chunks, &bytes, err,
+	    sizeof(err)) == 0);
 		CHECK(chunks == 0 && stat(loose, &sb) == 0);
 		CHECK(store_ref_del(s, p("snapD")) == 0);
-		CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+		CHECK(store_gc(s, NULL, snapshot_dir_hashes, &chunks, &bytes, err,
+	    sizeof(err)) == 0);
 		CHECK(chunks == 1 && stat(loose, &sb) < 0);
 		free(b);
 		free(z);
@@ -765,11 +751,13 @@ main(void)
 		store_free(h2);
 		write_manifest(p("snapE"), ex);
 		CHECK(store_ref_add(s, p("snapE")) == 0);
-		CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+		CHECK(store_gc(s, NULL, snapshot_dir_hashes, &chunks, &bytes, err,
+	    sizeof(err)) == 0);
 		/* Y, and the second copy of X unless the rewrite replaced it. */
 		CHECK(chunks == 1 || chunks == 2);
 		CHECK(read_fresh(ex, "fx", err, sizeof(err)) == 0);
-		CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == 0);
+		CHECK(store_gc(s, NULL, snapshot_dir_hashes, &chunks, &bytes, err,
+	    sizeof(err)) == 0);
 		CHECK(chunks == 0 && read_fresh(ex, "fx", err, sizeof(err)) == 0);
 		CHECK(store_ref_del(s, p("snapE")) == 0);
 		json_object_put(exy);
@@ -777,7 +765,8 @@ main(void)
 	}
 	/* A registered snapshot whose manifest is unreadable stops the gc. */
 	unlink(p("snapA/manifest.json"));
-	CHECK(store_gc(s, NULL, &chunks, &bytes, err, sizeof(err)) == -ENOENT);
+	CHECK(store_gc(s, NULL, snapshot_dir_hashes, &chunks, &bytes, err,
+	    sizeof(err)) == -ENOENT);
 	CHECK(store_check_entry(s, "f1", e1, true, err, sizeof(err)) == 0);
 
 	index_cost(50000);
