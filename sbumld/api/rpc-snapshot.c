@@ -19,6 +19,7 @@
 #include "snapshot.h"
 #include "snapshot-delete.h"
 #include "snapshot-owner.h"
+#include "snapshot-kernel.h"
 #include "snapshot-restore.h"
 #include "snapshot-save.h"
 #include "store.h"

@@ -54,6 +54,8 @@ int	snapshot_manifest_read(const char *dir, struct json_object **ret,
 char	*snapshot_store_root(void);
 /* <state-dir>/snapshots, where named snapshots live (caller frees). */
 char	*snapshot_named_root(void);
+/* String member key of o, or NULL (missing, or not a string). */
+const char *snapshot_json_str(struct json_object *o, const char *key);
 /* The manifest's format version (1 or 2; manifest already loaded). */
 int	snapshot_manifest_version(struct json_object *manifest);
 /* The snapshot object of doc/rpc.md for the snapshot in dir (caller owns), or NULL. */
