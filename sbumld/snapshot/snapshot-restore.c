@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authz-path.h"
 #include "context.h"
 #include "buildid.h"
 #include "fsutil.h"
@@ -40,10 +41,8 @@
 #include "log.h"
 #include "machine.h"
 #include "machine-config.h"
-#include "rpc.h"
-#include "rpc-authz.h"
-#include "rpc-methods.h"
 #include "snapshot.h"
+#include "snapshot-job.h"
 #include "snapshot-kernel.h"
 #include "snapshot-restore.h"
 #include "uml.h"
@@ -52,7 +51,7 @@
 #include "worker.h"
 
 struct restore_job {
-	struct rpc_call		*call;
+	struct snapshot_job_cb	 cb;
 	struct machine		*m;	/* NULL: the daemon shut down under us */
 	struct machine_job	 slot;	/* held while materialising */
 	char			*snapshot;
@@ -75,7 +74,6 @@ struct restore_job {
 static void
 restore_job_free(struct restore_job *job)
 {
-	rpc_call_unref(job->call);
 	if (job->capdir != NULL)
 		(void)fs_remove_tree(job->capdir);
 	closefd(&job->physmem_fd);
@@ -88,11 +86,11 @@ restore_job_free(struct restore_job *job)
 	free(job);
 }
 
-/* Answer with an error object carrying data.reason. */
+/* Fail with an error whose data.reason is its message. */
 static void
-answer_reason(struct rpc_call *call, int code, const char *reason)
+fail_reason(const struct snapshot_job_cb *cb, int code, const char *reason)
 {
-	rpc_error_data(call, code, rpc_reason(reason), "%s", reason);
+	snapshot_job_fail(cb, code, snapshot_job_reason(reason), "%s", reason);
 }
 
 /* The new machine's configuration from the manifest's "machine" section. */
@@ -459,12 +457,12 @@ refusal_reason(struct machine *m, char *buf, size_t len)
 	json_object_put(tail);
 }
 
-/* The final answer: the machine object. */
+/* The result: the machine object. */
 static void
 restore_reply(struct restore_job *job)
 {
 	log_info("%s: restored from %s", machine_name(job->m), job->snapshot);
-	rpc_reply(job->call, machine_to_json(job->m));
+	job->cb.done(0, machine_to_json(job->m), NULL, job->cb.ctx);
 	restore_job_free(job);
 }
 
@@ -475,7 +473,8 @@ restore_settle_cb(struct machine *m, int err, const char *msg, void *arg)
 	struct restore_job *job = arg;
 
 	if (err < 0) {
-		rpc_error(job->call, RPC_E_BOOT_FAILED, "%s was restored, but %s "
+		snapshot_job_fail(&job->cb, SNAPSHOT_JOB_E_BOOT_FAILED, NULL, "%s "
+		    "was restored, but %s "
 		    "failed: %s", machine_name(m), job->cont ? "resuming" : "pausing", msg);
 		restore_job_free(job);
 		return;
@@ -503,12 +502,14 @@ restore_started_cb(struct machine *m, int err, const char *msg, void *arg)
 		log_warnx("%s: restore failed: %s (%s)", machine_name(m), reason, msg);
 		if (machine_state_is_live(machine_state(m))) {
 			/* Answered, then died: keep it for the post-mortem. */
-			rpc_error(job->call, RPC_E_BOOT_FAILED, "%s: %s", machine_name(m), reason);
+			snapshot_job_fail(&job->cb, SNAPSHOT_JOB_E_BOOT_FAILED, NULL,
+			    "%s: %s", machine_name(m), reason);
 		} else {
 			if ((r = machine_delete(m, derr, sizeof(derr))) < 0)
 				log_warnx("restore: cannot remove the failed machine: %s", derr);
-			answer_reason(job->call, strstr(reason, "refused") ?
-			    RPC_E_INCOMPATIBLE : RPC_E_BOOT_FAILED, reason);
+			fail_reason(&job->cb, strstr(reason, "refused") ?
+			    SNAPSHOT_JOB_E_INCOMPATIBLE : SNAPSHOT_JOB_E_BOOT_FAILED,
+			    reason);
 		}
 		restore_job_free(job);
 		return;
@@ -525,14 +526,15 @@ restore_started_cb(struct machine *m, int err, const char *msg, void *arg)
 		return;
 	}
 	if (r < 0) {
-		rpc_error(job->call, RPC_E_BOOT_FAILED, "%s was restored but cannot be "
+		snapshot_job_fail(&job->cb, SNAPSHOT_JOB_E_BOOT_FAILED, NULL, "%s "
+		    "was restored but cannot be "
 		    "%s: %s", machine_name(m), job->cont ? "resumed" : "paused",
 		    strerror(-r));
 		restore_job_free(job);
 	}
 }
 
-/* Remove the half-made machine and answer with the error. */
+/* Remove the half-made machine and report the error. */
 static void
 restore_fail(struct restore_job *job, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -547,10 +549,11 @@ restore_fail(struct restore_job *job, int code, const char *fmt, ...)
 	va_end(ap);
 	if (job->m != NULL && machine_delete(job->m, derr, sizeof(derr)) < 0)
 		log_warnx("restore: cannot remove the failed machine: %s", derr);
-	if (code == RPC_E_BAD_SNAPSHOT || code == RPC_E_INCOMPATIBLE)
-		answer_reason(job->call, code, msg);
+	if (code == SNAPSHOT_JOB_E_BAD_SNAPSHOT ||
+	    code == SNAPSHOT_JOB_E_INCOMPATIBLE)
+		fail_reason(&job->cb, code, msg);
 	else
-		rpc_error(job->call, code, "%s", msg);
+		snapshot_job_fail(&job->cb, code, NULL, "%s", msg);
 	restore_job_free(job);
 }
 
@@ -567,7 +570,7 @@ restore_launch(struct restore_job *job)
 	    job, err, sizeof(err));
 	free(capture);
 	if (r < 0) {
-		restore_fail(job, RPC_E_BOOT_FAILED, "%s", err);
+		restore_fail(job, SNAPSHOT_JOB_E_BOOT_FAILED, "%s", err);
 		return;
 	}
 	/* The kernel has its own descriptor of the guest memory now. */
@@ -607,8 +610,8 @@ restore_materialised(void *arg)
 	    machine_name(job->m), (unsigned long long)job->us,
 	    job->adopt ? " (guest memory in a memfd)" : "");
 	if (job->r < 0) {
-		restore_fail(job, job->r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
-		    job->r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED : RPC_E_IO_ERROR,
+		restore_fail(job, job->r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT :
+		    job->r == -ENOSPC ? SNAPSHOT_JOB_E_LIMIT_EXCEEDED : SNAPSHOT_JOB_E_IO,
 		    "%s", job->err);
 		return;
 	}
@@ -635,7 +638,7 @@ restore_materialise_start(struct restore_job *job)
 	job->slot.on_exit = restore_slot_exit;
 	job->slot.arg = job;
 	if ((r = machine_job_reserve(job->m, &job->slot)) < 0) {
-		restore_fail(job, RPC_E_BAD_STATE, "%s is busy: %s",
+		restore_fail(job, SNAPSHOT_JOB_E_BAD_STATE, "%s is busy: %s",
 		    machine_name(job->m), strerror(-r));
 		return;
 	}
@@ -645,14 +648,63 @@ restore_materialise_start(struct restore_job *job)
 	    job)) < 0) {
 		store_reader_end();
 		machine_job_end(job->m, &job->slot);
-		restore_fail(job, RPC_E_IO_ERROR, "cannot start a worker: %s",
+		restore_fail(job, SNAPSHOT_JOB_E_IO, "cannot start a worker: %s",
 		    strerror(-r));
 	}
 }
 
-int
-snapshot_restore_start(struct rpc_call *call, const char *snapshot,
-    const char *name, bool cont)
+/* A refusal (authz-path.h) reported as PermissionDenied; clears it. */
+static void
+fail_refusal(const struct snapshot_job_cb *cb, struct authz_refusal *ref)
+{
+	snapshot_job_fail(cb, SNAPSHOT_JOB_E_PERMISSION_DENIED, ref->data, "%s",
+	    ref->msg);
+	ref->data = NULL;
+	authz_refusal_clear(ref);
+}
+
+/* May the caller run kernel (one of its build-id, which the manifest may name)? */
+static int
+restore_authz_kernel(const struct snapshot_caller *caller, const char *kernel,
+    const struct snapshot_job_cb *cb)
+{
+	struct authz_refusal	 ref = { 0 };
+	char			*root = snapshot_store_root();
+	char			*kernels = xasprintf("%s/kernels", root);
+	int			 r;
+
+	r = authz_path_kernel(snapshot_caller_cred(caller), kernel, kernels, &ref);
+	free(kernels);
+	free(root);
+	if (r < 0)
+		fail_refusal(cb, &ref);
+	return r;
+}
+
+/*
+ * May the caller use the new machine's directory and read the overlays'
+ * base images itself, as for a boot?
+ */
+static int
+restore_authz_files(const struct snapshot_caller *caller, const char *mdir,
+    bool is_path, const struct machine_config *cfg,
+    const struct snapshot_job_cb *cb)
+{
+	const struct ucred	*cred = snapshot_caller_cred(caller);
+	struct authz_refusal	 ref = { 0 };
+
+	if (authz_path_machine_dir(cred, mdir, is_path, &ref) < 0 ||
+	    authz_path_images(cred, cfg->image, (const char *const *)cfg->disks,
+	    cfg->ndisks, &ref) < 0) {
+		fail_refusal(cb, &ref);
+		return -EACCES;
+	}
+	return 0;
+}
+
+void
+snapshot_restore_start(const char *snapshot, const char *name, bool cont,
+    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
 {
 	struct json_object	*man = NULL, *host;
 	struct machine_config	 cfg;
@@ -667,63 +719,60 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 
 	/* Check everything before creating anything. */
 	if (snapshot_resolve(snapshot, &dir, err, sizeof(err)) < 0) {
-		answer_reason(call, RPC_INVALID_PARAMS, err);
-		return 0;
+		fail_reason(cb, SNAPSHOT_JOB_E_INVALID_PARAMS, err);
+		return;
 	}
 	if ((r = machine_name_resolve(name, &mdir, &is_path, err, sizeof(err))) < 0) {
-		answer_reason(call, RPC_INVALID_PARAMS, err);
+		fail_reason(cb, SNAPSHOT_JOB_E_INVALID_PARAMS, err);
 		goto out;
 	}
 	if (machine_lookup(name) != NULL) {
-		rpc_error(call, RPC_E_MACHINE_EXISTS, "machine %s already exists: "
-		    "restore into a new name or path", name);
+		snapshot_job_fail(cb, SNAPSHOT_JOB_E_MACHINE_EXISTS, NULL, "machine "
+		    "%s already exists: restore into a new name or path", name);
 		goto out;
 	}
 	if ((r = snapshot_manifest_load(dir, &man, err, sizeof(err))) < 0) {
-		rpc_snapshot_load_error(call, r, err);
+		snapshot_job_fail_load(cb, r, err);
 		goto out;
 	}
 	if ((r = snapshot_kernel_find(man, true, &kernel, NULL, err,
 	    sizeof(err))) < 0) {
-		answer_reason(call, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
-		    RPC_E_INCOMPATIBLE, err);
+		fail_reason(cb, r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT :
+		    SNAPSHOT_JOB_E_INCOMPATIBLE, err);
 		goto out;
 	}
-	/* The manifest may name any installed binary of that build-id. */
-	if (!rpc_authz_kernel(call, kernel))
+	if (restore_authz_kernel(caller, kernel, cb) < 0)
 		goto out;
 	/* What the kernel would refuse (CPU features, xstate), said now. */
 	if (!json_object_object_get_ex(man, "host", &host))
 		host = NULL;
 	if ((r = hostfacts_restorable(host, err, sizeof(err))) < 0) {
-		answer_reason(call, r == -ENOTSUP ? RPC_E_INCOMPATIBLE :
-		    RPC_INTERNAL_ERROR, err);
+		fail_reason(cb, r == -ENOTSUP ? SNAPSHOT_JOB_E_INCOMPATIBLE :
+		    SNAPSHOT_JOB_E_INTERNAL, err);
 		goto out;
 	}
 	chunked = snapshot_manifest_version(man) == SNAPSHOT_VERSION;
 	if ((r = config_from_manifest(man, kernel, &cfg, err, sizeof(err))) < 0) {
-		answer_reason(call, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
-		    RPC_E_INCOMPATIBLE, err);
+		fail_reason(cb, r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT :
+		    SNAPSHOT_JOB_E_INCOMPATIBLE, err);
 		goto out;
 	}
 	state = snapshot_json_str(man, "state");
-	cfg.owner = rpc_caller_uid(call);
-	/* The overlays' base images: the caller's to read, as for a boot. */
-	if (!rpc_authz_machine_dir(call, mdir, is_path) ||
-	    !rpc_authz_images(call, cfg.image, (const char *const *)cfg.disks,
-	    cfg.ndisks)) {
+	cfg.owner = snapshot_caller_uid(caller);
+	if (restore_authz_files(caller, mdir, is_path, &cfg, cb) < 0) {
 		machine_config_clear(&cfg);
 		goto out;
 	}
 
 	if ((r = machine_create(name, &cfg, &m, err, sizeof(err))) < 0) {
 		machine_config_clear(&cfg);
-		rpc_error(call, r == -EEXIST ? RPC_E_MACHINE_EXISTS :
-		    r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED : RPC_E_IO_ERROR, "%s", err);
+		snapshot_job_fail(cb, r == -EEXIST ? SNAPSHOT_JOB_E_MACHINE_EXISTS :
+		    r == -ENOSPC ? SNAPSHOT_JOB_E_LIMIT_EXCEEDED : SNAPSHOT_JOB_E_IO,
+		    NULL, "%s", err);
 		goto out;
 	}
 	job = xcalloc(1, sizeof(*job));
-	job->call = rpc_call_ref(call);
+	job->cb = *cb;
 	job->m = m;
 	job->snapshot = xstrdup(snapshot);
 	job->dir = dir;
@@ -737,7 +786,7 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 	 */
 	job->marker = xasprintf("%s/%s", machine_dir(m), MACHINE_RESTORING_FILE);
 	if ((r = write_file_atomic(job->marker, "", 0, 0600)) < 0) {
-		restore_fail(job, RPC_E_IO_ERROR, "cannot write %s: %s", job->marker,
+		restore_fail(job, SNAPSHOT_JOB_E_IO, "cannot write %s: %s", job->marker,
 		    strerror(-r));
 	} else if (chunked) {
 		job->man = json_object_get(man);
@@ -748,15 +797,13 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 	    machine_config(m)->ndisks, err, sizeof(err))) < 0 ||
 	    (jail_active() && (r = copy_capture(job->dir, machine_dir(m),
 	    &job->capdir, err, sizeof(err))) < 0)) {
-		restore_fail(job, r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED :
-		    RPC_E_IO_ERROR, "%s", err);
+		restore_fail(job, r == -ENOSPC ? SNAPSHOT_JOB_E_LIMIT_EXCEEDED :
+		    SNAPSHOT_JOB_E_IO, "%s", err);
 	} else
 		restore_launch(job);
-	r = RPC_DEFERRED;
 out:
 	json_object_put(man);
 	free(kernel);
 	free(mdir);
 	free(dir);
-	return r == RPC_DEFERRED ? RPC_DEFERRED : 0;
 }

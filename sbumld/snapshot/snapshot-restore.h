@@ -6,15 +6,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct json_object;
-struct rpc_call;
+#include "snapshot-job.h"
 
 /*
  * Restore the snapshot named snapshot (a name or a path) as the new machine
- * name.  Everything is checked before anything is created.  Answers the call
- * itself: returns 0 when it already has, RPC_DEFERRED when the job runs.
+ * name, owned by the caller, running (cont) or paused.  Everything is
+ * checked before anything is created, the caller's rights included (the
+ * kernel it would run, the machine directory, the base images).  cb->done
+ * gets the machine object or the error (at once if nothing starts).
  */
-int	snapshot_restore_start(struct rpc_call *call, const char *snapshot,
-	    const char *name, bool cont);
+void	snapshot_restore_start(const char *snapshot, const char *name,
+	    bool cont, const struct snapshot_caller *caller,
+	    const struct snapshot_job_cb *cb);
 
 #endif
