@@ -32,7 +32,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "authz-path.h"
 #include "context.h"
 #include "buildid.h"
 #include "fsutil.h"
@@ -45,6 +44,7 @@
 #include "snapshot-job.h"
 #include "snapshot-kernel.h"
 #include "snapshot-restore.h"
+#include "snapshot-restore-prepare.h"
 #include "uml.h"
 #include "store.h"
 #include "util.h"
@@ -91,66 +91,6 @@ static void
 fail_reason(const struct snapshot_job_cb *cb, int code, const char *reason)
 {
 	snapshot_job_fail(cb, code, snapshot_job_reason(reason), "%s", reason);
-}
-
-/* The new machine's configuration from the manifest's "machine" section. */
-static int
-config_from_manifest(struct json_object *man, const char *kernel,
-    struct machine_config *cfg, char *err, size_t errlen)
-{
-	struct json_object	*mach, *v, *disks;
-	const char		*image;
-
-	memset(cfg, 0, sizeof(*cfg));
-	if (!json_object_object_get_ex(man, "machine", &mach) ||
-	    (image = snapshot_json_str(mach, "image")) == NULL ||
-	    !json_object_object_get_ex(mach, "mem_mb", &v) ||
-	    !json_object_object_get_ex(mach, "disks", &disks) ||
-	    !json_object_is_type(disks, json_type_array) ||
-	    json_object_array_length(disks) > UML_MAX_DISKS) {
-		snprintf(err, errlen, "the manifest's machine section is malformed");
-		return -EBADMSG;
-	}
-	cfg->image = xstrdup(image);
-	cfg->kernel = xstrdup(kernel);
-	cfg->cmdline = xstrdup(snapshot_json_str(mach, "cmdline") ? snapshot_json_str(mach, "cmdline") : "");
-	cfg->mem_mb = (unsigned int)json_object_get_int(v);
-	for (size_t i = 0; i < json_object_array_length(disks); i++)
-		cfg->disks[cfg->ndisks++] = xstrdup(json_object_get_string(
-		    json_object_array_get_idx(disks, i)));
-	/* The overlays refer to their base images by path: those must be here. */
-	for (size_t i = 0; i <= cfg->ndisks; i++) {
-		const char *p = i == 0 ? cfg->image : cfg->disks[i - 1];
-
-		if (access(p, R_OK) < 0) {
-			snprintf(err, errlen, "base image %s of the snapshot is not "
-			    "readable here: %s", p, strerror(errno));
-			machine_config_clear(cfg);
-			return -ENOENT;
-		}
-	}
-	return 0;
-}
-
-/* Copy capture/disk<N> to the machine's disk<N>.cow for every saved disk. */
-static int
-copy_disks(const char *snapdir, const char *mdir, size_t ndisks, char *err,
-    size_t errlen)
-{
-	for (size_t i = 0; i <= ndisks; i++) {
-		char	*src = xasprintf("%s/%s/disk%zu", snapdir, SNAPSHOT_CAPTURE, i);
-		char	*dst = xasprintf("%s/disk%zu.cow", mdir, i);
-		int	 r = fs_copy_file(src, dst, 0600);
-
-		if (r < 0)
-			snprintf(err, errlen, "cannot copy %s to %s: %s", src, dst,
-			    strerror(-r));
-		free(src);
-		free(dst);
-		if (r < 0)
-			return r;
-	}
-	return 0;
 }
 
 /* N for a captured file name "disk<N>", else -1. */
@@ -653,55 +593,6 @@ restore_materialise_start(struct restore_job *job)
 	}
 }
 
-/* A refusal (authz-path.h) reported as PermissionDenied; clears it. */
-static void
-fail_refusal(const struct snapshot_job_cb *cb, struct authz_refusal *ref)
-{
-	snapshot_job_fail(cb, SNAPSHOT_JOB_E_PERMISSION_DENIED, ref->data, "%s",
-	    ref->msg);
-	ref->data = NULL;
-	authz_refusal_clear(ref);
-}
-
-/* May the caller run kernel (one of its build-id, which the manifest may name)? */
-static int
-restore_authz_kernel(const struct snapshot_caller *caller, const char *kernel,
-    const struct snapshot_job_cb *cb)
-{
-	struct authz_refusal	 ref = { 0 };
-	char			*root = snapshot_store_root();
-	char			*kernels = xasprintf("%s/kernels", root);
-	int			 r;
-
-	r = authz_path_kernel(snapshot_caller_cred(caller), kernel, kernels, &ref);
-	free(kernels);
-	free(root);
-	if (r < 0)
-		fail_refusal(cb, &ref);
-	return r;
-}
-
-/*
- * May the caller use the new machine's directory and read the overlays'
- * base images itself, as for a boot?
- */
-static int
-restore_authz_files(const struct snapshot_caller *caller, const char *mdir,
-    bool is_path, const struct machine_config *cfg,
-    const struct snapshot_job_cb *cb)
-{
-	const struct ucred	*cred = snapshot_caller_cred(caller);
-	struct authz_refusal	 ref = { 0 };
-
-	if (authz_path_machine_dir(cred, mdir, is_path, &ref) < 0 ||
-	    authz_path_images(cred, cfg->image, (const char *const *)cfg->disks,
-	    cfg->ndisks, &ref) < 0) {
-		fail_refusal(cb, &ref);
-		return -EACCES;
-	}
-	return 0;
-}
-
 void
 snapshot_restore_start(const char *snapshot, const char *name, bool cont,
     const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
@@ -741,7 +632,7 @@ snapshot_restore_start(const char *snapshot, const char *name, bool cont,
 		    SNAPSHOT_JOB_E_INCOMPATIBLE, err);
 		goto out;
 	}
-	if (restore_authz_kernel(caller, kernel, cb) < 0)
+	if (snapshot_restore_authz_kernel(caller, kernel, cb) < 0)
 		goto out;
 	/* What the kernel would refuse (CPU features, xstate), said now. */
 	if (!json_object_object_get_ex(man, "host", &host))
@@ -752,14 +643,14 @@ snapshot_restore_start(const char *snapshot, const char *name, bool cont,
 		goto out;
 	}
 	chunked = snapshot_manifest_version(man) == SNAPSHOT_VERSION;
-	if ((r = config_from_manifest(man, kernel, &cfg, err, sizeof(err))) < 0) {
+	if ((r = snapshot_restore_config(man, kernel, &cfg, err, sizeof(err))) < 0) {
 		fail_reason(cb, r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT :
 		    SNAPSHOT_JOB_E_INCOMPATIBLE, err);
 		goto out;
 	}
 	state = snapshot_json_str(man, "state");
 	cfg.owner = snapshot_caller_uid(caller);
-	if (restore_authz_files(caller, mdir, is_path, &cfg, cb) < 0) {
+	if (snapshot_restore_authz_files(caller, mdir, is_path, &cfg, cb) < 0) {
 		machine_config_clear(&cfg);
 		goto out;
 	}
@@ -793,7 +684,7 @@ snapshot_restore_start(const char *snapshot, const char *name, bool cont,
 		job->mdir = xstrdup(machine_dir(m));
 		job->adopt = uml_kernel_adopts_physmem(machine_config(m)->kernel);
 		restore_materialise_start(job);
-	} else if ((r = copy_disks(job->dir, machine_dir(m),
+	} else if ((r = snapshot_restore_copy_disks(job->dir, machine_dir(m),
 	    machine_config(m)->ndisks, err, sizeof(err))) < 0 ||
 	    (jail_active() && (r = copy_capture(job->dir, machine_dir(m),
 	    &job->capdir, err, sizeof(err))) < 0)) {
