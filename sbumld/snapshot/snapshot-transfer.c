@@ -5,6 +5,7 @@
  * (worker.h) does the blocking part (packs, the stream's fd, fsyncs); back
  * on the loop the job reports through its done callback.  The worker
  * touches no daemon state, and logs nothing: the loop reports what it did.
+ * The export's work is here, the import's in snapshot-import.c.
  *
  * An import writes chunks that nothing refers to until its manifest is in
  * place, so, like a save, it holds the store's writer mark from start to end
@@ -31,11 +32,10 @@
 #include "log.h"
 #include "recover.h"
 #include "snapshot.h"
-#include "snapshot-check.h"
 #include "snapshot-job.h"
-#include "snapshot-owner.h"
 #include "snapshot-stream.h"
 #include "snapshot-transfer.h"
+#include "snapshot-transfer-int.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -43,39 +43,6 @@
 struct chunk_ref {
 	char	hex[STORE_HEX_LEN + 1];
 	size_t	len;
-};
-
-struct xfer_job {
-	struct snapshot_job_cb	 cb;
-	bool			 import;
-	char			*name;		/* the snapshot as the user named it */
-	char			*dir;		/* its directory (import: once known) */
-	char			*base_name;	/* may be NULL */
-	char			 base_id[STORE_HEX_LEN + 1];	/* "" if no base */
-	struct json_object	*manifest;	/* export: the snapshot's */
-	struct json_object	*base_manifest;	/* export: the base's */
-	char			*man_text;	/* manifest.json, byte for byte */
-	size_t			 man_len;
-	int			 fd;		/* the stream */
-	int			 cancel_fd;	/* the pool's: the client went away */
-	char			*file;		/* export/import by path */
-	char			*file_tmp;	/* export by path: written here first */
-	bool			 overwrite;	/* export by path: may replace file */
-	char			*workdir;	/* import: the hidden work directory */
-	bool			 writer;	/* holds the store's writer mark */
-	bool			 reader;	/* holds the store's reader mark */
-	uid_t			 owner;		/* import: the caller (snapshot-owner.h) */
-
-
-	/* Set by the worker. */
-	int			 code;		/* 0, or the job error (snapshot-job.h) */
-	char			 err[1536];
-	char			 id[STORE_HEX_LEN + 1];
-	char			 stream_base_id[STORE_HEX_LEN + 1];
-	char			*stream_base_name;
-	uint64_t		 bytes;
-	struct store_stats	 stats;		/* import: what arrived */
-	uint64_t		 chunks_sent, chunks_skipped;
 };
 
 static void
@@ -106,9 +73,8 @@ xfer_job_free(struct xfer_job *job)
 	free(job);
 }
 
-/* Set the worker's error (first one wins). */
-static int __attribute__((format(printf, 4, 5)))
-job_fail(struct xfer_job *job, int r, int code, const char *fmt, ...)
+int
+snapshot_transfer_fail(struct xfer_job *job, int r, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -122,13 +88,8 @@ job_fail(struct xfer_job *job, int r, int code, const char *fmt, ...)
 }
 
 
-/*
- * The stream gives up once the client has gone if it is the client's own
- * descriptor (a pipe or socket it may never serve); a file of ours is
- * written or read to the end, as every other job runs to its end.
- */
-static int
-stream_cancel_fd(const struct xfer_job *job)
+int
+snapshot_transfer_cancel_fd(const struct xfer_job *job)
 {
 	return job->file == NULL ? job->cancel_fd : -1;
 }
@@ -163,8 +124,8 @@ collect_chunk(const char *hex, size_t len, void *arg)
 	c->refs[c->n++].len = len;
 }
 
-static void
-add_hash(const char *hex, void *arg)
+void
+snapshot_transfer_add_hash(const char *hex, void *arg)
 {
 	store_hashset_add(arg, hex);
 }
@@ -213,7 +174,7 @@ export_open_file(struct xfer_job *job)
 	if (!job->overwrite && lstat(job->file, &st) == 0) {
 		free(d);
 		free(b);
-		return job_fail(job, -EEXIST, SNAPSHOT_JOB_E_IO, "%s exists: not "
+		return snapshot_transfer_fail(job, -EEXIST, SNAPSHOT_JOB_E_IO, "%s exists: not "
 		    "replacing it (pass \"overwrite\": true to replace it)",
 		    job->file);
 	}
@@ -223,7 +184,7 @@ export_open_file(struct xfer_job *job)
 	if ((r = recover_journal_mkstemp(job->file_tmp, &job->fd)) < 0) {
 		free(job->file_tmp);
 		job->file_tmp = NULL;
-		return job_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot create a file beside "
+		return snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot create a file beside "
 		    "%s: %s", job->file, strerror(-r));
 	}
 	return 0;
@@ -259,7 +220,7 @@ export_commit_file(struct xfer_job *job)
 	if (r == 0)
 		r = export_rename(job);
 	if (r < 0)
-		return job_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot write %s: %s%s",
+		return snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot write %s: %s%s",
 		    job->file, strerror(-r), r == -EEXIST ? " (it appeared "
 		    "meanwhile; pass \"overwrite\": true to replace it)" : "");
 	(void)recover_journal_drop(job->file_tmp);
@@ -285,14 +246,14 @@ export_run(struct xfer_job *job)
 	s = store_open(root, err, sizeof(err));
 	free(root);
 	if (s == NULL)
-		return job_fail(job, -EIO, SNAPSHOT_JOB_E_IO, "%s", err);
+		return snapshot_transfer_fail(job, -EIO, SNAPSHOT_JOB_E_IO, "%s", err);
 	c.seen = store_hashset_new();
 	if (job->base_manifest != NULL) {
 		c.skip = store_hashset_new();
-		(void)store_manifest_hashes(job->base_manifest, add_hash, c.skip);
+		(void)store_manifest_hashes(job->base_manifest, snapshot_transfer_add_hash, c.skip);
 	}
 	if (store_manifest_chunks(job->manifest, collect_chunk, &c) < 0) {
-		r = job_fail(job, -EBADMSG, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "%s: malformed chunk "
+		r = snapshot_transfer_fail(job, -EBADMSG, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "%s: malformed chunk "
 		    "list in its manifest", job->name);
 		goto out;
 	}
@@ -303,7 +264,7 @@ export_run(struct xfer_job *job)
 	test_knob_sleep("SBUMLD_TEST_EXPORT_DELAY_MS");
 	head = export_head(job, c.n);
 	text = json_object_to_json_string_ext(head, JSON_C_TO_STRING_PLAIN);
-	r = stream_write_open_cancel(job->fd, stream_cancel_fd(job), &st);
+	r = stream_write_open_cancel(job->fd, snapshot_transfer_cancel_fd(job), &st);
 	if (r == 0)
 		r = stream_put(st, STREAM_HEAD, text, strlen(text), NULL, 0);
 	json_object_put(head);
@@ -316,7 +277,7 @@ export_run(struct xfer_job *job)
 		/* Every chunk is checked on the way out: never ship a corrupt one. */
 		if ((r = store_chunk_frame(s, c.refs[i].hex, c.refs[i].len, &frame,
 		    &flen, err, sizeof(err))) < 0) {
-			job_fail(job, r, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "%s: %s", job->name, err);
+			snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "%s: %s", job->name, err);
 			goto out;
 		}
 		r = stream_put(st, STREAM_CHNK, c.refs[i].hex, STORE_HEX_LEN, frame, flen);
@@ -325,7 +286,7 @@ export_run(struct xfer_job *job)
 	if (r == 0)
 		r = stream_write_end(st);
 	if (r < 0) {
-		job_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot write the stream: %s",
+		snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot write the stream: %s",
 		    strerror(-r));
 		goto out;
 	}
@@ -341,248 +302,6 @@ out:
 	return r;
 }
 
-/* --- Import --- */
-
-/* Check the HEAD record (len bytes) and learn the snapshot's id, name and base. */
-static int
-import_head(struct xfer_job *job, const char *text, size_t len)
-{
-	struct stream_head	 h;
-	char			 err[512];
-
-	if (stream_head_parse(text, len, &h, err, sizeof(err)) < 0)
-		return job_fail(job, -EBADMSG, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "%s", err);
-	memcpy(job->id, h.id, sizeof(job->id));
-	if (h.base_id[0] != '\0') {
-		memcpy(job->stream_base_id, h.base_id, sizeof(job->stream_base_id));
-		job->stream_base_name = xstrdup(h.base_snapshot);
-	}
-	if (job->base_id[0] != '\0' && job->stream_base_id[0] != '\0' &&
-	    strcmp(job->base_id, job->stream_base_id) != 0)
-		return job_fail(job, -EINVAL, SNAPSHOT_JOB_E_INCOMPATIBLE, "the stream is a "
-		    "delta against snapshot %s (id %.16s...), not against %s (id "
-		    "%.16s...)", job->stream_base_name, job->stream_base_id,
-		    job->base_name, job->base_id);
-	if (job->dir == NULL) {
-		/* Named as on the sending host (a bare name there or its last component). */
-		if (strchr(h.snapshot, '/') != NULL ||
-		    snapshot_resolve(h.snapshot, &job->dir, err, sizeof(err)) < 0)
-			return job_fail(job, -EINVAL, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "the stream "
-			    "names its snapshot \"%.64s\", which is not a valid name "
-			    "here: give the snapshot parameter", h.snapshot);
-		job->name = xstrdup(h.snapshot);
-	}
-	if (access(job->dir, F_OK) == 0)
-		return job_fail(job, -EEXIST, SNAPSHOT_JOB_E_SNAPSHOT_EXISTS, "snapshot %s "
-		    "exists already (at %s)", job->name, job->dir);
-	return 0;
-}
-
-/*
- * Check the MANI record: its id, and every field of the manifest (the
- * loader every snapshot goes through, snapshot-check.h); it must be format
- * 2.  Sets job->manifest and job->man_text.
- */
-static int
-import_manifest(struct xfer_job *job, const unsigned char *text, size_t len)
-{
-	struct json_object	*m;
-	char			 id[STORE_HEX_LEN + 1], err[1024];
-
-	store_sha256_hex(text, len, id);
-	if (strcmp(id, job->id) != 0)
-		return job_fail(job, -EBADMSG, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "corrupt stream: "
-		    "the manifest does not hash to the id in the header");
-	if (snapshot_manifest_parse((const char *)text, len, &m, err,
-	    sizeof(err)) < 0)
-		return job_fail(job, -EBADMSG, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "the stream's "
-		    "manifest is refused: %s", err);
-	job->manifest = m;
-	if (snapshot_manifest_version(m) != SNAPSHOT_VERSION)
-		return job_fail(job, -EBADMSG, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "the stream's "
-		    "manifest is not a format %d snapshot manifest", SNAPSHOT_VERSION);
-	job->man_text = xmalloc(len + 1);
-	memcpy(job->man_text, text, len);
-	job->man_text[len] = '\0';
-	job->man_len = len;
-	return 0;
-}
-
-/* Read the chunk records up to the end record into the store. */
-static int
-import_chunks(struct xfer_job *job, struct store *s, struct stream *st,
-    struct store_hashset *needed)
-{
-	const unsigned char	*p;
-	size_t			 len, clen;
-	char			 type[5], hex[STORE_HEX_LEN + 1], err[1024];
-	int			 r;
-
-	for (;;) {
-		if ((r = stream_get(st, type, &p, &len, err, sizeof(err))) < 0)
-			return job_fail(job, r, r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT :
-			    SNAPSHOT_JOB_E_IO, "%s", err);
-		if (strcmp(type, STREAM_END) == 0)
-			return 0;
-		if (strcmp(type, STREAM_CHNK) != 0 || len <= STORE_HEX_LEN)
-			return job_fail(job, -EBADMSG, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "corrupt "
-			    "stream: a %s record among the chunks", type);
-		memcpy(hex, p, STORE_HEX_LEN);
-		hex[STORE_HEX_LEN] = '\0';
-		if (!store_hashset_has(needed, hex))
-			return job_fail(job, -EBADMSG, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "corrupt "
-			    "stream: chunk %.16s... is not one the snapshot uses", hex);
-		r = store_put_frame(s, hex, p + STORE_HEX_LEN, len - STORE_HEX_LEN,
-		    &clen, &job->stats, err, sizeof(err));
-		if (r == -EBADMSG)
-			return job_fail(job, r, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "corrupt stream: %s",
-			    err);
-		if (r < 0)
-			return job_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot add chunk "
-			    "%.16s... to the chunk store: %s", hex, strerror(-r));
-	}
-}
-
-/* Every chunk the manifest needs is here now: from the stream, or the base. */
-struct missing {
-	struct store	*s;
-	uint64_t	 n;
-	char		 first[STORE_HEX_LEN + 1];
-};
-
-static void
-count_missing(const char *hex, void *arg)
-{
-	struct missing *m = arg;
-
-	if (store_has_chunk(m->s, hex))
-		return;
-	if (m->n++ == 0)
-		snprintf(m->first, sizeof(m->first), "%s", hex);
-}
-
-static int
-import_check_complete(struct xfer_job *job, struct store *s)
-{
-	struct missing		 m = { s, 0, "" };
-	char			 err[1024];
-	int			 r;
-
-	(void)store_manifest_hashes(job->manifest, count_missing, &m);
-	if (m.n > 0 && job->stream_base_id[0] != '\0')
-		return job_fail(job, -ENOENT, SNAPSHOT_JOB_E_INCOMPATIBLE, "the stream is a "
-		    "delta against snapshot %s (id %.16s...), and this host lacks "
-		    "%llu chunks it shares with it: import %s here first",
-		    job->stream_base_name, job->stream_base_id,
-		    (unsigned long long)m.n, job->stream_base_name);
-	if (m.n > 0)
-		return job_fail(job, -EBADMSG, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "the stream lacks "
-		    "%llu chunks of its snapshot (chunk %.16s... first)",
-		    (unsigned long long)m.n, m.first);
-	/*
-	 * Read every chunk back as a restore would (its size and hash), each
-	 * distinct one once, and no whole-file hash: the chunk list fixes
-	 * every byte, and hashing the zero runs would cost what the manifest
-	 * declares, not what the stream carried.
-	 */
-	r = store_check_manifest(s, job->manifest, err, sizeof(err));
-	if (r < 0)
-		return job_fail(job, r, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "%s", err);
-	return 0;
-}
-
-/* A named snapshot appears with its owner, the importing caller. */
-static int
-import_record_owner(struct xfer_job *job, char *err, size_t errlen)
-{
-	int r;
-
-	if (strchr(job->name, '/') != NULL)
-		return 0;
-	if ((r = snapshot_owner_write(job->workdir, job->owner)) < 0)
-		snprintf(err, errlen, "cannot write %s/%s: %s", job->workdir,
-		    SNAPSHOT_OWNER_FILE, strerror(-r));
-	return r;
-}
-
-static int
-import_run(struct xfer_job *job)
-{
-	struct store		*s;
-	struct stream		*st = NULL;
-	struct store_hashset	*needed = store_hashset_new();
-	const unsigned char	*p;
-	size_t			 len;
-	char			*root = snapshot_store_root(), err[1024], type[5];
-	int			 r;
-
-	s = store_open(root, err, sizeof(err));
-	free(root);
-	if (s == NULL) {
-		r = job_fail(job, -EIO, SNAPSHOT_JOB_E_IO, "%s", err);
-		goto out;
-	}
-	if (job->file != NULL &&
-	    (job->fd = open(job->file, O_RDONLY | O_CLOEXEC)) < 0) {
-		r = job_fail(job, -errno, errno == ENOENT ? SNAPSHOT_JOB_E_INVALID_PARAMS :
-		    SNAPSHOT_JOB_E_IO, "cannot open %s: %s", job->file, strerror(errno));
-		goto out;
-	}
-	if ((r = stream_read_open_cancel(job->fd, stream_cancel_fd(job), &st, err,
-	    sizeof(err))) < 0) {
-		job_fail(job, r, r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT : SNAPSHOT_JOB_E_IO,
-		    "%s", err);
-		goto out;
-	}
-	r = stream_get(st, type, &p, &len, err, sizeof(err));
-	if (r == 0 && strcmp(type, STREAM_HEAD) != 0) {
-		snprintf(err, sizeof(err), "corrupt stream: it does not start with "
-		    "its header");
-		r = -EBADMSG;
-	}
-	if (r == 0 && (r = import_head(job, (const char *)p, len)) < 0)
-		goto out;
-	if (r == 0)
-		r = stream_get(st, type, &p, &len, err, sizeof(err));
-	if (r == 0 && strcmp(type, STREAM_MANI) != 0) {
-		snprintf(err, sizeof(err), "corrupt stream: no manifest after its header");
-		r = -EBADMSG;
-	}
-	if (r < 0) {
-		job_fail(job, r, r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT : SNAPSHOT_JOB_E_IO,
-		    "%s", err);
-		goto out;
-	}
-	if ((r = import_manifest(job, p, len)) < 0)
-		goto out;
-	(void)store_manifest_hashes(job->manifest, add_hash, needed);
-	if ((r = import_chunks(job, s, st, needed)) < 0)
-		goto out;
-	job->bytes = stream_bytes(st);
-	if ((r = store_sync(s)) < 0) {
-		job_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot sync the chunk store: %s",
-		    strerror(-r));
-		goto out;
-	}
-	if ((r = import_check_complete(job, s)) < 0)
-		goto out;
-	if ((r = snapshot_workdir_make(job->dir, &job->workdir, err, sizeof(err))) < 0 ||
-	    (r = import_record_owner(job, err, sizeof(err))) < 0 ||
-	    (r = snapshot_workdir_commit(job->workdir, job->dir, job->man_text,
-	    job->man_len, true, err, sizeof(err))) < 0) {
-		job_fail(job, r, r == -EEXIST ? SNAPSHOT_JOB_E_SNAPSHOT_EXISTS : SNAPSHOT_JOB_E_IO,
-		    "%s", err);
-		goto out;
-	}
-	free(job->workdir);	/* renamed into place */
-	job->workdir = NULL;
-out:
-	stream_free(st);
-	store_hashset_free(needed);
-	store_free(s);
-	return r;
-}
-
 /* --- The job on the event loop --- */
 
 static void
@@ -591,7 +310,7 @@ xfer_worker(void *arg)
 	struct xfer_job *job = arg;
 
 	if (job->import)
-		(void)import_run(job);
+		(void)snapshot_import_run(job);
 	else
 		(void)export_run(job);
 	/* The stream is done either way: let its reader see the end now. */
