@@ -1,18 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The snapshot.* RPC handlers (doc/rpc.md "Snapshots"). */
-#include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "context.h"
-#include "fsutil.h"
-#include "hostfacts.h"
-#include "log.h"
 #include "machine.h"
 #include "rpc-authz.h"
 #include "rpc-job.h"
@@ -20,13 +11,9 @@
 #include "snapshot.h"
 #include "snapshot-delete.h"
 #include "snapshot-query.h"
-#include "snapshot-owner.h"
-#include "snapshot-kernel.h"
 #include "snapshot-restore.h"
 #include "snapshot-save.h"
-#include "store.h"
 #include "util.h"
-#include "worker.h"
 
 /* Answer -32602 for a bad snapshot name, naming the parameter. */
 static void
@@ -201,8 +188,8 @@ snap_job_run(struct rpc_call *call, struct json_object *params,
 
 /* A job on no snapshot in particular (list, gc). */
 static int
-rpc_job_run(struct rpc_call *call, void (*start)(const struct snapshot_caller *,
-    const struct snapshot_job_cb *))
+snap_job_run_any(struct rpc_call *call,
+    void (*start)(const struct snapshot_caller *, const struct snapshot_job_cb *))
 {
 	struct snapshot_caller	 caller;
 	struct snapshot_job_cb	 cb;
@@ -227,7 +214,7 @@ rpc_snapshot_list(struct rpc_call *call, struct json_object *params)
 
 	if (rpc_parse_params(call, params, table, &dummy) < 0)
 		return 0;
-	return rpc_job_run(call, snapshot_list_start);
+	return snap_job_run_any(call, snapshot_list_start);
 }
 
 int
@@ -294,5 +281,5 @@ rpc_store_gc(struct rpc_call *call, struct json_object *params)
 	if (rpc_parse_params(call, params, table, &dummy) < 0 ||
 	    !rpc_authz_admin(call, "collect the chunk store's garbage"))
 		return 0;
-	return rpc_job_run(call, snapshot_gc_start);
+	return snap_job_run_any(call, snapshot_gc_start);
 }

@@ -2,8 +2,9 @@
 /*
  * Snapshots: a directory holding manifest.json and the capture the patched
  * kernel wrote (doc/snapshot-format.md).  This header is the interface of
- * snapshot.c (names, manifests, listing), snapshot-save.c (the save job) and
- * snapshot-restore.c (the restore job).
+ * snapshot.c (names, manifests, work directories); each job has its own
+ * (snapshot-save.h, snapshot-restore.h, snapshot-transfer.h,
+ * snapshot-query.h, snapshot-delete.h; snapshot-job.h for what they share).
  */
 #ifndef SBUMLD_SNAPSHOT_H
 #define SBUMLD_SNAPSHOT_H
