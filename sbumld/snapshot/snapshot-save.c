@@ -12,8 +12,10 @@
  * back and a worker thread cuts every captured file (and the kernel binary)
  * into chunks in the per-host store (store.c), fsyncs them, and deletes the
  * raw capture; then the manifest lists the chunks.  The thread only touches
- * the job's own manifest object and its own store handle; it reports through
- * a pipe that the event loop watches.
+ * the job's own manifest object and its own store handle; the worker pool
+ * calls the job back on the event loop when it is done.  The job reports
+ * its progress and its end through the callbacks it was started with
+ * (snapshot-job.h).
  */
 #include <dirent.h>
 #include <errno.h>
