@@ -3,8 +3,8 @@
  * The snapshot jobs without the RPC stack (snapshot-job.h): each is started
  * with a caller and done/progress callbacks on a real event base and worker
  * pool, against real state directories.  A format 2 snapshot made straight
- * in the chunk store is verified, listed, exported and imported into a
- * second state dir, verified there, corrupted (verify reports BadSnapshot
+ * in the chunk store is verified, listed, refused by a restore (no kernel
+ * of its build here), exported and imported into a second state dir, verified there, corrupted (verify reports BadSnapshot
  * through done) and deleted; a save runs against a re-adopted machine
  * whose mconsole is the scripted fake (test/fake/fake-mconsole.c), which
  * refuses the capture or never gets to answer.
@@ -33,6 +33,7 @@
 #include "snapshot-delete.h"
 #include "snapshot-job.h"
 #include "snapshot-query.h"
+#include "snapshot-restore.h"
 #include "snapshot-save.h"
 #include "snapshot-transfer.h"
 #include "store.h"
@@ -309,6 +310,22 @@ test_read_jobs(void)
 	}
 	free(d);
 
+	/*
+	 * A restore needs a kernel of the capture's build: none here, so it is
+	 * Incompatible, reported at once, and no machine is made.
+	 */
+	cb = cb_for(&o);
+	snapshot_restore_start("s1", "r1", true, &root_caller, &cb);
+	CHECK(o.done && o.err == SNAPSHOT_JOB_E_INCOMPATIBLE);
+	CHECK_STR(o.msg, "the snapshot was written by kernel build 00, and "
+	    "neither /nonexistent nor /nonexistent-kernel is that build: install "
+	    "the kernel it was saved with");
+	CHECK_STR(str_of(o.obj, "reason"), o.msg);
+	CHECK(machine_lookup("r1") == NULL);
+	cb = cb_for(&o);
+	snapshot_restore_start("s1", "../r1", true, &root_caller, &cb);
+	CHECK(o.done && o.err == SNAPSHOT_JOB_E_INVALID_PARAMS);
+
 	d = snap_dir("nope");
 	cb = cb_for(&o);
 	snapshot_verify_start("nope", d, &root_caller, &cb);
@@ -578,6 +595,7 @@ main(void)
 		return 1;
 	}
 	daemon_base = event_base_new();
+	daemon_config.kernel = xstrdup("/nonexistent-kernel");
 
 	test_read_jobs();
 	test_transfer_verify_delete();
@@ -589,6 +607,8 @@ main(void)
 	free(cmd);
 	free(daemon_config.state_dir);
 	daemon_config.state_dir = NULL;
+	free(daemon_config.kernel);
+	daemon_config.kernel = NULL;
 	event_base_free(daemon_base);
 	return test_summary();
 }
