@@ -14,6 +14,7 @@
 #include "snapshot-job.h"
 #include "store.h"
 
+/* An export or an import: set up on the loop, run in a worker. */
 struct xfer_job {
 	struct snapshot_job_cb	 cb;
 	bool			 import;
@@ -34,7 +35,6 @@ struct xfer_job {
 	bool			 writer;	/* holds the store's writer mark */
 	bool			 reader;	/* holds the store's reader mark */
 	uid_t			 owner;		/* import: the caller (snapshot-owner.h) */
-
 
 	/* Set by the worker. */
 	int			 code;		/* 0, or the job error (snapshot-job.h) */
