@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "asuser.h"
+#include "authz-path.h"
 #include "context.h"
 #include "log.h"
 #include "machine.h"
@@ -69,56 +70,45 @@ rpc_authz_machine(struct rpc_call *call, const struct machine *m,
 	return false;
 }
 
+/* Answer PermissionDenied with a refusal (authz-path.h); clears it. */
+static void
+deny_refusal(struct rpc_call *call, struct authz_refusal *ref)
+{
+	rpc_error_data(call, RPC_E_PERMISSION_DENIED, ref->data, "%s", ref->msg);
+	ref->data = NULL;
+	authz_refusal_clear(ref);
+}
+
 void
 rpc_permission_denied_file(struct rpc_call *call, const char *param,
     const char *path, int err, const char *what)
 {
-	struct json_object	*d = json_object_new_object();
-	const struct ucred	*cred = rpc_caller(call);
-	unsigned int		 uid = cred != NULL ? (unsigned int)cred->uid : 0;
+	struct authz_refusal ref = { 0 };
 
-	err = err < 0 ? -err : err;
-	json_object_object_add(d, "param", json_object_new_string(param));
-	json_object_object_add(d, "path", json_object_new_string(path));
-	if (strerrorname_np(err) != NULL)
-		json_object_object_add(d, "errno", json_object_new_string(
-		    strerrorname_np(err)));
-	log_info("uid %u may not %s %s (%s): %s", uid, what, path, param,
-	    strerror(err));
-	rpc_error_data(call, RPC_E_PERMISSION_DENIED, d, "%s: uid %u cannot %s "
-	    "%s: %s", param, uid, what, path, strerror(err));
+	authz_refusal_file(&ref, rpc_caller(call), param, path, err, what);
+	deny_refusal(call, &ref);
 }
 
 bool
 rpc_authz_file(struct rpc_call *call, const char *param, const char *path,
     int amode)
 {
-	const struct ucred	*cred = rpc_caller(call);
-	int			 r;
+	struct authz_refusal ref = { 0 };
 
-	if (authz_is_root(cred))
+	if (authz_path_file(rpc_caller(call), param, path, amode, &ref) == 0)
 		return true;
-	r = cred == NULL ? -EPERM : asuser_access(cred, path, amode);
-	/* What the caller itself sees is missing, the handler's checks say so. */
-	if (r == 0 || r == -ENOENT)
-		return true;
-	rpc_permission_denied_file(call, param, path, r,
-	    amode & W_OK ? "write" : "read");
+	deny_refusal(call, &ref);
 	return false;
 }
 
 bool
 rpc_authz_create(struct rpc_call *call, const char *param, const char *path)
 {
-	const struct ucred	*cred = rpc_caller(call);
-	int			 r;
+	struct authz_refusal ref = { 0 };
 
-	if (authz_is_root(cred))
+	if (authz_path_create(rpc_caller(call), param, path, &ref) == 0)
 		return true;
-	r = cred == NULL ? -EPERM : asuser_may_create(cred, path);
-	if (r == 0)
-		return true;
-	rpc_permission_denied_file(call, param, path, r, "create");
+	deny_refusal(call, &ref);
 	return false;
 }
 
@@ -177,33 +167,22 @@ bool
 rpc_authz_images(struct rpc_call *call, const char *image,
     const char *const *disks, size_t ndisks)
 {
-	if (rpc_caller_is_root(call))
+	struct authz_refusal ref = { 0 };
+
+	if (authz_path_images(rpc_caller(call), image, disks, ndisks, &ref) == 0)
 		return true;
-	if (image != NULL && (daemon_config.image == NULL ||
-	    strcmp(image, daemon_config.image) != 0) &&
-	    !rpc_authz_file(call, "image", image, R_OK))
-		return false;
-	for (size_t i = 0; i < ndisks; i++)
-		if (!rpc_authz_file(call, "disks", disks[i], R_OK))
-			return false;
-	return true;
+	deny_refusal(call, &ref);
+	return false;
 }
 
 bool
 rpc_authz_machine_dir(struct rpc_call *call, const char *dir, bool is_path)
 {
-	const struct ucred	*cred = rpc_caller(call);
-	int			 r;
+	struct authz_refusal ref = { 0 };
 
-	if (!is_path || authz_is_root(cred))
+	if (authz_path_machine_dir(rpc_caller(call), dir, is_path, &ref) == 0)
 		return true;
-	if (cred == NULL)
-		r = -EPERM;
-	else if ((r = asuser_access(cred, dir, W_OK | X_OK)) == -ENOENT)
-		r = asuser_may_create(cred, dir);
-	if (r == 0)
-		return true;
-	rpc_permission_denied_file(call, "machine", dir, r, "use the directory");
+	deny_refusal(call, &ref);
 	return false;
 }
 
@@ -239,40 +218,20 @@ rpc_authz_open_stream(struct rpc_call *call, const char *path, bool write)
 	return -1;
 }
 
-/* A kernel the daemon materialised from a snapshot's chunks: <store>/kernels/<id>. */
-static bool
-is_store_kernel(const char *kernel)
-{
-	char	*root = snapshot_store_root(), *dir;
-	size_t	 len;
-	bool	 ok;
-
-	dir = xasprintf("%s/kernels/", root);
-	len = strlen(dir);
-	ok = strncmp(kernel, dir, len) == 0 && kernel[len] != '\0' &&
-	    kernel[len] != '.' && strchr(kernel + len, '/') == NULL;
-	free(dir);
-	free(root);
-	return ok;
-}
 
 bool
 rpc_authz_kernel(struct rpc_call *call, const char *kernel)
 {
-	const struct ucred	*cred = rpc_caller(call);
-	struct json_object	*d;
-	unsigned int		 uid = cred != NULL ? (unsigned int)cred->uid : 0;
+	struct authz_refusal	 ref = { 0 };
+	char			*root = snapshot_store_root();
+	char			*kernels = xasprintf("%s/kernels", root);
+	int			 r;
 
-	if (authz_is_root(cred) || (daemon_config.kernel != NULL &&
-	    strcmp(kernel, daemon_config.kernel) == 0) || is_store_kernel(kernel))
+	r = authz_path_kernel(rpc_caller(call), kernel, kernels, &ref);
+	free(kernels);
+	free(root);
+	if (r == 0)
 		return true;
-	d = json_object_new_object();
-	json_object_object_add(d, "param", json_object_new_string("kernel"));
-	json_object_object_add(d, "path", json_object_new_string(kernel));
-	log_info("uid %u may not run kernel %s: root only", uid, kernel);
-	rpc_error_data(call, RPC_E_PERMISSION_DENIED, d, "kernel: uid %u may not "
-	    "run %s: only root may choose a kernel other than the daemon's own "
-	    "(%s) or one that came with a snapshot", uid, kernel,
-	    daemon_config.kernel != NULL ? daemon_config.kernel : "none");
+	deny_refusal(call, &ref);
 	return false;
 }

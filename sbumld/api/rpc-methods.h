@@ -38,12 +38,6 @@ int	rpc_snapshot_restore(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_save(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_verify(struct rpc_call *, struct json_object *);
 int	rpc_store_gc(struct rpc_call *, struct json_object *);
-/*
- * Answer a failed snapshot_manifest_load (r, message msg): NoSuchSnapshot
- * for -ENOENT, else BadSnapshot with data.reason.  For every handler and
- * job that loads a manifest.
- */
-void	rpc_snapshot_load_error(struct rpc_call *call, int r, const char *msg);
 
 /* rpc-transfer.c */
 int	rpc_snapshot_export(struct rpc_call *, struct json_object *);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rpc-authz.h"
+#include "rpc-job.h"
 #include "rpc-methods.h"
 #include "snapshot.h"
 #include "server.h"
@@ -124,7 +125,8 @@ rpc_snapshot_export(struct rpc_call *call, struct json_object *params)
 {
 	struct transfer_params	p = { 0 };
 	struct transfer_target	t;
-	int			r;
+	struct snapshot_caller	caller;
+	struct snapshot_job_cb	cb;
 
 	if (rpc_parse_params(call, params, transfer_table, &p) < 0)
 		return 0;
@@ -141,9 +143,11 @@ rpc_snapshot_export(struct rpc_call *call, struct json_object *params)
 	    !transfer_authz(call, &p, p.base, AUTHZ_VIEW) ||
 	    transfer_target(call, &p, &t, true) < 0)
 		return 0;
-	r = snapshot_export_start(call, p.snapshot, p.base, &t);
+	rpc_job_caller(call, &caller);
+	rpc_job_cb(call, &cb);
+	snapshot_export_start(p.snapshot, p.base, &t, &caller, &cb);
 	closefd(&t.fd);
-	return r;
+	return RPC_DEFERRED;
 }
 
 int
@@ -151,7 +155,8 @@ rpc_snapshot_import(struct rpc_call *call, struct json_object *params)
 {
 	struct transfer_params	p = { 0 };
 	struct transfer_target	t;
-	int			r;
+	struct snapshot_caller	caller;
+	struct snapshot_job_cb	cb;
 
 	if (rpc_parse_params(call, params, transfer_table, &p) < 0)
 		return 0;
@@ -168,7 +173,9 @@ rpc_snapshot_import(struct rpc_call *call, struct json_object *params)
 	    !transfer_authz_path(call, &p, p.snapshot) ||
 	    transfer_target(call, &p, &t, false) < 0)
 		return 0;
-	r = snapshot_import_start(call, p.snapshot, p.base, &t);
+	rpc_job_caller(call, &caller);
+	rpc_job_cb(call, &cb);
+	snapshot_import_start(p.snapshot, p.base, &t, &caller, &cb);
 	closefd(&t.fd);
-	return r;
+	return RPC_DEFERRED;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * snapshot.delete's file work (snapshot-delete.h).  A path snapshot lives in
+ * The delete job and the store's garbage collection (snapshot-delete.h),
+ * both in the worker pool.  A path snapshot lives in
  * a directory the client named, which may be anything: only a directory that
  * provably holds an sbuml snapshot is touched, and only the files a save or
  * an import creates in it are removed, each by name from a directory fd
@@ -17,10 +18,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "snapshot.h"
+#include "snapshot-chunks.h"
 #include "snapshot-delete.h"
+#include "snapshot-job.h"
 #include "snapshot-owner.h"
+#include "store.h"
 #include "util.h"
+#include "worker.h"
 
 /* Same bound as the manifest loader's. */
 #define DELETE_MANIFEST_MAX	(64 * 1024 * 1024)
@@ -301,4 +307,183 @@ snapshot_delete_files(const char *dir, int dfd, struct json_object *man,
 out:
 	free(d);
 	return r;
+}
+
+/* --- The delete and gc jobs --- */
+
+/*
+ * Mark and sweep the chunk store.  Sets *ret (caller owns) to the result
+ * object {"chunks", "bytes"} or {"deferred": reason}.  0 or -errno, message
+ * in err.
+ */
+static int
+collect_garbage(struct json_object **ret, char *err, size_t errlen)
+{
+	struct store	*s;
+	char		*root = snapshot_store_root(), *named = snapshot_named_root();
+	uint64_t	 chunks = 0, bytes = 0;
+	int		 r;
+
+	*ret = json_object_new_object();
+	s = store_open(root, err, errlen);
+	r = s == NULL ? -EIO : store_gc(s, named, snapshot_dir_hashes, &chunks,
+	    &bytes, err, errlen);
+	if (r == 0) {
+		json_object_object_add(*ret, "chunks", json_object_new_int64((int64_t)chunks));
+		json_object_object_add(*ret, "bytes", json_object_new_int64((int64_t)bytes));
+		log_info("store: %llu chunks (%llu bytes) freed",
+		    (unsigned long long)chunks, (unsigned long long)bytes);
+	} else if (r == -EBUSY)
+		json_object_object_add(*ret, "deferred", json_object_new_string(err));
+	store_free(s);
+	free(root);
+	free(named);
+	return r;
+}
+
+/*
+ * In the worker: remove the snapshot if it provably is one, and only the
+ * files sbuml made in it (snapshot-delete.h); unregister a format 2 one
+ * from the store first (a crash after that leaves chunks for the next gc).
+ */
+static void
+delete_worker(void *arg)
+{
+	struct snapshot_pool_job *job = arg;
+	struct json_object	*man;
+	struct store		*s;
+	char			 err[1024], *root;
+	int			 dfd, r;
+
+	if ((r = snapshot_delete_check(job->dir, &dfd, &man, err, sizeof(err))) < 0) {
+		if (r == -ENOENT)
+			snapshot_pool_job_fail(job, SNAPSHOT_JOB_E_NO_SUCH_SNAPSHOT,
+			    NULL, "%s", err);
+		else if (r == -EBADMSG || r == -ENOTEMPTY)
+			snapshot_pool_job_fail(job, SNAPSHOT_JOB_E_BAD_SNAPSHOT,
+			    snapshot_job_reason(err), "%s is not an sbuml snapshot: "
+			    "%s; not deleting it", job->dir, err);
+		else
+			snapshot_pool_job_fail(job, SNAPSHOT_JOB_E_IO,
+			    snapshot_job_reason(err), "%s: %s", job->dir, err);
+		return;
+	}
+	job->chunked = snapshot_manifest_version(man) == SNAPSHOT_VERSION;
+	if (job->chunked) {
+		root = snapshot_store_root();
+		if ((s = store_open(root, err, sizeof(err))) != NULL) {
+			(void)store_ref_del(s, job->dir);
+			s = store_free(s);
+		}
+		free(root);
+	}
+	r = snapshot_delete_files(job->dir, dfd, man, err, sizeof(err));
+	(void)close(dfd);
+	json_object_put(man);
+	if (r < 0) {
+		snapshot_pool_job_fail(job, SNAPSHOT_JOB_E_IO,
+		    snapshot_job_reason(err), "cannot remove %s: %s", job->dir, err);
+		return;
+	}
+	job->res = json_object_new_object();
+	json_object_object_add(job->res, "deleted", json_object_new_string(job->name));
+}
+
+/* In the worker: mark and sweep; res gets "freed" (delete) or is the result (gc). */
+static void
+gc_worker(void *arg)
+{
+	struct snapshot_pool_job *job = arg;
+	struct json_object	*gc;
+	int			 r;
+
+	r = collect_garbage(&gc, job->msg, sizeof(job->msg));
+	if (job->res != NULL) {
+		/* After a delete: a failed gc is only logged, the next one frees. */
+		json_object_object_add(job->res, "freed", gc);
+		job->err = r < 0 && r != -EBUSY ? -1 : 0;
+		return;
+	}
+	if (r == 0) {
+		job->res = gc;
+		return;
+	}
+	json_object_put(gc);
+	job->err = r == -EBUSY ? SNAPSHOT_JOB_E_BAD_STATE : SNAPSHOT_JOB_E_IO;
+}
+
+/* After a delete's gc: log its failure, report the delete. */
+static void
+delete_gc_done(void *arg)
+{
+	struct snapshot_pool_job *job = arg;
+
+	if (job->err == -1)
+		log_warnx("store: %s, ignoring", job->msg);
+	job->err = 0;
+	snapshot_pool_job_end(job);
+}
+
+/* Why a gc cannot run now, or NULL.  On the loop. */
+static const char *
+gc_blocked(void)
+{
+	if (store_writers_active())
+		return "a save or an import is writing to the chunk store; collect "
+		    "garbage after it";
+	if (store_readers_active() || worker_store_busy())
+		return "a job is reading the chunk store (an export, restore, "
+		    "verify, info, check, list or delete); collect garbage after it";
+	return NULL;
+}
+
+/* The delete is done: report, collecting garbage first for a format 2 one. */
+static void
+delete_done(void *arg)
+{
+	struct snapshot_pool_job *job = arg;
+	struct worker_opts	 o = { snapshot_job_owner(&job->cb),
+				       WORKER_STORE_EXCLUSIVE };
+	struct json_object	*d;
+	const char		*busy;
+
+	if (job->res == NULL || !job->chunked) {
+		if (job->res != NULL)
+			log_info("snapshot %s deleted", job->dir);
+		snapshot_pool_job_end(job);
+		return;
+	}
+	log_info("snapshot %s deleted", job->dir);
+	if ((busy = gc_blocked()) == NULL &&
+	    worker_submit(&o, gc_worker, delete_gc_done, job, NULL) == 0)
+		return;
+	/* The snapshot is gone either way: the next delete or store.gc frees. */
+	d = json_object_new_object();
+	json_object_object_add(d, "deferred", json_object_new_string(busy != NULL ?
+	    busy : "too many jobs; run store.gc later"));
+	json_object_object_add(job->res, "freed", d);
+	snapshot_pool_job_end(job);
+}
+
+void
+snapshot_delete_start(const char *name, const char *dir,
+    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
+{
+	snapshot_pool_job_submit(snapshot_pool_job_new(caller, name, dir, cb),
+	    WORKER_STORE_SHARED, delete_worker, delete_done);
+}
+
+void
+snapshot_gc_start(const struct snapshot_caller *caller,
+    const struct snapshot_job_cb *cb)
+{
+	const char *busy;
+
+	/* A gc never waits behind other store jobs: it is refused, as before. */
+	if ((busy = gc_blocked()) != NULL) {
+		snapshot_job_fail(cb, SNAPSHOT_JOB_E_BAD_STATE, NULL, "%s", busy);
+		return;
+	}
+	snapshot_pool_job_submit(snapshot_pool_job_new(caller, NULL, NULL, cb),
+	    WORKER_STORE_EXCLUSIVE, gc_worker, snapshot_pool_job_end);
 }

@@ -1,14 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Deleting a snapshot's files (snapshot-delete.c): only from a directory
- * that provably holds an sbuml snapshot, only the files sbuml created there.
- * Both run in a worker thread (they touch no daemon state).
+ * Deleting a snapshot (snapshot-delete.c): only from a directory that
+ * provably holds an sbuml snapshot, only the files sbuml created there; and
+ * collecting the chunk store's garbage.  The work runs in the worker pool.
  */
 #ifndef SBUMLD_SNAPSHOT_DELETE_H
 #define SBUMLD_SNAPSHOT_DELETE_H
 
 #include <stddef.h>
 #include <json-c/json.h>
+
+#include "snapshot-job.h"
+
+/*
+ * The delete job: the snapshot name (as the caller gave it) resolved to dir
+ * and authorised.  Removes it (unregistering a format 2 one from the store
+ * first), then collects the store's garbage if it can: cb->done gets
+ * {"deleted": name, "freed": {"chunks", "bytes"} or {"deferred": why}}.
+ */
+void	snapshot_delete_start(const char *name, const char *dir,
+	    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb);
+/*
+ * The store's garbage collection (mark and sweep, alone with the store):
+ * {"chunks", "bytes"} freed, or BadState at once while another job uses
+ * the store.
+ */
+void	snapshot_gc_start(const struct snapshot_caller *caller,
+	    const struct snapshot_job_cb *cb);
 
 /*
  * Open dir (no symlink) and check that it is an sbuml snapshot: its

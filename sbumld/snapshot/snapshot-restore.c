@@ -39,19 +39,19 @@
 #include "log.h"
 #include "machine.h"
 #include "machine-config.h"
-#include "rpc.h"
-#include "rpc-authz.h"
-#include "rpc-methods.h"
 #include "snapshot.h"
 #include "snapshot-physmem.h"
+#include "snapshot-job.h"
+#include "snapshot-kernel.h"
 #include "snapshot-restore.h"
+#include "snapshot-restore-prepare.h"
 #include "uml.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
 
 struct restore_job {
-	struct rpc_call		*call;
+	struct snapshot_job_cb	 cb;
 	struct machine		*m;	/* NULL: the daemon shut down under us */
 	struct machine_job	 slot;	/* held while materialising */
 	char			*snapshot;
@@ -74,7 +74,6 @@ struct restore_job {
 static void
 restore_job_free(struct restore_job *job)
 {
-	rpc_call_unref(job->call);
 	if (job->capdir != NULL)
 		(void)fs_remove_tree(job->capdir);
 	closefd(&job->physmem_fd);
@@ -87,260 +86,11 @@ restore_job_free(struct restore_job *job)
 	free(job);
 }
 
-/* Get string member key of o, or NULL. */
-static const char *
-get_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/* Answer with an error object carrying data.reason. */
+/* Fail with an error whose data.reason is its message. */
 static void
-answer_reason(struct rpc_call *call, int code, const char *reason)
+fail_reason(const struct snapshot_job_cb *cb, int code, const char *reason)
 {
-	rpc_error_data(call, code, rpc_reason(reason), "%s", reason);
-}
-
-/* A build-id as the manifest gives it: lower-case hex (it names a file). */
-static bool
-valid_build_id(const char *id)
-{
-	for (const char *p = id; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return false;
-	return true;
-}
-
-/*
- * Materialise the kernel binary stored with a format 2 snapshot (manifest
- * member k, build-id want) as <store>/kernels/<want>, checking every chunk,
- * unless it is there already.  0 and *ret (caller frees), -EBADMSG for a
- * corrupt or missing chunk, or another -errno; message in err.
- */
-static int
-kernel_from_store(struct json_object *k, const char *want, char **ret,
-    char *err, size_t errlen)
-{
-	struct store	*s;
-	char		*root = snapshot_store_root(), *dir, *path, *tmp, id[160];
-	int		 fd, r;
-
-	if (!valid_build_id(want)) {
-		snprintf(err, errlen, "the manifest's kernel build-id is malformed");
-		free(root);
-		return -EBADMSG;
-	}
-	dir = xasprintf("%s/kernels", root);
-	path = xasprintf("%s/%s", dir, want);
-	if (elf_build_id(path, id, sizeof(id)) == 0 && strcmp(id, want) == 0) {
-		*ret = path;
-		free(dir);
-		free(root);
-		return 0;
-	}
-	(void)mkdir_p(dir, 0700);
-	s = store_open(root, err, errlen);
-	free(root);
-	tmp = xasprintf("%s/.%s.tmp-XXXXXX", dir, want);
-	r = s == NULL ? -EIO : 0;
-	if (r == 0 && (fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "%s: %s", tmp, strerror(-r));
-	} else if (r == 0) {
-		r = store_read_entry(s, "the kernel binary", k, fd, err, errlen);
-		if (r == 0 && (fchmod(fd, 0755) < 0 || fsync(fd) < 0)) {
-			r = -errno;
-			snprintf(err, errlen, "%s: %s", tmp, strerror(-r));
-		}
-		close(fd);
-		if (r == 0 && rename(tmp, path) < 0) {
-			r = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(-r));
-		}
-		if (r < 0)
-			(void)unlink(tmp);
-	}
-	if (r == 0 && (elf_build_id(path, id, sizeof(id)) < 0 || strcmp(id, want) != 0)) {
-		snprintf(err, errlen, "the kernel binary stored with the snapshot "
-		    "does not have build-id %s", want);
-		r = -EBADMSG;
-	}
-	store_free(s);
-	free(tmp);
-	free(dir);
-	if (r == 0) {
-		log_info("kernel %s materialised from the chunk store as %s", want, path);
-		*ret = path;
-	} else
-		free(path);
-	return r;
-}
-
-/*
- * Check, without writing anything, that the kernel binary stored with a
- * format 2 snapshot (manifest member k) is whole and has build-id want:
- * either <store>/kernels/<want> is there already (*ret_src
- * SNAPSHOT_KERNEL_STORE), or the chunks decompress, hash right and make a
- * binary of that build (SNAPSHOT_KERNEL_CHUNKS; checked in a memfd, so a
- * check leaves the store as it was).  *ret is the path a restore uses
- * (caller frees).  0, -EBADMSG or another -errno; message in err.
- */
-static int
-kernel_in_store(struct json_object *k, const char *want, char **ret,
-    enum snapshot_kernel_source *ret_src, char *err, size_t errlen)
-{
-	struct store	*s;
-	char		*root = snapshot_store_root(), *path, *fdpath = NULL, id[160];
-	int		 fd = -1, r;
-
-	if (!valid_build_id(want)) {
-		snprintf(err, errlen, "the manifest's kernel build-id is malformed");
-		free(root);
-		return -EBADMSG;
-	}
-	path = xasprintf("%s/kernels/%s", root, want);
-	if (elf_build_id(path, id, sizeof(id)) == 0 && strcmp(id, want) == 0) {
-		*ret = path;
-		*ret_src = SNAPSHOT_KERNEL_STORE;
-		free(root);
-		return 0;
-	}
-	s = store_open(root, err, errlen);
-	free(root);
-	r = s == NULL ? -EIO : 0;
-	if (r == 0 && (fd = memfd_create("sbuml-kernel-check", MFD_CLOEXEC)) < 0) {
-		r = -errno;
-		snprintf(err, errlen, "memfd_create: %s", strerror(-r));
-	}
-	if (r == 0)
-		r = store_read_entry(s, "the kernel binary", k, fd, err, errlen);
-	if (r == 0) {
-		fdpath = xasprintf("/proc/self/fd/%d", fd);
-		if (elf_build_id(fdpath, id, sizeof(id)) < 0 || strcmp(id, want) != 0) {
-			snprintf(err, errlen, "the kernel binary stored with the "
-			    "snapshot does not have build-id %s", want);
-			r = -EBADMSG;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	free(fdpath);
-	store_free(s);
-	if (r < 0) {
-		free(path);
-		return r;
-	}
-	*ret = path;
-	*ret_src = SNAPSHOT_KERNEL_CHUNKS;
-	return 0;
-}
-
-int
-snapshot_kernel_find(struct json_object *man, bool materialise, char **ret,
-    enum snapshot_kernel_source *ret_src, char *err, size_t errlen)
-{
-	struct json_object		*k, *mach, *chunks;
-	const char			*want, *cands[2];
-	char				 id[160];
-	enum snapshot_kernel_source	 src = SNAPSHOT_KERNEL_INSTALLED;
-	int				 r;
-
-	if (!json_object_object_get_ex(man, "kernel", &k) ||
-	    (want = get_str(k, "build_id")) == NULL || *want == '\0') {
-		snprintf(err, errlen, "the manifest records no kernel build-id");
-		return -EBADMSG;
-	}
-	cands[0] = json_object_object_get_ex(man, "machine", &mach) ?
-	    get_str(mach, "kernel") : NULL;
-	cands[1] = daemon_config.kernel;
-	for (size_t i = 0; i < 2; i++) {
-		if (cands[i] == NULL || elf_build_id(cands[i], id, sizeof(id)) < 0)
-			continue;
-		if (strcmp(id, want) == 0) {
-			*ret = xstrdup(cands[i]);
-			if (ret_src != NULL)
-				*ret_src = src;
-			return 0;
-		}
-	}
-	if (json_object_object_get_ex(k, "chunks", &chunks)) {
-		if (!materialise)
-			return kernel_in_store(k, want, ret, ret_src != NULL ?
-			    ret_src : &src, err, errlen);
-		r = kernel_from_store(k, want, ret, err, errlen);
-		if (r == 0 && ret_src != NULL)
-			*ret_src = SNAPSHOT_KERNEL_STORE;
-		return r;
-	}
-	snprintf(err, errlen, "the snapshot was written by kernel build %s, and "
-	    "neither %s nor %s is that build: install the kernel it was saved with",
-	    want, cands[0] ? cands[0] : "(none)", cands[1]);
-	return -ENOEXEC;
-}
-
-/* The new machine's configuration from the manifest's "machine" section. */
-static int
-config_from_manifest(struct json_object *man, const char *kernel,
-    struct machine_config *cfg, char *err, size_t errlen)
-{
-	struct json_object	*mach, *v, *disks;
-	const char		*image;
-
-	memset(cfg, 0, sizeof(*cfg));
-	if (!json_object_object_get_ex(man, "machine", &mach) ||
-	    (image = get_str(mach, "image")) == NULL ||
-	    !json_object_object_get_ex(mach, "mem_mb", &v) ||
-	    !json_object_object_get_ex(mach, "disks", &disks) ||
-	    !json_object_is_type(disks, json_type_array) ||
-	    json_object_array_length(disks) > UML_MAX_DISKS) {
-		snprintf(err, errlen, "the manifest's machine section is malformed");
-		return -EBADMSG;
-	}
-	cfg->image = xstrdup(image);
-	cfg->kernel = xstrdup(kernel);
-	cfg->cmdline = xstrdup(get_str(mach, "cmdline") ? get_str(mach, "cmdline") : "");
-	cfg->mem_mb = (unsigned int)json_object_get_int(v);
-	for (size_t i = 0; i < json_object_array_length(disks); i++)
-		cfg->disks[cfg->ndisks++] = xstrdup(json_object_get_string(
-		    json_object_array_get_idx(disks, i)));
-	/* The overlays refer to their base images by path: those must be here. */
-	for (size_t i = 0; i <= cfg->ndisks; i++) {
-		const char *p = i == 0 ? cfg->image : cfg->disks[i - 1];
-
-		if (access(p, R_OK) < 0) {
-			snprintf(err, errlen, "base image %s of the snapshot is not "
-			    "readable here: %s", p, strerror(errno));
-			machine_config_clear(cfg);
-			return -ENOENT;
-		}
-	}
-	return 0;
-}
-
-/* Copy capture/disk<N> to the machine's disk<N>.cow for every saved disk. */
-static int
-copy_disks(const char *snapdir, const char *mdir, size_t ndisks, char *err,
-    size_t errlen)
-{
-	for (size_t i = 0; i <= ndisks; i++) {
-		char	*src = xasprintf("%s/%s/disk%zu", snapdir, SNAPSHOT_CAPTURE, i);
-		char	*dst = xasprintf("%s/disk%zu.cow", mdir, i);
-		int	 r = fs_copy_file(src, dst, 0600);
-
-		if (r < 0)
-			snprintf(err, errlen, "cannot copy %s to %s: %s", src, dst,
-			    strerror(-r));
-		free(src);
-		free(dst);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	snapshot_job_fail(cb, code, snapshot_job_reason(reason), "%s", reason);
 }
 
 /* N for a captured file name "disk<N>", else -1. */
@@ -540,12 +290,12 @@ refusal_reason(struct machine *m, char *buf, size_t len)
 	json_object_put(tail);
 }
 
-/* The final answer: the machine object. */
+/* The result: the machine object. */
 static void
 restore_reply(struct restore_job *job)
 {
 	log_info("%s: restored from %s", machine_name(job->m), job->snapshot);
-	rpc_reply(job->call, machine_to_json(job->m));
+	job->cb.done(0, machine_to_json(job->m), NULL, job->cb.ctx);
 	restore_job_free(job);
 }
 
@@ -556,7 +306,8 @@ restore_settle_cb(struct machine *m, int err, const char *msg, void *arg)
 	struct restore_job *job = arg;
 
 	if (err < 0) {
-		rpc_error(job->call, RPC_E_BOOT_FAILED, "%s was restored, but %s "
+		snapshot_job_fail(&job->cb, SNAPSHOT_JOB_E_BOOT_FAILED, NULL, "%s "
+		    "was restored, but %s "
 		    "failed: %s", machine_name(m), job->cont ? "resuming" : "pausing", msg);
 		restore_job_free(job);
 		return;
@@ -584,12 +335,14 @@ restore_started_cb(struct machine *m, int err, const char *msg, void *arg)
 		log_warnx("%s: restore failed: %s (%s)", machine_name(m), reason, msg);
 		if (machine_state_is_live(machine_state(m))) {
 			/* Answered, then died: keep it for the post-mortem. */
-			rpc_error(job->call, RPC_E_BOOT_FAILED, "%s: %s", machine_name(m), reason);
+			snapshot_job_fail(&job->cb, SNAPSHOT_JOB_E_BOOT_FAILED, NULL,
+			    "%s: %s", machine_name(m), reason);
 		} else {
 			if ((r = machine_delete(m, derr, sizeof(derr))) < 0)
 				log_warnx("restore: cannot remove the failed machine: %s", derr);
-			answer_reason(job->call, strstr(reason, "refused") ?
-			    RPC_E_INCOMPATIBLE : RPC_E_BOOT_FAILED, reason);
+			fail_reason(&job->cb, strstr(reason, "refused") ?
+			    SNAPSHOT_JOB_E_INCOMPATIBLE : SNAPSHOT_JOB_E_BOOT_FAILED,
+			    reason);
 		}
 		restore_job_free(job);
 		return;
@@ -606,14 +359,15 @@ restore_started_cb(struct machine *m, int err, const char *msg, void *arg)
 		return;
 	}
 	if (r < 0) {
-		rpc_error(job->call, RPC_E_BOOT_FAILED, "%s was restored but cannot be "
+		snapshot_job_fail(&job->cb, SNAPSHOT_JOB_E_BOOT_FAILED, NULL, "%s "
+		    "was restored but cannot be "
 		    "%s: %s", machine_name(m), job->cont ? "resumed" : "paused",
 		    strerror(-r));
 		restore_job_free(job);
 	}
 }
 
-/* Remove the half-made machine and answer with the error. */
+/* Remove the half-made machine and report the error. */
 static void
 restore_fail(struct restore_job *job, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -628,10 +382,11 @@ restore_fail(struct restore_job *job, int code, const char *fmt, ...)
 	va_end(ap);
 	if (job->m != NULL && machine_delete(job->m, derr, sizeof(derr)) < 0)
 		log_warnx("restore: cannot remove the failed machine: %s", derr);
-	if (code == RPC_E_BAD_SNAPSHOT || code == RPC_E_INCOMPATIBLE)
-		answer_reason(job->call, code, msg);
+	if (code == SNAPSHOT_JOB_E_BAD_SNAPSHOT ||
+	    code == SNAPSHOT_JOB_E_INCOMPATIBLE)
+		fail_reason(&job->cb, code, msg);
 	else
-		rpc_error(job->call, code, "%s", msg);
+		snapshot_job_fail(&job->cb, code, NULL, "%s", msg);
 	restore_job_free(job);
 }
 
@@ -648,7 +403,7 @@ restore_launch(struct restore_job *job)
 	    job, err, sizeof(err));
 	free(capture);
 	if (r < 0) {
-		restore_fail(job, RPC_E_BOOT_FAILED, "%s", err);
+		restore_fail(job, SNAPSHOT_JOB_E_BOOT_FAILED, "%s", err);
 		return;
 	}
 	/* The kernel has its own descriptor of the guest memory now. */
@@ -688,8 +443,8 @@ restore_materialised(void *arg)
 	    machine_name(job->m), (unsigned long long)job->us,
 	    job->adopt ? " (guest memory in a memfd)" : "");
 	if (job->r < 0) {
-		restore_fail(job, job->r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
-		    job->r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED : RPC_E_IO_ERROR,
+		restore_fail(job, job->r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT :
+		    job->r == -ENOSPC ? SNAPSHOT_JOB_E_LIMIT_EXCEEDED : SNAPSHOT_JOB_E_IO,
 		    "%s", job->err);
 		return;
 	}
@@ -716,7 +471,7 @@ restore_materialise_start(struct restore_job *job)
 	job->slot.on_exit = restore_slot_exit;
 	job->slot.arg = job;
 	if ((r = machine_job_reserve(job->m, &job->slot)) < 0) {
-		restore_fail(job, RPC_E_BAD_STATE, "%s is busy: %s",
+		restore_fail(job, SNAPSHOT_JOB_E_BAD_STATE, "%s is busy: %s",
 		    machine_name(job->m), strerror(-r));
 		return;
 	}
@@ -726,14 +481,14 @@ restore_materialise_start(struct restore_job *job)
 	    job)) < 0) {
 		store_reader_end();
 		machine_job_end(job->m, &job->slot);
-		restore_fail(job, RPC_E_IO_ERROR, "cannot start a worker: %s",
+		restore_fail(job, SNAPSHOT_JOB_E_IO, "cannot start a worker: %s",
 		    strerror(-r));
 	}
 }
 
-int
-snapshot_restore_start(struct rpc_call *call, const char *snapshot,
-    const char *name, bool cont)
+void
+snapshot_restore_start(const char *snapshot, const char *name, bool cont,
+    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
 {
 	struct json_object	*man = NULL, *host;
 	struct machine_config	 cfg;
@@ -748,63 +503,60 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 
 	/* Check everything before creating anything. */
 	if (snapshot_resolve(snapshot, &dir, err, sizeof(err)) < 0) {
-		answer_reason(call, RPC_INVALID_PARAMS, err);
-		return 0;
+		fail_reason(cb, SNAPSHOT_JOB_E_INVALID_PARAMS, err);
+		return;
 	}
 	if ((r = machine_name_resolve(name, &mdir, &is_path, err, sizeof(err))) < 0) {
-		answer_reason(call, RPC_INVALID_PARAMS, err);
+		fail_reason(cb, SNAPSHOT_JOB_E_INVALID_PARAMS, err);
 		goto out;
 	}
 	if (machine_lookup(name) != NULL) {
-		rpc_error(call, RPC_E_MACHINE_EXISTS, "machine %s already exists: "
-		    "restore into a new name or path", name);
+		snapshot_job_fail(cb, SNAPSHOT_JOB_E_MACHINE_EXISTS, NULL, "machine "
+		    "%s already exists: restore into a new name or path", name);
 		goto out;
 	}
 	if ((r = snapshot_manifest_load(dir, &man, err, sizeof(err))) < 0) {
-		rpc_snapshot_load_error(call, r, err);
+		snapshot_job_fail_load(cb, r, err);
 		goto out;
 	}
 	if ((r = snapshot_kernel_find(man, true, &kernel, NULL, err,
 	    sizeof(err))) < 0) {
-		answer_reason(call, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
-		    RPC_E_INCOMPATIBLE, err);
+		fail_reason(cb, r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT :
+		    SNAPSHOT_JOB_E_INCOMPATIBLE, err);
 		goto out;
 	}
-	/* The manifest may name any installed binary of that build-id. */
-	if (!rpc_authz_kernel(call, kernel))
+	if (snapshot_restore_authz_kernel(caller, kernel, cb) < 0)
 		goto out;
 	/* What the kernel would refuse (CPU features, xstate), said now. */
 	if (!json_object_object_get_ex(man, "host", &host))
 		host = NULL;
 	if ((r = hostfacts_restorable(host, err, sizeof(err))) < 0) {
-		answer_reason(call, r == -ENOTSUP ? RPC_E_INCOMPATIBLE :
-		    RPC_INTERNAL_ERROR, err);
+		fail_reason(cb, r == -ENOTSUP ? SNAPSHOT_JOB_E_INCOMPATIBLE :
+		    SNAPSHOT_JOB_E_INTERNAL, err);
 		goto out;
 	}
 	chunked = snapshot_manifest_version(man) == SNAPSHOT_VERSION;
-	if ((r = config_from_manifest(man, kernel, &cfg, err, sizeof(err))) < 0) {
-		answer_reason(call, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
-		    RPC_E_INCOMPATIBLE, err);
+	if ((r = snapshot_restore_config(man, kernel, &cfg, err, sizeof(err))) < 0) {
+		fail_reason(cb, r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT :
+		    SNAPSHOT_JOB_E_INCOMPATIBLE, err);
 		goto out;
 	}
-	state = get_str(man, "state");
-	cfg.owner = rpc_caller_uid(call);
-	/* The overlays' base images: the caller's to read, as for a boot. */
-	if (!rpc_authz_machine_dir(call, mdir, is_path) ||
-	    !rpc_authz_images(call, cfg.image, (const char *const *)cfg.disks,
-	    cfg.ndisks)) {
+	state = snapshot_json_str(man, "state");
+	cfg.owner = snapshot_caller_uid(caller);
+	if (snapshot_restore_authz_files(caller, mdir, is_path, &cfg, cb) < 0) {
 		machine_config_clear(&cfg);
 		goto out;
 	}
 
 	if ((r = machine_create(name, &cfg, &m, err, sizeof(err))) < 0) {
 		machine_config_clear(&cfg);
-		rpc_error(call, r == -EEXIST ? RPC_E_MACHINE_EXISTS :
-		    r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED : RPC_E_IO_ERROR, "%s", err);
+		snapshot_job_fail(cb, r == -EEXIST ? SNAPSHOT_JOB_E_MACHINE_EXISTS :
+		    r == -ENOSPC ? SNAPSHOT_JOB_E_LIMIT_EXCEEDED : SNAPSHOT_JOB_E_IO,
+		    NULL, "%s", err);
 		goto out;
 	}
 	job = xcalloc(1, sizeof(*job));
-	job->call = rpc_call_ref(call);
+	job->cb = *cb;
 	job->m = m;
 	job->snapshot = xstrdup(snapshot);
 	job->dir = dir;
@@ -818,26 +570,24 @@ snapshot_restore_start(struct rpc_call *call, const char *snapshot,
 	 */
 	job->marker = xasprintf("%s/%s", machine_dir(m), MACHINE_RESTORING_FILE);
 	if ((r = write_file_atomic(job->marker, "", 0, 0600)) < 0) {
-		restore_fail(job, RPC_E_IO_ERROR, "cannot write %s: %s", job->marker,
+		restore_fail(job, SNAPSHOT_JOB_E_IO, "cannot write %s: %s", job->marker,
 		    strerror(-r));
 	} else if (chunked) {
 		job->man = json_object_get(man);
 		job->mdir = xstrdup(machine_dir(m));
 		job->adopt = uml_kernel_adopts_physmem(machine_config(m)->kernel);
 		restore_materialise_start(job);
-	} else if ((r = copy_disks(job->dir, machine_dir(m),
+	} else if ((r = snapshot_restore_copy_disks(job->dir, machine_dir(m),
 	    machine_config(m)->ndisks, err, sizeof(err))) < 0 ||
 	    (jail_active() && (r = copy_capture(job->dir, machine_dir(m),
 	    &job->capdir, err, sizeof(err))) < 0)) {
-		restore_fail(job, r == -ENOSPC ? RPC_E_LIMIT_EXCEEDED :
-		    RPC_E_IO_ERROR, "%s", err);
+		restore_fail(job, r == -ENOSPC ? SNAPSHOT_JOB_E_LIMIT_EXCEEDED :
+		    SNAPSHOT_JOB_E_IO, "%s", err);
 	} else
 		restore_launch(job);
-	r = RPC_DEFERRED;
 out:
 	json_object_put(man);
 	free(kernel);
 	free(mdir);
 	free(dir);
-	return r == RPC_DEFERRED ? RPC_DEFERRED : 0;
 }

@@ -6,37 +6,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct json_object;
-struct rpc_call;
+#include "snapshot-job.h"
 
 /*
  * Restore the snapshot named snapshot (a name or a path) as the new machine
- * name.  Everything is checked before anything is created.  Answers the call
- * itself: returns 0 when it already has, RPC_DEFERRED when the job runs.
+ * name, owned by the caller, running (cont) or paused.  Everything is
+ * checked before anything is created, the caller's rights included (the
+ * kernel it would run, the machine directory, the base images).  cb->done
+ * gets the machine object or the error (at once if nothing starts).
  */
-int	snapshot_restore_start(struct rpc_call *call, const char *snapshot,
-	    const char *name, bool cont);
-
-/* Where snapshot_kernel_find() found the kernel binary. */
-enum snapshot_kernel_source {
-	SNAPSHOT_KERNEL_INSTALLED,	/* the saved path or the daemon's kernel */
-	SNAPSHOT_KERNEL_STORE,		/* <store>/kernels/<build-id>, from the chunks */
-	SNAPSHOT_KERNEL_CHUNKS,		/* not materialised yet: the snapshot's
-					   chunks hold that build (checked) */
-};
-
-/*
- * The kernel binary a restore of the snapshot with manifest man runs: the
- * one the machine used, or the daemon's, whichever has the build-id the
- * capture was written by; else the one stored with a format 2 snapshot,
- * which materialise writes to <store>/kernels/<build-id> (a restore) and
- * !materialise only checks (snapshot.check: *ret is then the path a restore
- * would write).  0 and *ret (caller frees) and *ret_src (may be NULL);
- * -EBADMSG (malformed manifest, corrupt chunks), -ENOEXEC (no kernel of
- * that build here) or another -errno, message in err.
- */
-int	snapshot_kernel_find(struct json_object *man, bool materialise,
-	    char **ret, enum snapshot_kernel_source *ret_src, char *err,
-	    size_t errlen);
+void	snapshot_restore_start(const char *snapshot, const char *name,
+	    bool cont, const struct snapshot_caller *caller,
+	    const struct snapshot_job_cb *cb);
 
 #endif

@@ -12,8 +12,10 @@
  * back and a worker thread cuts every captured file (and the kernel binary)
  * into chunks in the per-host store (store.c), fsyncs them, and deletes the
  * raw capture; then the manifest lists the chunks.  The thread only touches
- * the job's own manifest object and its own store handle; it reports through
- * a pipe that the event loop watches.
+ * the job's own manifest object and its own store handle; the worker pool
+ * calls the job back on the event loop when it is done.  The job reports
+ * its progress and its end through the callbacks it was started with
+ * (snapshot-job.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,15 +32,13 @@
 #include <event2/event.h>
 
 #include "context.h"
-#include "events.h"
 #include "fsutil.h"
 #include "hostfacts.h"
 #include "jail.h"
 #include "log.h"
 #include "machine.h"
-#include "rpc.h"
-#include "rpc-authz.h"
 #include "snapshot.h"
+#include "snapshot-job.h"
 #include "snapshot-owner.h"
 #include "snapshot-save.h"
 #include "store.h"
@@ -49,7 +49,7 @@ struct save_job {
 	struct machine_job	 slot;
 	struct machine		*m;		/* NULL once the slot is given back */
 	char			*mname;
-	struct rpc_call		*call;
+	struct snapshot_job_cb	 cb;
 	char			*name;		/* as the user will see it */
 	char			*dir;		/* final directory */
 	char			*tmp;		/* hidden work directory */
@@ -87,7 +87,6 @@ save_job_free(struct save_job *job)
 	if (job->m != NULL)
 		machine_job_end(job->m, &job->slot);
 	json_object_put(job->manifest);
-	rpc_call_unref(job->call);
 	free(job->mname);
 	free(job->kernel);
 	free(job->name);
@@ -96,7 +95,7 @@ save_job_free(struct save_job *job)
 	free(job);
 }
 
-/* Send one job.progress notification to the caller. */
+/* Report the job's progress (a job.progress notification's params). */
 static void
 save_notify_progress(struct save_job *job, const char *phase)
 {
@@ -112,7 +111,10 @@ save_notify_progress(struct save_job *job, const char *phase)
 	json_object_object_add(p, "snapshot", json_object_new_string(job->name));
 	json_object_object_add(p, "phase", json_object_new_string(phase));
 	json_object_object_add(p, "bytes", json_object_new_int64((int64_t)bytes));
-	events_notify(rpc_call_client(job->call), "job.progress", p);
+	if (job->cb.progress != NULL)
+		job->cb.progress(job->cb.ctx, p);
+	else
+		json_object_put(p);
 }
 
 /* Timer: the kernel's writer is filling the directory. */
@@ -296,7 +298,7 @@ save_commit(struct save_job *job, struct json_object *man, char *err,
 	    job->store, err, errlen);
 }
 
-/* Answer the caller with an error, clean up the half snapshot, free the job. */
+/* Report an error, clean up the half snapshot, free the job. */
 static void
 save_finish(struct save_job *job, int code, struct json_object *data,
     const char *fmt, ...)
@@ -318,13 +320,13 @@ save_finish(struct save_job *job, int code, struct json_object *data,
 		store_writer_end();
 	job->writer = false;
 	log_warnx("%s: save failed: %s", job->mname, msg);
-	rpc_error_data(job->call, code, data, "%s", msg);
+	job->cb.done(code, data, msg, job->cb.ctx);
 	save_job_free(job);
 }
 
 static void	save_on_exit(struct machine *m, void *arg);
 
-/* The snapshot is in place: answer with the snapshot object, free the job. */
+/* The snapshot is in place: report the snapshot object, free the job. */
 static void
 save_succeed(struct save_job *job)
 {
@@ -335,14 +337,14 @@ save_succeed(struct save_job *job)
 	job->storing = false;
 	save_notify_progress(job, "done");
 	if (snapshot_manifest_load(job->dir, &manifest, msg, sizeof(msg)) < 0) {
-		rpc_error(job->call, RPC_INTERNAL_ERROR, "%s", msg);
+		job->cb.done(SNAPSHOT_JOB_E_INTERNAL, NULL, msg, job->cb.ctx);
 		save_job_free(job);
 		return;
 	}
 	result = snapshot_to_json(job->name, job->dir, manifest);
 	json_object_put(manifest);
 	log_info("%s: saved to %s", job->mname, job->dir);
-	rpc_reply(job->call, result);
+	job->cb.done(0, result, NULL, job->cb.ctx);
 	save_job_free(job);
 }
 
@@ -443,13 +445,13 @@ save_store_done(void *arg)
 
 	job->storing = false;
 	if (job->store_r < 0) {
-		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: storing the snapshot "
+		save_finish(job, SNAPSHOT_JOB_E_IO, NULL, "%s: storing the snapshot "
 		    "failed: %s", job->mname, job->store_err);
 		return;
 	}
 	r = save_commit(job, job->manifest, msg, sizeof(msg));
 	if (r < 0) {
-		save_finish(job, RPC_E_IO_ERROR, NULL, "%s", msg);
+		save_finish(job, SNAPSHOT_JOB_E_IO, NULL, "%s", msg);
 		return;
 	}
 	/* Referenced by a manifest in place: the store may be collected again. */
@@ -479,7 +481,7 @@ save_store_start(struct save_job *job, struct json_object *manifest)
 	save_notify_progress(job, "storing");
 	if ((r = worker_start(save_store_worker, save_store_done, job)) < 0) {
 		job->storing = false;
-		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: cannot start the store "
+		save_finish(job, SNAPSHOT_JOB_E_IO, NULL, "%s: cannot start the store "
 		    "worker: %s", job->mname, strerror(-r));
 	}
 }
@@ -515,24 +517,24 @@ save_done_cb(int err, const char *text, void *arg)
 		return;
 	}
 	if (err == -EREMOTEIO && strncmp(text, "refused:", 8) == 0) {
-		save_finish(job, RPC_E_NOT_SUPPORTED, rpc_reason(text + 9),
+		save_finish(job, SNAPSHOT_JOB_E_NOT_SUPPORTED, snapshot_job_reason(text + 9),
 		    "%s: cannot be saved: %s",
 		    machine_name(job->m), text + 9);
 		return;
 	}
 	if (err == -EREMOTEIO) {
 		/* The kernel names the failed step and its errno. */
-		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: the kernel failed to save: "
+		save_finish(job, SNAPSHOT_JOB_E_IO, NULL, "%s: the kernel failed to save: "
 		    "%s", machine_name(job->m), text);
 		return;
 	}
 	if (err == -ETIMEDOUT) {
-		save_finish(job, RPC_E_TIMEOUT, NULL, "%s: the save did not finish "
+		save_finish(job, SNAPSHOT_JOB_E_TIMEOUT, NULL, "%s: the save did not finish "
 		    "within %d s", machine_name(job->m), SNAPSHOT_SAVE_TIMEOUT_MS / 1000);
 		return;
 	}
 	if (err < 0) {
-		save_finish(job, RPC_E_BAD_STATE, NULL, "%s: the machine died or went "
+		save_finish(job, SNAPSHOT_JOB_E_BAD_STATE, NULL, "%s: the machine died or went "
 		    "away during the save (%s); no snapshot was written",
 		    machine_name(job->m), strerror(-err));
 		return;
@@ -540,7 +542,7 @@ save_done_cb(int err, const char *text, void *arg)
 
 	/* The capture is the daemon's now: the UML loses its hold (jail.h). */
 	if ((r = save_take_back(job)) < 0) {
-		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: cannot take the capture "
+		save_finish(job, SNAPSHOT_JOB_E_IO, NULL, "%s: cannot take the capture "
 		    "back from user %s: %s", job->tmp, JAIL_USER, strerror(-r));
 		return;
 	}
@@ -549,7 +551,7 @@ save_done_cb(int err, const char *text, void *arg)
 	json_object_put(report);
 	if (r < 0) {
 		json_object_put(manifest);
-		save_finish(job, RPC_E_IO_ERROR, NULL, "%s: cannot list the capture: %s",
+		save_finish(job, SNAPSHOT_JOB_E_IO, NULL, "%s: cannot list the capture: %s",
 		    job->tmp, strerror(-r));
 		return;
 	}
@@ -562,7 +564,7 @@ save_done_cb(int err, const char *text, void *arg)
 	r = save_commit(job, manifest, msg, sizeof(msg));
 	json_object_put(manifest);
 	if (r < 0) {
-		save_finish(job, RPC_E_IO_ERROR, NULL, "%s", msg);
+		save_finish(job, SNAPSHOT_JOB_E_IO, NULL, "%s", msg);
 		return;
 	}
 	save_succeed(job);
@@ -582,7 +584,7 @@ save_on_exit(struct machine *m, void *arg)
 	job->died = true;
 	if (job->mc_pending)
 		return;
-	save_finish(job, RPC_E_BAD_STATE, NULL, "%s: the machine died during the "
+	save_finish(job, SNAPSHOT_JOB_E_BAD_STATE, NULL, "%s: the machine died during the "
 	    "save; no snapshot was written", machine_name(m));
 }
 
@@ -649,7 +651,8 @@ save_send(struct save_job *job)
 	free(cmd);
 	job->mc_pending = r == 0;
 	if (r < 0)
-		save_finish(job, r == -EMSGSIZE ? RPC_INVALID_PARAMS : RPC_E_BAD_STATE,
+		save_finish(job, r == -EMSGSIZE ?
+		    SNAPSHOT_JOB_E_INVALID_PARAMS : SNAPSHOT_JOB_E_BAD_STATE,
 		    NULL, "%s: cannot ask the kernel to save: %s",
 		    machine_name(job->m), strerror(-r));
 }
@@ -663,9 +666,10 @@ save_delay_cb(evutil_socket_t fd, short what, void *arg)
 	save_send(arg);
 }
 
-int
-snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
-    const char *dir, bool cont, bool store)
+void
+snapshot_save_start(struct machine *m, const char *name, const char *dir,
+    bool cont, bool store, const struct snapshot_caller *caller,
+    const struct snapshot_job_cb *cb)
 {
 	struct save_job	*job;
 	struct stat	 st;
@@ -676,19 +680,21 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 	int		 r;
 
 	if (lstat(dir, &st) == 0) {
-		rpc_error(call, RPC_E_SNAPSHOT_EXISTS, "%s already exists: choose "
-		    "another snapshot name or delete it first", name);
-		return 0;
+		snapshot_job_fail(cb, SNAPSHOT_JOB_E_SNAPSHOT_EXISTS, NULL, "%s "
+		    "already exists: choose another snapshot name or delete it "
+		    "first", name);
+		return;
 	}
 	if ((other = machine_job(m)) != NULL) {
-		rpc_error(call, strcmp(other->kind, "save") == 0 ?
-		    RPC_E_SAVE_IN_PROGRESS : RPC_E_BAD_STATE,
+		snapshot_job_fail(cb, strcmp(other->kind, "save") == 0 ?
+		    SNAPSHOT_JOB_E_SAVE_IN_PROGRESS : SNAPSHOT_JOB_E_BAD_STATE, NULL,
 		    "%s: a %s is already running; wait for it to finish",
 		    machine_name(m), other->kind);
-		return 0;
+		return;
 	}
 	job = xcalloc(1, sizeof(*job));
 	job->m = m;
+	job->cb = *cb;
 	job->mname = xstrdup(machine_name(m));
 	job->store = store;
 	job->phase = "writing";
@@ -703,29 +709,28 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 	job->slot.arg = job;
 	if ((r = make_tmp_dir(dir, machine_pid(m), &job->tmp, err,
 	    sizeof(err))) < 0 ||
-	    (r = save_record_owner(job, rpc_caller_uid(call), err,
+	    (r = save_record_owner(job, snapshot_caller_uid(caller), err,
 	    sizeof(err))) < 0) {
-		rpc_error(call, RPC_E_IO_ERROR, "%s", err);
+		snapshot_job_fail(cb, SNAPSHOT_JOB_E_IO, NULL, "%s", err);
 		free(job->mname);
 		free(job->kernel);
 		free(job->name);
 		free(job->dir);
 		free(job);
-		return 0;
+		return;
 	}
 	if ((r = machine_job_begin(m, &job->slot)) < 0) {
 		(void)snapshot_workdir_remove(job->tmp);
-		rpc_error(call, RPC_E_BAD_STATE, "%s: cannot start a save now (%s)",
-		    machine_name(m), strerror(-r));
+		snapshot_job_fail(cb, SNAPSHOT_JOB_E_BAD_STATE, NULL, "%s: cannot "
+		    "start a save now (%s)", machine_name(m), strerror(-r));
 		free(job->tmp);
 		free(job->mname);
 		free(job->kernel);
 		free(job->name);
 		free(job->dir);
 		free(job);
-		return 0;
+		return;
 	}
-	job->call = rpc_call_ref(call);
 	job->progress = event_new(daemon_base, -1, EV_PERSIST, save_progress_cb, job);
 	event_add(job->progress, &tv);
 	save_notify_progress(job, "capturing");
@@ -739,5 +744,4 @@ snapshot_save_start(struct rpc_call *call, struct machine *m, const char *name,
 	} else
 		save_send(job);
 	log_info("%s: saving to %s", machine_name(m), dir);
-	return RPC_DEFERRED;
 }

@@ -5,16 +5,20 @@
 
 #include <stdbool.h>
 
+#include "snapshot-job.h"
+
 struct machine;
-struct rpc_call;
 
 /*
  * Start saving machine m (running or paused, savable) into the snapshot
  * directory dir, shown to the user as name; store: format 2 (chunk store)
- * instead of the raw capture.  Answers the call itself: returns 0 when it
- * already has (an error), RPC_DEFERRED when the job runs.
+ * instead of the raw capture; a named snapshot is recorded as the caller's.
+ * Progress goes to cb->progress ({"job": "save", "machine", "snapshot",
+ * "phase", "bytes"}), and cb->done gets the snapshot object or the error
+ * (at once if the save cannot start).
  */
-int	snapshot_save_start(struct rpc_call *call, struct machine *m,
-	    const char *name, const char *dir, bool cont, bool store);
+void	snapshot_save_start(struct machine *m, const char *name, const char *dir,
+	    bool cont, bool store, const struct snapshot_caller *caller,
+	    const struct snapshot_job_cb *cb);
 
 #endif

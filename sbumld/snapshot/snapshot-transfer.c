@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * snapshot.export and snapshot.import (snapshot-transfer.h).  The event loop
- * checks the parameters and the snapshots involved, then a worker thread does
- * the blocking part (packs, the stream's fd, fsyncs) and wakes the loop
- * through a pipe; the loop answers the call.  The worker touches no daemon
- * state, and logs nothing: the loop reports what it did.
+ * The export and import jobs (snapshot-transfer.h).  The event loop checks
+ * the parameters and the snapshots involved, then a worker of the pool
+ * (worker.h) does the blocking part (packs, the stream's fd, fsyncs); back
+ * on the loop the job reports through its done callback.  The worker
+ * touches no daemon state, and logs nothing: the loop reports what it did.
+ * The export's work is here, the import's in snapshot-import.c.
  *
  * An import writes chunks that nothing refers to until its manifest is in
  * place, so, like a save, it holds the store's writer mark from start to end
@@ -29,16 +30,13 @@
 #include "context.h"
 #include "fsutil.h"
 #include "log.h"
-#include "rpc.h"
 #include "recover.h"
-#include "rpc-authz.h"
-#include "rpc-methods.h"
 #include "snapshot.h"
-#include "snapshot-check.h"
 #include "snapshot-chunks.h"
-#include "snapshot-owner.h"
+#include "snapshot-job.h"
 #include "snapshot-stream.h"
 #include "snapshot-transfer.h"
+#include "snapshot-transfer-int.h"
 #include "store.h"
 #include "util.h"
 #include "worker.h"
@@ -46,39 +44,6 @@
 struct chunk_ref {
 	char	hex[STORE_HEX_LEN + 1];
 	size_t	len;
-};
-
-struct xfer_job {
-	struct rpc_call		*call;
-	bool			 import;
-	char			*name;		/* the snapshot as the user named it */
-	char			*dir;		/* its directory (import: once known) */
-	char			*base_name;	/* may be NULL */
-	char			 base_id[STORE_HEX_LEN + 1];	/* "" if no base */
-	struct json_object	*manifest;	/* export: the snapshot's */
-	struct json_object	*base_manifest;	/* export: the base's */
-	char			*man_text;	/* manifest.json, byte for byte */
-	size_t			 man_len;
-	int			 fd;		/* the stream */
-	int			 cancel_fd;	/* the pool's: the client went away */
-	char			*file;		/* export/import by path */
-	char			*file_tmp;	/* export by path: written here first */
-	bool			 overwrite;	/* export by path: may replace file */
-	char			*workdir;	/* import: the hidden work directory */
-	bool			 writer;	/* holds the store's writer mark */
-	bool			 reader;	/* holds the store's reader mark */
-	uid_t			 owner;		/* import: the caller (snapshot-owner.h) */
-
-
-	/* Set by the worker. */
-	int			 code;		/* 0, or the RPC error to answer */
-	char			 err[1536];
-	char			 id[STORE_HEX_LEN + 1];
-	char			 stream_base_id[STORE_HEX_LEN + 1];
-	char			*stream_base_name;
-	uint64_t		 bytes;
-	struct store_stats	 stats;		/* import: what arrived */
-	uint64_t		 chunks_sent, chunks_skipped;
 };
 
 static void
@@ -100,7 +65,6 @@ xfer_job_free(struct xfer_job *job)
 		store_reader_end();
 	json_object_put(job->manifest);
 	json_object_put(job->base_manifest);
-	rpc_call_unref(job->call);
 	free(job->name);
 	free(job->dir);
 	free(job->base_name);
@@ -110,9 +74,8 @@ xfer_job_free(struct xfer_job *job)
 	free(job);
 }
 
-/* Set the worker's error (first one wins). */
-static int __attribute__((format(printf, 4, 5)))
-job_fail(struct xfer_job *job, int r, int code, const char *fmt, ...)
+int
+snapshot_transfer_fail(struct xfer_job *job, int r, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -126,13 +89,8 @@ job_fail(struct xfer_job *job, int r, int code, const char *fmt, ...)
 }
 
 
-/*
- * The stream gives up once the client has gone if it is the client's own
- * descriptor (a pipe or socket it may never serve); a file of ours is
- * written or read to the end, as every other job runs to its end.
- */
-static int
-stream_cancel_fd(const struct xfer_job *job)
+int
+snapshot_transfer_cancel_fd(const struct xfer_job *job)
 {
 	return job->file == NULL ? job->cancel_fd : -1;
 }
@@ -167,8 +125,8 @@ collect_chunk(const char *hex, size_t len, void *arg)
 	c->refs[c->n++].len = len;
 }
 
-static void
-add_hash(const char *hex, void *arg)
+void
+snapshot_transfer_add_hash(const char *hex, void *arg)
 {
 	store_hashset_add(arg, hex);
 }
@@ -217,7 +175,7 @@ export_open_file(struct xfer_job *job)
 	if (!job->overwrite && lstat(job->file, &st) == 0) {
 		free(d);
 		free(b);
-		return job_fail(job, -EEXIST, RPC_E_IO_ERROR, "%s exists: not "
+		return snapshot_transfer_fail(job, -EEXIST, SNAPSHOT_JOB_E_IO, "%s exists: not "
 		    "replacing it (pass \"overwrite\": true to replace it)",
 		    job->file);
 	}
@@ -227,7 +185,7 @@ export_open_file(struct xfer_job *job)
 	if ((r = recover_journal_mkstemp(job->file_tmp, &job->fd)) < 0) {
 		free(job->file_tmp);
 		job->file_tmp = NULL;
-		return job_fail(job, r, RPC_E_IO_ERROR, "cannot create a file beside "
+		return snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot create a file beside "
 		    "%s: %s", job->file, strerror(-r));
 	}
 	return 0;
@@ -263,7 +221,7 @@ export_commit_file(struct xfer_job *job)
 	if (r == 0)
 		r = export_rename(job);
 	if (r < 0)
-		return job_fail(job, r, RPC_E_IO_ERROR, "cannot write %s: %s%s",
+		return snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot write %s: %s%s",
 		    job->file, strerror(-r), r == -EEXIST ? " (it appeared "
 		    "meanwhile; pass \"overwrite\": true to replace it)" : "");
 	(void)recover_journal_drop(job->file_tmp);
@@ -289,14 +247,14 @@ export_run(struct xfer_job *job)
 	s = store_open(root, err, sizeof(err));
 	free(root);
 	if (s == NULL)
-		return job_fail(job, -EIO, RPC_E_IO_ERROR, "%s", err);
+		return snapshot_transfer_fail(job, -EIO, SNAPSHOT_JOB_E_IO, "%s", err);
 	c.seen = store_hashset_new();
 	if (job->base_manifest != NULL) {
 		c.skip = store_hashset_new();
-		(void)snapshot_manifest_hashes(job->base_manifest, add_hash, c.skip);
+		(void)snapshot_manifest_hashes(job->base_manifest, snapshot_transfer_add_hash, c.skip);
 	}
 	if (snapshot_manifest_chunks(job->manifest, collect_chunk, &c) < 0) {
-		r = job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "%s: malformed chunk "
+		r = snapshot_transfer_fail(job, -EBADMSG, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "%s: malformed chunk "
 		    "list in its manifest", job->name);
 		goto out;
 	}
@@ -307,7 +265,7 @@ export_run(struct xfer_job *job)
 	test_knob_sleep("SBUMLD_TEST_EXPORT_DELAY_MS");
 	head = export_head(job, c.n);
 	text = json_object_to_json_string_ext(head, JSON_C_TO_STRING_PLAIN);
-	r = stream_write_open_cancel(job->fd, stream_cancel_fd(job), &st);
+	r = stream_write_open_cancel(job->fd, snapshot_transfer_cancel_fd(job), &st);
 	if (r == 0)
 		r = stream_put(st, STREAM_HEAD, text, strlen(text), NULL, 0);
 	json_object_put(head);
@@ -320,7 +278,7 @@ export_run(struct xfer_job *job)
 		/* Every chunk is checked on the way out: never ship a corrupt one. */
 		if ((r = store_chunk_frame(s, c.refs[i].hex, c.refs[i].len, &frame,
 		    &flen, err, sizeof(err))) < 0) {
-			job_fail(job, r, RPC_E_BAD_SNAPSHOT, "%s: %s", job->name, err);
+			snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "%s: %s", job->name, err);
 			goto out;
 		}
 		r = stream_put(st, STREAM_CHNK, c.refs[i].hex, STORE_HEX_LEN, frame, flen);
@@ -329,7 +287,7 @@ export_run(struct xfer_job *job)
 	if (r == 0)
 		r = stream_write_end(st);
 	if (r < 0) {
-		job_fail(job, r, RPC_E_IO_ERROR, "cannot write the stream: %s",
+		snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot write the stream: %s",
 		    strerror(-r));
 		goto out;
 	}
@@ -345,248 +303,6 @@ out:
 	return r;
 }
 
-/* --- Import --- */
-
-/* Check the HEAD record (len bytes) and learn the snapshot's id, name and base. */
-static int
-import_head(struct xfer_job *job, const char *text, size_t len)
-{
-	struct stream_head	 h;
-	char			 err[512];
-
-	if (stream_head_parse(text, len, &h, err, sizeof(err)) < 0)
-		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "%s", err);
-	memcpy(job->id, h.id, sizeof(job->id));
-	if (h.base_id[0] != '\0') {
-		memcpy(job->stream_base_id, h.base_id, sizeof(job->stream_base_id));
-		job->stream_base_name = xstrdup(h.base_snapshot);
-	}
-	if (job->base_id[0] != '\0' && job->stream_base_id[0] != '\0' &&
-	    strcmp(job->base_id, job->stream_base_id) != 0)
-		return job_fail(job, -EINVAL, RPC_E_INCOMPATIBLE, "the stream is a "
-		    "delta against snapshot %s (id %.16s...), not against %s (id "
-		    "%.16s...)", job->stream_base_name, job->stream_base_id,
-		    job->base_name, job->base_id);
-	if (job->dir == NULL) {
-		/* Named as on the sending host (a bare name there or its last component). */
-		if (strchr(h.snapshot, '/') != NULL ||
-		    snapshot_resolve(h.snapshot, &job->dir, err, sizeof(err)) < 0)
-			return job_fail(job, -EINVAL, RPC_E_BAD_SNAPSHOT, "the stream "
-			    "names its snapshot \"%.64s\", which is not a valid name "
-			    "here: give the snapshot parameter", h.snapshot);
-		job->name = xstrdup(h.snapshot);
-	}
-	if (access(job->dir, F_OK) == 0)
-		return job_fail(job, -EEXIST, RPC_E_SNAPSHOT_EXISTS, "snapshot %s "
-		    "exists already (at %s)", job->name, job->dir);
-	return 0;
-}
-
-/*
- * Check the MANI record: its id, and every field of the manifest (the
- * loader every snapshot goes through, snapshot-check.h); it must be format
- * 2.  Sets job->manifest and job->man_text.
- */
-static int
-import_manifest(struct xfer_job *job, const unsigned char *text, size_t len)
-{
-	struct json_object	*m;
-	char			 id[STORE_HEX_LEN + 1], err[1024];
-
-	store_sha256_hex(text, len, id);
-	if (strcmp(id, job->id) != 0)
-		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "corrupt stream: "
-		    "the manifest does not hash to the id in the header");
-	if (snapshot_manifest_parse((const char *)text, len, &m, err,
-	    sizeof(err)) < 0)
-		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "the stream's "
-		    "manifest is refused: %s", err);
-	job->manifest = m;
-	if (snapshot_manifest_version(m) != SNAPSHOT_VERSION)
-		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "the stream's "
-		    "manifest is not a format %d snapshot manifest", SNAPSHOT_VERSION);
-	job->man_text = xmalloc(len + 1);
-	memcpy(job->man_text, text, len);
-	job->man_text[len] = '\0';
-	job->man_len = len;
-	return 0;
-}
-
-/* Read the chunk records up to the end record into the store. */
-static int
-import_chunks(struct xfer_job *job, struct store *s, struct stream *st,
-    struct store_hashset *needed)
-{
-	const unsigned char	*p;
-	size_t			 len, clen;
-	char			 type[5], hex[STORE_HEX_LEN + 1], err[1024];
-	int			 r;
-
-	for (;;) {
-		if ((r = stream_get(st, type, &p, &len, err, sizeof(err))) < 0)
-			return job_fail(job, r, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT :
-			    RPC_E_IO_ERROR, "%s", err);
-		if (strcmp(type, STREAM_END) == 0)
-			return 0;
-		if (strcmp(type, STREAM_CHNK) != 0 || len <= STORE_HEX_LEN)
-			return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "corrupt "
-			    "stream: a %s record among the chunks", type);
-		memcpy(hex, p, STORE_HEX_LEN);
-		hex[STORE_HEX_LEN] = '\0';
-		if (!store_hashset_has(needed, hex))
-			return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "corrupt "
-			    "stream: chunk %.16s... is not one the snapshot uses", hex);
-		r = store_put_frame(s, hex, p + STORE_HEX_LEN, len - STORE_HEX_LEN,
-		    &clen, &job->stats, err, sizeof(err));
-		if (r == -EBADMSG)
-			return job_fail(job, r, RPC_E_BAD_SNAPSHOT, "corrupt stream: %s",
-			    err);
-		if (r < 0)
-			return job_fail(job, r, RPC_E_IO_ERROR, "cannot add chunk "
-			    "%.16s... to the chunk store: %s", hex, strerror(-r));
-	}
-}
-
-/* Every chunk the manifest needs is here now: from the stream, or the base. */
-struct missing {
-	struct store	*s;
-	uint64_t	 n;
-	char		 first[STORE_HEX_LEN + 1];
-};
-
-static void
-count_missing(const char *hex, void *arg)
-{
-	struct missing *m = arg;
-
-	if (store_has_chunk(m->s, hex))
-		return;
-	if (m->n++ == 0)
-		snprintf(m->first, sizeof(m->first), "%s", hex);
-}
-
-static int
-import_check_complete(struct xfer_job *job, struct store *s)
-{
-	struct missing		 m = { s, 0, "" };
-	char			 err[1024];
-	int			 r;
-
-	(void)snapshot_manifest_hashes(job->manifest, count_missing, &m);
-	if (m.n > 0 && job->stream_base_id[0] != '\0')
-		return job_fail(job, -ENOENT, RPC_E_INCOMPATIBLE, "the stream is a "
-		    "delta against snapshot %s (id %.16s...), and this host lacks "
-		    "%llu chunks it shares with it: import %s here first",
-		    job->stream_base_name, job->stream_base_id,
-		    (unsigned long long)m.n, job->stream_base_name);
-	if (m.n > 0)
-		return job_fail(job, -EBADMSG, RPC_E_BAD_SNAPSHOT, "the stream lacks "
-		    "%llu chunks of its snapshot (chunk %.16s... first)",
-		    (unsigned long long)m.n, m.first);
-	/*
-	 * Read every chunk back as a restore would (its size and hash), each
-	 * distinct one once, and no whole-file hash: the chunk list fixes
-	 * every byte, and hashing the zero runs would cost what the manifest
-	 * declares, not what the stream carried.
-	 */
-	r = snapshot_manifest_check_chunks(s, job->manifest, err, sizeof(err));
-	if (r < 0)
-		return job_fail(job, r, RPC_E_BAD_SNAPSHOT, "%s", err);
-	return 0;
-}
-
-/* A named snapshot appears with its owner, the importing caller. */
-static int
-import_record_owner(struct xfer_job *job, char *err, size_t errlen)
-{
-	int r;
-
-	if (strchr(job->name, '/') != NULL)
-		return 0;
-	if ((r = snapshot_owner_write(job->workdir, job->owner)) < 0)
-		snprintf(err, errlen, "cannot write %s/%s: %s", job->workdir,
-		    SNAPSHOT_OWNER_FILE, strerror(-r));
-	return r;
-}
-
-static int
-import_run(struct xfer_job *job)
-{
-	struct store		*s;
-	struct stream		*st = NULL;
-	struct store_hashset	*needed = store_hashset_new();
-	const unsigned char	*p;
-	size_t			 len;
-	char			*root = snapshot_store_root(), err[1024], type[5];
-	int			 r;
-
-	s = store_open(root, err, sizeof(err));
-	free(root);
-	if (s == NULL) {
-		r = job_fail(job, -EIO, RPC_E_IO_ERROR, "%s", err);
-		goto out;
-	}
-	if (job->file != NULL &&
-	    (job->fd = open(job->file, O_RDONLY | O_CLOEXEC)) < 0) {
-		r = job_fail(job, -errno, errno == ENOENT ? RPC_INVALID_PARAMS :
-		    RPC_E_IO_ERROR, "cannot open %s: %s", job->file, strerror(errno));
-		goto out;
-	}
-	if ((r = stream_read_open_cancel(job->fd, stream_cancel_fd(job), &st, err,
-	    sizeof(err))) < 0) {
-		job_fail(job, r, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT : RPC_E_IO_ERROR,
-		    "%s", err);
-		goto out;
-	}
-	r = stream_get(st, type, &p, &len, err, sizeof(err));
-	if (r == 0 && strcmp(type, STREAM_HEAD) != 0) {
-		snprintf(err, sizeof(err), "corrupt stream: it does not start with "
-		    "its header");
-		r = -EBADMSG;
-	}
-	if (r == 0 && (r = import_head(job, (const char *)p, len)) < 0)
-		goto out;
-	if (r == 0)
-		r = stream_get(st, type, &p, &len, err, sizeof(err));
-	if (r == 0 && strcmp(type, STREAM_MANI) != 0) {
-		snprintf(err, sizeof(err), "corrupt stream: no manifest after its header");
-		r = -EBADMSG;
-	}
-	if (r < 0) {
-		job_fail(job, r, r == -EBADMSG ? RPC_E_BAD_SNAPSHOT : RPC_E_IO_ERROR,
-		    "%s", err);
-		goto out;
-	}
-	if ((r = import_manifest(job, p, len)) < 0)
-		goto out;
-	(void)snapshot_manifest_hashes(job->manifest, add_hash, needed);
-	if ((r = import_chunks(job, s, st, needed)) < 0)
-		goto out;
-	job->bytes = stream_bytes(st);
-	if ((r = store_sync(s)) < 0) {
-		job_fail(job, r, RPC_E_IO_ERROR, "cannot sync the chunk store: %s",
-		    strerror(-r));
-		goto out;
-	}
-	if ((r = import_check_complete(job, s)) < 0)
-		goto out;
-	if ((r = snapshot_workdir_make(job->dir, &job->workdir, err, sizeof(err))) < 0 ||
-	    (r = import_record_owner(job, err, sizeof(err))) < 0 ||
-	    (r = snapshot_workdir_commit(job->workdir, job->dir, job->man_text,
-	    job->man_len, true, err, sizeof(err))) < 0) {
-		job_fail(job, r, r == -EEXIST ? RPC_E_SNAPSHOT_EXISTS : RPC_E_IO_ERROR,
-		    "%s", err);
-		goto out;
-	}
-	free(job->workdir);	/* renamed into place */
-	job->workdir = NULL;
-out:
-	stream_free(st);
-	store_hashset_free(needed);
-	store_free(s);
-	return r;
-}
-
 /* --- The job on the event loop --- */
 
 static void
@@ -595,7 +311,7 @@ xfer_worker(void *arg)
 	struct xfer_job *job = arg;
 
 	if (job->import)
-		(void)import_run(job);
+		(void)snapshot_import_run(job);
 	else
 		(void)export_run(job);
 	/* The stream is done either way: let its reader see the end now. */
@@ -660,33 +376,34 @@ xfer_done(void *arg)
 	if (job->code != 0) {
 		log_warnx("snapshot %s: %s failed: %s", job->name ? job->name : "?",
 		    what_job, job->err);
-		rpc_error_data(job->call, job->code, rpc_reason(job->err),
+		snapshot_job_fail(&job->cb, job->code, snapshot_job_reason(job->err),
 		    "%s of %s failed: %s", what_job,
 		    job->name ? job->name : "a snapshot", job->err);
 	} else if (job->import) {
 		log_info("snapshot %s imported into %s: %llu bytes, %llu new chunks",
 		    job->name, job->dir, (unsigned long long)job->bytes,
 		    (unsigned long long)job->stats.new_chunks);
-		rpc_reply(job->call, import_result(job));
+		job->cb.done(0, import_result(job), NULL, job->cb.ctx);
 	} else {
 		log_info("snapshot %s exported: %llu bytes, %llu chunks (%llu left "
 		    "out)", job->name, (unsigned long long)job->bytes,
 		    (unsigned long long)job->chunks_sent,
 		    (unsigned long long)job->chunks_skipped);
-		rpc_reply(job->call, export_result(job));
+		job->cb.done(0, export_result(job), NULL, job->cb.ctx);
 	}
 	xfer_job_free(job);
 }
 
 /*
  * Queue the job in the worker pool, counted against the client's caps; its
- * stream gives up once the client goes away.  Answers the call on failure.
+ * stream gives up once the client goes away.  Reports a failure to start.
  * Takes the job.
  */
-static int
+static void
 xfer_start(struct xfer_job *job)
 {
-	struct worker_opts	o = { rpc_call_client(job->call), WORKER_STORE_SHARED };
+	struct worker_opts	o = { snapshot_job_owner(&job->cb),
+				    WORKER_STORE_SHARED };
 	int			r;
 
 	if (job->import) {
@@ -700,25 +417,24 @@ xfer_start(struct xfer_job *job)
 	}
 	if ((r = worker_submit(&o, xfer_worker, xfer_done, job, &job->cancel_fd)) < 0) {
 		if (r == -EAGAIN)
-			rpc_error_limit_jobs(job->call);
+			job->cb.done(SNAPSHOT_JOB_E_LIMIT_JOBS, NULL, "", job->cb.ctx);
 		else
-			rpc_error_errno(job->call, RPC_E_IO_ERROR, -r, "cannot start "
-			    "a worker");
+			snapshot_job_fail_errno(&job->cb, SNAPSHOT_JOB_E_IO, r,
+			    "cannot start a worker");
 		xfer_job_free(job);
-		return 0;
 	}
-	return RPC_DEFERRED;
 }
 
 static struct xfer_job *
-xfer_job_new(struct rpc_call *call, bool import, struct transfer_target *t)
+xfer_job_new(bool import, struct transfer_target *t,
+    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
 {
 	struct xfer_job *job = xcalloc(1, sizeof(*job));
 
-	job->call = rpc_call_ref(call);
+	job->cb = *cb;
 	job->cancel_fd = -1;
 	job->import = import;
-	job->owner = rpc_caller_uid(call);
+	job->owner = snapshot_caller_uid(caller);
 	job->fd = t->fd;
 	t->fd = -1;
 	if (t->file != NULL)
@@ -730,36 +446,34 @@ xfer_job_new(struct rpc_call *call, bool import, struct transfer_target *t)
 /*
  * Resolve and load a format 2 snapshot for the loop-side checks: its
  * directory (ret_dir may be NULL), manifest, id and, if ret_text, its raw
- * manifest.json.  Answers the call on failure (param names the parameter)
- * and returns -1.
+ * manifest.json.  Reports the failure (param names the parameter) and
+ * returns -1.
  */
 static int
-load_chunked(struct rpc_call *call, const char *param, const char *name,
-    char **ret_dir, struct json_object **ret_man, char id[STORE_HEX_LEN + 1],
-    char **ret_text, size_t *ret_len)
+load_chunked(const struct snapshot_job_cb *cb, const char *param,
+    const char *name, char **ret_dir, struct json_object **ret_man,
+    char id[STORE_HEX_LEN + 1], char **ret_text, size_t *ret_len)
 {
-	struct json_object	*d;
 	char			 err[1024], *dir, *text = NULL;
 	size_t			 len;
 	int			 r;
 
 	if (snapshot_resolve(name, &dir, err, sizeof(err)) < 0) {
-		d = json_object_new_object();
-		json_object_object_add(d, "param", json_object_new_string(param));
-		rpc_error_data(call, RPC_INVALID_PARAMS, d, "%s: %s", param, err);
+		snapshot_job_fail(cb, SNAPSHOT_JOB_E_INVALID_PARAMS,
+		    snapshot_job_param(param), "%s: %s", param, err);
 		return -1;
 	}
 	if ((r = snapshot_manifest_read(dir, ret_man, &text, &len, err,
 	    sizeof(err))) < 0) {
-		rpc_snapshot_load_error(call, r, err);
+		snapshot_job_fail_load(cb, r, err);
 		free(dir);
 		return -1;
 	}
 	if (snapshot_manifest_version(*ret_man) != SNAPSHOT_VERSION) {
-		rpc_error(call, RPC_E_NOT_SUPPORTED, "%s is a format 1 (raw) snapshot; "
-		    "only snapshots in the chunk store (format 2) can be exported or "
-		    "serve as a base: save it again without --raw, or copy its "
-		    "directory with tar", name);
+		snapshot_job_fail(cb, SNAPSHOT_JOB_E_NOT_SUPPORTED, NULL, "%s is a "
+		    "format 1 (raw) snapshot; only snapshots in the chunk store "
+		    "(format 2) can be exported or serve as a base: save it again "
+		    "without --raw, or copy its directory with tar", name);
 		goto fail;
 	}
 	store_sha256_hex(text, len, id);
@@ -783,57 +497,55 @@ fail:
 
 /* The base parameter of either job: a format 2 snapshot here. */
 static int
-load_base(struct rpc_call *call, struct xfer_job *job, const char *base)
+load_base(struct xfer_job *job, const char *base)
 {
 	job->base_name = xstrdup(base);
-	return load_chunked(call, "base", base, NULL, &job->base_manifest,
+	return load_chunked(&job->cb, "base", base, NULL, &job->base_manifest,
 	    job->base_id, NULL, NULL);
 }
 
-int
-snapshot_export_start(struct rpc_call *call, const char *snapshot,
-    const char *base, struct transfer_target *to)
+void
+snapshot_export_start(const char *snapshot, const char *base,
+    struct transfer_target *to, const struct snapshot_caller *caller,
+    const struct snapshot_job_cb *cb)
 {
-	struct xfer_job *job = xfer_job_new(call, false, to);
+	struct xfer_job *job = xfer_job_new(false, to, caller, cb);
 
 	job->name = xstrdup(snapshot);
-	if (load_chunked(call, "snapshot", snapshot, &job->dir, &job->manifest,
-	    job->id, &job->man_text, &job->man_len) < 0)
-		goto fail;
-	if (base != NULL && load_base(call, job, base) < 0)
-		goto fail;
-	return xfer_start(job);
-fail:
-	xfer_job_free(job);
-	return 0;
+	if (load_chunked(cb, "snapshot", snapshot, &job->dir, &job->manifest,
+	    job->id, &job->man_text, &job->man_len) < 0 ||
+	    (base != NULL && load_base(job, base) < 0)) {
+		xfer_job_free(job);
+		return;
+	}
+	xfer_start(job);
 }
 
-int
-snapshot_import_start(struct rpc_call *call, const char *snapshot,
-    const char *base, struct transfer_target *from)
+void
+snapshot_import_start(const char *snapshot, const char *base,
+    struct transfer_target *from, const struct snapshot_caller *caller,
+    const struct snapshot_job_cb *cb)
 {
-	struct xfer_job		*job = xfer_job_new(call, true, from);
-	struct json_object	*d;
-	char			 err[1024];
+	struct xfer_job	*job = xfer_job_new(true, from, caller, cb);
+	char		 err[1024];
 
 	if (snapshot != NULL) {
 		if (snapshot_resolve(snapshot, &job->dir, err, sizeof(err)) < 0) {
-			d = json_object_new_object();
-			json_object_object_add(d, "param", json_object_new_string("snapshot"));
-			rpc_error_data(call, RPC_INVALID_PARAMS, d, "snapshot: %s", err);
+			snapshot_job_fail(cb, SNAPSHOT_JOB_E_INVALID_PARAMS,
+			    snapshot_job_param("snapshot"), "snapshot: %s", err);
 			goto fail;
 		}
 		job->name = xstrdup(snapshot);
 		if (access(job->dir, F_OK) == 0) {
-			rpc_error(call, RPC_E_SNAPSHOT_EXISTS, "snapshot %s exists "
-			    "already (at %s)", snapshot, job->dir);
+			snapshot_job_fail(cb, SNAPSHOT_JOB_E_SNAPSHOT_EXISTS, NULL,
+			    "snapshot %s exists already (at %s)", snapshot, job->dir);
 			goto fail;
 		}
 	}
-	if (base != NULL && load_base(call, job, base) < 0)
+	if (base != NULL && load_base(job, base) < 0)
 		goto fail;
-	return xfer_start(job);
+	xfer_start(job);
+	return;
 fail:
 	xfer_job_free(job);
-	return 0;
 }

@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-struct rpc_call;
+#include "snapshot-job.h"
 
 /*
  * Where the stream goes or comes from: a file descriptor the client passed
@@ -27,17 +27,22 @@ struct transfer_target {
 
 /*
  * Export snapshot (a name or path) to the target; base (may be NULL) is a
- * snapshot whose chunks are left out.  Answers the call: returns 0 when it
- * already has, RPC_DEFERRED while the job runs.
+ * snapshot whose chunks are left out.  The job counts against the caller's
+ * worker pool caps and gives up on the caller's own descriptor once the
+ * caller goes away.  cb->done gets the result or the error (at once if
+ * the job cannot start).
  */
-int	snapshot_export_start(struct rpc_call *call, const char *snapshot,
-	    const char *base, struct transfer_target *to);
+void	snapshot_export_start(const char *snapshot, const char *base,
+	    struct transfer_target *to, const struct snapshot_caller *caller,
+	    const struct snapshot_job_cb *cb);
 /*
  * Import the stream of the target as snapshot (may be NULL: the name the
- * stream carries); base (may be NULL) is the snapshot the stream must have
- * been made against, if it is a delta.  Answers the call as above.
+ * stream carries), a named one owned by the caller; base (may be NULL) is
+ * the snapshot the stream must have been made against, if it is a delta.
+ * Reports as above.
  */
-int	snapshot_import_start(struct rpc_call *call, const char *snapshot,
-	    const char *base, struct transfer_target *from);
+void	snapshot_import_start(const char *snapshot, const char *base,
+	    struct transfer_target *from, const struct snapshot_caller *caller,
+	    const struct snapshot_job_cb *cb);
 
 #endif

@@ -44,6 +44,18 @@ snapshot_named_root(void)
 	return xasprintf("%s/snapshots", daemon_config.state_dir);
 }
 
+/* Get string member key of o, or NULL. */
+const char *
+snapshot_json_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 int
 snapshot_manifest_version(struct json_object *manifest)
 {

@@ -2,8 +2,9 @@
 /*
  * Snapshots: a directory holding manifest.json and the capture the patched
  * kernel wrote (doc/snapshot-format.md).  This header is the interface of
- * snapshot.c (names, manifests, listing), snapshot-save.c (the save job) and
- * snapshot-restore.c (the restore job).
+ * snapshot.c (names, manifests, work directories); each job has its own
+ * (snapshot-save.h, snapshot-restore.h, snapshot-transfer.h,
+ * snapshot-query.h, snapshot-delete.h; snapshot-job.h for what they share).
  */
 #ifndef SBUMLD_SNAPSHOT_H
 #define SBUMLD_SNAPSHOT_H
@@ -54,6 +55,8 @@ int	snapshot_manifest_read(const char *dir, struct json_object **ret,
 char	*snapshot_store_root(void);
 /* <state-dir>/snapshots, where named snapshots live (caller frees). */
 char	*snapshot_named_root(void);
+/* String member key of o, or NULL (missing, or not a string). */
+const char *snapshot_json_str(struct json_object *o, const char *key);
 /* The manifest's format version (1 or 2; manifest already loaded). */
 int	snapshot_manifest_version(struct json_object *manifest);
 /* The snapshot object of doc/rpc.md for the snapshot in dir (caller owns), or NULL. */

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* Finding the kernel binary a snapshot restores with (snapshot-kernel.c). */
+#ifndef SBUMLD_SNAPSHOT_KERNEL_H
+#define SBUMLD_SNAPSHOT_KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <json-c/json.h>
+
+/* Where snapshot_kernel_find() found the kernel binary. */
+enum snapshot_kernel_source {
+	SNAPSHOT_KERNEL_INSTALLED,	/* the saved path or the daemon's kernel */
+	SNAPSHOT_KERNEL_STORE,		/* <store>/kernels/<build-id>, from the chunks */
+	SNAPSHOT_KERNEL_CHUNKS,		/* not materialised yet: the snapshot's
+					   chunks hold that build (checked) */
+};
+
+/*
+ * The kernel binary a restore of the snapshot with manifest man runs: the
+ * one the machine used, or the daemon's, whichever has the build-id the
+ * capture was written by; else the one stored with a format 2 snapshot,
+ * which materialise writes to <store>/kernels/<build-id> (a restore) and
+ * !materialise only checks (snapshot.check: *ret is then the path a restore
+ * would write).  0 and *ret (caller frees) and *ret_src (may be NULL);
+ * -EBADMSG (malformed manifest, corrupt chunks), -ENOEXEC (no kernel of
+ * that build here) or another -errno, message in err.
+ */
+int	snapshot_kernel_find(struct json_object *man, bool materialise,
+	    char **ret, enum snapshot_kernel_source *ret_src, char *err,
+	    size_t errlen);
+
+#endif

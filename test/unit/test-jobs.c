@@ -1,0 +1,614 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The snapshot jobs without the RPC stack (snapshot-job.h): each is started
+ * with a caller and done/progress callbacks on a real event base and worker
+ * pool, against real state directories.  A format 2 snapshot made straight
+ * in the chunk store is verified, listed, refused by a restore (no kernel
+ * of its build here), exported and imported into a second state dir, verified there, corrupted (verify reports BadSnapshot
+ * through done) and deleted; a save runs against a re-adopted machine
+ * whose mconsole is the scripted fake (test/fake/fake-mconsole.c), which
+ * refuses the capture or never gets to answer.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "../fake/fake-mconsole.h"
+#include "context.h"
+#include "log.h"
+#include "machine-config.h"
+#include "machine.h"
+#include "snapshot.h"
+#include "snapshot-delete.h"
+#include "snapshot-job.h"
+#include "snapshot-query.h"
+#include "snapshot-restore.h"
+#include "snapshot-save.h"
+#include "snapshot-transfer.h"
+#include "store.h"
+#include "uml.h"
+#include "util.h"
+
+#include "test.h"
+
+static char	dir[] = "/tmp/sjbXXXXXX";
+
+/* What a job reported. */
+struct outcome {
+	bool			 done;
+	int			 calls;
+	int			 err;
+	struct json_object	*obj;		/* result or error data */
+	char			 msg[2048];
+	int			 progress;	/* progress reports */
+	char			 phase[32];	/* the last one's phase */
+};
+
+static void
+outcome_done(int err, struct json_object *obj, const char *msg, void *ctx)
+{
+	struct outcome *o = ctx;
+
+	o->calls++;
+	o->done = true;
+	o->err = err;
+	json_object_put(o->obj);
+	o->obj = obj;
+	snprintf(o->msg, sizeof(o->msg), "%s", msg != NULL ? msg : "");
+}
+
+static void
+outcome_progress(void *ctx, struct json_object *p)
+{
+	struct outcome		*o = ctx;
+	struct json_object	*v;
+
+	o->progress++;
+	if (json_object_object_get_ex(p, "phase", &v))
+		snprintf(o->phase, sizeof(o->phase), "%s", json_object_get_string(v));
+	json_object_put(p);
+}
+
+static void
+outcome_clear(struct outcome *o)
+{
+	json_object_put(o->obj);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Callbacks that record into o; no worker pool owner (uncapped). */
+static struct snapshot_job_cb
+cb_for(struct outcome *o)
+{
+	outcome_clear(o);
+	return (struct snapshot_job_cb){ outcome_done, outcome_progress, NULL, o };
+}
+
+/* Root: what the daemon's own caller is. */
+static const struct snapshot_caller root_caller = { true, { 1, 0, 0 } };
+
+/* Run the loop until the job has reported; true if it has. */
+static bool
+wait_done(struct outcome *o)
+{
+	while (!o->done)
+		if (event_base_loop(daemon_base, EVLOOP_ONCE) < 0)
+			return false;
+	return o->calls == 1;
+}
+
+/* Member key of o as a string ("" if missing). */
+static const char *
+str_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v))
+		return "";
+	return json_object_get_string(v);
+}
+
+/* Member key of o as an integer (-1 if missing). */
+static int64_t
+int_of(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v))
+		return -1;
+	return json_object_get_int64(v);
+}
+
+/* Switch the daemon to state dir <dir>/<name>. */
+static void
+use_state(const char *name)
+{
+	free(daemon_config.state_dir);
+	daemon_config.state_dir = xasprintf("%s/%s", dir, name);
+	CHECK(mkdir_p(daemon_config.state_dir, 0700) == 0);
+	{
+		char *named = snapshot_named_root();
+
+		CHECK(mkdir_p(named, 0700) == 0);
+		free(named);
+	}
+}
+
+/*
+ * A format 2 snapshot named name in the current state dir, made the way a
+ * save's storing phase makes one: a capture file (random bytes, then a
+ * zero run) cut into the store, the manifest committed beside it.
+ */
+static void
+make_snapshot(const char *name)
+{
+	struct json_object	*man, *files, *mach, *kernel, *entry;
+	struct store		*s;
+	unsigned char		 buf[3 * STORE_CHUNK_SIZE + 100];
+	char			 err[1024], *root, *sdir, *tmp, *src;
+	const char		*text;
+	int			 fd;
+
+	memset(buf, 0, sizeof(buf));
+	CHECK(getrandom(buf, 2 * STORE_CHUNK_SIZE + 7, 0) ==
+	    2 * STORE_CHUNK_SIZE + 7);
+	src = xasprintf("%s/physmem", dir);
+	fd = open(src, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	CHECK(fd >= 0 && write_fd_all(fd, buf, sizeof(buf)) == 0);
+	close(fd);
+
+	root = snapshot_store_root();
+	s = store_open(root, err, sizeof(err));
+	CHECK(s != NULL);
+	CHECK(store_put_file(s, src, &entry, NULL, err, sizeof(err)) == 0);
+	CHECK(store_sync(s) == 0);
+	store_free(s);
+	free(root);
+	unlink(src);
+	free(src);
+	json_object_object_add(entry, "path", json_object_new_string(
+	    SNAPSHOT_CAPTURE "/physmem"));
+
+	man = json_object_new_object();
+	json_object_object_add(man, "format", json_object_new_string(SNAPSHOT_FORMAT));
+	json_object_object_add(man, "version", json_object_new_int(SNAPSHOT_VERSION));
+	json_object_object_add(man, "created", json_object_new_string("2026-01-01T00:00:00Z"));
+	mach = json_object_new_object();
+	json_object_object_add(mach, "machine", json_object_new_string("m"));
+	json_object_object_add(mach, "image", json_object_new_string("/nonexistent.img"));
+	json_object_object_add(mach, "kernel", json_object_new_string("/nonexistent"));
+	json_object_object_add(mach, "mem_mb", json_object_new_int(64));
+	json_object_object_add(mach, "cmdline", json_object_new_string(""));
+	json_object_object_add(mach, "disks", json_object_new_array());
+	json_object_object_add(man, "machine", mach);
+	json_object_object_add(man, "state", json_object_new_string("running"));
+	kernel = json_object_new_object();
+	json_object_object_add(kernel, "build_id", json_object_new_string("00"));
+	json_object_object_add(man, "kernel", kernel);
+	files = json_object_new_array();
+	json_object_array_add(files, entry);
+	json_object_object_add(man, "files", files);
+
+	CHECK(snapshot_resolve(name, &sdir, err, sizeof(err)) == 0);
+	CHECK(snapshot_workdir_make(sdir, &tmp, err, sizeof(err)) == 0);
+	text = json_object_to_json_string_ext(man, JSON_C_TO_STRING_PRETTY);
+	CHECK(snapshot_workdir_commit(tmp, sdir, text, strlen(text), true, err,
+	    sizeof(err)) == 0);
+	json_object_put(man);
+	free(tmp);
+	free(sdir);
+}
+
+/* The directory of snapshot name in the current state dir (caller frees). */
+static char *
+snap_dir(const char *name)
+{
+	char err[256], *d = NULL;
+
+	CHECK(snapshot_resolve(name, &d, err, sizeof(err)) == 0);
+	return d;
+}
+
+/* Flip a byte in the middle of every pack of the current store. */
+static int
+corrupt_packs(void)
+{
+	char		*root = snapshot_store_root(), *packs;
+	struct dirent	*de;
+	DIR		*d;
+	int		 n = 0;
+
+	packs = xasprintf("%s/packs", root);
+	free(root);
+	if ((d = opendir(packs)) == NULL) {
+		free(packs);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t		 l = strlen(de->d_name);
+		struct stat	 st;
+		unsigned char	 c;
+		char		*p;
+		int		 fd;
+
+		if (l < 5 || strcmp(de->d_name + l - 5, ".pack") != 0)
+			continue;
+		p = xasprintf("%s/%s", packs, de->d_name);
+		if ((fd = open(p, O_RDWR | O_CLOEXEC)) >= 0 && fstat(fd, &st) == 0 &&
+		    pread(fd, &c, 1, st.st_size / 2) == 1) {
+			c ^= 0x40;
+			if (pwrite(fd, &c, 1, st.st_size / 2) == 1)
+				n++;
+		}
+		if (fd >= 0)
+			close(fd);
+		free(p);
+	}
+	closedir(d);
+	free(packs);
+	return n;
+}
+
+/* verify, info and list of a good snapshot; verify of a missing one. */
+static void
+test_read_jobs(void)
+{
+	struct snapshot_job_cb	 cb;
+	struct outcome		 o = { 0 };
+	struct json_object	*arr;
+	char			*d;
+
+	use_state("a");
+	make_snapshot("s1");
+	d = snap_dir("s1");
+
+	cb = cb_for(&o);
+	snapshot_verify_start("s1", d, &root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0);
+	CHECK_STR(str_of(o.obj, "snapshot"), "s1");
+	CHECK(int_of(o.obj, "version") == SNAPSHOT_VERSION);
+	CHECK(int_of(o.obj, "files") == 1);
+	CHECK(int_of(o.obj, "bytes") == 3 * STORE_CHUNK_SIZE + 100);
+
+	cb = cb_for(&o);
+	snapshot_info_start("s1", d, &root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0);
+	CHECK_STR(str_of(o.obj, "snapshot"), "s1");
+	CHECK(int_of(o.obj, "owner") == 0);
+	CHECK(int_of(o.obj, "stored_bytes") > 0);
+
+	cb = cb_for(&o);
+	snapshot_list_start(&root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0);
+	CHECK(json_object_object_get_ex(o.obj, "snapshots", &arr) &&
+	    json_object_array_length(arr) == 1);
+	CHECK_STR(str_of(json_object_array_get_idx(arr, 0), "snapshot"), "s1");
+
+	/* A caller whose credentials are gone sees nothing. */
+	{
+		const struct snapshot_caller gone = { false, { 0, 0, 0 } };
+
+		cb = cb_for(&o);
+		snapshot_list_start(&gone, &cb);
+		CHECK(wait_done(&o));
+		CHECK(o.err == 0 && json_object_object_get_ex(o.obj, "snapshots",
+		    &arr) && json_object_array_length(arr) == 0);
+	}
+	free(d);
+
+	/*
+	 * A restore needs a kernel of the capture's build: none here, so it is
+	 * Incompatible, reported at once, and no machine is made.
+	 */
+	cb = cb_for(&o);
+	snapshot_restore_start("s1", "r1", true, &root_caller, &cb);
+	CHECK(o.done && o.err == SNAPSHOT_JOB_E_INCOMPATIBLE);
+	CHECK_STR(o.msg, "the snapshot was written by kernel build 00, and "
+	    "neither /nonexistent nor /nonexistent-kernel is that build: install "
+	    "the kernel it was saved with");
+	CHECK_STR(str_of(o.obj, "reason"), o.msg);
+	CHECK(machine_lookup("r1") == NULL);
+	cb = cb_for(&o);
+	snapshot_restore_start("s1", "../r1", true, &root_caller, &cb);
+	CHECK(o.done && o.err == SNAPSHOT_JOB_E_INVALID_PARAMS);
+
+	d = snap_dir("nope");
+	cb = cb_for(&o);
+	snapshot_verify_start("nope", d, &root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == SNAPSHOT_JOB_E_NO_SUCH_SNAPSHOT);
+	CHECK(strstr(o.msg, "nope") != NULL);
+	free(d);
+	outcome_clear(&o);
+}
+
+/*
+ * Export s1 from state dir a into a file, import it into state dir b,
+ * verify it there; then corrupt b's packs: verify fails through done;
+ * delete removes it.
+ */
+static void
+test_transfer_verify_delete(void)
+{
+	struct snapshot_job_cb	 cb;
+	struct transfer_target	 t;
+	struct outcome		 o = { 0 };
+	struct stat		 st;
+	char			*stream = xasprintf("%s/s1.stream", dir), *d;
+	char			 id[65];
+	int64_t			 chunks;
+
+	use_state("a");
+	t = (struct transfer_target){ -1, stream, false };
+	cb = cb_for(&o);
+	snapshot_export_start("s1", NULL, &t, &root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0);
+	CHECK_STR(str_of(o.obj, "snapshot"), "s1");
+	CHECK_STR(str_of(o.obj, "file"), stream);
+	chunks = int_of(o.obj, "chunks");
+	CHECK(chunks >= 3);		/* three data chunks, a zero run */
+	CHECK(stat(stream, &st) == 0 && (int64_t)st.st_size == int_of(o.obj, "bytes"));
+	snprintf(id, sizeof(id), "%s", str_of(o.obj, "id"));
+	CHECK(strlen(id) == 64);
+
+	/* Exporting over the file again is refused (no "overwrite"). */
+	t = (struct transfer_target){ -1, stream, false };
+	cb = cb_for(&o);
+	snapshot_export_start("s1", NULL, &t, &root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == SNAPSHOT_JOB_E_IO);
+	CHECK(strstr(o.msg, "export of s1 failed: ") == o.msg);
+	CHECK(strstr(str_of(o.obj, "reason"), "exists") != NULL);
+
+	/* Importing it where it exists already is refused before any work. */
+	t = (struct transfer_target){ -1, stream, false };
+	cb = cb_for(&o);
+	snapshot_import_start("s1", NULL, &t, &root_caller, &cb);
+	CHECK(o.done);			/* at once */
+	CHECK(o.err == SNAPSHOT_JOB_E_SNAPSHOT_EXISTS);
+
+	use_state("b");
+	t = (struct transfer_target){ -1, stream, false };
+	cb = cb_for(&o);
+	snapshot_import_start(NULL, NULL, &t, &root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0);
+	CHECK_STR(str_of(o.obj, "snapshot"), "s1");
+	CHECK_STR(str_of(o.obj, "id"), id);
+	CHECK(int_of(o.obj, "new_chunks") == chunks);
+
+	d = snap_dir("s1");
+	cb = cb_for(&o);
+	snapshot_verify_start("s1", d, &root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0 && int_of(o.obj, "bytes") == 3 * STORE_CHUNK_SIZE + 100);
+
+	CHECK(corrupt_packs() >= 1);
+	cb = cb_for(&o);
+	snapshot_verify_start("s1", d, &root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == SNAPSHOT_JOB_E_BAD_SNAPSHOT);
+	CHECK(strstr(o.msg, "corrupt") != NULL);
+	CHECK_STR(str_of(o.obj, "reason"), o.msg);
+
+	cb = cb_for(&o);
+	snapshot_delete_start("s1", d, &root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0);
+	CHECK_STR(str_of(o.obj, "deleted"), "s1");
+	CHECK(json_object_object_get_ex(o.obj, "freed", NULL));
+	CHECK(access(d, F_OK) == -1 && errno == ENOENT);
+
+	cb = cb_for(&o);
+	snapshot_delete_start("s1", d, &root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == SNAPSHOT_JOB_E_NO_SUCH_SNAPSHOT);
+
+	/* The store is idle now: a gc runs, and finds nothing more to free. */
+	cb = cb_for(&o);
+	snapshot_gc_start(&root_caller, &cb);
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0 && int_of(o.obj, "chunks") == 0);
+	free(d);
+	free(stream);
+	outcome_clear(&o);
+}
+
+/*
+ * A process standing in for UML: it lives in the machine's directory
+ * (what re-adoption checks) and waits to be killed.
+ */
+static pid_t
+fake_uml(const char *mdir)
+{
+	char	 link[64], got[4096];
+	pid_t	 pid;
+	ssize_t	 n;
+
+	if ((pid = fork()) == 0) {
+		if (chdir(mdir) < 0)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	CHECK(pid > 0);
+	/* Until it is there (it chdirs right after the fork). */
+	snprintf(link, sizeof(link), "/proc/%ld/cwd", (long)pid);
+	for (;;) {
+		n = readlink(link, got, sizeof(got) - 1);
+		if (n > 0) {
+			got[n] = '\0';
+			if (strcmp(got, mdir) == 0)
+				break;
+		}
+		usleep(1000);
+	}
+	return pid;
+}
+
+/* The hidden work directory of a save of name, or NULL. */
+static char *
+find_workdir(const char *name)
+{
+	char		*named = snapshot_named_root(), *prefix, *found = NULL;
+	struct dirent	*de;
+	DIR		*d;
+
+	prefix = xasprintf(".%s.partial-", name);
+	if ((d = opendir(named)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (found == NULL && strncmp(de->d_name, prefix,
+			    strlen(prefix)) == 0)
+				found = xasprintf("%s/%s", named, de->d_name);
+		closedir(d);
+	}
+	free(prefix);
+	free(named);
+	return found;
+}
+
+/*
+ * A save against the fake mconsole: a second save meanwhile is refused at
+ * once (SaveInProgress); the kernel refuses the capture: NotSupported with
+ * the kernel's reason, the work directory gone, the machine's job slot free.
+ */
+static void
+test_save(void)
+{
+	struct machine_config	 cfg = { 0 };
+	struct machine_run	 run = { 0 };
+	struct fake_mconsole	*fake;
+	struct snapshot_job_cb	 cb, cb2;
+	struct outcome		 o = { 0 }, o2 = { 0 };
+	struct machine		*m;
+	char			 err[256], *mdir, *sock, *cmd, *work, *sdir;
+	pid_t			 pid;
+	int			 fd, status;
+
+	use_state("c");
+	CHECK(machine_registry_init() == 0);
+	cfg.image = xstrdup("/nonexistent.img");
+	cfg.kernel = xstrdup("/nonexistent");
+	cfg.cmdline = xstrdup("");
+	cfg.mem_mb = 64;
+	CHECK(machine_create("vm", &cfg, &m, err, sizeof(err)) == 0);
+	mdir = xstrdup(machine_dir(m));
+	pid = fake_uml(mdir);
+
+	/* The daemon restarts and re-adopts it, running and savable. */
+	run.state = MACHINE_RUNNING;
+	run.pid = pid;
+	run.savable = true;
+	CHECK(uml_proc_starttime(pid, &run.starttime) == 0);
+	fd = open(mdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(fd >= 0 && machine_run_write(fd, &run) == 0);
+	close(fd);
+	sock = xasprintf("%s/uml", mdir);
+	CHECK(mkdir_p(sock, 0700) == 0);
+	free(sock);
+	sock = xasprintf("%s/uml/mconsole", mdir);
+	fake = fake_mconsole_new(daemon_base, sock);
+	CHECK(fake != NULL);
+	machine_registry_shutdown();
+	CHECK(machine_registry_init() == 0);
+	CHECK((m = machine_lookup("vm")) != NULL);
+	CHECK(m != NULL && machine_state(m) == MACHINE_RUNNING);
+
+	sdir = snap_dir("s2");
+	cb = cb_for(&o);
+	snapshot_save_start(m, "s2", sdir, true, true, &root_caller, &cb);
+	CHECK(!o.done);
+	CHECK(o.progress == 1 && strcmp(o.phase, "capturing") == 0);
+	CHECK(machine_job(m) != NULL);
+	work = find_workdir("s2");
+	CHECK(work != NULL);
+
+	/* The machine's one job slot is taken. */
+	cb2 = cb_for(&o2);
+	snapshot_save_start(m, "s3", "/nonexistent/s3", true, true, &root_caller,
+	    &cb2);
+	CHECK(o2.done && o2.err == SNAPSHOT_JOB_E_SAVE_IN_PROGRESS);
+	CHECK_STR(o2.msg, "vm: a save is already running; wait for it to finish");
+
+	/* The kernel got the request (sent at once) and refuses it. */
+	cmd = xasprintf("sbuml save %s/%s", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	fake_mconsole_expect1(fake, cmd, 1, "refused: the guest holds a "
+	    "device sbuml cannot save");
+	CHECK(wait_done(&o));
+	CHECK(o.err == SNAPSHOT_JOB_E_NOT_SUPPORTED);
+	CHECK_STR(o.msg, "vm: cannot be saved: the guest holds a device sbuml "
+	    "cannot save");
+	CHECK_STR(str_of(o.obj, "reason"), "the guest holds a device sbuml "
+	    "cannot save");
+	CHECK(fake_mconsole_remaining(fake) == 0);
+	CHECK(fake_mconsole_failures(fake) == 0);
+	CHECK(work != NULL && access(work, F_OK) == -1 && errno == ENOENT);
+	CHECK(access(sdir, F_OK) == -1 && errno == ENOENT);
+	CHECK(machine_job(m) == NULL);
+
+	/* An existing snapshot directory is refused before anything. */
+	cb = cb_for(&o);
+	snapshot_save_start(m, "c", daemon_config.state_dir, true, true,
+	    &root_caller, &cb);
+	CHECK(o.done && o.err == SNAPSHOT_JOB_E_SNAPSHOT_EXISTS);
+	CHECK(machine_job(m) == NULL);
+
+	machine_registry_shutdown();
+	fake_mconsole_free(fake);
+	kill(pid, SIGKILL);
+	CHECK(waitpid(pid, &status, 0) == pid);
+	free(cmd);
+	free(work);
+	free(sdir);
+	free(sock);
+	free(mdir);
+	outcome_clear(&o);
+	outcome_clear(&o2);
+}
+
+int
+main(void)
+{
+	char	*cmd;
+
+	log_init(1, getenv("TEST_VERBOSE") != NULL ? LOG_LEVEL_DEBUG :
+	    LOG_LEVEL_WARNING);
+	signal(SIGPIPE, SIG_IGN);
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	daemon_base = event_base_new();
+	daemon_config.kernel = xstrdup("/nonexistent-kernel");
+
+	test_read_jobs();
+	test_transfer_verify_delete();
+	test_save();
+
+	cmd = xasprintf("rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+	free(cmd);
+	free(daemon_config.state_dir);
+	daemon_config.state_dir = NULL;
+	free(daemon_config.kernel);
+	daemon_config.kernel = NULL;
+	event_base_free(daemon_base);
+	return test_summary();
+}
