@@ -8,6 +8,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -647,6 +648,7 @@ uml_kernel_adopts_physmem(const char *path)
 		bool		yes;
 	}			 cache[4];
 	static size_t		 next;
+	static pthread_mutex_t	 cache_lock = PTHREAD_MUTEX_INITIALIZER;
 	struct stat		 st;
 	void			*p;
 	bool			 yes;
@@ -658,26 +660,33 @@ uml_kernel_adopts_physmem(const char *path)
 		(void)close(fd);
 		return false;
 	}
+	/* Restores ask from worker threads: the cache is shared. */
+	pthread_mutex_lock(&cache_lock);
 	for (size_t i = 0; i < sizeof(cache) / sizeof(cache[0]); i++) {
 		if (cache[i].ino == st.st_ino && cache[i].dev == st.st_dev &&
 		    cache[i].size == st.st_size &&
 		    cache[i].mtime.tv_sec == st.st_mtim.tv_sec &&
 		    cache[i].mtime.tv_nsec == st.st_mtim.tv_nsec) {
+			yes = cache[i].yes;
+			pthread_mutex_unlock(&cache_lock);
 			(void)close(fd);
-			return cache[i].yes;
+			return yes;
 		}
 	}
+	pthread_mutex_unlock(&cache_lock);
 	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	(void)close(fd);
 	if (p == MAP_FAILED)
 		return false;
 	yes = memmem(p, (size_t)st.st_size, key, sizeof(key) - 1) != NULL;
 	(void)munmap(p, (size_t)st.st_size);
+	pthread_mutex_lock(&cache_lock);
 	cache[next].dev = st.st_dev;
 	cache[next].ino = st.st_ino;
 	cache[next].size = st.st_size;
 	cache[next].mtime = st.st_mtim;
 	cache[next].yes = yes;
 	next = (next + 1) % (sizeof(cache) / sizeof(cache[0]));
+	pthread_mutex_unlock(&cache_lock);
 	return yes;
 }

@@ -71,7 +71,8 @@ char	**uml_build_argv(const struct uml_launch *l);
 /*
  * Whether the kernel binary at path can adopt a physmem file
  * (sbuml_physmem_fd=): kernels that can name the option in their text.
- * Remembered per file (path, inode, size, mtime).  false if unreadable.
+ * Remembered per file (path, inode, size, mtime); safe from any thread.
+ * false if unreadable.
  */
 bool	uml_kernel_adopts_physmem(const char *path);
 void	uml_argv_free(char **argv);

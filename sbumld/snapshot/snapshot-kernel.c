@@ -98,6 +98,31 @@ kernel_from_store(struct json_object *k, const char *want, char **ret,
 }
 
 /*
+ * The path a restore materialises the kernel of build want at, without
+ * reading a chunk: *ret_src says whether it is there already.
+ */
+static int
+kernel_locate(const char *want, char **ret, enum snapshot_kernel_source *ret_src,
+    char *err, size_t errlen)
+{
+	char	*root, *path, id[160];
+
+	if (!valid_build_id(want)) {
+		snprintf(err, errlen, "the manifest's kernel build-id is malformed");
+		return -EBADMSG;
+	}
+	root = snapshot_store_root();
+	path = xasprintf("%s/kernels/%s", root, want);
+	free(root);
+	if (ret_src != NULL)
+		*ret_src = elf_build_id(path, id, sizeof(id)) == 0 &&
+		    strcmp(id, want) == 0 ? SNAPSHOT_KERNEL_STORE :
+		    SNAPSHOT_KERNEL_CHUNKS;
+	*ret = path;
+	return 0;
+}
+
+/*
  * Check, without writing anything, that the kernel binary stored with a
  * format 2 snapshot (manifest member k) is whole and has build-id want:
  * either <store>/kernels/<want> is there already (*ret_src
@@ -157,7 +182,7 @@ kernel_in_store(struct json_object *k, const char *want, char **ret,
 }
 
 int
-snapshot_kernel_find(struct json_object *man, bool materialise, char **ret,
+snapshot_kernel_find(struct json_object *man, enum snapshot_kernel_mode mode, char **ret,
     enum snapshot_kernel_source *ret_src, char *err, size_t errlen)
 {
 	struct json_object		*k, *mach, *chunks;
@@ -185,7 +210,9 @@ snapshot_kernel_find(struct json_object *man, bool materialise, char **ret,
 		}
 	}
 	if (json_object_object_get_ex(k, "chunks", &chunks)) {
-		if (!materialise)
+		if (mode == SNAPSHOT_KERNEL_LOCATE)
+			return kernel_locate(want, ret, ret_src, err, errlen);
+		if (mode == SNAPSHOT_KERNEL_CHECK)
 			return kernel_in_store(k, want, ret, ret_src != NULL ?
 			    ret_src : &src, err, errlen);
 		r = kernel_from_store(k, want, ret, err, errlen);

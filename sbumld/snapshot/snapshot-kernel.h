@@ -12,20 +12,32 @@ enum snapshot_kernel_source {
 	SNAPSHOT_KERNEL_INSTALLED,	/* the saved path or the daemon's kernel */
 	SNAPSHOT_KERNEL_STORE,		/* <store>/kernels/<build-id>, from the chunks */
 	SNAPSHOT_KERNEL_CHUNKS,		/* not materialised yet: the snapshot's
-					   chunks hold that build (checked) */
+					   chunks hold that build (checked by
+					   SNAPSHOT_KERNEL_CHECK only) */
+};
+
+/* How much snapshot_kernel_find() may do about a kernel kept in chunks. */
+enum snapshot_kernel_mode {
+	SNAPSHOT_KERNEL_LOCATE,		/* name the path only: reads no chunk
+					   (the event loop's share of a restore) */
+	SNAPSHOT_KERNEL_CHECK,		/* decompress and check, write nothing
+					   (snapshot.check) */
+	SNAPSHOT_KERNEL_MATERIALISE,	/* write <store>/kernels/<build-id>
+					   (a restore's worker) */
 };
 
 /*
  * The kernel binary a restore of the snapshot with manifest man runs: the
  * one the machine used, or the daemon's, whichever has the build-id the
- * capture was written by; else the one stored with a format 2 snapshot,
- * which materialise writes to <store>/kernels/<build-id> (a restore) and
- * !materialise only checks (snapshot.check: *ret is then the path a restore
- * would write).  0 and *ret (caller frees) and *ret_src (may be NULL);
+ * capture was written by; else the one stored with a format 2 snapshot at
+ * <store>/kernels/<build-id>, which mode says whether to write, check or
+ * only name (*ret is then the path a restore writes).  Only
+ * SNAPSHOT_KERNEL_LOCATE is bounded and cheap enough for the event loop.
+ * 0 and *ret (caller frees) and *ret_src (may be NULL);
  * -EBADMSG (malformed manifest, corrupt chunks), -ENOEXEC (no kernel of
  * that build here) or another -errno, message in err.
  */
-int	snapshot_kernel_find(struct json_object *man, bool materialise,
+int	snapshot_kernel_find(struct json_object *man, enum snapshot_kernel_mode mode,
 	    char **ret, enum snapshot_kernel_source *ret_src, char *err,
 	    size_t errlen);
 

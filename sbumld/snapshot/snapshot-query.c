@@ -217,7 +217,8 @@ check_kernel(struct json_object *man, char *detail, size_t len)
 	if (json_object_object_get_ex(man, "kernel", &k) &&
 	    json_object_object_get_ex(k, "build_id", &v))
 		id = json_object_get_string(v);
-	if ((r = snapshot_kernel_find(man, false, &path, &src, err, sizeof(err))) < 0) {
+	if ((r = snapshot_kernel_find(man, SNAPSHOT_KERNEL_CHECK, &path, &src, err,
+	    sizeof(err))) < 0) {
 		snprintf(detail, len, "%s", err);
 		return false;
 	}

@@ -6,19 +6,22 @@
  * the kernel in restore mode.  The guest then carries on exactly where it
  * was saved.  A restore the kernel refuses leaves no machine behind.
  *
- * A format 2 snapshot is first materialised from the chunk store, in a
- * worker thread (the daemon answers other calls meanwhile; the new machine's
- * job slot is held so that nobody boots or deletes it), every chunk's hash
- * checked on the way: the guest memory (physmem) into a memfd that the
- * kernel adopts as its own physmem file (sbuml_physmem_fd=, no copy; a
- * kernel without that option gets it as a file in the capture), the
- * capture's private, meta and DONE into a hidden directory
- * <state-dir>/store/tmp/restore-XXXXXX (zero runs become holes), each
- * disk<N> straight to the new machine's disk<N>.cow.  The kernel reads the
- * capture only while it starts (phase B reads private; doc/kernel.md §5),
- * so the directory is removed once the restored kernel answers, or fails.  If no installed kernel has the snapshot's build-id, the kernel
- * binary stored with the snapshot is materialised (and checked) into
- * <state-dir>/store/kernels/<build-id>.
+ * Everything that reads or writes snapshot data runs in a worker thread
+ * (the daemon answers other calls meanwhile; the new machine's job slot is
+ * held so that nobody boots or deletes it).  A format 2 snapshot is
+ * materialised from the chunk store, every chunk's hash checked on the way:
+ * the guest memory (physmem) into a memfd that the kernel adopts as its own
+ * physmem file (sbuml_physmem_fd=, no copy; a kernel without that option
+ * gets it as a file in the capture), the capture's private, meta and DONE
+ * into a hidden directory <state-dir>/store/tmp/restore-XXXXXX (zero runs
+ * become holes), each disk<N> straight to the new machine's disk<N>.cow.
+ * The kernel reads the capture only while it starts (phase B reads private;
+ * doc/kernel.md §5), so the directory is removed once the restored kernel
+ * answers, or fails.  If no installed kernel has the snapshot's build-id,
+ * the kernel binary stored with the snapshot is materialised (and checked)
+ * into <state-dir>/store/kernels/<build-id> first; the event loop only
+ * names that path.  A format 1 snapshot's disks (and, for the jailed
+ * kernel, its capture) are copied into the machine's directory.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -60,9 +63,13 @@ struct restore_job {
 	char			*marker; /* <machine dir>/restoring */
 	bool			 saved_paused;	/* the capture is in UML's stop loop */
 	bool			 cont;
-	/* Materialising (format 2), in the worker: inputs, then results. */
+	/* Preparing the files, in the worker: inputs, then results. */
 	struct json_object	*man;
 	char			*mdir;
+	bool			 chunked;	/* format 2: from the store */
+	size_t			 ndisks;	/* format 1: disks to copy */
+	bool			 kernel_from_chunks;	/* write the kernel first */
+	char			*kernel;	/* the binary the machine runs */
 	bool			 adopt;	/* physmem into a memfd the kernel adopts */
 	int			 physmem_fd;	/* -1, or that memfd */
 	int			 r;
@@ -81,6 +88,7 @@ restore_job_free(struct restore_job *job)
 	free(job->capdir);
 	free(job->marker);
 	free(job->mdir);
+	free(job->kernel);
 	free(job->dir);
 	free(job->snapshot);
 	free(job);
@@ -412,15 +420,46 @@ restore_launch(struct restore_job *job)
 	log_info("%s: restoring from %s", machine_name(job->m), job->dir);
 }
 
-/* Worker thread: materialise the snapshot's files from the store. */
+/*
+ * The kernel binary of a format 2 snapshot if this host does not have it
+ * yet, then the machine's files: from the store (format 2), or copies of
+ * the capture's disks (and, for the jailed kernel, of the capture).
+ */
+static int
+restore_prepare_files(struct restore_job *job)
+{
+	char	*kernel = NULL;
+	int	 r;
+
+	if (job->kernel_from_chunks) {
+		r = snapshot_kernel_find(job->man, SNAPSHOT_KERNEL_MATERIALISE,
+		    &kernel, NULL, job->err, sizeof(job->err));
+		free(kernel);
+		if (r < 0)
+			return r;
+	}
+	if (job->chunked) {
+		/* Read once the binary is there (it may have just been written). */
+		job->adopt = uml_kernel_adopts_physmem(job->kernel);
+		return materialise(job->man, job->mdir, job->adopt ?
+		    &job->physmem_fd : NULL, &job->capdir, job->err,
+		    sizeof(job->err));
+	}
+	if ((r = snapshot_restore_copy_disks(job->dir, job->mdir, job->ndisks,
+	    job->err, sizeof(job->err))) < 0 || !jail_active())
+		return r;
+	return copy_capture(job->dir, job->mdir, &job->capdir, job->err,
+	    sizeof(job->err));
+}
+
+/* Worker thread: the machine's files, off the event loop. */
 static void
 restore_materialise_worker(void *arg)
 {
 	struct restore_job	*job = arg;
 	uint64_t		 t0 = now_usec();
 
-	job->r = materialise(job->man, job->mdir, job->adopt ? &job->physmem_fd :
-	    NULL, &job->capdir, job->err, sizeof(job->err));
+	job->r = restore_prepare_files(job);
 	job->us = now_usec() - t0;
 	/* Materialised, kernel not started: a test kills the daemon here. */
 	test_knob_sleep("SBUMLD_TEST_RESTORE_DELAY_MS");
@@ -439,8 +478,9 @@ restore_materialised(void *arg)
 		return;
 	}
 	machine_job_end(job->m, &job->slot);
-	log_debug("%s: snapshot materialised from the store in %llu us%s",
-	    machine_name(job->m), (unsigned long long)job->us,
+	log_debug("%s: snapshot materialised %s in %llu us%s",
+	    machine_name(job->m), job->chunked ? "from the store" :
+	    "from its capture", (unsigned long long)job->us,
 	    job->adopt ? " (guest memory in a memfd)" : "");
 	if (job->r < 0) {
 		restore_fail(job, job->r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT :
@@ -497,6 +537,7 @@ snapshot_restore_start(const char *snapshot, const char *name, bool cont,
 	const char		*state;
 	char			 err[1024], *dir = NULL, *mdir = NULL;
 	char			*kernel = NULL;
+	enum snapshot_kernel_source ksrc = SNAPSHOT_KERNEL_INSTALLED;
 	bool			 chunked;
 	bool			 is_path;
 	int			 r;
@@ -519,8 +560,8 @@ snapshot_restore_start(const char *snapshot, const char *name, bool cont,
 		snapshot_job_fail_load(cb, r, err);
 		goto out;
 	}
-	if ((r = snapshot_kernel_find(man, true, &kernel, NULL, err,
-	    sizeof(err))) < 0) {
+	if ((r = snapshot_kernel_find(man, SNAPSHOT_KERNEL_LOCATE, &kernel, &ksrc,
+	    err, sizeof(err))) < 0) {
 		fail_reason(cb, r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT :
 		    SNAPSHOT_JOB_E_INCOMPATIBLE, err);
 		goto out;
@@ -572,19 +613,15 @@ snapshot_restore_start(const char *snapshot, const char *name, bool cont,
 	if ((r = write_file_atomic(job->marker, "", 0, 0600)) < 0) {
 		restore_fail(job, SNAPSHOT_JOB_E_IO, "cannot write %s: %s", job->marker,
 		    strerror(-r));
-	} else if (chunked) {
+	} else {
 		job->man = json_object_get(man);
 		job->mdir = xstrdup(machine_dir(m));
-		job->adopt = uml_kernel_adopts_physmem(machine_config(m)->kernel);
+		job->chunked = chunked;
+		job->kernel_from_chunks = ksrc == SNAPSHOT_KERNEL_CHUNKS;
+		job->ndisks = machine_config(m)->ndisks;
+		job->kernel = xstrdup(machine_config(m)->kernel);
 		restore_materialise_start(job);
-	} else if ((r = snapshot_restore_copy_disks(job->dir, machine_dir(m),
-	    machine_config(m)->ndisks, err, sizeof(err))) < 0 ||
-	    (jail_active() && (r = copy_capture(job->dir, machine_dir(m),
-	    &job->capdir, err, sizeof(err))) < 0)) {
-		restore_fail(job, r == -ENOSPC ? SNAPSHOT_JOB_E_LIMIT_EXCEEDED :
-		    SNAPSHOT_JOB_E_IO, "%s", err);
-	} else
-		restore_launch(job);
+	}
 out:
 	json_object_put(man);
 	free(kernel);
