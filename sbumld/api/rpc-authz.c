@@ -16,6 +16,7 @@
 #include "rpc-authz.h"
 #include "server.h"
 #include "snapshot.h"
+#include "snapshot-kernel.h"
 #include "snapshot-owner.h"
 #include "util.h"
 
@@ -223,14 +224,8 @@ bool
 rpc_authz_kernel(struct rpc_call *call, const char *kernel)
 {
 	struct authz_refusal	 ref = { 0 };
-	char			*root = snapshot_store_root();
-	char			*kernels = xasprintf("%s/kernels", root);
-	int			 r;
 
-	r = authz_path_kernel(rpc_caller(call), kernel, kernels, &ref);
-	free(kernels);
-	free(root);
-	if (r == 0)
+	if (snapshot_kernel_authz(rpc_caller(call), kernel, &ref) == 0)
 		return true;
 	deny_refusal(call, &ref);
 	return false;

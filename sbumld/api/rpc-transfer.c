@@ -120,22 +120,46 @@ static const struct rpc_param transfer_table[] = {
 	{ NULL, 0, 0, 0, 0, 0 },
 };
 
+typedef void (*transfer_start_fn)(const char *snapshot, const char *base,
+    struct transfer_target *t, const struct snapshot_caller *caller,
+    const struct snapshot_job_cb *cb);
+
+/* Start the export or import job; the call is answered by its done. */
+static int
+transfer_run(struct rpc_call *call, const struct transfer_params *p,
+    struct transfer_target *t, transfer_start_fn start)
+{
+	struct snapshot_caller	caller;
+	struct snapshot_job_cb	cb;
+
+	rpc_job_caller(call, &caller);
+	rpc_job_cb(call, &cb);
+	start(p->snapshot, p->base, t, &caller, &cb);
+	closefd(&t->fd);
+	return RPC_DEFERRED;
+}
+
+/* A missing or misplaced parameter, with data.param naming it. */
+static void
+transfer_param_error(struct rpc_call *call, const char *param, const char *msg)
+{
+	struct json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "param", json_object_new_string(param));
+	rpc_error_data(call, RPC_INVALID_PARAMS, d, "%s", msg);
+}
+
 int
 rpc_snapshot_export(struct rpc_call *call, struct json_object *params)
 {
 	struct transfer_params	p = { 0 };
 	struct transfer_target	t;
-	struct snapshot_caller	caller;
-	struct snapshot_job_cb	cb;
 
 	if (rpc_parse_params(call, params, transfer_table, &p) < 0)
 		return 0;
 	if (p.snapshot == NULL) {
-		struct json_object *d = json_object_new_object();
-
 		/* As rpc_parse_params words it: the table is shared with import. */
-		json_object_object_add(d, "param", json_object_new_string("snapshot"));
-		rpc_error_data(call, RPC_INVALID_PARAMS, d,
+		transfer_param_error(call, "snapshot",
 		    "Missing parameter \"snapshot\"");
 		return 0;
 	}
@@ -143,11 +167,7 @@ rpc_snapshot_export(struct rpc_call *call, struct json_object *params)
 	    !transfer_authz(call, &p, p.base, AUTHZ_VIEW) ||
 	    transfer_target(call, &p, &t, true) < 0)
 		return 0;
-	rpc_job_caller(call, &caller);
-	rpc_job_cb(call, &cb);
-	snapshot_export_start(p.snapshot, p.base, &t, &caller, &cb);
-	closefd(&t.fd);
-	return RPC_DEFERRED;
+	return transfer_run(call, &p, &t, snapshot_export_start);
 }
 
 int
@@ -155,16 +175,11 @@ rpc_snapshot_import(struct rpc_call *call, struct json_object *params)
 {
 	struct transfer_params	p = { 0 };
 	struct transfer_target	t;
-	struct snapshot_caller	caller;
-	struct snapshot_job_cb	cb;
 
 	if (rpc_parse_params(call, params, transfer_table, &p) < 0)
 		return 0;
 	if (p.overwrite) {
-		struct json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "param", json_object_new_string("overwrite"));
-		rpc_error_data(call, RPC_INVALID_PARAMS, d, "Unknown parameter "
+		transfer_param_error(call, "overwrite", "Unknown parameter "
 		    "\"overwrite\" (only snapshot.export writes a file)");
 		transfer_refused(call, &p);
 		return 0;
@@ -173,9 +188,5 @@ rpc_snapshot_import(struct rpc_call *call, struct json_object *params)
 	    !transfer_authz_path(call, &p, p.snapshot) ||
 	    transfer_target(call, &p, &t, false) < 0)
 		return 0;
-	rpc_job_caller(call, &caller);
-	rpc_job_cb(call, &cb);
-	snapshot_import_start(p.snapshot, p.base, &t, &caller, &cb);
-	closefd(&t.fd);
-	return RPC_DEFERRED;
+	return transfer_run(call, &p, &t, snapshot_import_start);
 }

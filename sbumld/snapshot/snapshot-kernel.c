@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "authz-path.h"
 #include "buildid.h"
 #include "context.h"
 #include "fsutil.h"
@@ -224,4 +225,19 @@ snapshot_kernel_find(struct json_object *man, enum snapshot_kernel_mode mode, ch
 	    "neither %s nor %s is that build: install the kernel it was saved with",
 	    want, cands[0] ? cands[0] : "(none)", cands[1]);
 	return -ENOEXEC;
+}
+
+/* May cred run kernel?  See snapshot-kernel.h. */
+int
+snapshot_kernel_authz(const struct ucred *cred, const char *kernel,
+    struct authz_refusal *ref)
+{
+	char	*root = snapshot_store_root();
+	char	*kernels = xasprintf("%s/kernels", root);
+	int	 r;
+
+	r = authz_path_kernel(cred, kernel, kernels, ref);
+	free(kernels);
+	free(root);
+	return r;
 }

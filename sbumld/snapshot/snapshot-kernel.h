@@ -41,4 +41,14 @@ int	snapshot_kernel_find(struct json_object *man, enum snapshot_kernel_mode mode
 	    char **ret, enum snapshot_kernel_source *ret_src, char *err,
 	    size_t errlen);
 
+struct ucred;
+struct authz_refusal;
+
+/*
+ * May cred run kernel (authz_path_kernel, with this daemon's store of
+ * kernels)?  0, or -EACCES with ref filled in.
+ */
+int	snapshot_kernel_authz(const struct ucred *cred, const char *kernel,
+	    struct authz_refusal *ref);
+
 #endif

@@ -15,6 +15,7 @@
 #include "fsutil.h"
 #include "machine.h"
 #include "snapshot.h"
+#include "snapshot-kernel.h"
 #include "snapshot-restore-prepare.h"
 #include "uml.h"
 #include "util.h"
@@ -35,14 +36,10 @@ snapshot_restore_authz_kernel(const struct snapshot_caller *caller, const char *
     const struct snapshot_job_cb *cb)
 {
 	struct authz_refusal	 ref = { 0 };
-	char			*root = snapshot_store_root();
-	char			*kernels = xasprintf("%s/kernels", root);
 	int			 r;
 
-	r = authz_path_kernel(snapshot_caller_cred(caller), kernel, kernels, &ref);
-	free(kernels);
-	free(root);
-	if (r < 0)
+	if ((r = snapshot_kernel_authz(snapshot_caller_cred(caller), kernel,
+	    &ref)) < 0)
 		fail_refusal(cb, &ref);
 	return r;
 }
