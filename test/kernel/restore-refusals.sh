@@ -26,12 +26,16 @@ cp -a "$WORK/cap" "$WORK/inc"; rm "$WORK/inc/DONE"
 restore inc "$WORK/inc"; refused inc "incomplete"
 # capture of another kernel build
 cp -a "$WORK/cap" "$WORK/other"
-python3 - "$WORK/other/meta" <<'PY'
+# (the build-id is stored in meta as its 40 hex digits, wherever the format
+# puts them; DONE says which they are)
+python3 - "$WORK/other/meta" "$WORK/other/DONE" <<'PY'
 import sys
-p = sys.argv[1]
-b = bytearray(open(p, 'rb').read())
-b[16:56] = b'0123456789abcdef0123456789abcdef01234567'
-open(p, 'wb').write(b)
+p, done = sys.argv[1], sys.argv[2]
+want = [l.split('=', 1)[1].strip() for l in open(done)
+        if l.startswith('build_id=')][0].encode()
+b = open(p, 'rb').read()
+assert len(want) == 40 and b.count(want) == 1, 'build-id not found once in meta'
+open(p, 'wb').write(b.replace(want, b'0123456789abcdef0123456789abcdef01234567'))
 PY
 restore other "$WORK/other"; refused other "build-id"
 # truncated memory image
