@@ -23,6 +23,7 @@
 #include "util.h"
 
 #include "test.h"
+#include "test-tmpdir.h"
 
 static char	dir[] = "/tmp/test-authz.XXXXXX";
 
@@ -271,14 +272,8 @@ test_machine_owner(void)
 int
 main(void)
 {
-	char	*cmd;
-
-	log_init(1, getenv("TEST_VERBOSE") != NULL ? LOG_LEVEL_DEBUG :
-	    LOG_LEVEL_WARNING);
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (test_tmpdir_begin(dir) < 0)
 		return (1);
-	}
 	test_policy();
 	test_snapshot_owner();
 	test_machine_owner();
@@ -286,9 +281,6 @@ main(void)
 	CHECK(geteuid() == 0);
 	test_asuser();
 
-	cmd = xasprintf("rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-	free(cmd);
+	test_tmpdir_end(dir);
 	return (test_summary());
 }

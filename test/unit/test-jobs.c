@@ -41,6 +41,7 @@
 #include "util.h"
 
 #include "test.h"
+#include "test-tmpdir.h"
 
 static char	dir[] = "/tmp/sjbXXXXXX";
 
@@ -585,15 +586,9 @@ test_save(void)
 int
 main(void)
 {
-	char	*cmd;
-
-	log_init(1, getenv("TEST_VERBOSE") != NULL ? LOG_LEVEL_DEBUG :
-	    LOG_LEVEL_WARNING);
 	signal(SIGPIPE, SIG_IGN);
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
-		return 1;
-	}
+	if (test_tmpdir_begin(dir) < 0)
+		return (1);
 	daemon_base = event_base_new();
 	daemon_config.kernel = xstrdup("/nonexistent-kernel");
 
@@ -601,10 +596,7 @@ main(void)
 	test_transfer_verify_delete();
 	test_save();
 
-	cmd = xasprintf("rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-	free(cmd);
+	test_tmpdir_end(dir);
 	free(daemon_config.state_dir);
 	daemon_config.state_dir = NULL;
 	free(daemon_config.kernel);

@@ -23,6 +23,7 @@
 #include "util.h"
 
 #include "test.h"
+#include "test-tmpdir.h"
 
 static char	dir[] = "/tmp/smmXXXXXX";
 
@@ -635,14 +636,8 @@ test_proc(void)
 int
 main(void)
 {
-	char	*cmd;
-
-	log_init(1, getenv("TEST_VERBOSE") != NULL ? LOG_LEVEL_DEBUG :
-	    LOG_LEVEL_WARNING);
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (test_tmpdir_begin(dir) < 0)
 		return (1);
-	}
 	daemon_config.state_dir = xasprintf("%s/state", dir);
 	CHECK(mkdir_p(daemon_config.state_dir, 0700) == 0);
 
@@ -654,10 +649,7 @@ main(void)
 	test_machine_files();
 	test_proc();
 
-	cmd = xasprintf("rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-	free(cmd);
+	test_tmpdir_end(dir);
 	free(daemon_config.state_dir);
 	daemon_config.state_dir = NULL;
 	return (test_summary());

@@ -23,6 +23,7 @@
 #include "util.h"
 
 #include "test.h"
+#include "test-tmpdir.h"
 
 static struct event_base	*base;
 static char			 dir[] = "/tmp/smtXXXXXX";
@@ -523,14 +524,8 @@ test_notifier(void)
 int
 main(void)
 {
-	char	*cmd;
-
-	log_init(1, getenv("TEST_VERBOSE") != NULL ? LOG_LEVEL_DEBUG :
-	    LOG_LEVEL_WARNING);
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (test_tmpdir_begin(dir) < 0)
 		return (1);
-	}
 	sock_path = xasprintf("%s/mconsole", dir);
 	base = event_base_new();
 	if (base == NULL)
@@ -547,10 +542,7 @@ main(void)
 	test_notifier();
 
 	event_base_free(base);
-	cmd = xasprintf("rm -rf %s", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-	free(cmd);
+	test_tmpdir_end(dir);
 	free(sock_path);
 	return (test_summary());
 }
