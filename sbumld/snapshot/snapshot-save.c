@@ -95,6 +95,14 @@ save_job_free(struct save_job *job)
 	free(job);
 }
 
+/* Free a job that never got the machine's job slot. */
+static void
+save_job_abandon(struct save_job *job)
+{
+	job->m = NULL;
+	save_job_free(job);
+}
+
 /* Report the job's progress (a job.progress notification's params). */
 static void
 save_notify_progress(struct save_job *job, const char *phase)
@@ -712,23 +720,14 @@ snapshot_save_start(struct machine *m, const char *name, const char *dir,
 	    (r = save_record_owner(job, snapshot_caller_uid(caller), err,
 	    sizeof(err))) < 0) {
 		snapshot_job_fail(cb, SNAPSHOT_JOB_E_IO, NULL, "%s", err);
-		free(job->mname);
-		free(job->kernel);
-		free(job->name);
-		free(job->dir);
-		free(job);
+		save_job_abandon(job);
 		return;
 	}
 	if ((r = machine_job_begin(m, &job->slot)) < 0) {
 		(void)snapshot_workdir_remove(job->tmp);
 		snapshot_job_fail(cb, SNAPSHOT_JOB_E_BAD_STATE, NULL, "%s: cannot "
 		    "start a save now (%s)", machine_name(m), strerror(-r));
-		free(job->tmp);
-		free(job->mname);
-		free(job->kernel);
-		free(job->name);
-		free(job->dir);
-		free(job);
+		save_job_abandon(job);
 		return;
 	}
 	job->progress = event_new(daemon_base, -1, EV_PERSIST, save_progress_cb, job);
