@@ -341,13 +341,15 @@ follow_offset(struct json_object *prev, struct json_object *cur)
 	return 0;
 }
 
-/* console MACHINE [--lines N] [--follow] */
+/* console MACHINE [--lines N] [--follow] | --attach [--read-only] */
 int
 cmd_console(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "lines",	required_argument, NULL, 'n' },
 		{ "follow",	no_argument,	   NULL, 'f' },
+		{ "attach",	no_argument,	   NULL, 'a' },
+		{ "read-only",	no_argument,	   NULL, 'r' },
 		CTL_COMMON_OPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -355,22 +357,34 @@ cmd_console(struct ctl *ctl, int argc, char **argv)
 	struct json_object *res = NULL, *prev = NULL, *lines;
 	char *machine = NULL;
 	unsigned long nlines = 50;
-	bool follow = false;
+	bool follow = false, attach = false, read_only = false, tail = false;
 	size_t i, n, o, want;
 	int opt, ex, r;
 
-	while ((opt = getopt_long(argc, argv, ":hn:f", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hn:far", opts, NULL)) != -1) {
 		if (opt == 'n') {
 			if (ctl_parse_uint(optarg, 1, 10000, &nlines) < 0)
 				return ctl_usage(ctl, "--lines wants 1...10000, "
 				    "not '%s'", optarg);
+			tail = true;
 		} else if (opt == 'f')
-			follow = true;
+			follow = tail = true;
+		else if (opt == 'a')
+			attach = true;
+		else if (opt == 'r')
+			attach = read_only = true;
 		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
+	if (attach && (tail || ctl->json))
+		return ctl_usage(ctl, "--attach does not go with --lines, "
+		    "--follow or --json");
 	if ((ex = ctl_sole_arg(ctl, argc, argv, "MACHINE", &machine)) != 0)
 		return ex;
+	if (attach) {
+		ex = ctl_console_attach(ctl, machine, !read_only);
+		goto out;
+	}
 	if ((ex = ctl_connect(ctl)) != 0)
 		goto out;
 

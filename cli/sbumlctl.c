@@ -35,8 +35,10 @@ static const struct ctl_command ctl_commands[] = {
 	    NULL, NULL },
 	{ "kill",	ctl_cmd_one,	"MACHINE",		"kill a machine at once",
 	    sbuml_machine_kill, ctl_print_state },
-	{ "console",	cmd_console,	"MACHINE [--lines N] [--follow]",
-	    "print the console log", NULL, NULL },
+	{ "console",	cmd_console,	"MACHINE [--lines N] [--follow] | "
+	    "MACHINE --attach [--read-only]",
+	    "print the console log, or attach to the console (Ctrl-] detaches)",
+	    NULL, NULL },
 	{ "delete",	ctl_cmd_one,	"MACHINE",		"remove a stopped machine and its directory",
 	    sbuml_machine_delete, ctl_print_deleted },
 	{ "save",	cmd_save,	"MACHINE [SNAPSHOT] [--prefix P] [--stop] [--raw] [--progress]",

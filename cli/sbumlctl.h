@@ -106,6 +106,9 @@ int	cmd_list(struct ctl *, int, char **);
 int	cmd_halt(struct ctl *, int, char **);
 int	cmd_console(struct ctl *, int, char **);
 
+/* cmd-console.c: console MACHINE --attach; an exit code. */
+int	ctl_console_attach(struct ctl *, const char *machine, bool write);
+
 /* cmd-snapshot.c */
 int	cmd_save(struct ctl *, int, char **);
 int	cmd_restore(struct ctl *, int, char **);

@@ -237,6 +237,19 @@ int	sbuml_machine_kill(struct sbuml_client *client, const char *machine,
 /* machine.console; lines 0 means the default (50); {"lines": [...]}. */
 int	sbuml_machine_console(struct sbuml_client *client, const char *machine,
 	    unsigned int lines, struct json_object **ret_result);
+/*
+ * machine.console-attach: on success the connection is the machine's
+ * console as a raw byte stream (doc/rpc.md): *ret_fd is a descriptor of
+ * the socket (caller owns it; CLOEXEC, blocking) to read the console's
+ * output from and, if write, to write its input to; *ret_pending
+ * (malloc'd, caller frees, NULL if *ret_pending_len is 0) holds output
+ * bytes already received with the answer: show them first.  The handle
+ * can make no further calls (they return -ENOTCONN): close it.  The
+ * stream ends (EOF) when the machine stops; closing the fd detaches.
+ */
+int	sbuml_console_attach(struct sbuml_client *client, const char *machine,
+	    bool write, int *ret_fd, char **ret_pending,
+	    size_t *ret_pending_len);
 /* machine.delete; {"deleted": name}. */
 int	sbuml_machine_delete(struct sbuml_client *client, const char *machine,
 	    struct json_object **ret_result);

@@ -4,10 +4,12 @@
  * from C arguments and picking the timeout a method needs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
@@ -205,6 +207,46 @@ sbuml_machine_console(struct sbuml_client *c, const char *machine,
 		r = sbuml_call(c, "machine.console", params, ret_result);
 	json_object_put(params);
 	return r;
+}
+
+/* machine.console-attach: the handle becomes the console stream. */
+SBUML_EXPORT int
+sbuml_console_attach(struct sbuml_client *c, const char *machine, bool write,
+    int *ret_fd, char **ret_pending, size_t *ret_pending_len)
+{
+	struct json_object *params;
+	char *pending = NULL;
+	int r, fd;
+
+	if (c == NULL || machine == NULL || ret_fd == NULL ||
+	    ret_pending == NULL || ret_pending_len == NULL)
+		return -EINVAL;
+	params = json_object_new_object();
+	if (params == NULL)
+		return -ENOMEM;
+	if ((r = sbuml_add_str(params, "machine", machine)) == 0 &&
+	    (r = sbuml_add_bool(params, "write", write)) == 0)
+		r = sbuml_call(c, "machine.console-attach", params, NULL);
+	json_object_put(params);
+	if (r < 0)
+		return r;
+	/* Console bytes that came in the same read as the answer. */
+	if (c->len > 0 && (pending = malloc(c->len)) == NULL)
+		return -ENOMEM;
+	if ((fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 3)) == -1) {
+		r = -errno;
+		free(pending);
+		return r;
+	}
+	if (pending != NULL)
+		memcpy(pending, c->buf, c->len);
+	*ret_fd = fd;
+	*ret_pending = pending;
+	*ret_pending_len = c->len;
+	c->len = 0;
+	/* The connection speaks no JSON-RPC any more. */
+	c->dead = -ENOTCONN;
+	return 0;
 }
 
 /* machine.delete. */

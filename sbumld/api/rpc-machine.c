@@ -608,6 +608,90 @@ rpc_machine_console(struct rpc_call *call, struct json_object *params)
 	return (0);
 }
 
+struct attach_params {
+	const char	*machine;
+	bool		 write;
+};
+
+static const struct rpc_param attach_table[] = {
+	{ "machine", RPC_PARAM_STRING, offsetof(struct attach_params, machine),
+	    RPC_PARAM_REQUIRED, 0, 0 },
+	{ "write", RPC_PARAM_BOOL, offsetof(struct attach_params, write), 0,
+	    0, 0 },
+	{ NULL, 0, 0, 0, 0, 0 }
+};
+
+/* Answer a refused machine.console-attach. */
+static void
+rpc_console_attach_error(struct rpc_call *call, struct machine *m, int r)
+{
+	switch (r) {
+	case -EINVAL:
+		rpc_bad_state(call, m, "only a live machine has a console to "
+		    "attach to");
+		break;
+	case -EBUSY:
+		rpc_error_data(call, RPC_E_BAD_STATE, rpc_reason("writer attached"),
+		    "another client is writing to the console of %s; attach "
+		    "with write false to follow it", machine_name(m));
+		break;
+	case -ENOSPC:
+		rpc_error(call, RPC_E_LIMIT_EXCEEDED, "too many console streams "
+		    "(%d per machine, %d in all)", MACHINE_CONSOLE_MAX_STREAMS,
+		    MACHINE_CONSOLE_MAX_TOTAL);
+		break;
+	case -ENOTTY:
+		rpc_error(call, RPC_E_NOT_SUPPORTED, "machine %s has no console "
+		    "input (started by an older sbumld): boot it again",
+		    machine_name(m));
+		break;
+	default:
+		rpc_error_errno(call, RPC_E_IO_ERROR, r, "cannot attach to the "
+		    "console of %s", machine_name(m));
+	}
+}
+
+/*
+ * machine.console-attach: after the reply the connection becomes a raw
+ * byte stream of the console (machine-console.c, doc/rpc.md).
+ */
+int
+rpc_machine_console_attach(struct rpc_call *call, struct json_object *params)
+{
+	struct attach_params	 p = { NULL, true };
+	struct machine_console	*s;
+	struct json_object	*res;
+	struct machine		*m;
+	int			 r;
+
+	if (rpc_parse_params(call, params, attach_table, &p) < 0)
+		return (0);
+	if ((m = rpc_find_machine(call, p.machine, AUTHZ_VIEW)) == NULL)
+		return (0);
+	/* Typing into the console is controlling the machine. */
+	if (p.write && !rpc_authz_machine(call, m, AUTHZ_CONTROL))
+		return (0);
+	if ((r = machine_console_attach(m, p.write, &s)) < 0) {
+		rpc_console_attach_error(call, m, r);
+		return (0);
+	}
+	if ((r = server_client_handover(rpc_call_client(call),
+	    machine_console_start, s)) < 0) {
+		machine_console_start(-1, NULL, s);
+		if (r == -EBUSY)
+			rpc_error(call, RPC_INVALID_REQUEST, "this connection "
+			    "is already being attached");
+		return (r == -EBUSY ? 0 : r);
+	}
+	res = json_object_new_object();
+	json_object_object_add(res, "machine",
+	    json_object_new_string(machine_name(m)));
+	json_object_object_add(res, "write", json_object_new_boolean(p.write));
+	json_object_object_add(res, "stream", json_object_new_string("raw"));
+	rpc_reply(call, res);
+	return (0);
+}
+
 /* machine.delete: remove a stopped/crashed machine and its files. */
 int
 rpc_machine_delete(struct rpc_call *call, struct json_object *params)

@@ -16,6 +16,7 @@ const struct rpc_method rpc_methods[] = {
 	{ "events.unsubscribe",		rpc_events_unsubscribe },
 	{ "machine.boot",		rpc_machine_boot },
 	{ "machine.console",		rpc_machine_console },
+	{ "machine.console-attach",	rpc_machine_console_attach },
 	{ "machine.delete",		rpc_machine_delete },
 	{ "machine.halt",		rpc_machine_halt },
 	{ "machine.info",		rpc_machine_info },

@@ -21,6 +21,7 @@ int	rpc_events_unsubscribe(struct rpc_call *, struct json_object *);
 /* rpc-machine.c */
 int	rpc_machine_boot(struct rpc_call *, struct json_object *);
 int	rpc_machine_console(struct rpc_call *, struct json_object *);
+int	rpc_machine_console_attach(struct rpc_call *, struct json_object *);
 int	rpc_machine_delete(struct rpc_call *, struct json_object *);
 int	rpc_machine_halt(struct rpc_call *, struct json_object *);
 int	rpc_machine_info(struct rpc_call *, struct json_object *);

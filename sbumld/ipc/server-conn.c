@@ -27,6 +27,7 @@
  * calls) see a dead client instead of freed memory.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@
 static uint64_t		next_client_id = 1;
 
 static void	server_client_check_done(struct client *);
+static bool	server_client_handover_check(struct client *);
 static void	server_client_read(struct client *);
 static void	server_client_event_cb(struct bufferevent *, short, void *);
 
@@ -74,6 +76,12 @@ server_client_kill(struct client *c, const char *why)
 		return;
 	log_debug("%s: closing: %s", c->name, why);
 	c->flags |= CLIENT_DEAD;
+	if (c->handover_fn != NULL) {
+		server_handover_fn fn = c->handover_fn;
+
+		c->handover_fn = NULL;
+		fn(-1, NULL, c->handover_arg);
+	}
 	if (c->handlers->disconnect != NULL)
 		c->handlers->disconnect(c);
 	if (c->read_ev != NULL)
@@ -150,7 +158,7 @@ server_client_read(struct client *c)
 		return;
 	}
 	server_client_ref(c);
-	while ((c->flags & (CLIENT_DEAD | CLIENT_CLOSING)) == 0) {
+	while ((c->flags & (CLIENT_DEAD | CLIENT_CLOSING | CLIENT_HANDOVER)) == 0) {
 		/* Resume the search where the last one stopped: long lines arrive in many reads. */
 		if (evbuffer_ptr_set(in, &start, c->scanned, EVBUFFER_PTR_SET) == -1)
 			fatalx("%s: evbuffer_ptr_set", __func__);
@@ -178,6 +186,7 @@ server_client_read(struct client *c)
 		c->handlers->line(c, line, len);
 		free(line);
 	}
+	server_client_handover_check(c);
 	server_client_unref(c);
 }
 
@@ -324,6 +333,8 @@ server_client_write_cb(struct bufferevent *bev, void *arg)
 static void
 server_client_check_done(struct client *c)
 {
+	if (server_client_handover_check(c))
+		return;
 	if ((c->flags & (CLIENT_EOF | CLIENT_DEAD)) == CLIENT_EOF &&
 	    c->calls == 0 &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
@@ -447,6 +458,55 @@ server_client_send_line(struct client *c, const char *line, size_t len)
 		fatalx("evbuffer_add failed");
 }
 
+/*
+ * A hand-over is due once nothing is owed and everything is written: the
+ * handler gets its own descriptor of the socket and the unread input, and
+ * the client is forgotten (the reaper closes only our descriptor).  True
+ * if it happened.
+ */
+static bool
+server_client_handover_check(struct client *c)
+{
+	server_handover_fn	 fn = c->handover_fn;
+	struct evbuffer		*pending;
+	int			 fd;
+
+	if (fn == NULL || (c->flags & CLIENT_DEAD) || c->calls > 0 ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return (false);
+	c->handover_fn = NULL;
+	fd = fcntl(bufferevent_getfd(c->bev), F_DUPFD_CLOEXEC, 3);
+	if (fd == -1) {
+		log_warn("%s: cannot hand the connection over", c->name);
+		fn(-1, NULL, c->handover_arg);
+		server_client_kill(c, "hand-over failed");
+		return (true);
+	}
+	log_debug("%s: handed over as a raw stream", c->name);
+	pending = c->in;
+	c->in = NULL;
+	fn(fd, pending, c->handover_arg);
+	evbuffer_free(pending);
+	server_client_kill(c, "handed over");
+	return (true);
+}
+
+/* See server.h. */
+int
+server_client_handover(struct client *c, server_handover_fn fn, void *arg)
+{
+	if (c == NULL || (c->flags & (CLIENT_DEAD | CLIENT_CLOSING)))
+		return (-ENOTCONN);
+	if (c->handover_fn != NULL || (c->flags & CLIENT_HANDOVER))
+		return (-EBUSY);
+	c->flags |= CLIENT_HANDOVER;
+	c->handover_fn = fn;
+	c->handover_arg = arg;
+	/* Bytes after the request belong to the stream: read no more here. */
+	event_del(c->read_ev);
+	return (0);
+}
+
 /* Stop handling input; close once what is queued has been written (and the peer had its say). */
 void
 server_client_close_after_flush(struct client *c)
@@ -474,7 +534,8 @@ server_client_call_end(struct client *c)
 		fatalx("%s: unbalanced server_client_call_end", c->name);
 	c->calls--;
 	server_client_idle_update(c);
-	server_client_check_done(c);
+	if (!server_client_handover_check(c))
+		server_client_check_done(c);
 }
 
 /* Take a reference. */

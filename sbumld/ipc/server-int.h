@@ -17,6 +17,7 @@
 #define CLIENT_SUBSCRIBED	0x4	/* receives events (events.subscribe) */
 #define CLIENT_LINGER		0x8	/* write side shut down; waiting for EOF */
 #define CLIENT_EOF		0x10	/* peer sent EOF; still answering */
+#define CLIENT_HANDOVER		0x20	/* no more lines: handed over once flushed */
 
 struct client {
 	unsigned int		 refs;
@@ -34,6 +35,8 @@ struct client {
 	struct event		*idle_ev;	/* no call in flight for too long */
 	size_t			 scanned;	/* input bytes known to hold no '\n' */
 	unsigned int		 calls;		/* answers still to send */
+	server_handover_fn	 handover_fn;	/* set by server_client_handover */
+	void			*handover_arg;
 	TAILQ_ENTRY(client)	 entry;		/* clients or reap_list */
 };
 TAILQ_HEAD(server_client_list, client);

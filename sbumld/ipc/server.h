@@ -83,6 +83,25 @@ void	server_client_call_end(struct client *c);
  */
 int	server_client_take_fd(struct client *c);
 
+/*
+ * Hand the connection over to a raw byte stream (a console attach: the
+ * protocol switch of doc/rpc.md).  Once the line handler has returned,
+ * every owed answer is sent and the output is flushed, fn(fd, pending,
+ * arg) runs exactly once from the event loop with a new descriptor of
+ * the socket (non-blocking, CLOEXEC, fn owns it) and the bytes the peer
+ * sent after the request's line (pending, fn may take them; freed after
+ * fn returns); then the server forgets the connection without closing
+ * the socket under fn.  No further line is read as a request.  If the
+ * peer goes away first, or the server shuts down, fn runs with fd -1 and
+ * pending NULL.  -EBUSY if a hand-over is already asked for, -ENOTCONN
+ * for a closing client.
+ */
+struct evbuffer;
+typedef void (*server_handover_fn)(int fd, struct evbuffer *pending,
+	    void *arg);
+int	server_client_handover(struct client *c, server_handover_fn fn,
+	    void *arg);
+
 /* Take and drop references.  The unref accepts NULL and returns NULL. */
 struct client	*server_client_ref(struct client *c);
 struct client	*server_client_unref(struct client *c);

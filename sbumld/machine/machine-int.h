@@ -94,6 +94,7 @@ struct machine {
 	struct machine_waiter	 waiters[MACHINE_MAX_WAITERS];
 	size_t			 nwaiters;
 	const struct machine_job *job;
+	struct console_hub	*console;	/* attached streams (machine-console.c) */
 };
 
 /* machine.c */
@@ -118,6 +119,10 @@ int	machine_add_waiter(struct machine *m, enum machine_wait kind,
 /* Run and drop the waiters of kind (all: every waiter) with err and msg. */
 void	machine_wake(struct machine *m, bool all, enum machine_wait kind,
 	    int err, const char *msg);
+
+/* machine-console.c */
+/* End every console stream of m (it stopped or is being freed). */
+void	machine_console_close_all(struct machine *m);
 
 /* machine-json.c */
 /* The machine.state event (doc/rpc.md "Events") of m's move from previous. */

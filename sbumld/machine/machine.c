@@ -166,6 +166,8 @@ machine_set_state(struct machine *m, enum machine_state state)
 	if (state == previous)
 		return;
 	m->state = state;
+	if (!machine_state_is_live(state))
+		machine_console_close_all(m);
 	machine_save_run(m);
 	if (state == MACHINE_CRASHED)
 		log_warnx("%s: crashed (was %s)", m->name,
@@ -256,6 +258,7 @@ machine_free(struct machine *m)
 			break;
 		}
 	}
+	machine_console_close_all(m);
 	if (m->is_child && m->pid > 0)
 		child_unwatch(m->pid);
 	machine_event_free(&m->ev_pidfd);

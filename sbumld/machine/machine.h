@@ -145,6 +145,33 @@ struct json_object *machine_to_json(const struct machine *m);
 int	machine_console_tail(const struct machine *m, size_t n,
 	    struct json_object **ret);
 
+/* --- Interactive console (machine-console.c, doc/rpc.md) --- */
+
+#define MACHINE_CONSOLE_MAX_STREAMS	16	/* per machine */
+#define MACHINE_CONSOLE_MAX_TOTAL	128	/* all machines */
+
+struct machine_console;
+struct evbuffer;
+/*
+ * Reserve a console stream of a live machine: write makes it the one
+ * writer (its bytes go to the guest's console input).  The stream starts
+ * when machine_console_start gets its socket, which must follow exactly
+ * once.  -EINVAL if m is not live, -EBUSY if write and another stream
+ * writes, -ENOSPC past the limits above, -ENOTTY if the UML process has
+ * no console FIFO (started by an sbumld without one), other -errno from
+ * opening console.log or the FIFO.
+ */
+int	machine_console_attach(struct machine *m, bool write,
+	    struct machine_console **ret);
+/*
+ * Start the stream arg (a struct machine_console) on the connected socket
+ * fd (taken), after the client's bytes in pending (may be NULL; taken
+ * from).  fd -1 cancels the reservation.  The signature is the ipc
+ * layer's hand-over callback's (server_client_handover).  If the machine
+ * stopped meanwhile, fd is closed at once: the client sees end of file.
+ */
+void	machine_console_start(int fd, struct evbuffer *pending, void *arg);
+
 /* --- Operations --- */
 
 /*

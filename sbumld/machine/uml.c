@@ -49,7 +49,7 @@ enum uml_stage {
 static const char *const uml_stage_names[] = {
 	[UML_STAGE_SETSID] = "setsid",
 	[UML_STAGE_CHDIR] = "chdir to the machine directory",
-	[UML_STAGE_DEVNULL] = "open /dev/null",
+	[UML_STAGE_DEVNULL] = "set up the console input",
 	[UML_STAGE_CONSOLE] = "open console.log",
 	[UML_STAGE_FDS] = "set up stdin/stdout/stderr",
 	[UML_STAGE_SIGNALS] = "reset signals",
@@ -151,7 +151,8 @@ uml_build_argv(const struct uml_launch *l)
 	argv[n++] = xasprintf("uml_dir=%s/", l->dir);
 	argv[n++] = xstrdup("umid=uml");
 	argv[n++] = xstrdup("con=null");
-	argv[n++] = xstrdup("con0=null,fd:1");
+	/* fd 0 is the console input FIFO (uml_open_input). */
+	argv[n++] = xstrdup("con0=fd:0,fd:1");
 	argv[n++] = xasprintf("mconsole=notify:%s/notify.sock", l->dir);
 	/* UML joins its argv into the kernel command line: split on blanks. */
 	words = xstrdup(l->cmdline);
@@ -221,13 +222,13 @@ uml_child_close_fds(int first, int keep)
  * signal state.  Never returns.
  */
 static void __attribute__((noreturn))
-uml_child(const struct uml_launch *l, int console_fd, char **argv,
-    char **envp, int pipefd)
+uml_child(const struct uml_launch *l, int console_fd, int input_fd,
+    char **argv, char **envp, int pipefd)
 {
 	struct sigaction	sa;
 	struct stat		dir_st, cwd_st;
 	sigset_t		all;
-	int			errfd, nullfd, logfd;
+	int			errfd, infd, logfd;
 
 	/* Above UML_PHYSMEM_FD, so setting up the fds cannot clobber it. */
 	if ((errfd = fcntl(pipefd, F_DUPFD_CLOEXEC, UML_PHYSMEM_FD + 1)) == -1)
@@ -240,14 +241,13 @@ uml_child(const struct uml_launch *l, int console_fd, char **argv,
 	if (fstat(l->dir_fd, &dir_st) == -1)
 		uml_child_fail(errfd, UML_STAGE_CHDIR);
 	umask(077);
-	if ((nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1 ||
-	    (nullfd = fcntl(nullfd, F_DUPFD_CLOEXEC, 3)) == -1)
+	if ((infd = fcntl(input_fd, F_DUPFD_CLOEXEC, 3)) == -1)
 		uml_child_fail(errfd, UML_STAGE_DEVNULL);
 	/* Opened by the parent relative to the checked dir (uml_open_console). */
 	if ((logfd = fcntl(console_fd, F_DUPFD_CLOEXEC, 3)) == -1)
 		uml_child_fail(errfd, UML_STAGE_CONSOLE);
 	/* dup2 clears FD_CLOEXEC on the copies. */
-	if (dup2(nullfd, 0) == -1 || dup2(logfd, 1) == -1 || dup2(logfd, 2) == -1)
+	if (dup2(infd, 0) == -1 || dup2(logfd, 1) == -1 || dup2(logfd, 2) == -1)
 		uml_child_fail(errfd, UML_STAGE_FDS);
 	/* The guest memory to adopt, inherited (dup2 to itself keeps CLOEXEC). */
 	if (l->physmem_fd > 0 && (l->physmem_fd == UML_PHYSMEM_FD ?
@@ -304,6 +304,45 @@ uml_open_console(const struct uml_launch *l, char *err, size_t errlen)
 	return (fd);
 }
 
+/*
+ * The console input: a FIFO opened for reading and writing, so the UML
+ * process that gets it as fd 0 holds a writer itself and never reads end
+ * of file, whoever else opens or closes it.  Made under a temporary name
+ * in the checked directory and unlinked at once: nothing in the machine
+ * directory can be swapped for it, and sbumld reaches it as
+ * /proc/<pid>/fd/0 (machine-console.c).  An fd, or -errno with a message
+ * in err.
+ */
+static int
+uml_open_input(const struct uml_launch *l, char *err, size_t errlen)
+{
+	static const char	name[] = ".console-input.tmp";
+	struct stat		st;
+	int			fd, r;
+
+	if (unlinkat(l->dir_fd, name, 0) == -1 && errno != ENOENT)
+		goto fail;
+	if (mkfifoat(l->dir_fd, name, 0600) == -1)
+		goto fail;
+	fd = openat(l->dir_fd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		goto fail;
+	/* Ours (a user swapping the name in a path machine's dir is refused). */
+	if (fstat(fd, &st) == -1 || !S_ISFIFO(st.st_mode) ||
+	    st.st_uid != geteuid() || st.st_nlink != 1) {
+		(void)close(fd);
+		errno = EPERM;
+		goto fail;
+	}
+	(void)unlinkat(l->dir_fd, name, 0);
+	return (fd);
+fail:
+	r = -errno;
+	snprintf(err, errlen, "cannot make the console input FIFO in %s: %s",
+	    l->dir, strerror(-r));
+	return (r);
+}
+
 /* Append a header line to console.log so each boot is visible there. */
 static void
 uml_console_header(int fd, char **argv)
@@ -353,6 +392,7 @@ uml_spawn(const struct uml_launch *l, pid_t *ret_pid, char *err, size_t errlen)
 	ssize_t			 n;
 	pid_t			 pid;
 	int			 pipefd[2] = { -1, -1 }, r, status, console = -1;
+	int			 input = -1;
 
 	if (l->dir[0] != '/' || fstat(l->dir_fd, &st) == -1 ||
 	    !S_ISDIR(st.st_mode)) {
@@ -370,6 +410,10 @@ uml_spawn(const struct uml_launch *l, pid_t *ret_pid, char *err, size_t errlen)
 
 	if ((console = uml_open_console(l, err, errlen)) < 0)
 		return (console);
+	if ((input = uml_open_input(l, err, errlen)) < 0) {
+		closefd(&console);
+		return (input);
+	}
 	argv = uml_build_argv(l);
 	envp[0] = xstrdup("GLIBC_TUNABLES=glibc.pthread.rseq=0");
 	envp[1] = xstrdup(UML_ENV_PATH);
@@ -390,7 +434,7 @@ uml_spawn(const struct uml_launch *l, pid_t *ret_pid, char *err, size_t errlen)
 	}
 	pid = fork();
 	if (pid == 0)
-		uml_child(l, console, argv, envp, pipefd[1]);
+		uml_child(l, console, input, argv, envp, pipefd[1]);
 	r = pid == -1 ? -errno : 0;
 	if (sigprocmask(SIG_SETMASK, &old, NULL) == -1)
 		log_warn("sigprocmask restore");
@@ -429,6 +473,7 @@ out:
 	for (size_t i = 0; envp[i] != NULL; i++)
 		free(envp[i]);
 	closefd(&console);
+	closefd(&input);
 	uml_argv_free(argv);
 	return (r);
 }

@@ -55,7 +55,8 @@ int	uml_check_file(const char *what, const char *path, bool exec,
 	    char *err, size_t errlen);
 /*
  * Validate l, then fork and exec the UML kernel in its own session with
- * DIR/console.log as stdout/stderr and no other fd, as the unprivileged
+ * a console input FIFO as stdin (unlinked; see uml_open_input), DIR/console.log
+ * as stdout/stderr and no other fd, as the unprivileged
  * jail user (jail.h; the caller has given it DIR with jail_machine_dir).  Returns 0 and the pid
  * (a child of ours), or -errno with a message in err (exec failures are
  * reported by the child through a CLOEXEC pipe, so a missing or

@@ -283,7 +283,7 @@ test_argv(void)
 	joined = argv_line(&l);
 	CHECK_STR(joined, "/k mem=64M ubd0=/m/disk0.cow,/i.img "
 	    "ubd1=/m/disk1.cow,/d.img root=/dev/ubda rw uml_dir=/m/ umid=uml "
-	    "con=null con0=null,fd:1 mconsole=notify:/m/notify.sock quiet "
+	    "con=null con0=fd:0,fd:1 mconsole=notify:/m/notify.sock quiet "
 	    "sbuml.run=x");
 	free(joined);
 
