@@ -315,10 +315,8 @@ console_stream_end(struct machine_console *s, const char *why)
 
 /* Bytes from the client: the writer's go to the guest, a reader's nowhere. */
 static void
-console_stream_read_cb(struct bufferevent *bev, void *arg)
+console_stream_input(struct machine_console *s, struct evbuffer *in)
 {
-	struct machine_console	*s = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
 	struct console_hub	*h = s->hub;
 
 	if (!s->write || h == NULL) {
@@ -328,8 +326,14 @@ console_stream_read_cb(struct bufferevent *bev, void *arg)
 	if (evbuffer_add_buffer(h->to_guest, in) == -1)
 		fatalx("evbuffer_add_buffer: out of memory");
 	if (evbuffer_get_length(h->to_guest) >= CONSOLE_MAX_INPUT)
-		bufferevent_disable(bev, EV_READ);
+		bufferevent_disable(s->bev, EV_READ);
 	console_hub_flush_input(h);
+}
+
+static void
+console_stream_read_cb(struct bufferevent *bev, void *arg)
+{
+	console_stream_input(arg, bufferevent_get_input(bev));
 }
 
 static void
@@ -454,12 +458,8 @@ machine_console_start(int fd, struct evbuffer *pending, void *arg)
 	if (bufferevent_enable(s->bev, EV_READ | EV_WRITE) == -1)
 		fatalx("bufferevent_enable failed");
 	/* What the client sent right after its request. */
-	if (pending != NULL && evbuffer_get_length(pending) > 0) {
-		if (evbuffer_add_buffer(bufferevent_get_input(s->bev),
-		    pending) == -1)
-			fatalx("evbuffer_add_buffer: out of memory");
-		console_stream_read_cb(s->bev, s);
-	}
+	if (pending != NULL && evbuffer_get_length(pending) > 0)
+		console_stream_input(s, pending);
 }
 
 /* See machine-int.h. */
