@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 #include "config.h"
@@ -165,6 +166,43 @@ test_big(struct rpc_call *call, struct json_object *params)
 }
 
 /* The table rpc.c dispatches through, sorted like the real one. */
+/* What the hand-over callback got (test.handover). */
+static int		 handover_calls;
+static int		 handover_fd = -2;
+static char		 handover_pending[256];
+
+static void
+handover_cb(int fd, struct evbuffer *pending, void *arg)
+{
+	size_t	n = pending != NULL ? evbuffer_get_length(pending) : 0;
+
+	CHECK(arg == &handover_calls);
+	handover_calls++;
+	handover_fd = fd;
+	CHECK(n < sizeof(handover_pending));
+	if (pending != NULL)
+		CHECK(evbuffer_remove(pending, handover_pending,
+		    sizeof(handover_pending) - 1) == (int)n);
+	handover_pending[n] = '\0';
+}
+
+/* test.handover: the connection becomes a raw stream after the answer. */
+static int
+test_handover(struct rpc_call *call, struct json_object *params)
+{
+	int	r;
+
+	(void)params;
+	r = server_client_handover(rpc_call_client(call), handover_cb,
+	    &handover_calls);
+	if (r < 0) {
+		rpc_error(call, RPC_E_BAD_STATE, "handover: %d", r);
+		return (0);
+	}
+	rpc_reply(call, NULL);
+	return (0);
+}
+
 static const struct rpc_method test_methods[] = {
 	{ "daemon.ping",		rpc_daemon_ping },
 	{ "daemon.set-log-level",	rpc_daemon_set_log_level },
@@ -175,6 +213,7 @@ static const struct rpc_method test_methods[] = {
 	{ "test.defer",			test_defer },
 	{ "test.fail",			test_fail },
 	{ "test.forget",		test_forget },
+	{ "test.handover",		test_handover },
 	{ "test.params",		test_params },
 };
 
@@ -966,6 +1005,88 @@ test_listen_path(void)
 	    &test_handlers) == -ENAMETOOLONG);
 }
 
+#define HANDOVER(id) "{\"jsonrpc\":\"2.0\",\"method\":\"test.handover\",\"id\":" id "}"
+#define NULL_RESULT(id) "{\"jsonrpc\":\"2.0\",\"result\":null,\"id\":" id "}"
+
+/* Run the loop until the hand-over callback ran (or 2 s passed). */
+static void
+wait_handover(int calls)
+{
+	uint64_t	end = now_usec() + 2000000;
+
+	while (handover_calls < calls && now_usec() < end)
+		pump_once(-1);
+	CHECK(handover_calls == calls);
+}
+
+/*
+ * server_client_handover: after the answers, the socket is the handler's,
+ * with the bytes sent behind the request; the server forgets the client.
+ */
+static void
+test_handover_stream(void)
+{
+	struct tc	*t = tc_connect();
+	size_t		 n = server_client_count();
+	char		*got, buf[16];
+
+	/* A deferred call before it is answered first; bytes after it are raw. */
+	tc_send(t, "{\"jsonrpc\":\"2.0\",\"method\":\"test.defer\","
+	    "\"params\":{\"ms\":50},\"id\":1}");
+	tc_send_raw(t, HANDOVER("2") "\n" PING("3") "\nraw", strlen(HANDOVER("2"))
+	    + strlen(PING("3")) + 5);
+	got = tc_recv(t, 2000);
+	CHECK_STR(got, NULL_RESULT("2"));
+	free(got);
+	pump(10);
+	CHECK(handover_calls == 0);	/* the deferred answer is still owed */
+	got = tc_recv(t, 2000);
+	CHECK_STR(got, "{\"jsonrpc\":\"2.0\",\"result\":{\"deferred\":true},\"id\":1}");
+	free(got);
+	wait_handover(1);
+	CHECK(handover_fd >= 0);
+	CHECK_STR(handover_pending, PING("3") "\nraw");
+	pump(10);
+	CHECK(server_client_count() == n - 1);
+	/* Both ways, and no answer to the ping. */
+	CHECK(write(handover_fd, "out", 3) == 3);
+	tc_send_raw(t, "in", 2);
+	pump(10);
+	CHECK(read(handover_fd, buf, sizeof(buf)) == 2 && memcmp(buf, "in", 2) == 0);
+	while (t->len < 3 && !t->eof)
+		if (!tc_fill(t))
+			pump_once(t->fd);
+	CHECK(t->len == 3 && memcmp(t->buf, "out", 3) == 0);
+	close(handover_fd);
+	CHECK(tc_wait_eof(t, 1000));
+	tc_close(t);
+
+	/* Asked twice in one batch: the second is refused. */
+	t = tc_connect();
+	tc_send(t, "[" HANDOVER("4") "," HANDOVER("5") "]");
+	got = tc_recv(t, 2000);
+	CHECK(got != NULL && strstr(got, NULL_RESULT("4")) != NULL &&
+	    strstr(got, "handover: -16") != NULL);
+	free(got);
+	wait_handover(2);
+	CHECK(handover_fd >= 0 && handover_pending[0] == '\0');
+	close(handover_fd);
+	tc_close(t);
+
+	/* The client goes before the hand-over: the callback gets -1. */
+	t = tc_connect();
+	tc_send(t, "{\"jsonrpc\":\"2.0\",\"method\":\"test.defer\","
+	    "\"params\":{\"ms\":100},\"id\":6}");
+	tc_send(t, HANDOVER("7"));
+	got = tc_recv(t, 2000);
+	CHECK_STR(got, NULL_RESULT("7"));
+	free(got);
+	tc_close(t);
+	wait_handover(3);
+	CHECK(handover_fd == -1);
+	pump(150);
+}
+
 /* Start a server in a temp dir, run every case against it, shut it down. */
 int
 main(void)
@@ -1005,6 +1126,7 @@ main(void)
 	test_handler_bugs(t);
 	test_deferred(t);
 	test_deferred_gone();
+	test_handover_stream();
 	test_half_close();
 	test_long_line(t);
 	test_client_limit(t);
