@@ -8,22 +8,19 @@
 TEST_NAME=console
 . "$(dirname "$0")/lib.sh"
 
-CLIENTS=""	# background console clients, killed on exit
-trap 'for p in $CLIENTS; do kill "$p" 2>/dev/null; done; cleanup' EXIT INT TERM
-
 # attach TAG MACHINE [OPTIONS]: a console client in the background reading
 # the FIFO $T/TAG.in (held open here on a descriptor of its own, so it never
 # sees end of file) and writing $T/TAG.out and $T/TAG.err; its pid in $T/TAG.pid.
+# Both run in $T, so lib.sh's cleanup kills whatever is left of them.
 attach() {
 	_tag=$1; _m=$2; shift 2
 	rm -f "$T/$_tag.in"
 	mkfifo "$T/$_tag.in"
-	ctl console "$_m" --attach "$@" <"$T/$_tag.in" >"$T/$_tag.out" 2>"$T/$_tag.err" &
+	(cd "$T" && exec "$SBUMLCTL" --socket "$SOCK" console "$_m" --attach "$@" \
+		<"$T/$_tag.in" >"$T/$_tag.out" 2>"$T/$_tag.err") &
 	echo $! >"$T/$_tag.pid"
-	CLIENTS="$CLIENTS $!"
 	# Holds the FIFO open for writing, so the client never reads its end.
-	sleep 100000 <>"$T/$_tag.in" &
-	CLIENTS="$CLIENTS $!"
+	(cd "$T" && exec sleep 100000 <>"$T/$_tag.in" >/dev/null 2>&1) &
 	wait_until 30 grep -q "Connected to the console of $_m" "$T/$_tag.err" ||
 		fail "$_tag: not attached: $(cat "$T/$_tag.err")"
 }
