@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -233,8 +234,13 @@ sbuml_console_attach(struct sbuml_client *c, const char *machine, bool write,
 	/* Console bytes that came in the same read as the answer. */
 	if (c->len > 0 && (pending = malloc(c->len)) == NULL)
 		return -ENOMEM;
-	if ((fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 3)) == -1) {
+	/* Blocking, as the header promises (the handle's socket may not be). */
+	if ((fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 3)) == -1 ||
+	    (r = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, r & ~O_NONBLOCK) == -1) {
 		r = -errno;
+		if (fd >= 0)
+			(void)close(fd);
 		free(pending);
 		return r;
 	}

@@ -618,6 +618,58 @@ t_params(void)
 	}
 }
 
+/*
+ * sbuml_console_attach: the answer, then raw bytes (some in the same
+ * write as the answer: handed back as pending), then EOF; the handle
+ * makes no more calls.
+ */
+static void
+t_console_attach(void)
+{
+	static const struct step script[] = {
+		{ S_EXPECT, NULL, 0 },
+		{ S_RAW, "{\"jsonrpc\":\"2.0\",\"id\":%ID%,\"result\":{\"machine\":"
+		    "\"demo\",\"write\":false,\"stream\":\"raw\"}}\nearly", 0 },
+		{ S_SLEEP, NULL, 50 },
+		{ S_RAW, " late", 0 },
+		{ S_CLOSE, NULL, 0 },
+		{ S_END, NULL, 0 },
+	};
+	struct sbuml_client *c;
+	struct fake f;
+	char *pending = NULL, buf[64];
+	size_t npending = 0, len = 0;
+	ssize_t n;
+	int fd = -1;
+
+	if (fake_start(&f, script) < 0) {
+		failures++;
+		return;
+	}
+	if ((c = connect_fake(&f)) != NULL) {
+		CHECK(sbuml_console_attach(c, NULL, false, &fd, &pending,
+		    &npending) == -EINVAL);
+		CHECK(sbuml_console_attach(c, "demo", false, &fd, &pending,
+		    &npending) == 0);
+		CHECK(fd >= 0 && fd != sbuml_get_fd(c));
+		CHECK(npending == 5 && pending != NULL &&
+		    memcmp(pending, "early", 5) == 0);
+		free(pending);
+		CHECK(sbuml_daemon_ping(c) == -ENOTCONN);
+		sbuml_close(c);
+		while (fd >= 0 && len < sizeof(buf) &&
+		    (n = read(fd, buf + len, sizeof(buf) - len)) > 0)
+			len += (size_t)n;
+		CHECK(len == 5 && memcmp(buf, " late", 5) == 0);
+		if (fd >= 0)
+			close(fd);
+	}
+	fake_stop(&f);
+	CHECK(f.ngot == 1);
+	if (f.ngot == 1)
+		CHECK(params_equal(f.got[0], "{\"machine\":\"demo\",\"write\":false}"));
+}
+
 /* An answer split over several writes, with blank lines and \r\n. */
 static void
 t_split(void)
@@ -1012,6 +1064,7 @@ main(void)
 		{ "save_queue",		t_save_queue },
 		{ "snapshot_calls",	t_snapshot_calls },
 		{ "snapshot_check",	t_snapshot_check },
+		{ "console_attach",	t_console_attach },
 	};
 	int passed = 0, failed = 0, before;
 	size_t i;
