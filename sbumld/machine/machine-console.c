@@ -464,7 +464,7 @@ machine_console_start(int fd, struct evbuffer *pending, void *arg)
 
 /* See machine-int.h. */
 void
-machine_console_close_all(struct machine *m)
+machine_console_close_all(struct machine *m, bool now)
 {
 	struct console_hub	*h = m->console;
 	struct machine_console	*s;
@@ -472,7 +472,13 @@ machine_console_close_all(struct machine *m)
 	if (h == NULL)
 		return;
 	console_hub_pump(h);
-	while ((s = TAILQ_FIRST(&h->streams)) != NULL)
-		console_stream_end(s, "the machine stopped");
+	while ((s = TAILQ_FIRST(&h->streams)) != NULL) {
+		/* No loop will run to write it: the stream goes at once. */
+		if (now && s->started)
+			evbuffer_drain(bufferevent_get_output(s->bev),
+			    evbuffer_get_length(bufferevent_get_output(s->bev)));
+		console_stream_end(s, now ? "sbumld is stopping" :
+		    "the machine stopped");
+	}
 	console_hub_put(h);
 }

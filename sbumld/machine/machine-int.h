@@ -121,8 +121,11 @@ void	machine_wake(struct machine *m, bool all, enum machine_wait kind,
 	    int err, const char *msg);
 
 /* machine-console.c */
-/* End every console stream of m (it stopped or is being freed). */
-void	machine_console_close_all(struct machine *m);
+/*
+ * End every console stream of m: it stopped (what is left of the log is
+ * still written to them), or now (it is being freed as sbumld stops).
+ */
+void	machine_console_close_all(struct machine *m, bool now);
 
 /* machine-json.c */
 /* The machine.state event (doc/rpc.md "Events") of m's move from previous. */

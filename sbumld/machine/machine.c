@@ -167,7 +167,7 @@ machine_set_state(struct machine *m, enum machine_state state)
 		return;
 	m->state = state;
 	if (!machine_state_is_live(state))
-		machine_console_close_all(m);
+		machine_console_close_all(m, false);
 	machine_save_run(m);
 	if (state == MACHINE_CRASHED)
 		log_warnx("%s: crashed (was %s)", m->name,
@@ -258,7 +258,7 @@ machine_free(struct machine *m)
 			break;
 		}
 	}
-	machine_console_close_all(m);
+	machine_console_close_all(m, true);
 	if (m->is_child && m->pid > 0)
 		child_unwatch(m->pid);
 	machine_event_free(&m->ev_pidfd);
