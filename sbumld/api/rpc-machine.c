@@ -637,7 +637,8 @@ rpc_console_attach_error(struct rpc_call *call, struct machine *m, int r)
 		break;
 	case -ENOSPC:
 		rpc_error(call, RPC_E_LIMIT_EXCEEDED, "too many console streams "
-		    "(%d per machine, %d in all)", MACHINE_CONSOLE_MAX_STREAMS,
+		    "(%d per machine, %d per user, %d in all)",
+		    MACHINE_CONSOLE_MAX_STREAMS, MACHINE_CONSOLE_MAX_PER_UID,
 		    MACHINE_CONSOLE_MAX_TOTAL);
 		break;
 	case -ENOTTY:
@@ -671,7 +672,8 @@ rpc_machine_console_attach(struct rpc_call *call, struct json_object *params)
 	/* Typing into the console is controlling the machine. */
 	if (p.write && !rpc_authz_machine(call, m, AUTHZ_CONTROL))
 		return (0);
-	if ((r = machine_console_attach(m, p.write, &s)) < 0) {
+	if ((r = machine_console_attach(m, rpc_caller_uid(call), p.write,
+	    &s)) < 0) {
 		rpc_console_attach_error(call, m, r);
 		return (0);
 	}

@@ -47,6 +47,7 @@
 
 struct machine_console {
 	struct console_hub	*hub;	/* NULL once the machine has gone */
+	uid_t			 uid;	/* who attached */
 	bool			 write;
 	bool			 started;
 	struct bufferevent	*bev;
@@ -70,6 +71,29 @@ struct console_hub {
 };
 
 static size_t	console_total;	/* streams of all machines */
+static struct machine_console_uid {
+	uid_t	uid;
+	size_t	n;
+} console_uids[MACHINE_CONSOLE_MAX_TOTAL];	/* streams per non-root uid */
+
+/* The streams slot of a non-root uid (NULL for root, or if none is free and n is 0). */
+static struct machine_console_uid *
+console_uid_slot(uid_t uid)
+{
+	struct machine_console_uid	*free_slot = NULL;
+
+	if (uid == 0)
+		return (NULL);
+	for (size_t i = 0; i < MACHINE_CONSOLE_MAX_TOTAL; i++) {
+		if (console_uids[i].n > 0 && console_uids[i].uid == uid)
+			return (&console_uids[i]);
+		if (console_uids[i].n == 0 && free_slot == NULL)
+			free_slot = &console_uids[i];
+	}
+	if (free_slot != NULL)
+		free_slot->uid = uid;
+	return (free_slot);
+}
 static unsigned	console_next_id = 1;
 
 static void	console_stream_end(struct machine_console *, const char *);
@@ -260,8 +284,12 @@ console_hub_put(struct console_hub *h)
 static void
 console_stream_free(struct machine_console *s)
 {
+	struct machine_console_uid	*u = console_uid_slot(s->uid);
+
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
+	if (u != NULL)
+		u->n--;
 	console_total--;
 	free(s);
 }
@@ -363,16 +391,18 @@ console_stream_event_cb(struct bufferevent *bev, short what, void *arg)
 
 /* See machine.h. */
 int
-machine_console_attach(struct machine *m, bool write,
+machine_console_attach(struct machine *m, uid_t uid, bool write,
     struct machine_console **ret)
 {
-	struct machine_console	*s;
-	struct console_hub	*h;
-	int			 r, fifo = -1;
+	struct machine_console_uid	*u = console_uid_slot(uid);
+	struct machine_console		*s;
+	struct console_hub		*h;
+	int				 r, fifo = -1;
 
 	if (!machine_state_is_live(m->state) || m->pid <= 0)
 		return (-EINVAL);
 	if (console_total >= MACHINE_CONSOLE_MAX_TOTAL ||
+	    (u != NULL && u->n >= MACHINE_CONSOLE_MAX_PER_UID) ||
 	    (m->console != NULL &&
 	    m->console->nstreams >= MACHINE_CONSOLE_MAX_STREAMS))
 		return (-ENOSPC);
@@ -394,7 +424,10 @@ machine_console_attach(struct machine *m, bool write,
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->hub = h;
+	s->uid = uid;
 	s->write = write;
+	if (u != NULL)
+		u->n++;
 	snprintf(s->name, sizeof(s->name), "%.32s: console stream %u",
 	    m->name, console_next_id++);
 	TAILQ_INSERT_TAIL(&h->streams, s, entry);

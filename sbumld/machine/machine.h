@@ -149,6 +149,7 @@ int	machine_console_tail(const struct machine *m, size_t n,
 
 #define MACHINE_CONSOLE_MAX_STREAMS	16	/* per machine */
 #define MACHINE_CONSOLE_MAX_TOTAL	128	/* all machines */
+#define MACHINE_CONSOLE_MAX_PER_UID	32	/* of any uid but root */
 
 struct machine_console;
 struct evbuffer;
@@ -156,12 +157,13 @@ struct evbuffer;
  * Reserve a console stream of a live machine: write makes it the one
  * writer (its bytes go to the guest's console input).  The stream starts
  * when machine_console_start gets its socket, which must follow exactly
- * once.  -EINVAL if m is not live, -EBUSY if write and another stream
+ * once.  uid: the caller's (a uid other than root has at most
+ * MACHINE_CONSOLE_MAX_PER_UID streams).  -EINVAL if m is not live, -EBUSY if write and another stream
  * writes, -ENOSPC past the limits above, -ENOTTY if the UML process has
  * no console FIFO (started by an sbumld without one), other -errno from
  * opening console.log or the FIFO.
  */
-int	machine_console_attach(struct machine *m, bool write,
+int	machine_console_attach(struct machine *m, uid_t uid, bool write,
 	    struct machine_console **ret);
 /*
  * Start the stream arg (a struct machine_console) on the connected socket
