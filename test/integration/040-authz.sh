@@ -72,6 +72,8 @@ ctl --json list >"$T/lr.json" || fail "root lists"
 # Root's machine is out of A's reach; A's is out of B's.
 denied "A info rootvm" ctla info rootvm
 denied "A console rootvm" ctla console rootvm
+denied "A attach to rootvm's console" ctla console rootvm --attach --read-only </dev/null
+denied "A types on rootvm's console" rpca machine.console-attach '{"machine": "rootvm"}'
 denied "A halt rootvm" ctla halt rootvm
 denied "A kill rootvm" ctla kill rootvm
 denied "A pause rootvm" ctla pause rootvm
@@ -79,6 +81,7 @@ denied "A save rootvm" ctla save rootvm stolen
 [ ! -e "$STATE/snapshots/stolen" ] || fail "a refused save left a snapshot"
 denied "B info avm" ctlb info avm
 denied "B halt avm" ctlb halt avm
+denied "B attach to avm's console" ctlb console avm --attach </dev/null
 denied "B delete avm" ctlb delete avm
 denied "A boot rootvm again" ctla boot rootvm
 [ "$(field rootvm state)" = running ] || fail "rootvm is $(field rootvm state) after the refusals"
