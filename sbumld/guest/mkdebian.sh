@@ -63,6 +63,9 @@ esac
 [ -n "$HOSTNAME_" ] || HOSTNAME_=$(basename "$OUTPUT" .img)
 case $HOSTNAME_ in ''|*[!A-Za-z0-9-]*|-*) HOSTNAME_=debian ;; esac
 case $OUTPUT in *.img) ;; *) die "OUTPUT must end in .img: $OUTPUT" ;; esac
+# Machines' overlays record their base image's size and time: replacing
+# it under them would break their next boot.
+[ ! -e "$OUTPUT" ] || die "$OUTPUT exists: build under a new name (or remove it once no machine uses it)"
 command -v mmdebstrap >/dev/null || die "mmdebstrap not found (apt-get install mmdebstrap)"
 command -v mke2fs >/dev/null || die "mke2fs not found (apt-get install e2fsprogs)"
 
@@ -106,6 +109,8 @@ mkdir -p "$CACHE"
 CACHED=$CACHE/$HASH.img
 STAGE=$(mktemp -d "${TMPDIR:-/var/tmp}/sbuml-mkdebian.XXXXXX")
 trap 'rm -rf "$STAGE"' EXIT INT TERM
+# apt downloads as user _apt, which must reach the tree inside.
+chmod 0755 "$STAGE"
 # Two builds of the same inputs at once: the second waits and copies.
 exec 9>"$CACHE/$HASH.lock"
 flock 9
