@@ -108,7 +108,9 @@ HASH=$(
 mkdir -p "$CACHE"
 CACHED=$CACHE/$HASH.img
 STAGE=$(mktemp -d "${TMPDIR:-/var/tmp}/sbuml-mkdebian.XXXXXX")
-trap 'rm -rf "$STAGE"' EXIT INT TERM
+TMP_OUT=$OUTPUT.tmp
+trap 'rm -rf "$STAGE" "$TMP_OUT" "${OUTPUT%.img}.json.tmp"' EXIT
+trap 'exit 1' INT TERM
 # apt downloads as user _apt, which must reach the tree inside.
 chmod 0755 "$STAGE"
 # Two builds of the same inputs at once: the second waits and copies.
@@ -134,7 +136,6 @@ fi
 
 # The copy: reflink where possible, else a sparse copy.  The hostname is the
 # only per-image difference and is written into the copy's /etc/hostname.
-TMP_OUT=$OUTPUT.tmp
 cp --reflink=auto --sparse=always "$CACHED" "$TMP_OUT"
 printf '%s\n' "$HOSTNAME_" > "$STAGE/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
