@@ -53,7 +53,7 @@ cat > "$R/usr/local/sbin/sbuml-boot-status" <<'EOF'
 #!/bin/sh
 # Print how systemd's start-up ended, once it has (sbuml images).
 state=$(systemctl is-system-running --wait 2>/dev/null)
-echo "sbuml-guest: system $state"
+echo "sbuml-guest: system $state ($(systemctl show -P Id default.target) $(systemctl is-active default.target))"
 if [ "$state" != running ]; then
 	systemctl --failed --plain --no-legend --no-pager | sed 's/^/sbuml-guest: failed /'
 fi
