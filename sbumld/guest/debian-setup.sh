@@ -30,6 +30,10 @@ systemctl --root="$R" --quiet mask getty@tty1.service autovt@tty1.service \
 systemctl --root="$R" --quiet set-default multi-user.target
 systemctl --root="$R" --quiet mask e2scrub_reap.service e2scrub_all.timer
 
+# sbumld halts a machine with ctrl-alt-del (mconsole cad), which systemd
+# maps to ctrl-alt-del.target, by default a reboot: make it a power-off.
+ln -sf /lib/systemd/system/poweroff.target "$R/etc/systemd/system/ctrl-alt-del.target"
+
 # The root file system: UML's first block device, which sbumld backs with
 # the image plus a copy-on-write overlay per machine.  fsck pass 0: the
 # image is never written and the overlay is journalled ext4; a fsck at
