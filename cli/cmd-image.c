@@ -59,7 +59,10 @@ mkdebian_path(void)
 	return env != NULL && *env != '\0' ? env : installed;
 }
 
-/* Run argv and wait; 0 if it exited 0, else exit 4 after saying why. */
+/*
+ * Run argv and wait; 0 if it exited 0, else exit 4 after saying why.  With
+ * --json its output goes to stderr: stdout carries only the JSON.
+ */
 static int
 run_wait(struct ctl *ctl, char *const argv[])
 {
@@ -70,6 +73,8 @@ run_wait(struct ctl *ctl, char *const argv[])
 	if ((pid = fork()) == -1)
 		return ctl_fail(ctl, -errno);
 	if (pid == 0) {
+		if (ctl->json && dup2(STDERR_FILENO, STDOUT_FILENO) == -1)
+			_exit(127);
 		execv(argv[0], argv);
 		fprintf(stderr, "sbumlctl: cannot run %s: %s\n", argv[0],
 		    strerror(errno));
@@ -168,8 +173,15 @@ image_build(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ex == 0 && !ctl->json)
 		printf("image %s: %s\n", argv[optind], out);
-	else if (ex == 0)
-		printf("{\"name\":\"%s\",\"path\":\"%s\"}\n", argv[optind], out);
+	else if (ex == 0) {
+		struct json_object *res = json_object_new_object();
+
+		json_object_object_add(res, "name",
+		    json_object_new_string(argv[optind]));
+		json_object_object_add(res, "path", json_object_new_string(out));
+		ex = ctl_print_json(res);
+		json_object_put(res);
+	}
 done:
 	free(out);
 	free(dir);
