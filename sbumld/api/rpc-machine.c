@@ -248,7 +248,8 @@ rpc_boot_named_image(struct rpc_call *call, const char *image, char **ret_path)
 		return (0);
 	if ((r = machine_image_resolve(image, ret_path, err, sizeof(err))) == 0)
 		return (0);
-	if (r == -EINVAL || r == -ENOENT)
+	/* Not an image: a bad name, none, a symlink or hard link planted there. */
+	if (r == -EINVAL || r == -ENOENT || r == -ELOOP || r == -EMLINK)
 		rpc_bad_param(call, "image", err);
 	else
 		rpc_error_errno(call, RPC_E_IO_ERROR, r, "%s", err);

@@ -70,7 +70,7 @@ machine_image_resolve(const char *name, char **ret_path, char *err,
 			    name, dir, name);
 		else
 			snprintf(err, errlen, "image %s/%s: %s", dir, file,
-			    fs_strerror(-fd));
+			    fs_strerror(fd));
 		free(dir);
 		free(file);
 		return (fd);

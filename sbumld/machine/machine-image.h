@@ -27,7 +27,8 @@ bool	 machine_image_name_valid(const char *name);
 /*
  * The path of the named image, checked to be a regular file reached
  * without a symlink (O_NOFOLLOW from the directory's fd); *ret_path is
- * allocated.  0, -EINVAL (a bad name), -ENOENT (no such image) or -errno;
+ * allocated.  0, -EINVAL (a bad name, or not a regular file), -ENOENT (no
+ * such image), -ELOOP (a symlink), -EMLINK (hard-linked) or another -errno;
  * err says which in words.
  */
 int	 machine_image_resolve(const char *name, char **ret_path, char *err,
