@@ -151,8 +151,12 @@ image_build(struct ctl *ctl, int argc, char **argv)
 	}
 	if ((ex = ctl_connect(ctl)) != 0 || (ex = daemon_state_dir(ctl, &sd)) != 0)
 		return ex;
-	if (asprintf(&dir, "%s/images", sd) == -1 ||
-	    asprintf(&out, "%s/%s.img", dir, argv[optind]) == -1) {
+	if (asprintf(&dir, "%s/images", sd) == -1) {
+		dir = NULL;
+		ex = ctl_fail(ctl, -ENOMEM);
+		goto done;
+	}
+	if (asprintf(&out, "%s/%s.img", dir, argv[optind]) == -1) {
 		out = NULL;
 		ex = ctl_fail(ctl, -ENOMEM);
 		goto done;
