@@ -124,7 +124,7 @@ else
 	ROOT=$STAGE/root
 	SOURCE_DATE_EPOCH=$EPOCH mmdebstrap --mode=root --variant=minbase \
 	    --include="$ALL_PACKAGES" \
-	    --customize-hook='sh -s "$1" < '"$SETUP" \
+	    --customize-hook="sh -s \"\$1\" < '$SETUP'" \
 	    "$RELEASE" "$ROOT" "$@" >&2 || die "mmdebstrap failed"
 	E2FSPROGS_FAKE_TIME=$EPOCH mke2fs -q -F -t ext4 -m 0 -L sbuml-root \
 	    -U "$FS_UUID" -E "hash_seed=$HASH_SEED,root_owner=0:0" \
