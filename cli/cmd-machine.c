@@ -161,7 +161,16 @@ cmd_boot(struct ctl *ctl, int argc, char **argv)
 				ex = ctl_usage(ctl, "at most %d --disk", MAX_DISKS);
 				goto out;
 			}
-			/* Always a path: a bare "x.img" means ./x.img. */
+			/* An image name (sbumlctl image list) goes as it is. */
+			if (opt == 'i' && ctl_image_is_name(optarg)) {
+				free(image);
+				if ((image = strdup(optarg)) == NULL) {
+					ex = ctl_fail(ctl, -ENOMEM);
+					goto out;
+				}
+				break;
+			}
+			/* Else a path: a bare "x.img" means ./x.img. */
 			{
 				char *p = NULL, *rel = NULL;
 

@@ -22,7 +22,7 @@
 #include "sbumlctl.h"
 
 static const struct ctl_command ctl_commands[] = {
-	{ "boot",	cmd_boot,	"MACHINE [--image P] [--mem MB] [--cmdline S] [--disk P]... [--kernel P]",
+	{ "boot",	cmd_boot,	"MACHINE [--image P|NAME] [--mem MB] [--cmdline S] [--disk P]... [--kernel P]",
 	    "boot a new machine, or boot a stopped one again", NULL, NULL },
 	{ "list",	cmd_list,	"",			"list machines", NULL, NULL },
 	{ "info",	ctl_cmd_one,	"MACHINE",		"show a machine",
@@ -53,6 +53,8 @@ static const struct ctl_command ctl_commands[] = {
 	    "add a snapshot from an export stream", NULL, NULL },
 	{ "snapshot",	cmd_snapshot,	"list | info SNAPSHOT | delete SNAPSHOT | verify SNAPSHOT | gc",
 	    "list, show, verify or delete snapshots; collect unused chunks", NULL, NULL },
+	{ "image",	cmd_image,	"build NAME [--release R] [--packages a,b] [--size 4G] | list",
+	    "build a Debian root image (root), list the images", NULL, NULL },
 	{ "events",	cmd_events,	"[--count N]",		"print daemon events as they happen",
 	    NULL, NULL },
 	{ "ping",	cmd_ping,	"",			"check that the daemon answers",

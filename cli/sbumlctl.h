@@ -128,6 +128,10 @@ void	ctl_print_value(struct json_object *);
 void	ctl_print_state(struct json_object *, const char *arg);
 void	ctl_print_machine(struct json_object *, const char *arg);
 
+/* cmd-image.c */
+int	cmd_image(struct ctl *, int, char **);
+bool	ctl_image_is_name(const char *arg);
+
 /* cmd-daemon.c */
 int	cmd_events(struct ctl *, int, char **);
 int	cmd_ping(struct ctl *, int, char **);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "fsat.h"
 #include "machine.h"
+#include "machine-image.h"
 #include "rpc-authz.h"
 #include "rpc-methods.h"
 #include "util.h"
@@ -232,18 +233,36 @@ rpc_check_cmdline(struct rpc_call *call, const char *cmdline)
 	return (ok);
 }
 
-/* Build the configuration of a new machine; answers and returns -EINVAL if bad. */
+/*
+ * An image without a '/' is a name in <state_dir>/images: *ret_path gets
+ * its path (NULL for a path image).  Answers and returns -EINVAL if bad.
+ */
 static int
-rpc_boot_config(struct rpc_call *call, const struct boot_params *p,
-    struct machine_config *cfg)
+rpc_boot_named_image(struct rpc_call *call, const char *image, char **ret_path)
 {
-	const char	*image = p->image != NULL ? p->image : daemon_config.image;
-	const char	*kernel = p->kernel != NULL ? p->kernel :
-	    daemon_config.kernel;
-	const char	*cmdline = p->cmdline != NULL ? p->cmdline : "";
+	char	err[512];
+	int	r;
+
+	*ret_path = NULL;
+	if (image == NULL || strchr(image, '/') != NULL)
+		return (0);
+	if ((r = machine_image_resolve(image, ret_path, err, sizeof(err))) == 0)
+		return (0);
+	/* Not an image: a bad name, none, a symlink or hard link planted there. */
+	if (r == -EINVAL || r == -ENOENT || r == -ELOOP || r == -EMLINK)
+		rpc_bad_param(call, "image", err);
+	else
+		rpc_error_errno(call, RPC_E_IO_ERROR, r, "%s", err);
+	return (-EINVAL);
+}
+
+/* The file checks of a new machine; answers and returns -EINVAL if bad. */
+static int
+rpc_boot_check_files(struct rpc_call *call, const struct boot_params *p,
+    const char *image, const char *kernel, const char *cmdline, size_t *ret_n)
+{
 	size_t		 n = 0;
 
-	memset(cfg, 0, sizeof(*cfg));
 	/* As the caller first: nothing said about files it cannot reach. */
 	if ((image != NULL && !rpc_authz_images(call, image, NULL, 0)) ||
 	    (kernel != NULL && !rpc_authz_kernel(call, kernel)))
@@ -273,6 +292,16 @@ rpc_boot_config(struct rpc_call *call, const struct boot_params *p,
 				return (-EINVAL);
 		}
 	}
+	*ret_n = n;
+	return (0);
+}
+
+/* Fill cfg with a new machine's checked configuration. */
+static void
+rpc_boot_fill_config(struct rpc_call *call, const struct boot_params *p,
+    const char *image, const char *kernel, const char *cmdline, size_t n,
+    struct machine_config *cfg)
+{
 	cfg->image = xstrdup(image);
 	cfg->kernel = xstrdup(kernel);
 	cfg->cmdline = xstrdup(cmdline);
@@ -282,7 +311,31 @@ rpc_boot_config(struct rpc_call *call, const struct boot_params *p,
 	for (size_t i = 0; i < n; i++)
 		cfg->disks[cfg->ndisks++] = xstrdup(
 		    json_object_get_string(json_object_array_get_idx(p->disks, i)));
-	return (0);
+}
+
+/* Build the configuration of a new machine; answers and returns -EINVAL if bad. */
+static int
+rpc_boot_config(struct rpc_call *call, const struct boot_params *p,
+    struct machine_config *cfg)
+{
+	const char	*image = p->image != NULL ? p->image : daemon_config.image;
+	const char	*kernel = p->kernel != NULL ? p->kernel :
+	    daemon_config.kernel;
+	const char	*cmdline = p->cmdline != NULL ? p->cmdline : "";
+	char		*named = NULL;
+	size_t		 n = 0;
+	int		 r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if ((r = rpc_boot_named_image(call, image, &named)) < 0)
+		return (r);
+	if (named != NULL)
+		image = named;
+	r = rpc_boot_check_files(call, p, image, kernel, cmdline, &n);
+	if (r == 0)
+		rpc_boot_fill_config(call, p, image, kernel, cmdline, n, cfg);
+	free(named);
+	return (r);
 }
 
 /* machine.boot: create (or reuse a stopped/crashed) machine and boot it. */

@@ -14,6 +14,7 @@ const struct rpc_method rpc_methods[] = {
 	{ "daemon.version",		rpc_daemon_version },
 	{ "events.subscribe",		rpc_events_subscribe },
 	{ "events.unsubscribe",		rpc_events_unsubscribe },
+	{ "image.list",			rpc_image_list },
 	{ "machine.boot",		rpc_machine_boot },
 	{ "machine.console",		rpc_machine_console },
 	{ "machine.console-attach",	rpc_machine_console_attach },

@@ -18,6 +18,9 @@ int	rpc_daemon_set_log_level(struct rpc_call *, struct json_object *);
 int	rpc_events_subscribe(struct rpc_call *, struct json_object *);
 int	rpc_events_unsubscribe(struct rpc_call *, struct json_object *);
 
+/* rpc-image.c */
+int	rpc_image_list(struct rpc_call *, struct json_object *);
+
 /* rpc-machine.c */
 int	rpc_machine_boot(struct rpc_call *, struct json_object *);
 int	rpc_machine_console(struct rpc_call *, struct json_object *);

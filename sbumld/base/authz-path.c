@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Authorisation of paths and kernels; see authz-path.h. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,14 +82,42 @@ authz_path_create(const struct ucred *cred, const char *param,
 	return -EACCES;
 }
 
+/*
+ * A named image, <state_dir>/images/NAME.img: root made it for everyone
+ * (sbumlctl image build), in a directory only root may write.
+ */
+static bool
+is_named_image(const char *image)
+{
+	const char	*sd = daemon_config.state_dir, *rest;
+	size_t		 len;
+
+	if (sd == NULL || strncmp(image, sd, strlen(sd)) != 0)
+		return false;
+	rest = image + strlen(sd);
+	if (strncmp(rest, "/images/", 8) != 0)
+		return false;
+	rest += 8;
+	len = strlen(rest);
+	return len > 4 && rest[0] != '.' && strchr(rest, '/') == NULL &&
+	    strcmp(rest + len - 4, ".img") == 0;
+}
+
+/* The daemon's default image and the named images are everyone's. */
+static bool
+is_public_image(const char *image)
+{
+	return (daemon_config.image != NULL &&
+	    strcmp(image, daemon_config.image) == 0) || is_named_image(image);
+}
+
 int
 authz_path_images(const struct ucred *cred, const char *image,
     const char *const *disks, size_t ndisks, struct authz_refusal *ref)
 {
 	if (authz_is_root(cred))
 		return 0;
-	if (image != NULL && (daemon_config.image == NULL ||
-	    strcmp(image, daemon_config.image) != 0) &&
+	if (image != NULL && !is_public_image(image) &&
 	    authz_path_file(cred, "image", image, R_OK, ref) < 0)
 		return -EACCES;
 	for (size_t i = 0; i < ndisks; i++)

@@ -41,7 +41,8 @@ int	authz_path_create(const struct ucred *cred, const char *param,
 	    const char *path, struct authz_refusal *ref);
 /*
  * Could cred read the image and disks a machine is to use itself?  The
- * daemon's own default image is everyone's.
+ * daemon's own default image and the named images in <state_dir>/images
+ * (root's, made for everyone) are everyone's.
  */
 int	authz_path_images(const struct ucred *cred, const char *image,
 	    const char *const *disks, size_t ndisks, struct authz_refusal *ref);

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "jail.h"
 #include "log.h"
+#include "machine-image.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -74,8 +75,9 @@ make_socket_dir(const char *path)
 }
 
 /*
- * The jailed UML must reach its machine directory, a save's capture, a
- * restore's materialised capture and a kernel from the store by path:
+ * The jailed UML must reach its machine directory, a named image, a
+ * save's capture, a restore's materialised capture and a kernel from the
+ * store by path:
  * every directory on the way may be traversed (not listed) by the jail
  * group.  Created here so they exist with that mode from the start.
  */
@@ -86,6 +88,7 @@ share_state_dirs(void)
 	char	*dirs[] = {
 		xstrdup(daemon_config.state_dir),
 		xasprintf("%s/machines", daemon_config.state_dir),
+		machine_image_dir(),
 		snapshot_named_root(),
 		xstrdup(store),
 		xasprintf("%s/tmp", store),

@@ -200,6 +200,26 @@ ctla boot "$AD/pm" --mem 64 >/dev/null || fail "A boots a path machine in its di
 [ "$(field "$AD/pm" owner)" = "$UA" ] || fail "$AD/pm is not A's"
 ctla kill "$AD/pm" >/dev/null && ctla delete "$AD/pm" >/dev/null || fail "A kills and deletes its path machine"
 
+# --- Named images (<state-dir>/images, root's): everyone's to boot. ---
+# A copy of the default image stands for one `image build` made; A can
+# neither read the directory nor the file's path through it, and yet boots
+# it by name, and boots the stopped machine again.  A planted symlink there
+# is no image.
+cp "$SBUML_IMAGE" "$STATE/images/busy.img" && chmod 0644 "$STATE/images/busy.img" || fail "named image setup"
+as_a cat "$STATE/images/busy.img" >/dev/null 2>&1 && fail "A can read the images directory itself"
+ctla --json image list >"$T/il.json" || fail "A lists the images"
+[ "$(jget "$T/il.json" "[i['name'] for i in j['images']]")" = "['busy']" ] || fail "image list: $(cat "$T/il.json")"
+ctla boot nvm --image busy --mem 64 >/dev/null || fail "A boots a named image: $(ctla boot nvm --image busy 2>&1)"
+[ "$(field nvm image)" = "$STATE/images/busy.img" ] || fail "nvm's image is $(field nvm image)"
+wait_until 60 heartbeat_at_least nvm 1 || fail "nvm does not run"
+ctla kill nvm >/dev/null && ctla boot nvm >/dev/null || fail "A boots its stopped nvm again: $(ctla boot nvm 2>&1)"
+ctla kill nvm >/dev/null && ctla delete nvm >/dev/null || fail "A kills and deletes nvm"
+ln -s /etc/shadow "$STATE/images/evil.img"
+if ctla boot evm --image evil --mem 64 >"$T/out" 2>&1; then fail "a symlinked image booted"; fi
+grep -q "InvalidParams" "$T/out" && grep -q "symlink" "$T/out" || fail "symlinked image: $(cat "$T/out")"
+rm "$STATE/images/evil.img" "$STATE/images/busy.img"
+say "named images: everyone's, reached without following links"
+
 # --- Root still does everything, also to A's things. ---
 ctl info avm >/dev/null || fail "root cannot see avm"
 ctl snapshot info asnap >/dev/null || fail "root cannot see asnap"
