@@ -48,7 +48,7 @@
 #define NS_HOSTNAME "sbuml-nscheck"
 #define TIME_OFFSET_S 86400
 #define UDP_PORT 4747
-#define SILENT_ROUNDS 30
+#define SILENT_ROUNDS 50
 #define NNS 8
 
 static const char *const ns_names[NNS] = { "user", "pid", "uts", "ipc",
