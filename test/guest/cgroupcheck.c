@@ -7,7 +7,7 @@
  * sbuml-cgroupcheck-PID with pids.max = 8 and memory.max = 64 MiB.  A
  * forked member process is moved into it.  Every round the checker
  * verifies that
- *   - the group's cgroup.procs lists exactly the member, and the member's
+ *   - the group's cgroup.procs lists the member, and the member's
  *     /proc/PID/cgroup names the group;
  *   - pids.max and memory.max still read back as set, pids.current and
  *     memory.current are within them;
@@ -167,18 +167,21 @@ static void probe_forks(void)
     atomic_fetch_add(&sh->probes, 1);
 }
 
-static void member(int go_fd)
+__attribute__((noreturn)) static void member(int go_fd)
 {
     char go;
 
+    /* Lives until the checker kills it (or dies): never half gone while
+     * the checker looks at the group. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || read(go_fd, &go, 1) != 1)
         _exit(2);
     close(go_fd);
-    while (!check_stop_requested) {
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    for (;;) {
         probe_forks();
         check_sleep_ms(PROBE_MS);
     }
-    _exit(0);
 }
 
 static void start_member(struct cg *c)
@@ -222,10 +225,12 @@ static void check_membership(const struct cg *c)
 {
     char path[400], buf[1024], want[64];
 
+    /* The member's probe children are listed too while they live. */
     snprintf(path, sizeof(path), "%s/cgroup.procs", c->group);
-    snprintf(want, sizeof(want), "%d\n", (int)c->member);
-    if (read_text(path, buf, sizeof(buf)) != 0 || strcmp(buf, want) != 0)
-        check_fail("cgroup.procs no longer lists exactly the member %d", (int)c->member);
+    snprintf(want, sizeof(want), "\n%d\n", (int)c->member);
+    buf[0] = '\n';
+    if (read_text(path, buf + 1, sizeof(buf) - 1) != 0 || !strstr(buf, want))
+        check_fail("cgroup.procs no longer lists the member %d", (int)c->member);
     snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)c->member);
     snprintf(want, sizeof(want), "/sbuml-cgroupcheck-%d\n", (int)getpid());
     if (read_text(path, buf, sizeof(buf)) != 0 || !strstr(buf, want))

@@ -193,7 +193,8 @@ static void child_setup(struct child_state *c)
         check_die("child ns inodes: %s", strerror(errno));
 }
 
-/* Every line of /proc/self/cgroup ("ID:CONTROLLERS:PATH") has path "/". */
+/* Every line of /proc/self/cgroup ("ID:CONTROLLERS:PATH") has path "/".
+ * Empty is fine: the kernel lists no hierarchy before one is mounted. */
 static int cgroup_at_root(const char *text)
 {
     for (const char *line = text; *line; ) {
@@ -202,7 +203,7 @@ static int cgroup_at_root(const char *text)
             return 0;
         line = end + 1;
     }
-    return *text != '\0';
+    return 1;
 }
 
 static void child_check_ids(void)
@@ -218,8 +219,11 @@ static void child_check_ids(void)
         check_fail("child's uid_map changed");
     if (gethostname(buf, sizeof(buf)) != 0 || strcmp(buf, NS_HOSTNAME) != 0)
         check_fail("child hostname is '%s', want %s", buf, NS_HOSTNAME);
-    if (read_text("/proc/self/cgroup", buf, sizeof(buf)) != 0 || !cgroup_at_root(buf))
-        check_fail("child's /proc/self/cgroup no longer shows it at the root");
+    if (read_text("/proc/self/cgroup", buf, sizeof(buf)) != 0 || !cgroup_at_root(buf)) {
+        for (char *p = buf; *p; p++)
+            *p = *p == '\n' ? '|' : *p;
+        check_fail("child's /proc/self/cgroup no longer shows it at the root: %s", buf);
+    }
 }
 
 static void child_check_mount(void)
@@ -263,19 +267,23 @@ static void child_check_ns(const struct child_state *c)
 
 /* Child: waits for its id maps, builds its namespaces' state, then
  * re-checks it every 100 ms until stopped or orphaned. */
-static void child(int go_fd)
+__attribute__((noreturn)) static void child(int go_fd)
 {
     struct child_state c;
     char go;
 
-    /* Its parent is outside its pid namespace: getppid() says 0. */
+    /* Its parent is outside its pid namespace: getppid() says 0.  It
+     * ignores the stop signals and lives until the checker kills it, so
+     * the checker never looks at a half-gone child. */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
         _exit(2);
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
     if (read(go_fd, &go, 1) != 1)
         _exit(2);
     close(go_fd);
     child_setup(&c);
-    for (uint64_t round = 1; !check_stop_requested; round++) {
+    for (uint64_t round = 1;; round++) {
         uint64_t before = check.failures;
         child_check_ids();
         child_check_mount();
@@ -286,7 +294,6 @@ static void child(int go_fd)
         atomic_fetch_add(&sh->rounds, 1);
         check_sleep_ms(100);
     }
-    _exit(0);
 }
 
 static void write_id_maps(pid_t pid)

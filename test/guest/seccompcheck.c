@@ -51,14 +51,21 @@ static void install_filter(void)
 /* 0 when the filter's verdicts are all as installed. */
 static int filter_verdicts(const char **what)
 {
+    static char msg[96];
+    long r;
+
     errno = 0;
-    if (syscall(__NR_getppid) != -1 || errno != EPERM) {
-        *what = "getppid not refused with EPERM";
+    if ((r = syscall(__NR_getppid)) != -1 || errno != EPERM) {
+        snprintf(msg, sizeof(msg), "getppid not refused with EPERM: returned %ld errno %d", r,
+                 errno);
+        *what = msg;
         return -1;
     }
     errno = 0;
-    if (syscall(__NR_getpgid, MAGIC_PGID) != -1 || errno != EXDEV) {
-        *what = "getpgid(4242) not refused with EXDEV";
+    if ((r = syscall(__NR_getpgid, MAGIC_PGID)) != -1 || errno != EXDEV) {
+        snprintf(msg, sizeof(msg), "getpgid(4242) not refused with EXDEV: returned %ld errno %d",
+                 r, errno);
+        *what = msg;
         return -1;
     }
     if (syscall(__NR_getpgid, 0) < 0) {
