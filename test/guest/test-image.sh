@@ -18,7 +18,8 @@ set -u
 KERNEL=${SBUML_KERNEL:-/usr/bin/linux.uml}
 READY_TIMEOUT=${SBUML_TEST_TIMEOUT:-150}
 SHUTDOWN_TIMEOUT=20
-CHECKERS="memcheck fpucheck pipecheck sockcheck sigcheck threadcheck forktree filecheck clockcheck"
+# The checkers the runner started, from its "CHECK fidelity start" line.
+CHECKERS=
 HERE=$(cd "$(dirname "$0")" && pwd)
 GUEST_DIR=$HERE/../../sbumld/guest
 
@@ -177,6 +178,9 @@ boot
 wait_for "sbuml-guest: up" 60 console_has "^sbuml-guest: up"
 wait_for "3 heartbeats" 60 heartbeats_seen 3
 wait_for "payload start" 30 console_has "^sbuml-guest: payload run started"
+wait_for "fidelity start" 30 console_has "^CHECK fidelity start"
+CHECKERS=$(sed -n 's/^CHECK fidelity start checkers=[0-9]* names=//p' "$CONSOLE" | tail -n 1 | tr -d '\r' | tr ',' ' ')
+[ "$(echo "$CHECKERS" | wc -w)" -ge 10 ] || fail "the runner starts only: $CHECKERS"
 wait_for "every checker to report ok" "$READY_TIMEOUT" all_checkers_ok
 log "all checkers report ok: $CHECKERS"
 # Let them run a little longer so rate and liveness checks get a turn.

@@ -19,7 +19,7 @@ wait_until 10 savable ||
 wait_until 90 console_has busy 'CHECK clockcheck ok' || fail "checkers did not start"
 wait_until 30 console_has busy "marker=SBUML-MARKER-$seed" || fail "no marker line"
 checkers_ok() {
-	for c in memcheck fpucheck pipecheck sockcheck sigcheck threadcheck forktree filecheck clockcheck; do
+	for c in $(checker_names busy); do
 		console_has busy "CHECK $c ok" || return 1
 	done
 }
