@@ -9,6 +9,7 @@ PACKAGES="
   libevent-dev libjson-c-dev libzstd-dev libsystemd-dev libssl-dev zstd
   linux-source-6.1 bc bison flex xz-utils ccache patch
   busybox-static e2fsprogs mmdebstrap
+  xfsprogs squashfs-tools
   user-mode-linux uml-utilities
   socat python3 systemd util-linux procps psmisc
   clang libclang-rt-14-dev

@@ -151,14 +151,24 @@ msg "configuring"
 make -s -C "$SRC" O="$BUILD" ARCH=um CC="$cc" KCONFIG_ALLCONFIG="$FRAGMENT" \
 	allnoconfig >"$BUILD/.sbuml-config.log" 2>&1 || {
 	cat "$BUILD/.sbuml-config.log" >&2; die "configuration failed"; }
+# Kconfig silently drops an option whose dependencies are off: every
+# value the fragment asks for must be in .config as written, every option
+# it turns off must be absent, and a fragment line of any other form is
+# refused rather than left unchecked.
 missing=""
 while read -r opt; do
-	grep -qx "$opt" "$BUILD/.config" || missing="$missing $opt"
-done < <(grep -E '^CONFIG_[A-Z0-9_]+=(y|".*"|[0-9]+)$' "$FRAGMENT")
-while read -r opt; do
-	o=${opt#\# }; o=${o% is not set}
-	grep -q "^$o=" "$BUILD/.config" && missing="$missing $o(must be off)"
-done < <(grep -E '^# CONFIG_[A-Z0-9_]+ is not set$' "$FRAGMENT")
+	if [[ $opt =~ ^CONFIG_[A-Z0-9_]+=(y|\".*\"|[0-9]+)$ ]]; then
+		grep -qxF "$opt" "$BUILD/.config" || missing="$missing $opt"
+	elif [[ $opt =~ ^CONFIG_([A-Z0-9_]+)=n$ ]] ||
+	     [[ $opt =~ ^#\ CONFIG_([A-Z0-9_]+)\ is\ not\ set$ ]]; then
+		o=CONFIG_${BASH_REMATCH[1]}
+		if grep -q "^$o=" "$BUILD/.config"; then
+			missing="$missing $o(must be off)"
+		fi
+	elif [[ $opt =~ ^CONFIG_ ]]; then
+		die "config fragment line not understood: $opt"
+	fi
+done <"$FRAGMENT"
 [ -z "$missing" ] || die "config fragment not honoured:$missing"
 
 # 4. build
