@@ -114,3 +114,27 @@ for g in g1 g2 g3; do
 	prev=$g; ref=$g
 done
 say "3 clones and 3 generations of a Debian machine carry on"
+
+# ---- reboots of a restored machine come back (systemctl reboot) ----
+# UML re-executes itself in the same host process with the clone's own
+# disks and identity; systemd starts again to multi-user.target.
+REBOOTS=${SBUML_DEBIAN_REBOOTS:-3}
+c=$(console_of g3)
+uml_pid=$(info_field g3 pid)
+i=0
+while [ "$i" -lt "$REBOOTS" ]; do
+	i=$((i + 1))
+	n0=$(grep -ac "sbuml-guest: system " "$c" || true)
+	sh_ok g3 "systemd-run --quiet --on-active=1s systemctl reboot" >/dev/null
+	wait_until 900 sh -c "[ \$(grep -ac 'sbuml-guest: system ' '$c') -gt $n0 ]" ||
+		fail "g3: reboot $i did not finish start-up: $(tail -n 5 "$c")"
+	[ "$(grep -a 'sbuml-guest: system ' "$c" | tail -n 1 | tr -d '\r')" = \
+		"sbuml-guest: system running (multi-user.target active)" ] ||
+		fail "g3: after reboot $i: $(grep -a 'sbuml-guest:' "$c" | tail -n 3)"
+	[ "$(info_field g3 pid)" = "$uml_pid" ] || fail "g3: reboot $i changed the host pid"
+	state_is g3 running || fail "g3: not running after reboot $i"
+	python3 "$TEST_SRCDIR/guestsh.py" login "$SBUMLCTL" --socket "$SOCK" console g3 --attach ||
+		fail "g3: no login after reboot $i"
+	[ "$(sh_val g3 "systemctl is-system-running")" = running ] || fail "g3: not running after reboot $i"
+	say "g3: reboot $i came back to multi-user.target"
+done
