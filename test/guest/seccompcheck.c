@@ -23,7 +23,7 @@
 #include <sys/wait.h>
 
 #define MAGIC_PGID 4242
-#define FORK_EVERY 10 /* rounds between inheritance checks */
+#define FORK_EVERY 50 /* rounds between inheritance checks */
 
 static void install_filter(void)
 {

@@ -24,8 +24,9 @@ sh_in() {
 	python3 "$TEST_SRCDIR/guestsh.py" run "$*" "$SBUMLCTL" --socket "$SOCK" console "$_m" --attach
 }
 sh_ok() { sh_in "$@" >"$T/sh.out" 2>&1 || fail "$1: '$2' failed: $(cat "$T/sh.out")"; cat "$T/sh.out"; }
-# The last line of a command's output, without blanks.
-sh_val() { sh_ok "$@" | tr -d ' \r' | grep . | tail -n 1; }
+# sh_val MACHINE CMD: CMD's output as one word: a line of its own behind a
+# prefix, since other writers (services, the kernel) share the console.
+sh_val() { sh_ok "$1" "echo \"SBV:\$($2)\"" | sed -n 's/^.*SBV://p' | tr -d ' \r' | tail -n 1; }
 
 # ---- a Debian machine at multi-user.target, logged in on its console ----
 ctl image build deb --size 2G >"$T/build.log" 2>&1 || { cat "$T/build.log"; fail "image build deb"; }

@@ -67,12 +67,16 @@ class Console:
                                % self.buf[-400:])
             self.buf += data
 
-    def drain(self, quiet=1.0):
+    def drain(self, quiet=1.0, most=3.0):
         """Forget what the attach replayed: read until QUIET seconds pass
-        without output (guest boot messages may still be coming)."""
-        end = time.monotonic() + self.limit
-        while time.monotonic() < end:
-            r, _, _ = select.select([self.proc.stdout], [], [], quiet)
+        without output, or MOST seconds in all (a guest may print all the
+        time: boot messages, services writing to the console)."""
+        end = time.monotonic() + most
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([self.proc.stdout], [], [], min(quiet, left))
             if not r:
                 break
             if not os.read(self.proc.stdout.fileno(), 65536):
