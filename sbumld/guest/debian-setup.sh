@@ -56,7 +56,12 @@ printf '127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n' > "$R/etc/hosts"
 cat > "$R/usr/local/sbin/sbuml-boot-status" <<'EOF'
 #!/bin/sh
 # Print how systemd's start-up ended, once it has (sbuml images).
-state=$(systemctl is-system-running --wait 2>/dev/null)
+# Polled, not --wait: that waits for a bus signal, a dependency the
+# answer should not have.
+while state=$(systemctl is-system-running 2>/dev/null)
+	[ "$state" = initializing ] || [ "$state" = starting ]; do
+	sleep 1
+done
 echo "sbuml-guest: system $state ($(systemctl show -P Id default.target) $(systemctl is-active default.target))"
 if [ "$state" != running ]; then
 	systemctl --failed --plain --no-legend --no-pager | sed 's/^/sbuml-guest: failed /'
