@@ -56,6 +56,8 @@ printf '127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n' > "$R/etc/hosts"
 cat > "$R/usr/local/sbin/sbuml-boot-status" <<'EOF'
 #!/bin/sh
 # Print how systemd's start-up ended, once it has (sbuml images).
+# Straight to the console: the line must not depend on journald.
+exec >/dev/console 2>&1
 # Polled, not --wait: that waits for a bus signal, a dependency the
 # answer should not have.
 while state=$(systemctl is-system-running 2>/dev/null)
