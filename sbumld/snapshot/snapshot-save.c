@@ -56,7 +56,8 @@ struct save_job {
 	bool			 cont;		/* continue after the capture */
 	enum machine_state	 before;
 	struct event		*progress;
-	struct event		*delay;		/* test knob timer */
+	struct event		*delay;		/* test knob timer, retry timer */
+	unsigned int		 retries;	/* of a transient refusal */
 	uint64_t		 started_us;
 	bool			 mc_pending;	/* "sbuml save" sent, no answer yet */
 	bool			 died;		/* the UML process went away */
@@ -508,6 +509,37 @@ save_take_back(struct save_job *job)
 	return r;
 }
 
+static void	save_delay_cb(evutil_socket_t fd, short what, void *arg);
+
+/*
+ * The kernel refuses a save while its process has a second host task.
+ * UML itself makes none (only CLONE_VM helpers, which are children), yet
+ * now and then, seconds after a boot, the check sees one; the cause is not
+ * found.  The refusal comes before the capture touches the work directory,
+ * so asking again is safe: up to SAVE_RETRIES times, SAVE_RETRY_MS apart,
+ * each logged.  Any other refusal is final.
+ */
+#define SAVE_RETRIES	20
+#define SAVE_RETRY_MS	100
+
+static bool
+save_retry_transient(struct save_job *job, const char *text)
+{
+	const struct timeval tv = { 0, SAVE_RETRY_MS * 1000 };
+
+	if (strstr(text, "the UML process has host threads") == NULL ||
+	    job->retries >= SAVE_RETRIES)
+		return (false);
+	if (job->delay == NULL &&
+	    (job->delay = evtimer_new(daemon_base, save_delay_cb, job)) == NULL)
+		return (false);
+	job->retries++;
+	log_warnx("%s: the kernel refused the save (%s); asking again (%u of %d)",
+	    machine_name(job->m), text + 9, job->retries, SAVE_RETRIES);
+	evtimer_add(job->delay, &tv);
+	return (true);
+}
+
 /* The kernel answered "sbuml save": the capture is complete, or failed. */
 static void
 save_done_cb(int err, const char *text, void *arg)
@@ -525,6 +557,8 @@ save_done_cb(int err, const char *text, void *arg)
 		return;
 	}
 	if (err == -EREMOTEIO && strncmp(text, "refused:", 8) == 0) {
+		if (save_retry_transient(job, text))
+			return;
 		save_finish(job, SNAPSHOT_JOB_E_NOT_SUPPORTED, snapshot_job_reason(text + 9),
 		    "%s: cannot be saved: %s",
 		    machine_name(job->m), text + 9);
@@ -665,7 +699,7 @@ save_send(struct save_job *job)
 		    machine_name(job->m), strerror(-r));
 }
 
-/* The test knob's delay is over (SBUMLD_TEST_SAVE_DELAY_MS). */
+/* The test knob's delay (SBUMLD_TEST_SAVE_DELAY_MS) or a retry's is over. */
 static void
 save_delay_cb(evutil_socket_t fd, short what, void *arg)
 {

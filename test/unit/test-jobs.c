@@ -563,6 +563,33 @@ test_save(void)
 	CHECK(access(sdir, F_OK) == -1 && errno == ENOENT);
 	CHECK(machine_job(m) == NULL);
 
+	/*
+	 * The one transient refusal (a second host task) is asked again; the
+	 * next, final refusal ends the job.  Three requests, one answer.
+	 */
+	free(sdir);
+	free(work);
+	free(cmd);
+	sdir = snap_dir("s4");
+	cb = cb_for(&o);
+	snapshot_save_start(m, "s4", sdir, true, true, &root_caller, &cb);
+	work = find_workdir("s4");
+	CHECK(work != NULL);
+	cmd = xasprintf("sbuml save %s/%s", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	fake_mconsole_expect1(fake, cmd, 1, "refused: the UML process has host threads");
+	fake_mconsole_expect1(fake, cmd, 1, "refused: the UML process has host threads");
+	fake_mconsole_expect1(fake, cmd, 1, "refused: the guest holds a "
+	    "device sbuml cannot save");
+	CHECK(wait_done(&o));
+	CHECK(o.err == SNAPSHOT_JOB_E_NOT_SUPPORTED);
+	CHECK_STR(o.msg, "vm: cannot be saved: the guest holds a device sbuml "
+	    "cannot save");
+	CHECK(fake_mconsole_remaining(fake) == 0);
+	CHECK(fake_mconsole_failures(fake) == 0);
+	CHECK(work != NULL && access(work, F_OK) == -1 && errno == ENOENT);
+	CHECK(machine_job(m) == NULL);
+
 	/* An existing snapshot directory is refused before anything. */
 	cb = cb_for(&o);
 	snapshot_save_start(m, "c", daemon_config.state_dir, true, true,
