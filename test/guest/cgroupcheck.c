@@ -47,30 +47,7 @@ struct cg {
 
 static struct shared *sh;
 
-static int write_text(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
 
-    if (fd < 0)
-        return -errno;
-    ssize_t n = write(fd, text, strlen(text));
-    int err = n == (ssize_t)strlen(text) ? 0 : -(n < 0 ? errno : EIO);
-    close(fd);
-    return err;
-}
-
-static int read_text(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, buf, size - 1);
-    int err = n < 0 ? -errno : 0;
-    close(fd);
-    buf[n < 0 ? 0 : n] = '\0';
-    return err;
-}
 
 /* Mount point of a cgroup2 file system from mountinfo, if there is one. */
 static int find_cgroup2(char *out, size_t size)
@@ -107,7 +84,7 @@ static void setup_hierarchy(struct cg *c)
         c->own_mount = 1;
     }
     snprintf(path, sizeof(path), "%s/cgroup.subtree_control", c->root);
-    if ((e = write_text(path, "+pids")) != 0 || (e = write_text(path, "+memory")) != 0)
+    if ((e = check_write_text(path, "+pids", 0)) != 0 || (e = check_write_text(path, "+memory", 0)) != 0)
         check_die("enable pids and memory controllers in %s: %s", path, strerror(-e));
 }
 
@@ -118,7 +95,7 @@ static void set_limit(const struct cg *c, const char *file, unsigned long long v
 
     snprintf(path, sizeof(path), "%s/%s", c->group, file);
     snprintf(text, sizeof(text), "%llu", value);
-    if ((e = write_text(path, text)) != 0)
+    if ((e = check_write_text(path, text, 0)) != 0)
         check_die("write %s: %s", path, strerror(-e));
 }
 
@@ -201,7 +178,7 @@ static void start_member(struct cg *c)
     close(go[0]);
     snprintf(path, sizeof(path), "%s/cgroup.procs", c->group);
     snprintf(text, sizeof(text), "%d", (int)c->member);
-    if ((e = write_text(path, text)) != 0)
+    if ((e = check_write_text(path, text, 0)) != 0)
         check_die("move member into %s: %s", path, strerror(-e));
     if (write(go[1], "g", 1) != 1)
         check_die("pipe write: %s", strerror(errno));
@@ -214,7 +191,7 @@ static unsigned long long read_number(const struct cg *c, const char *file)
     int e;
 
     snprintf(path, sizeof(path), "%s/%s", c->group, file);
-    if ((e = read_text(path, buf, sizeof(buf))) != 0) {
+    if ((e = check_read_text(path, buf, sizeof(buf))) != 0) {
         check_fail("read %s: %s", path, strerror(-e));
         return 0;
     }
@@ -229,11 +206,11 @@ static void check_membership(const struct cg *c)
     snprintf(path, sizeof(path), "%s/cgroup.procs", c->group);
     snprintf(want, sizeof(want), "\n%d\n", (int)c->member);
     buf[0] = '\n';
-    if (read_text(path, buf + 1, sizeof(buf) - 1) != 0 || !strstr(buf, want))
+    if (check_read_text(path, buf + 1, sizeof(buf) - 1) != 0 || !strstr(buf, want))
         check_fail("cgroup.procs no longer lists the member %d", (int)c->member);
     snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)c->member);
     snprintf(want, sizeof(want), "/sbuml-cgroupcheck-%d\n", (int)getpid());
-    if (read_text(path, buf, sizeof(buf)) != 0 || !strstr(buf, want))
+    if (check_read_text(path, buf, sizeof(buf)) != 0 || !strstr(buf, want))
         check_fail("member's /proc/PID/cgroup does not name its group");
 }
 

@@ -32,6 +32,7 @@
 #define _GNU_SOURCE 1
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -289,6 +290,33 @@ static inline unsigned long long check_parse_u64(const char *what, const char *s
     if (errno != 0 || end == s || *end != '\0')
         check_die("bad %s: %s", what, s);
     return v;
+}
+
+/* Writes TEXT to PATH (opened O_WRONLY plus FLAGS, mode 0600); 0 or -errno. */
+static inline int check_write_text(const char *path, const char *text, int flags)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0600);
+
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, text, strlen(text));
+    int err = n == (ssize_t)strlen(text) ? 0 : -(n < 0 ? errno : EIO);
+    close(fd);
+    return err;
+}
+
+/* Reads PATH into BUF as a string (one read); 0 or -errno. */
+static inline int check_read_text(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, size - 1);
+    int err = n < 0 ? -errno : 0;
+    close(fd);
+    buf[n < 0 ? 0 : n] = '\0';
+    return err;
 }
 
 #endif /* SBUML_CHECK_H */

@@ -90,31 +90,7 @@ static int ns_inodes(const char *proc_dir, uint64_t ino[NNS])
     return 0;
 }
 
-static int write_file(const char *path, const char *text, int create)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
 
-    if (fd < 0)
-        return -errno;
-    ssize_t n = write(fd, text, strlen(text));
-    int err = n == (ssize_t)strlen(text) ? 0 : -(n < 0 ? errno : EIO);
-    close(fd);
-    return err;
-}
-
-static int read_text(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return -errno;
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n < 0)
-        return -errno;
-    buf[n] = '\0';
-    return 0;
-}
 
 /* The checker (and so every child it makes from now on) gets a time
  * namespace whose monotonic clock is a day ahead.  Returns 0 when the
@@ -132,7 +108,7 @@ static int enter_time_ns(void)
     if (unshare(CLONE_NEWTIME) != 0)
         check_die("unshare time namespace: %s", strerror(errno));
     snprintf(offsets, sizeof(offsets), "monotonic %d 0\n", TIME_OFFSET_S);
-    int e = write_file("/proc/self/timens_offsets", offsets, 0);
+    int e = check_write_text("/proc/self/timens_offsets", offsets, 0);
     if (e != 0)
         check_die("timens_offsets: %s", strerror(-e));
     return 1;
@@ -181,7 +157,7 @@ static void child_setup(struct child_state *c)
         check_die("child make / private: %s", strerror(errno));
     if (mount("tmpfs", MNT_DIR, "tmpfs", 0, "size=64k") != 0)
         check_die("child mount tmpfs: %s", strerror(errno));
-    int e = write_file(MNT_DIR "/marker", NS_HOSTNAME, 1);
+    int e = check_write_text(MNT_DIR "/marker", NS_HOSTNAME, O_CREAT | O_EXCL);
     if (e != 0)
         check_die("child write marker: %s", strerror(-e));
     lo_up();
@@ -214,12 +190,12 @@ static void child_check_ids(void)
         check_fail("child is pid %d in its namespace, want 1", (int)getpid());
     if (getuid() != 0 || getgid() != 0)
         check_fail("child uid %d gid %d, want 0", (int)getuid(), (int)getgid());
-    if (read_text("/proc/self/uid_map", buf, sizeof(buf)) != 0 ||
+    if (check_read_text("/proc/self/uid_map", buf, sizeof(buf)) != 0 ||
         strcmp(buf, "         0          0          1\n") != 0)
         check_fail("child's uid_map changed");
     if (gethostname(buf, sizeof(buf)) != 0 || strcmp(buf, NS_HOSTNAME) != 0)
         check_fail("child hostname is '%s', want %s", buf, NS_HOSTNAME);
-    if (read_text("/proc/self/cgroup", buf, sizeof(buf)) != 0 || !cgroup_at_root(buf)) {
+    if (check_read_text("/proc/self/cgroup", buf, sizeof(buf)) != 0 || !cgroup_at_root(buf)) {
         for (char *p = buf; *p; p++)
             *p = *p == '\n' ? '|' : *p;
         check_fail("child's /proc/self/cgroup no longer shows it at the root: %s", buf);
@@ -233,7 +209,7 @@ static void child_check_mount(void)
 
     if (statfs(MNT_DIR, &fs) != 0 || fs.f_type != TMPFS_MAGIC)
         check_fail("child's tmpfs on " MNT_DIR " is gone");
-    else if (read_text(MNT_DIR "/marker", buf, sizeof(buf)) != 0 || strcmp(buf, NS_HOSTNAME) != 0)
+    else if (check_read_text(MNT_DIR "/marker", buf, sizeof(buf)) != 0 || strcmp(buf, NS_HOSTNAME) != 0)
         check_fail("child's marker file on its tmpfs is lost");
 }
 
@@ -302,10 +278,10 @@ static void write_id_maps(pid_t pid)
     int e;
 
     snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
-    if ((e = write_file(path, "0 0 1\n", 0)) != 0)
+    if ((e = check_write_text(path, "0 0 1\n", 0)) != 0)
         check_die("write %s: %s", path, strerror(-e));
     snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
-    if ((e = write_file(path, "0 0 1\n", 0)) != 0)
+    if ((e = check_write_text(path, "0 0 1\n", 0)) != 0)
         check_die("write %s: %s", path, strerror(-e));
 }
 
