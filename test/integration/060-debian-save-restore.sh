@@ -119,7 +119,7 @@ say "3 clones and 3 generations of a Debian machine carry on"
 # ---- reboots of a restored machine come back (systemctl reboot) ----
 # UML re-executes itself in the same host process with the clone's own
 # disks and identity; systemd starts again to multi-user.target.
-REBOOTS=${SBUML_DEBIAN_REBOOTS:-3}
+REBOOTS=${SBUML_DEBIAN_REBOOTS:-2}
 c=$(console_of g3)
 uml_pid=$(info_field g3 pid)
 i=0
