@@ -33,6 +33,7 @@
 #define ROUND_MS 50
 #define SPIN 2000
 #define ABORT_ROUNDS 40
+#define GIVE_UP_S 20.0
 
 struct shared {
     volatile long counter;
@@ -41,7 +42,8 @@ struct shared {
     int child_cpu_bad;
 };
 
-static struct rseq area __attribute__((aligned(32)));
+/* cpu_id starts as RSEQ_CPU_ID_UNINITIALIZED: only the kernel makes it valid */
+static struct rseq area __attribute__((aligned(32))) = { .cpu_id = (uint32_t)-1 };
 static struct shared *sh;
 static long ncpus;
 
@@ -104,13 +106,17 @@ static int cpu_ok(void)
     return cpu >= 0 && cpu < ncpus && (uint32_t)cpu == area.cpu_id_start;
 }
 
-/* Increments for ROUND_MS; returns the commits, adds the aborts. */
+/* Increments for ROUND_MS and until one commit went through (a loaded
+ * host may stretch a section over many guest ticks), at most
+ * GIVE_UP_S; returns the commits, adds the aborts. */
 static long work(long *aborts)
 {
-    double end = check_now() + ROUND_MS / 1000.0;
+    double start = check_now();
     long commits = 0;
 
-    while (check_now() < end) {
+    for (double now = start; now < start + ROUND_MS / 1000.0 || commits == 0; now = check_now()) {
+        if (now > start + GIVE_UP_S)
+            break;
         if (rseq_increment(&sh->counter))
             commits++;
         else
