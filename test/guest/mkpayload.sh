@@ -20,7 +20,8 @@ set -eu
 die() { echo "mkpayload.sh: $*" >&2; exit 1; }
 
 CHECKERS="memcheck fpucheck pipecheck sockcheck sigcheck threadcheck forktree filecheck clockcheck marker randcheck
-    fdeventcheck ipccheck ptracecheck lockcheck seccompcheck uringcheck notifycheck nscheck cgroupcheck"
+    fdeventcheck ipccheck ptracecheck lockcheck seccompcheck uringcheck notifycheck nscheck cgroupcheck
+    rseqcheck timenscheck"
 HERE=$(cd "$(dirname "$0")" && pwd)
 BIN_DIR=
 if [ "${1:-}" = --bin-dir ]; then

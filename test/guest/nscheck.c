@@ -5,10 +5,10 @@
  * from inside and from outside, that they still isolate it:
  *   - time: the checker unshares a time namespace whose CLOCK_MONOTONIC
  *     is a day ahead; the child (born in it) must keep reading its clock
- *     86400 s ahead of the checker's.  UML kernels cannot have time
- *     namespaces (TIME_NS needs a vDSO, see doc/kernel.md): when the
- *     kernel has no /proc/self/ns/time this part is skipped with an
- *     "info" line and time=no in the start line;
+ *     86400 s ahead of the checker's.  The sbuml kernel has time
+ *     namespaces (patch 0020, see doc/kernel.md); on a UML kernel
+ *     without them (no /proc/self/ns/time, e.g. Debian's) this part is
+ *     skipped with an "info" line and time=no in the start line;
  *   - user: the child's user namespace maps uid/gid 0 to 0, one id only;
  *     it must keep that map and uid 0;
  *   - pid: the child is pid 1 of its namespace (getpid() == 1);

@@ -112,7 +112,8 @@ state_is() { [ "$(info_field "$1" state)" = "$2" ]; }
 # console has no "CHECK fidelity start" line to read them from).  The
 # environment may set another list, for a payload that runs another one.
 FIDELITY_ALL=${FIDELITY_ALL:-"memcheck fpucheck pipecheck sockcheck sigcheck threadcheck forktree filecheck clockcheck randcheck
-	fdeventcheck ipccheck ptracecheck lockcheck seccompcheck uringcheck notifycheck nscheck cgroupcheck"}
+	fdeventcheck ipccheck ptracecheck lockcheck seccompcheck uringcheck notifycheck nscheck cgroupcheck
+	rseqcheck timenscheck"}
 
 # console_lines MACHINE: complete lines in MACHINE's console log now (0 if none).
 console_lines() {
