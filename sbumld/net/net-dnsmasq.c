@@ -7,6 +7,12 @@
  * leases (dnsmasq's, what the guests took), dnsmasq.log (its stderr) and
  * dnsmasq.pid (ours: found and killed after a crash).  A dnsmasq that dies
  * is started again after a second, at most 5 times a minute.
+ *
+ * A changed hostsfile restarts dnsmasq rather than sending it SIGHUP:
+ * dnsmasq reads the file again as the unprivileged user it drops to
+ * (nobody), who cannot reach the daemon's state dir, and a SIGHUP that
+ * comes before it has set its handler up kills it.  The lease file carries
+ * the leases over; a guest's DHCP client retries a lost packet.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,6 +38,7 @@
 #define NET_DNS_LEASE_MAX	(1 << 20)
 
 static int	net_dnsmasq_spawn(struct net_dnsmasq *d, char *err, size_t errlen);
+static void	net_dnsmasq_kill(struct net_dnsmasq *d);
 
 static char *
 net_dnsmasq_file(const struct net_dnsmasq *d, const char *file)
@@ -240,27 +247,37 @@ net_dnsmasq_hosts(struct net_network *net, char *err, size_t errlen)
 	path = net_dnsmasq_file(net->dns, "hosts");
 	if ((r = write_file_atomic(path, text, len, 0600)) < 0)
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
-	else if (net->dns->pid > 0 && kill(net->dns->pid, SIGHUP) == -1)
-		log_warn("dnsmasq on %s: SIGHUP", net->bridge);
+	else if (net->dns->pid > 0) {
+		net_dnsmasq_kill(net->dns);
+		r = net_dnsmasq_spawn(net->dns, err, errlen);
+	}
 	free(path);
 	free(text);
 	return (r);
 }
 
-void
-net_dnsmasq_stop(struct net_dnsmasq *d)
+/* End the running dnsmasq and reap it (not a death: no restart). */
+static void
+net_dnsmasq_kill(struct net_dnsmasq *d)
 {
 	int	status;
 
+	if (d->pid <= 0)
+		return;
+	child_unwatch(d->pid);
+	(void)kill(d->pid, SIGTERM);
+	while (waitpid(d->pid, &status, 0) == -1 && errno == EINTR)
+		;
+	d->pid = 0;
+}
+
+void
+net_dnsmasq_stop(struct net_dnsmasq *d)
+{
 	if (d == NULL)
 		return;
 	d->stopping = true;
-	if (d->pid > 0) {
-		child_unwatch(d->pid);
-		(void)kill(d->pid, SIGTERM);
-		while (waitpid(d->pid, &status, 0) == -1 && errno == EINTR)
-			;
-	}
+	net_dnsmasq_kill(d);
 	if (d->ev_restart != NULL)
 		event_free(d->ev_restart);
 	{

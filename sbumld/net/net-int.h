@@ -68,7 +68,7 @@ void	net_nft_remove_stale(void);
 int	net_dnsmasq_start(const char *dir, const char *bridge,
 	    const struct net_subnet *s, struct net_dnsmasq **ret, char *err,
 	    size_t errlen);
-/* Write the dhcp-hostsfile of net from the holders and tell dnsmasq. 0 or -errno (err). */
+/* Write the dhcp-hostsfile of net from the holders; dnsmasq starts again on it. 0 or -errno (err). */
 int	net_dnsmasq_hosts(struct net_network *net, char *err, size_t errlen);
 /* Stop and free d (NULL is fine). */
 void	net_dnsmasq_stop(struct net_dnsmasq *d);

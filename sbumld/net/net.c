@@ -288,8 +288,7 @@ net_up(struct net_network *net, char *err, size_t errlen)
 	net->up = true;
 	if ((r = net_nft_sync(err, errlen)) < 0 ||
 	    (r = net_dnsmasq_start(net->dir, net->bridge, &net->subnet,
-	    &net->dns, err, errlen)) < 0 ||
-	    (r = net_dnsmasq_hosts(net, err, errlen)) < 0)
+	    &net->dns, err, errlen)) < 0)
 		goto fail;
 	log_info("network %s: up on bridge %s, %s", net->name, net->bridge, cidr);
 	return (0);
@@ -548,16 +547,16 @@ net_publish_json(const struct net_publish *p, size_t n)
 	return (a);
 }
 
-void
-net_nic_to_json(const struct net_nic *nic, const char *tap,
-    struct json_object *obj)
+struct json_object *
+net_nic_to_json(const struct net_nic *nic, const char *tap)
 {
-	bool	 on = nic->network[0] != '\0';
+	struct json_object	*obj;
 
+	if (nic->network[0] == '\0')
+		return (NULL);
+	obj = json_object_new_object();
 	json_object_object_add(obj, "network",
-	    json_object_new_string(on ? nic->network : NET_NONE));
-	if (!on)
-		return;
+	    json_object_new_string(nic->network));
 	json_object_object_add(obj, "mac", json_object_new_string(nic->mac));
 	json_object_object_add(obj, "tap", tap != NULL && tap[0] != '\0' ?
 	    json_object_new_string(tap) : NULL);
@@ -566,6 +565,7 @@ net_nic_to_json(const struct net_nic *nic, const char *tap,
 	    net_ip_json(net_lease_of(nic->network, nic->mac)));
 	json_object_object_add(obj, "publish",
 	    net_publish_json(nic->publish, nic->npublish));
+	return (obj);
 }
 
 static struct json_object *

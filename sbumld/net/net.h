@@ -35,6 +35,12 @@ struct net_nic {
 	size_t			npublish;
 };
 
+/* net-nic.c: nic as machine.json's "net" object (NULL for no NIC). */
+struct json_object *net_nic_config_json(const struct net_nic *nic);
+/* Parse a "net" object (NULL: no NIC) into nic. 0 or -EBADMSG (err). */
+int	net_nic_config_parse(struct json_object *o, struct net_nic *nic,
+	    char *err, size_t errlen);
+
 /*
  * Declare the networks (spec "NAME" or "NAME=A.B.C.D/N"; "default" always
  * exists) and the default network of a new machine ("none" allowed), and
@@ -77,9 +83,8 @@ bool	net_ip_held(const char *network, uint32_t ip, const char *owner);
 
 /* The IPv4 dnsmasq leased to mac on network (network order), or 0. */
 uint32_t net_lease_of(const char *network, const char *mac);
-/* nic's fields of the machine object (doc/rpc.md) into obj. */
-void	net_nic_to_json(const struct net_nic *nic, const char *tap,
-	    struct json_object *obj);
+/* The "net" member of the machine object (doc/rpc.md); NULL for no NIC. */
+struct json_object *net_nic_to_json(const struct net_nic *nic, const char *tap);
 /* The network objects of doc/rpc.md: all of them, or one (NULL if unknown). */
 struct json_object *net_list_json(void);
 struct json_object *net_info_json(const char *name);
