@@ -14,6 +14,8 @@
 
 #include "sbumlctl.h"
 
+/* At most this many published ports (doc/rpc.md). */
+#define MAX_PUBLISH	16
 /* At most this many extra disks (doc/rpc.md: ubd1 ... ubd7). */
 #define MAX_DISKS	7
 /* console --follow: window kept to find where new lines start. */
@@ -75,7 +77,7 @@ ctl_print_machine(struct json_object *m, const char *arg)
 {
 	static const char *const order[] = {
 		"machine", "state", "pid", "dir", "mem_mb", "image", "kernel",
-		"cmdline", "disks", "savable", "created", "started", "exit",
+		"cmdline", "disks", "net", "savable", "created", "started", "exit",
 	};
 	struct json_object *v;
 	size_t i, j, n;
@@ -130,7 +132,10 @@ ctl_print_state(struct json_object *m, const char *arg)
 	putchar('\n');
 }
 
-/* boot MACHINE [--image P] [--mem MB] [--cmdline S] [--disk P]... [--kernel P] */
+/*
+ * boot MACHINE [--image P] [--mem MB] [--cmdline S] [--disk P]... [--kernel P]
+ *     [--net NET|none] [--publish [IP:]H:G[/proto]]...
+ */
 int
 cmd_boot(struct ctl *ctl, int argc, char **argv)
 {
@@ -140,6 +145,8 @@ cmd_boot(struct ctl *ctl, int argc, char **argv)
 		{ "cmdline",	required_argument, NULL, 'c' },
 		{ "disk",	required_argument, NULL, 'd' },
 		{ "kernel",	required_argument, NULL, 'k' },
+		{ "net",	required_argument, NULL, 'n' },
+		{ "publish",	required_argument, NULL, 'p' },
 		CTL_COMMON_OPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -147,12 +154,14 @@ cmd_boot(struct ctl *ctl, int argc, char **argv)
 	/* Paths the daemon wants absolute: image, kernel, disks. */
 	char *image = NULL, *kernel = NULL, *disks[MAX_DISKS + 1] = { NULL };
 	char *machine = NULL;
+	const char *publish[MAX_PUBLISH + 1] = { NULL };
+	size_t npublish = 0;
 	struct json_object *res = NULL;
 	unsigned long mem;
 	size_t ndisks = 0, i;
 	int opt, ex = 0, r;
 
-	while ((opt = getopt_long(argc, argv, ":hi:m:c:d:k:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hi:m:c:d:k:n:p:", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
 		case 'k':
@@ -206,6 +215,18 @@ cmd_boot(struct ctl *ctl, int argc, char **argv)
 		case 'c':
 			o.cmdline = optarg;
 			break;
+		case 'n':
+			o.net = optarg;
+			break;
+		case 'p':
+			/* The daemon checks the spec; this only bounds the list. */
+			if (npublish == MAX_PUBLISH) {
+				ex = ctl_usage(ctl, "at most %d --publish",
+				    MAX_PUBLISH);
+				goto out;
+			}
+			publish[npublish++] = optarg;
+			break;
 		default:
 			if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 				goto out;
@@ -218,6 +239,7 @@ cmd_boot(struct ctl *ctl, int argc, char **argv)
 	o.image = image;
 	o.kernel = kernel;
 	o.disks = (const char *const *)disks;
+	o.publish = publish;
 
 	if ((ex = ctl_connect(ctl)) != 0)
 		goto out;

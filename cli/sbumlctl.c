@@ -22,7 +22,7 @@
 #include "sbumlctl.h"
 
 static const struct ctl_command ctl_commands[] = {
-	{ "boot",	cmd_boot,	"MACHINE [--image P|NAME] [--mem MB] [--cmdline S] [--disk P]... [--kernel P]",
+	{ "boot",	cmd_boot,	"MACHINE [--image P|NAME] [--mem MB] [--cmdline S] [--disk P]... [--kernel P] [--net NET|none] [--publish [IP:]H:G[/udp]]...",
 	    "boot a new machine, or boot a stopped one again", NULL, NULL },
 	{ "list",	cmd_list,	"",			"list machines", NULL, NULL },
 	{ "info",	ctl_cmd_one,	"MACHINE",		"show a machine",
@@ -55,6 +55,8 @@ static const struct ctl_command ctl_commands[] = {
 	    "list, show, verify or delete snapshots; collect unused chunks", NULL, NULL },
 	{ "image",	cmd_image,	"build NAME [--release R] [--packages a,b] [--size 4G] | list",
 	    "build a Debian root image (root), list the images", NULL, NULL },
+	{ "network",	cmd_network,	"list | info [NAME]",
+	    "list the networks, show one and its machines", NULL, NULL },
 	{ "events",	cmd_events,	"[--count N]",		"print daemon events as they happen",
 	    NULL, NULL },
 	{ "ping",	cmd_ping,	"",			"check that the daemon answers",

@@ -132,6 +132,9 @@ void	ctl_print_machine(struct json_object *, const char *arg);
 int	cmd_image(struct ctl *, int, char **);
 bool	ctl_image_is_name(const char *arg);
 
+/* cmd-network.c */
+int	cmd_network(struct ctl *, int, char **);
+
 /* cmd-daemon.c */
 int	cmd_events(struct ctl *, int, char **);
 int	cmd_ping(struct ctl *, int, char **);

@@ -199,6 +199,8 @@ struct sbuml_boot_options {
 	const char		*cmdline;	/* extra kernel command line */
 	unsigned int		 mem_mb;	/* 16 ... 16384 */
 	const char *const	*disks;		/* NULL-terminated absolute paths */
+	const char		*net;		/* network name or "none" */
+	const char *const	*publish;	/* NULL-terminated "[IP:]H:G[/proto]" */
 };
 
 /*

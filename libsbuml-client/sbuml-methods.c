@@ -82,13 +82,35 @@ sbuml_daemon_set_log_level(struct sbuml_client *c, const char *level)
 	    c->timeout_ms, NULL);
 }
 
+/* params[key] = the strings of v (NULL-terminated); none when v is NULL or empty. */
+static int
+sbuml_add_strv(struct json_object *params, const char *key,
+    const char *const *v)
+{
+	struct json_object *arr, *s;
+	int r;
+
+	if (v == NULL || v[0] == NULL)
+		return 0;
+	arr = json_object_new_array();
+	if ((r = sbuml_add_value(params, key, arr)) < 0)
+		return r;
+	for (size_t i = 0; v[i] != NULL; i++) {
+		s = json_object_new_string(v[i]);
+		if (s == NULL || json_object_array_add(arr, s) != 0) {
+			json_object_put(s);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 /* machine.boot; only the options that are set go on the wire. */
 SBUML_EXPORT int
 sbuml_machine_boot(struct sbuml_client *c, const struct sbuml_boot_options *o,
     struct json_object **ret_result)
 {
-	struct json_object *params, *disks, *disk;
-	size_t i;
+	struct json_object *params;
 	int r;
 
 	if (c == NULL || o == NULL || o->machine == NULL)
@@ -103,19 +125,11 @@ sbuml_machine_boot(struct sbuml_client *c, const struct sbuml_boot_options *o,
 		goto out;
 	if (o->mem_mb != 0 && (r = sbuml_add_int(params, "mem_mb", o->mem_mb)) < 0)
 		goto out;
-	if (o->disks != NULL && o->disks[0] != NULL) {
-		disks = json_object_new_array();
-		if ((r = sbuml_add_value(params, "disks", disks)) < 0)
-			goto out;
-		for (i = 0; o->disks[i] != NULL; i++) {
-			disk = json_object_new_string(o->disks[i]);
-			if (disk == NULL || json_object_array_add(disks, disk) != 0) {
-				json_object_put(disk);
-				r = -ENOMEM;
-				goto out;
-			}
-		}
-	}
+	if ((r = sbuml_add_strv(params, "disks", o->disks)) < 0)
+		goto out;
+	if ((r = sbuml_add_str(params, "net", o->net)) < 0 ||
+	    (r = sbuml_add_strv(params, "publish", o->publish)) < 0)
+		goto out;
 	r = sbuml_call(c, "machine.boot", params, ret_result);
 out:
 	json_object_put(params);

@@ -9,6 +9,7 @@ PACKAGES="
   libevent-dev libjson-c-dev libzstd-dev libsystemd-dev libssl-dev zstd
   linux-source-6.1 bc bison flex xz-utils ccache patch
   busybox-static e2fsprogs mmdebstrap
+  iproute2 nftables dnsmasq-base
   xfsprogs squashfs-tools
   user-mode-linux uml-utilities
   socat python3 systemd util-linux procps psmisc

@@ -25,7 +25,7 @@
 /* Kernel options sbumld sets itself: a user cmdline may not override them. */
 static const char *const reserved_options[] = {
 	"mem=", "ubd", "root=", "uml_dir=", "umid=", "con=", "con0=",
-	"mconsole=", "sbuml_restore=",
+	"mconsole=", "sbuml_restore=", "sbuml_net=", "eth", "vec",
 };
 
 /* Error for a machine in the wrong state: BadState with data.state. */
@@ -41,8 +41,8 @@ rpc_bad_state(struct rpc_call *call, const struct machine *m, const char *what)
 	    machine_name(m), machine_state_to_string(machine_state(m)), what);
 }
 
-/* -32602 naming param. */
-static void
+/* -32602 naming param; see rpc-methods.h. */
+void
 rpc_bad_param(struct rpc_call *call, const char *param, const char *msg)
 {
 	struct json_object	*data;
@@ -154,6 +154,8 @@ struct boot_params {
 	const char		*kernel;
 	int64_t			 mem_mb;
 	struct json_object	*disks;
+	const char		*net;
+	struct json_object	*publish;
 };
 
 static const struct rpc_param boot_table[] = {
@@ -166,6 +168,9 @@ static const struct rpc_param boot_table[] = {
 	    0, 0, 0 },
 	{ "disks", RPC_PARAM_ARRAY, offsetof(struct boot_params, disks), 0, 0, 0 },
 	{ "kernel", RPC_PARAM_STRING, offsetof(struct boot_params, kernel),
+	    0, 0, 0 },
+	{ "net", RPC_PARAM_STRING, offsetof(struct boot_params, net), 0, 0, 0 },
+	{ "publish", RPC_PARAM_ARRAY, offsetof(struct boot_params, publish),
 	    0, 0, 0 },
 	{ NULL, 0, 0, 0, 0, 0 }
 };
@@ -388,7 +393,8 @@ rpc_machine_boot(struct rpc_call *call, struct json_object *params)
 		}
 		extra = p.image != NULL ? "image" : p.kernel != NULL ? "kernel" :
 		    p.cmdline != NULL ? "cmdline" : p.disks != NULL ? "disks" :
-		    p.mem_mb >= 0 ? "mem_mb" : NULL;
+		    p.mem_mb >= 0 ? "mem_mb" : p.net != NULL ? "net" :
+		    p.publish != NULL ? "publish" : NULL;
 		if (extra != NULL) {
 			snprintf(err, sizeof(err), "machine %s exists: it boots "
 			    "with its saved configuration (delete it to change "
@@ -404,6 +410,11 @@ rpc_machine_boot(struct rpc_call *call, struct json_object *params)
 		}
 		if (rpc_boot_config(call, &p, &cfg) < 0)
 			return (0);
+		if (rpc_net_nic_config(call, p.machine, p.net, p.publish,
+		    &cfg.nic) < 0) {
+			machine_config_clear(&cfg);
+			return (0);
+		}
 		r = machine_create(p.machine, &cfg, &m, err, sizeof(err));
 		machine_config_clear(&cfg);
 		if (r == -EEXIST) {

@@ -25,6 +25,8 @@ const struct rpc_method rpc_methods[] = {
 	{ "machine.list",		rpc_machine_list },
 	{ "machine.pause",		rpc_machine_pause },
 	{ "machine.resume",		rpc_machine_resume },
+	{ "network.info",		rpc_network_info },
+	{ "network.list",		rpc_network_list },
 	{ "snapshot.check",		rpc_snapshot_check },
 	{ "snapshot.delete",		rpc_snapshot_delete },
 	{ "snapshot.export",		rpc_snapshot_export },

@@ -33,6 +33,23 @@ int	rpc_machine_list(struct rpc_call *, struct json_object *);
 int	rpc_machine_pause(struct rpc_call *, struct json_object *);
 int	rpc_machine_resume(struct rpc_call *, struct json_object *);
 
+/* -32602 InvalidParams with data.param (rpc-machine.c). */
+void	rpc_bad_param(struct rpc_call *call, const char *param, const char *msg);
+
+/* rpc-net.c */
+int	rpc_network_info(struct rpc_call *, struct json_object *);
+int	rpc_network_list(struct rpc_call *, struct json_object *);
+struct net_nic;
+/*
+ * The NIC of a new machine owner from the "net" (NULL: the daemon's
+ * default network) and "publish" (NULL or an array of specs) parameters:
+ * a new MAC, checked ports (below 1024: admin only; none held by another
+ * machine).  0, or -1 once the call has been answered.
+ */
+int	rpc_net_nic_config(struct rpc_call *call, const char *owner,
+	    const char *network, struct json_object *publish,
+	    struct net_nic *nic);
+
 /* rpc-snapshot.c */
 int	rpc_snapshot_check(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_delete(struct rpc_call *, struct json_object *);

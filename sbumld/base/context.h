@@ -8,6 +8,8 @@
 #ifndef SBUMLD_CONTEXT_H
 #define SBUMLD_CONTEXT_H
 
+#include <stddef.h>
+
 #include "config.h"
 
 struct event_base;
@@ -16,12 +18,18 @@ struct event_base;
 #define DAEMON_DEFAULT_STATE_DIR	"/var/lib/sbuml"
 #define DAEMON_DEFAULT_KERNEL		SBUML_LIBEXECDIR "/linux-sbuml"
 #define DAEMON_DEFAULT_IMAGE		SBUML_DATADIR "/images/default.img"
+#define DAEMON_DEFAULT_NETWORK		"default"
 
 struct daemon_config {
 	char	*socket_path;	/* --socket, default /run/sbuml/sbumld.sock */
 	char	*state_dir;	/* --state-dir, default /var/lib/sbuml (0700) */
 	char	*kernel;	/* --kernel, default SBUML_LIBEXECDIR/linux-sbuml */
 	char	*image;		/* --image, default SBUML_DATADIR/images/default.img */
+	/* --default-network: a new machine's network unless it names one ("none": no NIC) */
+	char	*default_network;
+	/* --network NAME[=A.B.C.D/N], repeatable: networks besides "default" (net.h) */
+	char	**networks;
+	size_t	 nnetworks;
 };
 
 extern struct daemon_config daemon_config;

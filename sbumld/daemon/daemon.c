@@ -22,6 +22,7 @@
 #include "events.h"
 #include "log.h"
 #include "machine.h"
+#include "net.h"
 #include "recover.h"
 #include "rpc-methods.h"
 #include "server.h"
@@ -177,6 +178,19 @@ daemon_run(void)
 		goto out;
 	}
 	machine_set_state_hook(daemon_machine_state, NULL);
+	{
+		char	nerr[512];
+
+		/* Before re-adopting: a machine's tap goes on a network made anew. */
+		if ((r = net_init((const char *const *)daemon_config.networks,
+		    daemon_config.nnetworks, daemon_config.default_network, nerr,
+		    sizeof(nerr))) < 0) {
+			log_warnx("%s", nerr);
+			(void)sd_notifyf(0, "STATUS=%s\nERRNO=%d", nerr, -r);
+			server_shutdown();
+			goto out;
+		}
+	}
 	/* READY=1 only once existing machines are known again (machined deserializes first). */
 	if ((r = machine_registry_init()) < 0) {
 		log_warnx("cannot re-adopt machines from %s: %s",
@@ -206,6 +220,8 @@ daemon_run(void)
 
 	/* Stop accepting (done already on a signal), then let machines drop their calls, then close clients. */
 	daemon_request_stop();
+	/* Bridges, table, dnsmasq go; machines keep their taps (re-attached at start). */
+	net_shutdown();
 	machine_registry_shutdown();
 	server_shutdown();
 	log_info("stopped");

@@ -29,17 +29,24 @@ usage(FILE *f, int status)
 	    "usage: sbumld [-dhVv] [--socket path] [--state-dir dir] "
 	    "[--kernel path]\n"
 	    "              [--image path] [--log-level level]\n"
+	    "              [--default-network name] [--network name[=subnet]]...\n"
 	    "  -s, --socket PATH     RPC socket (default %s)\n"
 	    "  -S, --state-dir DIR   machines and state (default %s)\n"
 	    "  -k, --kernel PATH     default UML kernel (default %s)\n"
 	    "  -i, --image PATH      default root image (default %s)\n"
+	    "  -N, --default-network NAME  network of new machines, or none "
+	    "(default %s)\n"
+	    "  -n, --network NAME[=A.B.C.D/N]  declare a network (repeatable; "
+	    "\"default\"\n"
+	    "                        always exists, its subnet chosen clear of "
+	    "the routes)\n"
 	    "  -d, --foreground      log to stderr instead of syslog\n"
 	    "  -v, --verbose         log debug messages\n"
 	    "  -l, --log-level LVL   error, warning, info (default) or debug\n"
 	    "  -h, --help            show this help\n"
 	    "  -V, --version         show the version\n",
 	    DAEMON_DEFAULT_SOCKET, DAEMON_DEFAULT_STATE_DIR,
-	    DAEMON_DEFAULT_KERNEL, DAEMON_DEFAULT_IMAGE);
+	    DAEMON_DEFAULT_KERNEL, DAEMON_DEFAULT_IMAGE, DAEMON_DEFAULT_NETWORK);
 	exit(status);
 }
 
@@ -120,6 +127,8 @@ main(int argc, char **argv)
 		{ "state-dir",	required_argument,	NULL,	'S' },
 		{ "kernel",	required_argument,	NULL,	'k' },
 		{ "image",	required_argument,	NULL,	'i' },
+		{ "default-network", required_argument,	NULL,	'N' },
+		{ "network",	required_argument,	NULL,	'n' },
 		{ "foreground",	no_argument,		NULL,	'd' },
 		{ "verbose",	no_argument,		NULL,	'v' },
 		{ "log-level",	required_argument,	NULL,	'l' },
@@ -131,13 +140,14 @@ main(int argc, char **argv)
 	const char	*state_dir = DAEMON_DEFAULT_STATE_DIR;
 	const char	*kernel = DAEMON_DEFAULT_KERNEL;
 	const char	*image = DAEMON_DEFAULT_IMAGE;
+	const char	*default_network = DAEMON_DEFAULT_NETWORK;
 	enum log_level	 level = LOG_LEVEL_INFO;
 	int		 ch, foreground = 0, r, ret;
 
 	/* Log to stderr until the options say otherwise (vmd). */
 	log_init(1, level);
 
-	while ((ch = getopt_long(argc, argv, "s:S:k:i:dvl:hV", longopts,
+	while ((ch = getopt_long(argc, argv, "s:S:k:i:N:n:dvl:hV", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 's':
@@ -151,6 +161,15 @@ main(int argc, char **argv)
 			break;
 		case 'i':
 			image = optarg;
+			break;
+		case 'N':
+			default_network = optarg;
+			break;
+		case 'n':
+			daemon_config.networks = xrealloc(daemon_config.networks,
+			    (daemon_config.nnetworks + 1) * sizeof(char *));
+			daemon_config.networks[daemon_config.nnetworks++] =
+			    xstrdup(optarg);
 			break;
 		case 'd':
 			foreground = 1;
@@ -184,6 +203,7 @@ main(int argc, char **argv)
 	daemon_config.state_dir = absolute(state_dir);
 	daemon_config.kernel = absolute(kernel);
 	daemon_config.image = absolute(image);
+	daemon_config.default_network = xstrdup(default_network);
 
 	/* The state dir holds machine disks and consoles (shared below). */
 	if ((r = mkdir_p(daemon_config.state_dir, 0700)) < 0)
@@ -209,5 +229,9 @@ main(int argc, char **argv)
 	free(daemon_config.state_dir);
 	free(daemon_config.kernel);
 	free(daemon_config.image);
+	free(daemon_config.default_network);
+	for (size_t i = 0; i < daemon_config.nnetworks; i++)
+		free(daemon_config.networks[i]);
+	free(daemon_config.networks);
 	return (ret);
 }

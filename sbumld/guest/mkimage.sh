@@ -27,11 +27,13 @@ HASH_SEED=5b0a1e00-57b0-4e1d-9a5e-000000000002
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 INIT_SRC=$HERE/init
+DHCP_SRC=$HERE/udhcpc.script
 
 case $SIZE_MB in ''|*[!0-9]*) die "SIZE_MB must be a number: $SIZE_MB" ;; esac
 [ "$SIZE_MB" -ge 8 ] || die "SIZE_MB must be at least 8"
 [ -x "$BUSYBOX" ] || die "busybox not found at $BUSYBOX (apt-get install busybox-static)"
 [ -f "$INIT_SRC" ] || die "init script not found at $INIT_SRC"
+[ -f "$DHCP_SRC" ] || die "udhcpc script not found at $DHCP_SRC"
 command -v mke2fs >/dev/null || die "mke2fs not found (apt-get install e2fsprogs)"
 command -v debugfs >/dev/null || die "debugfs not found (apt-get install e2fsprogs)"
 # A dynamic busybox would not run in the library-less guest.
@@ -46,7 +48,7 @@ umask 022
 
 # --- Directory skeleton -------------------------------------------------
 for d in bin sbin usr/bin usr/sbin dev proc sys tmp run etc root \
-         mnt mnt/test var var/log; do
+         mnt mnt/test var var/log usr/share/udhcpc; do
     mkdir -p "$ROOT/$d"
 done
 chmod 1777 "$ROOT/tmp"
@@ -73,6 +75,10 @@ done
 # --- init and /etc --------------------------------------------------------
 cp "$INIT_SRC" "$ROOT/sbin/init"
 chmod 0755 "$ROOT/sbin/init"
+# eth0's DHCP client (init: start_network) runs this on every lease event.
+cp "$DHCP_SRC" "$ROOT/usr/share/udhcpc/default.script"
+chmod 0755 "$ROOT/usr/share/udhcpc/default.script"
+"$BUSYBOX" --list | grep -qx udhcpc || die "busybox has no udhcpc applet"
 
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
     > "$ROOT/etc/passwd"

@@ -264,6 +264,8 @@ machine_config_write(int dirfd, const char *name,
 	    json_object_new_string(cfg->created));
 	json_object_object_add(obj, "owner",
 	    json_object_new_int64((int64_t)cfg->owner));
+	if (cfg->nic.network[0] != '\0')
+		json_object_object_add(obj, "net", net_nic_config_json(&cfg->nic));
 	if (dir_id != NULL) {
 		json_add_u64_string(obj, "dir_dev", (uint64_t)dir_id->dev);
 		json_add_u64_string(obj, "dir_ino", (uint64_t)dir_id->ino);
@@ -423,6 +425,17 @@ machine_config_parse(const char *buf, size_t len, struct machine_config *cfg,
 	}
 	if ((r = config_disks(obj, cfg, err, errlen)) < 0)
 		goto out;
+	{
+		struct json_object *net = NULL;
+		char nerr[200];
+
+		(void)json_object_object_get_ex(obj, "net", &net);
+		if ((r = net_nic_config_parse(net, &cfg->nic, nerr,
+		    sizeof(nerr))) < 0) {
+			snprintf(err, errlen, "machine.json: %s", nerr);
+			goto out;
+		}
+	}
 	cfg->image = xstrdup(image);
 	cfg->kernel = xstrdup(kernel);
 	cfg->cmdline = xstrdup(cmdline);
@@ -501,6 +514,8 @@ machine_run_write(int dirfd, const struct machine_run *run)
 	if (run->started[0] != '\0')
 		json_object_object_add(obj, "started",
 		    json_object_new_string(run->started));
+	if (run->tap[0] != '\0')
+		json_object_object_add(obj, "tap", json_object_new_string(run->tap));
 	if (run->has_exit) {
 		exit = json_object_new_object();
 		json_object_object_add(exit, "status", run->status_known ?
@@ -544,6 +559,11 @@ machine_run_read(int dirfd, struct machine_run *run)
 		run->savable = json_object_get_boolean(v);
 	if ((s = json_string_member(obj, "started")) != NULL)
 		snprintf(run->started, sizeof(run->started), "%s", s);
+	if ((s = json_string_member(obj, "tap")) != NULL) {
+		if (!net_tap_valid(s))
+			goto out;
+		snprintf(run->tap, sizeof(run->tap), "%s", s);
+	}
 	if (json_object_object_get_ex(obj, "exit", &exit) &&
 	    json_object_is_type(exit, json_type_object)) {
 		run->has_exit = true;

@@ -16,6 +16,7 @@
 
 #include "fsat.h"
 #include "machine-state.h"
+#include "net.h"
 #include "uml.h"
 
 #define MACHINE_NAME_MAX	64	/* bytes of a plain name */
@@ -40,6 +41,7 @@ struct machine_config {
 	size_t		 ndisks;
 	char		 created[32];	/* ISO-8601 UTC */
 	uid_t		 owner;		/* who created it (authz.h); 0 if unrecorded */
+	struct net_nic	 nic;		/* network "": no NIC (net.h) */
 };
 
 /* run.json: what a restarted daemon needs to re-adopt or report a machine. */
@@ -54,6 +56,7 @@ struct machine_run {
 	bool			signal_known;
 	int			signal;
 	bool			savable;	/* answered MACHINE_SAVABLE_PROBE */
+	char			tap[NET_TAP_LEN + 1];	/* "" none */
 };
 
 /*

@@ -51,6 +51,7 @@ machine_save_run(struct machine *m)
 	run.signal_known = m->signal_known;
 	run.signal = m->signal;
 	run.savable = m->savable;
+	memcpy(run.tap, m->tap, sizeof(run.tap));
 	if ((r = machine_write_run(m, &run)) < 0)
 		log_warnx("%s: cannot write %s: %s", m->name, MACHINE_RUN_FILE,
 		    strerror(-r));

@@ -9,6 +9,7 @@
  *	machine-start.c		starting the UML process (boot, restore)
  *	machine-supervise.c	watching it: exit, boot readiness, halt, kill, re-adoption
  *	machine-disk.c		machine directories and records: create, load, scan, delete
+ *	machine-nic.c		its NIC while it lives: tap, address (net.h)
  *
  * They build on modules of their own below them: machine-state.h (state
  * names), machine-config.h (machine.json, run.json, names), console-tail.h,
@@ -67,6 +68,7 @@ struct machine {
 	struct mconsole		*mc;
 	struct mconsole_notifier *notifier;
 	bool			 savable;
+	char			 tap[NET_TAP_LEN + 1];	/* its NIC's tap while live, "" none */
 
 	/* How it ended. */
 	bool			 has_exit;
@@ -131,6 +133,14 @@ void	machine_console_close_all(struct machine *m, bool now);
 /* The machine.state event (doc/rpc.md "Events") of m's move from previous. */
 struct json_object *machine_state_event(const struct machine *m,
 	    enum machine_state previous);
+
+/* machine-nic.c */
+/* Make m's tap and reserve its address (no NIC: nothing). 0 or -errno (err). */
+int	machine_nic_start(struct machine *m, char *err, size_t errlen);
+/* m ended (or did not start): its tap, address and ports go. */
+void	machine_nic_release(struct machine *m);
+/* A re-adopted live machine: tap (from run.json, "" none) on its bridge again. */
+void	machine_nic_readopt(struct machine *m, const char *tap);
 
 /* machine-supervise.c */
 /* Bind dir/notify.sock, where the kernel reports. 0 or -errno. */

@@ -89,6 +89,7 @@ machine_to_json(const struct machine *m)
 	    json_object_new_string(m->cfg.created));
 	json_object_object_add(obj, "owner",
 	    json_object_new_int64((int64_t)m->cfg.owner));
+	json_object_object_add(obj, "net", net_nic_to_json(&m->cfg.nic, m->tap));
 	if (m->started[0] != '\0')
 		json_object_object_add(obj, "started",
 		    json_object_new_string(m->started));

@@ -88,6 +88,7 @@ machine_record_start(struct machine *m, pid_t pid, char *err, size_t errlen)
 	memset(&run, 0, sizeof(run));
 	run.state = MACHINE_BOOTING;
 	run.pid = pid;
+	memcpy(run.tap, m->tap, sizeof(run.tap));
 	if ((r = uml_proc_starttime(pid, &run.starttime)) == 0) {
 		iso8601_utc(time(NULL), run.started, sizeof(run.started));
 		r = machine_write_run(m, &run);
@@ -114,7 +115,8 @@ machine_abort_start(struct machine *m, pid_t pid)
 /* Start the UML process of a stopped machine: a boot, or a restore from capture. */
 static int
 machine_start(struct machine *m, const char *capture, int physmem_fd,
-    machine_done_cb cb, void *arg, char *err, size_t errlen)
+    const char *saved_mac, machine_done_cb cb, void *arg, char *err,
+    size_t errlen)
 {
 	struct uml_launch	l;
 	pid_t			pid;
@@ -168,13 +170,26 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 	l.ndisks = m->cfg.ndisks;
 	l.restore = capture;
 	l.physmem_fd = physmem_fd;
+	if ((r = machine_nic_start(m, err, errlen)) < 0) {
+		m->notifier = mconsole_notifier_free(m->notifier);
+		goto out;
+	}
+	if (m->tap[0] != '\0') {
+		l.net_tap = m->tap;
+		/* A restore keeping the saved MAC names none (doc/kernel.md). */
+		l.net_mac = capture != NULL && saved_mac != NULL &&
+		    strcmp(saved_mac, m->cfg.nic.mac) == 0 ? NULL :
+		    m->cfg.nic.mac;
+	}
 	if ((r = uml_spawn(&l, &pid, err, errlen)) < 0) {
+		machine_nic_release(m);
 		m->notifier = mconsole_notifier_free(m->notifier);
 		goto out;
 	}
 	if ((r = machine_record_start(m, pid, err, errlen)) < 0) {
 		log_warnx("%s", err);
 		machine_abort_start(m, pid);
+		machine_nic_release(m);
 		m->notifier = mconsole_notifier_free(m->notifier);
 		goto out;
 	}
@@ -202,13 +217,15 @@ int
 machine_boot(struct machine *m, machine_done_cb cb, void *arg, char *err,
     size_t errlen)
 {
-	return (machine_start(m, NULL, 0, cb, arg, err, errlen));
+	return (machine_start(m, NULL, 0, NULL, cb, arg, err, errlen));
 }
 
 /* Bring a new machine to life from a snapshot's capture; see machine.h. */
 int
 machine_restore(struct machine *m, const char *capture, int physmem_fd,
-    machine_done_cb cb, void *arg, char *err, size_t errlen)
+    const char *saved_mac, machine_done_cb cb, void *arg, char *err,
+    size_t errlen)
 {
-	return (machine_start(m, capture, physmem_fd, cb, arg, err, errlen));
+	return (machine_start(m, capture, physmem_fd, saved_mac, cb, arg, err,
+	    errlen));
 }

@@ -262,6 +262,7 @@ machine_exited(struct machine *m, bool known, int status)
 		next = MACHINE_STOPPED;
 	m->expect_exit = false;
 	m->op_pending = false;
+	machine_nic_release(m);
 
 	if (known)
 		log_debug("%s: pid %ld ended (status 0x%x)", m->name, (long)pid,
@@ -542,6 +543,8 @@ machine_adopt(struct machine *m, const struct machine_run *run)
 			m->state = MACHINE_CRASHED;
 		log_info("%s: pid %ld is gone, %s", m->name, (long)run->pid,
 		    machine_state_to_string(m->state));
+		if (run->tap[0] != '\0')
+			net_nic_stop(m->name, run->tap);
 		machine_save_run(m);
 		return;
 	}
@@ -555,6 +558,7 @@ machine_adopt(struct machine *m, const struct machine_run *run)
 		m->live_dfd = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	m->savable = run->savable;
+	machine_nic_readopt(m, run->tap);
 	/* Sockets only in the directory it was made in, not one swapped in. */
 	if ((r = machine_dir_open(m)) >= 0) {
 		(void)close(r);

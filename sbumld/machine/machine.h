@@ -189,10 +189,13 @@ int	machine_boot(struct machine *m, machine_done_cb cb, void *arg,
  * the snapshot's copies).  cb runs once the restored kernel answers on its
  * new mconsole, or with -ECHILD if it refused or died.  physmem_fd > 0:
  * the guest memory, which the kernel adopts (uml_launch.physmem_fd; the
- * caller still closes its copy).
+ * caller still closes its copy).  saved_mac: the MAC of the saved NIC
+ * (NULL: none); the machine's NIC (its configuration) gets a new tap, and
+ * the kernel its MAC unless it is saved_mac (doc/restore.md).
  */
 int	machine_restore(struct machine *m, const char *capture, int physmem_fd,
-	    machine_done_cb cb, void *arg, char *err, size_t errlen);
+	    const char *saved_mac, machine_done_cb cb, void *arg, char *err,
+	    size_t errlen);
 /* mconsole stop (running -> paused) / go (paused -> running). -EBUSY, -EINVAL for a bad state. */
 int	machine_pause(struct machine *m, machine_done_cb cb, void *arg);
 int	machine_resume(struct machine *m, machine_done_cb cb, void *arg);

@@ -112,6 +112,10 @@ uml_build_restore_argv(const struct uml_launch *l, char **argv, size_t n)
 		argv[n++] = xasprintf("sbuml_physmem_fd=%d", UML_PHYSMEM_FD);
 	for (size_t i = 0; i <= l->ndisks; i++)
 		argv[n++] = xasprintf("sbuml_disk=%zu:%s/disk%zu.cow", i, l->dir, i);
+	if (l->net_tap != NULL)
+		argv[n++] = l->net_mac != NULL ? xasprintf("sbuml_net=eth0,%s,%s",
+		    l->net_tap, l->net_mac) : xasprintf("sbuml_net=eth0,%s",
+		    l->net_tap);
 	argv[n] = NULL;
 	return (argv);
 }
@@ -154,6 +158,8 @@ uml_build_argv(const struct uml_launch *l)
 	/* fd 0 is the console input FIFO (uml_open_input). */
 	argv[n++] = xstrdup("con0=fd:0,fd:1");
 	argv[n++] = xasprintf("mconsole=notify:%s/notify.sock", l->dir);
+	if (l->net_tap != NULL)
+		argv[n++] = xasprintf("eth0=tuntap,%s,%s", l->net_tap, l->net_mac);
 	/* UML joins its argv into the kernel command line: split on blanks. */
 	words = xstrdup(l->cmdline);
 	for (w = strtok_r(words, " \t", &save); w != NULL;

@@ -42,6 +42,13 @@ struct uml_launch {
 	 * The child gets it as fd UML_PHYSMEM_FD; the caller keeps its own.
 	 */
 	int		 physmem_fd;
+	/*
+	 * The NIC, NULL for none: its tap (made by sbumld, owned by the jail
+	 * user) and MAC.  Boot: eth0=tuntap,<tap>,<mac>.  Restore:
+	 * sbuml_net=eth0,<tap>[,<mac>], net_mac NULL keeping the saved one.
+	 */
+	const char	*net_tap;
+	const char	*net_mac;
 };
 
 #define UML_PHYSMEM_FD	3	/* where a restored kernel finds physmem_fd */

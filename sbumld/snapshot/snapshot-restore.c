@@ -407,7 +407,8 @@ restore_launch(struct restore_job *job)
 
 	capture = job->capdir != NULL ? xstrdup(job->capdir) :
 	    xasprintf("%s/%s", job->dir, SNAPSHOT_CAPTURE);
-	r = machine_restore(job->m, capture, job->physmem_fd, restore_started_cb,
+	r = machine_restore(job->m, capture, job->physmem_fd, NULL,
+	    restore_started_cb,
 	    job, err, sizeof(err));
 	free(capture);
 	if (r < 0) {

@@ -5,7 +5,8 @@
  * registered with child_watch() has its exit status handed to its owner.
  * Unregistered children (there should be none) are reaped and logged, so
  * no zombie stays.  The machine code registers its UML processes here
- * (machine-start.c); machine_registry_init installs the handler.
+ * (machine-start.c), the network code its dnsmasq (net/); machine_registry_init
+ * installs the handler.  It lives in base/ so every layer may watch a child.
  */
 #ifndef SBUMLD_CHILD_H
 #define SBUMLD_CHILD_H
