@@ -64,8 +64,9 @@ repo_valid(const char *r)
 			return false;
 		if (*r == '/')
 			start = true;
-		else if (!is_lower_alnum(r[1]) && r[1] != '.' && r[1] != '_' &&
-		    r[1] != '-')
+		/* Separators: one '.', one or two '_', any run of '-'. */
+		else if (!is_lower_alnum(r[1]) && !(*r == '-' && r[1] == '-') &&
+		    !(*r == '_' && r[1] == '_' && r[-1] != '_'))
 			return false;
 	}
 	return !start;

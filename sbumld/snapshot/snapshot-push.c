@@ -82,7 +82,7 @@ push_manifest(struct xfer_job *job, struct oci_client *c, struct oci_artifact *a
 {
 	struct xfer_oci		*o = job->oci;
 	struct json_object	*m = oci_artifact_build(a);
-	const char		*text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN);
+	const char		*text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	char			 err[1024];
 	int			 r;
 
