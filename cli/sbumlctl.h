@@ -120,6 +120,9 @@ int	cmd_sbumlrestore(struct ctl *, int, char **);
 /* cmd-transfer.c */
 int	cmd_export(struct ctl *, int, char **);
 int	cmd_import(struct ctl *, int, char **);
+int	cmd_push(struct ctl *, int, char **);
+int	cmd_pull(struct ctl *, int, char **);
+int	cmd_tags(struct ctl *, int, char **);
 int	cmd_sbumldelta(struct ctl *, int, char **);
 int	cmd_sbumlexpand(struct ctl *, int, char **);
 

@@ -360,6 +360,31 @@ struct sbuml_transfer {
 	int		 fd;		/* the stream, or -1 */
 	const char	*file;		/* or this path (with fd = -1) */
 };
+/*
+ * Registries (snapshot.push, snapshot.pull, snapshot.tags): how to reach
+ * one.  Zero-initialise; progress gets the job.progress notifications
+ * ({"job": "push"|"pull", "bytes", "total_bytes", "blobs", "total_blobs"}).
+ */
+struct sbuml_registry_options {
+	const char		*auth_file;	/* the caller's auth.json, or NULL: the
+						   daemon looks in the caller's usual places */
+	bool			 insecure;	/* plain http, no TLS verification */
+	sbuml_progress_fn	*progress;	/* optional */
+	void			*progress_data;
+};
+/* snapshot.push of snapshot to ref (HOST[:PORT]/REPO[:TAG]). opts may be NULL. */
+int	sbuml_snapshot_push(struct sbuml_client *client, const char *snapshot,
+	    const char *ref, const struct sbuml_registry_options *opts,
+	    struct json_object **ret_result);
+/* snapshot.pull of ref into snapshot (NULL: the name the artifact carries). */
+int	sbuml_snapshot_pull(struct sbuml_client *client, const char *ref,
+	    const char *snapshot, const struct sbuml_registry_options *opts,
+	    struct json_object **ret_result);
+/* snapshot.tags of ref's repository: {"ref", "tags": [...]}. */
+int	sbuml_snapshot_tags(struct sbuml_client *client, const char *ref,
+	    const struct sbuml_registry_options *opts,
+	    struct json_object **ret_result);
+
 /* snapshot.export: {"snapshot", "id", "base", "bytes", "chunks", "skipped_chunks"}. */
 int	sbuml_snapshot_export(struct sbuml_client *client,
 	    const struct sbuml_transfer *t, struct json_object **ret_result);

@@ -438,6 +438,60 @@ sbuml_snapshot_import(struct sbuml_client *c, const struct sbuml_transfer *t,
 	return call_transfer(c, "snapshot.import", t, ret_result);
 }
 
+/* snapshot.push, .pull, .tags: the registry parameters, progress to the callback. */
+static int
+call_registry(struct sbuml_client *c, const char *method, const char *snapshot,
+    const char *ref, const struct sbuml_registry_options *o,
+    struct json_object **ret_result)
+{
+	static const struct sbuml_registry_options defaults = { 0 };
+	struct json_object *params;
+	int r;
+
+	if (c == NULL || ref == NULL)
+		return -EINVAL;
+	if (o == NULL)
+		o = &defaults;
+	if ((params = json_object_new_object()) == NULL)
+		return -ENOMEM;
+	if ((r = sbuml_add_str(params, "snapshot", snapshot)) < 0 ||
+	    (r = sbuml_add_str(params, "ref", ref)) < 0 ||
+	    (r = sbuml_add_str(params, "auth_file", o->auth_file)) < 0 ||
+	    (o->insecure && (r = sbuml_add_bool(params, "insecure", true)) < 0))
+		goto out;
+	c->progress = o->progress;
+	c->progress_data = o->progress_data;
+	r = sbuml_call_timeout(c, method, params, snapshot_timeout(c), ret_result);
+	c->progress = NULL;
+	c->progress_data = NULL;
+out:
+	json_object_put(params);
+	return r;
+}
+
+SBUML_EXPORT int
+sbuml_snapshot_push(struct sbuml_client *c, const char *snapshot, const char *ref,
+    const struct sbuml_registry_options *o, struct json_object **ret_result)
+{
+	if (snapshot == NULL)
+		return -EINVAL;
+	return call_registry(c, "snapshot.push", snapshot, ref, o, ret_result);
+}
+
+SBUML_EXPORT int
+sbuml_snapshot_pull(struct sbuml_client *c, const char *ref, const char *snapshot,
+    const struct sbuml_registry_options *o, struct json_object **ret_result)
+{
+	return call_registry(c, "snapshot.pull", snapshot, ref, o, ret_result);
+}
+
+SBUML_EXPORT int
+sbuml_snapshot_tags(struct sbuml_client *c, const char *ref,
+    const struct sbuml_registry_options *o, struct json_object **ret_result)
+{
+	return call_registry(c, "snapshot.tags", NULL, ref, o, ret_result);
+}
+
 /* store.gc. */
 SBUML_EXPORT int
 sbuml_store_gc(struct sbuml_client *c, struct json_object **ret_result)

@@ -7,6 +7,7 @@ set -eu
 PACKAGES="
   build-essential meson ninja-build pkg-config
   libevent-dev libjson-c-dev libzstd-dev libsystemd-dev libssl-dev zstd
+  libcurl4-openssl-dev
   linux-source-6.1 bc bison flex xz-utils ccache patch
   busybox-static e2fsprogs mmdebstrap
   iproute2 nftables dnsmasq-base
@@ -14,6 +15,7 @@ PACKAGES="
   user-mode-linux uml-utilities
   socat python3 systemd util-linux procps psmisc
   clang libclang-rt-14-dev
+  docker-registry skopeo apache2-utils
 "
 
 # The unprivileged user the UML machines run as (sbumld/machine/jail.h), from the

@@ -33,8 +33,11 @@ const struct rpc_method rpc_methods[] = {
 	{ "snapshot.import",		rpc_snapshot_import },
 	{ "snapshot.info",		rpc_snapshot_info },
 	{ "snapshot.list",		rpc_snapshot_list },
+	{ "snapshot.pull",		rpc_snapshot_pull },
+	{ "snapshot.push",		rpc_snapshot_push },
 	{ "snapshot.restore",		rpc_snapshot_restore },
 	{ "snapshot.save",		rpc_snapshot_save },
+	{ "snapshot.tags",		rpc_snapshot_tags },
 	{ "snapshot.verify",		rpc_snapshot_verify },
 	{ "store.gc",			rpc_store_gc },
 };

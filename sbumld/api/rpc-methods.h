@@ -63,5 +63,8 @@ int	rpc_store_gc(struct rpc_call *, struct json_object *);
 /* rpc-transfer.c */
 int	rpc_snapshot_export(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_import(struct rpc_call *, struct json_object *);
+int	rpc_snapshot_push(struct rpc_call *, struct json_object *);
+int	rpc_snapshot_pull(struct rpc_call *, struct json_object *);
+int	rpc_snapshot_tags(struct rpc_call *, struct json_object *);
 
 #endif

@@ -40,14 +40,23 @@ import_head(struct xfer_job *job, const char *text, size_t len)
 		    "delta against snapshot %s (id %.16s...), not against %s (id "
 		    "%.16s...)", job->stream_base_name, job->stream_base_id,
 		    job->base_name, job->base_id);
+	return snapshot_import_name(job, h.snapshot);
+}
+
+int
+snapshot_import_name(struct xfer_job *job, const char *name)
+{
+	char err[512];
+
 	if (job->dir == NULL) {
 		/* Named as on the sending host (a bare name there or its last component). */
-		if (strchr(h.snapshot, '/') != NULL ||
-		    snapshot_resolve(h.snapshot, &job->dir, err, sizeof(err)) < 0)
-			return snapshot_transfer_fail(job, -EINVAL, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "the stream "
+		if (strchr(name, '/') != NULL ||
+		    snapshot_resolve(name, &job->dir, err, sizeof(err)) < 0)
+			return snapshot_transfer_fail(job, -EINVAL, SNAPSHOT_JOB_E_BAD_SNAPSHOT, "the %s "
 			    "names its snapshot \"%.64s\", which is not a valid name "
-			    "here: give the snapshot parameter", h.snapshot);
-		job->name = xstrdup(h.snapshot);
+			    "here: give the snapshot parameter", job->oci ? "artifact" :
+			    "stream", name);
+		job->name = xstrdup(name);
 	}
 	if (access(job->dir, F_OK) == 0)
 		return snapshot_transfer_fail(job, -EEXIST, SNAPSHOT_JOB_E_SNAPSHOT_EXISTS, "snapshot %s "
@@ -60,8 +69,8 @@ import_head(struct xfer_job *job, const char *text, size_t len)
  * loader every snapshot goes through, snapshot-check.h); it must be format
  * 2.  Sets job->manifest and job->man_text.
  */
-static int
-import_manifest(struct xfer_job *job, const unsigned char *text, size_t len)
+int
+snapshot_import_manifest(struct xfer_job *job, const unsigned char *text, size_t len)
 {
 	struct json_object	*m;
 	char			 id[STORE_HEX_LEN + 1], err[1024];
@@ -183,6 +192,28 @@ import_record_owner(struct xfer_job *job, char *err, size_t errlen)
 }
 
 int
+snapshot_import_finish(struct xfer_job *job, struct store *s)
+{
+	char	err[1024];
+	int	r;
+
+	if ((r = store_sync(s)) < 0)
+		return snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot sync the "
+		    "chunk store: %s", strerror(-r));
+	if ((r = import_check_complete(job, s)) < 0)
+		return r;
+	if ((r = snapshot_workdir_make(job->dir, &job->workdir, err, sizeof(err))) < 0 ||
+	    (r = import_record_owner(job, err, sizeof(err))) < 0 ||
+	    (r = snapshot_workdir_commit(job->workdir, job->dir, job->man_text,
+	    job->man_len, true, err, sizeof(err))) < 0)
+		return snapshot_transfer_fail(job, r, r == -EEXIST ?
+		    SNAPSHOT_JOB_E_SNAPSHOT_EXISTS : SNAPSHOT_JOB_E_IO, "%s", err);
+	free(job->workdir);	/* renamed into place */
+	job->workdir = NULL;
+	return 0;
+}
+
+int
 snapshot_import_run(struct xfer_job *job)
 {
 	struct store		*s;
@@ -230,29 +261,13 @@ snapshot_import_run(struct xfer_job *job)
 		    "%s", err);
 		goto out;
 	}
-	if ((r = import_manifest(job, p, len)) < 0)
+	if ((r = snapshot_import_manifest(job, p, len)) < 0)
 		goto out;
 	(void)snapshot_manifest_hashes(job->manifest, snapshot_transfer_add_hash, needed);
 	if ((r = import_chunks(job, s, st, needed)) < 0)
 		goto out;
 	job->bytes = stream_bytes(st);
-	if ((r = store_sync(s)) < 0) {
-		snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_IO, "cannot sync the chunk store: %s",
-		    strerror(-r));
-		goto out;
-	}
-	if ((r = import_check_complete(job, s)) < 0)
-		goto out;
-	if ((r = snapshot_workdir_make(job->dir, &job->workdir, err, sizeof(err))) < 0 ||
-	    (r = import_record_owner(job, err, sizeof(err))) < 0 ||
-	    (r = snapshot_workdir_commit(job->workdir, job->dir, job->man_text,
-	    job->man_len, true, err, sizeof(err))) < 0) {
-		snapshot_transfer_fail(job, r, r == -EEXIST ? SNAPSHOT_JOB_E_SNAPSHOT_EXISTS : SNAPSHOT_JOB_E_IO,
-		    "%s", err);
-		goto out;
-	}
-	free(job->workdir);	/* renamed into place */
-	job->workdir = NULL;
+	r = snapshot_import_finish(job, s);
 out:
 	stream_free(st);
 	store_hashset_free(needed);

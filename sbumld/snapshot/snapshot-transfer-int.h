@@ -35,6 +35,7 @@ struct xfer_job {
 	bool			 writer;	/* holds the store's writer mark */
 	bool			 reader;	/* holds the store's reader mark */
 	uid_t			 owner;		/* import: the caller (snapshot-owner.h) */
+	struct xfer_oci		*oci;		/* push or pull (snapshot-oci.h), else NULL */
 
 	/* Set by the worker. */
 	int			 code;		/* 0, or the job error (snapshot-job.h) */
@@ -64,5 +65,32 @@ int	snapshot_transfer_cancel_fd(const struct xfer_job *job);
 void	snapshot_transfer_add_hash(const char *hex, void *arg);
 /* The import's work, in the worker (snapshot-import.c).  0 or -errno. */
 int	snapshot_import_run(struct xfer_job *job);
+/*
+ * Parts of it a pull shares (snapshot-import.c), in the worker: name the
+ * snapshot name (as the sender named it) unless the caller did; check the
+ * manifest text against job->id and the loader and keep it; and, once
+ * every chunk is in s, sync, check them all and register the snapshot.
+ */
+int	snapshot_import_name(struct xfer_job *job, const char *name);
+int	snapshot_import_manifest(struct xfer_job *job, const unsigned char *text,
+	    size_t len);
+int	snapshot_import_finish(struct xfer_job *job, struct store *s);
+
+/* The job's life on the loop (snapshot-transfer.c), for push and pull too. */
+struct transfer_target;
+struct xfer_job *snapshot_xfer_job_new(bool import, struct transfer_target *t,
+	    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb);
+void	snapshot_xfer_job_free(struct xfer_job *job);
+/* Queue the job in the worker pool; reports a failure to start.  Takes job. */
+void	snapshot_xfer_start(struct xfer_job *job);
+/*
+ * Resolve and load a format 2 snapshot on the loop: its directory (ret_dir
+ * may be NULL), manifest, id and, if ret_text, its manifest.json.  Reports
+ * a failure through cb (param names the parameter) and returns -1.
+ */
+int	snapshot_xfer_load_chunked(const struct snapshot_job_cb *cb,
+	    const char *param, const char *name, char **ret_dir,
+	    struct json_object **ret_man, char id[STORE_HEX_LEN + 1],
+	    char **ret_text, size_t *ret_len);
 
 #endif

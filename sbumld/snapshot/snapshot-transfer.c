@@ -34,6 +34,7 @@
 #include "snapshot.h"
 #include "snapshot-chunks.h"
 #include "snapshot-job.h"
+#include "snapshot-oci.h"
 #include "snapshot-stream.h"
 #include "snapshot-transfer.h"
 #include "snapshot-transfer-int.h"
@@ -46,8 +47,8 @@ struct chunk_ref {
 	size_t	len;
 };
 
-static void
-xfer_job_free(struct xfer_job *job)
+void
+snapshot_xfer_job_free(struct xfer_job *job)
 {
 	closefd(&job->fd);
 	if (job->file_tmp != NULL) {
@@ -71,6 +72,7 @@ xfer_job_free(struct xfer_job *job)
 	free(job->man_text);
 	free(job->file);
 	free(job->stream_base_name);
+	snapshot_oci_free(job->oci);
 	free(job);
 }
 
@@ -310,7 +312,9 @@ xfer_worker(void *arg)
 {
 	struct xfer_job *job = arg;
 
-	if (job->import)
+	if (job->oci != NULL)
+		(void)snapshot_oci_run(job);
+	else if (job->import)
 		(void)snapshot_import_run(job);
 	else
 		(void)export_run(job);
@@ -371,14 +375,20 @@ static void
 xfer_done(void *arg)
 {
 	struct xfer_job	*job = arg;
-	const char	*what_job = job->import ? "import" : "export";
+	const char	*what_job = job->oci ? snapshot_oci_what(job) :
+			    job->import ? "import" : "export";
 
+	if (job->oci != NULL)
+		snapshot_oci_stop_progress(job);
 	if (job->code != 0) {
 		log_warnx("snapshot %s: %s failed: %s", job->name ? job->name : "?",
 		    what_job, job->err);
 		snapshot_job_fail(&job->cb, job->code, snapshot_job_reason(job->err),
 		    "%s of %s failed: %s", what_job,
 		    job->name ? job->name : "a snapshot", job->err);
+	} else if (job->oci != NULL) {
+		snapshot_oci_log(job);
+		job->cb.done(0, snapshot_oci_result(job), NULL, job->cb.ctx);
 	} else if (job->import) {
 		log_info("snapshot %s imported into %s: %llu bytes, %llu new chunks",
 		    job->name, job->dir, (unsigned long long)job->bytes,
@@ -391,7 +401,7 @@ xfer_done(void *arg)
 		    (unsigned long long)job->chunks_skipped);
 		job->cb.done(0, export_result(job), NULL, job->cb.ctx);
 	}
-	xfer_job_free(job);
+	snapshot_xfer_job_free(job);
 }
 
 /*
@@ -399,8 +409,8 @@ xfer_done(void *arg)
  * stream gives up once the client goes away.  Reports a failure to start.
  * Takes the job.
  */
-static void
-xfer_start(struct xfer_job *job)
+void
+snapshot_xfer_start(struct xfer_job *job)
 {
 	struct worker_opts	o = { snapshot_job_owner(&job->cb),
 				    WORKER_STORE_SHARED };
@@ -421,12 +431,12 @@ xfer_start(struct xfer_job *job)
 		else
 			snapshot_job_fail_errno(&job->cb, SNAPSHOT_JOB_E_IO, r,
 			    "cannot start a worker");
-		xfer_job_free(job);
+		snapshot_xfer_job_free(job);
 	}
 }
 
-static struct xfer_job *
-xfer_job_new(bool import, struct transfer_target *t,
+struct xfer_job *
+snapshot_xfer_job_new(bool import, struct transfer_target *t,
     const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
 {
 	struct xfer_job *job = xcalloc(1, sizeof(*job));
@@ -435,6 +445,9 @@ xfer_job_new(bool import, struct transfer_target *t,
 	job->cancel_fd = -1;
 	job->import = import;
 	job->owner = snapshot_caller_uid(caller);
+	job->fd = -1;
+	if (t == NULL)
+		return job;
 	job->fd = t->fd;
 	t->fd = -1;
 	if (t->file != NULL)
@@ -449,8 +462,8 @@ xfer_job_new(bool import, struct transfer_target *t,
  * manifest.json.  Reports the failure (param names the parameter) and
  * returns -1.
  */
-static int
-load_chunked(const struct snapshot_job_cb *cb, const char *param,
+int
+snapshot_xfer_load_chunked(const struct snapshot_job_cb *cb, const char *param,
     const char *name, char **ret_dir, struct json_object **ret_man,
     char id[STORE_HEX_LEN + 1], char **ret_text, size_t *ret_len)
 {
@@ -500,7 +513,7 @@ static int
 load_base(struct xfer_job *job, const char *base)
 {
 	job->base_name = xstrdup(base);
-	return load_chunked(&job->cb, "base", base, NULL, &job->base_manifest,
+	return snapshot_xfer_load_chunked(&job->cb, "base", base, NULL, &job->base_manifest,
 	    job->base_id, NULL, NULL);
 }
 
@@ -509,16 +522,16 @@ snapshot_export_start(const char *snapshot, const char *base,
     struct transfer_target *to, const struct snapshot_caller *caller,
     const struct snapshot_job_cb *cb)
 {
-	struct xfer_job *job = xfer_job_new(false, to, caller, cb);
+	struct xfer_job *job = snapshot_xfer_job_new(false, to, caller, cb);
 
 	job->name = xstrdup(snapshot);
-	if (load_chunked(cb, "snapshot", snapshot, &job->dir, &job->manifest,
+	if (snapshot_xfer_load_chunked(cb, "snapshot", snapshot, &job->dir, &job->manifest,
 	    job->id, &job->man_text, &job->man_len) < 0 ||
 	    (base != NULL && load_base(job, base) < 0)) {
-		xfer_job_free(job);
+		snapshot_xfer_job_free(job);
 		return;
 	}
-	xfer_start(job);
+	snapshot_xfer_start(job);
 }
 
 void
@@ -526,7 +539,7 @@ snapshot_import_start(const char *snapshot, const char *base,
     struct transfer_target *from, const struct snapshot_caller *caller,
     const struct snapshot_job_cb *cb)
 {
-	struct xfer_job	*job = xfer_job_new(true, from, caller, cb);
+	struct xfer_job	*job = snapshot_xfer_job_new(true, from, caller, cb);
 	char		 err[1024];
 
 	if (snapshot != NULL) {
@@ -544,8 +557,8 @@ snapshot_import_start(const char *snapshot, const char *base,
 	}
 	if (base != NULL && load_base(job, base) < 0)
 		goto fail;
-	xfer_start(job);
+	snapshot_xfer_start(job);
 	return;
 fail:
-	xfer_job_free(job);
+	snapshot_xfer_job_free(job);
 }

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/* The registry v2 API for one repository (oci-client.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+
+#include "oci-auth.h"
+#include "oci-client.h"
+#include "oci-http.h"
+#include "util.h"
+
+struct oci_client {
+	struct oci_ref		 ref;
+	char			*origin;	/* "https://host:port" */
+	char			*basic;		/* may be NULL */
+	char			*authorization;	/* the header that worked, or NULL */
+	bool			 push;
+	bool			 tried_auth;
+	struct oci_http		 http;
+	CURL			*h;
+};
+
+struct oci_client *
+oci_client_new(const struct oci_ref *ref, const struct oci_client_opts *o)
+{
+	struct oci_client *c = xcalloc(1, sizeof(*c));
+
+	oci_http_global_init();
+	c->ref = *ref;
+	c->origin = xasprintf("%s://%s", o->insecure ? "http" : "https", ref->host);
+	c->basic = o->basic ? xstrdup(o->basic) : NULL;
+	c->push = o->push;
+	c->http.insecure = o->insecure;
+	c->http.cancel_fd = o->cancel_fd;
+	c->http.counter = o->counter;
+	if ((c->h = curl_easy_init()) == NULL) {
+		oci_client_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct oci_client *
+oci_client_free(struct oci_client *c)
+{
+	if (c == NULL)
+		return NULL;
+	if (c->h != NULL)
+		curl_easy_cleanup(c->h);
+	free(c->origin);
+	free(c->basic);
+	free(c->authorization);
+	free(c);
+	return NULL;
+}
+
+const char *
+oci_client_authorization(const struct oci_client *c)
+{
+	return c->authorization;
+}
+
+const struct oci_http *
+oci_client_http(const struct oci_client *c)
+{
+	return &c->http;
+}
+
+char *
+oci_client_blob_url(const struct oci_client *c, const char *digest)
+{
+	return xasprintf("%s/v2/%s/blobs/%s", c->origin, c->ref.repo, digest);
+}
+
+/* Fetch a Bearer token for the challenge (with our credentials, if any). */
+static int
+fetch_token(struct oci_client *c, const struct oci_challenge *ch, char *err,
+    size_t errlen)
+{
+	struct oci_http_req	 q = { .method = "GET", .max_body = OCI_TOKEN_MAX + 4096,
+				    .out_fd = -1 };
+	struct oci_http_resp	 r = { .out_fd = -1 };
+	char			*scope, *svc, *url, *basic = NULL, *tok = NULL;
+	int			 ret;
+
+	scope = xasprintf("repository:%s:%s", c->ref.repo, c->push ? "pull,push" : "pull");
+	svc = curl_easy_escape(c->h, ch->service, 0);
+	{
+		char *esc = curl_easy_escape(c->h, scope, 0);
+
+		url = xasprintf("%s%sservice=%s&scope=%s", ch->realm,
+		    strchr(ch->realm, '?') ? "&" : "?", svc ? svc : "", esc ? esc : "");
+		curl_free(esc);
+	}
+	curl_free(svc);
+	free(scope);
+	if (c->basic != NULL)
+		basic = xasprintf("Basic %s", c->basic);
+	q.url = url;
+	q.authorization = basic;
+	ret = oci_http_do(c->h, &c->http, &q, &r, err, errlen);
+	if (ret == 0 && r.status != 200)
+		ret = oci_http_status_error(&r, "the registry's token server", err, errlen);
+	if (ret == 0 && (ret = oci_token_parse(r.body, r.len, &tok, err, errlen)) == 0) {
+		free(c->authorization);
+		c->authorization = xasprintf("Bearer %s", tok);
+	}
+	free(tok);
+	free(basic);
+	free(url);
+	oci_http_resp_clear(&r);
+	return ret;
+}
+
+/* A 401 came: answer its challenge.  0 (retry), or -errno with err. */
+static int
+authenticate(struct oci_client *c, const struct oci_http_resp *r, char *err,
+    size_t errlen)
+{
+	struct oci_challenge	ch;
+
+	if (c->tried_auth || oci_challenge_parse(r->www_authenticate, &ch, err,
+	    errlen) < 0)
+		return -EACCES;
+	c->tried_auth = true;
+	if (ch.scheme == OCI_AUTH_BASIC) {
+		if (c->basic == NULL)
+			return -EACCES;
+		free(c->authorization);
+		c->authorization = xasprintf("Basic %s", c->basic);
+		return 0;
+	}
+	return fetch_token(c, &ch, err, errlen);
+}
+
+/*
+ * Run q with the client's Authorization; a 401 is answered once.  0 with
+ * r filled (any status), or -errno with err.
+ */
+static int
+request(struct oci_client *c, struct oci_http_req *q, struct oci_http_resp *r,
+    char *err, size_t errlen)
+{
+	int ret;
+
+	q->authorization = c->authorization;
+	if ((ret = oci_http_do(c->h, &c->http, q, r, err, errlen)) < 0 ||
+	    r->status != 401 || c->tried_auth)
+		return ret;
+	if (authenticate(c, r, err, errlen) < 0)
+		return 0;	/* the caller reports the 401 */
+	q->authorization = c->authorization;
+	return oci_http_do(c->h, &c->http, q, r, err, errlen);
+}
+
+/* request(), then the status must be one of want (0-terminated). */
+static int
+request_expect(struct oci_client *c, struct oci_http_req *q,
+    struct oci_http_resp *r, const long *want, const char *what, char *err,
+    size_t errlen)
+{
+	int ret;
+
+	if ((ret = request(c, q, r, err, errlen)) < 0)
+		return ret;
+	for (; *want != 0; want++)
+		if (r->status == *want)
+			return 0;
+	return oci_http_status_error(r, what, err, errlen);
+}
+
+int
+oci_client_blob_exists(struct oci_client *c, const char *digest, bool *ret,
+    char *err, size_t errlen)
+{
+	struct oci_http_req	 q = { .method = "HEAD", .out_fd = -1 };
+	struct oci_http_resp	 r = { .out_fd = -1 };
+	static const long	 want[] = { 200, 404, 0 };
+	char			*what = xasprintf("HEAD of blob %.19s... in %s/%s",
+				    digest, c->ref.host, c->ref.repo);
+	char			*url = oci_client_blob_url(c, digest);
+	int			 rc;
+
+	q.url = url;
+	rc = request_expect(c, &q, &r, want, what, err, errlen);
+	*ret = rc == 0 && r.status == 200;
+	free(url);
+	free(what);
+	oci_http_resp_clear(&r);
+	return rc;
+}
+
+/*
+ * The upload URL from a Location header: relative to the registry, or
+ * absolute on the same origin (our credentials go nowhere else).
+ */
+static char *
+upload_url(const struct oci_client *c, const char *loc, const char *digest)
+{
+	size_t	 n = strlen(c->origin);
+	char	*esc, *url;
+
+	if (loc[0] == '\0')
+		return NULL;
+	if (loc[0] == '/' && loc[1] != '/')
+		url = xasprintf("%s%s", c->origin, loc);
+	else if (strncmp(loc, c->origin, n) == 0 && loc[n] == '/')
+		url = xstrdup(loc);
+	else
+		return NULL;
+	esc = curl_escape(digest, 0);
+	{
+		char *u = xasprintf("%s%sdigest=%s", url, strchr(url, '?') ? "&" : "?",
+		    esc ? esc : "");
+
+		free(url);
+		url = u;
+	}
+	curl_free(esc);
+	return url;
+}
+
+int
+oci_client_blob_put(struct oci_client *c, const char *digest, const void *buf,
+    size_t len, char *err, size_t errlen)
+{
+	struct oci_http_req	 q = { .method = "POST", .out_fd = -1, .max_body = 64 * 1024 };
+	struct oci_http_resp	 r = { .out_fd = -1 };
+	static const long	 want_post[] = { 202, 0 }, want_put[] = { 201, 204, 0 };
+	char			*what = xasprintf("upload of blob %.19s... to %s/%s",
+				    digest, c->ref.host, c->ref.repo), *url;
+	int			 ret;
+
+	q.url = url = xasprintf("%s/v2/%s/blobs/uploads/", c->origin, c->ref.repo);
+	ret = request_expect(c, &q, &r, want_post, what, err, errlen);
+	free(url);
+	if (ret == 0 && (url = upload_url(c, r.location, digest)) == NULL) {
+		snprintf(err, errlen, "%s: the registry gave no upload location on "
+		    "its own origin (Location: \"%.200s\")", what, r.location);
+		ret = -EPROTO;
+	}
+	if (ret == 0) {
+		struct oci_http_req p = { .method = "PUT", .url = url, .body = buf,
+		    .body_len = len, .out_fd = -1, .max_body = 64 * 1024 };
+
+		ret = request_expect(c, &p, &r, want_put, what, err, errlen);
+		free(url);
+	}
+	free(what);
+	oci_http_resp_clear(&r);
+	return ret;
+}
+
+int
+oci_client_blob_mount(struct oci_client *c, const char *digest, const char *from,
+    bool *ret_mounted, char *err, size_t errlen)
+{
+	struct oci_http_req	 q = { .method = "POST", .out_fd = -1, .max_body = 64 * 1024 };
+	struct oci_http_resp	 r = { .out_fd = -1 };
+	static const long	 want[] = { 201, 202, 0 };
+	char			*what = xasprintf("mount of blob %.19s... into %s/%s",
+				    digest, c->ref.host, c->ref.repo), *url;
+	int			 ret;
+
+	q.url = url = xasprintf("%s/v2/%s/blobs/uploads/?mount=%s&from=%s",
+	    c->origin, c->ref.repo, digest, from);
+	ret = request_expect(c, &q, &r, want, what, err, errlen);
+	/* 202: the registry started an upload instead; it expires unused. */
+	*ret_mounted = ret == 0 && r.status == 201;
+	free(url);
+	free(what);
+	oci_http_resp_clear(&r);
+	return ret;
+}
+
+int
+oci_client_blob_get(struct oci_client *c, const char *digest, uint64_t size,
+    char **ret, char *err, size_t errlen)
+{
+	struct oci_http_req	 q = { .method = "GET", .out_fd = -1, .max_body = size };
+	struct oci_http_resp	 r = { .out_fd = -1 };
+	static const long	 want[] = { 200, 0 };
+	char			*what = xasprintf("blob %.19s... of %s/%s", digest,
+				    c->ref.host, c->ref.repo);
+	char			 got[OCI_DIGEST_LEN + 1];
+	char			*url = oci_client_blob_url(c, digest);
+	int			 rc;
+
+	*ret = NULL;
+	q.url = url;
+	rc = request_expect(c, &q, &r, want, what, err, errlen);
+	if (rc == 0) {
+		oci_digest_of(r.body ? r.body : "", r.len, got);
+		if (r.len != size || strcmp(got, digest) != 0) {
+			snprintf(err, errlen, "%s: corrupt: %zu bytes that hash to "
+			    "%.19s..., not %llu bytes of that digest", what, r.len,
+			    got, (unsigned long long)size);
+			rc = -EBADMSG;
+		} else {
+			*ret = r.body ? r.body : xstrdup("");
+			r.body = NULL;
+		}
+	}
+	free(url);
+	free(what);
+	oci_http_resp_clear(&r);
+	return rc;
+}
+
+int
+oci_client_manifest_get(struct oci_client *c, const char *reference,
+    const char *media_type, char **ret, size_t *ret_len,
+    char ret_digest[OCI_DIGEST_LEN + 1], char *err, size_t errlen)
+{
+	struct oci_http_req	 q = { .method = "GET", .out_fd = -1,
+				    .max_body = OCI_MANIFEST_MAX, .accept = media_type };
+	struct oci_http_resp	 r = { .out_fd = -1 };
+	static const long	 want[] = { 200, 0 };
+	char			*what = xasprintf("manifest %s/%s:%s", c->ref.host,
+				    c->ref.repo, reference), *url;
+	int			 rc;
+
+	*ret = NULL;
+	q.url = url = xasprintf("%s/v2/%s/manifests/%s", c->origin, c->ref.repo,
+	    reference);
+	rc = request_expect(c, &q, &r, want, what, err, errlen);
+	if (rc == 0) {
+		oci_digest_of(r.body ? r.body : "", r.len, ret_digest);
+		if (oci_digest_valid(reference) && strcmp(reference, ret_digest) != 0) {
+			snprintf(err, errlen, "%s: the manifest does not hash to "
+			    "its digest", what);
+			rc = -EBADMSG;
+		} else {
+			*ret = r.body ? r.body : xstrdup("");
+			*ret_len = r.len;
+			r.body = NULL;
+		}
+	}
+	free(url);
+	free(what);
+	oci_http_resp_clear(&r);
+	return rc;
+}
+
+int
+oci_client_manifest_put(struct oci_client *c, const char *tag,
+    const char *media_type, const char *body, size_t len, char *err,
+    size_t errlen)
+{
+	struct oci_http_req	 q = { .method = "PUT", .out_fd = -1, .max_body = 64 * 1024,
+				    .content_type = media_type, .body = body,
+				    .body_len = len };
+	struct oci_http_resp	 r = { .out_fd = -1 };
+	static const long	 want[] = { 201, 0 };
+	char			*what = xasprintf("upload of manifest %s/%s:%s",
+				    c->ref.host, c->ref.repo, tag), *url;
+	int			 rc;
+
+	q.url = url = xasprintf("%s/v2/%s/manifests/%s", c->origin, c->ref.repo, tag);
+	rc = request_expect(c, &q, &r, want, what, err, errlen);
+	free(url);
+	free(what);
+	oci_http_resp_clear(&r);
+	return rc;
+}
+
+int
+oci_client_tags(struct oci_client *c, struct json_object **ret, char *err,
+    size_t errlen)
+{
+	struct oci_http_req	 q = { .method = "GET", .out_fd = -1, .max_body = OCI_TAGS_MAX };
+	struct oci_http_resp	 r = { .out_fd = -1 };
+	static const long	 want[] = { 200, 0 };
+	struct json_object	*o = NULL, *tags, *out;
+	char			*what = xasprintf("tags of %s/%s", c->ref.host,
+				    c->ref.repo), *url;
+	int			 rc;
+
+	*ret = NULL;
+	q.url = url = xasprintf("%s/v2/%s/tags/list", c->origin, c->ref.repo);
+	rc = request_expect(c, &q, &r, want, what, err, errlen);
+	if (rc == 0 && (r.body == NULL || (o = json_tokener_parse(r.body)) == NULL ||
+	    !json_object_is_type(o, json_type_object))) {
+		snprintf(err, errlen, "%s: the answer is not a JSON object", what);
+		rc = -EBADMSG;
+	}
+	if (rc == 0) {
+		out = json_object_new_array();
+		/* "tags": null when the repository has none. */
+		if (json_object_object_get_ex(o, "tags", &tags) &&
+		    json_object_is_type(tags, json_type_array)) {
+			for (size_t i = 0; i < json_object_array_length(tags); i++) {
+				struct json_object *t = json_object_array_get_idx(tags, i);
+				struct oci_ref tr;
+				char tref[1024], e[256];
+
+				if (!json_object_is_type(t, json_type_string))
+					continue;
+				/* Only well-formed tags: the rest is the registry's noise. */
+				snprintf(tref, sizeof(tref), "%s/%s:%s", c->ref.host,
+				    c->ref.repo, json_object_get_string(t));
+				if (oci_ref_parse(tref, &tr, e, sizeof(e)) == 0)
+					json_object_array_add(out, json_object_new_string(tr.tag));
+			}
+		}
+		*ret = out;
+	}
+	json_object_put(o);
+	free(url);
+	free(what);
+	oci_http_resp_clear(&r);
+	return rc;
+}

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The push's work in its worker (snapshot-oci.h): every distinct chunk of
+ * the snapshot is read back and checked (as an export does), asked for
+ * with HEAD and uploaded only if the registry lacks it; then the config
+ * blob (manifest.json) and the image manifest, under the tag.  The
+ * manifest goes last: until it is there, the registry holds only blobs
+ * nothing names, and a repeated push finds them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oci-artifact.h"
+#include "oci-client.h"
+#include "snapshot.h"
+#include "snapshot-chunks.h"
+#include "snapshot-oci.h"
+#include "snapshot-transfer-int.h"
+#include "store.h"
+#include "util.h"
+
+struct push_chunks {
+	struct store_hashset	*seen;
+	char			(*hex)[STORE_HEX_LEN + 1];
+	size_t			*len;
+	size_t			 n, cap;
+};
+
+static void
+push_collect(const char *hex, size_t len, void *arg)
+{
+	struct push_chunks *c = arg;
+
+	if (!store_hashset_add(c->seen, hex))
+		return;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 1024;
+		c->hex = xrealloc(c->hex, c->cap * sizeof(*c->hex));
+		c->len = xrealloc(c->len, c->cap * sizeof(*c->len));
+	}
+	memcpy(c->hex[c->n], hex, STORE_HEX_LEN + 1);
+	c->len[c->n++] = len;
+}
+
+/* The job error of a registry failure r. */
+static int
+registry_code(int r)
+{
+	return r == -EACCES ? SNAPSHOT_JOB_E_PERMISSION_DENIED :
+	    r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT : SNAPSHOT_JOB_E_IO;
+}
+
+/* HEAD, and upload buf unless the registry has it. */
+static int
+push_blob(struct xfer_job *job, struct oci_client *c, const char *digest,
+    const void *buf, size_t len)
+{
+	struct xfer_oci	*o = job->oci;
+	char		 err[1024];
+	bool		 has;
+	int		 r;
+
+	if ((r = oci_client_blob_exists(c, digest, &has, err, sizeof(err))) == 0 && !has)
+		r = oci_client_blob_put(c, digest, buf, len, err, sizeof(err));
+	if (r < 0)
+		return snapshot_transfer_fail(job, r, registry_code(r), "%s", err);
+	if (has)
+		o->blobs_present++;
+	else {
+		o->blobs_moved++;
+		job->bytes += len;
+	}
+	atomic_fetch_add(&o->bytes, len);
+	atomic_fetch_add(&o->blobs_done, 1);
+	return 0;
+}
+
+static int
+push_manifest(struct xfer_job *job, struct oci_client *c, struct oci_artifact *a)
+{
+	struct xfer_oci		*o = job->oci;
+	struct json_object	*m = oci_artifact_build(a);
+	const char		*text = json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	char			 err[1024];
+	int			 r;
+
+	oci_digest_of(text, strlen(text), o->digest);
+	r = oci_client_manifest_put(c, o->ref.tag, OCI_MT_MANIFEST, text, strlen(text),
+	    err, sizeof(err));
+	json_object_put(m);
+	if (r < 0)
+		return snapshot_transfer_fail(job, r, registry_code(r), "%s", err);
+	return 0;
+}
+
+static int
+push_chunks(struct xfer_job *job, struct store *s, struct oci_client *c,
+    struct push_chunks *pc, struct oci_artifact *a)
+{
+	char	err[1024];
+	int	r;
+
+	for (size_t i = 0; i < pc->n; i++) {
+		struct oci_layer	 l;
+		const void		*frame;
+		size_t			 flen;
+
+		/* Checked on the way out, as an export's: never ship a corrupt chunk. */
+		if ((r = store_chunk_frame(s, pc->hex[i], pc->len[i], &frame, &flen,
+		    err, sizeof(err))) < 0)
+			return snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_BAD_SNAPSHOT,
+			    "%s: %s", job->name, err);
+		oci_digest_of(frame, flen, l.digest);
+		l.size = flen;
+		memcpy(l.chunk, pc->hex[i], sizeof(l.chunk));
+		if ((r = push_blob(job, c, l.digest, frame, flen)) < 0)
+			return r;
+		oci_artifact_add_layer(a, &l);
+	}
+	return 0;
+}
+
+/*
+ * The artifact's creation time is the snapshot's: pushing one snapshot
+ * twice makes the very same image manifest (the same digest).
+ */
+static void
+push_created(struct xfer_job *job, struct oci_artifact *a)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(job->manifest, "created", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    strlen(json_object_get_string(v)) < sizeof(a->created))
+		snprintf(a->created, sizeof(a->created), "%s", json_object_get_string(v));
+}
+
+int
+snapshot_push_run(struct xfer_job *job)
+{
+	struct xfer_oci		*o = job->oci;
+	struct push_chunks	 pc = { .seen = store_hashset_new() };
+	struct oci_artifact	 a = { 0 };
+	struct oci_client_opts	 co = { o->basic, o->insecure, true,
+				    snapshot_transfer_cancel_fd(job), NULL };
+	struct oci_client	*c = NULL;
+	struct store		*s;
+	const char		*slash = strrchr(job->name, '/');
+	char			*root = snapshot_store_root(), err[1024], cfg[OCI_DIGEST_LEN + 1];
+	uint64_t		 total;
+	int			 r;
+
+	s = store_open(root, err, sizeof(err));
+	free(root);
+	if (s == NULL) {
+		r = snapshot_transfer_fail(job, -EIO, SNAPSHOT_JOB_E_IO, "%s", err);
+		goto out;
+	}
+	if (snapshot_manifest_chunks(job->manifest, push_collect, &pc) < 0) {
+		r = snapshot_transfer_fail(job, -EBADMSG, SNAPSHOT_JOB_E_BAD_SNAPSHOT,
+		    "%s: malformed chunk list in its manifest", job->name);
+		goto out;
+	}
+	total = job->man_len;
+	for (size_t i = 0; i < pc.n; i++) {
+		int64_t b = store_chunk_bytes(s, pc.hex[i]);
+
+		total += b > 0 ? (uint64_t)b : 0;
+	}
+	atomic_store(&o->blobs_total, pc.n + 1);
+	atomic_store(&o->bytes_total, total);
+	if ((c = oci_client_new(&o->ref, &co)) == NULL) {
+		r = snapshot_transfer_fail(job, -ENOMEM, SNAPSHOT_JOB_E_INTERNAL, "out of memory");
+		goto out;
+	}
+	if ((r = push_chunks(job, s, c, &pc, &a)) < 0)
+		goto out;
+	snprintf(cfg, sizeof(cfg), "sha256:%s", job->id);
+	if ((r = push_blob(job, c, cfg, job->man_text, job->man_len)) < 0)
+		goto out;
+	memcpy(a.config_digest, cfg, sizeof(cfg));
+	a.config_size = job->man_len;
+	snprintf(a.name, sizeof(a.name), "%s", slash ? slash + 1 : job->name);
+	push_created(job, &a);
+	r = push_manifest(job, c, &a);
+out:
+	oci_artifact_clear(&a);
+	oci_client_free(c);
+	store_hashset_free(pc.seen);
+	free(pc.hex);
+	free(pc.len);
+	store_free(s);
+	return r;
+}

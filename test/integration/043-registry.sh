@@ -1,0 +1,183 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Snapshots through a real OCI registry (Debian's docker-registry, started
+# here on 127.0.0.1 with its own config and storage under $T): push, a
+# second push that uploads only new blobs (counted in the registry's
+# storage), tags, a pull on a second daemon (another host) that fetches
+# only what it lacks, restore there and the clone counts on; a corrupted
+# blob in the registry is refused and nothing is registered; the registry
+# stopped in the middle of a pull leaves nothing behind and a retry
+# finishes; a registry with htpasswd auth refuses a push without
+# credentials with a clear error and takes one with an auth.json;
+# skopeo inspects the artifact and copies it to the second registry, and
+# the copy pulls and restores.  One 64 MiB guest.
+TEST_NAME=registry
+. "$(dirname "$0")/lib.sh"
+
+H="$T/host2"
+ctlb() { "$SBUMLCTL" --socket "$H/s.sock" "$@"; }
+jget() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+blob_count() { find "$1/data" -path '*/blobs/sha256/*' -name data -type f | wc -l; }
+blob_files() { find "$1/data" -path '*/blobs/sha256/*' -name data -type f | sort; }
+
+# start_registry DIR PORT [HTPASSWD]: docker-registry on 127.0.0.1:PORT,
+# storage in DIR/data; REG_PID its pid.
+start_registry() {
+	mkdir -p "$1/data"
+	cat >"$1/config.yml" <<-CFG
+	version: 0.1
+	log:
+	  level: info
+	  accesslog:
+	    disabled: false
+	storage:
+	  filesystem:
+	    rootdirectory: $1/data
+	http:
+	  addr: 127.0.0.1:$2
+	CFG
+	if [ -n "${3:-}" ]; then
+		cat >>"$1/config.yml" <<-CFG
+		auth:
+		  htpasswd:
+		    realm: sbuml-test
+		    path: $3
+		CFG
+	fi
+	docker-registry serve "$1/config.yml" >>"$1/log" 2>&1 &
+	REG_PID=$!
+	OTHER_PIDS="$OTHER_PIDS $REG_PID"
+	wait_until 30 sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$2/v2/ | grep -Eq '200|401'" ||
+		fail "the registry in $1 did not come up: $(tail -5 "$1/log")"
+}
+stop_registry() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null || true; }
+no_snapshot_b() { [ ! -e "$H/state/snapshots/$1" ] || fail "$2 left snapshot $1 behind"; }
+
+R1="$T/reg1"; P1=$(free_port)
+start_registry "$R1" "$P1"
+REG1_PID=$REG_PID
+REF="127.0.0.1:$P1/demo/busybox"
+
+start_daemon
+ctl boot a --mem 64 >/dev/null || fail "boot"
+wait_until 60 heartbeat_at_least a 3 || fail "no heartbeat"
+ctl save a s1 >/dev/null 2>&1 || fail "save s1"
+h1=$(heartbeat a)
+wait_until 30 heartbeat_at_least a $((h1 + 2)) || fail "no heartbeat after s1"
+ctl save a s2 >/dev/null 2>&1 || fail "save s2"
+at=$(heartbeat a)
+
+# A clear error for a registry that is not there, and for a bad reference.
+! ctl push s1 "127.0.0.1:$(free_port)/demo/x:v1" --insecure 2>"$T/err" || fail "push to nothing"
+grep -q "cannot connect" "$T/err" || fail "push to nothing: $(cat "$T/err")"
+! ctl push s1 "demo/x:v1" 2>"$T/err" || fail "push to a reference without a host"
+grep -q "not a registry host" "$T/err" || fail "ref without host: $(cat "$T/err")"
+! ctl push s1 "$REF:v1" 2>"$T/err" || fail "push over https to a plain http registry"
+grep -qi "https\|TLS\|SSL" "$T/err" || fail "https to http: $(cat "$T/err")"
+
+# Push s1, then again (nothing moves), then s2 (only its new blobs move).
+ctl --json push s1 "$REF:v1" --insecure >"$T/p1.json" || fail "push s1"
+n1=$(blob_count "$R1")
+total1=$(jget "$T/p1.json" 'j["blobs"]')
+[ "$(jget "$T/p1.json" 'j["uploaded_blobs"]')" -eq "$total1" ] || fail "first push: $(cat "$T/p1.json")"
+# The registry keeps the image manifest as a blob too.
+[ "$n1" -eq $((total1 + 1)) ] || fail "the registry holds $n1 blobs after a push of $total1 and a manifest"
+ctl --json push s1 "$REF:v1" --insecure >"$T/p1b.json" || fail "push s1 again"
+[ "$(jget "$T/p1b.json" 'j["uploaded_blobs"]')" -eq 0 ] || fail "a repeated push uploaded: $(cat "$T/p1b.json")"
+ctl --json push s2 "$REF:v2" --insecure >"$T/p2.json" || fail "push s2"
+up2=$(jget "$T/p2.json" 'j["uploaded_blobs"]'); total2=$(jget "$T/p2.json" 'j["blobs"]')
+n2=$(blob_count "$R1")
+[ $((n2 - n1)) -eq $((up2 + 1)) ] || fail "the second push added $((n2 - n1)) blob files but says it uploaded $up2"
+[ "$up2" -lt $((total2 / 2)) ] || fail "the second push uploaded $up2 of $total2 blobs"
+say "push s1: $total1 blobs; push s2: $up2 of $total2 blobs uploaded ($(jget "$T/p2.json" 'j["bytes"]') bytes)"
+ctl tags "$REF" --insecure >"$T/tags" || fail "tags"
+[ "$(tr '\n' ' ' <"$T/tags")" = "v1 v2 " ] || fail "tags: $(cat "$T/tags")"
+
+# Host 2 pulls v1, then v2: the second pull fetches only what s1 lacked.
+start_other_daemon "$H"
+ctlb --json pull "$REF:v1" s1 --insecure >"$T/l1.json" || fail "pull v1"
+[ "$(jget "$T/l1.json" 'j["fetched_blobs"]')" -eq "$((total1 - 1))" ] || fail "pull v1: $(cat "$T/l1.json")"
+ctlb --json pull "$REF:v2" --insecure >"$T/l2.json" || fail "pull v2"
+[ "$(jget "$T/l2.json" 'j["snapshot"]')" = s2 ] || fail "v2 pulled as $(jget "$T/l2.json" 'j["snapshot"]')"
+f2=$(jget "$T/l2.json" 'j["fetched_blobs"]'); p2=$(jget "$T/l2.json" 'j["present_blobs"]')
+[ "$f2" -le "$up2" ] && [ "$p2" -gt "$f2" ] || fail "pull v2 fetched $f2, found $p2 present"
+cmp "$STATE/snapshots/s2/manifest.json" "$H/state/snapshots/s2/manifest.json" || fail "s2's manifest changed on the way"
+ctlb snapshot verify s2 >/dev/null || fail "s2 does not verify on host 2"
+say "pull v2 on host 2: fetched $f2 blobs, $p2 were there from s1"
+ctlb restore s2 b2 >/dev/null || fail "restore s2 on host 2"
+wait_until 30 heartbeat_at_least "$H/state/machines/b2" $((at + 2)) || fail "b2 does not count on"
+ctlb halt b2 >/dev/null || fail "halt b2"
+say "s2 restored on host 2, counting on from $at"
+
+# s3: a blob only it has is corrupted in the registry's storage.
+blob_files "$R1" >"$T/before"
+h2=$(heartbeat a)
+wait_until 30 heartbeat_at_least a $((h2 + 2)) || fail "no heartbeat after s2"
+ctl save a s3 >/dev/null 2>&1 || fail "save s3"
+ctl push s3 "$REF:v3" --insecure >/dev/null || fail "push s3"
+blob_files "$R1" >"$T/after"
+victim=$(comm -13 "$T/before" "$T/after" | head -n 1)
+[ -n "$victim" ] || fail "s3 added no blob"
+cp "$victim" "$T/victim.orig"
+python3 -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[len(b)//2]^=0x20; open(sys.argv[1],"wb").write(b)' "$victim"
+! ctlb pull "$REF:v3" --insecure 2>"$T/err" || fail "a corrupt blob was pulled"
+grep -q "BadSnapshot" "$T/err" && grep -q "corrupt" "$T/err" || fail "corrupt blob: $(cat "$T/err")"
+no_snapshot_b s3 "a corrupt blob"
+cp "$T/victim.orig" "$victim"
+say "corrupt blob refused: $(cut -d: -f4- "$T/err" | head -c 200)"
+
+# The registry stops in the middle of a pull (host 3 fetches slowly).
+SBUMLD_TEST_PULL_BLOB_DELAY_MS=40; export SBUMLD_TEST_PULL_BLOB_DELAY_MS
+start_other_daemon "$T/host3"
+unset SBUMLD_TEST_PULL_BLOB_DELAY_MS
+gets() { grep -c 'GET /v2/demo/busybox/blobs/' "$R1/log" || true; }
+g0=$(gets)
+"$SBUMLCTL" --socket "$T/host3/s.sock" pull "$REF:v3" --insecure >"$T/l3.out" 2>"$T/l3.err" &
+PULL=$!
+wait_until 60 sh -c "[ \$(grep -c 'GET /v2/demo/busybox/blobs/' '$R1/log') -ge $((g0 + 30)) ]" || fail "the pull fetched nothing"
+stop_registry "$REG1_PID"
+! wait "$PULL" || fail "the pull went through a stopped registry"
+grep -q "cannot connect\|Failure when receiving\|connection\|Connection" "$T/l3.err" || fail "registry gone: $(cat "$T/l3.err")"
+[ ! -e "$T/host3/state/snapshots/s3" ] || fail "an interrupted pull registered s3"
+ls -a "$T/host3/state/snapshots" | grep -q partial && fail "an interrupted pull left a work directory"
+start_registry "$R1" "$P1"
+"$SBUMLCTL" --socket "$T/host3/s.sock" --json pull "$REF:v3" --insecure >"$T/l3.json" || fail "retry of the pull"
+f3=$(jget "$T/l3.json" 'j["fetched_blobs"]'); t3=$(jget "$T/l3.json" 'j["blobs"]')
+[ "$f3" -lt "$t3" ] || fail "the retry fetched all $t3 blobs again"
+"$SBUMLCTL" --socket "$T/host3/s.sock" snapshot verify s3 >/dev/null || fail "s3 does not verify on host 3"
+say "registry stopped mid-pull: nothing registered; the retry fetched $f3 of $t3 blobs"
+
+# A registry with htpasswd auth.
+R2="$T/reg2"; P2=$(free_port); mkdir -p "$R2"
+htpasswd -Bbn tester sekrit >"$R2/htpasswd" || fail "htpasswd"
+start_registry "$R2" "$P2" "$R2/htpasswd"
+REF2="127.0.0.1:$P2/copies/busybox"
+! ctl push s1 "$REF2:v1" --insecure 2>"$T/err" || fail "push without credentials"
+grep -q "401" "$T/err" && grep -q "credentials" "$T/err" || fail "no credentials: $(cat "$T/err")"
+printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$P2" \
+	"$(printf tester:sekrit | base64)" >"$T/auth.json"
+REGISTRY_AUTH_FILE="$T/auth.json" ctl push s1 "$REF2:v1" --insecure >/dev/null || fail "push with credentials"
+printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$P2" \
+	"$(printf tester:wrong | base64)" >"$T/bad.json"
+! ctl push s1 "$REF2:v1" --insecure --authfile "$T/bad.json" 2>"$T/err" || fail "push with wrong credentials"
+grep -q "401" "$T/err" || fail "wrong credentials: $(cat "$T/err")"
+say "htpasswd registry: refused without credentials, took them from auth.json"
+
+# skopeo: inspect the artifact, copy it to the second registry, pull the copy.
+skopeo inspect --raw --tls-verify=false "docker://$REF:v2" >"$T/raw.json" || fail "skopeo inspect --raw"
+[ "$(jget "$T/raw.json" 'j["artifactType"]')" = application/vnd.sbuml.snapshot.v1 ] || fail "artifactType: $(head -c 300 "$T/raw.json")"
+skopeo inspect --tls-verify=false "docker://$REF:v2" >"$T/inspect.json" 2>"$T/inspect.err" &&
+	say "skopeo inspect: digest $(jget "$T/inspect.json" 'j["Digest"]')" ||
+	say "skopeo inspect (not --raw): $(head -c 200 "$T/inspect.err")"
+skopeo copy --src-tls-verify=false --dest-tls-verify=false --dest-creds tester:sekrit \
+	"docker://$REF:v2" "docker://$REF2:v2" >"$T/copy.out" 2>&1 || fail "skopeo copy: $(tail -5 "$T/copy.out")"
+REGISTRY_AUTH_FILE="$T/auth.json" ctlb --json pull "$REF2:v2" s2copy --insecure >"$T/lc.json" || fail "pull the copy"
+ctlb restore s2copy b3 >/dev/null || fail "restore the copy"
+wait_until 30 heartbeat_at_least "$H/state/machines/b3" $((at + 2)) || fail "b3 does not count on"
+say "skopeo copied v2 to the htpasswd registry; pulled and restored there"
+
+ctlb halt b3 >/dev/null || fail "halt b3"
+ctl halt a >/dev/null || fail "halt a"
+[ -z "$(uml_pids_under "$T")" ] || fail "stray host processes"
+say "ok"
