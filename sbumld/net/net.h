@@ -6,7 +6,7 @@
  * address of its subnet, NAT to the uplink and published ports in one
  * nftables table of ours ("table ip sbuml", rewritten whole on every
  * change), and a dnsmasq (a supervised child) for DHCP and DNS whose
- * dhcp-hostsfile sbumld writes: sbumld allocates every MAC's IPv4.
+ * dhcp-host lines sbumld writes: sbumld allocates every MAC's IPv4.
  *
  * A network comes up when its first NIC starts and stays up until the
  * daemon stops (net_shutdown), which removes the bridge, the table and
