@@ -371,6 +371,15 @@ net_publish_check(const char *owner, const struct net_nic *nic, char *err,
 	return (0);
 }
 
+const char *
+net_mac_holder(const char *mac)
+{
+	for (size_t i = 0; i < net_nholders; i++)
+		if (strcmp(net_holders[i]->mac, mac) == 0)
+			return (net_holders[i]->owner);
+	return (NULL);
+}
+
 bool
 net_ip_held(const char *network, uint32_t ip, const char *owner)
 {

@@ -78,6 +78,8 @@ void	net_nic_stop(const char *owner, const char *tap);
  */
 int	net_publish_check(const char *owner, const struct net_nic *nic,
 	    char *err, size_t errlen);
+/* The machine whose live NIC has mac, or NULL. */
+const char *net_mac_holder(const char *mac);
 /* Whether ip is held by a live machine other than owner on network. */
 bool	net_ip_held(const char *network, uint32_t ip, const char *owner);
 
