@@ -79,7 +79,7 @@ ctl() { "$SBUMLCTL" --socket "$SOCK" "$@"; }
 
 start_daemon() {
 	mkdir -p "$STATE"
-	"$SBUMLD" -d --socket "$SOCK" --state-dir "$STATE" \
+	"$SBUMLD" -d --default-network none --socket "$SOCK" --state-dir "$STATE" \
 		--kernel "$SBUML_KERNEL" --image "$SBUML_IMAGE" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_until 20 ctl ping || fail "daemon did not come up"

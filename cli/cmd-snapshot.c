@@ -156,36 +156,51 @@ out:
 
 /* snapshot.restore and its output: "vm2: running (pid 123)". */
 static int
-do_restore(struct ctl *ctl, const char *snapshot, const char *machine, bool cont)
+do_restore(struct ctl *ctl, const char *snapshot, const char *machine,
+    const struct sbuml_restore_options *o)
 {
 	struct json_object *res = NULL;
 	int ex, r;
 
 	if (ctl->client == NULL && (ex = ctl_connect(ctl)) != 0)
 		return ex;
-	r = sbuml_snapshot_restore(ctl->client, snapshot, machine, cont, &res);
+	r = sbuml_snapshot_restore_opts(ctl->client, snapshot, machine, o, &res);
 	ex = ctl_show(ctl, r, res, ctl_print_state, machine);
 	json_object_put(res);
 	return ex;
 }
 
-/* restore SNAPSHOT MACHINE [--paused] */
+#define MAX_PUBLISH	16	/* doc/rpc.md */
+
+/* restore SNAPSHOT MACHINE [--paused] [--same-identity] [--publish SPEC]... */
 int
 cmd_restore(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "paused",	no_argument,	   NULL, 'p' },
+		{ "same-identity", no_argument,	   NULL, 'I' },
+		{ "publish",	required_argument, NULL, 'P' },
 		CTL_COMMON_OPTS,
 		{ NULL, 0, NULL, 0 }
 	};
+	struct sbuml_restore_options o = { 0 };
+	const char *publish[MAX_PUBLISH + 1] = { NULL };
+	size_t npublish = 0;
 	char *machine = NULL, *snapshot = NULL;
-	bool cont = true;
 	int opt, ex;
 
-	while ((opt = getopt_long(argc, argv, ":hp", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hpIP:", opts, NULL)) != -1) {
 		if (opt == 'p')
-			cont = false;
-		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
+			o.paused = true;
+		else if (opt == 'I')
+			o.same_identity = true;
+		else if (opt == 'P') {
+			if (npublish == MAX_PUBLISH)
+				return ctl_usage(ctl, "at most %d --publish",
+				    MAX_PUBLISH);
+			publish[npublish++] = optarg;
+			o.publish = publish;
+		} else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
 	if ((ex = ctl_nargs(ctl, argc, 2, "want SNAPSHOT and MACHINE")) != 0)
@@ -194,7 +209,7 @@ cmd_restore(struct ctl *ctl, int argc, char **argv)
 	    (ex = ctl_path_arg(ctl, argv[optind], "SNAPSHOT", &snapshot)) != 0)
 		goto out;
 	ctl->target = argv[optind];
-	ex = do_restore(ctl, snapshot, machine, cont);
+	ex = do_restore(ctl, snapshot, machine, &o);
 out:
 	free(machine);
 	free(snapshot);
@@ -642,7 +657,11 @@ cmd_sbumlrestore(struct ctl *ctl, int argc, char **argv)
 			goto out;
 	}
 	ctl->target = snapshot;
-	ex = do_restore(ctl, snapshot, machine, cont);
+	{
+		struct sbuml_restore_options o = { .paused = !cont };
+
+		ex = do_restore(ctl, snapshot, machine, &o);
+	}
 out:
 	free(machine);
 	free(abs);

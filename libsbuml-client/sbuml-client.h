@@ -323,6 +323,17 @@ int	sbuml_snapshot_save(struct sbuml_client *client, const char *machine,
 int	sbuml_snapshot_restore(struct sbuml_client *client,
 	    const char *snapshot, const char *machine, bool cont,
 	    struct json_object **ret_result);
+/* snapshot.restore options beyond continue (doc/rpc.md); zero-initialise. */
+struct sbuml_restore_options {
+	bool			 paused;	/* continue: false */
+	bool			 same_identity;	/* keep the saved MAC, address, ports */
+	const char *const	*publish;	/* NULL-terminated specs, for a clone */
+};
+/* snapshot.restore with opts (NULL: the defaults). */
+int	sbuml_snapshot_restore_opts(struct sbuml_client *client,
+	    const char *snapshot, const char *machine,
+	    const struct sbuml_restore_options *opts,
+	    struct json_object **ret_result);
 /* snapshot.list; {"snapshots": [snapshot, ...]} (named ones, by name). */
 int	sbuml_snapshot_list(struct sbuml_client *client,
 	    struct json_object **ret_result);

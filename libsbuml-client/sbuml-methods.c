@@ -338,6 +338,17 @@ SBUML_EXPORT int
 sbuml_snapshot_restore(struct sbuml_client *c, const char *snapshot,
     const char *machine, bool cont, struct json_object **ret_result)
 {
+	struct sbuml_restore_options o = { .paused = !cont };
+
+	return sbuml_snapshot_restore_opts(c, snapshot, machine, &o, ret_result);
+}
+
+/* snapshot.restore with options. */
+SBUML_EXPORT int
+sbuml_snapshot_restore_opts(struct sbuml_client *c, const char *snapshot,
+    const char *machine, const struct sbuml_restore_options *o,
+    struct json_object **ret_result)
+{
 	struct json_object *params;
 	int r;
 
@@ -348,7 +359,10 @@ sbuml_snapshot_restore(struct sbuml_client *c, const char *snapshot,
 		return -ENOMEM;
 	if ((r = sbuml_add_str(params, "snapshot", snapshot)) == 0 &&
 	    (r = sbuml_add_str(params, "machine", machine)) == 0 &&
-	    (r = sbuml_add_bool(params, "continue", cont)) == 0)
+	    (r = sbuml_add_bool(params, "continue", o == NULL || !o->paused)) == 0 &&
+	    (o == NULL || !o->same_identity ||
+	    (r = sbuml_add_bool(params, "same_identity", true)) == 0) &&
+	    (o == NULL || (r = sbuml_add_strv(params, "publish", o->publish)) == 0))
 		r = sbuml_call_timeout(c, "snapshot.restore", params,
 		    snapshot_timeout(c), ret_result);
 	json_object_put(params);

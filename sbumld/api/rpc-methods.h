@@ -49,6 +49,12 @@ struct net_nic;
 int	rpc_net_nic_config(struct rpc_call *call, const char *owner,
 	    const char *network, struct json_object *publish,
 	    struct net_nic *nic);
+/*
+ * Parse "publish" (NULL, or an array of specs; below 1024 an admin's) into
+ * nic->publish.  0, or -1 once the call has been answered.
+ */
+int	rpc_net_publish_parse(struct rpc_call *call, struct json_object *publish,
+	    struct net_nic *nic);
 
 /* rpc-snapshot.c */
 int	rpc_snapshot_check(struct rpc_call *, struct json_object *);

@@ -95,9 +95,9 @@ rpc_network_info(struct rpc_call *call, struct json_object *params)
 	return (0);
 }
 
-/* Parse "publish" (an array of specs) into nic; answers and returns -1 if bad. */
-static int
-rpc_net_publish(struct rpc_call *call, struct json_object *publish,
+/* See rpc-methods.h. */
+int
+rpc_net_publish_parse(struct rpc_call *call, struct json_object *publish,
     struct net_nic *nic)
 {
 	char	err[256];
@@ -163,7 +163,7 @@ rpc_net_nic_config(struct rpc_call *call, const char *owner,
 		rpc_error_errno(call, RPC_INTERNAL_ERROR, r, "no random MAC");
 		return (-1);
 	}
-	if (rpc_net_publish(call, publish, nic) < 0)
+	if (rpc_net_publish_parse(call, publish, nic) < 0)
 		return (-1);
 	if (net_publish_check(owner, nic, err, sizeof(err)) < 0) {
 		rpc_bad_param(call, "publish", err);

@@ -224,9 +224,11 @@ rpc_snapshot_delete(struct rpc_call *call, struct json_object *params)
 }
 
 struct restore_params {
-	const char	*snapshot;
-	const char	*machine;
-	bool		 cont;
+	const char		*snapshot;
+	const char		*machine;
+	bool			 cont;
+	bool			 same_identity;
+	struct json_object	*publish;
 };
 
 int
@@ -236,15 +238,27 @@ rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 		{ "snapshot", RPC_PARAM_STRING, offsetof(struct restore_params, snapshot), RPC_PARAM_REQUIRED, 0, 0 },
 		{ "machine", RPC_PARAM_STRING, offsetof(struct restore_params, machine), RPC_PARAM_REQUIRED, 0, 0 },
 		{ "continue", RPC_PARAM_BOOL, offsetof(struct restore_params, cont), 0, 0, 0 },
+		{ "same_identity", RPC_PARAM_BOOL, offsetof(struct restore_params, same_identity), 0, 0, 0 },
+		{ "publish", RPC_PARAM_ARRAY, offsetof(struct restore_params, publish), 0, 0, 0 },
 		{ NULL, 0, 0, 0, 0, 0 },
 	};
 	struct restore_params	 p = { .cont = true };
+	struct snapshot_restore_net net = { 0 };
 	struct snapshot_caller	 caller;
 	struct snapshot_job_cb	 cb;
 	char			 err[1024], *dir;
 	bool			 ok;
 
 	if (rpc_parse_params(call, params, table, &p) < 0)
+		return 0;
+	if (p.same_identity && p.publish != NULL) {
+		rpc_bad_param(call, "publish", "a restore with the same identity "
+		    "takes the saved published ports: publish is for a clone");
+		return 0;
+	}
+	net.same_identity = p.same_identity;
+	net.publish_given = p.publish != NULL;
+	if (rpc_net_publish_parse(call, p.publish, &net.publish) < 0)
 		return 0;
 	/* A bad name is reported by snapshot_restore_start. */
 	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) == 0) {
@@ -256,7 +270,7 @@ rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 	}
 	rpc_job_caller(call, &caller);
 	rpc_job_cb(call, &cb);
-	snapshot_restore_start(p.snapshot, p.machine, p.cont, &caller, &cb);
+	snapshot_restore_start(p.snapshot, p.machine, p.cont, &net, &caller, &cb);
 	return RPC_DEFERRED;
 }
 

@@ -12,7 +12,8 @@ R=$1
 
 # Root logs in on the console without a password.  The console is reached
 # only through sbumld, which lets a caller attach to its own machines only
-# (doc/rpc.md, "Who may call what"); the machine has no network service.
+# (doc/rpc.md, "Who may call what"); the machine runs no network service
+# (no sshd, nothing listening), only a DHCP client when it has eth0.
 chroot "$R" passwd -d root >/dev/null
 
 # UML's console is /dev/console (tty0); sbumld connects it to console.log
@@ -50,7 +51,30 @@ rm -f "$R/var/lib/dbus/machine-id"
 echo debian > "$R/etc/hostname"
 printf '127.0.0.1\tlocalhost\n127.0.1.1\tdebian\n' > "$R/etc/hosts"
 
-# No network service waits for a network: the guest has only lo.
+# A machine on a network (sbumld's tap, eth0) gets its address by DHCP from
+# the network's dnsmasq, with systemd-networkd (part of Debian's systemd).
+# The client identifier is the MAC, not the DUID made from the machine-id:
+# clones restored from one snapshot share the machine-id but each has a
+# MAC of its own, so each gets its own address; networkd asks again when
+# the carrier comes back (the kernel bounces it when a clone's MAC is set).
+# Nothing waits for the network (wait-online would hold the boot for two
+# minutes on a machine without one, --net none).
+mkdir -p "$R/etc/systemd/network"
+cat > "$R/etc/systemd/network/20-sbuml-eth0.network" <<'NETWORK'
+# sbuml: eth0 is the machine's NIC on an sbumld network (doc/rpc.md).
+[Match]
+Name=eth0
+
+[Network]
+DHCP=ipv4
+
+[DHCPv4]
+ClientIdentifier=mac
+NETWORK
+systemctl --root="$R" --quiet enable systemd-networkd.service
+systemctl --root="$R" --quiet mask systemd-networkd-wait-online.service
+
+# Nothing else waits for a network.
 # Say on the console once start-up is over, and how it ended: the line
 # sbuml's tests and users look for (`systemctl is-system-running`).
 cat > "$R/usr/local/sbin/sbuml-boot-status" <<'EOF'

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "jail.h"
@@ -32,6 +33,32 @@ machine_nic_persist(struct machine *m)
 	(void)close(fd);
 }
 
+/*
+ * The kernel's tuntap driver opens /dev/net/tun as the jail user: Debian
+ * makes it 0666, a container may not.  -EACCES (err) if it cannot.
+ */
+static int
+machine_nic_check_tun(char *err, size_t errlen)
+{
+	struct stat	st;
+
+	if (stat("/dev/net/tun", &st) == -1) {
+		snprintf(err, errlen, "/dev/net/tun: %s: machines cannot have "
+		    "a network here", strerror(errno));
+		return (-ENODEV);
+	}
+	if (jail_active() && (st.st_mode & 0006) != 0006 &&
+	    !(st.st_uid == jail_uid() && (st.st_mode & 0600) == 0600) &&
+	    !(st.st_gid == jail_gid() && (st.st_mode & 0060) == 0060)) {
+		snprintf(err, errlen, "/dev/net/tun (mode %04o) is not open to "
+		    "user %s, so UML cannot use its tap: make it 0666 (Debian's "
+		    "default) or boot with net none", (unsigned int)(st.st_mode &
+		    07777), JAIL_USER);
+		return (-EACCES);
+	}
+	return (0);
+}
+
 int
 machine_nic_start(struct machine *m, char *err, size_t errlen)
 {
@@ -41,6 +68,8 @@ machine_nic_start(struct machine *m, char *err, size_t errlen)
 	m->tap[0] = '\0';
 	if (m->cfg.nic.network[0] == '\0')
 		return (0);
+	if ((r = machine_nic_check_tun(err, errlen)) < 0)
+		return (r);
 	if ((r = net_nic_start(m->name, &m->cfg.nic,
 	    jail_active() ? jail_uid() : geteuid(), m->tap, sizeof(m->tap),
 	    err, errlen)) < 0) {

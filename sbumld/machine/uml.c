@@ -686,18 +686,21 @@ uml_kill_tree(pid_t pid, const char *dir)
 	return (count);
 }
 
-/* Whether the kernel can adopt a physmem file; see uml.h. */
-bool
-uml_kernel_adopts_physmem(const char *path)
+/*
+ * Whether the kernel binary at path names key (a static string: the cache
+ * compares it by address), remembered per file and key.
+ */
+static bool
+uml_kernel_names(const char *path, const char *key)
 {
-	static const char	 key[] = "sbuml_physmem_fd=";
 	static struct {
+		const char	*key;
 		dev_t		dev;
 		ino_t		ino;
 		off_t		size;
 		struct timespec	mtime;
 		bool		yes;
-	}			 cache[4];
+	}			 cache[8];
 	static size_t		 next;
 	static pthread_mutex_t	 cache_lock = PTHREAD_MUTEX_INITIALIZER;
 	struct stat		 st;
@@ -714,8 +717,8 @@ uml_kernel_adopts_physmem(const char *path)
 	/* Restores ask from worker threads: the cache is shared. */
 	pthread_mutex_lock(&cache_lock);
 	for (size_t i = 0; i < sizeof(cache) / sizeof(cache[0]); i++) {
-		if (cache[i].ino == st.st_ino && cache[i].dev == st.st_dev &&
-		    cache[i].size == st.st_size &&
+		if (cache[i].key == key && cache[i].ino == st.st_ino &&
+		    cache[i].dev == st.st_dev && cache[i].size == st.st_size &&
 		    cache[i].mtime.tv_sec == st.st_mtim.tv_sec &&
 		    cache[i].mtime.tv_nsec == st.st_mtim.tv_nsec) {
 			yes = cache[i].yes;
@@ -729,9 +732,10 @@ uml_kernel_adopts_physmem(const char *path)
 	(void)close(fd);
 	if (p == MAP_FAILED)
 		return false;
-	yes = memmem(p, (size_t)st.st_size, key, sizeof(key) - 1) != NULL;
+	yes = memmem(p, (size_t)st.st_size, key, strlen(key)) != NULL;
 	(void)munmap(p, (size_t)st.st_size);
 	pthread_mutex_lock(&cache_lock);
+	cache[next].key = key;
 	cache[next].dev = st.st_dev;
 	cache[next].ino = st.st_ino;
 	cache[next].size = st.st_size;
@@ -740,4 +744,18 @@ uml_kernel_adopts_physmem(const char *path)
 	next = (next + 1) % (sizeof(cache) / sizeof(cache[0]));
 	pthread_mutex_unlock(&cache_lock);
 	return yes;
+}
+
+/* Whether the kernel can adopt a physmem file; see uml.h. */
+bool
+uml_kernel_adopts_physmem(const char *path)
+{
+	return (uml_kernel_names(path, "sbuml_physmem_fd="));
+}
+
+/* Whether a restored kernel can take a new tap; see uml.h. */
+bool
+uml_kernel_restores_net(const char *path)
+{
+	return (uml_kernel_names(path, "sbuml_net="));
 }

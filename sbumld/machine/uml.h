@@ -83,6 +83,12 @@ char	**uml_build_argv(const struct uml_launch *l);
  * false if unreadable.
  */
 bool	uml_kernel_adopts_physmem(const char *path);
+/*
+ * Whether a restored kernel at path can put its net devices on new taps
+ * (sbuml_net=, doc/kernel.md): kernels that can name the option.  Same
+ * caching and threads as uml_kernel_adopts_physmem.
+ */
+bool	uml_kernel_restores_net(const char *path);
 void	uml_argv_free(char **argv);
 
 /*

@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One dnsmasq per network, a child of sbumld: DHCP in "static" mode (only
- * the MACs of sbumld's dhcp-hostsfile get an address, the one sbumld
+ * the MACs of sbumld's dhcp-host lines get an address, the one sbumld
  * allocated) and DNS on the gateway address.  Its files live in the
- * network's state dir: dnsmasq.conf, hosts (rewritten, then SIGHUP),
+ * network's state dir: dnsmasq.conf, hosts.conf (its dhcp-host lines,
+ * rewritten as machines come and go),
  * leases (dnsmasq's, what the guests took), dnsmasq.log (its stderr) and
  * dnsmasq.pid (ours: found and killed after a crash).  A dnsmasq that dies
  * is started again after a second, at most 5 times a minute.
  *
- * A changed hostsfile restarts dnsmasq rather than sending it SIGHUP:
- * dnsmasq reads the file again as the unprivileged user it drops to
- * (nobody), who cannot reach the daemon's state dir, and a SIGHUP that
- * comes before it has set its handler up kills it.  The lease file carries
- * the leases over; a guest's DHCP client retries a lost packet.
+ * The hosts are configuration lines, not a dhcp-hostsfile, and a change
+ * restarts dnsmasq rather than sending it SIGHUP: dnsmasq reads a
+ * hostsfile (at start too) as the unprivileged user it drops to (nobody),
+ * who cannot reach the daemon's state dir, while its configuration is read
+ * before it drops; and a SIGHUP that comes before it has set its handler
+ * up kills it.  The lease file carries the leases over; a guest's DHCP
+ * client retries a lost packet.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -67,7 +70,7 @@ net_dnsmasq_write_conf(const struct net_dnsmasq *d, char *err, size_t errlen)
 	    "except-interface=lo\n"
 	    "listen-address=%s\n"
 	    "dhcp-range=%s,static,%s,1h\n"
-	    "dhcp-hostsfile=%s/hosts\n"
+	    "conf-file=%s/hosts.conf\n"
 	    "dhcp-leasefile=%s/leases\n"
 	    "dhcp-authoritative\n"
 	    "dhcp-option=option:router,%s\n"
@@ -205,8 +208,8 @@ net_dnsmasq_start(const char *dir, const char *bridge,
 	snprintf(d->bridge, sizeof(d->bridge), "%s", bridge);
 	d->subnet = *s;
 	d->window_start = now_usec();
-	hosts = net_dnsmasq_file(d, "hosts");
-	/* dnsmasq reads the hostsfile at start: it must exist. */
+	hosts = net_dnsmasq_file(d, "hosts.conf");
+	/* dnsmasq reads it at start: it must exist. */
 	if ((r = write_file_atomic(hosts, "", 0, 0600)) < 0)
 		snprintf(err, errlen, "%s: %s", hosts, strerror(-r));
 	free(hosts);
@@ -238,13 +241,13 @@ net_dnsmasq_hosts(struct net_network *net, char *err, size_t errlen)
 		if (h->net != net)
 			continue;
 		inet_ntop(AF_INET, &a, ip, sizeof(ip));
-		evbuffer_add_printf(b, "%s,%s\n", h->mac, ip);
+		evbuffer_add_printf(b, "dhcp-host=%s,%s\n", h->mac, ip);
 	}
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);
 	evbuffer_free(b);
-	path = net_dnsmasq_file(net->dns, "hosts");
+	path = net_dnsmasq_file(net->dns, "hosts.conf");
 	if ((r = write_file_atomic(path, text, len, 0600)) < 0)
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 	else if (net->dns->pid > 0) {

@@ -4,7 +4,7 @@
  *
  *	net.c		networks and the live NICs: up, down, allocation, JSON
  *	net-nft.c	the nftables table "ip sbuml": NAT and published ports
- *	net-dnsmasq.c	one dnsmasq per network: config, hostsfile, leases,
+ *	net-dnsmasq.c	one dnsmasq per network: config, dhcp-host lines, leases,
  *			supervision
  */
 #ifndef SBUMLD_NET_INT_H
@@ -68,7 +68,7 @@ void	net_nft_remove_stale(void);
 int	net_dnsmasq_start(const char *dir, const char *bridge,
 	    const struct net_subnet *s, struct net_dnsmasq **ret, char *err,
 	    size_t errlen);
-/* Write the dhcp-hostsfile of net from the holders; dnsmasq starts again on it. 0 or -errno (err). */
+/* Write the dhcp-host lines of net from the holders; dnsmasq starts again on it. 0 or -errno (err). */
 int	net_dnsmasq_hosts(struct net_network *net, char *err, size_t errlen);
 /* Stop and free d (NULL is fine). */
 void	net_dnsmasq_stop(struct net_dnsmasq *d);

@@ -167,11 +167,23 @@ net_init(const char *const *specs, size_t nspecs, const char *default_network,
 	return (0);
 }
 
-/* Write v into a /proc/sys file. */
+/*
+ * Make a /proc/sys file hold v ("0" or "1"): written only when it differs,
+ * since the unit's ProtectKernelTunables makes /proc/sys read-only and a
+ * host that already turned it on (sysctl.d) must still work.
+ */
 static int
 net_sysctl(const char *path, const char *v)
 {
-	int	fd, r = 0;
+	char	*cur = NULL;
+	size_t	 len;
+	int	 fd, r = 0;
+
+	if (read_file(path, 64, &cur, &len) == 0 && len > 0 && cur[0] == v[0]) {
+		free(cur);
+		return (0);
+	}
+	free(cur);
 
 	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
 		return (-errno);
@@ -273,7 +285,8 @@ net_up(struct net_network *net, char *err, size_t errlen)
 			goto fail;
 	}
 	if ((r = net_sysctl("/proc/sys/net/ipv4/ip_forward", "1")) < 0) {
-		snprintf(err, errlen, "cannot turn IPv4 forwarding on: %s",
+		snprintf(err, errlen, "IPv4 forwarding is off and cannot be "
+		    "turned on (%s): set net.ipv4.ip_forward=1 in /etc/sysctl.d",
 		    strerror(-r));
 		goto fail;
 	}
@@ -356,6 +369,15 @@ net_publish_check(const char *owner, const struct net_nic *nic, char *err,
 		}
 	}
 	return (0);
+}
+
+const char *
+net_mac_holder(const char *mac)
+{
+	for (size_t i = 0; i < net_nholders; i++)
+		if (strcmp(net_holders[i]->mac, mac) == 0)
+			return (net_holders[i]->owner);
+	return (NULL);
 }
 
 bool

@@ -6,7 +6,7 @@
  * address of its subnet, NAT to the uplink and published ports in one
  * nftables table of ours ("table ip sbuml", rewritten whole on every
  * change), and a dnsmasq (a supervised child) for DHCP and DNS whose
- * dhcp-hostsfile sbumld writes: sbumld allocates every MAC's IPv4.
+ * dhcp-host lines sbumld writes: sbumld allocates every MAC's IPv4.
  *
  * A network comes up when its first NIC starts and stays up until the
  * daemon stops (net_shutdown), which removes the bridge, the table and
@@ -78,6 +78,8 @@ void	net_nic_stop(const char *owner, const char *tap);
  */
 int	net_publish_check(const char *owner, const struct net_nic *nic,
 	    char *err, size_t errlen);
+/* The machine whose live NIC has mac, or NULL. */
+const char *net_mac_holder(const char *mac);
 /* Whether ip is held by a live machine other than owner on network. */
 bool	net_ip_held(const char *network, uint32_t ip, const char *owner);
 

@@ -15,6 +15,7 @@
 
 #include "snapshot.h"
 #include "snapshot-check.h"
+#include "net.h"
 #include "snapshot-stream.h"
 #include "store.h"
 #include "uml.h"
@@ -336,6 +337,13 @@ check_machine(struct json_object *m, char *err, size_t errlen)
 	    json_object_get_int64(v) > MACHINE_MEM_MAX))
 		return bad(err, errlen, "%s\"mem_mb\" must be %d to %d", where,
 		    MACHINE_MEM_MIN, MACHINE_MEM_MAX);
+	if (json_object_object_get_ex(mach, "net", &v)) {
+		struct net_nic	nic;
+		char		nerr[256];
+
+		if (net_nic_config_parse(v, &nic, nerr, sizeof(nerr)) < 0)
+			return bad(err, errlen, "%s%s", where, nerr);
+	}
 	if ((r = opt_typed(mach, where, "disks", json_type_array, "an array",
 	    &v, err, errlen)) < 0 || v == NULL)
 		return r;

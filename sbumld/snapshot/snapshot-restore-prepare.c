@@ -124,3 +124,86 @@ snapshot_restore_copy_disks(const char *snapdir, const char *mdir, size_t ndisks
 	}
 	return 0;
 }
+
+/* A new identity: a new MAC, no address yet, the ports asked for. */
+static int
+snapshot_restore_new_identity(const struct snapshot_restore_net *opts,
+    struct net_nic *nic, char *err, size_t errlen)
+{
+	int	r;
+
+	nic->ipv4 = 0;
+	nic->npublish = 0;
+	if (opts != NULL && opts->publish_given) {
+		memcpy(nic->publish, opts->publish.publish, sizeof(nic->publish));
+		nic->npublish = opts->publish.npublish;
+	}
+	if ((r = net_mac_random(nic->mac, sizeof(nic->mac))) < 0) {
+		snprintf(err, errlen, "no random MAC: %s", strerror(-r));
+		return SNAPSHOT_JOB_E_INTERNAL;
+	}
+	return 0;
+}
+
+int
+snapshot_restore_nic(struct json_object *man, const char *name,
+    const struct snapshot_restore_net *opts, struct machine_config *cfg,
+    char **ret_saved_mac, char *err, size_t errlen)
+{
+	struct json_object	*mach, *net = NULL;
+	struct net_nic		*nic = &cfg->nic;
+	const char		*holder;
+	char			 nerr[256];
+	int			 r;
+
+	*ret_saved_mac = NULL;
+	memset(nic, 0, sizeof(*nic));
+	if (json_object_object_get_ex(man, "machine", &mach))
+		(void)json_object_object_get_ex(mach, "net", &net);
+	if (net_nic_config_parse(net, nic, nerr, sizeof(nerr)) < 0) {
+		snprintf(err, errlen, "the manifest's machine.net: %s", nerr);
+		return SNAPSHOT_JOB_E_BAD_SNAPSHOT;
+	}
+	if (nic->network[0] == '\0') {
+		if (opts != NULL && opts->publish_given && opts->publish.npublish > 0) {
+			snprintf(err, errlen, "the snapshot's machine has no "
+			    "network interface: it publishes no ports");
+			return SNAPSHOT_JOB_E_INVALID_PARAMS;
+		}
+		return 0;
+	}
+	if (!net_exists(nic->network)) {
+		snprintf(err, errlen, "the snapshot's machine was on network %s, "
+		    "which this daemon does not have (sbumld --network)",
+		    nic->network);
+		return SNAPSHOT_JOB_E_INCOMPATIBLE;
+	}
+	*ret_saved_mac = xstrdup(nic->mac);
+	if (opts == NULL || !opts->same_identity)
+		r = snapshot_restore_new_identity(opts, nic, err, errlen);
+	else if ((holder = net_mac_holder(nic->mac)) != NULL) {
+		snprintf(err, errlen, "machine %s still runs with MAC %s: stop "
+		    "it before a restore with the same identity, or restore a "
+		    "clone (a new identity)", holder, nic->mac);
+		r = SNAPSHOT_JOB_E_BAD_STATE;
+	} else if (nic->ipv4 != 0 && net_ip_held(nic->network, nic->ipv4, name)) {
+		snprintf(err, errlen, "the address of the saved machine is held "
+		    "by another machine now: it cannot keep its identity");
+		r = SNAPSHOT_JOB_E_BAD_STATE;
+	} else if (net_publish_check(name, nic, nerr, sizeof(nerr)) < 0) {
+		snprintf(err, errlen, "%s: the ports cannot move over", nerr);
+		r = SNAPSHOT_JOB_E_BAD_STATE;
+	} else
+		r = 0;
+	if (r == 0 && opts != NULL && !opts->same_identity &&
+	    net_publish_check(name, nic, nerr, sizeof(nerr)) < 0) {
+		snprintf(err, errlen, "%s", nerr);
+		r = SNAPSHOT_JOB_E_INVALID_PARAMS;
+	}
+	if (r != 0) {
+		free(*ret_saved_mac);
+		*ret_saved_mac = NULL;
+		memset(nic, 0, sizeof(*nic));
+	}
+	return r;
+}

@@ -7,7 +7,17 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
+#include "net.h"
 #include "snapshot-job.h"
+
+/* What a restore does with the saved NIC (doc/restore.md). */
+struct snapshot_restore_net {
+	/* Keep the saved MAC, address and published ports (the original is gone). */
+	bool		same_identity;
+	/* A new identity's published ports (publish[]/npublish only); none if not given. */
+	bool		publish_given;
+	struct net_nic	publish;
+};
 
 struct machine_config;
 
@@ -39,6 +49,17 @@ int	snapshot_restore_config(struct json_object *man, const char *kernel,
  * directory mdir's disk<N>.cow, for N = 0..ndisks.  0 or -errno, message
  * in err.
  */
+/*
+ * The new machine name's NIC in cfg->nic (cleared: none) from the saved one
+ * (the manifest's machine.net) and opts (NULL: a new identity, no ports):
+ * a new MAC and no address unless same_identity, which is refused while a
+ * live machine has the MAC or the ports.  *ret_saved_mac (caller frees):
+ * the saved MAC, NULL without a NIC.  0, or a SNAPSHOT_JOB_E_* > 0 with a
+ * message in err.
+ */
+int	snapshot_restore_nic(struct json_object *man, const char *name,
+	    const struct snapshot_restore_net *opts, struct machine_config *cfg,
+	    char **ret_saved_mac, char *err, size_t errlen);
 int	snapshot_restore_copy_disks(const char *snapdir, const char *mdir,
 	    size_t ndisks, char *err, size_t errlen);
 

@@ -70,6 +70,7 @@ struct restore_job {
 	size_t			 ndisks;	/* format 1: disks to copy */
 	bool			 kernel_from_chunks;	/* write the kernel first */
 	char			*kernel;	/* the binary the machine runs */
+	char			*saved_mac;	/* the saved NIC's MAC, NULL: none */
 	bool			 adopt;	/* physmem into a memfd the kernel adopts */
 	int			 physmem_fd;	/* -1, or that memfd */
 	int			 r;
@@ -89,6 +90,7 @@ restore_job_free(struct restore_job *job)
 	free(job->marker);
 	free(job->mdir);
 	free(job->kernel);
+	free(job->saved_mac);
 	free(job->dir);
 	free(job->snapshot);
 	free(job);
@@ -405,11 +407,17 @@ restore_launch(struct restore_job *job)
 	char	 err[1024], *capture;
 	int	 r;
 
+	/* A NIC on a kernel that cannot move it to a new tap: say so, do not start. */
+	if (job->saved_mac != NULL && !uml_kernel_restores_net(job->kernel)) {
+		restore_fail(job, SNAPSHOT_JOB_E_INCOMPATIBLE, "the snapshot's "
+		    "machine has a network interface and kernel %s cannot give "
+		    "it a new tap (no sbuml_net= support)", job->kernel);
+		return;
+	}
 	capture = job->capdir != NULL ? xstrdup(job->capdir) :
 	    xasprintf("%s/%s", job->dir, SNAPSHOT_CAPTURE);
-	r = machine_restore(job->m, capture, job->physmem_fd, NULL,
-	    restore_started_cb,
-	    job, err, sizeof(err));
+	r = machine_restore(job->m, capture, job->physmem_fd, job->saved_mac,
+	    restore_started_cb, job, err, sizeof(err));
 	free(capture);
 	if (r < 0) {
 		restore_fail(job, SNAPSHOT_JOB_E_BOOT_FAILED, "%s", err);
@@ -529,7 +537,8 @@ restore_materialise_start(struct restore_job *job)
 
 void
 snapshot_restore_start(const char *snapshot, const char *name, bool cont,
-    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
+    const struct snapshot_restore_net *net, const struct snapshot_caller *caller,
+    const struct snapshot_job_cb *cb)
 {
 	struct json_object	*man = NULL, *host;
 	struct machine_config	 cfg;
@@ -537,7 +546,7 @@ snapshot_restore_start(const char *snapshot, const char *name, bool cont,
 	struct machine		*m;
 	const char		*state;
 	char			 err[1024], *dir = NULL, *mdir = NULL;
-	char			*kernel = NULL;
+	char			*kernel = NULL, *saved_mac = NULL;
 	enum snapshot_kernel_source ksrc = SNAPSHOT_KERNEL_INSTALLED;
 	bool			 chunked;
 	bool			 is_path;
@@ -583,6 +592,12 @@ snapshot_restore_start(const char *snapshot, const char *name, bool cont,
 		    SNAPSHOT_JOB_E_INCOMPATIBLE, err);
 		goto out;
 	}
+	if ((r = snapshot_restore_nic(man, name, net, &cfg, &saved_mac, err,
+	    sizeof(err))) != 0) {
+		machine_config_clear(&cfg);
+		fail_reason(cb, r, err);
+		goto out;
+	}
 	state = snapshot_json_str(man, "state");
 	cfg.owner = snapshot_caller_uid(caller);
 	if (snapshot_restore_authz_files(caller, mdir, is_path, &cfg, cb) < 0) {
@@ -601,6 +616,8 @@ snapshot_restore_start(const char *snapshot, const char *name, bool cont,
 	job->cb = *cb;
 	job->m = m;
 	job->snapshot = xstrdup(snapshot);
+	job->saved_mac = saved_mac;
+	saved_mac = NULL;
 	job->dir = dir;
 	dir = NULL;
 	job->cont = cont;
@@ -625,6 +642,7 @@ snapshot_restore_start(const char *snapshot, const char *name, bool cont,
 	}
 out:
 	json_object_put(man);
+	free(saved_mac);
 	free(kernel);
 	free(mdir);
 	free(dir);

@@ -36,6 +36,7 @@
 #include "hostfacts.h"
 #include "jail.h"
 #include "log.h"
+#include "net.h"
 #include "machine.h"
 #include "snapshot.h"
 #include "snapshot-job.h"
@@ -235,6 +236,9 @@ machine_section(struct machine *m)
 	for (size_t i = 0; i < cfg->ndisks; i++)
 		json_object_array_add(disks, json_object_new_string(cfg->disks[i]));
 	json_object_object_add(o, "disks", disks);
+	/* The NIC (doc/snapshot-format.md): network, MAC, address, ports. */
+	if (cfg->nic.network[0] != '\0')
+		json_object_object_add(o, "net", net_nic_config_json(&cfg->nic));
 	return o;
 }
 

@@ -28,7 +28,7 @@ wait_until 10 test -S "$NOTIFY" || fail "notify listener did not start"
 mkdir -p "$STATE"
 NOTIFY_SOCKET="$NOTIFY" WATCHDOG_USEC=600000 systemd-socket-activate -l "$SOCK" --fdname=rpc \
 	-E NOTIFY_SOCKET -E WATCHDOG_USEC \
-	"$SBUMLD" -d --state-dir "$STATE" --kernel "$SBUML_KERNEL" --image "$SBUML_IMAGE" \
+	"$SBUMLD" -d --default-network none --state-dir "$STATE" --kernel "$SBUML_KERNEL" --image "$SBUML_IMAGE" \
 	>>"$T/daemon.log" 2>&1 &
 DAEMON_PID=$!
 wait_until 20 ctl ping || fail "socket-activated daemon does not answer"
@@ -77,7 +77,7 @@ print(buf.split(b"\n")[0].decode(), flush=True)
 PY
 rlistener=$!
 wait_until 10 test -S "$NOTIFY2" || fail "second notify listener did not start"
-NOTIFY_SOCKET="$NOTIFY2" "$SBUMLD" -d --socket "$SOCK" --state-dir "$STATE" \
+NOTIFY_SOCKET="$NOTIFY2" "$SBUMLD" -d --default-network none --socket "$SOCK" --state-dir "$STATE" \
 	--kernel "$SBUML_KERNEL" --image "$SBUML_IMAGE" >>"$T/daemon.log" 2>&1 &
 DAEMON_PID=$!
 wait "$rlistener" || fail "no READY=1 from the restarted daemon"
@@ -114,7 +114,7 @@ if [ -d /run/systemd/system ] && command -v systemd-run >/dev/null; then
 	trap 'rc=$?; systemctl stop "$HUNIT" 2>/dev/null; systemctl reset-failed "$HUNIT" 2>/dev/null; (exit $rc); cleanup' EXIT
 	systemd-run --unit="$HUNIT" -p Type=notify -p KillMode=process \
 		-p StandardOutput="append:$T/hardened.log" -p StandardError="append:$T/hardened.log" \
-		"$@" "$SBUMLD" -d --socket "$SOCK" --state-dir "$HSTATE" \
+		"$@" "$SBUMLD" -d --default-network none --socket "$SOCK" --state-dir "$HSTATE" \
 		--kernel "$SBUML_KERNEL" --image "$SBUML_IMAGE" >/dev/null 2>&1 ||
 		fail "systemd-run of the hardened daemon: $(cat "$T/hardened.log" 2>/dev/null)"
 	hpid=$(systemctl show -p MainPID --value "$HUNIT")
@@ -144,7 +144,7 @@ else
 		done
 		mount --bind /dev/null /dev/kmsg || exit 91
 		exec setpriv --no-new-privs --bounding-set -sys_module,-syslog "$@"
-	' hardened "$SBUMLD" -d --socket "$SOCK" --state-dir "$HSTATE" \
+	' hardened "$SBUMLD" -d --default-network none --socket "$SOCK" --state-dir "$HSTATE" \
 		--kernel "$SBUML_KERNEL" --image "$SBUML_IMAGE" >>"$T/hardened.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_until 20 ctl ping || fail "hardened daemon did not come up: $(cat "$T/hardened.log")"

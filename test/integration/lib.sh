@@ -6,6 +6,16 @@
 #   SBUMLD, SBUMLCTL, SBUML_KERNEL, SBUML_IMAGE, SBUML_STOCK_KERNEL, TEST_SRCDIR
 set -eu
 
+# A test that sets SBUML_TEST_NETNS=1 before sourcing this file runs in a
+# network namespace of its own (unshare -n): the daemon's bridges, nftables
+# table and dnsmasq live there and go with it, and nothing the guests send
+# leaves it (net_uplink adds the only way out, into another namespace).
+# The daemons started here default to --default-network none: the other
+# tests touch no host networking at all.
+if [ "${SBUML_TEST_NETNS:-}" = 1 ] && [ "${SBUML_IN_NETNS:-}" != 1 ]; then
+	SBUML_IN_NETNS=1 exec unshare -n -m --propagation private "$0" "$@"
+fi
+
 T=$(mktemp -d /tmp/sbt.XXXXXX)
 # Machines run as the unprivileged user sbuml-uml (sbumld/machine/jail.h), which
 # must reach the state dir and the path machines under $T: search only.
@@ -15,6 +25,17 @@ STATE="$T/state"
 DAEMON_PID=""
 OTHER_PIDS=""	# more daemons (start_other_daemon), killed on exit
 UMOUNTS=""	# file systems a test mounted under $T, unmounted on exit
+# In the test's namespaces: a /dev/net/tun the jailed UML may open (Debian
+# makes it 0666; a container may have it 0600), on a tmpfs of our own,
+# mounted over the host's in our private mount namespace only.
+if [ "${SBUML_IN_NETNS:-}" = 1 ] && [ -c /dev/net/tun ]; then
+	mkdir "$T/netdev"
+	mount -t tmpfs -o mode=0755,size=64k sbuml-netdev "$T/netdev" &&
+		mknod -m 0666 "$T/netdev/tun" c 10 200 &&
+		mount --bind "$T/netdev/tun" /dev/net/tun ||
+		{ echo "cannot give the test its own /dev/net/tun" >&2; exit 1; }
+	UMOUNTS="/dev/net/tun $T/netdev"
+fi
 export SBUML_SOCKET="$SOCK"
 
 say() { printf '%s: %s\n' "${TEST_NAME:-test}" "$*"; }
@@ -54,7 +75,7 @@ rpc() { python3 "$TEST_SRCDIR/rpc.py" "$SOCK" "$@"; }
 # Start a private daemon; extra arguments are passed to sbumld.
 start_daemon() {
 	mkdir -p "$STATE"
-	"$SBUMLD" -d --socket "$SOCK" --state-dir "$STATE" \
+	"$SBUMLD" -d --default-network none --socket "$SOCK" --state-dir "$STATE" \
 		--kernel "${SBUML_KERNEL}" --image "${SBUML_IMAGE}" "$@" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_until 20 ctl ping || fail "daemon did not come up"
@@ -65,11 +86,36 @@ start_daemon() {
 # "$SBUMLCTL" --socket DIR/s.sock.
 start_other_daemon() {
 	mkdir -p "$1/state"
-	"$SBUMLD" -d --socket "$1/s.sock" --state-dir "$1/state" \
+	"$SBUMLD" -d --default-network none --socket "$1/s.sock" --state-dir "$1/state" \
 		--kernel "${SBUML_KERNEL}" --image "${SBUML_IMAGE}" >>"$1/daemon.log" 2>&1 &
 	OTHER_PIDS="$OTHER_PIDS $!"
 	wait_until 20 "$SBUMLCTL" --socket "$1/s.sock" ping || fail "daemon in $1 did not come up"
 }
+
+# net_uplink: in a SBUML_TEST_NETNS test, a veth pair into a second network
+# namespace standing for the host's uplink: ours is sbup0 198.51.100.1/24
+# with the default route through the peer, 198.51.100.2 (TEST-NET-2).
+# Run commands there with `uplink CMD...`.
+UPLINK_IP=198.51.100.2
+net_uplink() {
+	[ "${SBUML_IN_NETNS:-}" = 1 ] || fail "net_uplink outside a test network namespace"
+	ip link set lo up
+	unshare -n sleep infinity &
+	UPLINK_PID=$!
+	OTHER_PIDS="$OTHER_PIDS $UPLINK_PID"
+	# unshare has made the namespace once the holder's differs from ours.
+	wait_until 10 sh -c '[ "$(readlink /proc/'"$UPLINK_PID"'/ns/net)" != "$(readlink /proc/self/ns/net)" ]' ||
+		fail "the uplink namespace did not appear"
+	ip link add sbup0 type veth peer name sbup1 netns "$UPLINK_PID" ||
+		fail "cannot make the uplink veth pair"
+	ip address add 198.51.100.1/24 dev sbup0
+	ip link set sbup0 up
+	ip route add default via "$UPLINK_IP"
+	uplink ip link set lo up
+	uplink ip address add "$UPLINK_IP/24" dev sbup1
+	uplink ip link set sbup1 up
+}
+uplink() { nsenter -t "$UPLINK_PID" -n "$@"; }
 
 stop_daemon() {
 	[ -n "$DAEMON_PID" ] || return 0

@@ -1,0 +1,117 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Networking (issue 11), all inside a network namespace of the test's own
+# with a veth "uplink" into a second one: nothing leaves the machine.
+# A 64 MiB busybox guest on the default network gets its lease from the
+# daemon's dnsmasq (the address sbumld allocated), answers ping from the
+# host, reaches the uplink peer through NAT, and serves busybox httpd on
+# published ports (all local addresses, and 127.0.0.1 only); network
+# list/info show it; bad parameters are refused; a --net none guest has no
+# eth0; a restarted daemon puts the machine back on its network; a
+# stopped daemon leaves no bridge, table or dnsmasq behind.
+SBUML_TEST_NETNS=1
+TEST_NAME=network
+. "$(dirname "$0")/lib.sh"
+
+net_uplink
+start_daemon --default-network default
+
+# The payload: httpd on port 80, the uplink pinged until it answers, the
+# interfaces the guest has.
+mkdir -p "$T/pl/www"
+echo "hello from the guest" >"$T/pl/www/index.html"
+cat >"$T/pl/run" <<PAYLOAD
+echo "sbuml-test: netdevs \$(ls /sys/class/net | tr '\n' ' ')"
+[ -d /sys/class/net/eth0 ] || exit 0
+httpd -p 80 -h /mnt/test/www
+until ping -c 1 -W 1 $UPLINK_IP >/dev/null 2>&1; do sleep 1; done
+echo "sbuml-test: uplink answers"
+PAYLOAD
+mke2fs -q -t ext2 -d "$T/pl" "$T/pl.img" 4M || fail "mke2fs of the payload"
+
+jnet() { # MACHINE EXPR: EXPR of the machine object's "net" member (n)
+	ctl --json info "$1" | python3 -c 'import json,sys; n=json.load(sys.stdin)["net"]; print(eval(sys.argv[1]))' "$2"
+}
+hping() { busybox ping -c 1 -W 3 "$1"; }	# no iputils on the host: busybox-static's
+http_get() { # URL: the body, or fail
+	python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())' "$1"
+}
+
+say "network list before any machine: default is down"
+ctl network list | grep -Eq '^default +sbuml0 .* no +yes' || fail "network list: $(ctl network list)"
+
+say "boot web with published ports"
+ctl boot web --mem 64 --disk "$T/pl.img" --publish 8080:80 \
+	--publish 127.0.0.1:8081:80/tcp >/dev/null || fail "boot web"
+IP=$(jnet web 'n["ipv4"]')
+MAC=$(jnet web 'n["mac"]')
+TAP=$(jnet web 'n["tap"]')
+say "web: $IP $MAC $TAP"
+[ -n "$IP" ] && [ -n "$TAP" ] || fail "web has no address or tap: $(ctl --json info web)"
+ip link show "$TAP" | grep -q "master sbuml0" || fail "tap $TAP is not on sbuml0"
+wait_until 90 console_has web "sbuml-guest: eth0 bound $IP" || fail "web did not get its lease $IP"
+[ "$(jnet web 'n["ipv4_leased"]')" = "$IP" ] || fail "lease file: $(jnet web 'n')"
+
+say "ping from the host, NAT to the uplink"
+hping "$IP" >/dev/null || fail "web does not answer ping on $IP"
+wait_until 60 console_has web "sbuml-test: uplink answers" || fail "web does not reach the uplink"
+
+say "published ports"
+wait_until 30 http_get "http://$IP/" || fail "httpd in web does not answer on $IP:80"
+[ "$(http_get http://198.51.100.1:8080/)" = "hello from the guest" ] || fail "8080 on the host's address"
+[ "$(http_get http://127.0.0.1:8081/)" = "hello from the guest" ] || fail "127.0.0.1:8081"
+[ "$(uplink python3 -c 'import urllib.request; print(urllib.request.urlopen("http://198.51.100.1:8080/", timeout=5).read().decode().strip())')" = "hello from the guest" ] ||
+	fail "8080 from the uplink"
+if uplink python3 -c 'import urllib.request; urllib.request.urlopen("http://198.51.100.1:8081/", timeout=3)' 2>/dev/null; then
+	fail "127.0.0.1:8081 is reachable from outside"
+fi
+
+say "network list and info"
+ctl network list | grep -Eq '^default +sbuml0 +10\.[0-9.]+/24 +yes +yes +1$' || fail "network list: $(ctl network list)"
+ctl network info default >"$T/ni" || fail "network info"
+grep -q "web  *$MAC $TAP $IP" "$T/ni" || fail "network info: $(cat "$T/ni")"
+grep -q "8080:80/tcp 127.0.0.1:8081:80/tcp" "$T/ni" || fail "network info publish: $(cat "$T/ni")"
+ctl --json network list | python3 -c 'import json,sys; n=json.load(sys.stdin)["networks"][0]; assert n["dhcp"] and n["gateway"].endswith(".1"), n' ||
+	fail "network list --json"
+
+say "bad parameters are refused"
+refused() { # WHAT WORD CMD...: CMD fails saying WORD
+	_w=$1 _word=$2; shift 2
+	if "$@" >"$T/out" 2>&1; then fail "$_w accepted"; fi
+	grep -q -- "$_word" "$T/out" || fail "$_w: $(cat "$T/out")"
+}
+refused "port 0" "ports must be 1-65535" ctl boot b1 --publish 0:80
+refused "port 65536" "ports must be 1-65535" ctl boot b1 --publish 65536:80
+refused "sctp" "tcp or udp" ctl boot b1 --publish 8082:80/sctp
+refused "bad address" "not an IPv4 address" ctl boot b1 --publish 1.2.3:8082:80
+refused "no network" "no network nosuch" ctl boot b1 --net nosuch
+refused "port of web" "published by machine web" ctl boot b1 --publish 8080:81
+refused "twice" "given twice" ctl boot b1 --publish 8083:80 --publish 8083:81
+refused "none publishes" "publishes no ports" ctl boot b1 --net none --publish 8084:80
+refused "no network info" "no network nosuch" ctl network info nosuch
+refused "eth on cmdline" "set by sbumld" ctl boot b1 --cmdline "eth0=tuntap,$TAP"
+ctl list | grep -q b1 && fail "a refused boot left machine b1"
+
+say "--net none: no eth0"
+ctl boot quiet --mem 64 --net none --disk "$T/pl.img" >/dev/null || fail "boot quiet"
+wait_until 60 console_has quiet "sbuml-test: netdevs" || fail "quiet did not list its interfaces"
+console_has quiet "sbuml-test: netdevs.*eth0" && fail "quiet has eth0: $(grep -a netdevs "$(console_of quiet)")"
+[ "$(ctl --json info quiet | python3 -c 'import json,sys; print(json.load(sys.stdin)["net"])')" = None ] ||
+	fail "quiet has a net member"
+
+say "a restarted daemon puts web back on its network"
+stop_daemon
+ip link show sbuml0 >/dev/null 2>&1 && fail "bridge sbuml0 left after the daemon stopped"
+nft list table ip sbuml >/dev/null 2>&1 && fail "nftables table left after the daemon stopped"
+pgrep -f "conf-file=$STATE/net/" >/dev/null && fail "dnsmasq left after the daemon stopped"
+ip link show "$TAP" >/dev/null || fail "web's tap went with the daemon"
+start_daemon --default-network default
+ip link show "$TAP" | grep -q "master sbuml0" || fail "tap $TAP is not back on sbuml0"
+wait_until 30 hping "$IP" || fail "web does not answer ping after the restart"
+[ "$(http_get http://127.0.0.1:8081/)" = "hello from the guest" ] || fail "127.0.0.1:8081 after the restart"
+
+say "the tap goes with the machine"
+ctl kill web >/dev/null || fail "kill web"
+ip link show "$TAP" >/dev/null 2>&1 && fail "tap $TAP left after web ended"
+nft list table ip sbuml | grep -q 8080 && fail "web's ports left in the table"
+say "ok"
