@@ -7,7 +7,7 @@
  * "-" (stdout, stdin) works through pipes and ssh.
  *
  *	sbumlctl export SNAPSHOT FILE|- [--base PARENT]
- *	sbumlctl import FILE|- [SNAPSHOT] [--base PARENT]
+ *	sbumlctl import FILE|-|URL [SNAPSHOT] [--base PARENT] [--insecure]
  *	sbumldelta SNAPSHOT PARENT DELTAFILE
  *	sbumlexpand DELTAFILE PARENT [NEWSNAPSHOT]
  */
@@ -133,7 +133,7 @@ static int
 do_export(struct ctl *ctl, const char *snapshot, const char *base, const char *file,
     bool overwrite)
 {
-	struct sbuml_transfer t = { snapshot, base, -1, NULL };
+	struct sbuml_transfer t = { snapshot, base, -1, NULL, NULL, false };
 	struct json_object *res = NULL;
 	struct out_file o = { .overwrite = overwrite };
 	int ex, r;
@@ -174,14 +174,25 @@ print_import(struct json_object *res, const char *arg)
 	putchar('\n');
 }
 
-static int
-do_import(struct ctl *ctl, const char *file, const char *snapshot, const char *base)
+static bool
+is_url(const char *s)
 {
-	struct sbuml_transfer t = { snapshot, base, -1, NULL };
+	return strncmp(s, "https://", 8) == 0 || strncmp(s, "http://", 7) == 0;
+}
+
+static int
+do_import(struct ctl *ctl, const char *file, const char *snapshot, const char *base,
+    bool insecure)
+{
+	struct sbuml_transfer t = { snapshot, base, -1, NULL, NULL, insecure };
 	struct json_object *res = NULL;
 	int ex, r;
 
-	if (strcmp(file, "-") == 0)
+	if (is_url(file))
+		t.url = file;	/* the daemon downloads it */
+	else if (insecure)
+		return ctl_usage(ctl, "--insecure is for an http(s) URL");
+	else if (strcmp(file, "-") == 0)
 		t.fd = STDIN_FILENO;
 	else if ((t.fd = open(file, O_RDONLY | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "%s: %s: %s\n", ctl->progname, file, strerror(errno));
@@ -191,7 +202,7 @@ do_import(struct ctl *ctl, const char *file, const char *snapshot, const char *b
 		r = sbuml_snapshot_import(ctl->client, &t, &res);
 		ex = ctl_show(ctl, r, res, print_import, snapshot);
 	}
-	if (t.fd != STDIN_FILENO)
+	if (t.fd != STDIN_FILENO && t.fd >= 0)
 		close(t.fd);
 	json_object_put(res);
 	return ex;
@@ -203,11 +214,12 @@ do_import(struct ctl *ctl, const char *file, const char *snapshot, const char *b
  */
 static int
 parse_base(struct ctl *ctl, int argc, char **argv, const char **ret_base,
-    bool *ret_overwrite)
+    bool *ret_overwrite, bool *ret_insecure)
 {
 	static const struct option opts[] = {
 		{ "base",	required_argument, NULL, 'b' },
 		{ "overwrite",	no_argument,	   NULL, 'O' },
+		{ "insecure",	no_argument,	   NULL, 'k' },
 		CTL_COMMON_OPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -220,6 +232,10 @@ parse_base(struct ctl *ctl, int argc, char **argv, const char **ret_base,
 			*ret_overwrite = true;
 		else if (opt == 'O')
 			return ctl_usage(ctl, "--overwrite is for export only");
+		else if (opt == 'k' && ret_insecure != NULL)
+			*ret_insecure = true;
+		else if (opt == 'k')
+			return ctl_usage(ctl, "--insecure is for import from a URL only");
 		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
@@ -234,7 +250,7 @@ cmd_export(struct ctl *ctl, int argc, char **argv)
 	bool overwrite = false;
 	int ex;
 
-	if ((ex = parse_base(ctl, argc, argv, &base_arg, &overwrite)) != 0 ||
+	if ((ex = parse_base(ctl, argc, argv, &base_arg, &overwrite, NULL)) != 0 ||
 	    (ex = ctl_nargs(ctl, argc, 2, "want SNAPSHOT and FILE (- for stdout)")) != 0)
 		return ex;
 	ctl->target = argv[optind];
@@ -252,9 +268,10 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 {
 	const char *base_arg = NULL;
 	char *snapshot = NULL, *base = NULL;
+	bool insecure = false;
 	int ex;
 
-	if ((ex = parse_base(ctl, argc, argv, &base_arg, NULL)) != 0)
+	if ((ex = parse_base(ctl, argc, argv, &base_arg, NULL, &insecure)) != 0)
 		return ex;
 	if (argc - optind < 1 || argc - optind > 2)
 		return ctl_usage(ctl, argc - optind < 1 ? "missing FILE (- for stdin)" :
@@ -266,7 +283,7 @@ cmd_import(struct ctl *ctl, int argc, char **argv)
 	if (ex == 0 && base_arg != NULL)
 		ex = ctl_path_arg(ctl, base_arg, "--base", &base);
 	if (ex == 0)
-		ex = do_import(ctl, argv[optind], snapshot, base);
+		ex = do_import(ctl, argv[optind], snapshot, base, insecure);
 	free(snapshot);
 	free(base);
 	return ex;
@@ -310,7 +327,7 @@ cmd_sbumlexpand(struct ctl *ctl, int argc, char **argv)
 	if (ex == 0)
 		ex = ctl_path_arg(ctl, argv[optind + 1], "PARENT", &parent);
 	if (ex == 0)
-		ex = do_import(ctl, argv[optind], snapshot, parent);
+		ex = do_import(ctl, argv[optind], snapshot, parent, false);
 	free(snapshot);
 	free(parent);
 	return ex;

@@ -370,6 +370,9 @@ struct sbuml_transfer {
 					   must be a delta against it, if any */
 	int		 fd;		/* the stream, or -1 */
 	const char	*file;		/* or this path (with fd = -1) */
+	const char	*url;		/* import: or this http(s) URL, which the
+					   daemon downloads (fd = -1, file NULL) */
+	bool		 insecure;	/* url: plain http allowed */
 };
 /*
  * Registries (snapshot.push, snapshot.pull, snapshot.tags): how to reach

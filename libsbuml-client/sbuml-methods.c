@@ -419,13 +419,16 @@ call_transfer(struct sbuml_client *c, const char *method,
 	struct json_object *params;
 	int r;
 
-	if (c == NULL || t == NULL || (t->fd >= 0) == (t->file != NULL))
+	if (c == NULL || t == NULL ||
+	    (t->fd >= 0) + (t->file != NULL) + (t->url != NULL) != 1)
 		return -EINVAL;
 	if ((params = json_object_new_object()) == NULL)
 		return -ENOMEM;
 	if ((r = sbuml_add_str(params, "snapshot", t->snapshot)) < 0 ||
 	    (r = sbuml_add_str(params, "base", t->base)) < 0 ||
 	    (r = sbuml_add_str(params, "file", t->file)) < 0 ||
+	    (r = sbuml_add_str(params, "url", t->url)) < 0 ||
+	    (t->insecure && (r = sbuml_add_bool(params, "insecure", true)) < 0) ||
 	    (t->fd >= 0 && (r = sbuml_add_bool(params, "fd", true)) < 0))
 		goto out;
 	r = sbuml_call_fd(c, method, params, t->fd, snapshot_timeout(c), ret_result);

@@ -17,8 +17,10 @@ struct transfer_params {
 	const char	*snapshot;
 	const char	*base;
 	const char	*file;
+	const char	*url;
 	bool		 fd;
 	bool		 overwrite;
+	bool		 insecure;
 };
 
 /*
@@ -38,6 +40,18 @@ transfer_target(struct rpc_call *call, struct transfer_params *p,
 	t->fd = -1;
 	t->file = NULL;
 	t->overwrite = p->overwrite;
+	t->url = NULL;
+	t->insecure = p->insecure;
+	if (p->url != NULL) {
+		if (write || p->file != NULL || p->fd) {
+			rpc_error(call, RPC_INVALID_PARAMS, write ? "url: only "
+			    "snapshot.import reads from a URL" : "give one of \"file\", "
+			    "\"fd\": true and \"url\"");
+			return -1;
+		}
+		t->url = p->url;
+		return 0;
+	}
 	if ((p->file != NULL) == p->fd) {
 		rpc_error(call, RPC_INVALID_PARAMS, "give either \"file\" (a path) or "
 		    "\"fd\": true (a descriptor passed with the request)");
@@ -117,6 +131,8 @@ static const struct rpc_param transfer_table[] = {
 	{ "file", RPC_PARAM_STRING, offsetof(struct transfer_params, file), 0, 0, 0 },
 	{ "fd", RPC_PARAM_BOOL, offsetof(struct transfer_params, fd), 0, 0, 0 },
 	{ "overwrite", RPC_PARAM_BOOL, offsetof(struct transfer_params, overwrite), 0, 0, 0 },
+	{ "url", RPC_PARAM_STRING, offsetof(struct transfer_params, url), 0, 0, 0 },
+	{ "insecure", RPC_PARAM_BOOL, offsetof(struct transfer_params, insecure), 0, 0, 0 },
 	{ NULL, 0, 0, 0, 0, 0 },
 };
 
@@ -157,6 +173,12 @@ rpc_snapshot_export(struct rpc_call *call, struct json_object *params)
 
 	if (rpc_parse_params(call, params, transfer_table, &p) < 0)
 		return 0;
+	if (p.url != NULL || p.insecure) {
+		transfer_param_error(call, p.url ? "url" : "insecure", "Unknown "
+		    "parameter (only snapshot.import reads from a URL)");
+		transfer_refused(call, &p);
+		return 0;
+	}
 	if (p.snapshot == NULL) {
 		/* As rpc_parse_params words it: the table is shared with import. */
 		transfer_param_error(call, "snapshot",

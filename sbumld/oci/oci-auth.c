@@ -14,8 +14,9 @@
 static bool
 is_tchar(char c)
 {
+	/* c != '\0': strchr finds the terminator too. */
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+	    (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 static const char *
@@ -264,9 +265,10 @@ oci_auth_lookup(const char *json, size_t len, const char *host, char **ret,
 			continue;	/* e.g. a credential helper's entry: not ours */
 		if (!json_object_is_type(a, json_type_string) ||
 		    !b64_valid(json_object_get_string(a))) {
-			json_object_put(o);
+			/* key belongs to o: say it before o goes. */
 			snprintf(err, errlen, "auths.\"%.100s\".auth must be base64 of "
 			    "user:password", key);
+			json_object_put(o);
 			return -EBADMSG;
 		}
 		*ret = xstrdup(json_object_get_string(a));

@@ -254,28 +254,6 @@ oci_client_blob_put(struct oci_client *c, const char *digest, const void *buf,
 }
 
 int
-oci_client_blob_mount(struct oci_client *c, const char *digest, const char *from,
-    bool *ret_mounted, char *err, size_t errlen)
-{
-	struct oci_http_req	 q = { .method = "POST", .out_fd = -1, .max_body = 64 * 1024 };
-	struct oci_http_resp	 r = { .out_fd = -1 };
-	static const long	 want[] = { 201, 202, 0 };
-	char			*what = xasprintf("mount of blob %.19s... into %s/%s",
-				    digest, c->ref.host, c->ref.repo), *url;
-	int			 ret;
-
-	q.url = url = xasprintf("%s/v2/%s/blobs/uploads/?mount=%s&from=%s",
-	    c->origin, c->ref.repo, digest, from);
-	ret = request_expect(c, &q, &r, want, what, err, errlen);
-	/* 202: the registry started an upload instead; it expires unused. */
-	*ret_mounted = ret == 0 && r.status == 201;
-	free(url);
-	free(what);
-	oci_http_resp_clear(&r);
-	return ret;
-}
-
-int
 oci_client_blob_get(struct oci_client *c, const char *digest, uint64_t size,
     char **ret, char *err, size_t errlen)
 {

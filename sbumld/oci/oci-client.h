@@ -46,12 +46,6 @@ int	oci_client_blob_exists(struct oci_client *c, const char *digest,
 int	oci_client_blob_put(struct oci_client *c, const char *digest,
 	    const void *buf, size_t len, char *err, size_t errlen);
 /*
- * Mount blob digest from repository from of the same registry (no bytes
- * move).  *ret_mounted false: the registry would not (then upload it).
- */
-int	oci_client_blob_mount(struct oci_client *c, const char *digest,
-	    const char *from, bool *ret_mounted, char *err, size_t errlen);
-/*
  * Fetch blob digest, which must be exactly size bytes and hash to digest:
  * *ret (caller frees).  -EBADMSG for a blob that does not.
  */

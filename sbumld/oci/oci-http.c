@@ -180,6 +180,8 @@ oci_http_setup(CURL *h, const struct oci_http *c, const struct oci_http_req *q,
 	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h, CURLOPT_XFERINFODATA, r);
 	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	if (q->fail_on_error)
+		curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
 	if (strcmp(q->method, "HEAD") == 0)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	else if (strcmp(q->method, "GET") != 0) {
@@ -242,6 +244,10 @@ oci_http_do(CURL *h, const struct oci_http *c, const struct oci_http_req *q,
 	rc = curl_easy_perform(h);
 	curl_slist_free_all(hl);
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	if (rc == CURLE_HTTP_RETURNED_ERROR) {
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+		return oci_http_status_error(r, q->url, err, errlen);
+	}
 	if (rc != CURLE_OK)
 		return oci_http_curl_error(rc, q->url, r, err, errlen);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);

@@ -28,6 +28,7 @@ struct oci_http_req {
 	size_t		 body_len;
 	size_t		 max_body;	/* a longer answer fails the request */
 	int		 out_fd;	/* >= 0: the body goes there, not to memory */
+	bool		 fail_on_error;	/* a status >= 400 is a failure, its body dropped */
 };
 
 struct oci_http_resp {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "oci-download.h"
 #include "snapshot.h"
 #include "snapshot-chunks.h"
 #include "snapshot-check.h"
@@ -213,12 +214,33 @@ snapshot_import_finish(struct xfer_job *job, struct store *s)
 	return 0;
 }
 
+/*
+ * The download a URL import read from: stop it (our end of the pipe
+ * closes) and wait for it.  If the import failed, the download's own
+ * failure (an HTTP status, a refused connection) is the better reason
+ * than the stream's end it caused.
+ */
+static void
+import_download_end(struct xfer_job *job, struct oci_download *dl, int r)
+{
+	char	err[1024];
+	int	dr;
+
+	closefd(&job->fd);
+	dr = oci_download_end(dl, err, sizeof(err));
+	if (r < 0 && dr < 0) {
+		job->code = 0;
+		snapshot_transfer_fail(job, dr, SNAPSHOT_JOB_E_IO, "%s", err);
+	}
+}
+
 int
 snapshot_import_run(struct xfer_job *job)
 {
 	struct store		*s;
 	struct stream		*st = NULL;
 	struct store_hashset	*needed = store_hashset_new();
+	struct oci_download	*dl = NULL;
 	const unsigned char	*p;
 	size_t			 len;
 	char			*root = snapshot_store_root(), err[1024], type[5];
@@ -228,6 +250,12 @@ snapshot_import_run(struct xfer_job *job)
 	free(root);
 	if (s == NULL) {
 		r = snapshot_transfer_fail(job, -EIO, SNAPSHOT_JOB_E_IO, "%s", err);
+		goto out;
+	}
+	if (job->url != NULL && (r = oci_download_start(job->url, job->insecure,
+	    snapshot_transfer_cancel_fd(job), &dl, &job->fd, err, sizeof(err))) < 0) {
+		snapshot_transfer_fail(job, r, r == -EINVAL ? SNAPSHOT_JOB_E_INVALID_PARAMS :
+		    SNAPSHOT_JOB_E_IO, "%s", err);
 		goto out;
 	}
 	if (job->file != NULL &&
@@ -269,6 +297,8 @@ snapshot_import_run(struct xfer_job *job)
 	job->bytes = stream_bytes(st);
 	r = snapshot_import_finish(job, s);
 out:
+	if (dl != NULL)
+		import_download_end(job, dl, r);
 	stream_free(st);
 	store_hashset_free(needed);
 	store_free(s);

@@ -29,6 +29,8 @@ struct xfer_job {
 	int			 fd;		/* the stream */
 	int			 cancel_fd;	/* the pool's: the client went away */
 	char			*file;		/* export/import by path */
+	char			*url;		/* import from a web server */
+	bool			 insecure;	/* url: plain http allowed */
 	char			*file_tmp;	/* export by path: written here first */
 	bool			 overwrite;	/* export by path: may replace file */
 	char			*workdir;	/* import: the hidden work directory */

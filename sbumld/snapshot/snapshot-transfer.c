@@ -71,6 +71,7 @@ snapshot_xfer_job_free(struct xfer_job *job)
 	free(job->base_name);
 	free(job->man_text);
 	free(job->file);
+	free(job->url);
 	free(job->stream_base_name);
 	snapshot_oci_free(job->oci);
 	free(job);
@@ -453,6 +454,9 @@ snapshot_xfer_job_new(bool import, struct transfer_target *t,
 	if (t->file != NULL)
 		job->file = xstrdup(t->file);
 	job->overwrite = t->overwrite;
+	if (t->url != NULL)
+		job->url = xstrdup(t->url);
+	job->insecure = t->insecure;
 	return job;
 }
 

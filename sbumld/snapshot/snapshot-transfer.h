@@ -17,12 +17,15 @@
  * Where the stream goes or comes from: a file descriptor the client passed
  * (fd >= 0, taken over: the job closes it), else a file path on this host
  * (export: written beside it, mode 0600, then renamed to it; an existing
- * file is replaced only with overwrite).
+ * file is replaced only with overwrite), else (import) a URL the daemon
+ * downloads the stream from.
  */
 struct transfer_target {
 	int		 fd;
 	const char	*file;
 	bool		 overwrite;
+	const char	*url;		/* import: an http(s) URL instead (oci-download.h) */
+	bool		 insecure;	/* url: plain http allowed */
 };
 
 /*

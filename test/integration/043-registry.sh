@@ -10,7 +10,8 @@
 # finishes; a registry with htpasswd auth refuses a push without
 # credentials with a clear error and takes one with an auth.json;
 # skopeo inspects the artifact and copies it to the second registry, and
-# the copy pulls and restores.  One 64 MiB guest.
+# the copy pulls and restores.  An export stream (and a delta) imports
+# straight from a web server (python3 -m http.server).  One 64 MiB guest.
 TEST_NAME=registry
 . "$(dirname "$0")/lib.sh"
 
@@ -128,7 +129,7 @@ cp "$T/victim.orig" "$victim"
 say "corrupt blob refused: $(cut -d: -f4- "$T/err" | head -c 200)"
 
 # The registry stops in the middle of a pull (host 3 fetches slowly).
-SBUMLD_TEST_PULL_BLOB_DELAY_MS=40; export SBUMLD_TEST_PULL_BLOB_DELAY_MS
+SBUMLD_TEST_PULL_BLOB_DELAY_MS=25; export SBUMLD_TEST_PULL_BLOB_DELAY_MS
 start_other_daemon "$T/host3"
 unset SBUMLD_TEST_PULL_BLOB_DELAY_MS
 gets() { grep -c 'GET /v2/demo/busybox/blobs/' "$R1/log" || true; }
@@ -178,6 +179,25 @@ wait_until 30 heartbeat_at_least "$H/state/machines/b3" $((at + 2)) || fail "b3 
 say "skopeo copied v2 to the htpasswd registry; pulled and restored there"
 
 ctlb halt b3 >/dev/null || fail "halt b3"
+
+# An export stream straight from a web server (python3 -m http.server):
+# s2 whole, s3 as a delta against s2, which host 2 has.
+W="$T/www"; mkdir -p "$W"; PW=$(free_port)
+ctl export s2 "$W/s2.sbuml" >/dev/null || fail "export s2"
+ctl export s3 "$W/s3.delta" --base s2 >/dev/null || fail "export s3 --base s2"
+python3 -m http.server --bind 127.0.0.1 --directory "$W" "$PW" >"$T/http.log" 2>&1 &
+OTHER_PIDS="$OTHER_PIDS $!"
+wait_until 30 curl -sf -o /dev/null "http://127.0.0.1:$PW/s2.sbuml" || fail "the web server did not come up"
+! ctlb import "http://127.0.0.1:$PW/s2.sbuml" s2web 2>"$T/err" || fail "plain http import without --insecure"
+grep -q "insecure" "$T/err" || fail "http without --insecure: $(cat "$T/err")"
+! ctlb import "http://127.0.0.1:$PW/nosuch.sbuml" s2web --insecure 2>"$T/err" || fail "import of a missing URL"
+grep -q "HTTP 404" "$T/err" || fail "missing URL: $(cat "$T/err")"
+no_snapshot_b s2web "a 404"
+ctlb --json import "http://127.0.0.1:$PW/s2.sbuml" s2web --insecure >"$T/iw.json" || fail "import from a URL"
+[ "$(jget "$T/iw.json" 'j["id"]')" = "$(jget "$T/l2.json" 'j["id"]')" ] || fail "s2web has another id"
+ctlb import "http://127.0.0.1:$PW/s3.delta" s3web --base s2 --insecure >/dev/null || fail "import of a delta from a URL"
+ctlb snapshot verify s3web >/dev/null || fail "s3web does not verify"
+say "imported s2 and a delta s3 from http://127.0.0.1:$PW/"
 ctl halt a >/dev/null || fail "halt a"
 [ -z "$(uml_pids_under "$T")" ] || fail "stray host processes"
 say "ok"

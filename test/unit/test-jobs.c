@@ -354,7 +354,7 @@ test_transfer_verify_delete(void)
 	int64_t			 chunks;
 
 	use_state("a");
-	t = (struct transfer_target){ -1, stream, false };
+	t = (struct transfer_target){ .fd = -1, .file = stream };
 	cb = cb_for(&o);
 	snapshot_export_start("s1", NULL, &t, &root_caller, &cb);
 	CHECK(wait_done(&o));
@@ -368,7 +368,7 @@ test_transfer_verify_delete(void)
 	CHECK(strlen(id) == 64);
 
 	/* Exporting over the file again is refused (no "overwrite"). */
-	t = (struct transfer_target){ -1, stream, false };
+	t = (struct transfer_target){ .fd = -1, .file = stream };
 	cb = cb_for(&o);
 	snapshot_export_start("s1", NULL, &t, &root_caller, &cb);
 	CHECK(wait_done(&o));
@@ -377,14 +377,14 @@ test_transfer_verify_delete(void)
 	CHECK(strstr(str_of(o.obj, "reason"), "exists") != NULL);
 
 	/* Importing it where it exists already is refused before any work. */
-	t = (struct transfer_target){ -1, stream, false };
+	t = (struct transfer_target){ .fd = -1, .file = stream };
 	cb = cb_for(&o);
 	snapshot_import_start("s1", NULL, &t, &root_caller, &cb);
 	CHECK(o.done);			/* at once */
 	CHECK(o.err == SNAPSHOT_JOB_E_SNAPSHOT_EXISTS);
 
 	use_state("b");
-	t = (struct transfer_target){ -1, stream, false };
+	t = (struct transfer_target){ .fd = -1, .file = stream };
 	cb = cb_for(&o);
 	snapshot_import_start(NULL, NULL, &t, &root_caller, &cb);
 	CHECK(wait_done(&o));
