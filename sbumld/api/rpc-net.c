@@ -126,7 +126,7 @@ rpc_net_publish_parse(struct rpc_call *call, struct json_object *publish,
 			return (-1);
 		}
 		if (p->host_port < RPC_NET_PRIVILEGED_PORT &&
-		    !rpc_authz_admin(call, "publishing a host port below 1024"))
+		    !rpc_authz_admin(call, "publish a host port below 1024"))
 			return (-1);
 		nic->npublish++;
 	}

@@ -142,6 +142,9 @@ ctla kill arest >/dev/null || fail "A kills arest"
 # --- Files: only what A could open itself. ---
 head -c 4096 /dev/zero >"$RD/secret.img" && chmod 0600 "$RD/secret.img"
 denied "A boots with a root-only image" ctla boot a2 --image "$RD/secret.img"
+# Publishing a host port below 1024 is root's (refused before any network is touched).
+denied "A publishes port 80" ctla boot a3 --net default --publish 80:80
+ctl list | grep -q "^a3 " && fail "a refused publish left machine a3"
 denied "A boots with a root-only disk" ctla boot a2 --disk "$RD/secret.img"
 [ ! -e "$STATE/machines/a2" ] || fail "a refused boot left a machine directory"
 # Its refusal says nothing of files it cannot reach (no "not found" first).

@@ -63,6 +63,16 @@ cleanup() {
 	for p in $(uml_pids_under "$T"); do kill -9 "$p" 2>/dev/null; done
 	sleep 0.2
 	for p in $(uml_pids_under "$T"); do kill -9 "$p" 2>/dev/null; done
+	# A test's own network namespace: whatever still runs in it (the
+	# daemon's dnsmasq, in a session of its own, outlives a daemon killed
+	# with -9 and would keep the namespace alive) goes too.
+	if [ "${SBUML_IN_NETNS:-}" = 1 ]; then
+		_ns=$(readlink /proc/$$/ns/net)
+		for _p in /proc/[0-9]*; do
+			[ "${_p#/proc/}" = $$ ] && continue
+			[ "$(readlink "$_p/ns/net" 2>/dev/null)" = "$_ns" ] && kill -9 "${_p#/proc/}" 2>/dev/null
+		done
+	fi
 	for m in $UMOUNTS; do umount -l "$m" 2>/dev/null; done
 	if [ "$rc" -eq 0 ] || [ -z "${KEEP_TMP:-}" ]; then rm -rf "$T"; fi
 	exit $rc
