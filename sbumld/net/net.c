@@ -169,8 +169,9 @@ net_init(const char *const *specs, size_t nspecs, const char *default_network,
 
 /*
  * Make a /proc/sys file hold v ("0" or "1"): written only when it differs,
- * since the unit's ProtectKernelTunables makes /proc/sys read-only and a
- * host that already turned it on (sysctl.d) must still work.
+ * so that a daemon confined with a read-only /proc/sys (a container, or a
+ * unit that adds ProtectKernelTunables) still works on a host that already
+ * turned it on (sysctl.d).
  */
 static int
 net_sysctl(const char *path, const char *v)
