@@ -15,7 +15,7 @@ PACKAGES="
   user-mode-linux uml-utilities
   socat python3 systemd util-linux procps psmisc
   clang libclang-rt-14-dev
-  docker-registry skopeo apache2-utils
+  docker-registry skopeo apache2-utils curl
 "
 
 # The unprivileged user the UML machines run as (sbumld/machine/jail.h), from the

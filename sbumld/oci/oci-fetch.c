@@ -22,10 +22,10 @@ struct slot {
 
 static int
 slot_start(CURLM *m, struct slot *s, struct oci_client *c,
-    const struct oci_blob *b, size_t index)
+    const struct oci_blob *b, size_t index, bool head)
 {
 	s->url = oci_client_blob_url(c, b->digest);
-	s->req = (struct oci_http_req){ .method = "GET", .url = s->url,
+	s->req = (struct oci_http_req){ .method = head ? "HEAD" : "GET", .url = s->url,
 	    .authorization = oci_client_authorization(c), .max_body = b->size,
 	    .out_fd = -1 };
 	s->index = index;
@@ -48,6 +48,23 @@ slot_end(CURLM *m, struct slot *s)
 	s->url = NULL;
 	oci_http_resp_clear(&s->resp);
 	s->busy = false;
+}
+
+/* A finished HEAD: is the blob there? */
+static int
+slot_head_done(struct slot *s, CURLcode rc, const struct oci_blob *b,
+    bool *present, char *err, size_t errlen)
+{
+	char what[160];
+
+	if (rc != CURLE_OK)
+		return oci_http_curl_error(rc, s->url, &s->resp, err, errlen);
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->resp.status);
+	snprintf(what, sizeof(what), "HEAD of blob %.19s...", b->digest);
+	if (s->resp.status != 200 && s->resp.status != 404)
+		return oci_http_status_error(&s->resp, what, err, errlen);
+	present[s->index] = s->resp.status == 200;
+	return 0;
 }
 
 /* A finished transfer: check it, hand it on. */
@@ -74,9 +91,11 @@ slot_done(struct slot *s, CURLcode rc, const struct oci_blob *b, oci_blob_fn fn,
 	    err, errlen);
 }
 
-int
-oci_fetch_blobs(struct oci_client *c, const struct oci_blob *blobs, size_t n,
-    unsigned int parallel, oci_blob_fn fn, void *arg, char *err, size_t errlen)
+/* GET (present NULL: to fn) or HEAD (into present) every blob, parallel at a time. */
+static int
+run_blobs(struct oci_client *c, const struct oci_blob *blobs, size_t n,
+    unsigned int parallel, oci_blob_fn fn, void *arg, bool *present, char *err,
+    size_t errlen)
 {
 	CURLM		*m = curl_multi_init();
 	struct slot	*slots;
@@ -103,7 +122,8 @@ oci_fetch_blobs(struct oci_client *c, const struct oci_blob *blobs, size_t n,
 		for (unsigned int i = 0; i < parallel && next < n && ret == 0; i++) {
 			if (slots[i].busy)
 				continue;
-			if ((ret = slot_start(m, &slots[i], c, &blobs[next], next)) < 0)
+			if ((ret = slot_start(m, &slots[i], c, &blobs[next], next,
+			    present != NULL)) < 0)
 				snprintf(err, errlen, "cannot start a transfer: out of memory");
 			next++;
 			active++;
@@ -126,8 +146,9 @@ oci_fetch_blobs(struct oci_client *c, const struct oci_blob *blobs, size_t n,
 					s = &slots[i];
 			if (s == NULL)
 				continue;
-			ret = slot_done(s, msg->data.result, &blobs[s->index], fn, arg,
-			    err, errlen);
+			ret = present != NULL ? slot_head_done(s, msg->data.result,
+			    &blobs[s->index], present, err, errlen) : slot_done(s,
+			    msg->data.result, &blobs[s->index], fn, arg, err, errlen);
 			slot_end(m, s);
 			active--;
 		}
@@ -142,4 +163,18 @@ out:
 	if (m != NULL)
 		curl_multi_cleanup(m);
 	return ret;
+}
+
+int
+oci_fetch_blobs(struct oci_client *c, const struct oci_blob *blobs, size_t n,
+    unsigned int parallel, oci_blob_fn fn, void *arg, char *err, size_t errlen)
+{
+	return run_blobs(c, blobs, n, parallel, fn, arg, NULL, err, errlen);
+}
+
+int
+oci_blobs_exist(struct oci_client *c, const struct oci_blob *blobs, size_t n,
+    unsigned int parallel, bool *present, char *err, size_t errlen)
+{
+	return run_blobs(c, blobs, n, parallel, NULL, NULL, present, err, errlen);
 }

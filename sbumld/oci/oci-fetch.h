@@ -3,11 +3,13 @@
  * Fetch many blobs of one repository at once (libcurl multi, keep-alive
  * connections): each is bounded by the size the caller expects, hashed,
  * and handed to the caller only if it is exactly that size and hashes to
- * its digest.  Blocking: worker threads only.
+ * its digest; or ask which of them the repository has.  Blocking: worker
+ * threads only.
  */
 #ifndef SBUMLD_OCI_FETCH_H
 #define SBUMLD_OCI_FETCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,5 +35,14 @@ typedef int (*oci_blob_fn)(size_t index, const void *buf, size_t len,
 int	oci_fetch_blobs(struct oci_client *c, const struct oci_blob *blobs,
 	    size_t n, unsigned int parallel, oci_blob_fn fn, void *arg,
 	    char *err, size_t errlen);
+
+/*
+ * Ask for blobs[0..n) with HEAD, parallel at a time: present[i] true if the
+ * repository has blob i.  The client must have authenticated already (one
+ * request of its own first).  0 or the first failure (-errno with err).
+ */
+int	oci_blobs_exist(struct oci_client *c, const struct oci_blob *blobs,
+	    size_t n, unsigned int parallel, bool *present, char *err,
+	    size_t errlen);
 
 #endif

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The push's work in its worker (snapshot-oci.h): every distinct chunk of
- * the snapshot is read back and checked (as an export does), asked for
- * with HEAD and uploaded only if the registry lacks it; then the config
- * blob (manifest.json) and the image manifest, under the tag.  The
+ * The push's work in its worker (snapshot-oci.h): the config blob
+ * (manifest.json) first, then every distinct chunk of the snapshot is read
+ * back and checked (as an export does), all are asked for with HEAD,
+ * eight at a time, and those the registry lacks uploaded; then the image
+ * manifest, under the tag.  The
  * manifest goes last: until it is there, the registry holds only blobs
  * nothing names, and a repeated push finds them.
  */
@@ -14,6 +15,7 @@
 
 #include "oci-artifact.h"
 #include "oci-client.h"
+#include "oci-fetch.h"
 #include "snapshot.h"
 #include "snapshot-chunks.h"
 #include "snapshot-oci.h"
@@ -52,19 +54,16 @@ registry_code(int r)
 	    r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT : SNAPSHOT_JOB_E_IO;
 }
 
-/* HEAD, and upload buf unless the registry has it. */
+/* Upload buf as blob digest, or count it as there already. */
 static int
-push_blob(struct xfer_job *job, struct oci_client *c, const char *digest,
-    const void *buf, size_t len)
+push_counted(struct xfer_job *job, struct oci_client *c, const char *digest,
+    const void *buf, size_t len, bool has)
 {
 	struct xfer_oci	*o = job->oci;
 	char		 err[1024];
-	bool		 has;
 	int		 r;
 
-	if ((r = oci_client_blob_exists(c, digest, &has, err, sizeof(err))) == 0 && !has)
-		r = oci_client_blob_put(c, digest, buf, len, err, sizeof(err));
-	if (r < 0)
+	if (!has && (r = oci_client_blob_put(c, digest, buf, len, err, sizeof(err))) < 0)
 		return snapshot_transfer_fail(job, r, registry_code(r), "%s", err);
 	if (has)
 		o->blobs_present++;
@@ -75,6 +74,20 @@ push_blob(struct xfer_job *job, struct oci_client *c, const char *digest,
 	atomic_fetch_add(&o->bytes, len);
 	atomic_fetch_add(&o->blobs_done, 1);
 	return 0;
+}
+
+/* HEAD, and upload buf unless the registry has it. */
+static int
+push_blob(struct xfer_job *job, struct oci_client *c, const char *digest,
+    const void *buf, size_t len)
+{
+	char	err[1024];
+	bool	has;
+	int	r;
+
+	if ((r = oci_client_blob_exists(c, digest, &has, err, sizeof(err))) < 0)
+		return snapshot_transfer_fail(job, r, registry_code(r), "%s", err);
+	return push_counted(job, c, digest, buf, len, has);
 }
 
 static int
@@ -95,31 +108,63 @@ push_manifest(struct xfer_job *job, struct oci_client *c, struct oci_artifact *a
 	return 0;
 }
 
+/* The frame of chunk i, checked on the way out: never ship a corrupt chunk. */
 static int
-push_chunks(struct xfer_job *job, struct store *s, struct oci_client *c,
-    struct push_chunks *pc, struct oci_artifact *a)
+push_frame(struct xfer_job *job, struct store *s, struct push_chunks *pc,
+    size_t i, const void **frame, size_t *flen)
 {
 	char	err[1024];
 	int	r;
 
-	for (size_t i = 0; i < pc->n; i++) {
+	if ((r = store_chunk_frame(s, pc->hex[i], pc->len[i], frame, flen, err,
+	    sizeof(err))) < 0)
+		return snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_BAD_SNAPSHOT,
+		    "%s: %s", job->name, err);
+	return 0;
+}
+
+/*
+ * Every chunk's layer (digest of its frame), then one parallel round of
+ * HEADs, then the uploads of what the registry lacks.
+ */
+static int
+push_chunks(struct xfer_job *job, struct store *s, struct oci_client *c,
+    struct push_chunks *pc, struct oci_artifact *a)
+{
+	struct oci_blob	*blobs = xcalloc(pc->n + 1, sizeof(*blobs));
+	bool		*present = xcalloc(pc->n + 1, sizeof(*present));
+	char		 err[1024];
+	int		 r = 0;
+
+	for (size_t i = 0; r == 0 && i < pc->n; i++) {
 		struct oci_layer	 l;
 		const void		*frame;
 		size_t			 flen;
 
-		/* Checked on the way out, as an export's: never ship a corrupt chunk. */
-		if ((r = store_chunk_frame(s, pc->hex[i], pc->len[i], &frame, &flen,
-		    err, sizeof(err))) < 0)
-			return snapshot_transfer_fail(job, r, SNAPSHOT_JOB_E_BAD_SNAPSHOT,
-			    "%s: %s", job->name, err);
+		if ((r = push_frame(job, s, pc, i, &frame, &flen)) < 0)
+			break;
 		oci_digest_of(frame, flen, l.digest);
 		l.size = flen;
 		memcpy(l.chunk, pc->hex[i], sizeof(l.chunk));
-		if ((r = push_blob(job, c, l.digest, frame, flen)) < 0)
-			return r;
 		oci_artifact_add_layer(a, &l);
 	}
-	return 0;
+	for (size_t i = 0; r == 0 && i < pc->n; i++)
+		blobs[i] = (struct oci_blob){ a->layers[i].digest, a->layers[i].size };
+	if (r == 0 && (r = oci_blobs_exist(c, blobs, pc->n, OCI_FETCH_PARALLEL,
+	    present, err, sizeof(err))) < 0)
+		snapshot_transfer_fail(job, r, registry_code(r), "%s", err);
+	for (size_t i = 0; r == 0 && i < pc->n; i++) {
+		const void	*frame = NULL;
+		size_t		 flen = 0;
+
+		if (!present[i] && (r = push_frame(job, s, pc, i, &frame, &flen)) < 0)
+			break;
+		r = push_counted(job, c, a->layers[i].digest, frame,
+		    a->layers[i].size, present[i]);
+	}
+	free(blobs);
+	free(present);
+	return r;
 }
 
 /*
@@ -175,10 +220,10 @@ snapshot_push_run(struct xfer_job *job)
 		r = snapshot_transfer_fail(job, -ENOMEM, SNAPSHOT_JOB_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	if ((r = push_chunks(job, s, c, &pc, &a)) < 0)
-		goto out;
+	/* The config first: its HEAD also answers the registry's challenge. */
 	snprintf(cfg, sizeof(cfg), "sha256:%s", job->id);
-	if ((r = push_blob(job, c, cfg, job->man_text, job->man_len)) < 0)
+	if ((r = push_blob(job, c, cfg, job->man_text, job->man_len)) < 0 ||
+	    (r = push_chunks(job, s, c, &pc, &a)) < 0)
 		goto out;
 	memcpy(a.config_digest, cfg, sizeof(cfg));
 	a.config_size = job->man_len;
