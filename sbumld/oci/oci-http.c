@@ -218,6 +218,15 @@ oci_http_curl_error(CURLcode rc, const char *url, const struct oci_http_resp *r,
 			return -EFBIG;
 		}
 		break;
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+		/* The registry went away mid-answer (stopped, restarted, a proxy
+		 * cut it): say so, rather than libcurl's "partial file". */
+		snprintf(err, errlen, "%s: connection lost in the middle of the "
+		    "transfer (%s)", url, curl_easy_strerror(rc));
+		return -ECONNRESET;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CONNECT_ERROR:
 		snprintf(err, errlen, "%s: TLS failed: %s (a registry without a "
