@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "authz.h"
+#include "log.h"
 #include "machine.h"
 #include "net.h"
 #include "rpc-authz.h"
@@ -133,6 +134,27 @@ rpc_net_publish_parse(struct rpc_call *call, struct json_object *publish,
 	return (0);
 }
 
+/*
+ * A boot that names no network gets the daemon's default one, unless this
+ * host cannot give a UML a tap (a container's 0600 /dev/net/tun): then it
+ * boots without one, as before networks existed, instead of failing the
+ * classic sbumlboot workflow.  Asking for a network or a published port
+ * still gets the error.
+ */
+static const char *
+rpc_net_implicit_network(const char *owner, struct json_object *publish)
+{
+	const char	*network = net_default_network();
+	char		 err[256];
+
+	if (strcmp(network, NET_NONE) == 0 ||
+	    (publish != NULL && json_object_array_length(publish) > 0) ||
+	    machine_nic_check_tun(err, sizeof(err)) == 0)
+		return (network);
+	log_warnx("%s: no network (%s)", owner, err);
+	return (NET_NONE);
+}
+
 /* See rpc-methods.h. */
 int
 rpc_net_nic_config(struct rpc_call *call, const char *owner,
@@ -143,7 +165,7 @@ rpc_net_nic_config(struct rpc_call *call, const char *owner,
 
 	memset(nic, 0, sizeof(*nic));
 	if (network == NULL)
-		network = net_default_network();
+		network = rpc_net_implicit_network(owner, publish);
 	if (strcmp(network, NET_NONE) == 0) {
 		if (publish != NULL && json_object_array_length(publish) > 0) {
 			rpc_bad_param(call, "publish", "a machine without a "

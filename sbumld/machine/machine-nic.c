@@ -37,7 +37,7 @@ machine_nic_persist(struct machine *m)
  * The kernel's tuntap driver opens /dev/net/tun as the jail user: Debian
  * makes it 0666, a container may not.  -EACCES (err) if it cannot.
  */
-static int
+int
 machine_nic_check_tun(char *err, size_t errlen)
 {
 	struct stat	st;

@@ -204,6 +204,8 @@ int	machine_halt(struct machine *m, unsigned int timeout_s,
 	    machine_done_cb cb, void *arg);
 /* SIGKILL of the instance and all its host helpers; cb when it is gone. */
 int	machine_kill(struct machine *m, machine_done_cb cb, void *arg);
+/* 0 when UML processes can open /dev/net/tun here, else -errno (err). */
+int	machine_nic_check_tun(char *err, size_t errlen);
 /* True while a pause/resume is waiting for mconsole. */
 bool	machine_op_pending(const struct machine *m);
 

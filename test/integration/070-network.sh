@@ -114,4 +114,17 @@ say "the tap goes with the machine"
 ctl kill web >/dev/null || fail "kill web"
 ip link show "$TAP" >/dev/null 2>&1 && fail "tap $TAP left after web ended"
 nft list table ip sbuml | grep -q 8080 && fail "web's ports left in the table"
+
+say "a host whose /dev/net/tun the UML user cannot open: plain boots go on without a network"
+mknod -m 0600 "$T/netdev/tun600" c 10 200 || fail "mknod"
+mount --bind "$T/netdev/tun600" /dev/net/tun || fail "bind the 0600 tun"
+ctl boot plain --mem 64 --disk "$T/pl.img" >/dev/null || fail "a plain boot failed without a usable tun"
+[ "$(jnet plain 'n')" = "None" ] || fail "plain has a network: $(jnet plain 'n')"
+wait_until 60 heartbeat_at_least plain 1 || fail "plain does not run"
+grep -q "plain: no network (/dev/net/tun (mode 0600) is not open" "$T/daemon.log" ||
+	fail "no log line on the missing network"
+refused "an asked-for network" "is not open to user" ctl boot n1 --mem 64 --net default
+refused "a published port" "is not open to user" ctl boot n2 --mem 64 --publish 8090:80
+ctl kill plain >/dev/null || fail "kill plain"
+umount /dev/net/tun || fail "umount the 0600 tun"
 say "ok"
