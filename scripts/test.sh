@@ -12,6 +12,8 @@ asan="$top/build-asan"
 
 passed=0
 failed_tests=0
+failures=$(mktemp)
+trap 'rm -f "$failures"' EXIT
 run_suite() {
 	dir=$1; shift
 	log="$dir/meson-logs/testlog.txt"
@@ -21,6 +23,9 @@ run_suite() {
 	status=$(cat "$out.rc")
 	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$out" | tail -n 1)
 	bad=$(sed -n 's/^\(Fail\|Timeout\|Unexpected Pass\): *\([0-9]*\).*/\2/p' "$out" | awk '{s+=$1} END {print s+0}')
+	# Remembered for the last lines of the run, which are all a CI page shows.
+	grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|SKIP|EXPECTEDFAIL|UNEXPECTEDPASS) ' "$out" |
+		sort -u | sed "s|^|$(basename "$dir"): |" >>"$failures" || true
 	passed=$((passed + ${ok:-0}))
 	failed_tests=$((failed_tests + ${bad:-0}))
 	if grep -Eq '^(Skipped|Expected Fail|Unexpected Pass): *[1-9]' "$out"; then
@@ -53,6 +58,17 @@ case $counts in
 	failed=1 ;;
 esac
 
+# What failed and how it ended, so a CI page's tail says which tests to read.
+if [ -s "$failures" ]; then
+	echo "test.sh: not passed:"
+	cat "$failures"
+	sed -n 's/^\([^:]*\): *\([0-9]*\)\/[0-9]* .*/\1 \2/p' "$failures" | while read -r d n; do
+		echo "--- $d test $n: last lines of its output ---"
+		# Its FAIL lines say why; a guest's console fills the rest.
+		awk -v n="$n" '/^=+ [0-9]+\/[0-9]+ =+$/ { split($2, a, "/"); cur = (a[1] == n) } cur' \
+			"$top/$d/meson-logs/testlog.txt" | grep -E 'FAIL|rror|Assert|timed out' | tail -n 12
+	done
+fi
 echo "$passed passed, $failed_tests failed"
 if [ "$failed" -ne 0 ]; then
 	echo "test.sh: FAILED" >&2
