@@ -253,37 +253,52 @@ oci_client_blob_put(struct oci_client *c, const char *digest, const void *buf,
 	return ret;
 }
 
+/* GET url: its body (NUL-terminated, owned by the caller) and its digest. */
+static int
+get_hashed(struct oci_client *c, const char *url, const char *accept,
+    size_t max_body, const char *what, char **body, size_t *len,
+    char digest[OCI_DIGEST_LEN + 1], char *err, size_t errlen)
+{
+	struct oci_http_req	 q = { .method = "GET", .url = url, .out_fd = -1,
+				    .max_body = max_body, .accept = accept };
+	struct oci_http_resp	 r = { .out_fd = -1 };
+	static const long	 want[] = { 200, 0 };
+	int			 rc;
+
+	*body = NULL;
+	rc = request_expect(c, &q, &r, want, what, err, errlen);
+	if (rc == 0) {
+		*body = r.body ? r.body : xstrdup("");
+		*len = r.len;
+		r.body = NULL;
+		oci_digest_of(*body, *len, digest);
+	}
+	oci_http_resp_clear(&r);
+	return rc;
+}
+
 int
 oci_client_blob_get(struct oci_client *c, const char *digest, uint64_t size,
     char **ret, char *err, size_t errlen)
 {
-	struct oci_http_req	 q = { .method = "GET", .out_fd = -1, .max_body = size };
-	struct oci_http_resp	 r = { .out_fd = -1 };
-	static const long	 want[] = { 200, 0 };
-	char			*what = xasprintf("blob %.19s... of %s/%s", digest,
-				    c->ref.host, c->ref.repo);
-	char			 got[OCI_DIGEST_LEN + 1];
-	char			*url = oci_client_blob_url(c, digest);
-	int			 rc;
+	char	*what = xasprintf("blob %.19s... of %s/%s", digest, c->ref.host,
+		    c->ref.repo);
+	char	*url = oci_client_blob_url(c, digest);
+	char	 got[OCI_DIGEST_LEN + 1];
+	size_t	 len = 0;
+	int	 rc;
 
-	*ret = NULL;
-	q.url = url;
-	rc = request_expect(c, &q, &r, want, what, err, errlen);
-	if (rc == 0) {
-		oci_digest_of(r.body ? r.body : "", r.len, got);
-		if (r.len != size || strcmp(got, digest) != 0) {
-			snprintf(err, errlen, "%s: corrupt: %zu bytes that hash to "
-			    "%.19s..., not %llu bytes of that digest", what, r.len,
-			    got, (unsigned long long)size);
-			rc = -EBADMSG;
-		} else {
-			*ret = r.body ? r.body : xstrdup("");
-			r.body = NULL;
-		}
+	rc = get_hashed(c, url, NULL, size, what, ret, &len, got, err, errlen);
+	if (rc == 0 && (len != size || strcmp(got, digest) != 0)) {
+		snprintf(err, errlen, "%s: corrupt: %zu bytes that hash to "
+		    "%.19s..., not %llu bytes of that digest", what, len, got,
+		    (unsigned long long)size);
+		free(*ret);
+		*ret = NULL;
+		rc = -EBADMSG;
 	}
 	free(url);
 	free(what);
-	oci_http_resp_clear(&r);
 	return rc;
 }
 
@@ -292,33 +307,24 @@ oci_client_manifest_get(struct oci_client *c, const char *reference,
     const char *media_type, char **ret, size_t *ret_len,
     char ret_digest[OCI_DIGEST_LEN + 1], char *err, size_t errlen)
 {
-	struct oci_http_req	 q = { .method = "GET", .out_fd = -1,
-				    .max_body = OCI_MANIFEST_MAX, .accept = media_type };
-	struct oci_http_resp	 r = { .out_fd = -1 };
-	static const long	 want[] = { 200, 0 };
-	char			*what = xasprintf("manifest %s/%s:%s", c->ref.host,
-				    c->ref.repo, reference), *url;
-	int			 rc;
+	char	*what = xasprintf("manifest %s/%s:%s", c->ref.host, c->ref.repo,
+		    reference);
+	char	*url = xasprintf("%s/v2/%s/manifests/%s", c->origin, c->ref.repo,
+		    reference);
+	int	 rc;
 
-	*ret = NULL;
-	q.url = url = xasprintf("%s/v2/%s/manifests/%s", c->origin, c->ref.repo,
-	    reference);
-	rc = request_expect(c, &q, &r, want, what, err, errlen);
-	if (rc == 0) {
-		oci_digest_of(r.body ? r.body : "", r.len, ret_digest);
-		if (oci_digest_valid(reference) && strcmp(reference, ret_digest) != 0) {
-			snprintf(err, errlen, "%s: the manifest does not hash to "
-			    "its digest", what);
-			rc = -EBADMSG;
-		} else {
-			*ret = r.body ? r.body : xstrdup("");
-			*ret_len = r.len;
-			r.body = NULL;
-		}
+	rc = get_hashed(c, url, media_type, OCI_MANIFEST_MAX, what, ret, ret_len,
+	    ret_digest, err, errlen);
+	if (rc == 0 && oci_digest_valid(reference) &&
+	    strcmp(reference, ret_digest) != 0) {
+		snprintf(err, errlen, "%s: the manifest does not hash to its digest",
+		    what);
+		free(*ret);
+		*ret = NULL;
+		rc = -EBADMSG;
 	}
 	free(url);
 	free(what);
-	oci_http_resp_clear(&r);
 	return rc;
 }
 
