@@ -11,8 +11,7 @@ boot_and_wait a
 wait_console a "^synced 2[^0-9]" 30 || die "no fsync writer"
 wait_console a "^marker " 30 || die "no marker"
 
-t_before=$(last_num a tick)
-up_before=$(uptime_of a "$t_before")
+save_point a
 r=$(save a "$WORK/cap") || die "save: $r"
 log "save: $r"
 size=$(kv "$r" physmem_size)
@@ -57,7 +56,7 @@ grep -a "^sbuml: restored" "$WORK/c/console.log"
 check grep -aq "^sbuml: restored from $WORK/nopm .* physmem=fd" "$WORK/c/console.log"
 # the guest's memory is the launcher's memfd itself
 check grep -q "/memfd:sbuml-physmem" "/proc/$PID_c/maps"
-carries_on c "$t_before" "$up_before"
+carries_on c
 t_first=$T_FIRST
 wait_console c "^tick $((t_first + 6)) " 30 || fail "clone stopped ticking"
 s=$(last_num c synced)
