@@ -217,7 +217,7 @@ PY
 	disown $pid 2>/dev/null
 	PIDS="$PIDS $pid"
 	local i
-	for i in $(seq 100); do [ -S "$m/notify.sock" ] && return 0; sleep 0.1; done
+	for i in $(seq 600); do [ -S "$m/notify.sock" ] && return 0; sleep 0.1; done
 	fail "notify listener did not start"
 }
 
@@ -232,13 +232,13 @@ uptime_of() {
 }
 
 # halt_machine NAME: mconsole halt; the host process and all its children
-# must be gone within 15 s
+# must be gone within 120 s (a loaded host slows a halt; a hung one never ends)
 halt_machine() {
 	local name=$1 pid kids i
 	eval "pid=\$PID_$name"
 	kids="$(descendants "$pid")"
 	mc "$name" halt >/dev/null 2>&1
-	for i in $(seq 150); do
+	for i in $(seq 1200); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -24,7 +24,7 @@ restore p "$WORK/cap"
 wait_console p "^sbuml: restored from" 30 || die "p did not restore"
 first_tick p >/dev/null || fail "p does not tick"
 mc p sysrq o >/dev/null 2>&1
-for i in $(seq 100); do kill -0 $PID_p 2>/dev/null || break; sleep 0.1; done
+for i in $(seq 1200); do kill -0 $PID_p 2>/dev/null || break; sleep 0.1; done
 check [ ! -e /proc/$PID_p/status ]
 check [ ! -e "$WORK/p/uml/mconsole" ]
 check [ -S "$WORK/a/uml/mconsole" ]

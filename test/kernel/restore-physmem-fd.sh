@@ -104,7 +104,7 @@ wait_console a "^tick $((ta + 3)) " 20 || fail "original stopped"
 refused() { # refused NAME PATTERN: the restore of NAME exited 2 with PATTERN
 	local name=$1 pat=$2 pid i rc
 	eval "pid=\$PID_$name"
-	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	for i in $(seq 1200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "$pid" 2>/dev/null; then fail "$name still running"; return; fi
 	wait "$pid" 2>/dev/null; rc=$?
 	if ! grep -aqE "sbuml restore: refused: $pat" "$WORK/$name/console.log"; then

@@ -10,7 +10,7 @@ r=$(save a "$WORK/cap") || die "save: $r"
 refused() { # refused NAME PATTERN: the restore of NAME exited nonzero with PATTERN
 	local name=$1 pat=$2 pid i
 	eval "pid=\$PID_$name"
-	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	for i in $(seq 1200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 	if kill -0 "$pid" 2>/dev/null; then fail "$name still running"; return; fi
 	wait "$pid" 2>/dev/null
 	if ! grep -aqE "sbuml restore: refused: .*$pat" "$WORK/$name/console.log"; then
