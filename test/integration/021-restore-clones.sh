@@ -205,7 +205,7 @@ for c in "$STATE"/machines/*/console.log; do
 done
 
 for m in $(ctl --json list | python3 -c 'import json,sys; print(" ".join(m["machine"] for m in json.load(sys.stdin)["machines"] if m["state"] not in ("stopped","crashed")))'); do
-	ctl halt "$m" --timeout 10 >/dev/null || fail "halt $m"
+	ctl halt "$m" --timeout 60 >/dev/null || fail "halt $m"
 done
 [ -z "$(uml_pids_under "$T")" ] || fail "stray host processes after halting every machine"
 say "ok"

