@@ -84,7 +84,9 @@ say "marker in memory, synced file in $(basename "$found")"
 wait_until 30 sh -c "[ \$(grep -ac 'CHECK .* ok ' '$(console_of busy)') -ge $((before + 18)) ]" ||
 	fail "checkers stopped reporting after the save"
 console_has busy 'FAIL' && fail "a checker failed: $(grep -a FAIL "$(console_of busy)" | head -5)"
-console_has busy 'clockcheck info gap_ms' && fail "the guest saw a clock gap over 1 s: $(grep -a gap_ms "$(console_of busy)")"
+# A gap over 1 s by itself is no failure: a loaded host starves the guest
+# that long with no save at all (2 s before the first save, seen here);
+# what the save may not do is make a larger gap than its pause, below.
 # The gap the guest saw matches the pause the kernel measured: once
 # clockcheck has reported again, a new largest step (one that happened
 # around the save) is at most the pause plus clockcheck's 100 ms sampling
