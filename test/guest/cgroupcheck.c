@@ -233,7 +233,7 @@ static void check_limits(const struct cg *c)
 }
 
 static void check_probes(unsigned long long *last_probes, unsigned long long *bad_seen,
-                         int *silent)
+                         struct check_silence *silent)
 {
     unsigned long long probes = atomic_load(&sh->probes), bad = atomic_load(&sh->bad_probes);
 
@@ -242,9 +242,9 @@ static void check_probes(unsigned long long *last_probes, unsigned long long *ba
                    atomic_load(&sh->last_ok), PROBE_FORKS, atomic_load(&sh->last_eagain),
                    atomic_load(&sh->last_errno));
     *bad_seen = bad;
-    *silent = probes == *last_probes ? *silent + 1 : 0;
-    if (*silent == SILENT_ROUNDS)
-        check_fail("member made no fork probe for %d rounds", SILENT_ROUNDS);
+    if (check_silent(silent, probes != *last_probes, SILENT_ROUNDS))
+        check_fail("member made no fork probe for %d rounds and %.0f s", SILENT_ROUNDS,
+                   CHECK_SILENT_S);
     *last_probes = probes;
 }
 
@@ -264,7 +264,8 @@ int main(int argc, char **argv)
 {
     static struct cg c;
     unsigned long long probes = 0, bad = 0;
-    int silent = 0, status;
+    struct check_silence silent = { 0, 0.0 };
+    int status;
     char extra[64];
 
     check_init("cgroupcheck", argc, argv);

@@ -249,6 +249,37 @@ static inline int check_finish(const char *extra)
     return check.failures == 0 ? 0 : 1;
 }
 
+/* How long something another task or a timer must keep doing has made no
+ * progress.  It is stuck once silent for CHECK_SILENT_S seconds as well as
+ * for the checker's own number of rounds: a guest starved by a loaded host
+ * (or by 8 guests at once) may not run that task for many short rounds of
+ * ours, while a lost timer or task never comes back. */
+#define CHECK_SILENT_S 10.0
+
+struct check_silence {
+    int rounds;   /* rounds of ours without progress */
+    double since; /* CLOCK_MONOTONIC at the first of them */
+};
+
+/* One round: PROGRESSED or not.  Returns 1 (once per stall, then counts
+ * anew) when it has been silent for ROUNDS rounds and CHECK_SILENT_S s. */
+static inline int check_silent(struct check_silence *s, int progressed, int rounds)
+{
+    double now = check_now();
+
+    if (progressed) {
+        s->rounds = 0;
+        return 0;
+    }
+    if (s->rounds++ == 0)
+        s->since = now;
+    if (s->rounds >= rounds && now - s->since >= CHECK_SILENT_S) {
+        s->rounds = 0;
+        return 1;
+    }
+    return 0;
+}
+
 /* Sleeps for `ms` milliseconds; returns early when a signal arrives
  * (the caller re-checks check_running()). */
 static inline void check_sleep_ms(long ms)

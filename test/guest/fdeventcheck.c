@@ -230,14 +230,13 @@ static void check_timer_total(const struct counts *c, double before, double afte
                    c->expirations, before - c->armed_after, least + LAG_MAX - (double)c->expirations);
 }
 
-static void check_progress(const struct counts *prev, const struct counts *cur, int silent[2])
+static void check_progress(const struct counts *prev, const struct counts *cur,
+                           struct check_silence silent[2])
 {
-    silent[0] = cur->expirations != prev->expirations ? 0 : silent[0] + 1;
-    silent[1] = cur->signals != prev->signals ? 0 : silent[1] + 1;
-    if (silent[0] == SILENT_ROUNDS)
-        check_fail("timerfd silent for %d rounds", SILENT_ROUNDS);
-    if (silent[1] == SILENT_ROUNDS)
-        check_fail("signalfd silent for %d rounds", SILENT_ROUNDS);
+    if (check_silent(&silent[0], cur->expirations != prev->expirations, SILENT_ROUNDS))
+        check_fail("timerfd silent for %d rounds and %.0f s", SILENT_ROUNDS, CHECK_SILENT_S);
+    if (check_silent(&silent[1], cur->signals != prev->signals, SILENT_ROUNDS))
+        check_fail("signalfd silent for %d rounds and %.0f s", SILENT_ROUNDS, CHECK_SILENT_S);
     if (cur->event_rounds == prev->event_rounds)
         check_fail("epoll did not report the eventfd holding %llu",
                    (unsigned long long)cur->event_rounds);
@@ -257,7 +256,7 @@ int main(int argc, char **argv)
     struct fds f;
     struct counts cur = { 0 }, prev;
     uint64_t expect = 0, first = 1;
-    int silent[2] = { 0, 0 };
+    struct check_silence silent[2] = { { 0, 0.0 } };
     char extra[128];
 
     check_init("fdeventcheck", argc, argv);

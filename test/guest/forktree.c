@@ -7,7 +7,7 @@
  * every 100 ms: a sequence number, the number of live processes in its
  * subtree and the failures seen there.  Each node checks that sequence
  * numbers from each child advance by exactly one and reports a child
- * that exits, closes its pipe or stays silent for 30 rounds as lost.
+ * that exits, closes its pipe or stays silent for 30 rounds and 10 s as lost.
  * The root checks that the whole tree is alive.
  */
 #include "check.h"
@@ -37,7 +37,7 @@ struct child {
     int fd; /* read end, -1 once lost */
     uint64_t last_seq;
     struct heartbeat latest;
-    int silent;
+    struct check_silence silent;
 };
 
 struct node {
@@ -125,10 +125,9 @@ static void read_child(struct node *n, struct child *c)
         check_fail("child pid %d: bad read (%zd, %s)", (int)c->pid, r, strerror(errno));
         break;
     }
-    c->silent = got ? 0 : c->silent + 1;
     /* A child not heard from yet may still be starting on a busy guest. */
-    if (c->silent == (c->last_seq == 0 ? SETTLE_ROUNDS : SILENT_ROUNDS))
-        lose_child(n, c, c->last_seq == 0 ? "never heard from" : "silent for 30 rounds");
+    if (check_silent(&c->silent, got, c->last_seq == 0 ? SETTLE_ROUNDS : SILENT_ROUNDS))
+        lose_child(n, c, c->last_seq == 0 ? "never heard from" : "silent for 30 rounds and 10 s");
 }
 
 /* Reads all children; returns the live process count of this subtree. */

@@ -345,15 +345,15 @@ static void check_outside(const struct outside *o)
         check_fail("child's monotonic clock is %.1f s off the %d s offset", skew, TIME_OFFSET_S);
 }
 
-static void check_child_progress(pid_t pid, unsigned long long *last, int *silent)
+static void check_child_progress(pid_t pid, unsigned long long *last,
+                                 struct check_silence *silent)
 {
     int status;
     unsigned long long rounds = atomic_load(&sh->rounds);
 
     if (waitpid(pid, &status, WNOHANG) == pid && !check_stop_requested)
         check_die("namespace child exited (status %#x)", status);
-    *silent = rounds == *last ? *silent + 1 : 0;
-    if (*silent == SILENT_ROUNDS)
+    if (check_silent(silent, rounds != *last, SILENT_ROUNDS))
         check_fail("namespace child stalled at round %llu", rounds);
     *last = rounds;
 }
@@ -373,7 +373,7 @@ int main(int argc, char **argv)
     struct outside o;
     struct stat st;
     unsigned long long last = 0;
-    int silent = 0;
+    struct check_silence silent = { 0, 0.0 };
     char extra[64];
 
     check_init("nscheck", argc, argv);

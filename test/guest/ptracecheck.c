@@ -131,7 +131,7 @@ static pid_t start_tracee(void)
 int main(int argc, char **argv)
 {
     uint64_t last_counter = 0, running_counter = 0;
-    int silent = 0;
+    struct check_silence silent = { 0, 0.0 };
     char extra[96];
 
     check_init("ptracecheck", argc, argv);
@@ -147,8 +147,7 @@ int main(int argc, char **argv)
         check_memory(pid, &last_counter);
         int ran = last_counter >= before + 2;
         check_echo(pid, round, ran);
-        silent = ran ? 0 : silent + 1;
-        if (silent == SILENT_ROUNDS)
+        if (check_silent(&silent, ran, SILENT_ROUNDS))
             check_fail("tracee counter stuck at %llu for %d rounds: it does not run",
                        (unsigned long long)before, SILENT_ROUNDS);
         running_counter = last_counter;

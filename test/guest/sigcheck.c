@@ -31,8 +31,7 @@
 #define GAP_S 1.0
 #define ROUND_S 0.1
 #define STARVED_SHARE 0.25
-#define SILENT_ROUNDS 20 /* rounds with no new signal of a kind ... */
-#define SILENT_S 10.0    /* ... that last this long = stuck */
+#define SILENT_ROUNDS 20 /* rounds with no new signal of a kind = stuck (check.h) */
 
 struct shared {
     atomic_ullong alrm, rt, usr1_received, usr1_sent, child_failures;
@@ -133,26 +132,17 @@ static void check_window(const struct sample *a, const struct sample *b, double 
         check_fail("no SIGUSR1 in %.1f s", secs);
 }
 
-/* Counts rounds without progress per signal kind.  Stuck means silent for
- * SILENT_ROUNDS rounds and SILENT_S seconds: on a starved guest (a loaded
- * host, 8 guests at once) the sender may not run for 20 rounds of ours,
- * while a lost timer or sender never comes back. */
-static void check_progress(const struct sample *prev, const struct sample *cur, int silent[3],
-                           double since[3])
+/* Counts rounds without progress per signal kind. */
+static void check_progress(const struct sample *prev, const struct sample *cur,
+                           struct check_silence silent[3])
 {
     static const char *const names[3] = { "SIGALRM", "SIGRTMIN", "SIGUSR1" };
     unsigned long long grew[3] = { cur->alrm - prev->alrm, cur->rt - prev->rt,
                                    cur->usr1 - prev->usr1 };
 
-    for (int k = 0; k < 3; k++) {
-        if (grew[k] || silent[k] == 0)
-            since[k] = prev->t;
-        silent[k] = grew[k] ? 0 : silent[k] + 1;
-        if (silent[k] >= SILENT_ROUNDS && cur->t - since[k] >= SILENT_S) {
-            check_fail("no %s for %d rounds in %.1f s", names[k], silent[k], cur->t - since[k]);
-            silent[k] = 0;
-        }
-    }
+    for (int k = 0; k < 3; k++)
+        if (check_silent(&silent[k], grew[k] != 0, SILENT_ROUNDS))
+            check_fail("no %s for %d rounds and %.0f s", names[k], SILENT_ROUNDS, CHECK_SILENT_S);
 }
 
 static void check_usr1_balance(void)
@@ -178,8 +168,7 @@ static void sleep_round(double start)
 int main(int argc, char **argv)
 {
     char extra[160];
-    int silent[3] = { 0, 0, 0 };
-    double since[3] = { 0.0, 0.0, 0.0 };
+    struct check_silence silent[3] = { { 0, 0.0 } };
 
     check_init("sigcheck", argc, argv);
     sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -217,7 +206,7 @@ int main(int argc, char **argv)
                 late = 0.0;
             }
         }
-        check_progress(&prev, &cur, silent, since);
+        check_progress(&prev, &cur, silent);
         check_usr1_balance();
         prev = cur;
         snprintf(extra, sizeof(extra), "alrm=%llu rt=%llu usr1=%llu", cur.alrm, cur.rt, cur.usr1);

@@ -117,7 +117,7 @@ static void ping_waiter(void)
     unlock(&pinger.lock);
 }
 
-static void verify(size_t threads, unsigned long long last[], int silent[])
+static void verify(size_t threads, unsigned long long last[], struct check_silence silent[])
 {
     long long total = 0;
     unsigned long long sum = 0, now[MAX_THREADS];
@@ -138,8 +138,7 @@ static void verify(size_t threads, unsigned long long last[], int silent[])
     if (atomic > locked || locked - atomic > threads)
         check_fail("atomic counter %llu vs locked counter %llu", atomic, locked);
     for (size_t t = 0; t < threads; t++) {
-        silent[t] = now[t] == last[t] ? silent[t] + 1 : 0;
-        if (silent[t] == SILENT_ROUNDS)
+        if (check_silent(&silent[t], now[t] != last[t], SILENT_ROUNDS))
             check_fail("thread %zu made no progress for %d rounds", t, SILENT_ROUNDS);
         last[t] = now[t];
     }
@@ -151,7 +150,7 @@ int main(int argc, char **argv)
     size_t threads = i < argc ? (size_t)check_parse_u64("threads", argv[i]) : 4;
     pthread_t tids[MAX_THREADS], waiter_tid;
     unsigned long long last[MAX_THREADS] = { 0 };
-    int silent[MAX_THREADS] = { 0 };
+    struct check_silence silent[MAX_THREADS] = { { 0, 0.0 } };
     char extra[96];
 
     if (threads < 1 || threads > MAX_THREADS)
