@@ -313,6 +313,22 @@ net_mac_valid(const char *s)
 	return ((strtoul(s, NULL, 16) & 1) == 0);
 }
 
+void
+net_bridge_mac(const char *name, char *buf, size_t len)
+{
+	uint64_t	h = 0xcbf29ce484222325ULL;	/* FNV-1a */
+	const char	*p;
+
+	for (p = "sbuml bridge "; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	for (p = name; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ULL;
+	snprintf(buf, len, "02:%02x:%02x:%02x:%02x:%02x",
+	    (unsigned int)(h >> 32 & 0xff), (unsigned int)(h >> 24 & 0xff),
+	    (unsigned int)(h >> 16 & 0xff), (unsigned int)(h >> 8 & 0xff),
+	    (unsigned int)(h & 0xff));
+}
+
 int
 net_tap_random(char *buf, size_t len)
 {

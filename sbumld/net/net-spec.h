@@ -82,6 +82,11 @@ bool	net_ip_in_subnet(const struct net_subnet *s, uint32_t ip);
 int	net_mac_random(char *buf, size_t len);
 /* Whether s is "xx:xx:xx:xx:xx:xx" (lower-case hex), unicast. */
 bool	net_mac_valid(const char *s);
+/*
+ * The MAC of network name's bridge into buf (NET_MAC_LEN + 1): locally
+ * administered unicast, the same for a name on every host and daemon run.
+ */
+void	net_bridge_mac(const char *name, char *buf, size_t len);
 /* A random tap name "sbt" + 8 hex digits into buf (NET_TAP_LEN + 1). 0 or -errno. */
 int	net_tap_random(char *buf, size_t len);
 /* Whether s is a tap name net_tap_random makes. */

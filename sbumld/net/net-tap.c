@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <linux/if_tun.h>
 
+#include "log.h"
 #include "net-run.h"
 #include "net-tap.h"
 #include "util.h"
@@ -81,7 +82,19 @@ net_tap_create(const char *name, uid_t uid, const char *bridge, char *err,
 int
 net_tap_delete(const char *name, char *err, size_t errlen)
 {
+	const char *const argv[] = { "ip", "link", "delete", "dev", name, NULL };
+	int	r;
+
 	if (if_nametoindex(name) == 0)
 		return (0);
-	return (net_tap_persist(name, false, 0, err, errlen));
+	/*
+	 * Busy: still attached, as a machine's helpers (ptrace stubs, the
+	 * ubd thread: they share its descriptor table) may not have finished
+	 * dying of their SIGKILL when its kernel process is seen gone.
+	 * Deleting the link detaches them.
+	 */
+	if ((r = net_tap_persist(name, false, 0, err, errlen)) != -EBUSY)
+		return (r);
+	log_info("tap %s: still attached, deleting the link", name);
+	return (net_run(argv, NULL, err, errlen));
 }

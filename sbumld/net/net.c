@@ -250,11 +250,23 @@ static int
 net_up(struct net_network *net, char *err, size_t errlen)
 {
 	char		 cidr[32], gw[INET_ADDRSTRLEN], *path;
+	char		 mac[NET_MAC_LEN + 1];
 	struct in_addr	 a;
 	int		 r;
 
 	if (net->up)
 		return (0);
+	/*
+	 * The gateway's MAC must never change: a bridge without an address
+	 * of its own takes the lowest of its ports' (all zeroes with none),
+	 * so a tap coming or going moved it, and guests went on sending to
+	 * the old one from their ARP caches until the entry expired (up to a
+	 * minute).  A same-identity restore (its cache is the saved one) then
+	 * did not answer the host, which knew its unchanged MAC and had no
+	 * reason to ARP.  One derived from the network's name stays the same
+	 * after a daemon restart and on another host (a migration).
+	 */
+	net_bridge_mac(net->name, mac, sizeof(mac));
 	if ((r = net_pick_subnet(net, err, errlen)) < 0)
 		return (r);
 	a.s_addr = net_subnet_gateway(&net->subnet);
@@ -274,7 +286,7 @@ net_up(struct net_network *net, char *err, size_t errlen)
 	}
 	{
 		const char *const add[] = { "ip", "link", "add", "name",
-		    net->bridge, "type", "bridge", NULL };
+		    net->bridge, "address", mac, "type", "bridge", NULL };
 		const char *const addr[] = { "ip", "address", "add", cidr, "dev",
 		    net->bridge, NULL };
 		const char *const upv[] = { "ip", "link", "set", "dev",

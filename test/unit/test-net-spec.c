@@ -160,6 +160,15 @@ test_names(void)
 	CHECK(!net_mac_valid("03:00:00:00:00:01"));
 	CHECK(!net_mac_valid("02:00:00:00:00:0G"));
 	CHECK(!net_mac_valid("02:00:00:00:00:01:"));
+	/* A bridge's MAC is its network's, whatever host or run. */
+	net_bridge_mac("default", mac, sizeof(mac));
+	CHECK(net_mac_valid(mac));
+	CHECK(strncmp(mac, "02:", 3) == 0);
+	net_bridge_mac("default", mac2, sizeof(mac2));
+	CHECK(strcmp(mac, mac2) == 0);
+	net_bridge_mac("lab2", mac2, sizeof(mac2));
+	CHECK(net_mac_valid(mac2));
+	CHECK(strcmp(mac, mac2) != 0);
 	CHECK(net_tap_random(tap, sizeof(tap)) == 0);
 	CHECK(net_tap_valid(tap));
 	CHECK(strlen(tap) <= NET_TAP_LEN);
