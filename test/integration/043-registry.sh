@@ -98,7 +98,22 @@ ctl tags "$REF" --insecure >"$T/tags" || fail "tags"
 # Host 2 pulls v1, then v2: the second pull fetches only what s1 lacked.
 start_other_daemon "$H"
 ctlb --json pull "$REF:v1" s1 --insecure >"$T/l1.json" || fail "pull v1"
-[ "$(jget "$T/l1.json" 'j["fetched_blobs"]')" -eq "$((total1 - 1))" ] || fail "pull v1: $(cat "$T/l1.json")"
+# Its blobs are the chunks: not the manifest.json layer nor the image config.
+[ "$(jget "$T/l1.json" 'j["fetched_blobs"]')" -eq "$((total1 - 2))" ] || fail "pull v1: $(cat "$T/l1.json")"
+# The first form of the artifact (the manifest.json as the config) still pulls.
+python3 - "$P1" <<'PY' || fail "could not push a first-form manifest"
+import json, sys, urllib.request
+u = "http://127.0.0.1:%s/v2/demo/busybox/manifests/" % sys.argv[1]
+mt = "application/vnd.oci.image.manifest.v1+json"
+m = json.load(urllib.request.urlopen(urllib.request.Request(u + "v1", headers={"Accept": mt})))
+m["config"], m["layers"] = m["layers"][0], m["layers"][1:]
+urllib.request.urlopen(urllib.request.Request(u + "first", data=json.dumps(m).encode(),
+    method="PUT", headers={"Content-Type": mt}))
+PY
+ctlb --json pull "$REF:first" s1first --insecure >"$T/lf.json" || fail "pull of the first form"
+[ "$(jget "$T/lf.json" 'j["id"]')" = "$(jget "$T/l1.json" 'j["id"]')" ] &&
+[ "$(jget "$T/lf.json" 'j["fetched_blobs"]')" -eq 0 ] || fail "first form: $(cat "$T/lf.json")"
+ctlb snapshot delete s1first >/dev/null || fail "delete s1first"
 ctlb --json pull "$REF:v2" --insecure >"$T/l2.json" || fail "pull v2"
 [ "$(jget "$T/l2.json" 'j["snapshot"]')" = s2 ] || fail "v2 pulled as $(jget "$T/l2.json" 'j["snapshot"]')"
 f2=$(jget "$T/l2.json" 'j["fetched_blobs"]'); p2=$(jget "$T/l2.json" 'j["present_blobs"]')
@@ -169,9 +184,15 @@ say "htpasswd registry: refused without credentials, took them from auth.json"
 # skopeo: inspect the artifact, copy it to the second registry, pull the copy.
 skopeo inspect --raw --tls-verify=false "docker://$REF:v2" >"$T/raw.json" || fail "skopeo inspect --raw"
 [ "$(jget "$T/raw.json" 'j["artifactType"]')" = application/vnd.sbuml.snapshot.v1 ] || fail "artifactType: $(head -c 300 "$T/raw.json")"
-skopeo inspect --tls-verify=false "docker://$REF:v2" >"$T/inspect.json" 2>"$T/inspect.err" &&
-	say "skopeo inspect: digest $(jget "$T/inspect.json" 'j["Digest"]')" ||
-	say "skopeo inspect (not --raw): $(head -c 200 "$T/inspect.err")"
+[ "$(jget "$T/raw.json" 'j["layers"][0]["digest"]')" = "sha256:$(jget "$T/l2.json" 'j["id"]')" ] ||
+	fail "the first layer is not s2's manifest.json: $(head -c 600 "$T/raw.json")"
+skopeo inspect --tls-verify=false "docker://$REF:v2" >"$T/inspect.json" 2>"$T/inspect.err" ||
+	fail "skopeo inspect: $(head -c 300 "$T/inspect.err")"
+[ "$(jget "$T/inspect.json" 'j["Digest"]')" = "$(jget "$T/p2.json" 'j["digest"]')" ] &&
+[ "$(jget "$T/inspect.json" 'j["Labels"]["org.sbuml.artifactType"]')" = application/vnd.sbuml.snapshot.v1 ] &&
+[ "$(jget "$T/inspect.json" 'j["Labels"]["org.sbuml.snapshot"]')" = s2 ] &&
+[ "$(jget "$T/inspect.json" 'j["Os"]')" = linux ] || fail "skopeo inspect: $(head -c 600 "$T/inspect.json")"
+say "skopeo inspect: digest $(jget "$T/inspect.json" 'j["Digest"]'), labels $(jget "$T/inspect.json" 'j["Labels"]')"
 skopeo copy --src-tls-verify=false --dest-tls-verify=false --dest-creds tester:sekrit \
 	"docker://$REF:v2" "docker://$REF2:v2" >"$T/copy.out" 2>&1 || fail "skopeo copy: $(tail -5 "$T/copy.out")"
 REGISTRY_AUTH_FILE="$T/auth.json" ctlb --json pull "$REF2:v2" s2copy --insecure >"$T/lc.json" || fail "pull the copy"
