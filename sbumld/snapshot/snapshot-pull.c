@@ -172,7 +172,7 @@ snapshot_pull_run(struct xfer_job *job)
 	struct xfer_oci		*o = job->oci;
 	struct pull		 p = { .job = job };
 	struct oci_client_opts	 co = { o->basic, o->insecure, false,
-				    snapshot_transfer_cancel_fd(job), &o->bytes };
+				    snapshot_transfer_cancel_fd(job), &o->bytes, NULL };
 	struct oci_client	*c = NULL;
 	char			*root = snapshot_store_root(), err[1024];
 	int			 r;

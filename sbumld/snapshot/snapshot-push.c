@@ -61,12 +61,16 @@ push_counted(struct xfer_job *job, struct oci_client *c, const char *digest,
 {
 	struct xfer_oci	*o = job->oci;
 	char		 err[1024];
+	bool		 mounted = false;
 	int		 r;
 
-	if (!has && (r = oci_client_blob_put(c, digest, buf, len, err, sizeof(err))) < 0)
+	if (!has && (r = oci_client_blob_put(c, digest, buf, len, &mounted, err,
+	    sizeof(err))) < 0)
 		return snapshot_transfer_fail(job, r, registry_code(r), "%s", err);
 	if (has)
 		o->blobs_present++;
+	else if (mounted)
+		o->blobs_mounted++;
 	else {
 		o->blobs_moved++;
 		job->bytes += len;
@@ -225,7 +229,7 @@ snapshot_push_run(struct xfer_job *job)
 	struct push_chunks	 pc = { .seen = store_hashset_new() };
 	struct oci_artifact	 a = { 0 };
 	struct oci_client_opts	 co = { o->basic, o->insecure, true,
-				    snapshot_transfer_cancel_fd(job), NULL };
+				    snapshot_transfer_cancel_fd(job), NULL, o->mount_from };
 	struct oci_client	*c = NULL;
 	struct store		*s;
 	char			*root = snapshot_store_root(), err[1024];

@@ -277,6 +277,28 @@ test_config(void)
 }
 
 static void
+test_registry(void)
+{
+	struct oci_ref	ref;
+	char		prefix[OCI_REPO_MAX + 1], err[256];
+
+	CHECK(oci_registry_parse("localhost:5000", &ref, prefix, err, sizeof(err)) == 0);
+	CHECK_STR(ref.host, "localhost:5000");
+	CHECK_STR(prefix, "");
+	CHECK(oci_registry_parse("r.example.org/demo/b", &ref, prefix, err, sizeof(err)) == 0);
+	CHECK_STR(ref.host, "r.example.org");
+	CHECK_STR(prefix, "demo/b");
+	CHECK(oci_registry_parse("127.0.0.1:5000/demo/", &ref, prefix, err, sizeof(err)) == 0);
+	CHECK(oci_registry_parse("demo/x", &ref, prefix, err, sizeof(err)) == -EINVAL);
+	CHECK(oci_registry_parse("", &ref, prefix, err, sizeof(err)) == -EINVAL);
+	CHECK(oci_registry_parse("/x", &ref, prefix, err, sizeof(err)) == -EINVAL);
+	CHECK(oci_registry_parse("localhost:5000/Demo", &ref, prefix, err, sizeof(err)) == -EINVAL);
+	CHECK(oci_registry_parse("localhost:5000/a?b", &ref, prefix, err, sizeof(err)) == -EINVAL);
+	CHECK(oci_repo_valid("demo/busybox") && !oci_repo_valid("demo//x") &&
+	    !oci_repo_valid("../x") && !oci_repo_valid(""));
+}
+
+static void
 test_digest(void)
 {
 	char d[OCI_DIGEST_LEN + 1];
@@ -297,6 +319,7 @@ main(void)
 	test_auth_file();
 	test_artifact();
 	test_config();
+	test_registry();
 	test_digest();
 	return test_summary();
 }
