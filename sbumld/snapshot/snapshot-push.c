@@ -171,18 +171,6 @@ push_chunks(struct xfer_job *job, struct store *s, struct oci_client *c,
 	return r;
 }
 
-/* m.key as a string, or NULL. */
-static const char *
-man_str(struct json_object *m, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(m, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 /*
  * What the image config says, from the snapshot alone (its creation time,
  * its host's architecture in OCI's words): pushing one snapshot twice
@@ -195,10 +183,11 @@ push_describe(struct xfer_job *job, struct oci_artifact *a)
 	const char		*slash = strrchr(job->name, '/'), *s, *arch = NULL;
 
 	snprintf(a->name, sizeof(a->name), "%s", slash ? slash + 1 : job->name);
-	if ((s = man_str(job->manifest, "created")) != NULL && strlen(s) < sizeof(a->created))
+	if ((s = snapshot_json_str(job->manifest, "created")) != NULL &&
+	    strlen(s) < sizeof(a->created))
 		snprintf(a->created, sizeof(a->created), "%s", s);
 	if (json_object_object_get_ex(job->manifest, "host", &host))
-		arch = man_str(host, "arch");
+		arch = snapshot_json_str(host, "arch");
 	if (arch == NULL || strcmp(arch, "x86_64") == 0)
 		arch = "amd64";
 	else if (strcmp(arch, "aarch64") == 0)
