@@ -390,6 +390,27 @@ oci_client_manifest_put(struct oci_client *c, const char *tag,
 	return rc;
 }
 
+/* A JSON object of len bytes at body (hostile: bounded depth), or NULL. */
+static struct json_object *
+parse_object(const char *body, size_t len)
+{
+	struct json_tokener	*tok = json_tokener_new_ex(16);
+	struct json_object	*o = NULL;
+
+	if (tok == NULL || body == NULL || len == 0 || len > INT32_MAX)
+		goto out;
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(o, json_type_object))) {
+		json_object_put(o);
+		o = NULL;
+	}
+out:
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return o;
+}
+
 int
 oci_client_tags(struct oci_client *c, struct json_object **ret, char *err,
     size_t errlen)
@@ -405,8 +426,7 @@ oci_client_tags(struct oci_client *c, struct json_object **ret, char *err,
 	*ret = NULL;
 	q.url = url = xasprintf("%s/v2/%s/tags/list", c->origin, c->ref.repo);
 	rc = request_expect(c, &q, &r, want, what, err, errlen);
-	if (rc == 0 && (r.body == NULL || (o = json_tokener_parse(r.body)) == NULL ||
-	    !json_object_is_type(o, json_type_object))) {
+	if (rc == 0 && (o = parse_object(r.body, r.len)) == NULL) {
 		snprintf(err, errlen, "%s: the answer is not a JSON object", what);
 		rc = -EBADMSG;
 	}
@@ -436,27 +456,6 @@ oci_client_tags(struct oci_client *c, struct json_object **ret, char *err,
 	free(what);
 	oci_http_resp_clear(&r);
 	return rc;
-}
-
-/* A JSON object of len bytes at body (hostile: bounded depth), or NULL. */
-static struct json_object *
-parse_object(const char *body, size_t len)
-{
-	struct json_tokener	*tok = json_tokener_new_ex(16);
-	struct json_object	*o = NULL;
-
-	if (tok == NULL || body == NULL || len == 0 || len > INT32_MAX)
-		goto out;
-	o = json_tokener_parse_ex(tok, body, (int)len);
-	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(o, json_type_object))) {
-		json_object_put(o);
-		o = NULL;
-	}
-out:
-	if (tok != NULL)
-		json_tokener_free(tok);
-	return o;
 }
 
 /*
