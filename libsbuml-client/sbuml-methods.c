@@ -343,14 +343,20 @@ sbuml_snapshot_restore(struct sbuml_client *c, const char *snapshot,
 	return sbuml_snapshot_restore_opts(c, snapshot, machine, &o, ret_result);
 }
 
-/* The params of snapshot.restore (source may be NULL). */
+/*
+ * snapshot.restore, from source (a reference or URL, with reg's options
+ * and progress) if not NULL.
+ */
 static int
-restore_params(struct json_object *params, const char *snapshot,
-    const char *machine, const struct sbuml_restore_options *o, const char *source,
-    const struct sbuml_registry_options *reg)
+call_restore(struct sbuml_client *c, const char *snapshot, const char *machine,
+    const struct sbuml_restore_options *o, const char *source,
+    const struct sbuml_registry_options *reg, struct json_object **ret_result)
 {
+	struct json_object *params = json_object_new_object();
 	int r;
 
+	if (params == NULL)
+		return -ENOMEM;
 	if ((r = sbuml_add_str(params, "snapshot", snapshot)) == 0 &&
 	    (r = sbuml_add_str(params, "machine", machine)) == 0 &&
 	    (r = sbuml_add_bool(params, "continue", o == NULL || !o->paused)) == 0 &&
@@ -360,45 +366,7 @@ restore_params(struct json_object *params, const char *snapshot,
 	    (r = sbuml_add_str(params, "source", source)) == 0 && reg != NULL &&
 	    (r = sbuml_add_str(params, "auth_file", reg->auth_file)) == 0 && reg->insecure)
 		r = sbuml_add_bool(params, "insecure", true);
-	return r;
-}
-
-/* snapshot.restore with options. */
-SBUML_EXPORT int
-sbuml_snapshot_restore_opts(struct sbuml_client *c, const char *snapshot,
-    const char *machine, const struct sbuml_restore_options *o,
-    struct json_object **ret_result)
-{
-	struct json_object *params;
-	int r;
-
-	if (c == NULL || snapshot == NULL || machine == NULL)
-		return -EINVAL;
-	params = json_object_new_object();
-	if (params == NULL)
-		return -ENOMEM;
-	if ((r = restore_params(params, snapshot, machine, o, NULL, NULL)) == 0)
-		r = sbuml_call_timeout(c, "snapshot.restore", params,
-		    snapshot_timeout(c), ret_result);
-	json_object_put(params);
-	return r;
-}
-
-/* snapshot.restore with "source": pulled or imported first, with progress. */
-SBUML_EXPORT int
-sbuml_snapshot_restore_from(struct sbuml_client *c, const char *source,
-    const char *snapshot, const char *machine, const struct sbuml_restore_options *o,
-    const struct sbuml_registry_options *reg, struct json_object **ret_result)
-{
-	struct json_object *params;
-	int r;
-
-	if (c == NULL || source == NULL || machine == NULL)
-		return -EINVAL;
-	params = json_object_new_object();
-	if (params == NULL)
-		return -ENOMEM;
-	if ((r = restore_params(params, snapshot, machine, o, source, reg)) == 0) {
+	if (r == 0) {
 		c->progress = reg ? reg->progress : NULL;
 		c->progress_data = reg ? reg->progress_data : NULL;
 		r = sbuml_call_timeout(c, "snapshot.restore", params,
@@ -408,6 +376,28 @@ sbuml_snapshot_restore_from(struct sbuml_client *c, const char *source,
 	}
 	json_object_put(params);
 	return r;
+}
+
+/* snapshot.restore with options. */
+SBUML_EXPORT int
+sbuml_snapshot_restore_opts(struct sbuml_client *c, const char *snapshot,
+    const char *machine, const struct sbuml_restore_options *o,
+    struct json_object **ret_result)
+{
+	if (c == NULL || snapshot == NULL || machine == NULL)
+		return -EINVAL;
+	return call_restore(c, snapshot, machine, o, NULL, NULL, ret_result);
+}
+
+/* snapshot.restore with "source": pulled or imported first, with progress. */
+SBUML_EXPORT int
+sbuml_snapshot_restore_from(struct sbuml_client *c, const char *source,
+    const char *snapshot, const char *machine, const struct sbuml_restore_options *o,
+    const struct sbuml_registry_options *reg, struct json_object **ret_result)
+{
+	if (c == NULL || source == NULL || machine == NULL)
+		return -EINVAL;
+	return call_restore(c, snapshot, machine, o, source, reg, ret_result);
 }
 
 /* snapshot.list. */
