@@ -172,7 +172,10 @@ do_restore(struct ctl *ctl, const char *snapshot, const char *machine,
 
 #define MAX_PUBLISH	16	/* doc/rpc.md */
 
-/* restore SNAPSHOT MACHINE [--paused] [--same-identity] [--publish SPEC]... */
+/*
+ * restore SNAPSHOT|REF|URL MACHINE [--paused] [--same-identity] [--publish
+ * SPEC]... [--snapshot NAME] [--insecure] [--authfile FILE] [--no-progress]
+ */
 int
 cmd_restore(struct ctl *ctl, int argc, char **argv)
 {
@@ -180,16 +183,21 @@ cmd_restore(struct ctl *ctl, int argc, char **argv)
 		{ "paused",	no_argument,	   NULL, 'p' },
 		{ "same-identity", no_argument,	   NULL, 'I' },
 		{ "publish",	required_argument, NULL, 'P' },
+		{ "snapshot",	required_argument, NULL, 's' },
+		{ "insecure",	no_argument,	   NULL, 'k' },
+		{ "authfile",	required_argument, NULL, 'a' },
+		{ "no-progress", no_argument,	   NULL, 'n' },
 		CTL_COMMON_OPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sbuml_restore_options o = { 0 };
+	struct ctl_source src = { .bar = true };
 	const char *publish[MAX_PUBLISH + 1] = { NULL };
 	size_t npublish = 0;
 	char *machine = NULL, *snapshot = NULL;
 	int opt, ex;
 
-	while ((opt = getopt_long(argc, argv, ":hpIP:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hpIP:k", opts, NULL)) != -1) {
 		if (opt == 'p')
 			o.paused = true;
 		else if (opt == 'I')
@@ -200,13 +208,31 @@ cmd_restore(struct ctl *ctl, int argc, char **argv)
 				    MAX_PUBLISH);
 			publish[npublish++] = optarg;
 			o.publish = publish;
-		} else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
+		} else if (opt == 's')
+			src.snapshot = optarg;
+		else if (opt == 'k')
+			src.reg.insecure = src.given = true;
+		else if (opt == 'a')
+			src.reg.auth_file = optarg;
+		else if (opt == 'n')
+			src.bar = false;
+		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
-	if ((ex = ctl_nargs(ctl, argc, 2, "want SNAPSHOT and MACHINE")) != 0)
+	if ((ex = ctl_nargs(ctl, argc, 2, "want SNAPSHOT (or REF or URL) and MACHINE")) != 0)
 		return ex;
-	if ((ex = ctl_machine_arg(ctl, argv[optind + 1], &machine)) != 0 ||
-	    (ex = ctl_path_arg(ctl, argv[optind], "SNAPSHOT", &snapshot)) != 0)
+	if ((ex = ctl_machine_arg(ctl, argv[optind + 1], &machine)) != 0)
+		goto out;
+	if (ctl_is_source(argv[optind])) {
+		ex = ctl_restore_source(ctl, argv[optind], machine, &o, &src);
+		goto out;
+	}
+	if (src.given || src.snapshot != NULL || src.reg.auth_file != NULL) {
+		ex = ctl_usage(ctl, "--snapshot, --insecure and --authfile are for a "
+		    "restore from a registry reference or a URL");
+		goto out;
+	}
+	if ((ex = ctl_path_arg(ctl, argv[optind], "SNAPSHOT", &snapshot)) != 0)
 		goto out;
 	ctl->target = argv[optind];
 	ex = do_restore(ctl, snapshot, machine, &o);

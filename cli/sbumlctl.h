@@ -123,6 +123,22 @@ int	cmd_import(struct ctl *, int, char **);
 int	cmd_push(struct ctl *, int, char **);
 int	cmd_pull(struct ctl *, int, char **);
 int	cmd_tags(struct ctl *, int, char **);
+int	cmd_search(struct ctl *, int, char **);
+/* restore from a registry or a URL (cmd-registry.c). */
+struct ctl_source {
+	struct sbuml_registry_options	 reg;
+	const char			*snapshot;	/* --snapshot, or NULL */
+	bool				 given;		/* --insecure */
+	bool				 bar;		/* unless --no-progress */
+};
+/*
+ * Is arg a source rather than a snapshot: an http(s) URL, docker://REF, or
+ * a reference whose first component is a registry host ("localhost", or
+ * with a '.' or ':') that is no path here?
+ */
+bool	ctl_is_source(const char *arg);
+int	ctl_restore_source(struct ctl *, const char *source, const char *machine,
+	    const struct sbuml_restore_options *o, struct ctl_source *src);
 int	cmd_sbumldelta(struct ctl *, int, char **);
 int	cmd_sbumlexpand(struct ctl *, int, char **);
 

@@ -385,6 +385,7 @@ struct sbuml_registry_options {
 	bool			 insecure;	/* plain http, no TLS verification */
 	sbuml_progress_fn	*progress;	/* optional */
 	void			*progress_data;
+	const char		*from;		/* push: a repository to mount blobs from */
 };
 /* snapshot.push of snapshot to ref (HOST[:PORT]/REPO[:TAG]). opts may be NULL. */
 int	sbuml_snapshot_push(struct sbuml_client *client, const char *snapshot,
@@ -393,6 +394,25 @@ int	sbuml_snapshot_push(struct sbuml_client *client, const char *snapshot,
 /* snapshot.pull of ref into snapshot (NULL: the name the artifact carries). */
 int	sbuml_snapshot_pull(struct sbuml_client *client, const char *ref,
 	    const char *snapshot, const struct sbuml_registry_options *opts,
+	    struct json_object **ret_result);
+/*
+ * snapshot.restore of source (a registry reference or an http(s) URL of an
+ * export stream): pulled or imported into snapshot (NULL: the name it
+ * carries), with progress to reg->progress, then restored as machine.
+ * The machine object, with "source" the pull's or import's result.
+ * o and reg may be NULL.
+ */
+int	sbuml_snapshot_restore_from(struct sbuml_client *client, const char *source,
+	    const char *snapshot, const char *machine,
+	    const struct sbuml_restore_options *o,
+	    const struct sbuml_registry_options *reg, struct json_object **ret_result);
+/*
+ * snapshot.search of registry ("HOST[:PORT][/PREFIX]"): {"registry",
+ * "prefix", "repositories": [{"name", "tags"?}], "truncated"}; with tags,
+ * each repository's tags too.  opts may be NULL (its progress is unused).
+ */
+int	sbuml_snapshot_search(struct sbuml_client *client, const char *registry,
+	    bool tags, const struct sbuml_registry_options *opts,
 	    struct json_object **ret_result);
 /* snapshot.tags of ref's repository: {"ref", "tags": [...]}. */
 int	sbuml_snapshot_tags(struct sbuml_client *client, const char *ref,

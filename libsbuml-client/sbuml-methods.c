@@ -343,18 +343,18 @@ sbuml_snapshot_restore(struct sbuml_client *c, const char *snapshot,
 	return sbuml_snapshot_restore_opts(c, snapshot, machine, &o, ret_result);
 }
 
-/* snapshot.restore with options. */
-SBUML_EXPORT int
-sbuml_snapshot_restore_opts(struct sbuml_client *c, const char *snapshot,
-    const char *machine, const struct sbuml_restore_options *o,
-    struct json_object **ret_result)
+/*
+ * snapshot.restore, from source (a reference or URL, with reg's options
+ * and progress) if not NULL.
+ */
+static int
+call_restore(struct sbuml_client *c, const char *snapshot, const char *machine,
+    const struct sbuml_restore_options *o, const char *source,
+    const struct sbuml_registry_options *reg, struct json_object **ret_result)
 {
-	struct json_object *params;
+	struct json_object *params = json_object_new_object();
 	int r;
 
-	if (c == NULL || snapshot == NULL || machine == NULL)
-		return -EINVAL;
-	params = json_object_new_object();
 	if (params == NULL)
 		return -ENOMEM;
 	if ((r = sbuml_add_str(params, "snapshot", snapshot)) == 0 &&
@@ -362,11 +362,42 @@ sbuml_snapshot_restore_opts(struct sbuml_client *c, const char *snapshot,
 	    (r = sbuml_add_bool(params, "continue", o == NULL || !o->paused)) == 0 &&
 	    (o == NULL || !o->same_identity ||
 	    (r = sbuml_add_bool(params, "same_identity", true)) == 0) &&
-	    (o == NULL || (r = sbuml_add_strv(params, "publish", o->publish)) == 0))
+	    (o == NULL || (r = sbuml_add_strv(params, "publish", o->publish)) == 0) &&
+	    (r = sbuml_add_str(params, "source", source)) == 0 && reg != NULL &&
+	    (r = sbuml_add_str(params, "auth_file", reg->auth_file)) == 0 && reg->insecure)
+		r = sbuml_add_bool(params, "insecure", true);
+	if (r == 0) {
+		c->progress = reg ? reg->progress : NULL;
+		c->progress_data = reg ? reg->progress_data : NULL;
 		r = sbuml_call_timeout(c, "snapshot.restore", params,
 		    snapshot_timeout(c), ret_result);
+		c->progress = NULL;
+		c->progress_data = NULL;
+	}
 	json_object_put(params);
 	return r;
+}
+
+/* snapshot.restore with options. */
+SBUML_EXPORT int
+sbuml_snapshot_restore_opts(struct sbuml_client *c, const char *snapshot,
+    const char *machine, const struct sbuml_restore_options *o,
+    struct json_object **ret_result)
+{
+	if (c == NULL || snapshot == NULL || machine == NULL)
+		return -EINVAL;
+	return call_restore(c, snapshot, machine, o, NULL, NULL, ret_result);
+}
+
+/* snapshot.restore with "source": pulled or imported first, with progress. */
+SBUML_EXPORT int
+sbuml_snapshot_restore_from(struct sbuml_client *c, const char *source,
+    const char *snapshot, const char *machine, const struct sbuml_restore_options *o,
+    const struct sbuml_registry_options *reg, struct json_object **ret_result)
+{
+	if (c == NULL || source == NULL || machine == NULL)
+		return -EINVAL;
+	return call_restore(c, snapshot, machine, o, source, reg, ret_result);
 }
 
 /* snapshot.list. */
@@ -474,6 +505,7 @@ call_registry(struct sbuml_client *c, const char *method, const char *snapshot,
 	if ((r = sbuml_add_str(params, "snapshot", snapshot)) < 0 ||
 	    (r = sbuml_add_str(params, "ref", ref)) < 0 ||
 	    (r = sbuml_add_str(params, "auth_file", o->auth_file)) < 0 ||
+	    (r = sbuml_add_str(params, "from", o->from)) < 0 ||
 	    (o->insecure && (r = sbuml_add_bool(params, "insecure", true)) < 0))
 		goto out;
 	c->progress = o->progress;
@@ -500,6 +532,29 @@ sbuml_snapshot_pull(struct sbuml_client *c, const char *ref, const char *snapsho
     const struct sbuml_registry_options *o, struct json_object **ret_result)
 {
 	return call_registry(c, "snapshot.pull", snapshot, ref, o, ret_result);
+}
+
+SBUML_EXPORT int
+sbuml_snapshot_search(struct sbuml_client *c, const char *registry, bool tags,
+    const struct sbuml_registry_options *o, struct json_object **ret_result)
+{
+	struct json_object *params;
+	int r;
+
+	if (c == NULL || registry == NULL)
+		return -EINVAL;
+	if ((params = json_object_new_object()) == NULL)
+		return -ENOMEM;
+	if ((r = sbuml_add_str(params, "registry", registry)) == 0 &&
+	    (!tags || (r = sbuml_add_bool(params, "tags", true)) == 0) &&
+	    (o == NULL || (r = sbuml_add_str(params, "auth_file", o->auth_file)) == 0) &&
+	    o != NULL && o->insecure)
+		r = sbuml_add_bool(params, "insecure", true);
+	if (r == 0)
+		r = sbuml_call_timeout(c, "snapshot.search", params, snapshot_timeout(c),
+		    ret_result);
+	json_object_put(params);
+	return r;
 }
 
 SBUML_EXPORT int

@@ -19,7 +19,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-"$top/build-fuzz"}
 case $build in /*) ;; *) build="$top/$build" ;; esac
 secs=${2:-20}
-harnesses=${FUZZ_HARNESSES:-"stream manifest rpc machine-config"}
+harnesses=${FUZZ_HARNESSES:-"stream manifest rpc machine-config oci"}
 
 "$top/scripts/deps.sh"
 if [ ! -f "$build/build.ninja" ]; then

@@ -37,6 +37,7 @@ const struct rpc_method rpc_methods[] = {
 	{ "snapshot.push",		rpc_snapshot_push },
 	{ "snapshot.restore",		rpc_snapshot_restore },
 	{ "snapshot.save",		rpc_snapshot_save },
+	{ "snapshot.search",		rpc_snapshot_search },
 	{ "snapshot.tags",		rpc_snapshot_tags },
 	{ "snapshot.verify",		rpc_snapshot_verify },
 	{ "store.gc",			rpc_store_gc },

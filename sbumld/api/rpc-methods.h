@@ -3,6 +3,8 @@
 #ifndef SBUMLD_RPC_METHODS_H
 #define SBUMLD_RPC_METHODS_H
 
+#include <stdbool.h>
+
 #include "rpc.h"
 
 /* The method table (rpc-methods.c), sorted by name (checked by test-tables). */
@@ -72,5 +74,26 @@ int	rpc_snapshot_import(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_push(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_pull(struct rpc_call *, struct json_object *);
 int	rpc_snapshot_tags(struct rpc_call *, struct json_object *);
+int	rpc_snapshot_search(struct rpc_call *, struct json_object *);
+/*
+ * The caller's credentials (base64 "user:password", caller frees) for the
+ * registry of the reference refstr, from auth_file (absolute, may be NULL:
+ * the caller's usual places), read with the caller's rights: *ret, NULL
+ * for none.  0, or -1 once the call has been answered (a bad auth file).
+ */
+int	rpc_registry_credentials(struct rpc_call *call, const char *refstr,
+	    const char *auth_file, char **ret);
+
+/* rpc-restore-source.c */
+struct snapshot_restore_net;
+/*
+ * snapshot.restore with "source": pull or import it into snapshot (NULL:
+ * the name it carries), then restore that as machine.  Answers the call
+ * (RPC_DEFERRED, or 0 once answered).
+ */
+int	rpc_restore_source(struct rpc_call *call, const char *source,
+	    const char *snapshot, const char *machine, bool cont,
+	    const struct snapshot_restore_net *net, bool insecure,
+	    const char *auth_file);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * snapshot.push, snapshot.pull and snapshot.tags (doc/rpc.md "Registries").
+ * snapshot.push, snapshot.pull, snapshot.tags and snapshot.search (doc/rpc.md
+ * "Registries").
  * The registry credentials are the caller's: its auth file (the
  * "auth_file" parameter, which sbumlctl fills from $REGISTRY_AUTH_FILE),
  * else /run/user/UID/containers/auth.json, else ~/.docker/config.json of
@@ -35,6 +36,7 @@ struct registry_params {
 	const char	*ref;
 	const char	*auth_file;
 	bool		 insecure;
+	const char	*from;
 };
 
 static const struct rpc_param registry_table[] = {
@@ -42,6 +44,7 @@ static const struct rpc_param registry_table[] = {
 	{ "ref", RPC_PARAM_STRING, offsetof(struct registry_params, ref), RPC_PARAM_REQUIRED, 0, 0 },
 	{ "auth_file", RPC_PARAM_STRING, offsetof(struct registry_params, auth_file), 0, 0, 0 },
 	{ "insecure", RPC_PARAM_BOOL, offsetof(struct registry_params, insecure), 0, 0, 0 },
+	{ "from", RPC_PARAM_STRING, offsetof(struct registry_params, from), 0, 0, 0 },
 	{ NULL, 0, 0, 0, 0, 0 },
 };
 
@@ -100,12 +103,13 @@ read_auth_file(struct rpc_call *call, const char *path, const char *host,
 }
 
 /*
- * The caller's credentials for ref's registry: *ret, or NULL (anonymous).
- * Answers the call and returns -1 on a bad auth file.
+ * The caller's credentials for the registry of ref (a reference string):
+ * *ret, or NULL (anonymous).  Answers the call and returns -1 on a bad
+ * auth file.
  */
-static int
-caller_credentials(struct rpc_call *call, const struct registry_params *p,
-    char **ret)
+int
+rpc_registry_credentials(struct rpc_call *call, const char *refstr,
+    const char *auth_file, char **ret)
 {
 	struct oci_ref		 ref;
 	struct passwd		 pw, *pwp = NULL;
@@ -113,14 +117,14 @@ caller_credentials(struct rpc_call *call, const struct registry_params *p,
 	int			 r = 0;
 
 	*ret = NULL;
-	if (oci_ref_parse(p->ref, &ref, err, sizeof(err)) < 0)
+	if (refstr == NULL || oci_ref_parse(refstr, &ref, err, sizeof(err)) < 0)
 		return 0;	/* the job answers it */
-	if (p->auth_file != NULL) {
-		if (p->auth_file[0] != '/') {
+	if (auth_file != NULL) {
+		if (auth_file[0] != '/') {
 			rpc_error(call, RPC_INVALID_PARAMS, "auth_file: must be an absolute path");
 			return -1;
 		}
-		paths[0] = xstrdup(p->auth_file);
+		paths[0] = xstrdup(auth_file);
 	} else {
 		uid_t uid = rpc_caller_uid(call);
 
@@ -131,7 +135,7 @@ caller_credentials(struct rpc_call *call, const struct registry_params *p,
 	}
 	for (int i = 0; i < 2 && paths[i] != NULL && *ret == NULL; i++) {
 		r = read_auth_file(call, paths[i], ref.host, ret, err, sizeof(err));
-		if (r == -ENOENT && p->auth_file == NULL)
+		if (r == -ENOENT && auth_file == NULL)
 			r = 0;
 		else if (r == -ENOENT)
 			snprintf(err, sizeof(err), "auth file %s: no such file", paths[i]);
@@ -175,9 +179,9 @@ registry_run(struct rpc_call *call, struct json_object *params, bool want_snapsh
 		rpc_error(call, RPC_INVALID_PARAMS, "Unknown parameter \"snapshot\"");
 		return 0;
 	}
-	if (caller_credentials(call, &p, &basic) < 0)
+	if (rpc_registry_credentials(call, p.ref, p.auth_file, &basic) < 0)
 		return 0;
-	t = (struct snapshot_oci_target){ p.ref, basic, p.insecure };
+	t = (struct snapshot_oci_target){ p.ref, basic, p.insecure, p.from };
 	rpc_job_caller(call, &caller);
 	rpc_job_cb(call, &cb);
 	start(call, &p, &t, &caller, &cb);
@@ -257,4 +261,46 @@ int
 rpc_snapshot_tags(struct rpc_call *call, struct json_object *params)
 {
 	return registry_run(call, params, false, tags_start);
+}
+
+struct search_params {
+	const char	*registry;
+	bool		 tags;
+	const char	*auth_file;
+	bool		 insecure;
+};
+
+int
+rpc_snapshot_search(struct rpc_call *call, struct json_object *params)
+{
+	static const struct rpc_param table[] = {
+		{ "registry", RPC_PARAM_STRING, offsetof(struct search_params, registry), RPC_PARAM_REQUIRED, 0, 0 },
+		{ "tags", RPC_PARAM_BOOL, offsetof(struct search_params, tags), 0, 0, 0 },
+		{ "auth_file", RPC_PARAM_STRING, offsetof(struct search_params, auth_file), 0, 0, 0 },
+		{ "insecure", RPC_PARAM_BOOL, offsetof(struct search_params, insecure), 0, 0, 0 },
+		{ NULL, 0, 0, 0, 0, 0 },
+	};
+	struct search_params	 p = { 0 };
+	struct snapshot_oci_target t;
+	struct snapshot_caller	 caller;
+	struct snapshot_job_cb	 cb;
+	struct oci_ref		 ref;
+	char			 prefix[OCI_REPO_MAX + 1], err[512], *basic = NULL, *probe = NULL;
+
+	if (rpc_parse_params(call, params, table, &p) < 0)
+		return 0;
+	/* The credentials are the registry's: ask for them as for a repository there. */
+	if (oci_registry_parse(p.registry, &ref, prefix, err, sizeof(err)) == 0)
+		probe = xasprintf("%s/x", ref.host);
+	if (rpc_registry_credentials(call, probe, p.auth_file, &basic) < 0) {
+		free(probe);
+		return 0;
+	}
+	free(probe);
+	t = (struct snapshot_oci_target){ p.registry, basic, p.insecure, NULL };
+	rpc_job_caller(call, &caller);
+	rpc_job_cb(call, &cb);
+	snapshot_search_start(&t, p.tags, &caller, &cb);
+	free(basic);
+	return RPC_DEFERRED;
 }

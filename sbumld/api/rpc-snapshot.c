@@ -229,17 +229,23 @@ struct restore_params {
 	bool			 cont;
 	bool			 same_identity;
 	struct json_object	*publish;
+	const char		*source;
+	bool			 insecure;
+	const char		*auth_file;
 };
 
 int
 rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 {
 	static const struct rpc_param table[] = {
-		{ "snapshot", RPC_PARAM_STRING, offsetof(struct restore_params, snapshot), RPC_PARAM_REQUIRED, 0, 0 },
+		{ "snapshot", RPC_PARAM_STRING, offsetof(struct restore_params, snapshot), 0, 0, 0 },
 		{ "machine", RPC_PARAM_STRING, offsetof(struct restore_params, machine), RPC_PARAM_REQUIRED, 0, 0 },
 		{ "continue", RPC_PARAM_BOOL, offsetof(struct restore_params, cont), 0, 0, 0 },
 		{ "same_identity", RPC_PARAM_BOOL, offsetof(struct restore_params, same_identity), 0, 0, 0 },
 		{ "publish", RPC_PARAM_ARRAY, offsetof(struct restore_params, publish), 0, 0, 0 },
+		{ "source", RPC_PARAM_STRING, offsetof(struct restore_params, source), 0, 0, 0 },
+		{ "insecure", RPC_PARAM_BOOL, offsetof(struct restore_params, insecure), 0, 0, 0 },
+		{ "auth_file", RPC_PARAM_STRING, offsetof(struct restore_params, auth_file), 0, 0, 0 },
 		{ NULL, 0, 0, 0, 0, 0 },
 	};
 	struct restore_params	 p = { .cont = true };
@@ -251,6 +257,15 @@ rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 
 	if (rpc_parse_params(call, params, table, &p) < 0)
 		return 0;
+	if (p.snapshot == NULL && p.source == NULL) {
+		rpc_bad_param(call, "snapshot", "Missing parameter \"snapshot\" (or \"source\")");
+		return 0;
+	}
+	if (p.source == NULL && (p.insecure || p.auth_file != NULL)) {
+		rpc_bad_param(call, p.insecure ? "insecure" : "auth_file",
+		    "only a restore from a \"source\" takes insecure and auth_file");
+		return 0;
+	}
 	if (p.same_identity && p.publish != NULL) {
 		rpc_bad_param(call, "publish", "a restore with the same identity "
 		    "takes the saved published ports: publish is for a clone");
@@ -260,6 +275,9 @@ rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 	net.publish_given = p.publish != NULL;
 	if (rpc_net_publish_parse(call, p.publish, &net.publish) < 0)
 		return 0;
+	if (p.source != NULL)
+		return rpc_restore_source(call, p.source, p.snapshot, p.machine,
+		    p.cont, &net, p.insecure, p.auth_file);
 	/* A bad name is reported by snapshot_restore_start. */
 	if (snapshot_resolve(p.snapshot, &dir, err, sizeof(err)) == 0) {
 		ok = rpc_authz_snapshot(call, p.snapshot, dir, AUTHZ_CONTROL,

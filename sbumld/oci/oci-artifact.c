@@ -37,6 +37,48 @@ descriptor(const char *media_type, const char *digest, uint64_t size)
 	return d;
 }
 
+char *
+oci_artifact_config(const struct oci_artifact *a)
+{
+	struct json_object	*c = json_object_new_object(), *cc, *labels, *rootfs;
+	char			*text;
+
+	if (a->created[0] != '\0')
+		json_object_object_add(c, "created", json_object_new_string(a->created));
+	json_object_object_add(c, "architecture",
+	    json_object_new_string(a->arch[0] ? a->arch : "amd64"));
+	json_object_object_add(c, "os", json_object_new_string("linux"));
+	labels = json_object_new_object();
+	json_object_object_add(labels, OCI_LABEL_ARTIFACT, json_object_new_string(OCI_MT_ARTIFACT));
+	if (a->name[0] != '\0')
+		json_object_object_add(labels, OCI_ANN_SNAPSHOT, json_object_new_string(a->name));
+	if (oci_digest_valid(a->snapman_digest))
+		json_object_object_add(labels, OCI_LABEL_ID,
+		    json_object_new_string(a->snapman_digest + 7));
+	cc = json_object_new_object();
+	json_object_object_add(cc, "Labels", labels);
+	json_object_object_add(c, "config", cc);
+	rootfs = json_object_new_object();
+	json_object_object_add(rootfs, "type", json_object_new_string("layers"));
+	json_object_object_add(rootfs, "diff_ids", json_object_new_array());
+	json_object_object_add(c, "rootfs", rootfs);
+	text = xstrdup(json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(c);
+	return text;
+}
+
+static struct json_object *
+chunk_descriptor(const struct oci_layer *l)
+{
+	struct json_object *d = descriptor(OCI_MT_CHUNK, l->digest, l->size);
+	struct json_object *la = json_object_new_object();
+
+	json_object_object_add(la, OCI_ANN_CHUNK, json_object_new_string(l->chunk));
+	json_object_object_add(d, "annotations", la);
+	return d;
+}
+
 struct json_object *
 oci_artifact_build(const struct oci_artifact *a)
 {
@@ -45,18 +87,13 @@ oci_artifact_build(const struct oci_artifact *a)
 	json_object_object_add(m, "schemaVersion", json_object_new_int(2));
 	json_object_object_add(m, "mediaType", json_object_new_string(OCI_MT_MANIFEST));
 	json_object_object_add(m, "artifactType", json_object_new_string(OCI_MT_ARTIFACT));
-	json_object_object_add(m, "config", descriptor(OCI_MT_CONFIG,
+	json_object_object_add(m, "config", descriptor(OCI_MT_IMAGE_CONFIG,
 	    a->config_digest, a->config_size));
-	layers = json_object_new_array_ext((int)a->nlayers);
-	for (size_t i = 0; i < a->nlayers; i++) {
-		struct json_object *d = descriptor(OCI_MT_CHUNK, a->layers[i].digest,
-		    a->layers[i].size), *la = json_object_new_object();
-
-		json_object_object_add(la, OCI_ANN_CHUNK,
-		    json_object_new_string(a->layers[i].chunk));
-		json_object_object_add(d, "annotations", la);
-		json_object_array_add(layers, d);
-	}
+	layers = json_object_new_array_ext((int)a->nlayers + 1);
+	json_object_array_add(layers, descriptor(OCI_MT_SNAPMAN, a->snapman_digest,
+	    a->snapman_size));
+	for (size_t i = 0; i < a->nlayers; i++)
+		json_object_array_add(layers, chunk_descriptor(&a->layers[i]));
 	json_object_object_add(m, "layers", layers);
 	ann = json_object_new_object();
 	if (a->name[0] != '\0')
@@ -123,17 +160,16 @@ parse_descriptor(struct json_object *d, const char *mt, uint64_t max,
 	return 0;
 }
 
+/* The chunk layers: layers[first..]. */
 static int
-parse_layers(struct json_object *layers, struct oci_artifact *a, char *err,
-    size_t errlen)
+parse_layers(struct json_object *layers, size_t first, struct oci_artifact *a,
+    char *err, size_t errlen)
 {
-	size_t n;
+	size_t n = json_object_array_length(layers);
 
-	if (!json_object_is_type(layers, json_type_array))
-		return fail(err, errlen, "\"layers\" must be an array");
-	if ((n = json_object_array_length(layers)) > OCI_LAYERS_MAX)
+	if (n - first > OCI_LAYERS_MAX)
 		return fail(err, errlen, "too many layers");
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = first; i < n; i++) {
 		struct json_object	*d = json_object_array_get_idx(layers, i), *ann;
 		struct oci_layer	 l;
 		const char		*chunk;
@@ -169,6 +205,37 @@ parse_annotations(struct json_object *m, struct oci_artifact *a)
 		snprintf(a->created, sizeof(a->created), "%s", s);
 }
 
+/*
+ * The config, the manifest.json and the chunk layers.  The first form had
+ * the manifest.json as its config and only chunks as layers.
+ */
+static int
+parse_blobs(struct json_object *m, struct oci_artifact *a, char *err,
+    size_t errlen)
+{
+	struct json_object	*cfg, *layers;
+	bool			 first_form;
+
+	if (!json_object_object_get_ex(m, "config", &cfg) ||
+	    !json_object_is_type(cfg, json_type_object))
+		return fail(err, errlen, "\"config\" must be a descriptor");
+	first_form = parse_descriptor(cfg, OCI_MT_SNAPMAN, OCI_SNAPMAN_MAX,
+	    a->snapman_digest, &a->snapman_size) == 0;
+	if (!first_form && parse_descriptor(cfg, OCI_MT_IMAGE_CONFIG,
+	    OCI_IMAGE_CONFIG_MAX, a->config_digest, &a->config_size) < 0)
+		return fail(err, errlen, "\"config\" must be a " OCI_MT_IMAGE_CONFIG
+		    " descriptor of at most 64 KiB");
+	if (!json_object_object_get_ex(m, "layers", &layers) ||
+	    !json_object_is_type(layers, json_type_array))
+		return fail(err, errlen, "\"layers\" must be an array");
+	if (!first_form && (json_object_array_length(layers) < 1 ||
+	    parse_descriptor(json_object_array_get_idx(layers, 0), OCI_MT_SNAPMAN,
+	    OCI_SNAPMAN_MAX, a->snapman_digest, &a->snapman_size) < 0))
+		return fail(err, errlen, "layers[0] must be a " OCI_MT_SNAPMAN
+		    " descriptor of at most 64 MiB");
+	return parse_layers(layers, first_form ? 0 : 1, a, err, errlen);
+}
+
 int
 oci_artifact_parse(const char *json, size_t len, struct oci_artifact *a,
     char *err, size_t errlen)
@@ -202,18 +269,7 @@ oci_artifact_parse(const char *json, size_t len, struct oci_artifact *a,
 		r = fail(err, errlen, "\"artifactType\" must be " OCI_MT_ARTIFACT);
 		goto out;
 	}
-	if (!json_object_object_get_ex(m, "config", &v) ||
-	    parse_descriptor(v, OCI_MT_CONFIG, OCI_CONFIG_MAX, a->config_digest,
-	    &a->config_size) < 0) {
-		r = fail(err, errlen, "\"config\" must be a " OCI_MT_CONFIG
-		    " descriptor of at most 64 MiB");
-		goto out;
-	}
-	if (!json_object_object_get_ex(m, "layers", &v)) {
-		r = fail(err, errlen, "\"layers\" is missing");
-		goto out;
-	}
-	if ((r = parse_layers(v, a, err, errlen)) < 0)
+	if ((r = parse_blobs(m, a, err, errlen)) < 0)
 		goto out;
 	parse_annotations(m, a);
 	r = 0;

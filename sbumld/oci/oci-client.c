@@ -16,7 +16,9 @@ struct oci_client {
 	char			*origin;	/* "https://host:port" */
 	char			*basic;		/* may be NULL */
 	char			*authorization;	/* the header that worked, or NULL */
+	char			*mount_from;	/* may be NULL */
 	bool			 push;
+	bool			 catalog;	/* asks for the registry's catalog */
 	bool			 tried_auth;
 	struct oci_http		 http;
 	CURL			*h;
@@ -32,6 +34,9 @@ oci_client_new(const struct oci_ref *ref, const struct oci_client_opts *o)
 	c->origin = xasprintf("%s://%s", o->insecure ? "http" : "https", ref->host);
 	c->basic = o->basic ? xstrdup(o->basic) : NULL;
 	c->push = o->push;
+	if (o->mount_from != NULL && strcmp(o->mount_from, ref->repo) != 0 &&
+	    oci_repo_valid(o->mount_from))
+		c->mount_from = xstrdup(o->mount_from);
 	c->http.insecure = o->insecure;
 	c->http.cancel_fd = o->cancel_fd;
 	c->http.counter = o->counter;
@@ -52,6 +57,7 @@ oci_client_free(struct oci_client *c)
 	free(c->origin);
 	free(c->basic);
 	free(c->authorization);
+	free(c->mount_from);
 	free(c);
 	return NULL;
 }
@@ -85,14 +91,24 @@ fetch_token(struct oci_client *c, const struct oci_challenge *ch, char *err,
 	char			*scope, *svc, *url, *basic = NULL, *tok = NULL;
 	int			 ret;
 
-	scope = xasprintf("repository:%s:%s", c->ref.repo, c->push ? "pull,push" : "pull");
+	scope = c->catalog ? xstrdup("registry:catalog:*") :
+	    xasprintf("repository:%s:%s", c->ref.repo, c->push ? "pull,push" : "pull");
 	svc = curl_easy_escape(c->h, ch->service, 0);
 	{
-		char *esc = curl_easy_escape(c->h, scope, 0);
+		char *esc = curl_easy_escape(c->h, scope, 0), *from = NULL;
 
-		url = xasprintf("%s%sservice=%s&scope=%s", ch->realm,
-		    strchr(ch->realm, '?') ? "&" : "?", svc ? svc : "", esc ? esc : "");
+		/* A mount needs pull rights on the repository it mounts from. */
+		if (c->push && c->mount_from != NULL) {
+			char *fs = xasprintf("repository:%s:pull", c->mount_from);
+
+			from = curl_easy_escape(c->h, fs, 0);
+			free(fs);
+		}
+		url = xasprintf("%s%sservice=%s&scope=%s%s%s", ch->realm,
+		    strchr(ch->realm, '?') ? "&" : "?", svc ? svc : "", esc ? esc : "",
+		    from ? "&scope=" : "", from ? from : "");
 		curl_free(esc);
+		curl_free(from);
 	}
 	curl_free(svc);
 	free(scope);
@@ -222,20 +238,43 @@ upload_url(const struct oci_client *c, const char *loc, const char *digest)
 	return url;
 }
 
+/* The POST that opens an upload, or first asks to mount digest. */
+static char *
+upload_post_url(const struct oci_client *c, const char *digest)
+{
+	char *from, *url;
+
+	if (c->mount_from == NULL)
+		return xasprintf("%s/v2/%s/blobs/uploads/", c->origin, c->ref.repo);
+	from = curl_escape(c->mount_from, 0);
+	url = xasprintf("%s/v2/%s/blobs/uploads/?mount=%s&from=%s", c->origin,
+	    c->ref.repo, digest, from ? from : "");
+	curl_free(from);
+	return url;
+}
+
 int
 oci_client_blob_put(struct oci_client *c, const char *digest, const void *buf,
-    size_t len, char *err, size_t errlen)
+    size_t len, bool *mounted, char *err, size_t errlen)
 {
 	struct oci_http_req	 q = { .method = "POST", .out_fd = -1, .max_body = 64 * 1024 };
 	struct oci_http_resp	 r = { .out_fd = -1 };
-	static const long	 want_post[] = { 202, 0 }, want_put[] = { 201, 204, 0 };
+	static const long	 want_post[] = { 201, 202, 0 }, want_put[] = { 201, 204, 0 };
 	char			*what = xasprintf("upload of blob %.19s... to %s/%s",
 				    digest, c->ref.host, c->ref.repo), *url;
 	int			 ret;
 
-	q.url = url = xasprintf("%s/v2/%s/blobs/uploads/", c->origin, c->ref.repo);
+	*mounted = false;
+	q.url = url = upload_post_url(c, digest);
 	ret = request_expect(c, &q, &r, want_post, what, err, errlen);
 	free(url);
+	/* 201 is only an answer to a mount (a plain POST wants 202). */
+	if (ret == 0 && r.status == 201 && c->mount_from != NULL) {
+		*mounted = true;
+		goto out;
+	}
+	if (ret == 0 && r.status != 202)
+		ret = oci_http_status_error(&r, what, err, errlen);
 	if (ret == 0 && (url = upload_url(c, r.location, digest)) == NULL) {
 		snprintf(err, errlen, "%s: the registry gave no upload location on "
 		    "its own origin (Location: \"%.200s\")", what, r.location);
@@ -248,6 +287,7 @@ oci_client_blob_put(struct oci_client *c, const char *digest, const void *buf,
 		ret = request_expect(c, &p, &r, want_put, what, err, errlen);
 		free(url);
 	}
+out:
 	free(what);
 	oci_http_resp_clear(&r);
 	return ret;
@@ -350,6 +390,27 @@ oci_client_manifest_put(struct oci_client *c, const char *tag,
 	return rc;
 }
 
+/* A JSON object of len bytes at body (hostile: bounded depth), or NULL. */
+static struct json_object *
+parse_object(const char *body, size_t len)
+{
+	struct json_tokener	*tok = json_tokener_new_ex(16);
+	struct json_object	*o = NULL;
+
+	if (tok == NULL || body == NULL || len == 0 || len > INT32_MAX)
+		goto out;
+	o = json_tokener_parse_ex(tok, body, (int)len);
+	if (o != NULL && (json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(o, json_type_object))) {
+		json_object_put(o);
+		o = NULL;
+	}
+out:
+	if (tok != NULL)
+		json_tokener_free(tok);
+	return o;
+}
+
 int
 oci_client_tags(struct oci_client *c, struct json_object **ret, char *err,
     size_t errlen)
@@ -365,8 +426,7 @@ oci_client_tags(struct oci_client *c, struct json_object **ret, char *err,
 	*ret = NULL;
 	q.url = url = xasprintf("%s/v2/%s/tags/list", c->origin, c->ref.repo);
 	rc = request_expect(c, &q, &r, want, what, err, errlen);
-	if (rc == 0 && (r.body == NULL || (o = json_tokener_parse(r.body)) == NULL ||
-	    !json_object_is_type(o, json_type_object))) {
+	if (rc == 0 && (o = parse_object(r.body, r.len)) == NULL) {
 		snprintf(err, errlen, "%s: the answer is not a JSON object", what);
 		rc = -EBADMSG;
 	}
@@ -395,5 +455,111 @@ oci_client_tags(struct oci_client *c, struct json_object **ret, char *err,
 	free(url);
 	free(what);
 	oci_http_resp_clear(&r);
+	return rc;
+}
+
+/*
+ * One page of the catalog after last ("" first): its "repositories" (a new
+ * reference, or NULL for none), *more if the registry says there is a
+ * next page.
+ */
+static int
+catalog_page(struct oci_client *c, const char *last, struct json_object **names,
+    bool *more, char *err, size_t errlen)
+{
+	struct oci_http_req	 q = { .method = "GET", .out_fd = -1,
+				    .max_body = OCI_CATALOG_BODY_MAX };
+	struct oci_http_resp	 r = { .out_fd = -1 };
+	static const long	 want[] = { 200, 0 };
+	struct json_object	*o = NULL, *v;
+	char			*what = xasprintf("catalog of %s", c->ref.host);
+	char			*esc = curl_escape(last, 0), *url;
+	int			 rc;
+
+	*names = NULL;
+	long			 n = test_knob_ms("SBUMLD_TEST_CATALOG_PAGE");
+
+	/* Tests ask for small pages, to go through the pagination. */
+	q.url = url = xasprintf("%s/v2/_catalog?n=%ld%s%s", c->origin,
+	    n > 0 ? n : OCI_CATALOG_PAGE, last[0] ? "&last=" : "", last[0] && esc ? esc : "");
+	rc = request_expect(c, &q, &r, want, what, err, errlen);
+	if (rc == 0 && (o = parse_object(r.body, r.len)) == NULL) {
+		snprintf(err, errlen, "%s: the answer is not a JSON object", what);
+		rc = -EBADMSG;
+	}
+	if (rc == 0 && json_object_object_get_ex(o, "repositories", &v) &&
+	    json_object_is_type(v, json_type_array))
+		*names = json_object_get(v);
+	*more = rc == 0 && (strstr(r.link, "rel=\"next\"") != NULL ||
+	    strstr(r.link, "rel=next") != NULL);
+	json_object_put(o);
+	curl_free(esc);
+	free(url);
+	free(what);
+	oci_http_resp_clear(&r);
+	return rc;
+}
+
+/*
+ * Add the well-formed names of page that start with prefix to out (up to
+ * max); last becomes the page's last well-formed name.  False if the page
+ * did not move past last (a registry going round in circles).
+ */
+static bool
+catalog_take(struct json_object *page, const char *prefix, size_t max,
+    struct json_object *out, bool *truncated, char last[OCI_REPO_MAX + 1])
+{
+	size_t	plen = strlen(prefix);
+	bool	moved = false;
+
+	for (size_t i = 0; i < json_object_array_length(page); i++) {
+		struct json_object	*v = json_object_array_get_idx(page, i);
+		const char		*name;
+
+		if (!json_object_is_type(v, json_type_string) ||
+		    !oci_repo_valid(name = json_object_get_string(v)) ||
+		    strcmp(name, last) <= 0)
+			continue;
+		memcpy(last, name, strlen(name) + 1);
+		moved = true;
+		if (strncmp(name, prefix, plen) != 0)
+			continue;
+		if (json_object_array_length(out) < max)
+			json_object_array_add(out, json_object_new_string(name));
+		else
+			*truncated = true;
+	}
+	return moved;
+}
+
+int
+oci_client_catalog(struct oci_client *c, const char *prefix, size_t max,
+    struct json_object **ret, bool *truncated, char *err, size_t errlen)
+{
+	struct json_object	*out = json_object_new_array();
+	char			 last[OCI_REPO_MAX + 1] = "";
+	bool			 more = true;
+	int			 rc = 0;
+
+	c->catalog = true;
+	*truncated = false;
+	for (int page = 0; rc == 0 && more && !*truncated; page++) {
+		struct json_object *names = NULL;
+
+		if (page == OCI_CATALOG_PAGES) {
+			*truncated = true;
+			break;
+		}
+		if ((rc = catalog_page(c, last, &names, &more, err, errlen)) == 0 &&
+		    (names == NULL || !catalog_take(names, prefix, max, out, truncated,
+		    last)))
+			more = false;
+		json_object_put(names);
+	}
+	if (rc < 0) {
+		json_object_put(out);
+		out = NULL;
+	}
+	*ret = out;
 	return rc;
 }

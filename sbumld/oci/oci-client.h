@@ -31,6 +31,11 @@ struct oci_client_opts {
 	bool			 push;		/* ask for push rights too */
 	int			 cancel_fd;	/* readable: give up; -1 never */
 	_Atomic uint64_t	*counter;	/* bytes moved are added here (may be NULL) */
+	/*
+	 * A repository of the same registry to mount blobs from (a push asks
+	 * for pull rights there too), or NULL.  Checked: a repository name.
+	 */
+	const char		*mount_from;
 };
 
 /* A client of ref's repository (ref and opts copied). */
@@ -42,9 +47,14 @@ struct oci_client *oci_client_free(struct oci_client *c);
 /* Does the repository have blob digest?  *ret.  0 or -errno with err. */
 int	oci_client_blob_exists(struct oci_client *c, const char *digest,
 	    bool *ret, char *err, size_t errlen);
-/* Upload len bytes at buf as blob digest (POST, then PUT).  0 or -errno. */
+/*
+ * Upload len bytes at buf as blob digest (POST, then PUT).  With
+ * mount_from, the POST first asks the registry to mount the blob from that
+ * repository (distribution spec: 201, *mounted true, nothing uploaded; 202,
+ * an upload as usual).  0 or -errno.
+ */
 int	oci_client_blob_put(struct oci_client *c, const char *digest,
-	    const void *buf, size_t len, char *err, size_t errlen);
+	    const void *buf, size_t len, bool *mounted, char *err, size_t errlen);
 /*
  * Fetch blob digest, which must be exactly size bytes and hash to digest:
  * *ret (caller frees).  -EBADMSG for a blob that does not.
@@ -63,6 +73,20 @@ int	oci_client_manifest_get(struct oci_client *c, const char *reference,
 int	oci_client_manifest_put(struct oci_client *c, const char *tag,
 	    const char *media_type, const char *body, size_t len, char *err,
 	    size_t errlen);
+#define OCI_CATALOG_PAGE	100		/* names asked for a page */
+#define OCI_CATALOG_PAGES	500		/* pages read at most */
+#define OCI_CATALOG_BODY_MAX	(1024 * 1024)	/* a page's answer */
+
+/*
+ * The registry's repositories (GET /v2/_catalog, the client's repository
+ * is not used) whose names start with prefix, in the registry's order,
+ * following its pagination (n and last, while it sends a Link rel="next")
+ * for at most OCI_CATALOG_PAGES pages and max names: *ret a JSON array of
+ * strings (caller's), *truncated if there were more.  Names that are not
+ * well-formed repository names are left out.  0 or -errno with err.
+ */
+int	oci_client_catalog(struct oci_client *c, const char *prefix, size_t max,
+	    struct json_object **ret, bool *truncated, char *err, size_t errlen);
 /* The repository's tags: *ret a JSON array of strings (caller's). */
 int	oci_client_tags(struct oci_client *c, struct json_object **ret,
 	    char *err, size_t errlen);

@@ -93,11 +93,14 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		  sizeof(((struct oci_http_resp *)0)->location) },
 		{ "docker-content-digest:", offsetof(struct oci_http_resp, content_digest),
 		  sizeof(((struct oci_http_resp *)0)->content_digest) },
+		{ "link:", offsetof(struct oci_http_resp, link),
+		  sizeof(((struct oci_http_resp *)0)->link) },
 	};
 
 	/* A new response (after a redirect or 100): forget the last one's. */
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
 		r->www_authenticate[0] = r->location[0] = r->content_digest[0] = '\0';
+		r->link[0] = '\0';
 		return len;
 	}
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

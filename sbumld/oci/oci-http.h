@@ -38,6 +38,7 @@ struct oci_http_resp {
 	char		 www_authenticate[OCI_HTTP_HDR_MAX + 1];
 	char		 location[OCI_HTTP_HDR_MAX + 1];
 	char		 content_digest[128];	/* Docker-Content-Digest */
+	char		 link[OCI_HTTP_HDR_MAX + 1];	/* Link (pagination) */
 	bool		 too_long;	/* the body passed max_body */
 	/* Internal. */
 	size_t		 max;

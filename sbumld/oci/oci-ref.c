@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
 #include "oci-ref.h"
+#include "util.h"
 
 static bool
 is_lower_alnum(char c)
@@ -48,8 +50,8 @@ host_valid(const char *h, size_t len)
 }
 
 /* path-component ("/" path-component)*, component [a-z0-9]+ ([._-]+ [a-z0-9]+)*. */
-static bool
-repo_valid(const char *r)
+bool
+oci_repo_valid(const char *r)
 {
 	bool start = true;
 
@@ -139,12 +141,12 @@ oci_ref_parse(const char *s, struct oci_ref *ref, char *err, size_t errlen)
 		}
 	} else
 		snprintf(ref->tag, sizeof(ref->tag), "latest");
-	if (!repo_valid(rest)) {
+	if (!oci_repo_valid(rest) || strlen(rest) >= sizeof(ref->repo)) {
 		snprintf(err, errlen, "reference \"%.100s\": the repository must be "
 		    "lower-case components of a-z 0-9 (separated by . _ -) joined by /", s);
 		return -EINVAL;
 	}
-	snprintf(ref->repo, sizeof(ref->repo), "%s", rest);
+	memcpy(ref->repo, rest, strlen(rest) + 1);
 	return 0;
 bad:
 	snprintf(err, errlen, "not a registry reference (HOST[:PORT]/REPO[:TAG])");
@@ -169,4 +171,31 @@ oci_digest_of(const void *buf, size_t len, char out[OCI_DIGEST_LEN + 1])
 	memcpy(out, "sha256:", 7);
 	for (unsigned int i = 0; i < 32; i++)
 		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+}
+
+int
+oci_registry_parse(const char *s, struct oci_ref *ref, char prefix[OCI_REPO_MAX + 1],
+    char *err, size_t errlen)
+{
+	const char	*slash = strchr(s, '/');
+	const char	*p = slash ? slash + 1 : "";
+	size_t		 hlen = slash ? (size_t)(slash - s) : strlen(s);
+	char		*probe;
+	int		 r;
+
+	if (hlen == 0 || hlen > OCI_HOST_MAX || strlen(p) > OCI_REPO_MAX ||
+	    strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789._-/") != strlen(p)) {
+		snprintf(err, errlen, "\"%.100s\" is not HOST[:PORT][/PREFIX] (a "
+		    "prefix of lower-case repository names)", s);
+		return -EINVAL;
+	}
+	/* The host is checked as the host of a reference. */
+	probe = xasprintf("%.*s/x", (int)hlen, s);
+	r = oci_ref_parse(probe, ref, err, errlen);
+	free(probe);
+	if (r < 0)
+		return r;
+	memcpy(prefix, p, strlen(p) + 1);
+	memcpy(ref->repo, p, strlen(p) + 1);
+	return 0;
 }

@@ -8,6 +8,7 @@
 #ifndef SBUMLD_OCI_REF_H
 #define SBUMLD_OCI_REF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define OCI_HOST_MAX	255
@@ -24,6 +25,15 @@ struct oci_ref {
 
 /* Parse s into *ref.  0 or -EINVAL with what is wrong in err. */
 int	oci_ref_parse(const char *s, struct oci_ref *ref, char *err, size_t errlen);
+/*
+ * Parse "HOST[:PORT][/PREFIX]" (a registry, and the start of repository
+ * names: a-z 0-9 . _ - /, at most OCI_REPO_MAX bytes, may be empty) into
+ * ref->host and prefix; ref->repo is the prefix too.  0 or -EINVAL with err.
+ */
+int	oci_registry_parse(const char *s, struct oci_ref *ref,
+	    char prefix[OCI_REPO_MAX + 1], char *err, size_t errlen);
+/* True if r is a well-formed repository name (a/b/c, at most OCI_REPO_MAX bytes). */
+bool	oci_repo_valid(const char *r);
 /* True if s is "sha256:" followed by 64 lower-case hex digits. */
 int	oci_digest_valid(const char *s);
 /* "sha256:" + the SHA-256 of len bytes at buf, in out. */

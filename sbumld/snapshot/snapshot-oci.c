@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Starting and reporting pushes, pulls and tag lists (snapshot-oci.h). */
+/* Starting and reporting pushes and pulls (snapshot-oci.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +15,46 @@
 #include "snapshot-oci.h"
 #include "snapshot-transfer-int.h"
 #include "util.h"
-#include "worker.h"
 
 #define PROGRESS_INTERVAL_MS	250
+#define RECENT_MAX		32
+
+/*
+ * The repository of a registry each caller last pushed to or pulled from
+ * (on the loop only): where a push to another repository of that registry
+ * mounts blobs from.  The registry checks the caller's rights there.
+ */
+static struct recent_repo {
+	uid_t	uid;
+	char	host[OCI_HOST_MAX + 1];
+	char	repo[OCI_REPO_MAX + 1];
+} recent[RECENT_MAX];
+static size_t nrecent, recent_next;
+
+static struct recent_repo *
+recent_find(uid_t uid, const char *host)
+{
+	for (size_t i = 0; i < nrecent; i++)
+		if (recent[i].uid == uid && strcmp(recent[i].host, host) == 0)
+			return &recent[i];
+	return NULL;
+}
+
+static void
+recent_remember(uid_t uid, const struct oci_ref *ref)
+{
+	struct recent_repo *r = recent_find(uid, ref->host);
+
+	if (r == NULL) {
+		r = &recent[recent_next];
+		recent_next = (recent_next + 1) % RECENT_MAX;
+		if (nrecent < RECENT_MAX)
+			nrecent++;
+	}
+	r->uid = uid;
+	memcpy(r->host, ref->host, sizeof(r->host));
+	memcpy(r->repo, ref->repo, sizeof(r->repo));
+}
 
 void
 snapshot_oci_free(struct xfer_oci *o)
@@ -27,6 +64,7 @@ snapshot_oci_free(struct xfer_oci *o)
 	if (o->timer != NULL)
 		event_free(o->timer);
 	free(o->basic);
+	free(o->mount_from);
 	free(o);
 }
 
@@ -88,9 +126,11 @@ snapshot_oci_log(const struct xfer_job *job)
 	const struct xfer_oci *o = job->oci;
 
 	log_info("snapshot %s %s %s/%s:%s: %llu bytes, %llu blobs moved, %llu "
-	    "there already", job->name, o->push ? "pushed to" : "pulled from",
-	    o->ref.host, o->ref.repo, o->ref.tag, (unsigned long long)atomic_load(&o->bytes),
-	    (unsigned long long)o->blobs_moved, (unsigned long long)o->blobs_present);
+	    "mounted, %llu there already", job->name, o->push ? "pushed to" :
+	    "pulled from", o->ref.host, o->ref.repo, o->ref.tag,
+	    (unsigned long long)atomic_load(&o->bytes), (unsigned long long)o->blobs_moved,
+	    (unsigned long long)o->blobs_mounted, (unsigned long long)o->blobs_present);
+	recent_remember(job->owner, &o->ref);
 }
 
 struct json_object *
@@ -111,13 +151,18 @@ snapshot_oci_result(const struct xfer_job *job)
 	json_object_object_add(res, o->push ? "uploaded_blobs" : "fetched_blobs",
 	    json_object_new_int64((int64_t)o->blobs_moved));
 	json_object_object_add(res, "present_blobs", json_object_new_int64((int64_t)o->blobs_present));
+	if (o->push) {
+		json_object_object_add(res, "mounted_blobs",
+		    json_object_new_int64((int64_t)o->blobs_mounted));
+		json_object_object_add(res, "mounted_from", o->mount_from ?
+		    json_object_new_string(o->mount_from) : NULL);
+	}
 	free(ref);
 	return res;
 }
 
-/* The push or pull part of a job for t; reports a bad reference and returns NULL. */
-static struct xfer_oci *
-oci_new(const struct snapshot_oci_target *t, bool push, const struct snapshot_job_cb *cb)
+struct xfer_oci *
+snapshot_oci_new(const struct snapshot_oci_target *t, bool push, const struct snapshot_job_cb *cb)
 {
 	struct xfer_oci	*o = xcalloc(1, sizeof(*o));
 	char		 err[512];
@@ -134,10 +179,28 @@ oci_new(const struct snapshot_oci_target *t, bool push, const struct snapshot_jo
 		free(o);
 		return NULL;
 	}
+	if (t->from != NULL && (!push || !oci_repo_valid(t->from))) {
+		snapshot_job_fail(cb, SNAPSHOT_JOB_E_INVALID_PARAMS, snapshot_job_param("from"),
+		    "from: %s", push ? "not a repository name (a/b/c: lower-case "
+		    "letters, digits, separators)" : "only a push mounts blobs");
+		free(o);
+		return NULL;
+	}
 	o->push = push;
 	o->basic = t->basic ? xstrdup(t->basic) : NULL;
 	o->insecure = t->insecure;
 	return o;
+}
+
+/* A push's repository to mount from: t->from, else the caller's last one there. */
+static void
+oci_mount_from(struct xfer_oci *o, const struct snapshot_oci_target *t, uid_t uid)
+{
+	const struct recent_repo *r = recent_find(uid, o->ref.host);
+	const char *from = t->from ? t->from : r ? r->repo : NULL;
+
+	if (from != NULL && strcmp(from, o->ref.repo) != 0)
+		o->mount_from = xstrdup(from);
 }
 
 static void
@@ -156,12 +219,13 @@ snapshot_push_start(const char *snapshot, const struct snapshot_oci_target *t,
     const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
 {
 	struct xfer_job *job;
-	struct xfer_oci *o = oci_new(t, true, cb);
+	struct xfer_oci *o = snapshot_oci_new(t, true, cb);
 
 	if (o == NULL)
 		return;
 	job = snapshot_xfer_job_new(false, NULL, caller, cb);
 	job->oci = o;
+	oci_mount_from(o, t, job->owner);
 	job->name = xstrdup(snapshot);
 	if (snapshot_xfer_load_chunked(cb, "snapshot", snapshot, &job->dir,
 	    &job->manifest, job->id, &job->man_text, &job->man_len) < 0) {
@@ -176,7 +240,7 @@ snapshot_pull_start(const struct snapshot_oci_target *t, const char *snapshot,
     const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
 {
 	struct xfer_job	*job;
-	struct xfer_oci	*o = oci_new(t, false, cb);
+	struct xfer_oci	*o = snapshot_oci_new(t, false, cb);
 	char		 err[1024];
 
 	if (o == NULL)
@@ -199,89 +263,4 @@ snapshot_pull_start(const struct snapshot_oci_target *t, const char *snapshot,
 		}
 	}
 	oci_start(job);
-}
-
-/* --- snapshot.tags: blocking HTTP in the pool, no store --- */
-
-struct tags_job {
-	struct snapshot_job_cb	 cb;
-	struct xfer_oci		*o;
-	int			 cancel_fd;
-	struct json_object	*tags;
-	int			 code;
-	char			 err[1024];
-};
-
-static void
-tags_work(void *arg)
-{
-	struct tags_job		*tj = arg;
-	struct oci_client_opts	 co = { tj->o->basic, tj->o->insecure, false,
-				    tj->cancel_fd, NULL };
-	struct oci_client	*c = oci_client_new(&tj->o->ref, &co);
-	int			 r;
-
-	if (c == NULL) {
-		tj->code = SNAPSHOT_JOB_E_INTERNAL;
-		snprintf(tj->err, sizeof(tj->err), "out of memory");
-	} else if ((r = oci_client_tags(c, &tj->tags, tj->err, sizeof(tj->err))) < 0)
-		tj->code = r == -ENOENT ? SNAPSHOT_JOB_E_NO_SUCH_SNAPSHOT :
-		    r == -EACCES ? SNAPSHOT_JOB_E_PERMISSION_DENIED : SNAPSHOT_JOB_E_IO;
-	oci_client_free(c);
-}
-
-static void
-tags_free(struct tags_job *tj)
-{
-	json_object_put(tj->tags);
-	snapshot_oci_free(tj->o);
-	free(tj);
-}
-
-static void
-tags_done(void *arg)
-{
-	struct tags_job		*tj = arg;
-	struct json_object	*res;
-	char			*ref;
-
-	if (tj->code != 0) {
-		snapshot_job_fail(&tj->cb, tj->code, snapshot_job_reason(tj->err),
-		    "%s", tj->err);
-	} else {
-		res = json_object_new_object();
-		ref = xasprintf("%s/%s", tj->o->ref.host, tj->o->ref.repo);
-		json_object_object_add(res, "ref", json_object_new_string(ref));
-		json_object_object_add(res, "tags", tj->tags);
-		tj->tags = NULL;
-		free(ref);
-		tj->cb.done(0, res, NULL, tj->cb.ctx);
-	}
-	tags_free(tj);
-}
-
-void
-snapshot_tags_start(const struct snapshot_oci_target *t,
-    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
-{
-	struct tags_job		*tj;
-	struct worker_opts	 wo = { snapshot_job_owner(cb), WORKER_STORE_NONE };
-	int			 r;
-
-	(void)caller;
-	tj = xcalloc(1, sizeof(*tj));
-	tj->cb = *cb;
-	tj->cancel_fd = -1;
-	if ((tj->o = oci_new(t, false, cb)) == NULL) {
-		free(tj);
-		return;
-	}
-	if ((r = worker_submit(&wo, tags_work, tags_done, tj, &tj->cancel_fd)) < 0) {
-		if (r == -EAGAIN)
-			cb->done(SNAPSHOT_JOB_E_LIMIT_JOBS, NULL, "", cb->ctx);
-		else
-			snapshot_job_fail_errno(cb, SNAPSHOT_JOB_E_IO, r,
-			    "cannot start a worker");
-		tags_free(tj);
-	}
 }

@@ -24,6 +24,7 @@ struct snapshot_oci_target {
 	const char	*ref;		/* HOST[:PORT]/REPO[:TAG][@DIGEST] */
 	const char	*basic;		/* base64 user:password, or NULL */
 	bool		 insecure;	/* plain http, no TLS verification */
+	const char	*from;		/* push: a repository to mount blobs from, or NULL */
 };
 
 struct xfer_job;
@@ -42,19 +43,39 @@ struct xfer_oci {
 	_Atomic uint64_t	 bytes_total;	/* to move */
 	uint64_t		 blobs_moved;	/* sent or fetched */
 	uint64_t		 blobs_present;	/* already there */
+	uint64_t		 blobs_mounted;	/* push: mounted from mount_from */
+	char			*mount_from;	/* push: a repository of the registry, or NULL */
 	char			 digest[OCI_DIGEST_LEN + 1];	/* the image manifest's */
 };
 
-/* snapshot.push of snapshot (a name or path) to t.  Reports through cb. */
+/*
+ * snapshot.push of snapshot (a name or path) to t.  Blobs the repository
+ * lacks are mounted, where the registry allows it, from t->from, else from
+ * the repository of that registry the caller last pushed to or pulled from
+ * through this daemon (kept in memory).  Reports through cb.
+ */
 void	snapshot_push_start(const char *snapshot, const struct snapshot_oci_target *t,
 	    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb);
 /* snapshot.pull of t into snapshot (may be NULL: the artifact's name). */
 void	snapshot_pull_start(const struct snapshot_oci_target *t, const char *snapshot,
 	    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb);
-/* snapshot.tags of t's repository: {"ref", "tags": [...]}. */
+/* snapshot.tags of t's repository: {"ref", "tags": [...]} (snapshot-catalog.c). */
 void	snapshot_tags_start(const struct snapshot_oci_target *t,
 	    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb);
+/*
+ * snapshot.search (snapshot-catalog.c): the repositories of the registry
+ * t->ref ("HOST[:PORT][/PREFIX]") whose names start with PREFIX, and the
+ * tags of the first SNAPSHOT_SEARCH_TAGS_MAX of them if tags:
+ * {"registry", "prefix", "repositories": [{"name", "tags"?}], "truncated"}.
+ */
+#define SNAPSHOT_SEARCH_MAX		1000
+#define SNAPSHOT_SEARCH_TAGS_MAX	100
+void	snapshot_search_start(const struct snapshot_oci_target *t, bool tags,
+	    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb);
 
+/* The push or pull part of a job for t; reports a bad reference and returns NULL. */
+struct xfer_oci *snapshot_oci_new(const struct snapshot_oci_target *t, bool push,
+	    const struct snapshot_job_cb *cb);
 /* For snapshot-transfer.c. */
 void	snapshot_oci_free(struct xfer_oci *o);
 int	snapshot_oci_run(struct xfer_job *job);		/* in the worker */

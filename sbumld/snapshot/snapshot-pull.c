@@ -2,8 +2,9 @@
 /*
  * The pull's work in its worker (snapshot-oci.h).  Everything from the
  * registry is hostile: the image manifest is parsed with every type and
- * size checked (oci-artifact.h); the config blob must hash to its digest
- * and pass the manifest loader, and its SHA-256 is the snapshot's id; each
+ * size checked (oci-artifact.h); the manifest.json blob must hash to its
+ * digest and pass the manifest loader, and its SHA-256 is the snapshot's
+ * id (the image config blob says nothing we need and is not fetched); each
  * layer must carry a chunk the snapshot uses, and every chunk it uses must
  * have a layer; each blob is fetched bounded by its declared size, checked
  * against its digest, then against the chunk's name as it enters the
@@ -48,7 +49,7 @@ registry_code(int r)
 	    r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT : SNAPSHOT_JOB_E_IO;
 }
 
-/* The image manifest and the config blob: the snapshot's manifest and id. */
+/* The image manifest and the manifest.json blob: the snapshot's manifest and id. */
 static int
 pull_manifest(struct pull *p, struct oci_client *c)
 {
@@ -64,12 +65,12 @@ pull_manifest(struct pull *p, struct oci_client *c)
 		r = oci_artifact_parse(text, len, &p->art, err, sizeof(err));
 	free(text);
 	if (r == 0)
-		r = oci_client_blob_get(c, p->art.config_digest, p->art.config_size,
+		r = oci_client_blob_get(c, p->art.snapman_digest, p->art.snapman_size,
 		    &cfg, err, sizeof(err));
 	if (r < 0)
 		return snapshot_transfer_fail(job, r, registry_code(r), "%s", err);
-	memcpy(job->id, p->art.config_digest + 7, STORE_HEX_LEN + 1);
-	r = snapshot_import_manifest(job, (unsigned char *)cfg, p->art.config_size);
+	memcpy(job->id, p->art.snapman_digest + 7, STORE_HEX_LEN + 1);
+	r = snapshot_import_manifest(job, (unsigned char *)cfg, p->art.snapman_size);
 	free(cfg);
 	return r;
 }
@@ -92,7 +93,7 @@ pull_plan(struct pull *p)
 	struct xfer_job		*job = p->job;
 	struct xfer_oci		*o = job->oci;
 	struct store_hashset	*queued = store_hashset_new();
-	uint64_t		 bytes = p->art.config_size;
+	uint64_t		 bytes = p->art.snapman_size;
 
 	p->needed = store_hashset_new();
 	p->covered = store_hashset_new();
@@ -171,7 +172,7 @@ snapshot_pull_run(struct xfer_job *job)
 	struct xfer_oci		*o = job->oci;
 	struct pull		 p = { .job = job };
 	struct oci_client_opts	 co = { o->basic, o->insecure, false,
-				    snapshot_transfer_cancel_fd(job), &o->bytes };
+				    snapshot_transfer_cancel_fd(job), &o->bytes, NULL };
 	struct oci_client	*c = NULL;
 	char			*root = snapshot_store_root(), err[1024];
 	int			 r;

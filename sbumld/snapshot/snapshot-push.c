@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The push's work in its worker (snapshot-oci.h): the config blob
- * (manifest.json) first, then every distinct chunk of the snapshot is read
- * back and checked (as an export does), all are asked for with HEAD,
- * eight at a time, and those the registry lacks uploaded; then the image
- * manifest, under the tag.  The
- * manifest goes last: until it is there, the registry holds only blobs
- * nothing names, and a repeated push finds them.
+ * The push's work in its worker (snapshot-oci.h): the manifest.json blob
+ * first, then every distinct chunk of the snapshot is read back and
+ * checked (as an export does), all are asked for with HEAD, eight at a
+ * time, and those the registry lacks uploaded; then the image config blob
+ * and the image manifest, under the tag.  The manifest goes last: until it
+ * is there, the registry holds only blobs nothing names, and a repeated
+ * push finds them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -61,12 +61,16 @@ push_counted(struct xfer_job *job, struct oci_client *c, const char *digest,
 {
 	struct xfer_oci	*o = job->oci;
 	char		 err[1024];
+	bool		 mounted = false;
 	int		 r;
 
-	if (!has && (r = oci_client_blob_put(c, digest, buf, len, err, sizeof(err))) < 0)
+	if (!has && (r = oci_client_blob_put(c, digest, buf, len, &mounted, err,
+	    sizeof(err))) < 0)
 		return snapshot_transfer_fail(job, r, registry_code(r), "%s", err);
 	if (has)
 		o->blobs_present++;
+	else if (mounted)
+		o->blobs_mounted++;
 	else {
 		o->blobs_moved++;
 		job->bytes += len;
@@ -168,18 +172,43 @@ push_chunks(struct xfer_job *job, struct store *s, struct oci_client *c,
 }
 
 /*
- * The artifact's creation time is the snapshot's: pushing one snapshot
- * twice makes the very same image manifest (the same digest).
+ * What the image config says, from the snapshot alone (its creation time,
+ * its host's architecture in OCI's words): pushing one snapshot twice
+ * makes the very same config and image manifest (the same digest).
  */
 static void
-push_created(struct xfer_job *job, struct oci_artifact *a)
+push_describe(struct xfer_job *job, struct oci_artifact *a)
 {
-	struct json_object *v;
+	struct json_object	*host;
+	const char		*slash = strrchr(job->name, '/'), *s, *arch = NULL;
 
-	if (json_object_object_get_ex(job->manifest, "created", &v) &&
-	    json_object_is_type(v, json_type_string) &&
-	    strlen(json_object_get_string(v)) < sizeof(a->created))
-		snprintf(a->created, sizeof(a->created), "%s", json_object_get_string(v));
+	snprintf(a->name, sizeof(a->name), "%s", slash ? slash + 1 : job->name);
+	if ((s = snapshot_json_str(job->manifest, "created")) != NULL &&
+	    strlen(s) < sizeof(a->created))
+		snprintf(a->created, sizeof(a->created), "%s", s);
+	if (json_object_object_get_ex(job->manifest, "host", &host))
+		arch = snapshot_json_str(host, "arch");
+	if (arch == NULL || strcmp(arch, "x86_64") == 0)
+		arch = "amd64";
+	else if (strcmp(arch, "aarch64") == 0)
+		arch = "arm64";
+	else if (strcmp(arch, "i686") == 0 || strcmp(arch, "i386") == 0)
+		arch = "386";
+	snprintf(a->arch, sizeof(a->arch), "%s", arch);
+}
+
+/* The image config blob, made from a, uploaded unless the registry has it. */
+static int
+push_config(struct xfer_job *job, struct oci_client *c, struct oci_artifact *a)
+{
+	char	*text = oci_artifact_config(a);
+	int	 r;
+
+	a->config_size = strlen(text);
+	oci_digest_of(text, a->config_size, a->config_digest);
+	r = push_blob(job, c, a->config_digest, text, a->config_size);
+	free(text);
+	return r;
 }
 
 int
@@ -189,11 +218,10 @@ snapshot_push_run(struct xfer_job *job)
 	struct push_chunks	 pc = { .seen = store_hashset_new() };
 	struct oci_artifact	 a = { 0 };
 	struct oci_client_opts	 co = { o->basic, o->insecure, true,
-				    snapshot_transfer_cancel_fd(job), NULL };
+				    snapshot_transfer_cancel_fd(job), NULL, o->mount_from };
 	struct oci_client	*c = NULL;
 	struct store		*s;
-	const char		*slash = strrchr(job->name, '/');
-	char			*root = snapshot_store_root(), err[1024], cfg[OCI_DIGEST_LEN + 1];
+	char			*root = snapshot_store_root(), err[1024];
 	uint64_t		 total;
 	int			 r;
 
@@ -214,21 +242,20 @@ snapshot_push_run(struct xfer_job *job)
 
 		total += b > 0 ? (uint64_t)b : 0;
 	}
-	atomic_store(&o->blobs_total, pc.n + 1);
+	atomic_store(&o->blobs_total, pc.n + 2);
 	atomic_store(&o->bytes_total, total);
 	if ((c = oci_client_new(&o->ref, &co)) == NULL) {
 		r = snapshot_transfer_fail(job, -ENOMEM, SNAPSHOT_JOB_E_INTERNAL, "out of memory");
 		goto out;
 	}
-	/* The config first: its HEAD also answers the registry's challenge. */
-	snprintf(cfg, sizeof(cfg), "sha256:%s", job->id);
-	if ((r = push_blob(job, c, cfg, job->man_text, job->man_len)) < 0 ||
-	    (r = push_chunks(job, s, c, &pc, &a)) < 0)
+	/* The manifest.json first: its HEAD also answers the registry's challenge. */
+	snprintf(a.snapman_digest, sizeof(a.snapman_digest), "sha256:%s", job->id);
+	a.snapman_size = job->man_len;
+	push_describe(job, &a);
+	if ((r = push_blob(job, c, a.snapman_digest, job->man_text, job->man_len)) < 0 ||
+	    (r = push_chunks(job, s, c, &pc, &a)) < 0 ||
+	    (r = push_config(job, c, &a)) < 0)
 		goto out;
-	memcpy(a.config_digest, cfg, sizeof(cfg));
-	a.config_size = job->man_len;
-	snprintf(a.name, sizeof(a.name), "%s", slash ? slash + 1 : job->name);
-	push_created(job, &a);
 	r = push_manifest(job, c, &a);
 out:
 	oci_artifact_clear(&a);

@@ -3,15 +3,18 @@
 # Snapshots through a real OCI registry (Debian's docker-registry, started
 # here on 127.0.0.1 with its own config and storage under $T): push, a
 # second push that uploads only new blobs (counted in the registry's
-# storage), tags, a pull on a second daemon (another host) that fetches
+# storage), a push to a second repository that mounts every blob instead of
+# uploading it, tags, a pull on a second daemon (another host) that fetches
 # only what it lacks, restore there and the clone counts on; a corrupted
 # blob in the registry is refused and nothing is registered; the registry
 # stopped in the middle of a pull leaves nothing behind and a retry
-# finishes; a registry with htpasswd auth refuses a push without
+# finishes; search lists the repositories (page by page) and their tags; a
+# registry with htpasswd auth refuses a push without
 # credentials with a clear error and takes one with an auth.json;
 # skopeo inspects the artifact and copies it to the second registry, and
-# the copy pulls and restores.  An export stream (and a delta) imports
-# straight from a web server (python3 -m http.server).  One 64 MiB guest.
+# the copy restores in one call (restore REF).  An export stream restores
+# (restore URL) and a delta imports straight from a web server (python3 -m
+# http.server).  One 64 MiB guest.
 TEST_NAME=registry
 . "$(dirname "$0")/lib.sh"
 
@@ -92,13 +95,40 @@ n2=$(blob_count "$R1")
 [ $((n2 - n1)) -eq $((up2 + 1)) ] || fail "the second push added $((n2 - n1)) blob files but says it uploaded $up2"
 [ "$up2" -lt $((total2 / 2)) ] || fail "the second push uploaded $up2 of $total2 blobs"
 say "push s1: $total1 blobs; push s2: $up2 of $total2 blobs uploaded ($(jget "$T/p2.json" 'j["bytes"]') bytes)"
+# A push to another repository of the registry mounts the blobs from the
+# one this daemon pushed to last (POST ...?mount=&from=): no blob is uploaded.
+ctl --json push s2 "127.0.0.1:$P1/demo/mounted:v2" --insecure >"$T/pm.json" || fail "push s2 to a second repository"
+[ "$(jget "$T/pm.json" 'j["uploaded_blobs"]')" -eq 0 ] &&
+[ "$(jget "$T/pm.json" 'j["mounted_blobs"]')" -eq "$total2" ] &&
+[ "$(jget "$T/pm.json" 'j["mounted_from"]')" = demo/busybox ] || fail "push to a second repository: $(cat "$T/pm.json")"
+mounts=$(grep -c 'POST /v2/demo/mounted/blobs/uploads/?mount=' "$R1/log" || true)
+puts=$(grep -c 'PUT /v2/demo/mounted/blobs/' "$R1/log" || true)
+[ "$mounts" -eq "$total2" ] && [ "$puts" -eq 0 ] || fail "second repository: $mounts mounts, $puts blob uploads in the registry's log"
+! ctl push s2 "127.0.0.1:$P1/demo/mounted:v2" --insecure --from 'Demo/X' 2>"$T/err" || fail "push with a bad --from"
+grep -q "from: not a repository name" "$T/err" || fail "bad --from: $(cat "$T/err")"
+say "push s2 to a second repository: $mounts blobs mounted from demo/busybox, none uploaded"
 ctl tags "$REF" --insecure >"$T/tags" || fail "tags"
 [ "$(tr '\n' ' ' <"$T/tags")" = "v1 v2 " ] || fail "tags: $(cat "$T/tags")"
 
 # Host 2 pulls v1, then v2: the second pull fetches only what s1 lacked.
 start_other_daemon "$H"
 ctlb --json pull "$REF:v1" s1 --insecure >"$T/l1.json" || fail "pull v1"
-[ "$(jget "$T/l1.json" 'j["fetched_blobs"]')" -eq "$((total1 - 1))" ] || fail "pull v1: $(cat "$T/l1.json")"
+# Its blobs are the chunks: not the manifest.json layer nor the image config.
+[ "$(jget "$T/l1.json" 'j["fetched_blobs"]')" -eq "$((total1 - 2))" ] || fail "pull v1: $(cat "$T/l1.json")"
+# The first form of the artifact (the manifest.json as the config) still pulls.
+python3 - "$P1" <<'PY' || fail "could not push a first-form manifest"
+import json, sys, urllib.request
+u = "http://127.0.0.1:%s/v2/demo/busybox/manifests/" % sys.argv[1]
+mt = "application/vnd.oci.image.manifest.v1+json"
+m = json.load(urllib.request.urlopen(urllib.request.Request(u + "v1", headers={"Accept": mt})))
+m["config"], m["layers"] = m["layers"][0], m["layers"][1:]
+urllib.request.urlopen(urllib.request.Request(u + "first", data=json.dumps(m).encode(),
+    method="PUT", headers={"Content-Type": mt}))
+PY
+ctlb --json pull "$REF:first" s1first --insecure >"$T/lf.json" || fail "pull of the first form"
+[ "$(jget "$T/lf.json" 'j["id"]')" = "$(jget "$T/l1.json" 'j["id"]')" ] &&
+[ "$(jget "$T/lf.json" 'j["fetched_blobs"]')" -eq 0 ] || fail "first form: $(cat "$T/lf.json")"
+ctlb snapshot delete s1first >/dev/null || fail "delete s1first"
 ctlb --json pull "$REF:v2" --insecure >"$T/l2.json" || fail "pull v2"
 [ "$(jget "$T/l2.json" 'j["snapshot"]')" = s2 ] || fail "v2 pulled as $(jget "$T/l2.json" 'j["snapshot"]')"
 f2=$(jget "$T/l2.json" 'j["fetched_blobs"]'); p2=$(jget "$T/l2.json" 'j["present_blobs"]')
@@ -129,9 +159,10 @@ cp "$T/victim.orig" "$victim"
 say "corrupt blob refused: $(cut -d: -f4- "$T/err" | head -c 200)"
 
 # The registry stops in the middle of a pull (host 3 fetches slowly).
-SBUMLD_TEST_PULL_BLOB_DELAY_MS=25; export SBUMLD_TEST_PULL_BLOB_DELAY_MS
+SBUMLD_TEST_PULL_BLOB_DELAY_MS=25 SBUMLD_TEST_CATALOG_PAGE=1
+export SBUMLD_TEST_PULL_BLOB_DELAY_MS SBUMLD_TEST_CATALOG_PAGE
 start_other_daemon "$T/host3"
-unset SBUMLD_TEST_PULL_BLOB_DELAY_MS
+unset SBUMLD_TEST_PULL_BLOB_DELAY_MS SBUMLD_TEST_CATALOG_PAGE
 gets() { grep -c 'GET /v2/demo/busybox/blobs/' "$R1/log" || true; }
 g0=$(gets)
 "$SBUMLCTL" --socket "$T/host3/s.sock" pull "$REF:v3" --insecure >"$T/l3.out" 2>"$T/l3.err" &
@@ -149,6 +180,21 @@ f3=$(jget "$T/l3.json" 'j["fetched_blobs"]'); t3=$(jget "$T/l3.json" 'j["blobs"]
 [ "$f3" -lt "$t3" ] || fail "the retry fetched all $t3 blobs again"
 "$SBUMLCTL" --socket "$T/host3/s.sock" snapshot verify s3 >/dev/null || fail "s3 does not verify on host 3"
 say "registry stopped mid-pull: nothing registered; the retry fetched $f3 of $t3 blobs"
+
+# search: the registry's catalog, one repository a page on host 3 (n=1,
+# last=, Link: rel="next"), with the tags; and a prefix.
+"$SBUMLCTL" --socket "$T/host3/s.sock" search "127.0.0.1:$P1" --tags --insecure >"$T/search" || fail "search"
+# (the tags in the registry's order, which is not always sorted)
+python3 -c 'import sys; [print(" ".join(l.split()[:1] + sorted(l.split()[1:]))) for l in open(sys.argv[1])]' \
+	"$T/search" >"$T/search.sorted"
+printf 'demo/busybox first v1 v2 v3\ndemo/mounted v2\n' | cmp -s - "$T/search.sorted" || fail "search: $(cat "$T/search")"
+pages=$(grep -c 'GET /v2/_catalog?n=1' "$R1/log" || true)
+[ "$pages" -ge 2 ] || fail "search read $pages catalog pages"
+"$SBUMLCTL" --socket "$T/host3/s.sock" search "127.0.0.1:$P1/demo/m" --insecure >"$T/search" || fail "search with a prefix"
+[ "$(cat "$T/search")" = demo/mounted ] || fail "search demo/m: $(cat "$T/search")"
+! "$SBUMLCTL" --socket "$T/host3/s.sock" search "127.0.0.1:$P1/Demo" --insecure 2>"$T/err" || fail "search with a bad prefix"
+grep -q "InvalidParams" "$T/err" || fail "bad prefix: $(cat "$T/err")"
+say "search: $pages catalog pages of one repository each"
 
 # A registry with htpasswd auth.
 R2="$T/reg2"; P2=$(free_port); mkdir -p "$R2"
@@ -169,15 +215,28 @@ say "htpasswd registry: refused without credentials, took them from auth.json"
 # skopeo: inspect the artifact, copy it to the second registry, pull the copy.
 skopeo inspect --raw --tls-verify=false "docker://$REF:v2" >"$T/raw.json" || fail "skopeo inspect --raw"
 [ "$(jget "$T/raw.json" 'j["artifactType"]')" = application/vnd.sbuml.snapshot.v1 ] || fail "artifactType: $(head -c 300 "$T/raw.json")"
-skopeo inspect --tls-verify=false "docker://$REF:v2" >"$T/inspect.json" 2>"$T/inspect.err" &&
-	say "skopeo inspect: digest $(jget "$T/inspect.json" 'j["Digest"]')" ||
-	say "skopeo inspect (not --raw): $(head -c 200 "$T/inspect.err")"
+[ "$(jget "$T/raw.json" 'j["layers"][0]["digest"]')" = "sha256:$(jget "$T/l2.json" 'j["id"]')" ] ||
+	fail "the first layer is not s2's manifest.json: $(head -c 600 "$T/raw.json")"
+skopeo inspect --tls-verify=false "docker://$REF:v2" >"$T/inspect.json" 2>"$T/inspect.err" ||
+	fail "skopeo inspect: $(head -c 300 "$T/inspect.err")"
+[ "$(jget "$T/inspect.json" 'j["Digest"]')" = "$(jget "$T/p2.json" 'j["digest"]')" ] &&
+[ "$(jget "$T/inspect.json" 'j["Labels"]["org.sbuml.artifactType"]')" = application/vnd.sbuml.snapshot.v1 ] &&
+[ "$(jget "$T/inspect.json" 'j["Labels"]["org.sbuml.snapshot"]')" = s2 ] &&
+[ "$(jget "$T/inspect.json" 'j["Os"]')" = linux ] || fail "skopeo inspect: $(head -c 600 "$T/inspect.json")"
+say "skopeo inspect: digest $(jget "$T/inspect.json" 'j["Digest"]'), labels $(jget "$T/inspect.json" 'j["Labels"]')"
 skopeo copy --src-tls-verify=false --dest-tls-verify=false --dest-creds tester:sekrit \
 	"docker://$REF:v2" "docker://$REF2:v2" >"$T/copy.out" 2>&1 || fail "skopeo copy: $(tail -5 "$T/copy.out")"
-REGISTRY_AUTH_FILE="$T/auth.json" ctlb --json pull "$REF2:v2" s2copy --insecure >"$T/lc.json" || fail "pull the copy"
-ctlb restore s2copy b3 >/dev/null || fail "restore the copy"
+# Restore straight from the copy: one call pulls it (with progress) and restores.
+! ctlb restore "$REF2:v2" b3 --snapshot s2copy --insecure 2>"$T/err" || fail "restore from a registry without credentials"
+grep -q "401" "$T/err" || fail "restore without credentials: $(cat "$T/err")"
+no_snapshot_b s2copy "a refused restore from a registry"
+REGISTRY_AUTH_FILE="$T/auth.json" ctlb --json restore "$REF2:v2" b3 --snapshot s2copy --insecure >"$T/lc.json" ||
+	fail "restore from the copy"
+[ "$(jget "$T/lc.json" 'j["source"]["snapshot"]')" = s2copy ] &&
+[ "$(jget "$T/lc.json" 'j["source"]["id"]')" = "$(jget "$T/l2.json" 'j["id"]')" ] &&
+[ "$(jget "$T/lc.json" 'j["state"]')" = running ] || fail "restore from the copy: $(cat "$T/lc.json")"
 wait_until 30 heartbeat_at_least "$H/state/machines/b3" $((at + 2)) || fail "b3 does not count on"
-say "skopeo copied v2 to the htpasswd registry; pulled and restored there"
+say "skopeo copied v2 to the htpasswd registry; restored from there in one call"
 
 ctlb halt b3 >/dev/null || fail "halt b3"
 
@@ -194,11 +253,14 @@ grep -q "insecure" "$T/err" || fail "http without --insecure: $(cat "$T/err")"
 ! ctlb import "http://127.0.0.1:$PW/nosuch.sbuml" s2web --insecure 2>"$T/err" || fail "import of a missing URL"
 grep -q "HTTP 404" "$T/err" || fail "missing URL: $(cat "$T/err")"
 no_snapshot_b s2web "a 404"
-ctlb --json import "http://127.0.0.1:$PW/s2.sbuml" s2web --insecure >"$T/iw.json" || fail "import from a URL"
-[ "$(jget "$T/iw.json" 'j["id"]')" = "$(jget "$T/l2.json" 'j["id"]')" ] || fail "s2web has another id"
+ctlb --json restore "http://127.0.0.1:$PW/s2.sbuml" b4 --snapshot s2web --insecure >"$T/iw.json" ||
+	fail "restore from a URL"
+[ "$(jget "$T/iw.json" 'j["source"]["id"]')" = "$(jget "$T/l2.json" 'j["id"]')" ] || fail "s2web has another id"
+wait_until 30 heartbeat_at_least "$H/state/machines/b4" $((at + 2)) || fail "b4 does not count on"
+ctlb halt b4 >/dev/null || fail "halt b4"
 ctlb import "http://127.0.0.1:$PW/s3.delta" s3web --base s2 --insecure >/dev/null || fail "import of a delta from a URL"
 ctlb snapshot verify s3web >/dev/null || fail "s3web does not verify"
-say "imported s2 and a delta s3 from http://127.0.0.1:$PW/"
+say "restored s2 and imported a delta s3 from http://127.0.0.1:$PW/"
 ctl halt a >/dev/null || fail "halt a"
 [ -z "$(uml_pids_under "$T")" ] || fail "stray host processes"
 say "ok"

@@ -147,8 +147,10 @@ built(void)
 	struct json_object	*m;
 	char			*s;
 
-	snprintf(a.config_digest, sizeof(a.config_digest), "sha256:%s", HEX_A);
-	a.config_size = 1234;
+	snprintf(a.config_digest, sizeof(a.config_digest), "sha256:%s", HEX_B);
+	a.config_size = 321;
+	snprintf(a.snapman_digest, sizeof(a.snapman_digest), "sha256:%s", HEX_A);
+	a.snapman_size = 1234;
 	snprintf(a.name, sizeof(a.name), "s1");
 	snprintf(l.digest, sizeof(l.digest), "sha256:%s", HEX_B);
 	memcpy(l.chunk, HEX_A, 65);
@@ -200,11 +202,24 @@ test_artifact(void)
 		{ "\"annotations\":{\"org.sbuml.chunk\"", "\"annotations\":[{\"org.sbuml.chunk\"" },
 		{ "{\"schemaVersion\"", "[{\"schemaVersion\"" },
 		{ "\"config\":", "\"konfig\":" },
+		{ "\"size\":321", "\"size\":70000" },
+		{ "application/vnd.oci.image.config.v1+json", "application/vnd.sbuml.chunk.v1+zstd" },
+		/* No manifest.json layer first. */
+		{ "{\"mediaType\":\"application/vnd.sbuml.snapshot.manifest.v2+json\"",
+		  "{\"mediaType\":\"application/vnd.sbuml.chunk.v1+zstd\"" },
 	};
+	/* The first form: the manifest.json as the config, only chunks as layers. */
+	const char *first = "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	    "\"config\":{\"mediaType\":\"application/vnd.sbuml.snapshot.manifest.v2+json\","
+	    "\"digest\":\"sha256:" HEX_A "\",\"size\":1234},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.sbuml.chunk.v1+zstd\",\"digest\":\"sha256:" HEX_B "\","
+	    "\"size\":100,\"annotations\":{\"org.sbuml.chunk\":\"" HEX_A "\"}}]}";
 
 	CHECK(oci_artifact_parse(m, strlen(m), &a, err, sizeof(err)) == 0);
 	CHECK(a.nlayers == 1);
-	CHECK(a.config_size == 1234);
+	CHECK(a.snapman_size == 1234);
+	CHECK_STR(a.snapman_digest, "sha256:" HEX_A);
+	CHECK(a.config_size == 321);
 	CHECK_STR(a.name, "s1");
 	CHECK_STR(a.layers[0].chunk, HEX_A);
 	CHECK_STR(a.layers[0].digest, "sha256:" HEX_B);
@@ -220,6 +235,11 @@ test_artifact(void)
 		CHECK(a.layers == NULL);
 		free(b);
 	}
+	CHECK(oci_artifact_parse(first, strlen(first), &a, err, sizeof(err)) == 0);
+	CHECK(a.nlayers == 1 && a.snapman_size == 1234 && a.config_size == 0);
+	CHECK_STR(a.snapman_digest, "sha256:" HEX_A);
+	CHECK_STR(a.layers[0].digest, "sha256:" HEX_B);
+	oci_artifact_clear(&a);
 	/* A NUL inside, truncation, nothing. */
 	CHECK(oci_artifact_parse(m, strlen(m) - 1, &a, err, sizeof(err)) == -EBADMSG);
 	CHECK(oci_artifact_parse("", 0, &a, err, sizeof(err)) == -EBADMSG);
@@ -235,6 +255,47 @@ test_artifact(void)
 		free(b);
 	}
 	free(m);
+}
+
+/* The image config: an image for linux/amd64 without filesystem layers, labelled. */
+static void
+test_config(void)
+{
+	struct oci_artifact	 a = { 0 };
+	char			*c;
+
+	snprintf(a.snapman_digest, sizeof(a.snapman_digest), "sha256:%s", HEX_A);
+	snprintf(a.name, sizeof(a.name), "s1");
+	snprintf(a.created, sizeof(a.created), "2026-12-07T06:00:00Z");
+	c = oci_artifact_config(&a);
+	CHECK_STR(c, "{\"created\":\"2026-12-07T06:00:00Z\",\"architecture\":\"amd64\","
+	    "\"os\":\"linux\",\"config\":{\"Labels\":{\"org.sbuml.artifactType\":"
+	    "\"application/vnd.sbuml.snapshot.v1\",\"org.sbuml.snapshot\":\"s1\","
+	    "\"org.sbuml.snapshot.id\":\"" HEX_A "\"}},\"rootfs\":{\"type\":\"layers\","
+	    "\"diff_ids\":[]}}");
+	free(c);
+}
+
+static void
+test_registry(void)
+{
+	struct oci_ref	ref;
+	char		prefix[OCI_REPO_MAX + 1], err[256];
+
+	CHECK(oci_registry_parse("localhost:5000", &ref, prefix, err, sizeof(err)) == 0);
+	CHECK_STR(ref.host, "localhost:5000");
+	CHECK_STR(prefix, "");
+	CHECK(oci_registry_parse("r.example.org/demo/b", &ref, prefix, err, sizeof(err)) == 0);
+	CHECK_STR(ref.host, "r.example.org");
+	CHECK_STR(prefix, "demo/b");
+	CHECK(oci_registry_parse("127.0.0.1:5000/demo/", &ref, prefix, err, sizeof(err)) == 0);
+	CHECK(oci_registry_parse("demo/x", &ref, prefix, err, sizeof(err)) == -EINVAL);
+	CHECK(oci_registry_parse("", &ref, prefix, err, sizeof(err)) == -EINVAL);
+	CHECK(oci_registry_parse("/x", &ref, prefix, err, sizeof(err)) == -EINVAL);
+	CHECK(oci_registry_parse("localhost:5000/Demo", &ref, prefix, err, sizeof(err)) == -EINVAL);
+	CHECK(oci_registry_parse("localhost:5000/a?b", &ref, prefix, err, sizeof(err)) == -EINVAL);
+	CHECK(oci_repo_valid("demo/busybox") && !oci_repo_valid("demo//x") &&
+	    !oci_repo_valid("../x") && !oci_repo_valid(""));
 }
 
 static void
@@ -257,6 +318,8 @@ main(void)
 	test_token();
 	test_auth_file();
 	test_artifact();
+	test_config();
+	test_registry();
 	test_digest();
 	return test_summary();
 }
