@@ -13,7 +13,7 @@ MC_TIMEOUT=${MC_TIMEOUT:-60}
 
 log() { echo "[$TESTNAME] $*"; }
 fail() { echo "[$TESTNAME] FAIL: $*"; FAILED=1; }
-die() { echo "[$TESTNAME] FAIL: $*"; exit 1; }
+die() { echo "[$TESTNAME] FAIL: $*"; FAILED=1; exit 1; }
 check() { if "$@"; then :; else fail "check failed: $*"; fi; }
 
 # all descendants of a pid (stubs, io thread, writer)
@@ -112,13 +112,23 @@ mc() {
 # pass).  A guest that stops ticking (frozen, crashed, rebooting) is given
 # up on after 10*T wall seconds.
 wait_console() {
-	local name=$1 re=$2 t=${3:-60} i=0 t0 now
+	local name=$1 re=$2 t=${3:-60} i=0 t0 now pid st
 	t0=$(last_num "$name" tick)
+	eval "pid=\${PID_$name:-}"
 	while :; do
 		grep -qE "$re" "$WORK/$name/console.log" 2>/dev/null && return 0
+		# a machine whose process ended prints nothing more
+		if [ -n "$pid" ] && [ $((i % 10)) = 0 ] && ! kill -0 "$pid" 2>/dev/null; then
+			grep -qE "$re" "$WORK/$name/console.log" 2>/dev/null && return 0
+			wait "$pid" 2>/dev/null; st=$?
+			echo "[$TESTNAME] $name (pid $pid) ended (wait status $st) before /$re/"
+			break
+		fi
 		if [ $i -ge $((t * 10)) ]; then
-			[ $i -ge $((t * 100)) ] && break
+			[ $i -ge $((t * 50)) ] && break
 			now=$(last_num "$name" tick)
+			# a reboot starts the ticks at 0 again
+			[ "${now:-0}" -ge "${t0:-0}" ] || t0=0
 			[ $((${now:-0} - ${t0:-0})) -ge $((t * 2)) ] && break
 		fi
 		sleep 0.1; i=$((i + 1))

@@ -27,13 +27,17 @@ reboot_n() {
 		boot=$((boot + 1))
 		wait_console "$name" "^BOOT $boot([^0-9]|\$)" 120 ||
 			die "$name: reboot $i did not boot again (console above)"
+		w=0
 		until [ "$(ticks_since_boot "$name")" -gt 0 ]; do
 			kill -0 "$pid" 2>/dev/null || die "$name: died after reboot $i"
+			w=$((w + 1))
+			[ "$w" -lt 1500 ] || die "$name: no tick in 300 s after reboot $i: $(tail -n 5 "$WORK/$name/console.log")"
 			sleep 0.2
 		done
 		if grep -aE "already locked|Unable to mount root|Kernel panic" "$WORK/$name/console.log"; then
 			die "$name: reboot $i failed"
 		fi
+		[ $((i % 5)) -ne 0 ] || log "$name: $i reboots came back"
 	done
 	# no descriptor of an earlier incarnation is left behind
 	fds=$(ls "/proc/$pid/fd" | wc -l)
