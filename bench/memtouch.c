@@ -302,7 +302,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: memtouch [-m MIB]\n"
 	    "  memcpy MIB MiB (default 512, at most %d) into fresh, populated and\n"
-	    "  warm memfd mappings and from a fresh source mapping; one line per case:\n"
+	    "  warm memfd mappings, from a new source mapping, and into pages written\n"
+	    "  once through their mapping beforehand; one line per case:\n"
 	    "  memtouch case=NAME mib=N ms=F mibps=F minflt=N majflt=N\n", MAX_MIB);
 }
 
