@@ -21,6 +21,13 @@
  *              this mapping has no page table entries yet) into the warm
  *              destination: what a source-side fault costs (a restored
  *              guest's physmem, pages only its stubs touched)
+ *   srcpopulate, srcpopulated
+ *              a new source mapping, MADV_POPULATE_READ (timed), then the
+ *              copy: page table entries in place, first reads through them
+ *   populate2, pretouch, pretouched
+ *              a third memfd, populated, then one write per page through
+ *              its own mapping (timed), then the copy into it: whether the
+ *              first write's cost can be paid before a pause
  * One line per case, key=value, for scripts:
  *   memtouch case=NAME mib=N ms=F mibps=F minflt=N majflt=N
  * Each copy is checked (a sample of bytes per MiB); exit 1 on any error.
