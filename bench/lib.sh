@@ -121,7 +121,7 @@ mem_for() { echo $(( $1 + $1 / 4 + 48 )); }
 boot_busy() {
 	ctl boot "$1" --mem "$(mem_for "$2")" --disk "$PAYLOAD" \
 		--cmdline "sbuml.mib=$2${3:+ $3}" >/dev/null || fail "boot $1"
-	wait_until 180 console_has "$1" "CHECK memcheck start .*mib=$2 " ||
+	wait_until 600 console_has "$1" "CHECK memcheck start .*mib=$2 " ||
 		fail "$1: memcheck did not fill $2 MiB"
 	wait_until 60 console_has "$1" "sbuml-heartbeat" || fail "$1: no heartbeat"
 	console_has "$1" "CHECK memcheck FAIL" && fail "$1: memcheck failed"
