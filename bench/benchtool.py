@@ -4,9 +4,21 @@
 
   benchtool.py now
       wall clock in seconds (float), for t0 of a measurement
-  benchtool.py waitline TIMEOUT_S REGEX FILE...
+  benchtool.py waitline [--faults] TIMEOUT_S REGEX FILE...
       polls the files every 5 ms until each holds a line matching REGEX;
-      prints, per file, the wall-clock time it was first seen; exit 1 on timeout
+      prints, per file, the wall-clock time it was first seen; exit 1 on timeout.
+      --faults (FILE is a machine's console.log): at that moment also read the
+      page faults of the machine's processes: the line is then
+      "<time> <kernel minflt> <kernel majflt> <helpers minflt> <helpers majflt>"
+      (kernel: the pid in <machine dir>/uml/pid; helpers: every other process
+      whose cwd is the machine dir: stubs, io thread), "-" where unreadable
+  benchtool.py procsnap PID
+      one line "minflt majflt cminflt cmajflt utime_ms stime_ms steal_ms
+      physmem_rss_kib" for process PID (thread-group totals from
+      /proc/PID/stat; cminflt/cmajflt: its reaped children), the host's steal
+      time (/proc/stat, all CPUs) and the Rss of its largest shared file
+      mapping (the UML kernel's view of its physmem file; /proc/PID/smaps;
+      "-" if unreadable)
   benchtool.py memsample OUTFILE
       samples MemAvailable (/proc/meminfo) every 10 ms until SIGTERM/SIGINT,
       then writes "<start_kib> <min_kib> <peak_drop_kib> <samples>" to OUTFILE;
@@ -54,7 +66,83 @@ def cmd_memsample(out):
     os.rename(out + ".tmp", out)
 
 
-def cmd_waitline(timeout, regex, files):
+def proc_stat(pid):
+    """(minflt, cminflt, majflt, cmajflt, utime, stime) of /proc/PID/stat,
+    times in clock ticks; comm may hold spaces and parentheses."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        rest = f.read().rsplit(b")", 1)[1].split()
+    # rest[0] is field 3 (state): field N is rest[N - 3]
+    return tuple(int(rest[n - 3]) for n in (10, 11, 12, 13, 14, 15))
+
+
+def steal_ticks():
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"cpu "):
+                return int(line.split()[8])
+    raise RuntimeError("no cpu line in /proc/stat")
+
+
+def physmem_rss_kib(pid):
+    """Rss (KiB) of the shared file mapping with the most address space: a
+    UML kernel's physmem file (every other shared mapping is far smaller)."""
+    size, rss = {}, {}
+    key = None
+    try:
+        f = open(f"/proc/{pid}/smaps", "rb")
+    except OSError:
+        return "-"
+    with f:
+        for line in f:
+            head = line.split()
+            if not head:
+                continue
+            if b"-" in head[0] and len(head) >= 5 and not head[0].endswith(b":"):
+                key = None
+                if head[1][3:4] == b"s" and head[4] != b"0":
+                    key = (head[3], head[4])
+                    lo, hi = (int(x, 16) for x in head[0].split(b"-"))
+                    size[key] = size.get(key, 0) + hi - lo
+            elif key is not None and head[0] == b"Rss:":
+                rss[key] = rss.get(key, 0) + int(head[1])
+    if not size:
+        return 0
+    return rss.get(max(size, key=size.get), 0)
+
+
+def cmd_procsnap(pid):
+    tick_ms = 1000.0 / os.sysconf("SC_CLK_TCK")
+    minflt, cminflt, majflt, cmajflt, ut, st = proc_stat(pid)
+    print(minflt, majflt, cminflt, cmajflt, round(ut * tick_ms),
+          round(st * tick_ms), round(steal_ticks() * tick_ms), physmem_rss_kib(pid))
+
+
+def machine_faults(console):
+    """The page faults of a machine's processes right now, as a string:
+    kernel minflt, majflt, helpers minflt, majflt ("-" where unknown)."""
+    mdir = os.path.dirname(os.path.abspath(console))
+    try:
+        with open(os.path.join(mdir, "uml", "pid")) as f:
+            kpid = int(f.read().split()[0])
+        kmin, _, kmaj = proc_stat(kpid)[:3]
+    except (OSError, ValueError, IndexError):
+        return "- - - -"
+    hmin = hmaj = 0
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or int(p) == kpid:
+            continue
+        try:
+            if os.readlink(f"/proc/{p}/cwd") != mdir:
+                continue
+            pmin, _, pmaj = proc_stat(p)[:3]
+        except (OSError, ValueError, IndexError):
+            continue
+        hmin += pmin
+        hmaj += pmaj
+    return f"{kmin} {kmaj} {hmin} {hmaj}"
+
+
+def cmd_waitline(timeout, regex, files, faults=False):
     rx = re.compile(regex.encode())
     end = time.time() + float(timeout)
     found = {}
@@ -78,16 +166,18 @@ def cmd_waitline(timeout, regex, files):
             lines = buf.split(b"\n")
             tails[f] = lines.pop()  # incomplete last line
             if any(rx.search(l) for l in lines):
-                found[f] = now
+                found[f] = f"{now:.6f}"
+                if faults:
+                    found[f] += " " + machine_faults(f)
         if len(found) == len(files):
             break
         if time.time() > end:
             for f in files:
-                print(f"{found[f]:.6f}" if f in found else "timeout")
+                print(found.get(f, "timeout"))
             return 1
         time.sleep(0.005)
     for f in files:
-        print(f"{found[f]:.6f}")
+        print(found[f])
     return 0
 
 
@@ -161,8 +251,12 @@ def main(argv):
     c = argv[1]
     if c == "now":
         print(f"{time.time():.6f}")
+    elif c == "waitline" and len(argv) >= 6 and argv[2] == "--faults":
+        return cmd_waitline(argv[3], argv[4], argv[5:], faults=True)
     elif c == "waitline" and len(argv) >= 5:
         return cmd_waitline(argv[2], argv[3], argv[4:])
+    elif c == "procsnap" and len(argv) == 3:
+        cmd_procsnap(argv[2])
     elif c == "memsample" and len(argv) == 3:
         cmd_memsample(argv[2])
     elif c == "json" and len(argv) >= 4:

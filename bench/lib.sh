@@ -9,6 +9,7 @@
 #   BENCH_MKPAYLOAD   test/guest/mkpayload.sh
 #   BENCH_GUEST_BIN   build dir of the static guest checkers (test/guest)
 #   BENCH_SRCDIR      this directory
+#   BENCH_MEMTOUCH    bench/memtouch (save-pause.sh)
 set -eu
 
 if [ -n "${SBUML_BUILD:-}" ]; then
@@ -17,6 +18,7 @@ if [ -n "${SBUML_BUILD:-}" ]; then
 	: "${SBUML_KERNEL:=$SBUML_BUILD/uml-patches/linux-sbuml}"
 	: "${SBUML_IMAGE:=$SBUML_BUILD/sbumld/guest/default.img}"
 	: "${BENCH_GUEST_BIN:=$SBUML_BUILD/test/guest}"
+	: "${BENCH_MEMTOUCH:=$SBUML_BUILD/bench/memtouch}"
 fi
 : "${BENCH_SRCDIR:=$(cd "$(dirname "$0")" && pwd)}"
 : "${BENCH_MKPAYLOAD:=$BENCH_SRCDIR/../test/guest/mkpayload.sh}"
@@ -77,9 +79,11 @@ trap 'exit 143' TERM
 
 ctl() { "$SBUMLCTL" --socket "$SOCK" "$@"; }
 
+# start_daemon [SBUMLD-OPTION...]: e.g. -v (debug log: restore.sh reads the
+# materialising time from it)
 start_daemon() {
 	mkdir -p "$STATE"
-	"$SBUMLD" -d --default-network none --socket "$SOCK" --state-dir "$STATE" \
+	"$SBUMLD" -d "$@" --default-network none --socket "$SOCK" --state-dir "$STATE" \
 		--kernel "$SBUML_KERNEL" --image "$SBUML_IMAGE" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_until 20 ctl ping || fail "daemon did not come up"
@@ -117,7 +121,7 @@ mem_for() { echo $(( $1 + $1 / 4 + 48 )); }
 boot_busy() {
 	ctl boot "$1" --mem "$(mem_for "$2")" --disk "$PAYLOAD" \
 		--cmdline "sbuml.mib=$2${3:+ $3}" >/dev/null || fail "boot $1"
-	wait_until 180 console_has "$1" "CHECK memcheck start .*mib=$2 " ||
+	wait_until 600 console_has "$1" "CHECK memcheck start .*mib=$2 " ||
 		fail "$1: memcheck did not fill $2 MiB"
 	wait_until 60 console_has "$1" "sbuml-heartbeat" || fail "$1: no heartbeat"
 	console_has "$1" "CHECK memcheck FAIL" && fail "$1: memcheck failed"

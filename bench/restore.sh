@@ -22,6 +22,22 @@
 # same guest to the same point (medians).  Also printed against the cold
 # boot to the first heartbeat, a far stricter baseline (an empty guest).
 #
+# To explain the figures, per cold boot and per restore (never hidden again):
+#   minflt/majflt  page faults of the machine's UML kernel process (the pid
+#            in <machine dir>/uml/pid) from its start to the moment the
+#            waiter saw the line (cold: memory filled, the saved point;
+#            restore: the first tick), and of its helpers (every other
+#            process whose cwd is the machine dir: stubs, io thread; ones
+#            that exited are not counted), read by the waiter right then
+#   physmem  restores: which path the kernel took, from its console line
+#            "sbuml: restored from ... physmem=fd|copied" (fd: it adopted
+#            the memfd the daemon materialised; copied: it copied the
+#            capture's physmem file), with its phase_a_us, phase_b_us and
+#            fixups_us; and the daemon's own report (its debug log): how
+#            long materialising the snapshot took and whether the guest
+#            memory went into a memfd (memfd) or a file (file)
+# With BENCH_CHECK=1 (the test bench-smoke) a missing or absurd one fails.
+#
 # Clones: BENCH_CLONES (default 8) concurrent restores of the smallest
 # snapshot; the total time from launching them until every clone printed
 # its first tick.
@@ -39,19 +55,29 @@ TICK=0.02
 HB='sbuml-heartbeat [0-9]+ '
 TK='sbuml-bench-tick [0-9]+'
 
-start_daemon
+start_daemon -v
 build_payload
 mkdir "$T/sn"
 RES="$T/results"
 : >"$RES"
+EXPL="$T/explain"
+: >"$EXPL"
 
 now_us() { echo $(( $(date +%s%N) / 1000 )); }
 to_us() { awk -v t="$1" 'BEGIN { printf "%.0f", t * 1000000 }'; }
 
-# waiter OUT REGEX FILE...: background waitline, its pid in BG_PIDS.
+# waiter OUT REGEX FILE...: background waitline, its pid in BG_PIDS;
+# OUT gets a time per file, or with waiter_faults also the page faults of
+# that machine's processes at that moment (benchtool.py waitline --faults).
 waiter() {
 	out=$1; shift
 	$BT waitline 180 "$@" >"$out" 2>&1 &
+	BG_PIDS="$BG_PIDS $!"
+	LAST_WAITER=$!
+}
+waiter_faults() {
+	out=$1; shift
+	$BT waitline --faults 180 "$@" >"$out" 2>&1 &
 	BG_PIDS="$BG_PIDS $!"
 	LAST_WAITER=$!
 }
@@ -67,11 +93,54 @@ restore_unavailable() { # MESSAGE
 	dump_debug >&2
 	exit 1
 }
+# check_field NAME VALUE: with BENCH_CHECK=1, fail unless VALUE is a count
+check_field() {
+	[ "${BENCH_CHECK:-0}" = 1 ] || return 0
+	case $2 in ''|*[!0-9]*) fail "$1 is not a count: '$2'" ;; esac
+}
+# restored_field MACHINE KEY: KEY=VALUE of the kernel's "restored from" line
+restored_field() {
+	grep -a 'sbuml: restored from ' "$(console_of "$1")" | head -n 1 |
+		sed -n "s/.* $2=\([^ ]*\).*/\1/p"
+}
+
 check_restore_error() { # FILE-with-stderr
 	if grep -qE 'NotSupported|BootFailed|Incompatible|refus' "$1"; then
 		restore_unavailable "$(cat "$1")"
 	fi
 	fail "restore: $(cat "$1")"
+}
+
+# materialised MACHINE: "<us> memfd|file" from the daemon's debug line
+# "MACHINE: snapshot materialised ... in N us[ (guest memory in a memfd)]"
+materialised() {
+	grep -aE "(^| )$1: snapshot materialised " "$T/daemon.log" | tail -n 1 |
+		sed -n 's/.* in \([0-9]*\) us\(.*\)$/\1\2/p' |
+		sed 's/ (guest memory in a memfd)$/ memfd/; s/^\([0-9]*\) *$/\1 file/'
+}
+
+# explain KIND SIZE RUN MACHINE KMIN KMAJ HMIN HMAJ: the faults the waiter
+# read and, for a restore, the kernel's and the daemon's own reports; one
+# line of EXPL
+explain() {
+	path=- pa=- pb=- fx=- mat=- mem=-
+	if [ "$1" = restore ]; then
+		path=$(restored_field "$4" physmem); pa=$(restored_field "$4" phase_a_us)
+		pb=$(restored_field "$4" phase_b_us); fx=$(restored_field "$4" fixups_us)
+		mm=$(materialised "$4"); mat=${mm%% *}; mem=${mm#* }
+		case $path in fd|copied) ;; *) [ "${BENCH_CHECK:-0}" = 1 ] && fail "$4: no physmem=fd|copied in its 'restored from' line" ;; esac
+		case $mem in memfd|file) ;; *) [ "${BENCH_CHECK:-0}" = 1 ] && fail "$4: no 'snapshot materialised' line in the daemon log" ;; esac
+		check_field "$4 phase_a_us" "$pa"
+		check_field "$4 materialise us" "$mat"
+	fi
+	check_field "$4 kernel minflt" "$5"; check_field "$4 kernel majflt" "$6"
+	check_field "$4 helpers minflt" "$7"; check_field "$4 helpers majflt" "$8"
+	echo "$1 $2 $3 $5 $6 $7 $8 ${mat:--} ${mem:--} ${path:--} ${pa:--} ${pb:--} ${fx:--}" >>"$EXPL"
+	if [ "$1" = restore ]; then
+		say "$4: daemon materialised the snapshot in $mat us (guest memory in a $mem), kernel physmem=$path phase_a $pa us, phase_b $pb us, fixups $fx us; page faults from start to first tick: kernel minflt $5 majflt $6, helpers minflt $7 majflt $8"
+	else
+		say "$4: page faults from start to the saved point: kernel minflt $5 majflt $6, helpers minflt $7 majflt $8"
+	fi
 }
 
 for size in $SIZES; do
@@ -80,7 +149,7 @@ for size in $SIZES; do
 	while [ "$i" -le "$RUNS" ]; do
 		m=c$size-$i
 		waiter "$T/w.hb" "$HB" "$(console_of "$m")"; w=$LAST_WAITER
-		waiter "$T/w.same" "CHECK memcheck start .*mib=$size " "$(console_of "$m")"; ws=$LAST_WAITER
+		waiter_faults "$T/w.same" "CHECK memcheck start .*mib=$size " "$(console_of "$m")"; ws=$LAST_WAITER
 		sleep 0.3 # the waiter is polling before the clock starts
 		t0=$(now_us)
 		ctl boot "$m" --mem "$mem" --disk "$PAYLOAD" --cmdline "sbuml.mib=$size sbuml.tick=$TICK" \
@@ -88,9 +157,11 @@ for size in $SIZES; do
 		t1=$(now_us)
 		reap "$w" || fail "$m: no heartbeat after a cold boot"
 		reap "$ws" || fail "$m: memcheck did not fill $size MiB"
-		thb=$(to_us "$(cat "$T/w.hb")"); tsame=$(to_us "$(cat "$T/w.same")")
+		read -r tsame kmin kmaj hmin hmaj <"$T/w.same"
+		thb=$(to_us "$(cat "$T/w.hb")"); tsame=$(to_us "$tsame")
 		echo "cold $size $i $((t1 - t0)) 0 $((thb - t0)) $((tsame - t0))" >>"$RES"
 		say "cold boot $m (mem ${mem}M): running after $(( (t1 - t0) / 1000 )) ms, first heartbeat after $(( (thb - t0) / 1000 )) ms, memory filled (the saved point) after $(( (tsame - t0) / 1000 )) ms"
+		explain cold "$size" "$i" "$m" "$kmin" "$kmaj" "$hmin" "$hmaj"
 		[ "$i" -lt "$RUNS" ] && kill_machine "$m"
 		i=$((i + 1))
 	done
@@ -105,17 +176,19 @@ for size in $SIZES; do
 	while [ "$i" -le "$RUNS" ]; do
 		m=r$size-$i
 		waiter "$T/w.hb" "$HB" "$(console_of "$m")"; whb=$LAST_WAITER
-		waiter "$T/w.tk" "$TK" "$(console_of "$m")"; wtk=$LAST_WAITER
+		waiter_faults "$T/w.tk" "$TK" "$(console_of "$m")"; wtk=$LAST_WAITER
 		sleep 0.3
 		t0=$(now_us)
 		ctl restore "$T/sn/s$size" "$m" >/dev/null 2>"$T/restore.err" || check_restore_error "$T/restore.err"
 		t1=$(now_us)
 		reap "$whb" || fail "$m: no heartbeat after the restore"
 		reap "$wtk" || fail "$m: no tick after the restore"
-		thb=$(to_us "$(cat "$T/w.hb")"); ttk=$(to_us "$(cat "$T/w.tk")")
+		read -r ttk kmin kmaj hmin hmaj <"$T/w.tk"
+		thb=$(to_us "$(cat "$T/w.hb")"); ttk=$(to_us "$ttk")
 		console_has "$m" 'sbuml-guest: up' && fail "$m: the guest booted again instead of carrying on"
 		echo "restore $size $i $((t1 - t0)) $((ttk - t0)) $((thb - t0)) 0" >>"$RES"
 		say "restore $m: running after $(( (t1 - t0) / 1000 )) ms, first tick after $(( (ttk - t0) / 1000 )) ms, first heartbeat after $(( (thb - t0) / 1000 )) ms"
+		explain restore "$size" "$i" "$m" "$kmin" "$kmaj" "$hmin" "$hmaj"
 		sleep 1
 		console_has "$m" "CHECK memcheck FAIL" && fail "$m: memcheck failed after the restore"
 		kill_machine "$m"
@@ -162,6 +235,13 @@ while read -r kind size run ret tick hb same; do
 	if [ "$kind" = cold ]; then tk=-; sp=$(ms "$same"); else tk=$(ms "$tick"); sp=-; fi
 	printf '%-8s %6s %4s %11.1f %13s %13.1f %13s\n' "$kind" "$size" "$run" "$(ms "$ret")" "$tk" "$(ms "$hb")" "$sp"
 done <"$RES"
+echo
+echo "page faults (kernel process, helpers: stubs and io thread) from start to the cold boot's saved point / the restore's first tick, and the restore path:"
+printf '%-8s %6s %4s %12s %12s %13s %13s %14s %6s %8s %11s %11s %11s\n' kind MiB run kern_minflt kern_majflt helper_minflt helper_majflt materialise_ms into physmem phase_a_us phase_b_us fixups_us
+while read -r kind size run kmin kmaj hmin hmaj mat mem path pa pb fx; do
+	case $mat in -) matms=- ;; *) matms=$(ms "$mat") ;; esac
+	printf '%-8s %6s %4s %12s %12s %13s %13s %14s %6s %8s %11s %11s %11s\n' "$kind" "$size" "$run" "$kmin" "$kmaj" "$hmin" "$hmaj" "$matms" "$mem" "$path" "$pa" "$pb" "$fx"
+done <"$EXPL"
 echo
 echo "medians; target: restore to first output (tick) <= 3 % of a cold boot to the same point (memory filled):"
 printf '%6s %13s %11s %14s %13s %10s %12s %6s\n' MiB cold_same_ms cold_hb_ms restore_tick_ms restore_run_ms tick/same tick/cold_hb target

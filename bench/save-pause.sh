@@ -17,22 +17,66 @@
 #             clockcheck -i 1 (payload sbuml.stall=1, 10 ms guest ticks) from
 #             just before the save to 0.3 s after it: what the guest felt
 #             (under 25 ms is shown as 25: steps are only printed above that)
+# and, to explain the pause (printed for every save, never hidden again):
+#   staged    kernel_report.staged of the manifest: 1 the pause copied into
+#             the staging file prepared before it, 0 straight into the
+#             snapshot's page cache (the fallback); stage_ms its preparation
+#   copy rate resident MiB / timings.copy_us, MiB/s
+#   minflt/majflt  page faults of the UML kernel process (thread-group
+#             leader, /proc/PID/stat) from right before `sbumlctl save` to
+#             right after it returned; children: faults of its children
+#             reaped meanwhile (the writer, stubs of exited guest processes)
+#   usr/sys   its user and system CPU time across the save
+#   steal     /proc/stat steal time across the save (all CPUs)
+#   src_rss   Rss of the kernel's physmem mapping right before the save
+#             (resident pages it has not mapped fault inside the copy)
+# and once per run, first, bench/memtouch (BENCH_MEMTOUCH_MIB, default the
+# largest size, at least 64): memcpy into fresh, populated and warm memory,
+# from a source mapping without page table entries, and into pages written
+# once beforehand through their mapping: this host's copy rates, against
+# which the pause's copy is put in the summary.
 # Then a plain 64 MB busybox guest (no payload) is saved BENCH_RUNS times.
 # Targets (medians): pause / baseline <= 2, pause <= 0.5 ms per MiB
 # resident, 64 MB busybox pause < 20 ms.  Exit 0 with MISSes (it is a
-# benchmark) unless BENCH_STRICT=1; non-zero when something does not work.
+# benchmark) unless BENCH_STRICT=1; non-zero when something does not work,
+# and with BENCH_CHECK=1 (the test bench-smoke) also when an explaining
+# field is missing or absurd.
 BENCH_NAME=save-pause
 . "$(dirname "$0")/lib.sh"
+[ -x "${BENCH_MEMTOUCH:-}" ] || fail "BENCH_MEMTOUCH (bench/memtouch of the build) is not set or not executable"
 
 SIZES=${BENCH_SIZES:-64 128 512}
 RUNS=${BENCH_RUNS:-3}
 MiB=1048576
+largest=$(printf '%s\n' $SIZES | sort -n | tail -n 1)
+MT_MIB=${BENCH_MEMTOUCH_MIB:-$(( largest > 64 ? largest : 64 ))}
+
+# This host's copy rates, before any guest runs.
+"$BENCH_MEMTOUCH" -m "$MT_MIB" >"$T/memtouch" 2>"$T/memtouch.err" ||
+	fail "memtouch: $(cat "$T/memtouch.err")"
+# mt CASE KEY: a field of memtouch's line for CASE
+mt() { sed -n "s/^memtouch case=$1 .* $2=\([0-9.]*\).*/\1/p" "$T/memtouch"; }
+for c in fresh populate populated warm srcmap srcpopulated pretouch pretouched; do
+	[ -n "$(mt "$c" mibps)" ] || fail "memtouch printed no $c line: $(cat "$T/memtouch")"
+done
+say "host copy rates, memcpy of $MT_MIB MiB (bench/memtouch): into fresh memory $(mt fresh mibps) MiB/s ($(mt fresh minflt) faults), into populated $(mt populated mibps), warm $(mt warm mibps), from a new source mapping $(mt srcmap mibps) (after MADV_POPULATE_READ $(mt srcpopulated mibps)), into pages written once through their mapping $(mt pretouched mibps)"
 
 start_daemon
 build_payload
 mkdir "$T/sn"
 RES="$T/results"
 : >"$RES"
+EXPL="$T/explain"
+: >"$EXPL"
+
+# check_field NAME VALUE TEST: with BENCH_CHECK=1, fail unless the awk
+# condition TEST holds for v = VALUE (a number)
+check_field() {
+	[ "${BENCH_CHECK:-0}" = 1 ] || return 0
+	case $2 in ''|*[!0-9.-]*) fail "$1 is not a number: '$2'" ;; esac
+	[ "$(awk -v v="$2" "BEGIN { print (($3) ? 1 : 0) }")" = 1 ] ||
+		fail "$1 = $2 fails $3"
+}
 
 # largest clockcheck step (ms) on the console of MACHINE after line N; "-"
 # without clockcheck (the plain busybox guest), 25 when none was printed
@@ -54,8 +98,11 @@ save_once() {
 	rm -f "$T/mem.ready"
 	sleep 0.05
 	n0=$(grep -ac "" "$(console_of "$m")")
+	upid=$($BT json "$T/info.$m.json" pid)
+	before=$($BT procsnap "$upid") || fail "cannot read /proc/$upid of $m"
 	ctl --json save --raw "$m" "$snap" >"$T/save.json" 2>"$T/save.err" ||
 		fail "save $m: $(cat "$T/save.err")"
+	after=$($BT procsnap "$upid") || fail "cannot read /proc/$upid of $m"
 	sleep 0.3
 	stall=$(stall_after "$m" "$n0")
 	kill "$SAMPLER_PID"; wait "$SAMPLER_PID" || true; SAMPLER_PID=""
@@ -64,6 +111,22 @@ save_once() {
 	set -- $($BT json "$T/save.json" timings.pause_us sizes.physmem timings.copy_us timings.job_us)
 	pause=$1; physmem=$2; copy=${3:-0}; job=${4:-0}
 	[ -n "$pause" ] && [ -n "$physmem" ] || fail "no timings in: $(cat "$T/save.json")"
+	set -- $($BT json "$snap/manifest.json" kernel_report.staged kernel_report.stage_us)
+	staged=${1:--}; stage=${2:-0}
+	# minflt majflt cminflt cmajflt utime stime steal: after - before
+	deltas=$(printf '%s\n%s\n' "$before" "$after" | awk 'NR == 1 { for (i = 1; i <= 7; i++) b[i] = $i; rss = $8 }
+		NR == 2 { for (i = 1; i <= 7; i++) printf "%d ", $i - b[i]; print (rss == "-" ? "-" : int(rss / 1024)) }')
+	set -- $deltas
+	minflt=$1; majflt=$2; cminflt=$3; utime=$5; stime=$6; steal=$7; srcrss=$8
+	rate=$(calc "($copy > 0 ? ($physmem/$MiB)/($copy/1000000) : 0)")
+	check_field "$tag staged" "$staged" "v == 0 || v == 1"
+	check_field "$tag copy rate (MiB/s)" "$rate" "v > 0"
+	check_field "$tag minflt" "$minflt" "v >= 0"
+	check_field "$tag majflt" "$majflt" "v >= 0"
+	check_field "$tag children minflt" "$cminflt" "v >= 0"
+	check_field "$tag steal" "$steal" "v >= 0"
+	check_field "$tag src_rss" "$srcrss" "v > 0"
+	echo "$tag $staged $stage $rate $minflt $majflt $cminflt $utime $stime $steal $srcrss $physmem" >>"$EXPL"
 	# Baseline: the same data, tmpfs -> the snapshot's filesystem.
 	cp --sparse=always "$snap/capture/physmem" "$SHM/src"
 	bbytes=$($BT dataextent "$SHM/src")
@@ -75,6 +138,7 @@ save_once() {
 	rm -rf "$SHM/src" "$snap"
 	echo "$tag $pause $physmem $copy $job $base $bbytes $drop $stall" >>"$RES"
 	say "$tag: pause $(calc "$pause/1000") ms, guest stall $stall ms, $(calc "$physmem/$MiB") MiB resident, baseline copy $(calc "$base/1000") ms, host MemAvailable drop $(calc "$drop/1024") MiB"
+	say "$tag: staged $staged (prepared in $(calc "$stage/1000") ms), copy $(calc "$copy/1000") ms = $rate MiB/s, UML kernel minflt +$minflt ($(calc "$minflt/($physmem/4096)") per resident page) majflt +$majflt, children minflt +$cminflt, usr $utime ms sys $stime ms, steal $steal ms, physmem mapped by the kernel before: $srcrss MiB"
 }
 
 for size in $SIZES; do
@@ -82,6 +146,7 @@ for size in $SIZES; do
 	say "booting a guest with $size MiB in use (mem $(mem_for "$size")M)"
 	boot_busy "$m" "$size" sbuml.stall=1
 	wait_until 30 console_has "$m" "CHECK clockcheck start" || fail "$m: no clockcheck"
+	ctl --json info "$m" >"$T/info.$m.json" || fail "info $m"
 	i=1
 	while [ "$i" -le "$RUNS" ]; do
 		save_once "$m" "m$size-$i"
@@ -95,6 +160,7 @@ done
 say "booting the plain 64 MB busybox guest"
 ctl boot bb --mem 64 >/dev/null || fail "boot bb"
 wait_until 60 console_has bb "sbuml-heartbeat 3 " || fail "bb: no heartbeat"
+ctl --json info bb >"$T/info.bb.json" || fail "info bb"
 i=1
 while [ "$i" -le "$RUNS" ]; do
 	save_once bb "bb-$i"
@@ -114,6 +180,32 @@ while read -r tag pause physmem copy job base bbytes drop stall; do
 		"$(calc "$base/1000")" "$(calc "$job/1000")" "$(calc "$drop/1024")" \
 		"$(calc "$pause/($base > 0 ? $base : 1)")"
 done <"$RES"
+echo
+echo "where the pause goes, per save (bench/README.md explains every column):"
+printf '%-8s %6s %9s %11s %9s %9s %7s %13s %7s %7s %9s %12s\n' run staged stage_ms copy_MiB/s minflt flt/page majflt child_minflt usr_ms sys_ms steal_ms src_rss_MiB
+while read -r tag staged stage rate minflt majflt cminflt utime stime steal srcrss physmem; do
+	printf '%-8s %6s %9.1f %11.0f %9s %9.2f %7s %13s %7s %7s %9s %12s\n' "$tag" "$staged" \
+		"$(calc "$stage/1000")" "$rate" "$minflt" "$(calc "$minflt/($physmem/4096)")" "$majflt" \
+		"$cminflt" "$utime" "$stime" "$steal" "$srcrss"
+done <"$EXPL"
+echo
+echo "the pause's copy against this host's memcpy of the same MiB (rates of memtouch -m $MT_MIB; medians):"
+printf '%-8s %6s %11s %12s %11s %8s %12s %12s %12s %12s %11s %11s\n' size staged resident_MiB kern_copy_ms copy_MiB/s flt/page memcpy_warm memcpy_dstnew memcpy_srcnew memcpy_fresh copy/dstnew pause/fresh
+ms_at() { calc "$1 / $(mt "$2" mibps) * 1000"; }
+for size in $SIZES bb; do
+	case $size in bb) t=bb ;; *) t=m$size ;; esac
+	p=$(median $(col "$t" 2)); r=$(calc "$(median $(col "$t" 3))/$MiB"); c=$(median $(col "$t" 4))
+	st=$(awk -v t="$t" '$1 ~ "^" t "-" { print $2 }' "$EXPL" | sort -u | paste -sd, -)
+	rate=$(median $(awk -v t="$t" '$1 ~ "^" t "-" { print $4 }' "$EXPL"))
+	fpp=$(median $(awk -v t="$t" '$1 ~ "^" t "-" { print $5 / ($12 / 4096) }' "$EXPL"))
+	dn=$(ms_at "$r" populated); fr=$(ms_at "$r" fresh)
+	printf '%-8s %6s %11.1f %12.2f %11.0f %8.2f %12.1f %12.1f %12.1f %12.1f %11.2f %11.2f\n' "$t" "$st" "$r" \
+		"$(calc "$c/1000")" "$rate" "$fpp" "$(ms_at "$r" warm)" "$dn" "$(ms_at "$r" srcpopulated)" "$fr" \
+		"$(calc "($c/1000)/$dn")" "$(calc "($p/1000)/$fr")"
+done
+echo "memtouch -m $MT_MIB on this host, before the guests:"
+sed 's/^/  /' "$T/memtouch"
+echo "load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "medians per size (targets: pause/baseline <= 2 (median of the per-save ratios), pause <= 0.5 ms/MiB resident):"
 printf '%-8s %9s %14s %11s %11s %13s %6s %11s %6s %12s\n' size pause_ms guest_stall_ms resident_MiB baseline_ms pause/baseline target ms/MiB target hostdrop_MiB

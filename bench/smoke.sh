@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# bench-smoke (meson test, suite integration, normal build only): the save
+# and restore benchmarks at the smallest size, once each, with BENCH_CHECK=1,
+# so a benchmark that stops working, or stops printing what explains its
+# figures (staged, copy rate, page faults, steal, the restore path), fails
+# CI instead of the next person who needs the numbers. No figure is judged
+# here (timings on a shared host are not a test): only that each is there
+# and sane.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=$(mktemp /tmp/sbsmoke.XXXXXX)
+trap 'rm -f "$out"' EXIT
+
+fail() { echo "bench-smoke: FAIL: $*" >&2; exit 1; }
+
+# expect HEADING: the last benchmark's output has a line starting so
+expect() { grep -q -- "^$1" "$out" || fail "no line '$1' in the output above"; }
+
+echo "bench-smoke: save-pause.sh at 16 MiB, one save"
+BENCH_SIZES=16 BENCH_RUNS=1 BENCH_MEMTOUCH_MIB=16 BENCH_CHECK=1 \
+	sh "$here/save-pause.sh" >"$out" 2>&1 || { cat "$out"; fail "save-pause.sh failed"; }
+cat "$out"
+expect "where the pause goes, per save"
+expect "run  *staged  *stage_ms  *copy_MiB/s  *minflt  *flt/page  *majflt  *child_minflt  *usr_ms  *sys_ms  *steal_ms  *src_rss_MiB"
+expect "m16-1  *[01] "
+expect "bb-1  *[01] "
+expect "the pause's copy against this host's memcpy"
+expect "  memtouch case=pretouched mib=16 "
+expect "targets missed: "
+
+echo "bench-smoke: restore.sh at 16 MiB, one restore, one clone"
+BENCH_SIZES=16 BENCH_RUNS=1 BENCH_CLONES=1 BENCH_CHECK=1 \
+	sh "$here/restore.sh" >"$out" 2>&1 || { cat "$out"; fail "restore.sh failed"; }
+cat "$out"
+expect "page faults (kernel process, helpers"
+expect "cold  *16  *1  *[0-9][0-9]* "
+expect "restore  *16  *1  *[0-9][0-9]* .* \(memfd\|file\)  *\(fd\|copied\) "
+expect "targets missed: "
+echo "bench-smoke: ok"
