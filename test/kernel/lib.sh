@@ -22,10 +22,17 @@ descendants() {
 	for c in $(pgrep -P "$1" 2>/dev/null); do echo "$c"; descendants "$c"; done
 }
 
+# ours PID: PID is still a process of this test (its command line names
+# the work dir), not a process that got the number of one that ended
+ours() {
+	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$WORK"
+}
+
 # kill a UML kernel pid and all its children. Freeze everything first:
 # stubs whose tracer died would go on running guest code natively.
 kill_tree() {
 	local all more
+	ours "$1" || return 0
 	kill -STOP "$1" 2>/dev/null	# a frozen kernel creates no new stubs
 	all="$1 $(descendants "$1")"
 	kill -STOP $all 2>/dev/null
@@ -41,7 +48,7 @@ cleanup() {
 	for p in $PIDS; do kill_tree "$p"; done
 	sleep 0.2
 	for p in $PIDS; do
-		if kill -0 "$p" 2>/dev/null && [ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" != Z ]; then
+		if ours "$p" && [ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" != Z ]; then
 			echo "[$TESTNAME] FAIL: stray host process $p"; FAILED=1
 		fi
 	done
