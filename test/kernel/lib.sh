@@ -25,7 +25,7 @@ descendants() {
 # ours PID: PID is still a process of this test (its command line names
 # the work dir), not a process that got the number of one that ended
 ours() {
-	tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "$WORK"
+	tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qF "$WORK"
 }
 
 # kill a UML kernel pid and all its children. Freeze everything first:
