@@ -23,6 +23,13 @@
       samples MemAvailable (/proc/meminfo) every 10 ms until SIGTERM/SIGINT,
       then writes "<start_kib> <min_kib> <peak_drop_kib> <samples>" to OUTFILE;
       OUTFILE.ready appears once it samples
+  benchtool.py waithttp TIMEOUT_S URL TEXT
+      until a GET of URL answers with a body holding TEXT: every 20 ms a new
+      attempt (each may take 2 s: a SYN that found no address yet is not
+      waited for), the first that succeeds wins; prints the wall-clock time
+      it answered and how many attempts were started (fewer than one per
+      20 ms: the poller itself was starved); proxies are never used; exit 1
+      on timeout
   benchtool.py json FILE KEY[.KEY...]...
       prints the value of each dotted key of the JSON object in FILE, one a line
   benchtool.py dataextent FILE
@@ -38,7 +45,9 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
+import urllib.request
 
 
 def memavailable_kib():
@@ -181,6 +190,35 @@ def cmd_waitline(timeout, regex, files, faults=False):
     return 0
 
 
+def cmd_waithttp(timeout, url, text):
+    end = time.time() + float(timeout)
+    done = threading.Event()
+    answered = []
+    # straight to the guest, whatever *_proxy the environment names
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def attempt():
+        try:
+            with opener.open(url, timeout=2) as r:
+                body = r.read().decode(errors="replace")
+        except (OSError, ValueError):
+            return
+        if text in body and not done.is_set():
+            answered.append(time.time())
+            done.set()
+
+    n = 0
+    while not done.is_set() and time.time() < end:
+        n += 1
+        threading.Thread(target=attempt, daemon=True).start()
+        done.wait(0.02)
+    if not done.is_set():
+        print(f"timeout {n}")
+        return 1
+    print(f"{min(answered):.6f} {n}")
+    return 0
+
+
 def cmd_json(path, keys):
     with open(path) as f:
         obj = json.load(f)
@@ -259,6 +297,8 @@ def main(argv):
         cmd_procsnap(argv[2])
     elif c == "memsample" and len(argv) == 3:
         cmd_memsample(argv[2])
+    elif c == "waithttp" and len(argv) == 5:
+        return cmd_waithttp(argv[2], argv[3], argv[4])
     elif c == "json" and len(argv) >= 4:
         cmd_json(argv[2], argv[3:])
     elif c == "dataextent" and len(argv) == 3:

@@ -62,6 +62,9 @@ dump_debug() {
 cleanup() {
 	rc=$?
 	set +e
+	# a bench's own teardown first (network.sh: stop the daemon cleanly,
+	# which takes its dnsmasq along)
+	[ -n "${BENCH_AT_EXIT:-}" ] && $BENCH_AT_EXIT
 	[ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null
 	for p in $BG_PIDS; do kill "$p" 2>/dev/null; done
 	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
@@ -80,10 +83,11 @@ trap 'exit 143' TERM
 ctl() { "$SBUMLCTL" --socket "$SOCK" "$@"; }
 
 # start_daemon [SBUMLD-OPTION...]: e.g. -v (debug log: restore.sh reads the
-# materialising time from it)
+# materialising time from it); machines get no network unless
+# BENCH_DEFAULT_NETWORK names one (network.sh, in a namespace of its own)
 start_daemon() {
 	mkdir -p "$STATE"
-	"$SBUMLD" -d "$@" --default-network none --socket "$SOCK" --state-dir "$STATE" \
+	"$SBUMLD" -d "$@" --default-network "${BENCH_DEFAULT_NETWORK:-none}" --socket "$SOCK" --state-dir "$STATE" \
 		--kernel "$SBUML_KERNEL" --image "$SBUML_IMAGE" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_until 20 ctl ping || fail "daemon did not come up"
