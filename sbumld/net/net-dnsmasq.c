@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -222,6 +223,72 @@ net_dnsmasq_start(const char *dir, const char *bridge,
 	return (0);
 }
 
+/* Is MAC (with address LIP) still a machine of NET at that address? */
+static bool
+lease_held(const struct net_network *net, const char *mac, const char *lip)
+{
+	struct in_addr	a;
+
+	if (inet_pton(AF_INET, lip, &a) != 1)
+		return (false);
+	for (size_t i = 0; i < net_holder_count(); i++) {
+		const struct net_holder *h = net_holder_at(i);
+
+		if (h->net == net && h->ip == a.s_addr &&
+		    strcasecmp(h->mac, mac) == 0)
+			return (true);
+	}
+	return (false);
+}
+
+/*
+ * Drop the leases of machines that are gone, while dnsmasq is stopped.
+ * sbumld gives an ended machine's address to the next one at once, but
+ * dnsmasq keeps the old MAC's lease for its hour and refuses the address
+ * to the new MAC ("leased to ..."): the new machine got no lease at all.
+ */
+static void
+net_dnsmasq_prune_leases(struct net_network *net)
+{
+	char		*path = net_dnsmasq_file(net->dns, "leases"), *buf = NULL;
+	char		*line, *save = NULL;
+	struct evbuffer	*kept;
+	size_t		 len, dropped = 0;
+	int		 r;
+
+	if (read_file(path, NET_DNS_LEASE_MAX, &buf, &len) != 0)
+		goto out;
+	if ((kept = evbuffer_new()) == NULL)
+		fatalx("out of memory");
+	/* "<expiry> <mac> <ip> <hostname> <client-id>" per line. */
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char	lmac[32], lip[32];
+
+		if (sscanf(line, "%*s %31s %31s", lmac, lip) == 2 &&
+		    lease_held(net, lmac, lip))
+			evbuffer_add_printf(kept, "%s\n", line);
+		else
+			dropped++;
+	}
+	if (dropped > 0) {
+		size_t	 klen = evbuffer_get_length(kept);
+		char	*text = xmalloc(klen + 1);
+
+		evbuffer_remove(kept, text, klen);
+		if ((r = write_file_atomic(path, text, klen, 0644)) < 0)
+			log_warnx("network %s: %s: %s", net->name, path, strerror(-r));
+		else
+			log_debug("network %s: %zu lease(s) of ended machines "
+			    "dropped", net->name, dropped);
+		free(text);
+	}
+	evbuffer_free(kept);
+out:
+	free(buf);
+	free(path);
+}
+
 int
 net_dnsmasq_hosts(struct net_network *net, char *err, size_t errlen)
 {
@@ -252,6 +319,7 @@ net_dnsmasq_hosts(struct net_network *net, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
 	else if (net->dns->pid > 0) {
 		net_dnsmasq_kill(net->dns);
+		net_dnsmasq_prune_leases(net);
 		r = net_dnsmasq_spawn(net->dns, err, errlen);
 	}
 	free(path);

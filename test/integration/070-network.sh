@@ -115,6 +115,16 @@ ctl kill web >/dev/null || fail "kill web"
 ip link show "$TAP" >/dev/null 2>&1 && fail "tap $TAP left after web ended"
 nft list table ip sbuml | grep -q 8080 && fail "web's ports left in the table"
 
+say "the next machine gets web's address and its lease"
+# dnsmasq held web's lease for an hour and refused the address to a new
+# MAC ("leased to ..."): the new machine got no lease at all
+ctl boot web2 --mem 64 --disk "$T/pl.img" >/dev/null || fail "boot web2"
+[ "$(jnet web2 'n["ipv4"]')" = "$IP" ] || fail "web2 got $(jnet web2 'n["ipv4"]'), not web's $IP"
+wait_until 90 console_has web2 "sbuml-guest: eth0 bound $IP" || fail "web2 did not get its lease $IP"
+[ "$(jnet web2 'n["ipv4_leased"]')" = "$IP" ] || fail "lease file: $(jnet web2 'n')"
+wait_until 30 hping "$IP" || fail "web2 does not answer ping on $IP"
+ctl kill web2 >/dev/null || fail "kill web2"
+
 say "a host whose /dev/net/tun the UML user cannot open: plain boots go on without a network"
 mknod -m 0600 "$T/netdev/tun600" c 10 200 || fail "mknod"
 mount --bind "$T/netdev/tun600" /dev/net/tun || fail "bind the 0600 tun"
