@@ -25,8 +25,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 blob_count() { find "$1/data" -path '*/blobs/sha256/*' -name data -type f | wc -l; }
 blob_files() { find "$1/data" -path '*/blobs/sha256/*' -name data -type f | sort; }
 
-# start_registry DIR PORT [HTPASSWD]: docker-registry on 127.0.0.1:PORT,
-# storage in DIR/data; REG_PID its pid.
+# start_registry DIR PORT [AUTH]: docker-registry on 127.0.0.1:PORT,
+# storage in DIR/data, AUTH a file with the config's auth: section;
+# REG_PID its pid.
 start_registry() {
 	mkdir -p "$1/data"
 	cat >"$1/config.yml" <<-CFG
@@ -41,14 +42,7 @@ start_registry() {
 	http:
 	  addr: 127.0.0.1:$2
 	CFG
-	if [ -n "${3:-}" ]; then
-		cat >>"$1/config.yml" <<-CFG
-		auth:
-		  htpasswd:
-		    realm: sbuml-test
-		    path: $3
-		CFG
-	fi
+	[ -z "${3:-}" ] || cat "$3" >>"$1/config.yml"
 	docker-registry serve "$1/config.yml" >>"$1/log" 2>&1 &
 	REG_PID=$!
 	OTHER_PIDS="$OTHER_PIDS $REG_PID"
@@ -199,7 +193,8 @@ say "search: $pages catalog pages of one repository each"
 # A registry with htpasswd auth.
 R2="$T/reg2"; P2=$(free_port); mkdir -p "$R2"
 htpasswd -Bbn tester sekrit >"$R2/htpasswd" || fail "htpasswd"
-start_registry "$R2" "$P2" "$R2/htpasswd"
+printf 'auth:\n  htpasswd:\n    realm: sbuml-test\n    path: %s\n' "$R2/htpasswd" >"$R2/auth.yml"
+start_registry "$R2" "$P2" "$R2/auth.yml"
 REF2="127.0.0.1:$P2/copies/busybox"
 ! ctl push s1 "$REF2:v1" --insecure 2>"$T/err" || fail "push without credentials"
 grep -q "401" "$T/err" && grep -q "credentials" "$T/err" || fail "no credentials: $(cat "$T/err")"
@@ -211,6 +206,96 @@ printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$P2" \
 ! ctl push s1 "$REF2:v1" --insecure --authfile "$T/bad.json" 2>"$T/err" || fail "push with wrong credentials"
 grep -q "401" "$T/err" || fail "wrong credentials: $(cat "$T/err")"
 say "htpasswd registry: refused without credentials, took them from auth.json"
+
+# A registry with token auth (distribution's Bearer flow): its 401 names a
+# token server (a few lines of python3 here, the JWT signed by openssl),
+# which checks Basic credentials and grants the scopes asked for.
+R3="$T/reg3"; P3=$(free_port); PT=$(free_port); mkdir -p "$R3"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$R3/key.pem" -out "$R3/cert.pem" \
+	-days 2 -subj /CN=sbuml-test-token >/dev/null 2>&1 || fail "openssl req"
+cat >"$R3/token-server.py" <<'PY'
+import base64, http.server, json, subprocess, sys, time, urllib.parse, uuid
+port, key, cert, log = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+USER, SERVICE, ISSUER = "tester:sekrit", "sbuml-registry", "sbuml-token-issuer"
+der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"],
+                     check=True, capture_output=True).stdout
+def b64url(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+def jwt(sub, access):
+    now = int(time.time())
+    head = {"alg": "RS256", "typ": "JWT", "x5c": [base64.b64encode(der).decode()]}
+    claims = {"iss": ISSUER, "sub": sub, "aud": SERVICE, "exp": now + 300, "nbf": now - 10,
+              "iat": now, "jti": uuid.uuid4().hex, "access": access}
+    signing = b64url(json.dumps(head).encode()) + "." + b64url(json.dumps(claims).encode())
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=signing.encode(),
+                         check=True, capture_output=True).stdout
+    return signing + "." + b64url(sig)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        u = urllib.parse.urlparse(self.path)
+        q = urllib.parse.parse_qs(u.query)
+        auth = self.headers.get("Authorization", "")
+        ok = auth.startswith("Basic ") and base64.b64decode(auth[6:]).decode() == USER
+        with open(log, "a") as f:
+            f.write("%s %s %s\n" % ("granted" if ok else "denied",
+                    ",".join(q.get("service", [])), " ".join(q.get("scope", []))))
+        if u.path != "/token" or not ok:
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        access = []
+        for s in q.get("scope", []):
+            typ, name, actions = s.split(":")
+            access.append({"type": typ, "name": name, "actions": actions.split(",")})
+        t = jwt(USER.split(":")[0], access)
+        body = json.dumps({"token": t, "access_token": t, "expires_in": 300}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+python3 "$R3/token-server.py" "$PT" "$R3/key.pem" "$R3/cert.pem" "$R3/token.log" 2>"$R3/token.err" &
+OTHER_PIDS="$OTHER_PIDS $!"
+cat >"$R3/auth.yml" <<-CFG
+auth:
+  token:
+    realm: http://127.0.0.1:$PT/token
+    service: sbuml-registry
+    issuer: sbuml-token-issuer
+    rootcertbundle: $R3/cert.pem
+CFG
+start_registry "$R3" "$P3" "$R3/auth.yml"
+wait_until 30 sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PT/token | grep -q 401" ||
+	fail "the token server did not come up: $(cat "$R3/token.err")"
+curl -sI "http://127.0.0.1:$P3/v2/" | grep -qi "www-authenticate: Bearer realm=\"http://127.0.0.1:$PT/token\"" ||
+	fail "the token registry asks for no Bearer token"
+REF3="127.0.0.1:$P3/tokens/busybox"
+! ctl push s1 "$REF3:v1" --insecure 2>"$T/err" || fail "push to the token registry without credentials"
+grep -q "401" "$T/err" && grep -q "credentials" "$T/err" || fail "token registry, no credentials: $(cat "$T/err")"
+grep -q "^denied sbuml-registry repository:tokens/busybox:pull,push" "$R3/token.log" ||
+	fail "the push without credentials did not ask the token server: $(cat "$R3/token.log")"
+printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$P3" \
+	"$(printf tester:sekrit | base64)" >"$T/auth3.json"
+ctl --json push s1 "$REF3:v1" --insecure --authfile "$T/auth3.json" >"$T/pt.json" ||
+	fail "push to the token registry with credentials"
+[ "$(jget "$T/pt.json" 'j["uploaded_blobs"]')" -eq "$(jget "$T/pt.json" 'j["blobs"]')" ] ||
+	fail "push to the token registry: $(cat "$T/pt.json")"
+granted=$(grep -c "^granted sbuml-registry repository:tokens/busybox:pull,push" "$R3/token.log" || true)
+[ "$granted" -ge 1 ] || fail "no token was granted for the push: $(cat "$R3/token.log")"
+# Host 3 (which has s3, not s1) pulls it back: manifests and blobs with the token.
+"$SBUMLCTL" --socket "$T/host3/s.sock" --json pull "$REF3:v1" s1tok --insecure \
+	--authfile "$T/auth3.json" >"$T/lt.json" || fail "pull from the token registry"
+[ "$(jget "$T/lt.json" 'j["id"]')" = "$(jget "$T/l1.json" 'j["id"]')" ] &&
+[ "$(jget "$T/lt.json" 'j["fetched_blobs"]')" -gt 0 ] || fail "pull from the token registry: $(cat "$T/lt.json")"
+"$SBUMLCTL" --socket "$T/host3/s.sock" snapshot verify s1tok >/dev/null || fail "s1tok does not verify"
+grep -q "^granted sbuml-registry repository:tokens/busybox:pull$" "$R3/token.log" ||
+	fail "no pull token was granted: $(cat "$R3/token.log")"
+bget=$(grep -c '"GET /v2/tokens/busybox/blobs/sha256:[0-9a-f]* HTTP/1.1" 200' "$R3/log" || true)
+[ "$bget" -ge "$(jget "$T/lt.json" 'j["fetched_blobs"]')" ] || fail "the registry served $bget blobs with a token"
+say "token registry: refused without credentials; push and pull with $(wc -l <"$R3/token.log") token requests, $bget blobs fetched"
 
 # skopeo: inspect the artifact, copy it to the second registry, pull the copy.
 skopeo inspect --raw --tls-verify=false "docker://$REF:v2" >"$T/raw.json" || fail "skopeo inspect --raw"
