@@ -10,7 +10,9 @@
 # stopped in the middle of a pull leaves nothing behind and a retry
 # finishes; search lists the repositories (page by page) and their tags; a
 # registry with htpasswd auth refuses a push without
-# credentials with a clear error and takes one with an auth.json;
+# credentials with a clear error and takes one with an auth.json; so does
+# one with token auth (Bearer: a token server here in python3, its JWTs
+# signed by openssl), which serves a push and a pull with its tokens;
 # skopeo inspects the artifact and copies it to the second registry, and
 # the copy restores in one call (restore REF).  An export stream restores
 # (restore URL) and a delta imports straight from a web server (python3 -m
@@ -210,7 +212,7 @@ say "htpasswd registry: refused without credentials, took them from auth.json"
 # A registry with token auth (distribution's Bearer flow): its 401 names a
 # token server (a few lines of python3 here, the JWT signed by openssl),
 # which checks Basic credentials and grants the scopes asked for.
-R3="$T/reg3"; P3=$(free_port); PT=$(free_port); mkdir -p "$R3"
+tstart=$(date +%s); R3="$T/reg3"; P3=$(free_port); PT=$(free_port); mkdir -p "$R3"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$R3/key.pem" -out "$R3/cert.pem" \
 	-days 2 -subj /CN=sbuml-test-token >/dev/null 2>&1 || fail "openssl req"
 cat >"$R3/token-server.py" <<'PY'
@@ -295,7 +297,7 @@ grep -q "^granted sbuml-registry repository:tokens/busybox:pull$" "$R3/token.log
 	fail "no pull token was granted: $(cat "$R3/token.log")"
 bget=$(grep -c '"GET /v2/tokens/busybox/blobs/sha256:[0-9a-f]* HTTP/1.1" 200' "$R3/log" || true)
 [ "$bget" -ge "$(jget "$T/lt.json" 'j["fetched_blobs"]')" ] || fail "the registry served $bget blobs with a token"
-say "token registry: refused without credentials; push and pull with $(wc -l <"$R3/token.log") token requests, $bget blobs fetched"
+say "token registry: refused without credentials; push and pull with $(wc -l <"$R3/token.log") token requests, $bget blobs fetched ($(($(date +%s) - tstart)) s)"
 
 # skopeo: inspect the artifact, copy it to the second registry, pull the copy.
 skopeo inspect --raw --tls-verify=false "docker://$REF:v2" >"$T/raw.json" || fail "skopeo inspect --raw"
