@@ -58,6 +58,10 @@ dump_debug() {
 }
 
 . "$BENCH_SRCDIR/../test/integration/procs.sh"
+# wait_until SECONDS CMD..., the tests' own; polled every 0.1 s here, since
+# some benchmarks time what it waits for (debian.sh: the first console tick)
+WAIT_POLL=0.1
+. "$BENCH_SRCDIR/../test/integration/wait.sh"
 
 cleanup() {
 	rc=$?
@@ -91,17 +95,6 @@ start_daemon() {
 		--kernel "$SBUML_KERNEL" --image "$SBUML_IMAGE" >>"$T/daemon.log" 2>&1 &
 	DAEMON_PID=$!
 	wait_until 20 ctl ping || fail "daemon did not come up"
-}
-
-# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds.
-wait_until() {
-	limit=$1; shift
-	end=$(( $(date +%s) + limit ))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		if "$@" >/dev/null 2>&1; then return 0; fi
-		sleep 0.1
-	done
-	return 1
 }
 
 console_of() { echo "$STATE/machines/$1/console.log"; }

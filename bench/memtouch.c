@@ -181,56 +181,58 @@ timed_copy(const char *name, size_t mib, char *dst, const char *src)
 	return 0;
 }
 
-/*
- * Allocate and map every page of r before it is written, as the save does
- * for its staging file (MADV_POPULATE_WRITE; without it, host < 5.14, by
- * touching each page), or only map the pages a source already has
- * (MADV_POPULATE_READ): timed as case name.
- */
+/* One step on a region, its int argument its own: 0 or -errno. */
+typedef int (*region_step)(struct region *r, int arg);
+
+/* step(r, arg), timed and its page faults counted, reported as case name. */
 static int
-populate(struct region *r, size_t mib, const char *name, int advice)
+timed_step(const char *name, size_t mib, struct region *r, region_step step, int arg)
 {
 	struct mark	a, b;
-	long		pg = sysconf(_SC_PAGESIZE);
 	int		ret;
 
-	if (pg <= 0)
-		return -EINVAL;
 	if ((ret = mark_now(&a)) < 0)
 		return ret;
-	while ((ret = madvise(r->map, r->len, advice)) < 0 && errno == EINTR)
-		;
-	if (ret < 0 && (errno != EINVAL || advice != MADV_POPULATE_WRITE))
-		return -errno;
-	if (ret < 0) {
-		printf("memtouch populate_by=touch\n");
-		for (size_t off = 0; off < r->len; off += (size_t)pg)
-			r->map[off] = 0;
-	}
+	if ((ret = step(r, arg)) < 0)
+		return ret;
 	if ((ret = mark_now(&b)) < 0)
 		return ret;
 	report(name, mib, &a, &b);
 	return 0;
 }
 
-/* One write per page through r's own mapping, timed as case name. */
+/* One write of byte v per page through r's own mapping. */
 static int
-pretouch(struct region *r, size_t mib, const char *name)
+touch_pages(struct region *r, int v)
 {
-	struct mark	a, b;
-	long		pg = sysconf(_SC_PAGESIZE);
-	int		ret;
+	long pg = sysconf(_SC_PAGESIZE);
 
 	if (pg <= 0)
 		return -EINVAL;
-	if ((ret = mark_now(&a)) < 0)
-		return ret;
 	for (size_t off = 0; off < r->len; off += (size_t)pg)
-		((volatile char *)r->map)[off] = 1;
-	if ((ret = mark_now(&b)) < 0)
-		return ret;
-	report(name, mib, &a, &b);
+		((volatile char *)r->map)[off] = (char)v;
 	return 0;
+}
+
+/*
+ * Allocate and map every page of r before it is written, as the save does
+ * for its staging file (MADV_POPULATE_WRITE; without it, host < 5.14, by
+ * touching each page), or only map the pages a source already has
+ * (MADV_POPULATE_READ).
+ */
+static int
+populate_pages(struct region *r, int advice)
+{
+	int ret;
+
+	while ((ret = madvise(r->map, r->len, advice)) < 0 && errno == EINTR)
+		;
+	if (ret == 0)
+		return 0;
+	if (errno != EINVAL || advice != MADV_POPULATE_WRITE)
+		return -errno;
+	printf("memtouch populate_by=touch\n");
+	return touch_pages(r, 0);
 }
 
 /* A new memfd of src's size, mapped. */
@@ -257,7 +259,7 @@ run_cases(struct region *src, size_t mib)
 
 	/* the save's staging: populated first, then the pause's copy */
 	if ((r = region_new(&dst, "memtouch-staging", src->len)) < 0 ||
-	    (r = populate(&dst, mib, "populate", MADV_POPULATE_WRITE)) < 0 ||
+	    (r = timed_step("populate", mib, &dst, populate_pages, MADV_POPULATE_WRITE)) < 0 ||
 	    (r = timed_copy("populated", mib, dst.map, src->map)) < 0 ||
 	    (r = timed_copy("warm", mib, dst.map, src->map)) < 0)
 		goto out;
@@ -269,15 +271,15 @@ run_cases(struct region *src, size_t mib)
 	if ((r = region_unmap(src)) < 0 || (r = region_map(src)) < 0 ||
 	    (r = timed_copy("srcmap", mib, dst.map, src->map)) < 0 ||
 	    (r = region_unmap(src)) < 0 || (r = region_map(src)) < 0 ||
-	    (r = populate(src, mib, "srcpopulate", MADV_POPULATE_READ)) < 0 ||
+	    (r = timed_step("srcpopulate", mib, src, populate_pages, MADV_POPULATE_READ)) < 0 ||
 	    (r = timed_copy("srcpopulated", mib, dst.map, src->map)) < 0 ||
 	    (r = region_close(&dst)) < 0)
 		goto out;
 
 	/* populated, then written once per page through its own mapping */
 	if ((r = region_new(&other, "memtouch-pretouch", src->len)) < 0 ||
-	    (r = populate(&other, mib, "populate2", MADV_POPULATE_WRITE)) < 0 ||
-	    (r = pretouch(&other, mib, "pretouch")) < 0)
+	    (r = timed_step("populate2", mib, &other, populate_pages, MADV_POPULATE_WRITE)) < 0 ||
+	    (r = timed_step("pretouch", mib, &other, touch_pages, 1)) < 0)
 		goto out;
 	r = timed_copy("pretouched", mib, other.map, src->map);
 out:

@@ -17,10 +17,17 @@ fail() { echo "bench-smoke: FAIL: $*" >&2; exit 1; }
 # expect HEADING: the last benchmark's output has a line starting so
 expect() { grep -q -- "^$1" "$out" || fail "no line '$1' in the output above"; }
 
-echo "bench-smoke: save-pause.sh at 16 MiB, one save"
-BENCH_SIZES=16 BENCH_RUNS=1 BENCH_MEMTOUCH_MIB=16 BENCH_CHECK=1 \
-	sh "$here/save-pause.sh" >"$out" 2>&1 || { cat "$out"; fail "save-pause.sh failed"; }
-cat "$out"
+# run_bench NAME VAR=VALUE...: bench/NAME.sh with BENCH_CHECK=1 and those
+# variables; its output, shown, is what expect reads next
+run_bench() {
+	name=$1; shift
+	echo "bench-smoke: $name.sh with $*"
+	env BENCH_CHECK=1 "$@" sh "$here/$name.sh" >"$out" 2>&1 || { cat "$out"; fail "$name.sh failed"; }
+	cat "$out"
+}
+
+# save-pause.sh at 16 MiB, one save
+run_bench save-pause BENCH_SIZES=16 BENCH_RUNS=1 BENCH_MEMTOUCH_MIB=16
 expect "where the pause goes, per save"
 expect "run  *staged  *stage_ms  *copy_MiB/s  *minflt  *flt/page  *majflt  *child_minflt  *usr_ms  *sys_ms  *steal_ms  *src_rss_MiB"
 expect "m16-1  *[01] "
@@ -29,10 +36,8 @@ expect "the pause's copy against this host's memcpy"
 expect "  memtouch case=pretouched mib=16 "
 expect "targets missed: "
 
-echo "bench-smoke: restore.sh at 16 MiB, one restore, one clone"
-BENCH_SIZES=16 BENCH_RUNS=1 BENCH_CLONES=1 BENCH_CHECK=1 \
-	sh "$here/restore.sh" >"$out" 2>&1 || { cat "$out"; fail "restore.sh failed"; }
-cat "$out"
+# restore.sh at 16 MiB, one restore, one clone
+run_bench restore BENCH_SIZES=16 BENCH_RUNS=1 BENCH_CLONES=1
 expect "page faults (kernel process, helpers"
 expect "cold  *16  *1  *[0-9][0-9]* "
 expect "restore  *16  *1  *[0-9][0-9]* .* \(memfd\|file\)  *\(fd\|copied\) "

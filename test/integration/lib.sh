@@ -54,6 +54,7 @@ dump_debug() {
 }
 
 . "$(dirname "$0")/procs.sh"
+. "$(dirname "$0")/wait.sh"
 
 cleanup() {
 	rc=$?
@@ -132,23 +133,6 @@ stop_daemon() {
 	kill -TERM "$DAEMON_PID" 2>/dev/null || true
 	wait "$DAEMON_PID" 2>/dev/null || true
 	DAEMON_PID=""
-}
-
-# wait_until SECONDS CMD...: poll CMD every 0.2 s until it succeeds.
-# SECONDS is what it takes on a quiet host; the wait gives up only after 5
-# times that (at least SECONDS, at most 600 s beyond), since a loaded host
-# must slow a test, never fail it.  It returns as soon as CMD succeeds, and
-# no test waits for something that must not happen.
-wait_until() {
-	limit=$1; shift
-	slack=$((limit * 4))
-	[ "$slack" -le 600 ] || slack=600
-	end=$(( $(date +%s) + limit + slack ))
-	while [ "$(date +%s)" -lt "$end" ]; do
-		if "$@" >/dev/null 2>&1; then return 0; fi
-		sleep 0.2
-	done
-	return 1
 }
 
 # Console log path of a machine given by name or path.
