@@ -266,7 +266,8 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 PY
-# Its tokens live TLIFE seconds (1 s more or less: exp has whole seconds).
+# Its tokens live TLIFE seconds (1 s more or less: exp has whole seconds):
+# at most 5 s, less than the ~370 pauses of 15 ms of host 4 below.
 TLIFE=4
 python3 "$R3/token-server.py" "$PT" "$R3/key.pem" "$R3/cert.pem" "$R3/token.log" "$TLIFE" 2>"$R3/token.err" &
 OTHER_PIDS="$OTHER_PIDS $!"
@@ -295,7 +296,7 @@ printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$P3" \
 # are refused (401) and the daemon gets a new one, in the middle of the
 # uploads and of the parallel HEADs and GETs.
 ctl export s1 "$T/s1.sbuml" >/dev/null || fail "export s1"
-SBUMLD_TEST_PUSH_BLOB_DELAY_MS=20 SBUMLD_TEST_PULL_BLOB_DELAY_MS=20
+SBUMLD_TEST_PUSH_BLOB_DELAY_MS=15 SBUMLD_TEST_PULL_BLOB_DELAY_MS=15
 export SBUMLD_TEST_PUSH_BLOB_DELAY_MS SBUMLD_TEST_PULL_BLOB_DELAY_MS
 start_other_daemon "$T/host4"
 unset SBUMLD_TEST_PUSH_BLOB_DELAY_MS SBUMLD_TEST_PULL_BLOB_DELAY_MS
