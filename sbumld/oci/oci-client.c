@@ -19,7 +19,7 @@ struct oci_client {
 	char			*mount_from;	/* may be NULL */
 	bool			 push;
 	bool			 catalog;	/* asks for the registry's catalog */
-	bool			 tried_auth;
+	struct oci_renew	 renew;		/* authorization's generations */
 	struct oci_http		 http;
 	CURL			*h;
 };
@@ -63,9 +63,17 @@ oci_client_free(struct oci_client *c)
 }
 
 const char *
-oci_client_authorization(const struct oci_client *c)
+oci_client_authorization(const struct oci_client *c, struct oci_renew_req *q)
 {
+	oci_renew_send(&c->renew, q);
 	return c->authorization;
+}
+
+void
+oci_client_answered(struct oci_client *c, const struct oci_renew_req *q,
+    long status)
+{
+	oci_renew_answered(&c->renew, q, status);
 }
 
 const struct oci_http *
@@ -130,20 +138,34 @@ fetch_token(struct oci_client *c, const struct oci_challenge *ch, char *err,
 	return ret;
 }
 
-/* A 401 came: answer its challenge.  0 (retry), or -errno with err. */
+/* A fresh Authorization was refused too: say whose it was and why it may be. */
 static int
-authenticate(struct oci_client *c, const struct oci_http_resp *r, char *err,
-    size_t errlen)
+refused(const struct oci_client *c, const char *what, char *err, size_t errlen)
+{
+	bool	token = c->authorization != NULL &&
+		    strncmp(c->authorization, "Bearer ", 7) == 0;
+
+	snprintf(err, errlen, "%s: HTTP 401 Unauthorized again with the %s it "
+	    "had just been given: the registry refused the %s for it (%s)", what,
+	    token ? "token" : "credentials", token ? "token" : "credentials",
+	    c->basic == NULL ? "no credentials for this registry: log in with "
+	    "skopeo login or podman login, or give an auth file" :
+	    "these credentials may not do this");
+	return -EACCES;
+}
+
+/* Answer r's challenge: a new Authorization.  0, or -errno with err. */
+static int
+authenticate(struct oci_client *c, const struct oci_http_resp *r,
+    const char *what, char *err, size_t errlen)
 {
 	struct oci_challenge	ch;
+	char			e[256];
 
-	if (c->tried_auth || oci_challenge_parse(r->www_authenticate, &ch, err,
-	    errlen) < 0)
-		return -EACCES;
-	c->tried_auth = true;
+	if (oci_challenge_parse(r->www_authenticate, &ch, e, sizeof(e)) < 0 ||
+	    (ch.scheme == OCI_AUTH_BASIC && c->basic == NULL))
+		return oci_http_status_error(r, what, err, errlen);
 	if (ch.scheme == OCI_AUTH_BASIC) {
-		if (c->basic == NULL)
-			return -EACCES;
 		free(c->authorization);
 		c->authorization = xasprintf("Basic %s", c->basic);
 		return 0;
@@ -151,24 +173,53 @@ authenticate(struct oci_client *c, const struct oci_http_resp *r, char *err,
 	return fetch_token(c, &ch, err, errlen);
 }
 
-/*
- * Run q with the client's Authorization; a 401 is answered once.  0 with
- * r filled (any status), or -errno with err.
- */
-static int
-request(struct oci_client *c, struct oci_http_req *q, struct oci_http_resp *r,
-    char *err, size_t errlen)
+int
+oci_client_reauth(struct oci_client *c, struct oci_renew_req *q,
+    const struct oci_http_resp *r, const char *what, char *err, size_t errlen)
 {
 	int ret;
 
-	q->authorization = c->authorization;
-	if ((ret = oci_http_do(c->h, &c->http, q, r, err, errlen)) < 0 ||
-	    r->status != 401 || c->tried_auth)
+	switch (oci_renew_decide(&c->renew, q)) {
+	case OCI_RENEW_RESEND:
+		return 0;
+	case OCI_RENEW_REFUSED:
+		return refused(c, what, err, errlen);
+	case OCI_RENEW_TOO_MANY:
+		snprintf(err, errlen, "%s: HTTP 401 Unauthorized: the registry has "
+		    "refused %u tokens already, having taken only %u requests: "
+		    "giving up", what, c->renew.renewals, c->renew.accepted);
+		return -EACCES;
+	case OCI_RENEW_FETCH:
+		break;
+	}
+	if ((ret = authenticate(c, r, what, err, errlen)) < 0)
 		return ret;
-	if (authenticate(c, r, err, errlen) < 0)
-		return 0;	/* the caller reports the 401 */
-	q->authorization = c->authorization;
-	return oci_http_do(c->h, &c->http, q, r, err, errlen);
+	oci_renew_fetched(&c->renew, q);
+	return 0;
+}
+
+/*
+ * Run q with the client's Authorization; a 401 gets a fresh one (as
+ * oci-renew.h allows).  0 with r filled (any status but 401), or -errno
+ * with err.  At most three rounds: a request on its own renews once.
+ */
+static int
+request(struct oci_client *c, struct oci_http_req *q, struct oci_http_resp *r,
+    const char *what, char *err, size_t errlen)
+{
+	struct oci_renew_req	rq = { 0 };
+	int			ret;
+
+	for (;;) {
+		q->authorization = oci_client_authorization(c, &rq);
+		if ((ret = oci_http_do(c->h, &c->http, q, r, err, errlen)) < 0)
+			return ret;
+		oci_client_answered(c, &rq, r->status);
+		if (r->status != 401)
+			return 0;
+		if ((ret = oci_client_reauth(c, &rq, r, what, err, errlen)) < 0)
+			return ret;
+	}
 }
 
 /* request(), then the status must be one of want (0-terminated). */
@@ -179,7 +230,7 @@ request_expect(struct oci_client *c, struct oci_http_req *q,
 {
 	int ret;
 
-	if ((ret = request(c, q, r, err, errlen)) < 0)
+	if ((ret = request(c, q, r, what, err, errlen)) < 0)
 		return ret;
 	for (; *want != 0; want++)
 		if (r->status == *want)

@@ -4,9 +4,11 @@
  * v2 API): blobs (HEAD, monolithic POST+PUT upload, GET bounded by the
  * size the caller expects and checked against its digest), manifests (GET,
  * PUT) and the tags list.  Authentication as registries ask for it: a
- * request answered 401 is retried once with Basic credentials or with a
+ * request answered 401 is sent again with Basic credentials or with a
  * Bearer token fetched from the challenge's realm (with the credentials,
- * if any), and the header is kept for the client's next requests.
+ * if any), and the header is kept for the client's next requests.  Any
+ * request may be answered 401 later, when the token expired: it gets a
+ * fresh token the same way (oci-renew.h says when that ends in an error).
  * Blocking: worker threads only.  Every failure comes with a message.
  */
 #ifndef SBUMLD_OCI_CLIENT_H
@@ -19,6 +21,7 @@
 #include <json-c/json.h>
 
 #include "oci-ref.h"
+#include "oci-renew.h"
 
 #define OCI_MANIFEST_MAX	(8 * 1024 * 1024)
 #define OCI_TAGS_MAX		(4 * 1024 * 1024)
@@ -91,9 +94,22 @@ int	oci_client_catalog(struct oci_client *c, const char *prefix, size_t max,
 int	oci_client_tags(struct oci_client *c, struct json_object **ret,
 	    char *err, size_t errlen);
 
-/* For oci-fetch.c: the URL of blob digest (caller frees), the current Authorization. */
+/*
+ * For oci-fetch.c, which sends requests of its own: the URL of blob digest
+ * (caller frees); the current Authorization (or NULL), noted in q, the
+ * request's history; an answer to count (every one, before its 401 goes to
+ * oci_client_reauth); after a 401 (r) to q, about what: 0 when q may be
+ * sent again with the then current Authorization, else -EACCES with err.
+ */
 char	*oci_client_blob_url(const struct oci_client *c, const char *digest);
-const char *oci_client_authorization(const struct oci_client *c);
+const char *oci_client_authorization(const struct oci_client *c,
+	    struct oci_renew_req *q);
+void	oci_client_answered(struct oci_client *c, const struct oci_renew_req *q,
+	    long status);
+struct oci_http_resp;
+int	oci_client_reauth(struct oci_client *c, struct oci_renew_req *q,
+	    const struct oci_http_resp *r, const char *what, char *err,
+	    size_t errlen);
 const struct oci_http *oci_client_http(const struct oci_client *c);
 
 #endif

@@ -17,21 +17,28 @@ struct slot {
 	struct oci_http_req	 req;
 	char			*url;
 	size_t			 index;
+	struct oci_renew_req	 renew;	/* what the request did about 401s */
 	bool			 busy;
 };
 
+/* Send the request for blob index (again, after a 401: s->renew kept). */
 static int
 slot_start(CURLM *m, struct slot *s, struct oci_client *c,
     const struct oci_blob *b, size_t index, bool head)
 {
 	s->url = oci_client_blob_url(c, b->digest);
 	s->req = (struct oci_http_req){ .method = head ? "HEAD" : "GET", .url = s->url,
-	    .authorization = oci_client_authorization(c), .max_body = b->size,
-	    .out_fd = -1 };
+	    .authorization = oci_client_authorization(c, &s->renew),
+	    .max_body = b->size, .out_fd = -1 };
 	s->index = index;
 	if (oci_http_setup(s->h, oci_client_http(c), &s->req, &s->resp,
-	    &s->headers) < 0 || curl_multi_add_handle(m, s->h) != CURLM_OK)
+	    &s->headers) < 0 || curl_multi_add_handle(m, s->h) != CURLM_OK) {
+		curl_slist_free_all(s->headers);
+		s->headers = NULL;
+		free(s->url);
+		s->url = NULL;
 		return -ENOMEM;
+	}
 	s->busy = true;
 	return 0;
 }
@@ -50,17 +57,20 @@ slot_end(CURLM *m, struct slot *s)
 	s->busy = false;
 }
 
+static void
+slot_what(const struct oci_blob *b, bool head, char *what, size_t len)
+{
+	snprintf(what, len, "%sblob %.19s...", head ? "HEAD of " : "", b->digest);
+}
+
 /* A finished HEAD: is the blob there? */
 static int
-slot_head_done(struct slot *s, CURLcode rc, const struct oci_blob *b,
-    bool *present, char *err, size_t errlen)
+slot_head_done(struct slot *s, const struct oci_blob *b, bool *present,
+    char *err, size_t errlen)
 {
 	char what[160];
 
-	if (rc != CURLE_OK)
-		return oci_http_curl_error(rc, s->url, &s->resp, err, errlen);
-	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->resp.status);
-	snprintf(what, sizeof(what), "HEAD of blob %.19s...", b->digest);
+	slot_what(b, true, what, sizeof(what));
 	if (s->resp.status != 200 && s->resp.status != 404)
 		return oci_http_status_error(&s->resp, what, err, errlen);
 	present[s->index] = s->resp.status == 200;
@@ -69,15 +79,12 @@ slot_head_done(struct slot *s, CURLcode rc, const struct oci_blob *b,
 
 /* A finished transfer: check it, hand it on. */
 static int
-slot_done(struct slot *s, CURLcode rc, const struct oci_blob *b, oci_blob_fn fn,
-    void *arg, char *err, size_t errlen)
+slot_done(struct slot *s, const struct oci_blob *b, oci_blob_fn fn, void *arg,
+    char *err, size_t errlen)
 {
 	char got[OCI_DIGEST_LEN + 1], what[160];
 
-	if (rc != CURLE_OK)
-		return oci_http_curl_error(rc, s->url, &s->resp, err, errlen);
-	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->resp.status);
-	snprintf(what, sizeof(what), "blob %.19s...", b->digest);
+	slot_what(b, false, what, sizeof(what));
 	if (s->resp.status != 200)
 		return oci_http_status_error(&s->resp, what, err, errlen);
 	oci_digest_of(s->resp.body ? s->resp.body : "", s->resp.len, got);
@@ -89,6 +96,38 @@ slot_done(struct slot *s, CURLcode rc, const struct oci_blob *b, oci_blob_fn fn,
 	}
 	return fn(s->index, s->resp.body ? s->resp.body : "", s->resp.len, arg,
 	    err, errlen);
+}
+
+/*
+ * A finished request: after a 401 it goes out again with a fresh token
+ * (*again; one token for all the slots the old one failed), else it is
+ * its blob's answer.
+ */
+static int
+slot_finish(CURLM *m, struct slot *s, CURLcode rc, struct oci_client *c,
+    const struct oci_blob *blobs, oci_blob_fn fn, void *arg, bool *present,
+    bool *again, char *err, size_t errlen)
+{
+	const struct oci_blob	*b = &blobs[s->index];
+	char			 what[160];
+	int			 ret;
+
+	*again = false;
+	if (rc != CURLE_OK)
+		return oci_http_curl_error(rc, s->url, &s->resp, err, errlen);
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &s->resp.status);
+	oci_client_answered(c, &s->renew, s->resp.status);
+	if (s->resp.status != 401)
+		return present != NULL ? slot_head_done(s, b, present, err, errlen) :
+		    slot_done(s, b, fn, arg, err, errlen);
+	slot_what(b, present != NULL, what, sizeof(what));
+	if ((ret = oci_client_reauth(c, &s->renew, &s->resp, what, err, errlen)) < 0)
+		return ret;
+	*again = true;
+	slot_end(m, s);
+	if ((ret = slot_start(m, s, c, b, s->index, present != NULL)) < 0)
+		snprintf(err, errlen, "cannot start a transfer: out of memory");
+	return ret;
 }
 
 /* GET (present NULL: to fn) or HEAD (into present) every blob, parallel at a time. */
@@ -122,6 +161,7 @@ run_blobs(struct oci_client *c, const struct oci_blob *blobs, size_t n,
 		for (unsigned int i = 0; i < parallel && next < n && ret == 0; i++) {
 			if (slots[i].busy)
 				continue;
+			slots[i].renew = (struct oci_renew_req){ 0 };
 			if ((ret = slot_start(m, &slots[i], c, &blobs[next], next,
 			    present != NULL)) < 0)
 				snprintf(err, errlen, "cannot start a transfer: out of memory");
@@ -137,7 +177,8 @@ run_blobs(struct oci_client *c, const struct oci_blob *blobs, size_t n,
 			break;
 		}
 		while (ret == 0 && (msg = curl_multi_info_read(m, &left)) != NULL) {
-			struct slot *s = NULL;
+			struct slot	*s = NULL;
+			bool		 again;
 
 			if (msg->msg != CURLMSG_DONE)
 				continue;
@@ -146,9 +187,10 @@ run_blobs(struct oci_client *c, const struct oci_blob *blobs, size_t n,
 					s = &slots[i];
 			if (s == NULL)
 				continue;
-			ret = present != NULL ? slot_head_done(s, msg->data.result,
-			    &blobs[s->index], present, err, errlen) : slot_done(s,
-			    msg->data.result, &blobs[s->index], fn, arg, err, errlen);
+			ret = slot_finish(m, s, msg->data.result, c, blobs, fn, arg,
+			    present, &again, err, errlen);
+			if (again)
+				continue;
 			slot_end(m, s);
 			active--;
 		}

@@ -3,8 +3,10 @@
  * Fetch many blobs of one repository at once (libcurl multi, keep-alive
  * connections): each is bounded by the size the caller expects, hashed,
  * and handed to the caller only if it is exactly that size and hashes to
- * its digest; or ask which of them the repository has.  Blocking: worker
- * threads only.
+ * its digest; or ask which of them the repository has.  A request answered
+ * 401 (the token expired while the others ran) is sent again with a fresh
+ * token from the client (oci-client.h), one token for all the requests the
+ * old one failed.  Blocking: worker threads only.
  */
 #ifndef SBUMLD_OCI_FETCH_H
 #define SBUMLD_OCI_FETCH_H
@@ -38,8 +40,7 @@ int	oci_fetch_blobs(struct oci_client *c, const struct oci_blob *blobs,
 
 /*
  * Ask for blobs[0..n) with HEAD, parallel at a time: present[i] true if the
- * repository has blob i.  The client must have authenticated already (one
- * request of its own first).  0 or the first failure (-errno with err).
+ * repository has blob i.  0 or the first failure (-errno with err).
  */
 int	oci_blobs_exist(struct oci_client *c, const struct oci_blob *blobs,
 	    size_t n, unsigned int parallel, bool *present, char *err,

@@ -43,12 +43,20 @@ on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct oci_http_resp	*r = arg;
 	size_t			 len = size * n;
+	/*
+	 * An error's body is the registry's words about it, not the content
+	 * asked for: kept in memory (bounded on its own, as a 401 may be
+	 * longer than a small blob), never counted as moved.
+	 */
+	bool			 error = r->answering >= 400;
+	size_t			 max = error && r->max < OCI_HTTP_ERROR_BODY_MAX ?
+				    OCI_HTTP_ERROR_BODY_MAX : r->max;
 
-	if (r->len + len > r->max || r->len + len < r->len) {
+	if (r->len + len > max || r->len + len < r->len) {
 		r->too_long = true;
 		return 0;
 	}
-	if (r->out_fd >= 0) {
+	if (r->out_fd >= 0 && !error) {
 		if (write_fd_all(r->out_fd, p, len) < 0)
 			return 0;
 	} else {
@@ -57,7 +65,7 @@ on_body(char *p, size_t size, size_t n, void *arg)
 		r->body[r->len + len] = '\0';
 	}
 	r->len += len;
-	if (r->counter != NULL)
+	if (r->counter != NULL && !error)
 		atomic_fetch_add(r->counter, len);
 	return len;
 }
@@ -99,8 +107,15 @@ on_header(char *p, size_t size, size_t n, void *arg)
 
 	/* A new response (after a redirect or 100): forget the last one's. */
 	if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) {
+		const char *sp = memchr(p, ' ', len);
+
 		r->www_authenticate[0] = r->location[0] = r->content_digest[0] = '\0';
 		r->link[0] = '\0';
+		r->answering = 0;
+		/* "HTTP/1.1 401 Unauthorized": the status, for on_body. */
+		for (size_t i = sp ? (size_t)(sp - p) + 1 : len; i < len && i < 16 &&
+		    p[i] >= '0' && p[i] <= '9'; i++)
+			r->answering = r->answering * 10 + (p[i] - '0');
 		return len;
 	}
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

@@ -17,6 +17,8 @@
 #include <curl/curl.h>
 
 #define OCI_HTTP_HDR_MAX	4096
+/* An error answer's body is kept up to this much whatever max_body says. */
+#define OCI_HTTP_ERROR_BODY_MAX	(64 * 1024)
 
 struct oci_http_req {
 	const char	*method;	/* "GET", "HEAD", "PUT", "POST" */
@@ -26,7 +28,7 @@ struct oci_http_req {
 	const char	*content_type;	/* of body, or NULL */
 	const void	*body;		/* PUT/POST: may be NULL (empty) */
 	size_t		 body_len;
-	size_t		 max_body;	/* a longer answer fails the request */
+	size_t		 max_body;	/* a longer answer fails the request (not an error's) */
 	int		 out_fd;	/* >= 0: the body goes there, not to memory */
 	bool		 fail_on_error;	/* a status >= 400 is a failure, its body dropped */
 };
@@ -41,6 +43,7 @@ struct oci_http_resp {
 	char		 link[OCI_HTTP_HDR_MAX + 1];	/* Link (pagination) */
 	bool		 too_long;	/* the body passed max_body */
 	/* Internal. */
+	long		 answering;	/* the status line's, as the answer arrives */
 	size_t		 max;
 	int		 out_fd;
 	int		 cancel_fd;

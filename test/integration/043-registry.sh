@@ -12,7 +12,10 @@
 # registry with htpasswd auth refuses a push without
 # credentials with a clear error and takes one with an auth.json; so does
 # one with token auth (Bearer: a token server here in python3, its JWTs
-# signed by openssl), which serves a push and a pull with its tokens;
+# signed by openssl), which serves a push and a pull with its tokens, each
+# longer than a token lives (a few seconds), so that the daemon fetches new
+# ones as the old expire; a registry that refuses the tokens it grants
+# ends a push with a clear error, not a loop;
 # skopeo inspects the artifact and copies it to the second registry, and
 # the copy restores in one call (restore REF).  An export stream restores
 # (restore URL) and a delta imports straight from a web server (python3 -m
@@ -217,15 +220,19 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$R3/key.pem" -out "$R3/cert.p
 	-days 2 -subj /CN=sbuml-test-token >/dev/null 2>&1 || fail "openssl req"
 cat >"$R3/token-server.py" <<'PY'
 import base64, http.server, json, subprocess, sys, time, urllib.parse, uuid
-port, key, cert, log = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+port, key, cert, log, life = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 USER, SERVICE, ISSUER = "tester:sekrit", "sbuml-registry", "sbuml-token-issuer"
+# docker-registry (distribution 2.8) takes a token until 60 s after its exp
+# (its clock-skew Leeway): an exp 60 s early makes a token it refuses life
+# seconds after it was granted.
+LEEWAY = 60
 der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"],
                      check=True, capture_output=True).stdout
 def b64url(b): return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 def jwt(sub, access):
     now = int(time.time())
     head = {"alg": "RS256", "typ": "JWT", "x5c": [base64.b64encode(der).decode()]}
-    claims = {"iss": ISSUER, "sub": sub, "aud": SERVICE, "exp": now + 300, "nbf": now - 10,
+    claims = {"iss": ISSUER, "sub": sub, "aud": SERVICE, "exp": now + life - LEEWAY, "nbf": now - 10,
               "iat": now, "jti": uuid.uuid4().hex, "access": access}
     signing = b64url(json.dumps(head).encode()) + "." + b64url(json.dumps(claims).encode())
     sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=signing.encode(),
@@ -250,7 +257,7 @@ class H(http.server.BaseHTTPRequestHandler):
             typ, name, actions = s.split(":")
             access.append({"type": typ, "name": name, "actions": actions.split(",")})
         t = jwt(USER.split(":")[0], access)
-        body = json.dumps({"token": t, "access_token": t, "expires_in": 300}).encode()
+        body = json.dumps({"token": t, "access_token": t, "expires_in": life}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -259,7 +266,10 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
 http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 PY
-python3 "$R3/token-server.py" "$PT" "$R3/key.pem" "$R3/cert.pem" "$R3/token.log" 2>"$R3/token.err" &
+# Its tokens live TLIFE seconds (1 s more or less: exp has whole seconds):
+# at most 5 s, less than the ~370 pauses of 15 ms of host 4 below.
+TLIFE=4
+python3 "$R3/token-server.py" "$PT" "$R3/key.pem" "$R3/cert.pem" "$R3/token.log" "$TLIFE" 2>"$R3/token.err" &
 OTHER_PIDS="$OTHER_PIDS $!"
 cat >"$R3/auth.yml" <<-CFG
 auth:
@@ -281,23 +291,104 @@ grep -q "^denied sbuml-registry repository:tokens/busybox:pull,push" "$R3/token.
 	fail "the push without credentials did not ask the token server: $(cat "$R3/token.log")"
 printf '{"auths": {"127.0.0.1:%s": {"auth": "%s"}}}\n' "$P3" \
 	"$(printf tester:sekrit | base64)" >"$T/auth3.json"
-ctl --json push s1 "$REF3:v1" --insecure --authfile "$T/auth3.json" >"$T/pt.json" ||
+# Host 4 moves s1 with a pause before each blob, so that its push and its
+# pull outlive a token several times over: requests with an expired token
+# are refused (401) and the daemon gets a new one, in the middle of the
+# uploads and of the parallel HEADs and GETs.
+ctl export s1 "$T/s1.sbuml" >/dev/null || fail "export s1"
+SBUMLD_TEST_PUSH_BLOB_DELAY_MS=15 SBUMLD_TEST_PULL_BLOB_DELAY_MS=15
+export SBUMLD_TEST_PUSH_BLOB_DELAY_MS SBUMLD_TEST_PULL_BLOB_DELAY_MS
+start_other_daemon "$T/host4"
+unset SBUMLD_TEST_PUSH_BLOB_DELAY_MS SBUMLD_TEST_PULL_BLOB_DELAY_MS
+ctl4() { "$SBUMLCTL" --socket "$T/host4/s.sock" "$@"; }
+ctl4 import "$T/s1.sbuml" s1 >/dev/null || fail "import s1 on host 4"
+grants() { grep -c "^granted sbuml-registry repository:tokens/busybox:$1\$" "$R3/token.log" || true; }
+expired() { grep -c "token not to be used after" "$R3/log" || true; }
+g0=$(grants pull,push); e0=$(expired); t0=$(date +%s)
+ctl4 --json push s1 "$REF3:v1" --insecure --authfile "$T/auth3.json" >"$T/pt.json" ||
 	fail "push to the token registry with credentials"
 [ "$(jget "$T/pt.json" 'j["uploaded_blobs"]')" -eq "$(jget "$T/pt.json" 'j["blobs"]')" ] ||
 	fail "push to the token registry: $(cat "$T/pt.json")"
-granted=$(grep -c "^granted sbuml-registry repository:tokens/busybox:pull,push" "$R3/token.log" || true)
-[ "$granted" -ge 1 ] || fail "no token was granted for the push: $(cat "$R3/token.log")"
-# Host 3 (which has s3, not s1) pulls it back: manifests and blobs with the token.
-"$SBUMLCTL" --socket "$T/host3/s.sock" --json pull "$REF3:v1" s1tok --insecure \
-	--authfile "$T/auth3.json" >"$T/lt.json" || fail "pull from the token registry"
+g1=$(grants pull,push); e1=$(expired); t1=$(date +%s)
+[ $((g1 - g0)) -ge 2 ] && [ $((e1 - e0)) -ge 1 ] ||
+	fail "the push ($((t1 - t0)) s) got $((g1 - g0)) tokens, $((e1 - e0)) requests refused an expired token"
+# Host 4 forgets s1 and pulls it back: 8 GETs at a time, the token expiring under them.
+ctl4 snapshot delete s1 >/dev/null && ctl4 snapshot gc >/dev/null || fail "delete s1 on host 4"
+p0=$(grants pull); e2=$(expired)
+ctl4 --json pull "$REF3:v1" s1tok --insecure --authfile "$T/auth3.json" >"$T/lt.json" ||
+	fail "pull from the token registry"
+p1=$(grants pull); e3=$(expired); t2=$(date +%s)
 [ "$(jget "$T/lt.json" 'j["id"]')" = "$(jget "$T/l1.json" 'j["id"]')" ] &&
-[ "$(jget "$T/lt.json" 'j["fetched_blobs"]')" -gt 0 ] || fail "pull from the token registry: $(cat "$T/lt.json")"
-"$SBUMLCTL" --socket "$T/host3/s.sock" snapshot verify s1tok >/dev/null || fail "s1tok does not verify"
-grep -q "^granted sbuml-registry repository:tokens/busybox:pull$" "$R3/token.log" ||
-	fail "no pull token was granted: $(cat "$R3/token.log")"
+[ "$(jget "$T/lt.json" 'j["fetched_blobs"]')" -eq "$(($(jget "$T/pt.json" 'j["blobs"]') - 2))" ] ||
+	fail "pull from the token registry: $(cat "$T/lt.json")"
+[ $((p1 - p0)) -ge 2 ] && [ $((e3 - e2)) -ge 1 ] ||
+	fail "the pull ($((t2 - t1)) s) got $((p1 - p0)) tokens, $((e3 - e2)) requests refused an expired token"
+ctl4 snapshot verify s1tok >/dev/null || fail "s1tok does not verify"
 bget=$(grep -c '"GET /v2/tokens/busybox/blobs/sha256:[0-9a-f]* HTTP/1.1" 200' "$R3/log" || true)
 [ "$bget" -ge "$(jget "$T/lt.json" 'j["fetched_blobs"]')" ] || fail "the registry served $bget blobs with a token"
-say "token registry: refused without credentials; push and pull with $(wc -l <"$R3/token.log") token requests, $bget blobs fetched ($(($(date +%s) - tstart)) s)"
+say "token registry (tokens of ${TLIFE} s): push in $((t1 - t0)) s with $((g1 - g0)) tokens, pull of $bget blobs in $((t2 - t1)) s with $((p1 - p0)) ($((e3 - e0)) requests with an expired token refused; $(($(date +%s) - tstart)) s)"
+
+# A hostile registry (python3 here) grants tokens it then refuses: every
+# request answered 401 (refuse), or each token good for one request
+# (one-each).  The push ends with a clear error after a few tokens.
+cat >"$R3/hostile.py" <<'PY'
+import http.server, sys, threading, uuid
+port, mode, log = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+lock, used = threading.Lock(), set()
+def note(s):
+    with open(log, "a") as f: f.write(s + "\n")
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self, code, headers={}, body=b""):
+        self.send_response(code)
+        for k, v in headers.items(): self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD": self.wfile.write(body)
+    def handle_any(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        if n: self.rfile.read(n)
+        if self.path.startswith("/token"):
+            note("token")
+            return self.answer(200, {"Content-Type": "application/json"},
+                               b'{"token": "t%s"}' % uuid.uuid4().hex.encode())
+        auth = self.headers.get("Authorization", "")
+        with lock:
+            ok = mode == "one-each" and auth.startswith("Bearer ") and auth not in used
+            used.add(auth)
+        note("%s %s %s" % ("ok" if ok else "401", self.command, self.path))
+        if not ok:
+            return self.answer(401, {"WWW-Authenticate": 'Bearer realm="http://127.0.0.1:%d/token",'
+                               'service="hostile"' % port, "Content-Type": "application/json"},
+                               b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}')
+        if self.command == "POST":
+            return self.answer(202, {"Location": "/v2/hostile/x/blobs/uploads/%s" % uuid.uuid4().hex})
+        self.answer({"PUT": 201}.get(self.command, 404))
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = handle_any
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+PY
+for mode in refuse one-each; do
+	PH=$(free_port)
+	python3 "$R3/hostile.py" "$PH" "$mode" "$R3/hostile-$mode.log" 2>"$R3/hostile.err" &
+	HPID=$!; OTHER_PIDS="$OTHER_PIDS $HPID"
+	wait_until 30 sh -c "curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PH/v2/ | grep -q 401" ||
+		fail "the hostile registry did not come up: $(cat "$R3/hostile.err")"
+	! ctl push s1 "127.0.0.1:$PH/hostile/x:v1" --insecure 2>"$T/err" || fail "a push to a registry refusing its tokens ($mode)"
+	ntok=$(grep -c '^token$' "$R3/hostile-$mode.log" || true)
+	nreq=$(grep -c '^[o4]' "$R3/hostile-$mode.log" || true)
+	case $mode in
+	refuse) grep -q "HTTP 401 Unauthorized again with the token it had just been given" "$T/err" &&
+		[ "$ntok" -eq 1 ] || fail "registry refusing every token: $ntok tokens; $(cat "$T/err")" ;;
+	# (parallel HEADs race for each new token: a request refused with the
+	# token fetched for it fails, else the client stops renewing)
+	one-each) grep -q "refused .* tokens already.*giving up\|again with the token it had just been given" "$T/err" &&
+		[ "$ntok" -ge 2 ] && [ "$ntok" -le 24 ] || fail "registry taking a token once: $ntok tokens; $(cat "$T/err")" ;;
+	esac
+	kill "$HPID"; wait "$HPID" 2>/dev/null || true
+	say "hostile registry ($mode): the push gave up after $ntok tokens and $nreq requests: $(cut -d: -f3- "$T/err" | head -c 160)"
+done
+ctl ping >/dev/null || fail "the daemon went away"
 
 # skopeo: inspect the artifact, copy it to the second registry, pull the copy.
 skopeo inspect --raw --tls-verify=false "docker://$REF:v2" >"$T/raw.json" || fail "skopeo inspect --raw"

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * oci/ with hostile inputs: registry references, WWW-Authenticate
- * challenges, token answers, auth files, and the snapshot artifact's image
- * manifest (built, parsed back, and every member broken in turn).
+ * challenges, token answers, auth files, the snapshot artifact's image
+ * manifest (built, parsed back, and every member broken in turn), and the
+ * token renewal policy against registries that expire or refuse tokens.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "oci-artifact.h"
 #include "oci-auth.h"
 #include "oci-ref.h"
+#include "oci-renew.h"
 
 #include "test.h"
 
@@ -310,6 +312,102 @@ test_digest(void)
 	CHECK(!oci_digest_valid(NULL));
 }
 
+/*
+ * A client's requests (parallel at a time, each sent again as the policy
+ * says) against a registry: accepts(gen, nth) says whether it takes the
+ * nth request carrying header gen (0: none).  Returns the requests that
+ * got through before the first failure (all n if none); *fetches, the
+ * headers fetched; *why, the failing verdict.
+ */
+typedef bool (*registry_fn)(unsigned gen, unsigned nth);
+
+static unsigned
+run_policy(registry_fn accepts, unsigned n, unsigned parallel,
+    unsigned *fetches, enum oci_renew_verdict *why)
+{
+	struct oci_renew	 s = { 0 };
+	struct oci_renew_req	 q[16];
+	unsigned		 uses[4096] = { 0 }, done = 0, next = 0, rounds = 0;
+
+	*fetches = 0;
+	*why = OCI_RENEW_RESEND;
+	for (unsigned i = 0; i < parallel; i++) {
+		q[i] = (struct oci_renew_req){ 0 };
+		oci_renew_send(&s, &q[i]);
+		next++;
+	}
+	/* Answer the slots in turn; a slot that got through takes the next request. */
+	while (done < n && rounds++ < 100000) {
+		for (unsigned i = 0; i < parallel && done < n; i++) {
+			struct oci_renew_req *r = &q[i];
+			bool ok = r->gen < 4096 && accepts(r->gen, uses[r->gen]++);
+
+			oci_renew_answered(&s, r, ok ? 200 : 401);
+			if (ok) {
+				done++;
+				*r = (struct oci_renew_req){ 0 };
+				oci_renew_send(&s, r);
+				next++;
+				continue;
+			}
+			switch ((*why = oci_renew_decide(&s, r))) {
+			case OCI_RENEW_FETCH:
+				oci_renew_fetched(&s, r);
+				(*fetches)++;
+				/* FALLTHROUGH */
+			case OCI_RENEW_RESEND:
+				oci_renew_send(&s, r);
+				break;
+			default:
+				return done;
+			}
+		}
+	}
+	CHECK(rounds < 100000);		/* never a loop */
+	return done;
+}
+
+static bool reg_open(unsigned gen, unsigned nth) { (void)gen; (void)nth; return true; }
+/* Needs a token; each takes 50 requests, then expires. */
+static bool reg_expiring(unsigned gen, unsigned nth) { return gen > 0 && nth < 50; }
+/* Grants tokens it then refuses: 401 to everything. */
+static bool reg_refuses(unsigned gen, unsigned nth) { (void)gen; (void)nth; return false; }
+/* Takes the first token for 20 requests, then refuses every new one. */
+static bool reg_first_only(unsigned gen, unsigned nth) { return gen == 1 && nth < 20; }
+/* Hostile: takes one request per token, making the client fetch one per request. */
+static bool reg_one_each(unsigned gen, unsigned nth) { return gen > 0 && nth < 1; }
+
+static void
+test_renew(void)
+{
+	enum oci_renew_verdict	why;
+	unsigned		f;
+
+	/* No auth: nothing fetched. */
+	CHECK(run_policy(reg_open, 500, 8, &f, &why) == 500 && f == 0);
+	/*
+	 * Tokens that expire all through a long transfer: one fetch per
+	 * expiry, not one per slot the expired token failed.
+	 */
+	CHECK(run_policy(reg_expiring, 2000, 8, &f, &why) == 2000);
+	CHECK(f >= 2000 / 50 && f <= 2000 / 50 + 1);
+	CHECK(run_policy(reg_expiring, 2000, 1, &f, &why) == 2000 && f <= 2000 / 50 + 1);
+	/* Every token refused: one fetch, then a clear refusal. */
+	CHECK(run_policy(reg_refuses, 100, 8, &f, &why) == 0 && f == 1 &&
+	    why == OCI_RENEW_REFUSED);
+	CHECK(run_policy(reg_refuses, 100, 1, &f, &why) == 0 && f == 1 &&
+	    why == OCI_RENEW_REFUSED);
+	/* The first token worked, its successor is refused: one more fetch. */
+	CHECK(run_policy(reg_first_only, 100, 8, &f, &why) == 20 && f == 2 &&
+	    why == OCI_RENEW_REFUSED);
+	/* A token per request: the client stops after a bounded number. */
+	CHECK(run_policy(reg_one_each, 100000, 8, &f, &why) < 100 &&
+	    why == OCI_RENEW_TOO_MANY);
+	CHECK(f <= 2 * OCI_RENEW_FREE + 2);
+	CHECK(run_policy(reg_one_each, 100000, 1, &f, &why) < 100 &&
+	    why == OCI_RENEW_TOO_MANY);
+}
+
 int
 main(void)
 {
@@ -321,5 +419,6 @@ main(void)
 	test_config();
 	test_registry();
 	test_digest();
+	test_renew();
 	return test_summary();
 }
