@@ -27,12 +27,14 @@ if [ "${SBUML_IN_NETNS:-}" != 1 ]; then
 		{ cat "$SBUML_DEB_PRE/build.log"; rm -rf "$SBUML_DEB_PRE"; exit 1; }
 fi
 . "$(dirname "$0")/lib.sh"
+# Under $T at once, so that lib.sh's clean-up takes it whatever happens.
+mv "$SBUML_DEB_PRE" "$T/deb-pre" || fail "cannot move $SBUML_DEB_PRE under $T"
 
 ip link set lo up	# the published port on 127.0.0.1
 start_daemon --default-network default
-mv "$SBUML_DEB_PRE/deb.img" "$SBUML_DEB_PRE/deb.json" "$STATE/images/" || fail "image into the state dir"
-rm -rf "$SBUML_DEB_PRE"
+mv "$T/deb-pre/deb.img" "$T/deb-pre/deb.json" "$STATE/images/" || fail "image into the state dir"
 ctl image list | grep -q '^deb ' || fail "image list: $(ctl image list)"
+say "image deb: $(grep "^cache " "$T/deb-pre/build.log")"
 
 # The HTTP server: Debian's busybox-static (the host's, as for the default
 # guest) on a disk of its own; the image has no HTTP server.
