@@ -154,9 +154,9 @@ state_is() { [ "$(info_field "$1" state)" = "$2" ]; }
 
 # --- Positive fidelity: every checker of the payload makes progress. ---
 
-# Checkers test/guest/fidelity runs by default (a restored machine's
-# console has no "CHECK fidelity start" line to read them from).  The
-# environment may set another list, for a payload that runs another one.
+# Checkers test/guest/fidelity runs by default: the last resort of
+# checker_names, for a machine with neither a "CHECK fidelity start" line
+# nor a record of the machine it was restored from.
 FIDELITY_ALL=${FIDELITY_ALL:-"memcheck fpucheck pipecheck sockcheck sigcheck threadcheck forktree filecheck clockcheck randcheck
 	fdeventcheck ipccheck ptracecheck lockcheck seccompcheck uringcheck notifycheck nscheck cgroupcheck
 	rseqcheck timenscheck"}
@@ -168,12 +168,18 @@ console_lines() {
 }
 
 # checker_names MACHINE: the checkers MACHINE's payload started (its
-# "CHECK fidelity start ... names=a,b" line), else all of them.
+# "CHECK fidelity start ... names=a,b" line); for a restored machine, whose
+# console has no such line, those of the machine checks_progress last
+# checked it against (its original, or a generation back to it); else all.
 checker_names() {
 	_cn=$(grep -a -o 'CHECK fidelity start checkers=[0-9]* names=[a-z0-9_,]*' \
 		"$(console_of "$1")" 2>/dev/null | tail -n 1 | sed 's/.*names=//' | tr ',' ' ')
+	[ -n "$_cn" ] || _cn=$(cat "$(checkers_record "$1")" 2>/dev/null || true)
 	echo "${_cn:-$FIDELITY_ALL}"
 }
+# checkers_record MACHINE: where checks_progress notes the checkers of a
+# machine restored from another one.
+checkers_record() { echo "$T/checkers.$(echo "$1" | tr '/' '_')"; }
 
 # ok_floors MACHINE LINES: "name:iteration" of the last "CHECK name ok N"
 # each checker printed in the first LINES lines of MACHINE's console.
@@ -221,6 +227,7 @@ checks_missing() {
 checks_progress() {
 	_cp_m=$1; _cp_since=$2; _cp_ref=${3:-$1}; _cp_reflines=${4:-$2}; _cp_limit=${5:-150}
 	_cp_names=$(checker_names "$_cp_ref")
+	[ "$_cp_m" = "$_cp_ref" ] || echo "$_cp_names" >"$(checkers_record "$_cp_m")"
 	_cp_floors=$(ok_floors "$_cp_ref" "$_cp_reflines")
 	_cp_end=$(( $(date +%s) + _cp_limit ))
 	while :; do
