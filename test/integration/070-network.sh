@@ -32,10 +32,6 @@ mke2fs -q -t ext2 -d "$T/pl" "$T/pl.img" 4M || fail "mke2fs of the payload"
 jnet() { # MACHINE EXPR: EXPR of the machine object's "net" member (n)
 	ctl --json info "$1" | python3 -c 'import json,sys; n=json.load(sys.stdin)["net"]; print(eval(sys.argv[1]))' "$2"
 }
-hping() { busybox ping -c 1 -W 3 "$1"; }	# no iputils on the host: busybox-static's
-http_get() { # URL: the body, or fail
-	python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())' "$1"
-}
 
 say "network list before any machine: default is down"
 ctl network list | grep -Eq '^default +sbuml0 .* no +yes' || fail "network list: $(ctl network list)"

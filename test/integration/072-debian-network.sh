@@ -51,10 +51,6 @@ sh_ok() { sh_in "$@" >"$T/sh.out" 2>&1 || fail "$1: '$2' failed: $(cat "$T/sh.ou
 jnet() { # MACHINE EXPR: EXPR of the machine object's "net" member (n)
 	ctl --json info "$1" | python3 -c 'import json,sys; n=json.load(sys.stdin)["net"]; print(eval(sys.argv[1]))' "$2"
 }
-hping() { busybox ping -c 1 -W 3 "$1"; }	# no iputils on the host: busybox-static's
-http_get() { # URL: the body, or fail
-	python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())' "$1"
-}
 leased() { [ "$(jnet "$1" 'n["ipv4_leased"]')" = "$2" ]; }
 
 # What the guest says about eth0, in one trip over the console (each costs

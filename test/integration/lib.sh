@@ -152,6 +152,14 @@ info_field() {
 }
 state_is() { [ "$(info_field "$1" state)" = "$2" ]; }
 
+# --- Network tests (070-072): reaching a guest from the host. ---
+# hping IP: one ping (no iputils on the host: busybox-static's).
+hping() { busybox ping -c 1 -W 3 "$1"; }
+# http_get URL: the body, or fail.
+http_get() {
+	python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())' "$1"
+}
+
 # --- Positive fidelity: every checker of the payload makes progress. ---
 
 # Checkers test/guest/fidelity runs by default: the last resort of
