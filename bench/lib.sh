@@ -125,6 +125,41 @@ boot_busy() {
 	sleep 1
 }
 
+# The host loads a benchmark measures under, one run each (issue 13: idle and
+# CPU-bound, so both figures come from the same run): BENCH_LOADS, default
+# "idle cpu". cpu: stress-ng --cpu N on every online CPU (matrixprod, which
+# keeps them busy in user space), started and stopped by the benchmark.
+LOADS=${BENCH_LOADS:-idle cpu}
+for l in $LOADS; do
+	case $l in idle|cpu) ;; *) echo "${BENCH_NAME:-bench}: BENCH_LOADS: unknown load '$l' (idle, cpu)" >&2; exit 2 ;; esac
+done
+LOAD_PID=""
+# host_load_start LOAD: for cpu, start the load and wait until its workers run
+host_load_start() {
+	[ "$1" = cpu ] || return 0
+	command -v stress-ng >/dev/null || fail "stress-ng is not installed (scripts/deps.sh installs it)"
+	stress-ng --cpu "$(nproc)" --cpu-method matrixprod --timeout 0 >"$T/stress.log" 2>&1 &
+	LOAD_PID=$!
+	BG_PIDS="$BG_PIDS $LOAD_PID"
+	wait_until 60 sh -c "[ \$(pgrep -c -P $LOAD_PID) -ge $(nproc) ]" ||
+		fail "stress-ng did not start its $(nproc) workers: $(cat "$T/stress.log")"
+	sleep 2 # the scheduler sees the workers as CPU-bound, not as new tasks
+	say "host load: stress-ng --cpu $(nproc) running ($(pgrep -c -P "$LOAD_PID") workers), load average $(cut -d' ' -f1 /proc/loadavg)"
+}
+# host_load_stop: end the load (stress-ng stops its workers on SIGTERM)
+host_load_stop() {
+	[ -n "$LOAD_PID" ] || return 0
+	workers=$(pgrep -P "$LOAD_PID" | tr '\n' ' ')
+	kill "$LOAD_PID" 2>/dev/null || true
+	wait "$LOAD_PID" 2>/dev/null || true
+	wait_until 30 sh -c "for p in $workers; do kill -0 \$p 2>/dev/null && exit 1; done; exit 0" ||
+		fail "stress-ng workers still run: $workers"
+	BG_PIDS=$(echo "$BG_PIDS" | tr ' ' '\n' | grep -vx "$LOAD_PID" | tr '\n' ' ')
+	LOAD_PID=""
+}
+# load_tag LOAD: what a tag carries for that load (idle: nothing)
+load_tag() { case $1 in cpu) echo L ;; *) echo ;; esac; }
+
 kill_machine() { ctl kill "$1" >/dev/null 2>&1 || true; ctl delete "$1" >/dev/null 2>&1 || true; }
 
 # Arithmetic on decimals: calc EXPR (awk).

@@ -3,7 +3,7 @@
 # restore: restore-to-running time against a cold boot of the same guest,
 # measured in the same run.
 #
-# For guests with BENCH_SIZES MiB in use (default "64 128 512"; memcheck of
+# For guests with BENCH_SIZES MiB in use (default "64 512 2048"; memcheck of
 # the bench payload holds that much, a 20 ms tick line runs beside it):
 #   cold     BENCH_RUNS cold boots (`sbumlctl boot`), each timed from issuing
 #            the command until (a) the guest's first "sbuml-heartbeat N" line
@@ -18,8 +18,10 @@
 #            line in <machine dir>/console.log (a new file: everything in it
 #            comes after the restore); also when the command returned
 #            (machine running) and the first heartbeat line
-# Target (the issue): restore-to-first-output <= 3 % of a cold boot of the
-# same guest to the same point (medians).  Also printed against the cold
+#   restoreL the same restores under a CPU-bound host load (BENCH_LOADS,
+#            default "idle cpu"; cpu: stress-ng on every CPU, bench/lib.sh)
+# Target (issue 13): restore-to-first-output <= 1 % of a cold boot of the
+# same guest to the same point (medians, idle host; the save issue's was 3 %).  Also printed against the cold
 # boot to the first heartbeat, a far stricter baseline (an empty guest).
 #
 # To explain the figures, per cold boot and per restore (never hidden again):
@@ -48,7 +50,7 @@
 BENCH_NAME=restore
 . "$(dirname "$0")/lib.sh"
 
-SIZES=${BENCH_SIZES:-64 128 512}
+SIZES=${BENCH_SIZES:-64 512 2048}
 RUNS=${BENCH_RUNS:-3}
 CLONES=${BENCH_CLONES:-8}
 TICK=0.02
@@ -124,7 +126,7 @@ materialised() {
 # line of EXPL
 explain() {
 	path=- pa=- pb=- fx=- mat=- mem=-
-	if [ "$1" = restore ]; then
+	if [ "$1" != cold ]; then
 		path=$(restored_field "$4" physmem); pa=$(restored_field "$4" phase_a_us)
 		pb=$(restored_field "$4" phase_b_us); fx=$(restored_field "$4" fixups_us)
 		mm=$(materialised "$4"); mat=${mm%% *}; mem=${mm#* }
@@ -136,7 +138,7 @@ explain() {
 	check_field "$4 kernel minflt" "$5"; check_field "$4 kernel majflt" "$6"
 	check_field "$4 helpers minflt" "$7"; check_field "$4 helpers majflt" "$8"
 	echo "$1 $2 $3 $5 $6 $7 $8 ${mat:--} ${mem:--} ${path:--} ${pa:--} ${pb:--} ${fx:--}" >>"$EXPL"
-	if [ "$1" = restore ]; then
+	if [ "$1" != cold ]; then
 		say "$4: daemon materialised the snapshot in $mat us (guest memory in a $mem), kernel physmem=$path phase_a $pa us, phase_b $pb us, fixups $fx us; page faults from start to first tick: kernel minflt $5 majflt $6, helpers minflt $7 majflt $8"
 	else
 		say "$4: page faults from start to the saved point: kernel minflt $5 majflt $6, helpers minflt $7 majflt $8"
@@ -172,9 +174,12 @@ for size in $SIZES; do
 	say "saved $src: $($BT json "$T/save.json" sizes.physmem | awk '{ printf "%.1f", $1 / 1048576 }') MiB resident"
 	kill_machine "$src"
 
+	for load in $LOADS; do
+	host_load_start "$load"
+	kind=restore$(load_tag "$load")
 	i=1
 	while [ "$i" -le "$RUNS" ]; do
-		m=r$size-$i
+		m=r$size$(load_tag "$load")-$i
 		waiter "$T/w.hb" "$HB" "$(console_of "$m")"; whb=$LAST_WAITER
 		waiter_faults "$T/w.tk" "$TK" "$(console_of "$m")"; wtk=$LAST_WAITER
 		sleep 0.3
@@ -186,13 +191,15 @@ for size in $SIZES; do
 		read -r ttk kmin kmaj hmin hmaj <"$T/w.tk"
 		thb=$(to_us "$(cat "$T/w.hb")"); ttk=$(to_us "$ttk")
 		console_has "$m" 'sbuml-guest: up' && fail "$m: the guest booted again instead of carrying on"
-		echo "restore $size $i $((t1 - t0)) $((ttk - t0)) $((thb - t0)) 0" >>"$RES"
-		say "restore $m: running after $(( (t1 - t0) / 1000 )) ms, first tick after $(( (ttk - t0) / 1000 )) ms, first heartbeat after $(( (thb - t0) / 1000 )) ms"
-		explain restore "$size" "$i" "$m" "$kmin" "$kmaj" "$hmin" "$hmaj"
+		echo "$kind $size $i $((t1 - t0)) $((ttk - t0)) $((thb - t0)) 0" >>"$RES"
+		say "$kind $m ($load host): running after $(( (t1 - t0) / 1000 )) ms, first tick after $(( (ttk - t0) / 1000 )) ms, first heartbeat after $(( (thb - t0) / 1000 )) ms"
+		explain "$kind" "$size" "$i" "$m" "$kmin" "$kmaj" "$hmin" "$hmaj"
 		sleep 1
 		console_has "$m" "CHECK memcheck FAIL" && fail "$m: memcheck failed after the restore"
 		kill_machine "$m"
 		i=$((i + 1))
+	done
+	host_load_stop
 	done
 done
 
@@ -243,16 +250,26 @@ while read -r kind size run kmin kmaj hmin hmaj mat mem path pa pb fx; do
 	printf '%-8s %6s %4s %12s %12s %13s %13s %14s %6s %8s %11s %11s %11s\n' "$kind" "$size" "$run" "$kmin" "$kmaj" "$hmin" "$hmaj" "$matms" "$mem" "$path" "$pa" "$pb" "$fx"
 done <"$EXPL"
 echo
-echo "medians; target: restore to first output (tick) <= 3 % of a cold boot to the same point (memory filled):"
-printf '%6s %13s %11s %14s %13s %10s %12s %6s\n' MiB cold_same_ms cold_hb_ms restore_tick_ms restore_run_ms tick/same tick/cold_hb target
+echo "medians; target (issue 13): restore to first output (tick) <= 1 % of a cold boot to the same point (memory filled), idle host;"
+echo "under the CPU load (restoreL: the same snapshot; the cold boots ran idle) the ratio to the idle restore is shown, not judged:"
+printf '%6s %5s %13s %11s %14s %13s %10s %12s %12s %6s\n' MiB load cold_same_ms cold_hb_ms restore_tick_ms restore_run_ms tick/same tick/cold_hb loaded/idle target
 misses=0
 for size in $SIZES; do
 	cs=$(median $(col cold "$size" 7)); ch=$(median $(col cold "$size" 6))
-	rr=$(median $(col restore "$size" 4)); rt=$(median $(col restore "$size" 5))
-	v=$(verdict "$rt <= 0.03 * $cs")
-	[ "$v" = PASS ] || misses=$((misses + 1))
-	printf '%6s %13.1f %11.1f %14.1f %13.1f %9.1f%% %11.1f%% %6s\n' "$size" "$(ms "$cs")" "$(ms "$ch")" "$(ms "$rt")" "$(ms "$rr")" \
-		"$(calc "100*$rt/$cs")" "$(calc "100*$rt/$ch")" "$v"
+	it=$(median $(col restore "$size" 5))
+	for load in $LOADS; do
+		kind=restore$(load_tag "$load")
+		rr=$(median $(col "$kind" "$size" 4)); rt=$(median $(col "$kind" "$size" 5))
+		if [ "$load" = idle ]; then
+			v=$(verdict "$rt <= 0.01 * $cs"); li=-
+			[ "$v" = PASS ] || misses=$((misses + 1))
+		else
+			v=-; li=-
+			[ -n "$it" ] && li=$(calc "$rt/($it > 0 ? $it : 1)")
+		fi
+		printf '%6s %5s %13.1f %11.1f %14.1f %13.1f %9.1f%% %11.1f%% %12s %6s\n' "$size" "$load" "$(ms "$cs")" "$(ms "$ch")" "$(ms "$rt")" "$(ms "$rr")" \
+			"$(calc "100*$rt/$cs")" "$(calc "100*$rt/$ch")" "$li" "$v"
+	done
 done
 echo "$CLONES concurrent clones ($small MiB in use): all printed their first post-restore output (tick) $(ms $((tlast - t0))) ms after launch (all restores returned after $(ms $((t1 - t0))) ms)"
 echo "targets missed: $misses"

@@ -3,7 +3,7 @@
 # save-pause: how long a save (continue mode) freezes a busy guest, against
 # the time to copy the same resident memory on this host, in this run.
 #
-# For guests with BENCH_SIZES MiB in use (default "64 128 512": memcheck from
+# For guests with BENCH_SIZES MiB in use (default "64 512 2048": memcheck from
 # the bench payload fills and keeps rewriting that much), BENCH_RUNS saves
 # each (default 3) with `sbumlctl --json save --raw` (format 1: the baseline copies its capture/physmem); per save:
 #   pause     timings.pause_us, measured by the kernel (guest frozen)
@@ -36,7 +36,12 @@
 # once beforehand through their mapping: this host's copy rates, against
 # which the pause's copy is put in the summary.
 # Then a plain 64 MB busybox guest (no payload) is saved BENCH_RUNS times.
-# Targets (medians): pause / baseline <= 2, pause <= 0.5 ms per MiB
+# Every guest is saved BENCH_RUNS times per host load of BENCH_LOADS
+# (default "idle cpu"; cpu: stress-ng on every CPU, bench/lib.sh), tags
+# m<MiB>-<run> idle and m<MiB>L-<run> under the load, likewise bb and bbL.
+# Issue 13's targets (medians): pause <= 5 ms idle at every size, <= 50 ms
+# (10 x) under the load, guest stall <= 2 x pause (25 ms resolution).
+# Older targets (medians): pause / baseline <= 2, pause <= 0.5 ms per MiB
 # resident, 64 MB busybox pause < 20 ms.  Exit 0 with MISSes (it is a
 # benchmark) unless BENCH_STRICT=1; non-zero when something does not work,
 # and with BENCH_CHECK=1 (the test bench-smoke) also when an explaining
@@ -45,7 +50,7 @@ BENCH_NAME=save-pause
 . "$(dirname "$0")/lib.sh"
 [ -x "${BENCH_MEMTOUCH:-}" ] || fail "BENCH_MEMTOUCH (bench/memtouch of the build) is not set or not executable"
 
-SIZES=${BENCH_SIZES:-64 128 512}
+SIZES=${BENCH_SIZES:-64 512 2048}
 RUNS=${BENCH_RUNS:-3}
 MiB=1048576
 largest=$(printf '%s\n' $SIZES | sort -n | tail -n 1)
@@ -147,11 +152,15 @@ for size in $SIZES; do
 	boot_busy "$m" "$size" sbuml.stall=1
 	wait_until 30 console_has "$m" "CHECK clockcheck start" || fail "$m: no clockcheck"
 	ctl --json info "$m" >"$T/info.$m.json" || fail "info $m"
-	i=1
-	while [ "$i" -le "$RUNS" ]; do
-		save_once "$m" "m$size-$i"
-		sleep 1
-		i=$((i + 1))
+	for load in $LOADS; do
+		host_load_start "$load"
+		i=1
+		while [ "$i" -le "$RUNS" ]; do
+			save_once "$m" "m$size$(load_tag "$load")-$i"
+			sleep 1
+			i=$((i + 1))
+		done
+		host_load_stop
 	done
 	console_has "$m" "CHECK memcheck FAIL" && fail "$m: memcheck failed after the saves"
 	kill_machine "$m"
@@ -161,13 +170,57 @@ say "booting the plain 64 MB busybox guest"
 ctl boot bb --mem 64 >/dev/null || fail "boot bb"
 wait_until 60 console_has bb "sbuml-heartbeat 3 " || fail "bb: no heartbeat"
 ctl --json info bb >"$T/info.bb.json" || fail "info bb"
-i=1
-while [ "$i" -le "$RUNS" ]; do
-	save_once bb "bb-$i"
-	sleep 0.5
-	i=$((i + 1))
+for load in $LOADS; do
+	host_load_start "$load"
+	i=1
+	while [ "$i" -le "$RUNS" ]; do
+		save_once bb "bb$(load_tag "$load")-$i"
+		sleep 0.5
+		i=$((i + 1))
+	done
+	host_load_stop
 done
 kill_machine bb
+
+# every tag in the results: per size (and the busybox guest), per load
+all_tags() {
+	for size in $SIZES bb; do
+		for load in $LOADS; do
+			case $size in bb) echo "bb$(load_tag "$load")" ;; *) echo "m$size$(load_tag "$load")" ;; esac
+		done
+	done
+}
+
+# issue13_targets: the copy-on-write goals (issue 13), medians per size:
+# pause <= 5 ms on the idle host; under the CPU load <= 10 x 5 ms, and its
+# ratio to the idle pause of the same size in this run; the guest-visible
+# stall within 2 x the pause. clockcheck prints steps from 25 ms up (its
+# 10 ms guest tick blurs anything finer), so a stall below that is judged
+# against 25 ms, not against twice a smaller pause. Adds to misses.
+issue13_targets() {
+	echo
+	echo "issue 13 targets (medians): pause <= 5 ms idle, <= 50 ms under the CPU load; guest stall <= max(2 x pause, 25 ms):"
+	printf '%-8s %5s %9s %14s %6s %16s %12s\n' size load pause_ms guest_stall_ms target loaded/idle_pause stall_target
+	for size in $SIZES bb; do
+		case $size in bb) base=bb ;; *) base=m$size ;; esac
+		ip=$(median $(col "$base" 2))
+		for load in $LOADS; do
+			t=$base$(load_tag "$load")
+			p=$(median $(col "$t" 2))
+			case $load in cpu) lim=50000 ;; *) lim=5000 ;; esac
+			v=$(verdict "$p <= $lim")
+			[ "$v" = PASS ] || misses=$((misses + 1))
+			ratio=-
+			[ "$load" = cpu ] && [ -n "$ip" ] && ratio=$(calc "$p/($ip > 0 ? $ip : 1)")
+			if [ "$base" = bb ]; then g=- vs=-; else
+				g=$(median $(col "$t" 9))
+				vs=$(verdict "$g <= ($p * 2 / 1000 > 25 ? $p * 2 / 1000 : 25)")
+				[ "$vs" = PASS ] || misses=$((misses + 1))
+			fi
+			printf '%-8s %5s %9.2f %14s %6s %16s %12s\n' "$size" "$load" "$(calc "$p/1000")" "$g" "$v" "$ratio" "$vs"
+		done
+	done
+}
 
 # Report.
 col() { awk -v t="$1" -v c="$2" '$1 ~ "^" t "-" { print $c }' "$RES"; }
@@ -192,8 +245,7 @@ echo
 echo "the pause's copy against this host's memcpy of the same MiB (rates of memtouch -m $MT_MIB; medians):"
 printf '%-8s %6s %11s %12s %11s %8s %12s %12s %12s %12s %11s %11s\n' size staged resident_MiB kern_copy_ms copy_MiB/s flt/page memcpy_warm memcpy_dstnew memcpy_srcnew memcpy_fresh copy/dstnew pause/fresh
 ms_at() { calc "$1 / $(mt "$2" mibps) * 1000"; }
-for size in $SIZES bb; do
-	case $size in bb) t=bb ;; *) t=m$size ;; esac
+for t in $(all_tags); do
 	p=$(median $(col "$t" 2)); r=$(calc "$(median $(col "$t" 3))/$MiB"); c=$(median $(col "$t" 4))
 	st=$(awk -v t="$t" '$1 ~ "^" t "-" { print $2 }' "$EXPL" | sort -u | paste -sd, -)
 	rate=$(median $(awk -v t="$t" '$1 ~ "^" t "-" { print $4 }' "$EXPL"))
@@ -210,10 +262,9 @@ echo
 echo "medians per size (targets: pause/baseline <= 2 (median of the per-save ratios), pause <= 0.5 ms/MiB resident):"
 printf '%-8s %9s %14s %11s %11s %13s %6s %11s %6s %12s\n' size pause_ms guest_stall_ms resident_MiB baseline_ms pause/baseline target ms/MiB target hostdrop_MiB
 misses=0
-for size in $SIZES bb; do
-	case $size in bb) t=bb ;; *) t=m$size ;; esac
+for t in $(all_tags); do
 	p=$(median $(col "$t" 2)); r=$(median $(col "$t" 3)); b=$(median $(col "$t" 6)); d=$(median $(col "$t" 8))
-	case $size in bb) g=- ;; *) g=$(median $(col "$t" 9)) ;; esac
+	case $t in bb*) g=- ;; *) g=$(median $(col "$t" 9)) ;; esac
 	# Median of the per-save ratios: each save against its own baseline,
 	# taken seconds apart, so slow drifts of the shared host cancel out.
 	ratio=$(median $(awk -v t="$t" '$1 ~ "^" t "-" { print $2 / ($6 > 0 ? $6 : 1) }' "$RES"))
@@ -224,10 +275,14 @@ for size in $SIZES bb; do
 	printf '%-8s %9.2f %14s %11.1f %11.2f %13.2f %6s %11.3f %6s %12.1f\n' "$t" \
 		"$(calc "$p/1000")" "$g" "$(calc "$r/$MiB")" "$(calc "$b/1000")" "$ratio" "$v1" "$per" "$v2" "$(calc "$d/1024")"
 done
-bbp=$(median $(col bb 2))
-v3=$(verdict "$bbp < 20000")
-[ "$v3" = PASS ] || misses=$((misses + 1))
-echo "64 MB busybox guest pause < 20 ms: median $(calc "$bbp/1000") ms: $v3"
+case " $LOADS " in
+*" idle "*)
+	bbp=$(median $(col bb 2))
+	v3=$(verdict "$bbp < 20000")
+	[ "$v3" = PASS ] || misses=$((misses + 1))
+	echo "64 MB busybox guest pause < 20 ms: median $(calc "$bbp/1000") ms: $v3" ;;
+esac
+issue13_targets
 echo "targets missed: $misses"
 if [ "$misses" -gt 0 ] && [ "${BENCH_STRICT:-0}" = 1 ]; then exit 1; fi
 exit 0

@@ -26,20 +26,26 @@ run_bench() {
 	cat "$out"
 }
 
-# save-pause.sh at 16 MiB, one save
+# save-pause.sh at 16 MiB, one save per host load (idle, and under stress-ng)
 run_bench save-pause BENCH_SIZES=16 BENCH_RUNS=1 BENCH_MEMTOUCH_MIB=16
 expect "where the pause goes, per save"
 expect "run  *staged  *stage_ms  *copy_MiB/s  *minflt  *flt/page  *majflt  *child_minflt  *usr_ms  *sys_ms  *steal_ms  *src_rss_MiB"
 expect "m16-1  *[01] "
 expect "bb-1  *[01] "
+expect "m16L-1  *[01] "
+expect "bbL-1  *[01] "
+expect "issue 13 targets"
+expect "16  *cpu  *[0-9.]* "
 expect "the pause's copy against this host's memcpy"
 expect "  memtouch case=pretouched mib=16 "
 expect "targets missed: "
 
-# restore.sh at 16 MiB, one restore, one clone
+# restore.sh at 16 MiB, one restore per host load, one clone
 run_bench restore BENCH_SIZES=16 BENCH_RUNS=1 BENCH_CLONES=1
 expect "page faults (kernel process, helpers"
 expect "cold  *16  *1  *[0-9][0-9]* "
 expect "restore  *16  *1  *[0-9][0-9]* .* \(memfd\|file\)  *\(fd\|copied\) "
+expect "restoreL  *16  *1  *[0-9][0-9]* .* \(memfd\|file\)  *\(fd\|copied\) "
+expect "    16   cpu "
 expect "targets missed: "
 echo "bench-smoke: ok"

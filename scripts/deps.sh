@@ -13,7 +13,7 @@ PACKAGES="
   iproute2 nftables dnsmasq-base
   xfsprogs squashfs-tools
   user-mode-linux uml-utilities
-  socat python3 systemd util-linux procps psmisc strace
+  socat python3 systemd util-linux procps psmisc strace stress-ng
   clang libclang-rt-14-dev
   docker-registry skopeo apache2-utils curl
 "
