@@ -21,8 +21,9 @@
 #   restoreL the same restores under a CPU-bound host load (BENCH_LOADS,
 #            default "idle cpu"; cpu: stress-ng on every CPU, bench/lib.sh)
 # Target (issue 13): restore-to-first-output <= 1 % of a cold boot of the
-# same guest to the same point (medians, idle host; the save issue's was 3 %).  Also printed against the cold
-# boot to the first heartbeat, a far stricter baseline (an empty guest).
+# same guest to the same point (medians, idle host; the save issue's was
+# 3 %).  Also printed against the cold boot to the first heartbeat, a far
+# stricter baseline (an empty guest).
 #
 # To explain the figures, per cold boot and per restore (never hidden again):
 #   minflt/majflt  page faults of the machine's UML kernel process (the pid
@@ -145,6 +146,37 @@ explain() {
 	fi
 }
 
+# restore_runs SIZE LOAD: BENCH_RUNS timed restores of snapshot s<SIZE> under
+# host load LOAD (kind restore, or restoreL under the CPU load); lines of RES
+restore_runs() {
+	size=$1 load=$2
+	host_load_start "$load"
+	kind=restore$(load_tag "$load")
+	i=1
+	while [ "$i" -le "$RUNS" ]; do
+		m=r$size$(load_tag "$load")-$i
+		waiter "$T/w.hb" "$HB" "$(console_of "$m")"; whb=$LAST_WAITER
+		waiter_faults "$T/w.tk" "$TK" "$(console_of "$m")"; wtk=$LAST_WAITER
+		sleep 0.3
+		t0=$(now_us)
+		ctl restore "$T/sn/s$size" "$m" >/dev/null 2>"$T/restore.err" || check_restore_error "$T/restore.err"
+		t1=$(now_us)
+		reap "$whb" || fail "$m: no heartbeat after the restore"
+		reap "$wtk" || fail "$m: no tick after the restore"
+		read -r ttk kmin kmaj hmin hmaj <"$T/w.tk"
+		thb=$(to_us "$(cat "$T/w.hb")"); ttk=$(to_us "$ttk")
+		console_has "$m" 'sbuml-guest: up' && fail "$m: the guest booted again instead of carrying on"
+		echo "$kind $size $i $((t1 - t0)) $((ttk - t0)) $((thb - t0)) 0" >>"$RES"
+		say "$kind $m ($load host): running after $(( (t1 - t0) / 1000 )) ms, first tick after $(( (ttk - t0) / 1000 )) ms, first heartbeat after $(( (thb - t0) / 1000 )) ms"
+		explain "$kind" "$size" "$i" "$m" "$kmin" "$kmaj" "$hmin" "$hmaj"
+		sleep 1
+		console_has "$m" "CHECK memcheck FAIL" && fail "$m: memcheck failed after the restore"
+		kill_machine "$m"
+		i=$((i + 1))
+	done
+	host_load_stop
+}
+
 for size in $SIZES; do
 	mem=$(mem_for "$size")
 	i=1
@@ -174,33 +206,7 @@ for size in $SIZES; do
 	say "saved $src: $($BT json "$T/save.json" sizes.physmem | awk '{ printf "%.1f", $1 / 1048576 }') MiB resident"
 	kill_machine "$src"
 
-	for load in $LOADS; do
-	host_load_start "$load"
-	kind=restore$(load_tag "$load")
-	i=1
-	while [ "$i" -le "$RUNS" ]; do
-		m=r$size$(load_tag "$load")-$i
-		waiter "$T/w.hb" "$HB" "$(console_of "$m")"; whb=$LAST_WAITER
-		waiter_faults "$T/w.tk" "$TK" "$(console_of "$m")"; wtk=$LAST_WAITER
-		sleep 0.3
-		t0=$(now_us)
-		ctl restore "$T/sn/s$size" "$m" >/dev/null 2>"$T/restore.err" || check_restore_error "$T/restore.err"
-		t1=$(now_us)
-		reap "$whb" || fail "$m: no heartbeat after the restore"
-		reap "$wtk" || fail "$m: no tick after the restore"
-		read -r ttk kmin kmaj hmin hmaj <"$T/w.tk"
-		thb=$(to_us "$(cat "$T/w.hb")"); ttk=$(to_us "$ttk")
-		console_has "$m" 'sbuml-guest: up' && fail "$m: the guest booted again instead of carrying on"
-		echo "$kind $size $i $((t1 - t0)) $((ttk - t0)) $((thb - t0)) 0" >>"$RES"
-		say "$kind $m ($load host): running after $(( (t1 - t0) / 1000 )) ms, first tick after $(( (ttk - t0) / 1000 )) ms, first heartbeat after $(( (thb - t0) / 1000 )) ms"
-		explain "$kind" "$size" "$i" "$m" "$kmin" "$kmaj" "$hmin" "$hmaj"
-		sleep 1
-		console_has "$m" "CHECK memcheck FAIL" && fail "$m: memcheck failed after the restore"
-		kill_machine "$m"
-		i=$((i + 1))
-	done
-	host_load_stop
-	done
+	for load in $LOADS; do restore_runs "$size" "$load"; done
 done
 
 # Concurrent clones of the smallest snapshot.

@@ -146,22 +146,28 @@ save_once() {
 	say "$tag: staged $staged (prepared in $(calc "$stage/1000") ms), copy $(calc "$copy/1000") ms = $rate MiB/s, UML kernel minflt +$minflt ($(calc "$minflt/($physmem/4096)") per resident page) majflt +$majflt, children minflt +$cminflt, usr $utime ms sys $stime ms, steal $steal ms, physmem mapped by the kernel before: $srcrss MiB"
 }
 
+# save_runs MACHINE TAG GAP: BENCH_RUNS saves of MACHINE per host load of
+# BENCH_LOADS, GAP seconds apart, tagged TAG[L]-<run>
+save_runs() {
+	for load in $LOADS; do
+		host_load_start "$load"
+		i=1
+		while [ "$i" -le "$RUNS" ]; do
+			save_once "$1" "$2$(load_tag "$load")-$i"
+			sleep "$3"
+			i=$((i + 1))
+		done
+		host_load_stop
+	done
+}
+
 for size in $SIZES; do
 	m=b$size
 	say "booting a guest with $size MiB in use (mem $(mem_for "$size")M)"
 	boot_busy "$m" "$size" sbuml.stall=1
 	wait_until 30 console_has "$m" "CHECK clockcheck start" || fail "$m: no clockcheck"
 	ctl --json info "$m" >"$T/info.$m.json" || fail "info $m"
-	for load in $LOADS; do
-		host_load_start "$load"
-		i=1
-		while [ "$i" -le "$RUNS" ]; do
-			save_once "$m" "m$size$(load_tag "$load")-$i"
-			sleep 1
-			i=$((i + 1))
-		done
-		host_load_stop
-	done
+	save_runs "$m" "m$size" 1
 	console_has "$m" "CHECK memcheck FAIL" && fail "$m: memcheck failed after the saves"
 	kill_machine "$m"
 done
@@ -170,16 +176,7 @@ say "booting the plain 64 MB busybox guest"
 ctl boot bb --mem 64 >/dev/null || fail "boot bb"
 wait_until 60 console_has bb "sbuml-heartbeat 3 " || fail "bb: no heartbeat"
 ctl --json info bb >"$T/info.bb.json" || fail "info bb"
-for load in $LOADS; do
-	host_load_start "$load"
-	i=1
-	while [ "$i" -le "$RUNS" ]; do
-		save_once bb "bb$(load_tag "$load")-$i"
-		sleep 0.5
-		i=$((i + 1))
-	done
-	host_load_stop
-done
+save_runs bb bb 0.5
 kill_machine bb
 
 # every tag in the results: per size (and the busybox guest), per load
