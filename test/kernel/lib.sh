@@ -81,7 +81,8 @@ make_image() {
 }
 
 # boot NAME [extra cmdline...]: machine dir $WORK/NAME, sets PID_<NAME>
-# (BOOT_WRAP: a command prefix run before setsid, e.g. unshare --time ...)
+# (BOOT_WRAP: a command prefix run before setsid, e.g. unshare --time ...;
+# BOOT_FDS: redirections eval'ed after the fds above 2 are closed)
 boot() {
 	local name=$1; shift
 	local m=$WORK/$name
@@ -92,6 +93,8 @@ boot() {
 	  done
 	  # a test may ask for one stray inherited fd
 	  if [ -n "${STRAY_FD:-}" ]; then exec 7</etc/hostname; fi
+	  # BOOT_FDS: redirections eval'ed here, e.g. 'exec 4<>/dev/userfaultfd'
+	  if [ -n "${BOOT_FDS:-}" ]; then eval "$BOOT_FDS" || exit 1; fi
 	  exec ${BOOT_WRAP:-} setsid env -i PATH=/usr/bin:/bin \
 		GLIBC_TUNABLES=glibc.pthread.rseq=0 \
 		setarch "$(uname -m)" -R "$SBUML_KERNEL" mem=64M \

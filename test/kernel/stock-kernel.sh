@@ -9,7 +9,10 @@ r=$(mc a sbuml info 2>/dev/null)
 log "ours: $r"
 want=$(readelf -n "$SBUML_KERNEL" | sed -n 's/.*Build ID: //p')
 check [ -n "$want" ]
-check [ "$r" = "OK sbuml 1 build-id=$want" ]
+check [ "${r%% uffd=*}" = "OK sbuml 1 build-id=$want" ]
+# what its userfaultfds offer and where they come from (test/kernel/uffd.sh)
+check [ "${r#* uffd=}" != "$r" ]
+check [ "${r#* uffd_src=}" != "$r" ]
 r=$(mc a sbuml bogus 2>/dev/null)
 log "bogus: $r"
 check [ "${r#ERR error: usage}" != "$r" ]
