@@ -77,7 +77,8 @@ ctl_print_machine(struct json_object *m, const char *arg)
 {
 	static const char *const order[] = {
 		"machine", "state", "pid", "dir", "mem_mb", "image", "kernel",
-		"cmdline", "disks", "net", "savable", "created", "started", "exit",
+		"cmdline", "disks", "net", "savable", "uffd", "created", "started",
+		"exit",
 	};
 	struct json_object *v;
 	size_t i, j, n;

@@ -8,6 +8,7 @@
 #ifndef SBUMLD_CONTEXT_H
 #define SBUMLD_CONTEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
@@ -30,6 +31,8 @@ struct daemon_config {
 	/* --network NAME[=A.B.C.D/N], repeatable: networks besides "default" (net.h) */
 	char	**networks;
 	size_t	 nnetworks;
+	/* --no-userfaultfd: launch no kernel with /dev/userfaultfd (uml.h) */
+	bool	 no_userfaultfd;
 };
 
 extern struct daemon_config daemon_config;

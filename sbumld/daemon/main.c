@@ -19,6 +19,11 @@
 #include "snapshot.h"
 #include "util.h"
 
+/* Long options without a short one. */
+enum {
+	OPT_NO_USERFAULTFD = 256,
+};
+
 static void	usage(FILE *, int) __attribute__((noreturn));
 
 /* Print the synopsis and exit. */
@@ -30,6 +35,7 @@ usage(FILE *f, int status)
 	    "[--kernel path]\n"
 	    "              [--image path] [--log-level level]\n"
 	    "              [--default-network name] [--network name[=subnet]]...\n"
+	    "              [--no-userfaultfd]\n"
 	    "  -s, --socket PATH     RPC socket (default %s)\n"
 	    "  -S, --state-dir DIR   machines and state (default %s)\n"
 	    "  -k, --kernel PATH     default UML kernel (default %s)\n"
@@ -40,6 +46,7 @@ usage(FILE *f, int status)
 	    "\"default\"\n"
 	    "                        always exists, its subnet chosen clear of "
 	    "the routes)\n"
+	    "      --no-userfaultfd  do not give UML kernels /dev/userfaultfd\n"
 	    "  -d, --foreground      log to stderr instead of syslog\n"
 	    "  -v, --verbose         log debug messages\n"
 	    "  -l, --log-level LVL   error, warning, info (default) or debug\n"
@@ -134,6 +141,7 @@ main(int argc, char **argv)
 		{ "log-level",	required_argument,	NULL,	'l' },
 		{ "help",	no_argument,		NULL,	'h' },
 		{ "version",	no_argument,		NULL,	'V' },
+		{ "no-userfaultfd", no_argument,	NULL,	OPT_NO_USERFAULTFD },
 		{ NULL,		0,			NULL,	0 }
 	};
 	const char	*socket_path = DAEMON_DEFAULT_SOCKET;
@@ -181,6 +189,9 @@ main(int argc, char **argv)
 			if (log_level_from_string(optarg, &level) < 0)
 				fatalx("--log-level: \"%s\" is not one of "
 				    "error, warning, info, debug", optarg);
+			break;
+		case OPT_NO_USERFAULTFD:
+			daemon_config.no_userfaultfd = true;
 			break;
 		case 'h':
 			usage(stdout, 0);

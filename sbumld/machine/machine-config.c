@@ -516,6 +516,9 @@ machine_run_write(int dirfd, const struct machine_run *run)
 		    json_object_new_string(run->started));
 	if (run->tap[0] != '\0')
 		json_object_object_add(obj, "tap", json_object_new_string(run->tap));
+	if (run->pid > 0)
+		json_object_object_add(obj, "uffd",
+		    json_object_new_boolean(run->uffd));
 	if (run->has_exit) {
 		exit = json_object_new_object();
 		json_object_object_add(exit, "status", run->status_known ?
@@ -557,6 +560,10 @@ machine_run_read(int dirfd, struct machine_run *run)
 	if (json_object_object_get_ex(obj, "savable", &v) &&
 	    json_object_is_type(v, json_type_boolean))
 		run->savable = json_object_get_boolean(v);
+	/* Absent (written before it existed, or no process): false. */
+	if (json_object_object_get_ex(obj, "uffd", &v) &&
+	    json_object_is_type(v, json_type_boolean))
+		run->uffd = json_object_get_boolean(v);
 	if ((s = json_string_member(obj, "started")) != NULL)
 		snprintf(run->started, sizeof(run->started), "%s", s);
 	if ((s = json_string_member(obj, "tap")) != NULL) {

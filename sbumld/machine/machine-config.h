@@ -57,6 +57,7 @@ struct machine_run {
 	int			signal;
 	bool			savable;	/* answered MACHINE_SAVABLE_PROBE */
 	char			tap[NET_TAP_LEN + 1];	/* "" none */
+	bool			uffd;		/* the kernel got /dev/userfaultfd */
 };
 
 /*

@@ -52,6 +52,7 @@ machine_save_run(struct machine *m)
 	run.signal = m->signal;
 	run.savable = m->savable;
 	memcpy(run.tap, m->tap, sizeof(run.tap));
+	run.uffd = m->uffd;
 	if ((r = machine_write_run(m, &run)) < 0)
 		log_warnx("%s: cannot write %s: %s", m->name, MACHINE_RUN_FILE,
 		    strerror(-r));

@@ -69,6 +69,7 @@ struct machine {
 	struct mconsole_notifier *notifier;
 	bool			 savable;
 	char			 tap[NET_TAP_LEN + 1];	/* its NIC's tap while live, "" none */
+	bool			 uffd;		/* its kernel got /dev/userfaultfd (uml.h) */
 
 	/* How it ended. */
 	bool			 has_exit;

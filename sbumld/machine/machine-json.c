@@ -78,6 +78,7 @@ machine_to_json(const struct machine *m)
 	    json_object_new_string(m->cfg.kernel));
 	json_object_object_add(obj, "savable",
 	    json_object_new_boolean(m->savable));
+	json_object_object_add(obj, "uffd", json_object_new_boolean(m->uffd));
 	json_object_object_add(obj, "cmdline",
 	    json_object_new_string(m->cfg.cmdline));
 	disks = json_object_new_array();

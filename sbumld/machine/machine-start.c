@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "context.h"
 #include "jail.h"
 #include "log.h"
 #include "machine-int.h"
@@ -89,6 +91,7 @@ machine_record_start(struct machine *m, pid_t pid, char *err, size_t errlen)
 	run.state = MACHINE_BOOTING;
 	run.pid = pid;
 	memcpy(run.tap, m->tap, sizeof(run.tap));
+	run.uffd = m->uffd;
 	if ((r = uml_proc_starttime(pid, &run.starttime)) == 0) {
 		iso8601_utc(time(NULL), run.started, sizeof(run.started));
 		r = machine_write_run(m, &run);
@@ -98,6 +101,52 @@ machine_record_start(struct machine *m, pid_t pid, char *err, size_t errlen)
 		    "%s/%s: %s; it was killed", m->name, m->rec,
 		    MACHINE_RUN_FILE, strerror(-r));
 	return (r);
+}
+
+/*
+ * Test knob SBUMLD_TEST_UFFD_ANY_KERNEL: 1 gives the device to every
+ * kernel, 2 to every restored one, also to kernels that cannot name
+ * sbuml_uffd_dev= (they ignore the word; a restore closes the fd with the
+ * other fds it does not know, a boot keeps it and refuses to be saved).
+ * For tests of the launch with today's kernel only.
+ */
+static bool
+machine_uffd_forced(bool restore)
+{
+	long	knob = test_knob_ms("SBUMLD_TEST_UFFD_ANY_KERNEL");
+
+	return (knob == 1 || (knob == 2 && restore));
+}
+
+/*
+ * The /dev/userfaultfd descriptor for a launch of kernel (uml_launch.uffd_fd),
+ * or -1: refused by --no-userfaultfd, a kernel that does not take it
+ * (uml_kernel_takes_uffd), or a host that does not let us open the device
+ * (no such device before Linux 6.1, or a policy refusing it), which is
+ * logged once and the machine runs without it.
+ */
+static int
+machine_uffd_open(const char *kernel, bool restore)
+{
+	static atomic_bool	 logged;
+	int			 fd;
+
+	if (daemon_config.no_userfaultfd)
+		return (-1);
+	if (!uml_kernel_takes_uffd(kernel) && !machine_uffd_forced(restore)) {
+		log_debug("%s does not take sbuml_uffd_dev=: launched without "
+		    "/dev/userfaultfd", kernel);
+		return (-1);
+	}
+	if ((fd = uml_uffd_open()) < 0) {
+		if (!atomic_exchange(&logged, true))
+			log_info("/dev/userfaultfd: %s; machines run without it "
+			    "(no copy-on-write saves, no lazy restores)%s",
+			    strerror(-fd), fd == -ENOENT ?
+			    " (the device needs Linux 6.1 or later)" : "");
+		return (-1);
+	}
+	return (fd);
 }
 
 /* Kill and reap a UML process that must not run (nothing watches it yet). */
@@ -120,6 +169,7 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 {
 	struct uml_launch	l;
 	pid_t			pid;
+	bool			uffd;
 	int			r, dfd = -1;
 
 	if (machine_state_is_live(m->state)) {
@@ -181,11 +231,17 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 		    strcmp(saved_mac, m->cfg.nic.mac) == 0 ? NULL :
 		    m->cfg.nic.mac;
 	}
-	if ((r = uml_spawn(&l, &pid, err, errlen)) < 0) {
+	l.uffd_fd = machine_uffd_open(l.kernel, capture != NULL);
+	uffd = l.uffd_fd > 0;
+	r = uml_spawn(&l, &pid, err, errlen);
+	/* The child has its own copy, as UML_UFFD_FD. */
+	closefd(&l.uffd_fd);
+	if (r < 0) {
 		machine_nic_release(m);
 		m->notifier = mconsole_notifier_free(m->notifier);
 		goto out;
 	}
+	m->uffd = uffd;
 	if ((r = machine_record_start(m, pid, err, errlen)) < 0) {
 		log_warnx("%s", err);
 		machine_abort_start(m, pid);

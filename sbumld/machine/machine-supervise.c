@@ -235,6 +235,7 @@ machine_exited(struct machine *m, bool known, int status)
 	closefd(&m->live_dfd);
 	m->pid = 0;
 	m->starttime = 0;
+	m->uffd = false;
 
 	m->has_exit = true;
 	m->status_known = m->signal_known = false;
@@ -558,6 +559,7 @@ machine_adopt(struct machine *m, const struct machine_run *run)
 		m->live_dfd = open(cwd, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	}
 	m->savable = run->savable;
+	m->uffd = run->uffd;
 	machine_nic_readopt(m, run->tap);
 	/* Sockets only in the directory it was made in, not one swapped in. */
 	if ((r = machine_dir_open(m)) >= 0) {

@@ -32,6 +32,8 @@
 #define UML_ENV_PATH	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define UML_MAX_ARGS	(32 + UML_MAX_DISKS)
 #define UML_MAX_TREE	1024	/* processes collected by uml_kill_tree */
+/* The child's own fds (errfd, copies being moved) start above the kernel's. */
+#define UML_CHILD_FD_LOW	(UML_UFFD_FD + 1)
 
 /* Where the child failed, reported to the parent. */
 enum uml_stage {
@@ -110,6 +112,8 @@ uml_build_restore_argv(const struct uml_launch *l, char **argv, size_t n)
 	argv[n++] = xasprintf("mconsole=notify:%s/notify.sock", l->dir);
 	if (l->physmem_fd > 0)
 		argv[n++] = xasprintf("sbuml_physmem_fd=%d", UML_PHYSMEM_FD);
+	if (l->uffd_fd > 0)
+		argv[n++] = xasprintf("sbuml_uffd_dev=%d", UML_UFFD_FD);
 	for (size_t i = 0; i <= l->ndisks; i++)
 		argv[n++] = xasprintf("sbuml_disk=%zu:%s/disk%zu.cow", i, l->dir, i);
 	if (l->net_tap != NULL)
@@ -160,6 +164,8 @@ uml_build_argv(const struct uml_launch *l)
 	argv[n++] = xasprintf("mconsole=notify:%s/notify.sock", l->dir);
 	if (l->net_tap != NULL)
 		argv[n++] = xasprintf("eth0=tuntap,%s,%s", l->net_tap, l->net_mac);
+	if (l->uffd_fd > 0)
+		argv[n++] = xasprintf("sbuml_uffd_dev=%d", UML_UFFD_FD);
 	/* UML joins its argv into the kernel command line: split on blanks. */
 	words = xstrdup(l->cmdline);
 	for (w = strtok_r(words, " \t", &save); w != NULL;
@@ -207,19 +213,42 @@ uml_child_check_access(const struct uml_launch *l, int errfd)
 	}
 }
 
-/* In the child: close every fd from first up except keep (> first). */
+/* In the child: close fds lo..hi (nothing if lo > hi).  Async-signal-safe. */
 static void
-uml_child_close_fds(int first, int keep)
+uml_child_close_range(unsigned int lo, unsigned int hi)
 {
-	if (keep > first && close_range((unsigned int)first,
-	    (unsigned int)keep - 1, 0) == -1) {
-		for (int fd = first; fd < keep; fd++)
-			(void)close(fd);
-	}
-	if (close_range((unsigned int)keep + 1, ~0U, 0) == -1) {
-		for (int fd = keep + 1; fd < 65536; fd++)
-			(void)close(fd);
-	}
+	if (lo > hi || close_range(lo, hi, 0) == 0)
+		return;
+	/* Hosts before 5.9: every fd a process can have (RLIMIT_NOFILE). */
+	for (unsigned int fd = lo; fd <= hi && fd < 65536; fd++)
+		(void)close(fd);
+}
+
+/*
+ * In the child, once the fds the kernel gets are in place: close every
+ * other fd.  Kept: 0-2, UML_PHYSMEM_FD and UML_UFFD_FD if the launch has
+ * them, and errfd (> UML_UFFD_FD, close-on-exec).
+ */
+static void
+uml_child_close_fds(bool physmem, bool uffd, int errfd)
+{
+	if (!physmem)
+		uml_child_close_range(UML_PHYSMEM_FD, UML_PHYSMEM_FD);
+	if (!uffd)
+		uml_child_close_range(UML_UFFD_FD, UML_UFFD_FD);
+	uml_child_close_range(UML_CHILD_FD_LOW, (unsigned int)errfd - 1);
+	uml_child_close_range((unsigned int)errfd + 1, ~0U);
+}
+
+/*
+ * In the child: a close-on-exec copy of fd at UML_CHILD_FD_LOW or above,
+ * where no dup2 to a fixed number (0-2, UML_PHYSMEM_FD, UML_UFFD_FD) can
+ * replace it, whatever number the parent had it at.  -1 on failure.
+ */
+static int
+uml_child_dup_high(int fd)
+{
+	return (fcntl(fd, F_DUPFD_CLOEXEC, UML_CHILD_FD_LOW));
 }
 
 /*
@@ -234,10 +263,16 @@ uml_child(const struct uml_launch *l, int console_fd, int input_fd,
 	struct sigaction	sa;
 	struct stat		dir_st, cwd_st;
 	sigset_t		all;
-	int			errfd, infd, logfd;
+	int			errfd, infd, logfd, pmfd = -1, uffd = -1;
 
-	/* Above UML_PHYSMEM_FD, so setting up the fds cannot clobber it. */
-	if ((errfd = fcntl(pipefd, F_DUPFD_CLOEXEC, UML_PHYSMEM_FD + 1)) == -1)
+	/*
+	 * Every fd the kernel gets is first copied above the fixed numbers
+	 * it gets them at (UML_CHILD_FD_LOW), then put in place with dup2:
+	 * the parent may hold any of them (the exec-status pipe, physmem,
+	 * the device) at 0-4, and a dup2 onto one not yet moved would
+	 * replace it.  errfd first, so every failure below is reported.
+	 */
+	if ((errfd = uml_child_dup_high(pipefd)) == -1)
 		_exit(127);
 	if (setsid() == -1)
 		uml_child_fail(errfd, UML_STAGE_SETSID);
@@ -247,21 +282,23 @@ uml_child(const struct uml_launch *l, int console_fd, int input_fd,
 	if (fstat(l->dir_fd, &dir_st) == -1)
 		uml_child_fail(errfd, UML_STAGE_CHDIR);
 	umask(077);
-	if ((infd = fcntl(input_fd, F_DUPFD_CLOEXEC, 3)) == -1)
+	if ((infd = uml_child_dup_high(input_fd)) == -1)
 		uml_child_fail(errfd, UML_STAGE_DEVNULL);
 	/* Opened by the parent relative to the checked dir (uml_open_console). */
-	if ((logfd = fcntl(console_fd, F_DUPFD_CLOEXEC, 3)) == -1)
+	if ((logfd = uml_child_dup_high(console_fd)) == -1)
 		uml_child_fail(errfd, UML_STAGE_CONSOLE);
-	/* dup2 clears FD_CLOEXEC on the copies. */
+	if (l->physmem_fd > 0 && (pmfd = uml_child_dup_high(l->physmem_fd)) == -1)
+		uml_child_fail(errfd, UML_STAGE_FDS);
+	if (l->uffd_fd > 0 && (uffd = uml_child_dup_high(l->uffd_fd)) == -1)
+		uml_child_fail(errfd, UML_STAGE_FDS);
+	/* dup2 clears FD_CLOEXEC on the copies: the kernel inherits them. */
 	if (dup2(infd, 0) == -1 || dup2(logfd, 1) == -1 || dup2(logfd, 2) == -1)
 		uml_child_fail(errfd, UML_STAGE_FDS);
-	/* The guest memory to adopt, inherited (dup2 to itself keeps CLOEXEC). */
-	if (l->physmem_fd > 0 && (l->physmem_fd == UML_PHYSMEM_FD ?
-	    fcntl(UML_PHYSMEM_FD, F_SETFD, 0) :
-	    dup2(l->physmem_fd, UML_PHYSMEM_FD)) == -1)
+	/* The guest memory to adopt (restore) and the userfaultfd device. */
+	if ((pmfd >= 0 && dup2(pmfd, UML_PHYSMEM_FD) == -1) ||
+	    (uffd >= 0 && dup2(uffd, UML_UFFD_FD) == -1))
 		uml_child_fail(errfd, UML_STAGE_FDS);
-	uml_child_close_fds(l->physmem_fd > 0 ? UML_PHYSMEM_FD + 1 :
-	    UML_PHYSMEM_FD, errfd);
+	uml_child_close_fds(pmfd >= 0, uffd >= 0, errfd);
 	/* From here on, not root: the kernel and everything it opens. */
 	if ((errno = -jail_enter()) != 0)
 		uml_child_fail(errfd, UML_STAGE_JAIL);
@@ -751,6 +788,25 @@ bool
 uml_kernel_adopts_physmem(const char *path)
 {
 	return (uml_kernel_names(path, "sbuml_physmem_fd="));
+}
+
+/* Whether the kernel can take /dev/userfaultfd; see uml.h. */
+bool
+uml_kernel_takes_uffd(const char *path)
+{
+	return (uml_kernel_names(path, "sbuml_uffd_dev="));
+}
+
+/* Open the userfaultfd device for a launch; see uml.h. */
+int
+uml_uffd_open(void)
+{
+	int	fd;
+
+	/* O_CLOEXEC: only the UML child gets it, as UML_UFFD_FD. */
+	if ((fd = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC)) == -1)
+		return (-errno);
+	return (fd);
 }
 
 /* Whether a restored kernel can take a new tap; see uml.h. */

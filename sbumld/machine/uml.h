@@ -49,9 +49,17 @@ struct uml_launch {
 	 */
 	const char	*net_tap;
 	const char	*net_mac;
+	/*
+	 * <= 0 for none: an open /dev/userfaultfd (uml_uffd_open), for a boot
+	 * or a restore.  The child gets it as fd UML_UFFD_FD, not
+	 * close-on-exec, and the kernel the word sbuml_uffd_dev=4
+	 * (doc/kernel.md); the caller keeps and closes its own.
+	 */
+	int		 uffd_fd;
 };
 
 #define UML_PHYSMEM_FD	3	/* where a restored kernel finds physmem_fd */
+#define UML_UFFD_FD	4	/* where a kernel finds /dev/userfaultfd */
 
 /*
  * Check that path is absolute, exists, is a regular file and is readable
@@ -63,7 +71,8 @@ int	uml_check_file(const char *what, const char *path, bool exec,
 /*
  * Validate l, then fork and exec the UML kernel in its own session with
  * a console input FIFO as stdin (unlinked; see uml_open_input), DIR/console.log
- * as stdout/stderr and no other fd, as the unprivileged
+ * as stdout/stderr, l->physmem_fd as UML_PHYSMEM_FD and l->uffd_fd as
+ * UML_UFFD_FD if given, and no other fd, as the unprivileged
  * jail user (jail.h; the caller has given it DIR with jail_machine_dir).  Returns 0 and the pid
  * (a child of ours), or -errno with a message in err (exec failures are
  * reported by the child through a CLOEXEC pipe, so a missing or
@@ -90,6 +99,19 @@ bool	uml_kernel_adopts_physmem(const char *path);
  */
 bool	uml_kernel_restores_net(const char *path);
 void	uml_argv_free(char **argv);
+/*
+ * Whether the kernel binary at path takes a /dev/userfaultfd descriptor
+ * (sbuml_uffd_dev=): kernels that can name the option.  One that cannot
+ * would keep the fd as a host fd it does not know, and its saves refuse
+ * those.  Same caching and threads as uml_kernel_adopts_physmem.
+ */
+bool	uml_kernel_takes_uffd(const char *path);
+/*
+ * Open /dev/userfaultfd read-write, close-on-exec, for a kernel launch
+ * (uml_launch.uffd_fd).  An fd, or -errno: -ENOENT on hosts before 6.1
+ * (no such device), -EACCES/-EPERM where it is refused to us.
+ */
+int	uml_uffd_open(void);
 
 /*
  * SIGKILL pid and every process below it (children of all its threads,

@@ -99,7 +99,7 @@ def handle(conn, req):
             raise KeyError(err(-32602, "InvalidParams", "machine path must be absolute", param="machine"))
         m = {"machine": name, "dir": name if "/" in name else "/tmp/st/machines/" + name, "state": "booting",
              "pid": 4242, "mem_mb": p.get("mem_mb", 128), "image": p.get("image", "/x.img"),
-             "kernel": p.get("kernel", "/usr/bin/linux.uml"), "savable": False, "cmdline": p.get("cmdline", ""),
+             "kernel": p.get("kernel", "/usr/bin/linux.uml"), "savable": False, "uffd": False, "cmdline": p.get("cmdline", ""),
              "disks": p.get("disks", []), "created": "2026-11-27T18:40:00Z"}
         machines[name] = m; notify({"machine": name, "state": "booting", "previous": "stopped"}); setstate(m, "running"); m["pid"] = 4242
         return m

@@ -6,12 +6,17 @@
  * of name and path machines, the state hook, and /proc parsing of our own
  * process.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "context.h"
@@ -227,11 +232,17 @@ test_config_files(void)
 	run.pid = 4242;
 	run.starttime = 18446744073709551615ULL;
 	run.savable = true;
+	run.uffd = true;
 	snprintf(run.started, sizeof(run.started), "2026-11-27T18:40:01Z");
 	CHECK(machine_run_write(dfd, &run) == 0);
 	CHECK(machine_run_read(dfd, &rgot) == 0);
 	CHECK(rgot.state == MACHINE_PAUSED && rgot.pid == 4242);
 	CHECK(rgot.starttime == 18446744073709551615ULL && rgot.savable);
+	/* A re-adopted machine still knows its kernel has the device. */
+	CHECK(rgot.uffd);
+	run.uffd = false;
+	CHECK(machine_run_write(dfd, &run) == 0);
+	CHECK(machine_run_read(dfd, &rgot) == 0 && !rgot.uffd);
 	CHECK(!rgot.has_exit);
 	CHECK_STR(rgot.started, "2026-11-27T18:40:01Z");
 	memset(&run, 0, sizeof(run));
@@ -295,6 +306,58 @@ test_argv(void)
 	    "mconsole=notify:/m/notify.sock sbuml_physmem_fd=3 "
 	    "sbuml_disk=0:/m/disk0.cow sbuml_disk=1:/m/disk1.cow");
 	free(joined);
+
+	/* With /dev/userfaultfd, whatever fd the daemon has it at: fd 4. */
+	l.uffd_fd = 11;
+	joined = argv_line(&l);
+	CHECK_STR(joined, "/k sbuml_restore=/cap uml_dir=/m/ umid=uml "
+	    "mconsole=notify:/m/notify.sock sbuml_physmem_fd=3 "
+	    "sbuml_uffd_dev=4 "
+	    "sbuml_disk=0:/m/disk0.cow sbuml_disk=1:/m/disk1.cow");
+	free(joined);
+	l.physmem_fd = 0;
+	joined = argv_line(&l);
+	CHECK_STR(joined, "/k sbuml_restore=/cap uml_dir=/m/ umid=uml "
+	    "mconsole=notify:/m/notify.sock sbuml_uffd_dev=4 "
+	    "sbuml_disk=0:/m/disk0.cow sbuml_disk=1:/m/disk1.cow");
+	free(joined);
+	l.restore = NULL;
+	joined = argv_line(&l);
+	CHECK_STR(joined, "/k mem=64M ubd0=/m/disk0.cow,/i.img "
+	    "ubd1=/m/disk1.cow,/d.img root=/dev/ubda rw uml_dir=/m/ umid=uml "
+	    "con=null con0=fd:0,fd:1 mconsole=notify:/m/notify.sock "
+	    "sbuml_uffd_dev=4 quiet sbuml.run=x");
+	free(joined);
+	/* None (<= 0): no word, boot or restore. */
+	l.uffd_fd = 0;
+	joined = argv_line(&l);
+	CHECK(strstr(joined, "sbuml_uffd_dev") == NULL);
+	free(joined);
+	l.restore = "/cap";
+	l.uffd_fd = -1;
+	joined = argv_line(&l);
+	CHECK(strstr(joined, "sbuml_uffd_dev") == NULL);
+	free(joined);
+}
+
+/* Kernels that take /dev/userfaultfd name sbuml_uffd_dev= in their binary. */
+static void
+test_takes_uffd(void)
+{
+	char	*yes = xasprintf("%s/ku-yes", dir), *no = xasprintf("%s/ku-no", dir);
+	static const char with[] = "\177ELF...sbuml_restore=\0sbuml_uffd_dev=\0...";
+	static const char without[] = "\177ELF...sbuml_restore=\0sbuml_physmem_fd=\0...";
+
+	CHECK(write_file_atomic(yes, with, sizeof(with), 0755) == 0);
+	CHECK(write_file_atomic(no, without, sizeof(without), 0755) == 0);
+	CHECK(uml_kernel_takes_uffd(yes));
+	CHECK(!uml_kernel_takes_uffd(no));
+	/* The same file, asked about another option: its own answer. */
+	CHECK(uml_kernel_adopts_physmem(no));
+	CHECK(!uml_kernel_adopts_physmem(yes));
+	CHECK(!uml_kernel_takes_uffd("/nonexistent/kernel"));
+	free(yes);
+	free(no);
 }
 
 /* Kernels that can adopt a physmem file name the option in their binary. */
@@ -316,6 +379,189 @@ test_adopts_physmem(void)
 	CHECK(!uml_kernel_adopts_physmem(yes));
 	free(yes);
 	free(no);
+}
+
+/* Where /proc/pid/fd/fd points, "" if pid has no such fd. */
+static void
+fd_target(pid_t pid, int fd, char *buf, size_t len)
+{
+	char	path[64];
+	ssize_t	n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd/%d", (long)pid, fd);
+	if ((n = readlink(path, buf, len - 1)) < 0)
+		n = 0;
+	buf[n] = '\0';
+}
+
+/* The number of fds pid holds. */
+static int
+fd_count(pid_t pid)
+{
+	char		 path[64];
+	struct dirent	*de;
+	DIR		*d;
+	int		 n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return (-1);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	(void)closedir(d);
+	/* Our own listing holds one more. */
+	return (pid == getpid() ? n - 1 : n);
+}
+
+/* Put fd at number at (< 0: at 30 + its own number, out of the way). */
+static int
+fd_move(int fd, int at)
+{
+	int	to = at >= 0 ? at : 30 + fd;
+
+	CHECK(dup3(fd, to, O_CLOEXEC) == to);
+	(void)close(fd);
+	return (to);
+}
+
+/*
+ * One launch of a fake kernel (a script exec'ing sleep), the physmem file
+ * and the device stand-in at fds pm_at and uf_at of ours (-1: none, -2:
+ * somewhere above 4), 3 and 4 otherwise free, so that the launch's own
+ * pipe, console and input fds take them: the kernel must hold exactly
+ * 0-2, physmem at 3 and the device at 4, each only if given.
+ */
+static void
+spawn_case(const char *mdir, const char *kernel, const char *image,
+    int pm_at, int uf_at)
+{
+	struct uml_launch	l;
+	char			err[256], got[PATH_MAX], want[PATH_MAX];
+	char			path[64], comm[32];
+	pid_t			pid = 0;
+	int			dfd, pm = -1, uf = -1, before, status, fd, n;
+
+	(void)close(3);
+	(void)close(4);
+	if (pm_at != -1) {
+		snprintf(want, sizeof(want), "%s/physmem", mdir);
+		pm = open(want, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		CHECK(pm >= 0);
+	}
+	if (uf_at != -1) {
+		snprintf(want, sizeof(want), "%s/uffd-stand-in", mdir);
+		uf = open(want, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		CHECK(uf >= 0);
+	}
+	/* Both first out of the way, so that neither lands on the other. */
+	if (pm >= 0)
+		pm = fd_move(pm, -1);
+	if (uf >= 0)
+		uf = fd_move(uf, -1);
+	if (pm >= 0)
+		pm = fd_move(pm, pm_at);
+	if (uf >= 0)
+		uf = fd_move(uf, uf_at);
+	dfd = open(mdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(dfd >= 0);
+	memset(&l, 0, sizeof(l));
+	l.dir = mdir;
+	l.dir_fd = dfd;
+	l.kernel = kernel;
+	l.image = image;
+	l.mem_mb = 64;
+	l.cmdline = "";
+	/* physmem is a restore's; the directory stands in for the capture. */
+	l.restore = pm >= 0 ? mdir : NULL;
+	l.physmem_fd = pm;
+	l.uffd_fd = uf;
+	before = fd_count(getpid());
+	CHECK(uml_spawn(&l, &pid, err, sizeof(err)) == 0);
+	/* The parent keeps exactly what it had: nothing leaked, nothing lost. */
+	CHECK(fd_count(getpid()) == before);
+	if (pid <= 0) {
+		fprintf(stderr, "spawn (%d, %d): %s\n", pm_at, uf_at, err);
+		goto out;
+	}
+	/* The script has exec'ed sleep: its own fd for the script is gone. */
+	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+	for (n = 0; n < 500; n++) {
+		memset(comm, 0, sizeof(comm));
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+			(void)!read(fd, comm, sizeof(comm) - 1);
+			(void)close(fd);
+		}
+		if (strcmp(comm, "sleep\n") == 0)
+			break;
+		(void)nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
+	CHECK_STR(comm, "sleep\n");
+	snprintf(want, sizeof(want), "%s/console.log", mdir);
+	fd_target(pid, 1, got, sizeof(got));
+	CHECK_STR(got, want);
+	fd_target(pid, 2, got, sizeof(got));
+	CHECK_STR(got, want);
+	fd_target(pid, 0, got, sizeof(got));
+	CHECK(strstr(got, ".console-input.tmp") != NULL);
+	snprintf(want, sizeof(want), "%s/physmem", mdir);
+	fd_target(pid, UML_PHYSMEM_FD, got, sizeof(got));
+	CHECK_STR(got, pm >= 0 ? want : "");
+	snprintf(want, sizeof(want), "%s/uffd-stand-in", mdir);
+	fd_target(pid, UML_UFFD_FD, got, sizeof(got));
+	CHECK_STR(got, uf >= 0 ? want : "");
+	n = fd_count(pid);
+	CHECK(n == 3 + (pm >= 0) + (uf >= 0));
+	if (n != 3 + (pm >= 0) + (uf >= 0))
+		fprintf(stderr, "spawn (%d, %d): the kernel holds %d fds\n",
+		    pm_at, uf_at, n);
+out:
+	if (pid > 0) {
+		(void)kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
+	}
+	closefd(&dfd);
+	closefd(&pm);
+	closefd(&uf);
+}
+
+/*
+ * uml_spawn's fds, in every combination of physmem and /dev/userfaultfd
+ * and wherever the parent holds them: at the very numbers the kernel gets
+ * them at, crossed (physmem at 4, the device at 3), high, or 3 and 4 free
+ * for the launch's own fds (the exec-status pipe among them).
+ */
+static void
+test_spawn_fds(void)
+{
+	static const char script[] = "#!/bin/sh\nexec sleep 60\n";
+	static const int cases[][2] = {
+		{ -1, -1 }, { -2, -1 }, { -1, -2 }, { -2, -2 },
+		{ 3, 4 }, { 4, 3 }, { 3, -1 }, { 4, -1 }, { -1, 3 }, { -1, 4 },
+		{ 3, -2 }, { -2, 3 }, { 4, -2 }, { -2, 4 },
+	};
+	char	*mdir = xasprintf("%s/spawn", dir);
+	char	*kernel = xasprintf("%s/fake-kernel", dir);
+	char	*image = xasprintf("%s/fake.img", dir);
+	int	 saved3, saved4;
+
+	CHECK(mkdir(mdir, 0700) == 0);
+	CHECK(write_file_atomic(kernel, script, strlen(script), 0755) == 0);
+	CHECK(write_file_atomic(image, "", 0, 0600) == 0);
+	/* Whatever the test process has at 3 and 4, put back at the end. */
+	saved3 = fcntl(3, F_DUPFD_CLOEXEC, 100);
+	saved4 = fcntl(4, F_DUPFD_CLOEXEC, 100);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		spawn_case(mdir, kernel, image, cases[i][0], cases[i][1]);
+	(void)close(3);
+	(void)close(4);
+	if (saved3 >= 0 && dup2(saved3, 3) == 3)
+		(void)close(saved3);
+	if (saved4 >= 0 && dup2(saved4, 4) == 4)
+		(void)close(saved4);
+	free(mdir);
+	free(kernel);
+	free(image);
 }
 
 /* Write console.log of machine m. */
@@ -467,6 +713,9 @@ test_machine_files(void)
 	CHECK(!json_object_object_get_ex(obj, "pid", &v));
 	CHECK(!json_object_object_get_ex(obj, "exit", &v));
 	CHECK(json_object_object_get_ex(obj, "savable", &v) &&
+	    !json_object_get_boolean(v));
+	CHECK(json_object_object_get_ex(obj, "uffd", &v) &&
+	    json_object_is_type(v, json_type_boolean) &&
 	    !json_object_get_boolean(v));
 	json_object_put(obj);
 
@@ -646,6 +895,8 @@ main(void)
 	test_config_files();
 	test_argv();
 	test_adopts_physmem();
+	test_takes_uffd();
+	test_spawn_fds();
 	test_machine_files();
 	test_proc();
 
