@@ -104,21 +104,6 @@ machine_record_start(struct machine *m, pid_t pid, char *err, size_t errlen)
 }
 
 /*
- * Test knob SBUMLD_TEST_UFFD_ANY_KERNEL: 1 gives the device to every
- * kernel, 2 to every restored one, also to kernels that cannot name
- * sbuml_uffd_dev= (they ignore the word; a restore closes the fd with the
- * other fds it does not know, a boot keeps it and refuses to be saved).
- * For tests of the launch with today's kernel only.
- */
-static bool
-machine_uffd_forced(bool restore)
-{
-	long	knob = test_knob_ms("SBUMLD_TEST_UFFD_ANY_KERNEL");
-
-	return (knob == 1 || (knob == 2 && restore));
-}
-
-/*
  * The /dev/userfaultfd descriptor for a launch of kernel (uml_launch.uffd_fd),
  * or -1: refused by --no-userfaultfd, a kernel that does not take it
  * (uml_kernel_takes_uffd), or a host that does not let us open the device
@@ -126,14 +111,14 @@ machine_uffd_forced(bool restore)
  * logged once and the machine runs without it.
  */
 static int
-machine_uffd_open(const char *kernel, bool restore)
+machine_uffd_open(const char *kernel)
 {
 	static atomic_bool	 logged;
 	int			 fd;
 
 	if (daemon_config.no_userfaultfd)
 		return (-1);
-	if (!uml_kernel_takes_uffd(kernel) && !machine_uffd_forced(restore)) {
+	if (!uml_kernel_takes_uffd(kernel)) {
 		log_debug("%s does not take sbuml_uffd_dev=: launched without "
 		    "/dev/userfaultfd", kernel);
 		return (-1);
@@ -231,7 +216,7 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 		    strcmp(saved_mac, m->cfg.nic.mac) == 0 ? NULL :
 		    m->cfg.nic.mac;
 	}
-	l.uffd_fd = machine_uffd_open(l.kernel, capture != NULL);
+	l.uffd_fd = machine_uffd_open(l.kernel);
 	uffd = l.uffd_fd > 0;
 	r = uml_spawn(&l, &pid, err, errlen);
 	/* The child has its own copy, as UML_UFFD_FD. */

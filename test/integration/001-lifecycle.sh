@@ -7,9 +7,6 @@
 TEST_NAME=lifecycle
 . "$(dirname "$0")/lib.sh"
 
-# Today's kernel does not take the device (uml.h): pass it anyway; it
-# ignores sbuml_uffd_dev=4 and keeps the fd, and nothing here saves.
-export SBUMLD_TEST_UFFD_ANY_KERNEL=1
 if uffd_dev_ok; then want_uffd=True; else want_uffd=False; fi
 start_daemon
 ctl boot demo --mem 64 >/dev/null || fail "boot demo"

@@ -5,9 +5,7 @@
 TEST_NAME=crash-readopt
 . "$(dirname "$0")/lib.sh"
 
-# b's kernel gets /dev/userfaultfd (today's kernel only with this knob,
-# uml.h; nothing here saves); the re-adopting daemon must still say so.
-export SBUMLD_TEST_UFFD_ANY_KERNEL=1
+# b's kernel gets /dev/userfaultfd; the re-adopting daemon must still say so.
 if uffd_dev_ok; then want_uffd=True; else want_uffd=False; fi
 start_daemon
 ctl boot b --mem 64 >/dev/null || fail "boot b"

@@ -9,7 +9,6 @@ TEST_NAME=restore-clones
 
 # Every restore gets /dev/userfaultfd at fd 4 beside the guest memory at fd 3
 # (uml.h), refused ones included: they must still fail cleanly.
-export SBUMLD_TEST_UFFD_ANY_KERNEL=2
 start_daemon
 ctl boot g0 --mem 96 --disk "$SBUML_PAYLOAD" >/dev/null || fail "boot"
 wait_until 60 heartbeat_at_least g0 3 || fail "no heartbeat"

@@ -156,9 +156,6 @@ state_is() { [ "$(info_field "$1" state)" = "$2" ]; }
 # Whether root can open the device here (hosts >= 6.1, no policy against it):
 # then a daemon without --no-userfaultfd passes it to kernels that take it.
 uffd_dev_ok() { python3 -c 'import os; os.close(os.open("/dev/userfaultfd", os.O_RDWR))' 2>/dev/null; }
-# Whether the test kernel takes it itself (sbuml_uffd_dev=, uml.h); today's
-# does not, and gets it only with SBUMLD_TEST_UFFD_ANY_KERNEL (uml.h).
-kernel_takes_uffd() { grep -aq 'sbuml_uffd_dev=' "$SBUML_KERNEL"; }
 # The machine object's uffd as the shell sees it: True or False.
 uffd_of() { info_field "$1" uffd; }
 # What fd 4 of the process pid is ("" if it has none).
