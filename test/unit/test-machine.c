@@ -424,6 +424,30 @@ fd_move(int fd, int at)
 	return (to);
 }
 
+/* Read a small /proc file into buf (NUL-terminated, "" on failure). */
+static void
+proc_read(const char *path, char *buf, size_t len)
+{
+	int	fd;
+
+	memset(buf, 0, len);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+		(void)!read(fd, buf, len - 1);
+		(void)close(fd);
+	}
+}
+
+/* Whether pid sits in nanosleep/clock_nanosleep (x86-64: 35, 230). */
+static bool
+proc_sleeping(pid_t pid)
+{
+	char	path[64], sc[64];
+
+	snprintf(path, sizeof(path), "/proc/%ld/syscall", (long)pid);
+	proc_read(path, sc, sizeof(sc));
+	return (strncmp(sc, "230 ", 4) == 0 || strncmp(sc, "35 ", 3) == 0);
+}
+
 /*
  * One launch of a fake kernel (a script exec'ing sleep), the physmem file
  * and the device stand-in at fds pm_at and uf_at of ours (-1: none, -2:
@@ -439,7 +463,7 @@ spawn_case(const char *mdir, const char *kernel, const char *image,
 	char			err[256], got[PATH_MAX], want[PATH_MAX];
 	char			path[64], comm[32];
 	pid_t			pid = 0;
-	int			dfd, pm = -1, uf = -1, before, status, fd, n;
+	int			dfd, pm = -1, uf = -1, before, status, n;
 
 	(void)close(3);
 	(void)close(4);
@@ -483,19 +507,20 @@ spawn_case(const char *mdir, const char *kernel, const char *image,
 		fprintf(stderr, "spawn (%d, %d): %s\n", pm_at, uf_at, err);
 		goto out;
 	}
-	/* The script has exec'ed sleep: its own fd for the script is gone. */
-	snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
-	for (n = 0; n < 500; n++) {
-		memset(comm, 0, sizeof(comm));
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
-			(void)!read(fd, comm, sizeof(comm) - 1);
-			(void)close(fd);
-		}
-		if (strcmp(comm, "sleep\n") == 0)
+	/*
+	 * The script has exec'ed sleep, and sleep sleeps: its own fd for the
+	 * script is gone, and so are those the dynamic loader opens while it
+	 * starts (libc at fd 3, say).  Up to a minute: a loaded host is slow.
+	 */
+	for (n = 0; n < 6000; n++) {
+		snprintf(path, sizeof(path), "/proc/%ld/comm", (long)pid);
+		proc_read(path, comm, sizeof(comm));
+		if (strcmp(comm, "sleep\n") == 0 && proc_sleeping(pid))
 			break;
 		(void)nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 	}
 	CHECK_STR(comm, "sleep\n");
+	CHECK(proc_sleeping(pid));
 	snprintf(want, sizeof(want), "%s/console.log", mdir);
 	fd_target(pid, 1, got, sizeof(got));
 	CHECK_STR(got, want);
