@@ -50,6 +50,14 @@ dump_debug() {
 	for c in "$STATE"/machines/*/console.log "$T"/*/console.log; do
 		[ -f "$c" ] && { echo "--- $c (tail)"; tail -n 15 "$c"; }
 	done
+	# Where a daemon that stopped answering waits: its threads and the
+	# children it may be waiting for (ip, nft, a UML not yet exec'ed).
+	if [ -n "${DAEMON_PID:-}" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+		echo "--- sbumld $DAEMON_PID: threads, children"
+		ps -L -o pid,tid,stat,wchan:32,comm -p "$DAEMON_PID" 2>/dev/null
+		ps -o pid,stat,wchan:32,args --ppid "$DAEMON_PID" 2>/dev/null
+		grep -h . "/proc/$DAEMON_PID"/task/*/syscall 2>/dev/null | cut -d' ' -f1 | sort | uniq -c
+	fi
 	return 0
 }
 
