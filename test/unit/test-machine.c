@@ -276,12 +276,27 @@ argv_line(const struct uml_launch *l)
 	return joined;
 }
 
+/* uml_build_argv(l), joined by blanks, is want. */
+#define check_argv(l, want) do {					\
+	char	*joined_ = argv_line(l);				\
+									\
+	CHECK_STR(joined_, want);					\
+	free(joined_);							\
+} while (0)
+
+/* uml_build_argv(l) has no word containing word. */
+#define check_argv_lacks(l, word) do {					\
+	char	*joined_ = argv_line(l);				\
+									\
+	CHECK(strstr(joined_, word) == NULL);				\
+	free(joined_);							\
+} while (0)
+
 /* The launch convention of doc/machine-layout.md. */
 static void
 test_argv(void)
 {
 	struct uml_launch	l;
-	char			*joined;
 
 	memset(&l, 0, sizeof(l));
 	l.dir = "/m";
@@ -291,94 +306,81 @@ test_argv(void)
 	l.cmdline = " quiet  sbuml.run=x ";
 	l.disks[0] = "/d.img";
 	l.ndisks = 1;
-	joined = argv_line(&l);
-	CHECK_STR(joined, "/k mem=64M ubd0=/m/disk0.cow,/i.img "
+	check_argv(&l, "/k mem=64M ubd0=/m/disk0.cow,/i.img "
 	    "ubd1=/m/disk1.cow,/d.img root=/dev/ubda rw uml_dir=/m/ umid=uml "
 	    "con=null con0=fd:0,fd:1 mconsole=notify:/m/notify.sock quiet "
 	    "sbuml.run=x");
-	free(joined);
 
 	/* A restore, with guest memory passed as fd 3. */
 	l.restore = "/cap";
 	l.physmem_fd = 9;
-	joined = argv_line(&l);
-	CHECK_STR(joined, "/k sbuml_restore=/cap uml_dir=/m/ umid=uml "
+	check_argv(&l, "/k sbuml_restore=/cap uml_dir=/m/ umid=uml "
 	    "mconsole=notify:/m/notify.sock sbuml_physmem_fd=3 "
 	    "sbuml_disk=0:/m/disk0.cow sbuml_disk=1:/m/disk1.cow");
-	free(joined);
 
 	/* With /dev/userfaultfd, whatever fd the daemon has it at: fd 4. */
 	l.uffd_fd = 11;
-	joined = argv_line(&l);
-	CHECK_STR(joined, "/k sbuml_restore=/cap uml_dir=/m/ umid=uml "
+	check_argv(&l, "/k sbuml_restore=/cap uml_dir=/m/ umid=uml "
 	    "mconsole=notify:/m/notify.sock sbuml_physmem_fd=3 "
 	    "sbuml_uffd_dev=4 "
 	    "sbuml_disk=0:/m/disk0.cow sbuml_disk=1:/m/disk1.cow");
-	free(joined);
 	l.physmem_fd = 0;
-	joined = argv_line(&l);
-	CHECK_STR(joined, "/k sbuml_restore=/cap uml_dir=/m/ umid=uml "
+	check_argv(&l, "/k sbuml_restore=/cap uml_dir=/m/ umid=uml "
 	    "mconsole=notify:/m/notify.sock sbuml_uffd_dev=4 "
 	    "sbuml_disk=0:/m/disk0.cow sbuml_disk=1:/m/disk1.cow");
-	free(joined);
 	l.restore = NULL;
-	joined = argv_line(&l);
-	CHECK_STR(joined, "/k mem=64M ubd0=/m/disk0.cow,/i.img "
+	check_argv(&l, "/k mem=64M ubd0=/m/disk0.cow,/i.img "
 	    "ubd1=/m/disk1.cow,/d.img root=/dev/ubda rw uml_dir=/m/ umid=uml "
 	    "con=null con0=fd:0,fd:1 mconsole=notify:/m/notify.sock "
 	    "sbuml_uffd_dev=4 quiet sbuml.run=x");
-	free(joined);
 	/* None (<= 0): no word, boot or restore. */
 	l.uffd_fd = 0;
-	joined = argv_line(&l);
-	CHECK(strstr(joined, "sbuml_uffd_dev") == NULL);
-	free(joined);
+	check_argv_lacks(&l, "sbuml_uffd_dev");
 	l.restore = "/cap";
 	l.uffd_fd = -1;
-	joined = argv_line(&l);
-	CHECK(strstr(joined, "sbuml_uffd_dev") == NULL);
-	free(joined);
+	check_argv_lacks(&l, "sbuml_uffd_dev");
 }
 
-/* Kernels that take /dev/userfaultfd name sbuml_uffd_dev= in their binary. */
-static void
-test_takes_uffd(void)
+/* A fake kernel binary dir/name holding text (len bytes); freed by the caller. */
+static char *
+fake_kernel(const char *name, const char *text, size_t len)
 {
-	char	*yes = xasprintf("%s/ku-yes", dir), *no = xasprintf("%s/ku-no", dir);
-	static const char with[] = "\177ELF...sbuml_restore=\0sbuml_uffd_dev=\0...";
-	static const char without[] = "\177ELF...sbuml_restore=\0sbuml_physmem_fd=\0...";
+	char	*path = xasprintf("%s/%s", dir, name);
 
-	CHECK(write_file_atomic(yes, with, sizeof(with), 0755) == 0);
-	CHECK(write_file_atomic(no, without, sizeof(without), 0755) == 0);
-	CHECK(uml_kernel_takes_uffd(yes));
-	CHECK(!uml_kernel_takes_uffd(no));
+	CHECK(write_file_atomic(path, text, len, 0755) == 0);
+	return (path);
+}
+
+/*
+ * Kernels name the options they take in their binary: sbuml_physmem_fd=
+ * (adopt a physmem file), sbuml_uffd_dev= (take /dev/userfaultfd).
+ */
+static void
+test_kernel_options(void)
+{
+	static const char pm[] = "\177ELF...sbuml_restore=\0sbuml_physmem_fd=\0...";
+	static const char uf[] = "\177ELF...sbuml_restore=\0sbuml_uffd_dev=\0...";
+	static const char none[] = "\177ELF...sbuml_restore=\0sbuml_disk=\0...";
+	char	*kpm = fake_kernel("k-pm", pm, sizeof(pm));
+	char	*kuf = fake_kernel("k-uf", uf, sizeof(uf));
+	char	*knone = fake_kernel("k-none", none, sizeof(none));
+
+	CHECK(uml_kernel_adopts_physmem(kpm));
+	CHECK(!uml_kernel_adopts_physmem(knone));
+	CHECK(uml_kernel_adopts_physmem(kpm));	/* remembered */
+	CHECK(uml_kernel_takes_uffd(kuf));
+	CHECK(!uml_kernel_takes_uffd(knone));
 	/* The same file, asked about another option: its own answer. */
-	CHECK(uml_kernel_adopts_physmem(no));
-	CHECK(!uml_kernel_adopts_physmem(yes));
-	CHECK(!uml_kernel_takes_uffd("/nonexistent/kernel"));
-	free(yes);
-	free(no);
-}
-
-/* Kernels that can adopt a physmem file name the option in their binary. */
-static void
-test_adopts_physmem(void)
-{
-	char	*yes = xasprintf("%s/k-yes", dir), *no = xasprintf("%s/k-no", dir);
-	static const char with[] = "\177ELF...sbuml_restore=\0sbuml_physmem_fd=\0...";
-	static const char without[] = "\177ELF...sbuml_restore=\0sbuml_disk=\0...";
-
-	CHECK(write_file_atomic(yes, with, sizeof(with), 0755) == 0);
-	CHECK(write_file_atomic(no, without, sizeof(without), 0755) == 0);
-	CHECK(uml_kernel_adopts_physmem(yes));
-	CHECK(!uml_kernel_adopts_physmem(no));
-	CHECK(uml_kernel_adopts_physmem(yes));	/* remembered */
+	CHECK(!uml_kernel_takes_uffd(kpm));
+	CHECK(!uml_kernel_adopts_physmem(kuf));
 	CHECK(!uml_kernel_adopts_physmem("/nonexistent/kernel"));
+	CHECK(!uml_kernel_takes_uffd("/nonexistent/kernel"));
 	/* A new binary at the same path is looked at again. */
-	CHECK(write_file_atomic(yes, without, sizeof(without), 0755) == 0);
-	CHECK(!uml_kernel_adopts_physmem(yes));
-	free(yes);
-	free(no);
+	CHECK(write_file_atomic(kpm, none, sizeof(none), 0755) == 0);
+	CHECK(!uml_kernel_adopts_physmem(kpm));
+	free(kpm);
+	free(kuf);
+	free(knone);
 }
 
 /* Where /proc/pid/fd/fd points, "" if pid has no such fd. */
@@ -919,8 +921,7 @@ main(void)
 	test_names();
 	test_config_files();
 	test_argv();
-	test_adopts_physmem();
-	test_takes_uffd();
+	test_kernel_options();
 	test_spawn_fds();
 	test_machine_files();
 	test_proc();
