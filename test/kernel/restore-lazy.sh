@@ -39,18 +39,19 @@ save_point a
 r=$(save a "$WORK/cap") || die "save: $r"
 log "save: $r"
 
-# exec to the first tick line of NAME after console line N0, in ms
-first_tick_ms() { # NAME T0
+# first_ms NAME T0 RE: ms from T0 (date +%s.%N) until RE is on NAME's console
+first_ms() {
 	local i
-	for i in $(seq 600); do
-		if grep -aq "^tick " "$WORK/$1/console.log"; then
+	for i in $(seq 1200); do
+		if grep -aqE "$3" "$WORK/$1/console.log" 2>/dev/null; then
 			awk -v a="$2" -v b="$(date +%s.%N)" 'BEGIN { printf "%d", (b - a) * 1000 }'
 			return 0
 		fi
-		sleep 0.05
+		sleep 0.02
 	done
 	return 1
 }
+first_tick_ms() { first_ms "$1" "$2" "^tick "; }
 
 # --- 1. lazy restore with a slow background fill ---
 notify_listen c
@@ -156,15 +157,17 @@ PY
 t0=$(date +%s.%N)
 RESTORE_WRAP="python3 $WORK/memfd-exec.py $WORK/cap/physmem" \
 	restore e "$WORK/cap" sbuml_physmem_fd=3
+eager_up=$(first_ms e "$t0" "^sbuml: restored from") || die "the eager clone did not restore"
 eager_ms=$(first_tick_ms e "$t0") || die "the eager clone does not tick"
 halt_machine e
 t0=$(date +%s.%N)
 RESTORE_WRAP="python3 $PAGER --capture $WORK/cap --log $WORK/f.pager --rate 256 --" \
 	restore f "$WORK/cap" sbuml_physmem_fd=3 sbuml_uffd_dev=4 sbuml_pager=5
+lazy2_up=$(first_ms f "$t0" "^sbuml: restored from") || die "the second lazy clone did not restore"
 lazy2_ms=$(first_tick_ms f "$t0") || die "the second lazy clone does not tick"
 for i in $(seq 600); do grep -q "^done " "$WORK/f.pager" && break; sleep 0.1; done
 wait_console f "^sbuml: lazy restore: fill=done " 60 || fail "f: no fill=done"
-log "exec to first tick: lazy ${lazy_ms} ms (rate $RATE MiB/s), lazy ${lazy2_ms} ms (rate 256 MiB/s), eager (memfd) ${eager_ms} ms; $(grep "^done " "$WORK/f.pager")"
+log "measure (launch to restored line / to first tick; the guest ticks every 0.5 s): lazy at $RATE MiB/s -/${lazy_ms} ms, lazy at 256 MiB/s ${lazy2_up}/${lazy2_ms} ms, eager memfd (launcher copies the capture first) ${eager_up}/${eager_ms} ms; $(grep -a "^sbuml: restored" "$WORK/f/console.log" | grep -o "phase_a_us.*fixups_us=[0-9]*"); $(grep "^done " "$WORK/f.pager")"
 halt_machine f
 
 # --- 4. the pager dies mid-fill: status 97, nothing left ---
