@@ -124,10 +124,11 @@ class Pager:
         self.src = libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_PRIVATE, fd, 0)
         if self.src in (None, ctypes.c_void_p(-1).value):
             raise OSError(ctypes.get_errno(), 'mmap ' + path)
-        # every data page of the snapshot under a mapping: the fill's work
+        # every data extent of the snapshot under a mapping: the fill's
+        # work, as (address, file offset, pages), lowest address first
         self.filled = bytearray(size // PAGE)
-        self.todo = []          # (address, file offset, pages)
-        want = bytearray(size // PAGE)
+        self.want = bytearray(size // PAGE)
+        self.todo = []
         for start, end, off in sorted(self.vmas, key=lambda v: v[0] - v[1]):
             pos, stop = off, off + end - start
             while pos < stop:
@@ -138,15 +139,13 @@ class Pager:
                 if d >= stop:
                     break
                 h = min(os.lseek(fd, d, os.SEEK_HOLE), stop)
-                for p in range(d // PAGE, (h + PAGE - 1) // PAGE):
-                    if not want[p]:
-                        want[p] = 1
-                        self.todo.append((start + p * PAGE - off, p * PAGE))
+                p0, p1 = d // PAGE, (h + PAGE - 1) // PAGE
+                self.want[p0:p1] = b'\1' * (p1 - p0)
+                self.todo.append((start + p0 * PAGE - off, p0 * PAGE, p1 - p0))
                 pos = h
         os.close(fd)
-        self.want = want
-        self.todo.reverse()     # pop() takes the lowest address first
-        self.total = len(self.todo)
+        self.todo.reverse()     # pop() takes the first one
+        self.total = self.want.count(1)
         self.left = self.total
         self.say('hello', pid=pid, nvmas=nvmas, physmem_size=size,
                  total=self.total, pager_pid=os.getpid())
@@ -261,15 +260,12 @@ class Pager:
                                  left=self.left)
                         return
             while self.todo and budget >= chunk:
-                # a run of consecutive pages of the list, copied at once
-                dst, off = self.todo.pop()
-                run = [(dst, off)]
-                while self.todo and len(run) < chunk and \
-                        self.todo[-1] == (run[-1][0] + PAGE, run[-1][1] + PAGE):
-                    run.append(self.todo.pop())
-                if not all(self.filled[o // PAGE] for _, o in run):
-                    self.bg_pages += self.fill(dst, off, len(run))
-                budget -= len(run)
+                dst, off, n = self.todo.pop()
+                if n > chunk:
+                    self.todo.append((dst + chunk * PAGE, off + chunk * PAGE, n - chunk))
+                    n = chunk
+                self.bg_pages += self.fill(dst, off, n)
+                budget -= n
                 self.serve()
             if now >= next_report:
                 next_report = now + 0.5
