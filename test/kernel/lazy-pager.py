@@ -21,7 +21,9 @@ with UFFDIO_COPY of the cluster around the faulting address from
 at --rate MiB/s, sends 16-byte records (type, 0, value): PROGRESS (1) now
 and then and DONE (2) once every data page is in, then serves faults (the
 holes) until the kernel closes the socket. --die-after N: exit without
-DONE after serving N faults (the kernel must end with status 97).
+DONE after serving N faults (the kernel must end with status 97);
+--die-on-helper-fault: exit at the first fault of the ubd io thread (a
+host pread into guest memory waiting in the host kernel), unserved.
 """
 import argparse
 import ctypes
@@ -93,6 +95,7 @@ class Pager:
         self.args, self.sock, self.log = args, sock, log
         self.t0 = time.monotonic()
         self.faults = self.fault_pages = self.bg_pages = 0
+        self.helper_faults = 0
         self.first_fault = None
         self.copy = bytearray(40)
         self.rng = bytearray(16)
@@ -109,6 +112,7 @@ class Pager:
         if magic != b'SBUMLPGR' or ver != 1 or len(fds) != 1 or page != PAGE:
             raise RuntimeError('bad hello %r %d %d' % (magic, ver, len(fds)))
         self.uffd = fds[0]
+        self.kpid = pid
         fl = fcntl.fcntl(self.uffd, fcntl.F_GETFL)
         fcntl.fcntl(self.uffd, fcntl.F_SETFL, fl | os.O_NONBLOCK)
         self.vmas = sorted((VMA.unpack_from(data, HELLO.size + i * VMA.size)
@@ -205,9 +209,16 @@ class Pager:
             except BlockingIOError:
                 return n
             for i in range(0, len(raw), 32):
-                ev, _, _, _, flags, addr, _ = struct.unpack_from('<BBHIQQI4x', raw, i)
+                ev, _, _, _, flags, addr, tid = struct.unpack_from('<BBHIQQI4x', raw, i)
                 if ev != UFFD_EVENT_PAGEFAULT:
                     continue
+                if tid != self.kpid:
+                    # not the kernel process: its ubd io thread
+                    self.helper_faults += 1
+                    if self.args.die_on_helper_fault:
+                        self.say('dying', cause='helper-fault', tid=tid,
+                                 addr=hex(addr), left=self.left)
+                        os._exit(3)
                 self.fault(addr & ~(PAGE - 1))
                 n += 1
 
@@ -217,7 +228,7 @@ class Pager:
             self.say('first_fault', addr=hex(addr))
         v = self.find(addr)
         if v is None:
-            self.say('error', what='fault outside the mappings', addr=hex(addr))
+            self.say('error', cause='fault-outside-the-mappings', addr=hex(addr))
             return
         start, end, off = v
         cl = self.args.cluster * 1024
@@ -271,7 +282,8 @@ class Pager:
                 next_report = now + 0.5
                 self.say('progress', filled=self.total - self.left,
                          total=self.total, faults=self.faults,
-                         fault_pages=self.fault_pages, bg_pages=self.bg_pages)
+                         fault_pages=self.fault_pages, bg_pages=self.bg_pages,
+                         helper_faults=self.helper_faults)
                 if not done_sent:
                     self.send(PROGRESS, self.total - self.left)
             if not self.todo and not done_sent:
@@ -279,7 +291,7 @@ class Pager:
                 self.say('done', filled=self.total - self.left,
                          total=self.total, faults=self.faults,
                          fault_pages=self.fault_pages, bg_pages=self.bg_pages,
-                         first_fault_ms=int(1000 * (self.first_fault or 0)))
+                         helper_faults=self.helper_faults, first_fault_ms=int(1000 * (self.first_fault or 0)))
                 self.send(DONE, self.total - self.left)
 
 
@@ -295,6 +307,10 @@ def main():
     ap.add_argument('--rate', type=float, default=64.0, help='MiB/s in the background')
     ap.add_argument('--cluster', type=int, default=64, help='KiB filled per fault')
     ap.add_argument('--die-after', type=int, default=0)
+    ap.add_argument('--die-on-helper-fault', action='store_true',
+                    help='exit, leaving it unserved, at the first fault of a '
+                    'thread other than the kernel process (the ubd io thread '
+                    'reading the disk into guest memory)')
     ap.add_argument('argv', nargs='+')
     args = ap.parse_args()
     launch(args)

@@ -14,22 +14,24 @@ MEMCHECK=${SBUML_MEMCHECK:-}
 [ -x "$MEMCHECK" ] || die "set SBUML_MEMCHECK to the static memcheck (test/guest)"
 [ -c /dev/userfaultfd ] || die "/dev/userfaultfd missing: the host kernel is older than 6.1"
 PAGER=$KTEST_DIR/lazy-pager.py
-RATE=${LAZY_RATE:-8}	# MiB/s in the background: the fill takes seconds
+RATE=${LAZY_RATE:-4}	# MiB/s in the background: the fill takes about 40 s
 
-# memcheck holds 128 MiB; a reader drops the page cache and reads a file
-# from the disk every second (the ubd io thread's pread into guest pages)
+# memcheck holds 128 MiB; a reader drops the page cache and reads files
+# from the disk every second (the ubd io thread's pread into guest pages,
+# 16 MiB of them: pages the guest freed, likely not filled yet)
 cat >"$WORK/lazy.sh" <<'EOF'
 #!/bin/sh
 /bin/memcheck -r 2 128 7 &
 sleep 1
 while :; do
 	echo 3 >/proc/sys/vm/drop_caches
-	echo "DISKREAD $(md5sum /bin/busybox | cut -c1-32)"
+	echo "DISKREAD $(md5sum /bin/busybox | cut -c1-32) $(md5sum /bin/big.bin | cut -c1-32)"
 	sleep 1
 done
 EOF
-GUEST_EXTRA=$WORK/lazy.sh GUEST_BINS=$MEMCHECK make_image
-want_md5=$(md5sum /bin/busybox | cut -c1-32)
+head -c 16M /dev/urandom >"$WORK/big.bin"
+GUEST_EXTRA=$WORK/lazy.sh GUEST_BINS="$MEMCHECK $WORK/big.bin" make_image
+want_md5="$(md5sum /bin/busybox | cut -c1-32) $(md5sum "$WORK/big.bin" | cut -c1-32)"
 boot_and_wait a mem=192M
 wait_console a "^CHECK memcheck start .*mib=128 " 120 || die "memcheck did not start"
 wait_console a "^CHECK memcheck ok .*mib=128" 120 || die "memcheck did not fill 128 MiB"
@@ -96,6 +98,8 @@ check grep -q "^done " "$WORK/c.pager"
 wait_console c "^sbuml: lazy restore: fill=done " 60 || fail "no fill=done on the console"
 grep -a "^sbuml: lazy restore" "$WORK/c/console.log"
 grep "^done \|^first_fault " "$WORK/c.pager" | sed "s/^/[$TESTNAME] pager: /"
+# the disk reads of the fill went through the pager too (io thread faults)
+check grep -q "^done .* helper_faults=[1-9]" "$WORK/c.pager"
 info=$(mc c sbuml info 2>/dev/null)
 log "info after the fill: $info"
 case " $info " in *" fill=done "*) ;; *) fail "sbuml info after the fill: $info" ;; esac
@@ -200,12 +204,22 @@ grep "^dying " "$WORK/g.pager" | sed "s/^/[$TESTNAME] g pager: /"
 # (b) killed while the guest runs (ticks) during the fill
 RESTORE_WRAP="python3 $PAGER --capture $WORK/cap --log $WORK/h.pager --rate 1 --" \
 	restore h "$WORK/cap" sbuml_physmem_fd=3 sbuml_uffd_dev=4 sbuml_pager=5
-wait_console h "^tick $((T_BEFORE + 2)) " 60 || fail "h does not tick"
+th=$(first_tick h) || fail "h does not tick"
+wait_console h "^tick $((${th:-0} + 2)) " 60 || fail "h stopped ticking"
+grep -q "^done " "$WORK/h.pager" && fail "h: the fill ended before the pager was killed"
 ppid=$(sed -n 's/^hello .*pager_pid=\([0-9]*\).*/\1/p' "$WORK/h.pager")
 check [ -n "$ppid" ]
 [ -n "$ppid" ] && kill -9 "$ppid"
 pager_lost h
-# (c) refused in phase A (status 2, nothing built)
+# (c) it dies at the first fault of the ubd io thread, which then waits in
+#     a host pread into guest memory (kernel mode: no signal but a fatal
+#     one ends that wait)
+RESTORE_WRAP="python3 $PAGER --capture $WORK/cap --log $WORK/i.pager --rate 1 --die-on-helper-fault --" \
+	restore i "$WORK/cap" sbuml_physmem_fd=3 sbuml_uffd_dev=4 sbuml_pager=5
+pager_lost i
+grep "^dying " "$WORK/i.pager" | sed "s/^/[$TESTNAME] i pager: /"
+check grep -q "^dying .*cause=helper-fault" "$WORK/i.pager"
+# (d) refused in phase A (status 2, nothing built)
 restore_refused() { # NAME PATTERN
 	local pid rc i
 	eval "pid=\$PID_$1"
