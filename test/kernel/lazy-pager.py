@@ -260,7 +260,8 @@ class Pager:
             now = time.monotonic()
             budget = min(budget + (now - last) * rate, 4 * chunk + rate / 10)
             last = now
-            wait = 0 if (self.todo and budget >= chunk) else \
+            wait = 50 if (self.args.hold and os.path.exists(self.args.hold)) else \
+                0 if (self.todo and budget >= chunk) else \
                 (int(1000 * (chunk - budget) / rate) + 1 if self.todo else 1000)
             for fd, ev in poll.poll(wait):
                 if fd == self.uffd:
@@ -270,6 +271,11 @@ class Pager:
                         self.say('eof', done=int(done_sent), faults=self.faults,
                                  left=self.left)
                         return
+            # --hold FILE: no background fill while FILE exists (the test's
+            # checks during the fill must not race a fill that is done)
+            held = self.args.hold and os.path.exists(self.args.hold)
+            if held:
+                budget = 0.0
             while self.todo and budget >= chunk:
                 dst, off, n = self.todo.pop()
                 if n > chunk:
@@ -307,6 +313,8 @@ def main():
     ap.add_argument('--rate', type=float, default=64.0, help='MiB/s in the background')
     ap.add_argument('--cluster', type=int, default=64, help='KiB filled per fault')
     ap.add_argument('--die-after', type=int, default=0)
+    ap.add_argument('--hold', default='',
+                    help='no background fill while this file exists')
     ap.add_argument('--die-on-helper-fault', action='store_true',
                     help='exit, leaving it unserved, at the first fault of a '
                     'thread other than the kernel process (the ubd io thread '
