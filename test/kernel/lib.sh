@@ -183,6 +183,19 @@ save() {
 # number of console lines of NAME
 lines() { grep -ac "" "$WORK/$1/console.log"; }
 
+# check_after NAME N RE WANT: wait (up to 300 s, ending as soon as it is
+# there) for a line matching RE after line N of NAME's console, then check
+# that a line after N matches WANT
+check_after() {
+	local name=$1 n=$2 re=$3 want=$4 i
+	for i in $(seq 3000); do
+		tail -n +$((n + 1)) "$WORK/$name/console.log" | grep -aq "$re" && break
+		sleep 0.1
+	done
+	tail -n +$((n + 1)) "$WORK/$name/console.log" | grep -aq "$want" ||
+		fail "$name: no line /$want/ after line $n"
+}
+
 # restore NAME CAPDIR [extra args]: a new machine dir $WORK/NAME with its
 # own copy of the captured disk, launched with the launch convention
 # (RESTORE_FDS: redirections eval'ed after the fds above 2 are closed,

@@ -41,6 +41,14 @@ save_point a
 r=$(save a "$WORK/cap") || die "save: $r"
 log "save: $r"
 
+# check_fill NAME WORD: `sbuml info` of NAME says fill=WORD
+check_fill() {
+	local info
+	info=$(mc "$1" sbuml info 2>/dev/null)
+	log "$1: $info"
+	case " $info " in *" fill=$2 "*) ;; *) fail "$1: not fill=$2: $info" ;; esac
+}
+
 # first_ms NAME T0 RE: ms from T0 (date +%s.%N) until RE is on NAME's console
 first_ms() {
 	local i
@@ -73,21 +81,11 @@ check grep -aq "^sbuml: restored from $WORK/cap .* physmem=fd fill=lazy " "$WORK
 check grep -q "/memfd:sbuml-physmem" "/proc/$PID_c/maps"
 carries_on c
 # while the pager is still filling: ticks, disk reads, memcheck rounds
-info=$(mc c sbuml info 2>/dev/null)
-log "info during the fill: $info"
-case " $info " in *" fill=lazy "*) ;; *) fail "sbuml info during the fill: $info" ;; esac
+check_fill c lazy
 n0=$(lines c)
 wait_console c "^tick $((T_FIRST + 4)) " 30 || fail "the lazy clone stopped ticking"
-for i in $(seq 3000); do
-	tail -n +$((n0 + 1)) "$WORK/c/console.log" | grep -aq "^DISKREAD " && break
-	sleep 0.1
-done
-check bash -c "tail -n +$((n0 + 1)) '$WORK/c/console.log' | grep -aq '^DISKREAD $want_md5'"
-for i in $(seq 3000); do
-	tail -n +$((n0 + 1)) "$WORK/c/console.log" | grep -aq "^CHECK memcheck ok " && break
-	sleep 0.1
-done
-check bash -c "tail -n +$((n0 + 1)) '$WORK/c/console.log' | grep -aq '^CHECK memcheck ok .*bad_pages=0'"
+check_after c "$n0" '^DISKREAD ' "^DISKREAD $want_md5"
+check_after c "$n0" '^CHECK memcheck ok ' '^CHECK memcheck ok .*bad_pages=0'
 prog=$(grep "^progress " "$WORK/c.pager" | tail -1)
 log "pager: $prog"
 if grep -q "^done " "$WORK/c.pager"; then
@@ -103,16 +101,10 @@ grep -a "^sbuml: lazy restore" "$WORK/c/console.log"
 grep "^done \|^first_fault " "$WORK/c.pager" | sed "s/^/[$TESTNAME] pager: /"
 # the disk reads of the fill went through the pager too (io thread faults)
 check grep -q "^done .* helper_faults=[1-9]" "$WORK/c.pager"
-info=$(mc c sbuml info 2>/dev/null)
-log "info after the fill: $info"
-case " $info " in *" fill=done "*) ;; *) fail "sbuml info after the fill: $info" ;; esac
+check_fill c done
 n1=$(lines c)
 wait_console c "^tick $(( $(last_num c tick) + 4 )) " 30 || fail "the clone stopped after the fill"
-for i in $(seq 3000); do
-	tail -n +$((n1 + 1)) "$WORK/c/console.log" | grep -aq "^CHECK memcheck ok " && break
-	sleep 0.1
-done
-check bash -c "tail -n +$((n1 + 1)) '$WORK/c/console.log' | grep -aq '^CHECK memcheck ok .*bad_pages=0'"
+check_after c "$n1" '^CHECK memcheck ok ' '^CHECK memcheck ok .*bad_pages=0'
 # the pager saw the socket close and exited
 for i in $(seq 3000); do grep -q "^eof " "$WORK/c.pager" && break; sleep 0.1; done
 check grep -q "^eof .* done=1 " "$WORK/c.pager"
@@ -130,39 +122,13 @@ td=$(first_tick d) || die "the second generation does not tick"
 check [ "$td" -ge "$tc" ]
 n2=$(lines d)
 wait_console d "^tick $((td + 4)) " 30 || fail "the second generation stopped ticking"
-for i in $(seq 3000); do
-	tail -n +$((n2 + 1)) "$WORK/d/console.log" | grep -aq "^CHECK memcheck ok " && break
-	sleep 0.1
-done
-check bash -c "tail -n +$((n2 + 1)) '$WORK/d/console.log' | grep -aq '^CHECK memcheck ok .*bad_pages=0'"
+check_after d "$n2" '^CHECK memcheck ok ' '^CHECK memcheck ok .*bad_pages=0'
 halt_machine d
 halt_machine c
 
 # --- 3. measure: exec to first tick, eager memfd restore of the same capture ---
-cat >"$WORK/memfd-exec.py" <<'PY'
-import os, sys
-src, argv = sys.argv[1], sys.argv[2:]
-size = os.path.getsize(src)
-m = os.memfd_create('sbuml-physmem', 0)
-os.ftruncate(m, size)
-zero = bytes(1 << 20)
-with open(src, 'rb') as f:
-    off = 0
-    while off < size:
-        b = f.read(1 << 20)
-        if not b:
-            break
-        if b != zero[:len(b)]:
-            os.pwrite(m, b, off)
-        off += len(b)
-if m != 3:
-    os.dup2(m, 3)
-    os.close(m)
-os.set_inheritable(3, True)
-os.execvp(argv[0], argv)
-PY
 t0=$(date +%s.%N)
-RESTORE_WRAP="python3 $WORK/memfd-exec.py $WORK/cap/physmem" \
+RESTORE_WRAP="python3 $KTEST_DIR/memfd-exec.py $WORK/cap/physmem" \
 	restore e "$WORK/cap" sbuml_physmem_fd=3
 eager_up=$(first_ms e "$t0" "^sbuml: restored from") || die "the eager clone did not restore"
 eager_ms=$(first_tick_ms e "$t0") || die "the eager clone does not tick"

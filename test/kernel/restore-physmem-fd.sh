@@ -24,32 +24,9 @@ for f in "$WORK"/cap/*; do
 done
 check [ ! -e "$WORK/nopm/physmem" ]
 
-# a launcher that materialises physmem in a memfd on fd 3, then execs
-cat >"$WORK/memfd-exec.py" <<'PY'
-import os, sys
-src, argv = sys.argv[1], sys.argv[2:]
-size = os.path.getsize(src)
-m = os.memfd_create('sbuml-physmem', 0)
-os.ftruncate(m, size)
-zero = bytes(1 << 20)
-with open(src, 'rb') as f:
-    off = 0
-    while off < size:
-        b = f.read(1 << 20)
-        if not b:
-            break
-        if b != zero[:len(b)]:
-            os.pwrite(m, b, off)
-        off += len(b)
-if m != 3:
-    os.dup2(m, 3)
-    os.close(m)
-os.set_inheritable(3, True)
-os.execvp(argv[0], argv)
-PY
 
 notify_listen c
-RESTORE_WRAP="python3 $WORK/memfd-exec.py $WORK/cap/physmem" \
+RESTORE_WRAP="python3 $KTEST_DIR/memfd-exec.py $WORK/cap/physmem" \
 	restore c "$WORK/nopm" sbuml_physmem_fd=3
 wait_console c "^sbuml: restored from" 30 || die "clone did not restore from the memfd"
 grep -a "^sbuml: restored" "$WORK/c/console.log"
