@@ -9,7 +9,13 @@
 #   * the median of (stall - pause) must be <= 150 ms (SLACK_MS), and
 #   * every stall must be <= pause + 150 ms + the largest step seen in 3 s
 #     without a save (the host's own scheduling noise: on a loaded 2-CPU
-#     VM a whole UML process can wait 100-200 ms for a CPU with no save).
+#     VM a whole UML process can wait 100-200 ms for a CPU with no save),
+# where "stall" is first reduced by the time the machine waited for a host
+# CPU in that window (schedstat): the kernel process's wait plus the largest
+# wait of any other of its host threads (stubs, io thread, writer; the stub
+# running clockcheck is one of them). A host under load stretches the stall
+# and this test must not fail for it; summing every thread's wait would
+# excuse far too much (the busy memcheck stub alone waits seconds).
 # Before 0005 (one munmap of the staging mapping right after the resume,
 # 2 MiB preparation steps) the step around the pause was pause + 20-50 ms;
 # now it is pause + less than a tick or two.
@@ -32,20 +38,45 @@ max_step() {
 		sed 's/.*gap_ms=\([0-9]*\).*/\1/' | sort -n | tail -1 | grep . || echo 0
 }
 
+# "tid ns" of every host thread of machine a and its descendants: the time
+# each waited on a host run queue (/proc/PID/task/TID/schedstat, field 2)
+waits() {
+	local pids=$PID_a all="" p t
+	while [ -n "$pids" ]; do
+		all="$all $pids"
+		pids=$(for p in $pids; do pgrep -P "$p"; done)
+	done
+	for p in $all; do
+		for t in /proc/"$p"/task/*; do
+			echo "${t##*/} $(cut -d' ' -f2 "$t/schedstat")"
+		done
+	done 2>/dev/null | grep -E '^[0-9]+ [0-9]+$'
+}
+# ms waited for a CPU between two waits listings: the kernel process's own
+# thread plus the largest of the others (a new thread counts whole)
+waited_ms() {
+	awk -v k="$PID_a" 'NR == FNR { b[$1] = $2; next }
+	     { d = $2 - ($1 in b ? b[$1] : 0); if ($1 == k) kw = d; else if (d > m) m = d }
+	     END { printf "%d", (kw + m) / 1000000 }' "$1" "$2"
+}
+
 n0=$(lines a); sleep 3
 noise=$(max_step "$n0")
 log "no save: largest step over 3 s: $noise ms (0: none over 25 ms)"
 excess=""
 for i in 1 2 3 4 5; do
 	n0=$(lines a)
+	waits >"$WORK/waits0"
 	r=$(save a "$WORK/cap$i") || fail "save $i: $r"
 	sleep 0.5
+	waits >"$WORK/waits1"
 	step=$(max_step "$n0")
+	waited=$(waited_ms "$WORK/waits0" "$WORK/waits1")
 	pause_ms=$(( $(kv "$r" pause_us) / 1000 ))
-	log "save $i: largest guest step ${step} ms (0: none over 25 ms), pause ${pause_ms} ms, stage $(( $(kv "$r" stage_us) / 1000 )) ms, writer $(( $(kv "$r" write_us) / 1000 )) ms, physmem $(( $(kv "$r" physmem_bytes) >> 20 )) MiB"
-	[ "$step" -le $((pause_ms + SLACK_MS + noise)) ] ||
-		fail "save $i: the guest stalled ${step} ms, the reply says pause_us=$(kv "$r" pause_us) (host noise without a save: ${noise} ms)"
-	excess="$excess $((step - pause_ms))"
+	log "save $i: largest guest step ${step} ms (0: none over 25 ms), pause ${pause_ms} ms, host run-queue wait ${waited} ms, stage $(( $(kv "$r" stage_us) / 1000 )) ms, writer $(( $(kv "$r" write_us) / 1000 )) ms, physmem $(( $(kv "$r" physmem_bytes) >> 20 )) MiB"
+	[ "$step" -le $((pause_ms + SLACK_MS + noise + waited)) ] ||
+		fail "save $i: the guest stalled ${step} ms, the reply says pause_us=$(kv "$r" pause_us) (host noise without a save: ${noise} ms; the machine waited ${waited} ms for a host CPU)"
+	excess="$excess $((step - pause_ms - waited))"
 	rm -rf "$WORK/cap$i"
 	sleep 1
 done
