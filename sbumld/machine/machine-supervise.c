@@ -14,6 +14,7 @@
  * ptrace stubs are separate processes) are swept with uml_kill_tree, so a
  * dead machine never leaves a stray process holding its files and sockets.
  */
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -203,6 +204,33 @@ machine_watch_child(struct machine *m, pid_t pid, int dfd)
 }
 
 /*
+ * A lazily restored kernel ended with status 97: its pager went away
+ * before every page was in (doc/kernel.md §5).  Memory it never got is
+ * lost, and disk writes of its last moment may have taken zeroes from
+ * unfilled pages: its disk copies are thrown away (it cannot be booted
+ * again), and the machine says why.
+ */
+static void
+machine_pager_lost(struct machine *m)
+{
+	char	path[PATH_MAX];
+	int	fill = atomic_load(&m->fill->state);
+
+	free(m->failure);
+	m->failure = xasprintf("lazy restore: the pager was lost before the "
+	    "memory was filled (fill %s%s%s): the machine is gone and its "
+	    "disk copies were discarded", machine_fill_state_name(fill),
+	    fill == MACHINE_FILL_FAILED ? ": " : "",
+	    fill == MACHINE_FILL_FAILED ? m->fill->reason : "");
+	for (size_t i = 0; i <= m->cfg.ndisks; i++) {
+		snprintf(path, sizeof(path), "%s/disk%zu.cow", m->dir, i);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_warn("%s: cannot discard %s", m->name, path);
+	}
+	log_warnx("%s: %s", m->name, m->failure);
+}
+
+/*
  * The UML process is gone (status known for our children).  Sweep its
  * helpers, close its channels, decide stopped or crashed, wake waiters.
  */
@@ -255,6 +283,8 @@ machine_exited(struct machine *m, bool known, int status)
 		 */
 		clean = machine_umid_gone(m);
 	}
+	if (known && WIFEXITED(status) && m->status == 97 && m->fill != NULL)
+		machine_pager_lost(m);
 	if (m->expect_exit)
 		next = MACHINE_STOPPED;
 	else if (m->state == MACHINE_BOOTING || m->panicked || !clean)
