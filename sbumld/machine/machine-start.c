@@ -237,6 +237,8 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 		goto out;
 	}
 	m->uffd = uffd;
+	free(m->failure);
+	m->failure = NULL;
 	if ((r = machine_record_start(m, pid, err, errlen)) < 0) {
 		log_warnx("%s", err);
 		machine_abort_start(m, pid);

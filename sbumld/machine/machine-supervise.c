@@ -74,16 +74,22 @@ static void
 machine_pidfd_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct machine	*m = arg;
+	char		*name;
+	bool		 gone;
 
 	(void)fd;
 	(void)events;
 	if (m->is_child) {
 		/*
 		 * Ours: reap it with its status through the same path as
-		 * SIGCHLD, which calls machine_child_exit_cb.
+		 * SIGCHLD, which calls machine_child_exit_cb.  That may delete
+		 * m (a restore that failed removes its half-made machine).
 		 */
+		name = xstrdup(m->name);
 		child_reap();
-		if (m->pid == 0)
+		gone = machine_lookup(name) != m;
+		free(name);
+		if (gone || m->pid == 0)
 			return;
 	}
 	machine_exited(m, false, 0);
@@ -239,7 +245,8 @@ machine_exited(struct machine *m, bool known, int status)
 {
 	enum machine_state	 next;
 	pid_t			 pid = m->pid;
-	bool			 clean;
+	bool			 clean, timed_out;
+	char			*name;
 
 	if (pid == 0)
 		return;
@@ -309,14 +316,23 @@ machine_exited(struct machine *m, bool known, int status)
 	if (m->job != NULL && m->job->on_exit != NULL)
 		m->job->on_exit(m, m->job->arg);
 
-	if (m->boot_timed_out)
+	/*
+	 * A waiter may delete m (a restore whose kernel died before it
+	 * answered removes the half-made machine): nothing of m is touched
+	 * after a wake unless it is still registered.
+	 */
+	timed_out = m->boot_timed_out;
+	m->boot_timed_out = false;
+	name = xstrdup(m->name);
+	if (timed_out)
 		machine_wake(m, false, MACHINE_WAIT_RUNNING, -ETIMEDOUT,
 		    "the machine did not come up in time and was killed");
 	else
 		machine_wake(m, false, MACHINE_WAIT_RUNNING, -ECHILD,
 		    "the UML process died while booting");
-	m->boot_timed_out = false;
-	machine_wake(m, false, MACHINE_WAIT_EXIT, 0, "");
+	if (machine_lookup(name) == m)
+		machine_wake(m, false, MACHINE_WAIT_EXIT, 0, "");
+	free(name);
 }
 
 /* Boot finished: mconsole answers. */

@@ -521,3 +521,15 @@ machine_set_memory(struct machine *m, bool lazy, const char *reason,
 	if (fill != NULL)
 		m->fill = machine_fill_ref(fill);
 }
+
+int
+machine_exit_status(const struct machine *m)
+{
+	return (m->has_exit && m->status_known ? m->status : -1);
+}
+
+const char *
+machine_failure(const struct machine *m)
+{
+	return (m->failure);
+}

@@ -231,6 +231,10 @@ const char *machine_fill_state_name(int state);
  */
 void	machine_set_memory(struct machine *m, bool lazy, const char *reason,
 	    struct machine_fill *fill);
+/* The exit status of m's last UML process, -1 if unknown or signalled. */
+int	machine_exit_status(const struct machine *m);
+/* Why m failed, if sbumld knows more than its exit (NULL: nothing). */
+const char *machine_failure(const struct machine *m);
 /* mconsole stop (running -> paused) / go (paused -> running). -EBUSY, -EINVAL for a bad state. */
 int	machine_pause(struct machine *m, machine_done_cb cb, void *arg);
 int	machine_resume(struct machine *m, machine_done_cb cb, void *arg);

@@ -456,10 +456,17 @@ static void
 pager_run(struct snapshot_pager *p)
 {
 	struct pollfd	pfd[2];
-	uint64_t	next_report = 0, t;
+	uint64_t	next_report = 0, next_bg = 0, t;
 	bool		done_sent = false;
 	char		buf[64];
-	int		r;
+	int		r, timeout;
+	/*
+	 * Tests only: a background fill slowed to one chunk per gap_ms (so
+	 * that a test sees the guest run while it fills), a pager that dies
+	 * after die_after faults (the kernel must then end with status 97).
+	 */
+	long		gap_ms = test_knob_ms("SBUMLD_TEST_PAGER_CHUNK_MS");
+	long		die_after = test_knob_ms("SBUMLD_TEST_PAGER_DIE_AFTER");
 
 	if ((p->s = store_open(p->root, p->err, sizeof(p->err))) == NULL) {
 		pager_fail(p, "chunk store: %s", p->err);
@@ -481,7 +488,10 @@ pager_run(struct snapshot_pager *p)
 	for (;;) {
 		bool work = p->left > 0 && !p->stopped;
 
-		if (poll(pfd, 2, work ? 0 : PAGER_PROGRESS_MS) < 0) {
+		timeout = work ? 0 : PAGER_PROGRESS_MS;
+		if (work && gap_ms > 0 && (t = now_usec()) < next_bg)
+			timeout = (int)((next_bg - t) / 1000) + 1;
+		if (poll(pfd, 2, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			pager_fail(p, "poll: %s", strerror(errno));
@@ -489,6 +499,11 @@ pager_run(struct snapshot_pager *p)
 		}
 		if ((pfd[0].revents & POLLIN) && pager_serve(p) < 0)
 			return;
+		if (die_after > 0 && atomic_load(&p->fill->faults) >= (uint64_t)die_after) {
+			pager_fail(p, "the pager stopped after %ld faults "
+			    "(SBUMLD_TEST_PAGER_DIE_AFTER)", die_after);
+			return;
+		}
 		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
 			ssize_t n = recv(p->sock, buf, sizeof(buf), MSG_DONTWAIT);
 
@@ -500,6 +515,12 @@ pager_run(struct snapshot_pager *p)
 			}
 		}
 		/* One chunk of the background fill, then the faults again. */
+		if (work && gap_ms > 0) {
+			if (now_usec() < next_bg)
+				work = false;
+			else
+				next_bg = now_usec() + (uint64_t)gap_ms * 1000;
+		}
 		while (work && p->next < p->nchunks && (p->filled[p->next] ||
 		    p->hex[p->next][0] == '\0'))
 			p->next++;

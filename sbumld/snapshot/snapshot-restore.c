@@ -356,7 +356,8 @@ restore_started_cb(struct machine *m, int err, const char *msg, void *arg)
 	char			 reason[512], derr[256];
 	int			 r;
 
-	if (err < 0 && job->lazy && !machine_state_is_live(machine_state(m))) {
+	if (err < 0 && job->lazy && !machine_state_is_live(machine_state(m)) &&
+	    machine_exit_status(m) == 2) {
 		/*
 		 * A lazy restore the kernel refused (status 2 before it ran;
 		 * e.g. it could not make its userfaultfd): restore eagerly
@@ -382,6 +383,8 @@ restore_started_cb(struct machine *m, int err, const char *msg, void *arg)
 
 	if (err < 0) {
 		refusal_reason(m, reason, sizeof(reason));
+		if (machine_failure(m) != NULL)
+			snprintf(reason, sizeof(reason), "%s", machine_failure(m));
 		log_warnx("%s: restore failed: %s (%s)", machine_name(m), reason, msg);
 		if (machine_state_is_live(machine_state(m))) {
 			/* Answered, then died: keep it for the post-mortem. */
