@@ -453,7 +453,7 @@ restore_launch_lazy(struct restore_job *job, const char *capture, char *err,
     size_t errlen)
 {
 	struct machine_fill	*fill;
-	int			 sv[2], r;
+	int			 sv[2], r, nul;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		r = -errno;
@@ -470,6 +470,15 @@ restore_launch_lazy(struct restore_job *job, const char *capture, char *err,
 	}
 	machine_set_memory(job->m, true, NULL, fill);
 	machine_fill_put(fill);
+	/*
+	 * Tests only: the kernel gets /dev/null as its pager socket, which it
+	 * refuses (status 2), so that the eager fallback runs.
+	 */
+	if (test_knob_ms("SBUMLD_TEST_PAGER_REFUSE") > 0 &&
+	    (nul = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+		(void)close(sv[1]);
+		sv[1] = nul;
+	}
 	r = machine_restore(job->m, capture, job->physmem_fd, sv[1],
 	    job->saved_mac, restore_started_cb, job, err, errlen);
 	/* The kernel has its own copy (UML_PAGER_FD). */

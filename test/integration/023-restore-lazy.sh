@@ -123,6 +123,25 @@ wait_until 60 heartbeat_at_least e1 $((h + 2)) || fail "e1 does not tick"
 wait_until 60 memcheck_ok e1 0 || fail "e1: no memcheck ok line"
 say "without the device: eager, because $(info_field e1 memory_reason)"
 
+# A kernel that refuses the lazy restore (status 2; a test knob gives it
+# /dev/null for its pager socket): restored eagerly instead, and it says why.
+stop_daemon
+unset SBUMLD_TEST_PAGER_CHUNK_MS
+export SBUMLD_TEST_PAGER_REFUSE=1
+start_daemon
+rpc snapshot.restore '{"snapshot": "base", "machine": "f1", "memory": "lazy"}' >"$T/f1.json" 2>&1 || fail "refused lazy restore: $(cat "$T/f1.json")"
+[ "$(jfield "$T/f1.json" 'j.get("memory")')" = eager ] || fail "f1: $(cat "$T/f1.json")"
+jfield "$T/f1.json" 'j.get("memory_reason")' | grep -q "refused the lazy restore: sbuml restore: refused: sbuml_pager=" ||
+	fail "f1: the reason does not give the kernel's refusal: $(cat "$T/f1.json")"
+state_is f1 running || fail "f1: $(info_field f1 state)"
+h=$(heartbeat f1)
+wait_until 60 heartbeat_at_least f1 $((h + 2)) || fail "f1 does not tick"
+wait_until 60 memcheck_ok f1 0 || fail "f1: no memcheck ok line"
+[ -z "$(memcheck_bad f1)" ] || fail "f1: memcheck: $(memcheck_bad f1)"
+ctl kill f1 >/dev/null || fail "kill f1"
+unset SBUMLD_TEST_PAGER_REFUSE
+say "refused by the kernel: eager, because $(jfield "$T/f1.json" 'j.get("memory_reason")')"
+
 # A pager that dies before the fill is done: the kernel ends with status
 # 97; the machine is failed, says why, and its disk copy is gone.
 stop_daemon
