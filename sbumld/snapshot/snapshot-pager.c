@@ -73,7 +73,6 @@ struct snapshot_pager {
 	char			 err[1024];
 };
 
-static unsigned int	npagers;
 static const unsigned char zeros[PAGER_PAGE];
 
 static uint64_t
@@ -532,12 +531,15 @@ pager_run(struct snapshot_pager *p)
 			next_report = t + PAGER_PROGRESS_MS * 1000;
 			pager_send(p, PAGER_PROGRESS);
 		}
-		if (!done_sent && (p->left == 0 || p->stopped)) {
-			/* Every data page is in: the kernel stops faulting to us. */
+		/*
+		 * Every data page is in: the kernel stops faulting to us.  Not
+		 * when the fill stopped short (the mm is gone): DONE would make
+		 * the missing pages zeros; the kernel's end of file follows.
+		 */
+		if (!done_sent && p->left == 0) {
 			pager_send(p, PAGER_DONE);
 			done_sent = true;
-			if (!p->stopped)
-				atomic_store(&p->fill->state, MACHINE_FILL_DONE);
+			atomic_store(&p->fill->state, MACHINE_FILL_DONE);
 		}
 	}
 }
@@ -588,7 +590,6 @@ pager_done_cb(evutil_socket_t fd, short what, void *arg)
 	(void)!read(fd, &v, sizeof(v));
 	pthread_join(p->thread, NULL);
 	store_reader_end();
-	npagers--;
 	if (state == MACHINE_FILL_FAILED)
 		log_warnx("%s: lazy restore pager: %s", p->name, p->fill->reason);
 	else
@@ -672,15 +673,8 @@ snapshot_pager_start(const char *name, struct json_object *entry, int sock,
 		    strerror(-r));
 		goto fail;
 	}
-	npagers++;
 	return 0;
 fail:
 	pager_free(p);
 	return r;
-}
-
-unsigned int
-snapshot_pagers_running(void)
-{
-	return npagers;
 }

@@ -67,7 +67,4 @@ int	snapshot_pager_start(const char *name, struct json_object *entry,
 	    int sock, struct machine_fill *fill, snapshot_pager_done_fn done,
 	    void *arg, char *err, size_t errlen);
 
-/* Pagers still running (the daemon's shutdown waits for none: they are detached). */
-unsigned int	snapshot_pagers_running(void);
-
 #endif
