@@ -159,12 +159,16 @@ static int
 do_restore(struct ctl *ctl, const char *snapshot, const char *machine,
     const struct sbuml_restore_options *o)
 {
-	struct json_object *res = NULL;
+	struct json_object *res = NULL, *why;
 	int ex, r;
 
 	if (ctl->client == NULL && (ex = ctl_connect(ctl)) != 0)
 		return ex;
 	r = sbuml_snapshot_restore_opts(ctl->client, snapshot, machine, o, &res);
+	/* Lazy asked for, eager done: say why (the result has it too). */
+	if (r == 0 && o->memory != NULL && strcmp(o->memory, "lazy") == 0 &&
+	    json_object_object_get_ex(res, "memory_reason", &why))
+		fprintf(stderr, "restored eagerly: %s\n", json_object_get_string(why));
 	ex = ctl_show(ctl, r, res, ctl_print_state, machine);
 	json_object_put(res);
 	return ex;
@@ -173,8 +177,9 @@ do_restore(struct ctl *ctl, const char *snapshot, const char *machine,
 #define MAX_PUBLISH	16	/* doc/rpc.md */
 
 /*
- * restore SNAPSHOT|REF|URL MACHINE [--paused] [--same-identity] [--publish
- * SPEC]... [--snapshot NAME] [--insecure] [--authfile FILE] [--no-progress]
+ * restore SNAPSHOT|REF|URL MACHINE [--paused] [--lazy] [--same-identity]
+ * [--publish SPEC]... [--snapshot NAME] [--insecure] [--authfile FILE]
+ * [--no-progress]
  */
 int
 cmd_restore(struct ctl *ctl, int argc, char **argv)
@@ -187,6 +192,7 @@ cmd_restore(struct ctl *ctl, int argc, char **argv)
 		{ "insecure",	no_argument,	   NULL, 'k' },
 		{ "authfile",	required_argument, NULL, 'a' },
 		{ "no-progress", no_argument,	   NULL, 'n' },
+		{ "lazy",	no_argument,	   NULL, 'L' },
 		CTL_COMMON_OPTS,
 		{ NULL, 0, NULL, 0 }
 	};
@@ -216,6 +222,8 @@ cmd_restore(struct ctl *ctl, int argc, char **argv)
 			src.reg.auth_file = optarg;
 		else if (opt == 'n')
 			src.bar = false;
+		else if (opt == 'L')
+			o.memory = "lazy";
 		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}

@@ -43,7 +43,7 @@ static const struct ctl_command ctl_commands[] = {
 	    sbuml_machine_delete, ctl_print_deleted },
 	{ "save",	cmd_save,	"MACHINE [SNAPSHOT] [--prefix P] [--stop] [--raw] [--progress]",
 	    "snapshot a running or paused machine", NULL, NULL },
-	{ "restore",	cmd_restore,	"SNAPSHOT|REF|URL MACHINE [--paused] [--same-identity] [--publish [IP:]H:G[/udp]]... [--snapshot NAME] [--insecure] [--authfile FILE]",
+	{ "restore",	cmd_restore,	"SNAPSHOT|REF|URL MACHINE [--paused] [--lazy] [--same-identity] [--publish [IP:]H:G[/udp]]... [--snapshot NAME] [--insecure] [--authfile FILE]",
 	    "start a new machine from a snapshot", NULL, NULL },
 	{ "check",	cmd_check,	"SNAPSHOT",
 	    "tell whether this host can restore a snapshot", NULL, NULL },

@@ -328,6 +328,7 @@ struct sbuml_restore_options {
 	bool			 paused;	/* continue: false */
 	bool			 same_identity;	/* keep the saved MAC, address, ports */
 	const char *const	*publish;	/* NULL-terminated specs, for a clone */
+	const char		*memory;	/* "eager", "lazy"; NULL: the daemon's default */
 };
 /* snapshot.restore with opts (NULL: the defaults). */
 int	sbuml_snapshot_restore_opts(struct sbuml_client *client,

@@ -363,6 +363,7 @@ call_restore(struct sbuml_client *c, const char *snapshot, const char *machine,
 	    (o == NULL || !o->same_identity ||
 	    (r = sbuml_add_bool(params, "same_identity", true)) == 0) &&
 	    (o == NULL || (r = sbuml_add_strv(params, "publish", o->publish)) == 0) &&
+	    (o == NULL || (r = sbuml_add_str(params, "memory", o->memory)) == 0) &&
 	    (r = sbuml_add_str(params, "source", source)) == 0 && reg != NULL &&
 	    (r = sbuml_add_str(params, "auth_file", reg->auth_file)) == 0 && reg->insecure)
 		r = sbuml_add_bool(params, "insecure", true);

@@ -99,7 +99,7 @@ fetched(int err, struct json_object *obj, const char *msg, void *ctx)
 		char *machine = xstrdup(rs->machine);
 
 		/* done may come before this returns, and frees rs. */
-		snapshot_restore_start(name, machine, cont, &net, &rs->caller, &cb);
+		snapshot_restore_start(name, machine, cont, false, &net, &rs->caller, &cb);
 		free(machine);
 	}
 	free(name);

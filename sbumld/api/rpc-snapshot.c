@@ -232,6 +232,7 @@ struct restore_params {
 	const char		*source;
 	bool			 insecure;
 	const char		*auth_file;
+	const char		*memory;
 };
 
 int
@@ -246,9 +247,11 @@ rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 		{ "source", RPC_PARAM_STRING, offsetof(struct restore_params, source), 0, 0, 0 },
 		{ "insecure", RPC_PARAM_BOOL, offsetof(struct restore_params, insecure), 0, 0, 0 },
 		{ "auth_file", RPC_PARAM_STRING, offsetof(struct restore_params, auth_file), 0, 0, 0 },
+		{ "memory", RPC_PARAM_STRING, offsetof(struct restore_params, memory), 0, 0, 0 },
 		{ NULL, 0, 0, 0, 0, 0 },
 	};
 	struct restore_params	 p = { .cont = true };
+	bool			 lazy;
 	struct snapshot_restore_net net = { 0 };
 	struct snapshot_caller	 caller;
 	struct snapshot_job_cb	 cb;
@@ -271,6 +274,19 @@ rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 		    "takes the saved published ports: publish is for a clone");
 		return 0;
 	}
+	if (p.memory != NULL && strcmp(p.memory, "eager") != 0 &&
+	    strcmp(p.memory, "lazy") != 0) {
+		rpc_bad_param(call, "memory", "memory must be \"eager\" (the "
+		    "default: all of it before the machine runs) or \"lazy\" "
+		    "(filled while it runs)");
+		return 0;
+	}
+	lazy = p.memory != NULL && strcmp(p.memory, "lazy") == 0;
+	if (lazy && p.source != NULL) {
+		rpc_bad_param(call, "memory", "a restore from a \"source\" is "
+		    "always eager");
+		return 0;
+	}
 	net.same_identity = p.same_identity;
 	net.publish_given = p.publish != NULL;
 	if (rpc_net_publish_parse(call, p.publish, &net.publish) < 0)
@@ -288,7 +304,8 @@ rpc_snapshot_restore(struct rpc_call *call, struct json_object *params)
 	}
 	rpc_job_caller(call, &caller);
 	rpc_job_cb(call, &cb);
-	snapshot_restore_start(p.snapshot, p.machine, p.cont, &net, &caller, &cb);
+	snapshot_restore_start(p.snapshot, p.machine, p.cont, lazy, &net,
+	    &caller, &cb);
 	return RPC_DEFERRED;
 }
 

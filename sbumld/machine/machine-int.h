@@ -70,6 +70,11 @@ struct machine {
 	bool			 savable;
 	char			 tap[NET_TAP_LEN + 1];	/* its NIC's tap while live, "" none */
 	bool			 uffd;		/* its kernel got /dev/userfaultfd (uml.h) */
+	/* Restored: "lazy" or "eager" (NULL: booted), why not lazy, the fill. */
+	const char		*memory;
+	char			*memory_reason;
+	struct machine_fill	*fill;
+	char			*failure;	/* why it failed, if known (status 97) */
 
 	/* How it ended. */
 	bool			 has_exit;

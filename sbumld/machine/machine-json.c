@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The machine object, its console tail and the machine.state event of doc/rpc.md. */
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -58,6 +59,48 @@ machine_add_tail(const struct machine *m, struct json_object *obj)
 	json_object_object_add(obj, "console_tail", tail);
 }
 
+/*
+ * How a restore brought the memory in (doc/restore.md, "Lazy restore"):
+ * memory, memory_reason, fill {state, filled_pages, chunks, total_chunks,
+ * faults, reason}; failure.  Nothing for a booted machine.
+ */
+static void
+machine_add_memory(const struct machine *m, struct json_object *obj)
+{
+	struct machine_fill	*f = m->fill;
+	struct json_object	*fill;
+	int			 state;
+
+	if (m->failure != NULL)
+		json_object_object_add(obj, "failure",
+		    json_object_new_string(m->failure));
+	if (m->memory == NULL)
+		return;
+	json_object_object_add(obj, "memory", json_object_new_string(m->memory));
+	if (m->memory_reason != NULL)
+		json_object_object_add(obj, "memory_reason",
+		    json_object_new_string(m->memory_reason));
+	if (f == NULL)
+		return;
+	/* Acquire: a FAILED state's reason was written before it. */
+	state = atomic_load_explicit(&f->state, memory_order_acquire);
+	fill = json_object_new_object();
+	json_object_object_add(fill, "state",
+	    json_object_new_string(machine_fill_state_name(state)));
+	json_object_object_add(fill, "filled_pages",
+	    json_object_new_int64((int64_t)atomic_load(&f->filled)));
+	json_object_object_add(fill, "chunks",
+	    json_object_new_int64((int64_t)atomic_load(&f->chunks)));
+	json_object_object_add(fill, "total_chunks",
+	    json_object_new_int64((int64_t)atomic_load(&f->total)));
+	json_object_object_add(fill, "faults",
+	    json_object_new_int64((int64_t)atomic_load(&f->faults)));
+	if (state == MACHINE_FILL_FAILED)
+		json_object_object_add(fill, "reason",
+		    json_object_new_string(f->reason));
+	json_object_object_add(obj, "fill", fill);
+}
+
 /* The machine object of doc/rpc.md. */
 struct json_object *
 machine_to_json(const struct machine *m)
@@ -98,6 +141,7 @@ machine_to_json(const struct machine *m)
 		machine_add_exit(m, obj);
 	if (m->state == MACHINE_CRASHED)
 		machine_add_tail(m, obj);
+	machine_add_memory(m, obj);
 	return (obj);
 }
 

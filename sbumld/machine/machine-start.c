@@ -149,7 +149,7 @@ machine_abort_start(struct machine *m, pid_t pid)
 /* Start the UML process of a stopped machine: a boot, or a restore from capture. */
 static int
 machine_start(struct machine *m, const char *capture, int physmem_fd,
-    const char *saved_mac, machine_done_cb cb, void *arg, char *err,
+    int pager_fd, const char *saved_mac, machine_done_cb cb, void *arg, char *err,
     size_t errlen)
 {
 	struct uml_launch	l;
@@ -218,6 +218,16 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 	}
 	l.uffd_fd = machine_uffd_open(l.kernel);
 	uffd = l.uffd_fd > 0;
+	/* A lazy restore needs the device (the restore job checked it could). */
+	if (pager_fd > 0 && !uffd) {
+		snprintf(err, errlen, "a lazy restore needs /dev/userfaultfd, "
+		    "which cannot be opened now");
+		machine_nic_release(m);
+		m->notifier = mconsole_notifier_free(m->notifier);
+		r = -ENODEV;
+		goto out;
+	}
+	l.pager_fd = pager_fd;
 	r = uml_spawn(&l, &pid, err, errlen);
 	/* The child has its own copy, as UML_UFFD_FD. */
 	closefd(&l.uffd_fd);
@@ -227,6 +237,8 @@ machine_start(struct machine *m, const char *capture, int physmem_fd,
 		goto out;
 	}
 	m->uffd = uffd;
+	free(m->failure);
+	m->failure = NULL;
 	if ((r = machine_record_start(m, pid, err, errlen)) < 0) {
 		log_warnx("%s", err);
 		machine_abort_start(m, pid);
@@ -258,15 +270,20 @@ int
 machine_boot(struct machine *m, machine_done_cb cb, void *arg, char *err,
     size_t errlen)
 {
-	return (machine_start(m, NULL, 0, NULL, cb, arg, err, errlen));
+	/* A boot brings no memory from a snapshot: no fill to show. */
+	m->memory = NULL;
+	free(m->memory_reason);
+	m->memory_reason = NULL;
+	m->fill = machine_fill_put(m->fill);
+	return (machine_start(m, NULL, 0, 0, NULL, cb, arg, err, errlen));
 }
 
 /* Bring a new machine to life from a snapshot's capture; see machine.h. */
 int
 machine_restore(struct machine *m, const char *capture, int physmem_fd,
-    const char *saved_mac, machine_done_cb cb, void *arg, char *err,
-    size_t errlen)
+    int pager_fd, const char *saved_mac, machine_done_cb cb, void *arg,
+    char *err, size_t errlen)
 {
-	return (machine_start(m, capture, physmem_fd, saved_mac, cb, arg, err,
-	    errlen));
+	return (machine_start(m, capture, physmem_fd, pager_fd, saved_mac, cb,
+	    arg, err, errlen));
 }

@@ -14,6 +14,7 @@
  * ptrace stubs are separate processes) are swept with uml_kill_tree, so a
  * dead machine never leaves a stray process holding its files and sockets.
  */
+#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -73,16 +74,22 @@ static void
 machine_pidfd_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct machine	*m = arg;
+	char		*name;
+	bool		 gone;
 
 	(void)fd;
 	(void)events;
 	if (m->is_child) {
 		/*
 		 * Ours: reap it with its status through the same path as
-		 * SIGCHLD, which calls machine_child_exit_cb.
+		 * SIGCHLD, which calls machine_child_exit_cb.  That may delete
+		 * m (a restore that failed removes its half-made machine).
 		 */
+		name = xstrdup(m->name);
 		child_reap();
-		if (m->pid == 0)
+		gone = machine_lookup(name) != m;
+		free(name);
+		if (gone || m->pid == 0)
 			return;
 	}
 	machine_exited(m, false, 0);
@@ -203,6 +210,33 @@ machine_watch_child(struct machine *m, pid_t pid, int dfd)
 }
 
 /*
+ * A lazily restored kernel ended with status 97: its pager went away
+ * before every page was in (doc/kernel.md §5).  Memory it never got is
+ * lost, and disk writes of its last moment may have taken zeroes from
+ * unfilled pages: its disk copies are thrown away (it cannot be booted
+ * again), and the machine says why.
+ */
+static void
+machine_pager_lost(struct machine *m)
+{
+	char	path[PATH_MAX];
+	int	fill = atomic_load(&m->fill->state);
+
+	free(m->failure);
+	m->failure = xasprintf("lazy restore: the pager was lost before the "
+	    "memory was filled (fill %s%s%s): the machine is gone and its "
+	    "disk copies were discarded", machine_fill_state_name(fill),
+	    fill == MACHINE_FILL_FAILED ? ": " : "",
+	    fill == MACHINE_FILL_FAILED ? m->fill->reason : "");
+	for (size_t i = 0; i <= m->cfg.ndisks; i++) {
+		snprintf(path, sizeof(path), "%s/disk%zu.cow", m->dir, i);
+		if (unlink(path) < 0 && errno != ENOENT)
+			log_warn("%s: cannot discard %s", m->name, path);
+	}
+	log_warnx("%s: %s", m->name, m->failure);
+}
+
+/*
  * The UML process is gone (status known for our children).  Sweep its
  * helpers, close its channels, decide stopped or crashed, wake waiters.
  */
@@ -211,7 +245,8 @@ machine_exited(struct machine *m, bool known, int status)
 {
 	enum machine_state	 next;
 	pid_t			 pid = m->pid;
-	bool			 clean;
+	bool			 clean, timed_out;
+	char			*name;
 
 	if (pid == 0)
 		return;
@@ -255,6 +290,8 @@ machine_exited(struct machine *m, bool known, int status)
 		 */
 		clean = machine_umid_gone(m);
 	}
+	if (known && WIFEXITED(status) && m->status == 97 && m->fill != NULL)
+		machine_pager_lost(m);
 	if (m->expect_exit)
 		next = MACHINE_STOPPED;
 	else if (m->state == MACHINE_BOOTING || m->panicked || !clean)
@@ -279,14 +316,23 @@ machine_exited(struct machine *m, bool known, int status)
 	if (m->job != NULL && m->job->on_exit != NULL)
 		m->job->on_exit(m, m->job->arg);
 
-	if (m->boot_timed_out)
+	/*
+	 * A waiter may delete m (a restore whose kernel died before it
+	 * answered removes the half-made machine): nothing of m is touched
+	 * after a wake unless it is still registered.
+	 */
+	timed_out = m->boot_timed_out;
+	m->boot_timed_out = false;
+	name = xstrdup(m->name);
+	if (timed_out)
 		machine_wake(m, false, MACHINE_WAIT_RUNNING, -ETIMEDOUT,
 		    "the machine did not come up in time and was killed");
 	else
 		machine_wake(m, false, MACHINE_WAIT_RUNNING, -ECHILD,
 		    "the UML process died while booting");
-	m->boot_timed_out = false;
-	machine_wake(m, false, MACHINE_WAIT_EXIT, 0, "");
+	if (machine_lookup(name) == m)
+		machine_wake(m, false, MACHINE_WAIT_EXIT, 0, "");
+	free(name);
 }
 
 /* Boot finished: mconsole answers. */

@@ -6,6 +6,7 @@
  * machine-int.h lists; the on-disk layout is in doc/machine-layout.md.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -271,6 +272,9 @@ machine_free(struct machine *m)
 	m->mc = mconsole_free(m->mc);
 	m->notifier = mconsole_notifier_free(m->notifier);
 	machine_config_clear(&m->cfg);
+	m->fill = machine_fill_put(m->fill);
+	free(m->memory_reason);
+	free(m->failure);
 	free(m->name);
 	free(m->dir);
 	free(m->rec);
@@ -466,4 +470,66 @@ machine_registry_shutdown(void)
 		machine_free(m);
 	}
 	child_shutdown();
+}
+
+/* The fill of a lazy restore; see machine.h. */
+struct machine_fill *
+machine_fill_new(void)
+{
+	struct machine_fill *f = xcalloc(1, sizeof(*f));
+
+	atomic_init(&f->refs, 1);
+	atomic_init(&f->state, MACHINE_FILL_WAITING);
+	return (f);
+}
+
+struct machine_fill *
+machine_fill_ref(struct machine_fill *f)
+{
+	atomic_fetch_add(&f->refs, 1);
+	return (f);
+}
+
+struct machine_fill *
+machine_fill_put(struct machine_fill *f)
+{
+	if (f != NULL && atomic_fetch_sub(&f->refs, 1) == 1)
+		free(f);
+	return (NULL);
+}
+
+const char *
+machine_fill_state_name(int state)
+{
+	switch (state) {
+	case MACHINE_FILL_WAITING:	return ("waiting");
+	case MACHINE_FILL_FILLING:	return ("filling");
+	case MACHINE_FILL_DONE:		return ("done");
+	case MACHINE_FILL_LOST:		return ("lost");
+	default:			return ("failed");
+	}
+}
+
+void
+machine_set_memory(struct machine *m, bool lazy, const char *reason,
+    struct machine_fill *fill)
+{
+	m->memory = lazy ? "lazy" : "eager";
+	free(m->memory_reason);
+	m->memory_reason = reason != NULL ? xstrdup(reason) : NULL;
+	m->fill = machine_fill_put(m->fill);
+	if (fill != NULL)
+		m->fill = machine_fill_ref(fill);
+}
+
+int
+machine_exit_status(const struct machine *m)
+{
+	return (m->has_exit && m->status_known ? m->status : -1);
+}
+
+const char *
+machine_failure(const struct machine *m)
+{
+	return (m->failure);
 }

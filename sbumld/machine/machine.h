@@ -194,8 +194,47 @@ int	machine_boot(struct machine *m, machine_done_cb cb, void *arg,
  * the kernel its MAC unless it is saved_mac (doc/restore.md).
  */
 int	machine_restore(struct machine *m, const char *capture, int physmem_fd,
-	    const char *saved_mac, machine_done_cb cb, void *arg, char *err,
-	    size_t errlen);
+	    int pager_fd, const char *saved_mac, machine_done_cb cb, void *arg,
+	    char *err, size_t errlen);
+
+/*
+ * The memory fill of a lazily restored machine (doc/restore.md): written
+ * by its pager thread (snapshot-pager.c), read by the event loop for the
+ * machine object.  Shared, counted: the machine and the pager each hold a
+ * reference (machine_fill_put drops one).
+ */
+enum machine_fill_state {
+	MACHINE_FILL_WAITING,	/* the kernel has not sent its hello yet */
+	MACHINE_FILL_FILLING,
+	MACHINE_FILL_DONE,	/* every data page is in (DONE sent) */
+	MACHINE_FILL_LOST,	/* the kernel went away before DONE */
+	MACHINE_FILL_FAILED,	/* the pager gave up (reason says why) */
+};
+struct machine_fill {
+	_Atomic int		 refs;
+	_Atomic int		 state;		/* enum machine_fill_state */
+	_Atomic uint64_t	 filled;	/* pages copied in */
+	_Atomic uint64_t	 total;		/* data chunks to fill */
+	_Atomic uint64_t	 chunks;	/* data chunks filled */
+	_Atomic uint64_t	 faults;	/* faults served */
+	/* Written before state becomes FAILED (release), then never again. */
+	char			 reason[512];
+};
+struct machine_fill *machine_fill_new(void);
+struct machine_fill *machine_fill_ref(struct machine_fill *f);
+/* Drop one reference; accepts NULL; returns NULL. */
+struct machine_fill *machine_fill_put(struct machine_fill *f);
+const char *machine_fill_state_name(int state);
+/*
+ * How the restore of m brought its memory in: lazy (fill not NULL; m takes
+ * a reference) or eager, with why it is not lazy (reason may be NULL).
+ */
+void	machine_set_memory(struct machine *m, bool lazy, const char *reason,
+	    struct machine_fill *fill);
+/* The exit status of m's last UML process, -1 if unknown or signalled. */
+int	machine_exit_status(const struct machine *m);
+/* Why m failed, if sbumld knows more than its exit (NULL: nothing). */
+const char *machine_failure(const struct machine *m);
 /* mconsole stop (running -> paused) / go (paused -> running). -EBUSY, -EINVAL for a bad state. */
 int	machine_pause(struct machine *m, machine_done_cb cb, void *arg);
 int	machine_resume(struct machine *m, machine_done_cb cb, void *arg);

@@ -33,7 +33,7 @@
 #define UML_MAX_ARGS	(32 + UML_MAX_DISKS)
 #define UML_MAX_TREE	1024	/* processes collected by uml_kill_tree */
 /* The child's own fds (errfd, copies being moved) start above the kernel's. */
-#define UML_CHILD_FD_LOW	(UML_UFFD_FD + 1)
+#define UML_CHILD_FD_LOW	(UML_PAGER_FD + 1)
 
 /* Where the child failed, reported to the parent. */
 enum uml_stage {
@@ -114,6 +114,8 @@ uml_build_restore_argv(const struct uml_launch *l, char **argv, size_t n)
 		argv[n++] = xasprintf("sbuml_physmem_fd=%d", UML_PHYSMEM_FD);
 	if (l->uffd_fd > 0)
 		argv[n++] = xasprintf("sbuml_uffd_dev=%d", UML_UFFD_FD);
+	if (l->pager_fd > 0)
+		argv[n++] = xasprintf("sbuml_pager=%d", UML_PAGER_FD);
 	for (size_t i = 0; i <= l->ndisks; i++)
 		argv[n++] = xasprintf("sbuml_disk=%zu:%s/disk%zu.cow", i, l->dir, i);
 	if (l->net_tap != NULL)
@@ -226,16 +228,18 @@ uml_child_close_range(unsigned int lo, unsigned int hi)
 
 /*
  * In the child, once the fds the kernel gets are in place: close every
- * other fd.  Kept: 0-2, UML_PHYSMEM_FD and UML_UFFD_FD if the launch has
+ * other fd.  Kept: 0-2, UML_PHYSMEM_FD, UML_UFFD_FD and UML_PAGER_FD if the launch has
  * them, and errfd (> UML_UFFD_FD, close-on-exec).
  */
 static void
-uml_child_close_fds(bool physmem, bool uffd, int errfd)
+uml_child_close_fds(bool physmem, bool uffd, bool pager, int errfd)
 {
 	if (!physmem)
 		uml_child_close_range(UML_PHYSMEM_FD, UML_PHYSMEM_FD);
 	if (!uffd)
 		uml_child_close_range(UML_UFFD_FD, UML_UFFD_FD);
+	if (!pager)
+		uml_child_close_range(UML_PAGER_FD, UML_PAGER_FD);
 	uml_child_close_range(UML_CHILD_FD_LOW, (unsigned int)errfd - 1);
 	uml_child_close_range((unsigned int)errfd + 1, ~0U);
 }
@@ -263,7 +267,7 @@ uml_child(const struct uml_launch *l, int console_fd, int input_fd,
 	struct sigaction	sa;
 	struct stat		dir_st, cwd_st;
 	sigset_t		all;
-	int			errfd, infd, logfd, pmfd = -1, uffd = -1;
+	int			errfd, infd, logfd, pmfd = -1, uffd = -1, pgfd = -1;
 
 	/*
 	 * Every fd the kernel gets is first copied above the fixed numbers
@@ -291,14 +295,17 @@ uml_child(const struct uml_launch *l, int console_fd, int input_fd,
 		uml_child_fail(errfd, UML_STAGE_FDS);
 	if (l->uffd_fd > 0 && (uffd = uml_child_dup_high(l->uffd_fd)) == -1)
 		uml_child_fail(errfd, UML_STAGE_FDS);
+	if (l->pager_fd > 0 && (pgfd = uml_child_dup_high(l->pager_fd)) == -1)
+		uml_child_fail(errfd, UML_STAGE_FDS);
 	/* dup2 clears FD_CLOEXEC on the copies: the kernel inherits them. */
 	if (dup2(infd, 0) == -1 || dup2(logfd, 1) == -1 || dup2(logfd, 2) == -1)
 		uml_child_fail(errfd, UML_STAGE_FDS);
 	/* The guest memory to adopt (restore) and the userfaultfd device. */
 	if ((pmfd >= 0 && dup2(pmfd, UML_PHYSMEM_FD) == -1) ||
-	    (uffd >= 0 && dup2(uffd, UML_UFFD_FD) == -1))
+	    (uffd >= 0 && dup2(uffd, UML_UFFD_FD) == -1) ||
+	    (pgfd >= 0 && dup2(pgfd, UML_PAGER_FD) == -1))
 		uml_child_fail(errfd, UML_STAGE_FDS);
-	uml_child_close_fds(pmfd >= 0, uffd >= 0, errfd);
+	uml_child_close_fds(pmfd >= 0, uffd >= 0, pgfd >= 0, errfd);
 	/* From here on, not root: the kernel and everything it opens. */
 	if ((errno = -jail_enter()) != 0)
 		uml_child_fail(errfd, UML_STAGE_JAIL);
@@ -781,6 +788,13 @@ uml_kernel_names(const char *path, const char *key)
 	next = (next + 1) % (sizeof(cache) / sizeof(cache[0]));
 	pthread_mutex_unlock(&cache_lock);
 	return yes;
+}
+
+/* Whether the kernel can be restored lazily; see uml.h. */
+bool
+uml_kernel_takes_pager(const char *path)
+{
+	return (uml_kernel_names(path, "sbuml_pager="));
 }
 
 /* Whether the kernel can adopt a physmem file; see uml.h. */

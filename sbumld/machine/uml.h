@@ -56,10 +56,18 @@ struct uml_launch {
 	 * (doc/kernel.md); the caller keeps and closes its own.
 	 */
 	int		 uffd_fd;
+	/*
+	 * Restore only, <= 0 for none: the kernel's end of the socket pair of
+	 * a lazy restore (sbuml_pager=, doc/kernel.md §5 "Lazy restore"),
+	 * with physmem_fd (an empty memfd) and uffd_fd.  The child gets it as
+	 * fd UML_PAGER_FD; the caller keeps and closes its own.
+	 */
+	int		 pager_fd;
 };
 
 #define UML_PHYSMEM_FD	3	/* where a restored kernel finds physmem_fd */
 #define UML_UFFD_FD	4	/* where a kernel finds /dev/userfaultfd */
+#define UML_PAGER_FD	5	/* where a lazily restored kernel finds its pager */
 
 /*
  * Check that path is absolute, exists, is a regular file and is readable
@@ -106,6 +114,11 @@ void	uml_argv_free(char **argv);
  * those.  Same caching and threads as uml_kernel_adopts_physmem.
  */
 bool	uml_kernel_takes_uffd(const char *path);
+/*
+ * Whether a restored kernel at path can be restored lazily (sbuml_pager=):
+ * kernels that can name the option.  Same caching and threads.
+ */
+bool	uml_kernel_takes_pager(const char *path);
 /*
  * Open /dev/userfaultfd read-write, close-on-exec, for a kernel launch
  * (uml_launch.uffd_fd).  An fd, or -errno: -ENOENT on hosts before 6.1

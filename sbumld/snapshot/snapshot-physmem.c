@@ -60,3 +60,23 @@ snapshot_physmem_fill(struct store *s, const char *name,
 	*ret_fd = fd;
 	return 0;
 }
+
+int
+snapshot_physmem_empty(uint64_t size, int *ret_fd, char *err, size_t errlen)
+{
+	int fd, r;
+
+	if ((fd = physmem_memfd()) < 0) {
+		snprintf(err, errlen, "memfd for the guest memory: %s", strerror(-fd));
+		return fd;
+	}
+	if (ftruncate(fd, (off_t)size) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "memfd for the guest memory (%llu bytes): %s",
+		    (unsigned long long)size, strerror(-r));
+		(void)close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}

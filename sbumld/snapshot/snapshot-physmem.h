@@ -7,6 +7,7 @@
 #define SBUMLD_SNAPSHOT_PHYSMEM_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <json-c/json.h>
 
 #include "store.h"
@@ -21,5 +22,13 @@
  */
 int	snapshot_physmem_fill(struct store *s, const char *name,
 	    struct json_object *entry, int *ret_fd, char *err, size_t errlen);
+
+/*
+ * An empty memfd of size bytes (a lazy restore's guest memory, which its
+ * pager fills while the guest runs), above the standard descriptors.
+ * 0 and *ret_fd, or -errno with a message in err.
+ */
+int	snapshot_physmem_empty(uint64_t size, int *ret_fd, char *err,
+	    size_t errlen);
 
 #endif

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@
 #include "machine-config.h"
 #include "snapshot.h"
 #include "snapshot-physmem.h"
+#include "snapshot-pager.h"
 #include "snapshot-job.h"
 #include "snapshot-kernel.h"
 #include "snapshot-restore.h"
@@ -73,6 +75,13 @@ struct restore_job {
 	char			*saved_mac;	/* the saved NIC's MAC, NULL: none */
 	bool			 adopt;	/* physmem into a memfd the kernel adopts */
 	int			 physmem_fd;	/* -1, or that memfd */
+	/* A lazy restore (doc/restore.md): asked for, done, why not. */
+	bool			 lazy_wanted;
+	bool			 lazy;
+	bool			 fallback;	/* the kernel refused it: eager now */
+	char			 lazy_reason[768];
+	struct json_object	*pm_entry;	/* physmem's store entry (lazy) */
+	char			*pm_name;
 	int			 r;
 	uint64_t		 us;
 	char			 err[1024];
@@ -86,6 +95,8 @@ restore_job_free(struct restore_job *job)
 		(void)fs_remove_tree(job->capdir);
 	closefd(&job->physmem_fd);
 	json_object_put(job->man);
+	json_object_put(job->pm_entry);
+	free(job->pm_name);
 	free(job->capdir);
 	free(job->marker);
 	free(job->mdir);
@@ -207,6 +218,7 @@ copy_capture(const char *snapdir, const char *mdir, char **ret_capdir,
  */
 static int
 materialise(struct json_object *man, const char *mdir, int *ret_physmem,
+    bool lazy, struct json_object **ret_pm_entry, char **ret_pm_name,
     char **ret_capdir, char *err, size_t errlen)
 {
 	struct json_object	*files, *v;
@@ -237,7 +249,16 @@ materialise(struct json_object *man, const char *mdir, int *ret_physmem,
 		base = strrchr(rel, '/') + 1;	/* checked by snapshot_manifest_load */
 		n = disk_index(base);
 		if (ret_physmem != NULL && strcmp(base, "physmem") == 0) {
-			r = snapshot_physmem_fill(s, rel, f, &pfd, err, errlen);
+			if (!lazy) {
+				r = snapshot_physmem_fill(s, rel, f, &pfd, err, errlen);
+				continue;
+			}
+			/* Lazy: an empty memfd; its pager reads the chunks later. */
+			json_object_object_get_ex(f, "size", &v);
+			r = snapshot_physmem_empty((uint64_t)json_object_get_int64(v),
+			    &pfd, err, errlen);
+			*ret_pm_entry = json_object_get(f);
+			*ret_pm_name = xstrdup(rel);
 			continue;
 		}
 		dst = n >= 0 ? xasprintf("%s/disk%d.cow", mdir, n) :
@@ -325,6 +346,8 @@ restore_settle_cb(struct machine *m, int err, const char *msg, void *arg)
 	restore_reply(job);
 }
 
+static void	restore_materialise_start(struct restore_job *job);
+
 /* The restored kernel answered on its new mconsole, or died trying. */
 static void
 restore_started_cb(struct machine *m, int err, const char *msg, void *arg)
@@ -333,6 +356,24 @@ restore_started_cb(struct machine *m, int err, const char *msg, void *arg)
 	char			 reason[512], derr[256];
 	int			 r;
 
+	if (err < 0 && job->lazy && !machine_state_is_live(machine_state(m)) &&
+	    machine_exit_status(m) == 2) {
+		/*
+		 * A lazy restore the kernel refused (status 2 before it ran;
+		 * e.g. it could not make its userfaultfd): restore eagerly
+		 * instead, from the same prepared files, and say why.
+		 */
+		refusal_reason(m, reason, sizeof(reason));
+		log_info("%s: lazy restore refused (%s); restoring eagerly",
+		    machine_name(m), reason);
+		snprintf(job->lazy_reason, sizeof(job->lazy_reason), "the kernel "
+		    "refused the lazy restore: %s", reason);
+		job->lazy = false;
+		job->fallback = true;
+		closefd(&job->physmem_fd);
+		restore_materialise_start(job);
+		return;
+	}
 	/* The kernel has read the capture (or given up): drop the copy. */
 	if (job->capdir != NULL) {
 		(void)fs_remove_tree(job->capdir);
@@ -342,6 +383,8 @@ restore_started_cb(struct machine *m, int err, const char *msg, void *arg)
 
 	if (err < 0) {
 		refusal_reason(m, reason, sizeof(reason));
+		if (machine_failure(m) != NULL)
+			snprintf(reason, sizeof(reason), "%s", machine_failure(m));
 		log_warnx("%s: restore failed: %s (%s)", machine_name(m), reason, msg);
 		if (machine_state_is_live(machine_state(m))) {
 			/* Answered, then died: keep it for the post-mortem. */
@@ -400,6 +443,49 @@ restore_fail(struct restore_job *job, int code, const char *fmt, ...)
 	restore_job_free(job);
 }
 
+/*
+ * A lazy launch: the socket pair, the pager on one end (it starts waiting
+ * for the kernel's hello), the kernel with the other, the empty memfd and
+ * the device.  0 or -errno with a message in err.
+ */
+static int
+restore_launch_lazy(struct restore_job *job, const char *capture, char *err,
+    size_t errlen)
+{
+	struct machine_fill	*fill;
+	int			 sv[2], r, nul;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "socket pair for the pager: %s", strerror(-r));
+		return r;
+	}
+	fill = machine_fill_new();
+	/* If the launch fails, the pager sees end of file and ends by itself. */
+	if ((r = snapshot_pager_start(job->pm_name, job->pm_entry, sv[0], fill,
+	    NULL, NULL, err, errlen)) < 0) {
+		(void)close(sv[1]);
+		machine_fill_put(fill);
+		return r;
+	}
+	machine_set_memory(job->m, true, NULL, fill);
+	machine_fill_put(fill);
+	/*
+	 * Tests only: the kernel gets /dev/null as its pager socket, which it
+	 * refuses (status 2), so that the eager fallback runs.
+	 */
+	if (test_knob_ms("SBUMLD_TEST_PAGER_REFUSE") > 0 &&
+	    (nul = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+		(void)close(sv[1]);
+		sv[1] = nul;
+	}
+	r = machine_restore(job->m, capture, job->physmem_fd, sv[1],
+	    job->saved_mac, restore_started_cb, job, err, errlen);
+	/* The kernel has its own copy (UML_PAGER_FD). */
+	(void)close(sv[1]);
+	return r;
+}
+
 /* Start the kernel in restore mode on the machine's prepared files. */
 static void
 restore_launch(struct restore_job *job)
@@ -416,8 +502,14 @@ restore_launch(struct restore_job *job)
 	}
 	capture = job->capdir != NULL ? xstrdup(job->capdir) :
 	    xasprintf("%s/%s", job->dir, SNAPSHOT_CAPTURE);
-	r = machine_restore(job->m, capture, job->physmem_fd, job->saved_mac,
-	    restore_started_cb, job, err, sizeof(err));
+	if (job->lazy) {
+		r = restore_launch_lazy(job, capture, err, sizeof(err));
+	} else {
+		machine_set_memory(job->m, false, job->lazy_wanted ?
+		    job->lazy_reason : NULL, NULL);
+		r = machine_restore(job->m, capture, job->physmem_fd, -1,
+		    job->saved_mac, restore_started_cb, job, err, sizeof(err));
+	}
 	free(capture);
 	if (r < 0) {
 		restore_fail(job, SNAPSHOT_JOB_E_BOOT_FAILED, "%s", err);
@@ -427,6 +519,62 @@ restore_launch(struct restore_job *job)
 	closefd(&job->physmem_fd);
 	(void)unlink(job->marker);
 	log_info("%s: restoring from %s", machine_name(job->m), job->dir);
+}
+
+/*
+ * Whether this restore can be lazy (in the worker, once the kernel binary
+ * is there): a kernel that adopts a physmem file and takes a pager and
+ * the device, and a device we may open.  If not, why, in lazy_reason.
+ */
+static bool
+restore_can_be_lazy(struct restore_job *job)
+{
+	const char	*why = NULL;
+	int		 fd;
+
+	if (!job->adopt)
+		why = "cannot adopt a physmem file (no sbuml_physmem_fd=)";
+	else if (!uml_kernel_takes_pager(job->kernel))
+		why = "has no lazy restore (no sbuml_pager=)";
+	else if (!uml_kernel_takes_uffd(job->kernel))
+		why = "takes no userfaultfd device (no sbuml_uffd_dev=)";
+	if (why != NULL) {
+		snprintf(job->lazy_reason, sizeof(job->lazy_reason), "kernel %s %s",
+		    job->kernel, why);
+		return false;
+	}
+	if (daemon_config.no_userfaultfd) {
+		snprintf(job->lazy_reason, sizeof(job->lazy_reason), "sbumld runs "
+		    "with --no-userfaultfd: no userfaultfd device for a pager");
+		return false;
+	}
+	if ((fd = uml_uffd_open()) < 0) {
+		snprintf(job->lazy_reason, sizeof(job->lazy_reason),
+		    "/dev/userfaultfd: %s", strerror(-fd));
+		return false;
+	}
+	(void)close(fd);
+	return true;
+}
+
+/* A refused lazy restore's fallback: the guest memory into a memfd. */
+static int
+restore_fill_eager(struct restore_job *job)
+{
+	struct store	*s;
+	char		*root = snapshot_store_root();
+	int		 r;
+
+	if ((s = store_open(root, job->err, sizeof(job->err))) == NULL) {
+		free(root);
+		return -EIO;
+	}
+	free(root);
+	store_trust_frame_checksums(s);
+	r = snapshot_physmem_fill(s, job->pm_name, job->pm_entry,
+	    &job->physmem_fd, job->err, sizeof(job->err));
+	store_free(s);
+	return r;
 }
 
 /*
@@ -440,6 +588,8 @@ restore_prepare_files(struct restore_job *job)
 	char	*kernel = NULL;
 	int	 r;
 
+	if (job->fallback)
+		return restore_fill_eager(job);
 	if (job->kernel_from_chunks) {
 		r = snapshot_kernel_find(job->man, SNAPSHOT_KERNEL_MATERIALISE,
 		    &kernel, NULL, job->err, sizeof(job->err));
@@ -450,9 +600,10 @@ restore_prepare_files(struct restore_job *job)
 	if (job->chunked) {
 		/* Read once the binary is there (it may have just been written). */
 		job->adopt = uml_kernel_adopts_physmem(job->kernel);
+		job->lazy = job->lazy_wanted && restore_can_be_lazy(job);
 		return materialise(job->man, job->mdir, job->adopt ?
-		    &job->physmem_fd : NULL, &job->capdir, job->err,
-		    sizeof(job->err));
+		    &job->physmem_fd : NULL, job->lazy, &job->pm_entry,
+		    &job->pm_name, &job->capdir, job->err, sizeof(job->err));
 	}
 	if ((r = snapshot_restore_copy_disks(job->dir, job->mdir, job->ndisks,
 	    job->err, sizeof(job->err))) < 0 || !jail_active())
@@ -537,7 +688,7 @@ restore_materialise_start(struct restore_job *job)
 
 void
 snapshot_restore_start(const char *snapshot, const char *name, bool cont,
-    const struct snapshot_restore_net *net, const struct snapshot_caller *caller,
+    bool lazy, const struct snapshot_restore_net *net, const struct snapshot_caller *caller,
     const struct snapshot_job_cb *cb)
 {
 	struct json_object	*man = NULL, *host;
@@ -621,6 +772,10 @@ snapshot_restore_start(const char *snapshot, const char *name, bool cont,
 	job->dir = dir;
 	dir = NULL;
 	job->cont = cont;
+	job->lazy_wanted = lazy;
+	if (lazy && !chunked)
+		snprintf(job->lazy_reason, sizeof(job->lazy_reason), "a raw "
+		    "snapshot (format 1) has no chunk store to page from");
 	job->saved_paused = state != NULL && strcmp(state, "paused") == 0;
 	job->physmem_fd = -1;
 	/*

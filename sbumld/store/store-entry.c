@@ -482,6 +482,21 @@ store_read_entry_into(struct store *s, const char *name,
 	return r;
 }
 
+int
+store_read_chunk(struct store *s, const char *hex, size_t len,
+    unsigned char *out, char *err, size_t errlen)
+{
+	if (!store_valid_hex(hex)) {
+		snprintf(err, errlen, "malformed chunk name %.80s", hex);
+		return -EBADMSG;
+	}
+	if (len == 0 || len > STORE_CHUNK_SIZE) {
+		snprintf(err, errlen, "chunk %s: bad length %zu", hex, len);
+		return -EBADMSG;
+	}
+	return get_chunk(&s->ctx, hex, len, out, NULL, err, errlen);
+}
+
 bool
 store_has_chunk(struct store *s, const char *hex)
 {

@@ -194,6 +194,15 @@ int	store_put_frame(struct store *s, const char *hex, const void *frame,
 	    size_t flen, size_t *ret_len, struct store_stats *st, char *err,
 	    size_t errlen);
 
+/*
+ * Load chunk hex into out (len bytes: its uncompressed length), checked
+ * to decompress to exactly len bytes whose hash is hex (or, after
+ * store_trust_frame_checksums, its frame's checksum): one chunk of a lazy
+ * restore's fill.  0, or -EBADMSG with what is wrong in err.
+ */
+int	store_read_chunk(struct store *s, const char *hex, size_t len,
+	    unsigned char *out, char *err, size_t errlen);
+
 /* Called with each chunk hash (hex) a snapshot uses. */
 typedef void (*store_hash_fn)(const char *hex, void *arg);
 /*

@@ -316,7 +316,7 @@ test_read_jobs(void)
 	 * Incompatible, reported at once, and no machine is made.
 	 */
 	cb = cb_for(&o);
-	snapshot_restore_start("s1", "r1", true, NULL, &root_caller, &cb);
+	snapshot_restore_start("s1", "r1", true, false, NULL, &root_caller, &cb);
 	CHECK(o.done && o.err == SNAPSHOT_JOB_E_INCOMPATIBLE);
 	CHECK_STR(o.msg, "the snapshot was written by kernel build 00, and "
 	    "neither /nonexistent nor /nonexistent-kernel is that build: install "
@@ -324,7 +324,7 @@ test_read_jobs(void)
 	CHECK_STR(str_of(o.obj, "reason"), o.msg);
 	CHECK(machine_lookup("r1") == NULL);
 	cb = cb_for(&o);
-	snapshot_restore_start("s1", "../r1", true, NULL, &root_caller, &cb);
+	snapshot_restore_start("s1", "../r1", true, false, NULL, &root_caller, &cb);
 	CHECK(o.done && o.err == SNAPSHOT_JOB_E_INVALID_PARAMS);
 
 	d = snap_dir("nope");

@@ -339,6 +339,16 @@ test_argv(void)
 	l.restore = "/cap";
 	l.uffd_fd = -1;
 	check_argv_lacks(&l, "sbuml_uffd_dev");
+	/* A lazy restore: the pager socket, whatever fd we have it at: fd 5. */
+	l.physmem_fd = 9;
+	l.uffd_fd = 11;
+	l.pager_fd = 12;
+	check_argv(&l, "/k sbuml_restore=/cap uml_dir=/m/ umid=uml "
+	    "mconsole=notify:/m/notify.sock sbuml_physmem_fd=3 "
+	    "sbuml_uffd_dev=4 sbuml_pager=5 "
+	    "sbuml_disk=0:/m/disk0.cow sbuml_disk=1:/m/disk1.cow");
+	l.pager_fd = 0;
+	check_argv_lacks(&l, "sbuml_pager");
 }
 
 /* A fake kernel binary dir/name holding text (len bytes); freed by the caller. */
@@ -375,6 +385,16 @@ test_kernel_options(void)
 	CHECK(!uml_kernel_adopts_physmem(kuf));
 	CHECK(!uml_kernel_adopts_physmem("/nonexistent/kernel"));
 	CHECK(!uml_kernel_takes_uffd("/nonexistent/kernel"));
+	CHECK(!uml_kernel_takes_pager(kuf));
+	{
+		static const char pg[] = "\177ELF...sbuml_pager=\0sbuml_uffd_dev=\0";
+		char *kpg = fake_kernel("k-pg", pg, sizeof(pg));
+
+		CHECK(uml_kernel_takes_pager(kpg));
+		CHECK(uml_kernel_takes_uffd(kpg));
+		free(kpg);
+	}
+	CHECK(!uml_kernel_takes_pager("/nonexistent/kernel"));
 	/* A new binary at the same path is looked at again. */
 	CHECK(write_file_atomic(kpm, none, sizeof(none), 0755) == 0);
 	CHECK(!uml_kernel_adopts_physmem(kpm));
@@ -459,16 +479,17 @@ proc_sleeping(pid_t pid)
  */
 static void
 spawn_case(const char *mdir, const char *kernel, const char *image,
-    int pm_at, int uf_at)
+    int pm_at, int uf_at, int pg_at)
 {
 	struct uml_launch	l;
 	char			err[256], got[PATH_MAX], want[PATH_MAX];
 	char			path[64], comm[32];
 	pid_t			pid = 0;
-	int			dfd, pm = -1, uf = -1, before, status, n;
+	int			dfd, pm = -1, uf = -1, pg = -1, before, status, n;
 
 	(void)close(3);
 	(void)close(4);
+	(void)close(5);
 	if (pm_at != -1) {
 		snprintf(want, sizeof(want), "%s/physmem", mdir);
 		pm = open(want, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -479,15 +500,24 @@ spawn_case(const char *mdir, const char *kernel, const char *image,
 		uf = open(want, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		CHECK(uf >= 0);
 	}
-	/* Both first out of the way, so that neither lands on the other. */
+	if (pg_at != -1) {
+		snprintf(want, sizeof(want), "%s/pager-stand-in", mdir);
+		pg = open(want, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		CHECK(pg >= 0);
+	}
+	/* All first out of the way, so that none lands on another. */
 	if (pm >= 0)
 		pm = fd_move(pm, -1);
 	if (uf >= 0)
 		uf = fd_move(uf, -1);
+	if (pg >= 0)
+		pg = fd_move(pg, -1);
 	if (pm >= 0)
 		pm = fd_move(pm, pm_at);
 	if (uf >= 0)
 		uf = fd_move(uf, uf_at);
+	if (pg >= 0)
+		pg = fd_move(pg, pg_at);
 	dfd = open(mdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	CHECK(dfd >= 0);
 	memset(&l, 0, sizeof(l));
@@ -501,12 +531,14 @@ spawn_case(const char *mdir, const char *kernel, const char *image,
 	l.restore = pm >= 0 ? mdir : NULL;
 	l.physmem_fd = pm;
 	l.uffd_fd = uf;
+	l.pager_fd = pg;
 	before = fd_count(getpid());
 	CHECK(uml_spawn(&l, &pid, err, sizeof(err)) == 0);
 	/* The parent keeps exactly what it had: nothing leaked, nothing lost. */
 	CHECK(fd_count(getpid()) == before);
 	if (pid <= 0) {
-		fprintf(stderr, "spawn (%d, %d): %s\n", pm_at, uf_at, err);
+		fprintf(stderr, "spawn (%d, %d, %d): %s\n", pm_at, uf_at, pg_at,
+		    err);
 		goto out;
 	}
 	/*
@@ -536,11 +568,14 @@ spawn_case(const char *mdir, const char *kernel, const char *image,
 	snprintf(want, sizeof(want), "%s/uffd-stand-in", mdir);
 	fd_target(pid, UML_UFFD_FD, got, sizeof(got));
 	CHECK_STR(got, uf >= 0 ? want : "");
+	snprintf(want, sizeof(want), "%s/pager-stand-in", mdir);
+	fd_target(pid, UML_PAGER_FD, got, sizeof(got));
+	CHECK_STR(got, pg >= 0 ? want : "");
 	n = fd_count(pid);
-	CHECK(n == 3 + (pm >= 0) + (uf >= 0));
-	if (n != 3 + (pm >= 0) + (uf >= 0))
-		fprintf(stderr, "spawn (%d, %d): the kernel holds %d fds\n",
-		    pm_at, uf_at, n);
+	CHECK(n == 3 + (pm >= 0) + (uf >= 0) + (pg >= 0));
+	if (n != 3 + (pm >= 0) + (uf >= 0) + (pg >= 0))
+		fprintf(stderr, "spawn (%d, %d, %d): the kernel holds %d fds\n",
+		    pm_at, uf_at, pg_at, n);
 out:
 	if (pid > 0) {
 		(void)kill(pid, SIGKILL);
@@ -550,6 +585,7 @@ out:
 	closefd(&dfd);
 	closefd(&pm);
 	closefd(&uf);
+	closefd(&pg);
 }
 
 /*
@@ -562,15 +598,19 @@ static void
 test_spawn_fds(void)
 {
 	static const char script[] = "#!/bin/sh\nexec sleep 60\n";
-	static const int cases[][2] = {
-		{ -1, -1 }, { -2, -1 }, { -1, -2 }, { -2, -2 },
-		{ 3, 4 }, { 4, 3 }, { 3, -1 }, { 4, -1 }, { -1, 3 }, { -1, 4 },
-		{ 3, -2 }, { -2, 3 }, { 4, -2 }, { -2, 4 },
+	static const int cases[][3] = {
+		{ -1, -1, -1 }, { -2, -1, -1 }, { -1, -2, -1 }, { -2, -2, -1 },
+		{ 3, 4, -1 }, { 4, 3, -1 }, { 3, -1, -1 }, { 4, -1, -1 },
+		{ -1, 3, -1 }, { -1, 4, -1 }, { 3, -2, -1 }, { -2, 3, -1 },
+		{ 4, -2, -1 }, { -2, 4, -1 },
+		/* A lazy restore's pager socket too (UML_PAGER_FD, 5). */
+		{ -2, -2, -2 }, { 3, 4, 5 }, { 5, 3, 4 }, { 4, 5, 3 },
+		{ 5, 4, 3 }, { 3, 5, -2 }, { -2, -2, 3 }, { -2, -2, 4 },
 	};
 	char	*mdir = xasprintf("%s/spawn", dir);
 	char	*kernel = xasprintf("%s/fake-kernel", dir);
 	char	*image = xasprintf("%s/fake.img", dir);
-	int	 saved3, saved4;
+	int	 saved3, saved4, saved5;
 
 	CHECK(mkdir(mdir, 0700) == 0);
 	CHECK(write_file_atomic(kernel, script, strlen(script), 0755) == 0);
@@ -578,14 +618,19 @@ test_spawn_fds(void)
 	/* Whatever the test process has at 3 and 4, put back at the end. */
 	saved3 = fcntl(3, F_DUPFD_CLOEXEC, 100);
 	saved4 = fcntl(4, F_DUPFD_CLOEXEC, 100);
+	saved5 = fcntl(5, F_DUPFD_CLOEXEC, 100);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		spawn_case(mdir, kernel, image, cases[i][0], cases[i][1]);
+		spawn_case(mdir, kernel, image, cases[i][0], cases[i][1],
+		    cases[i][2]);
 	(void)close(3);
 	(void)close(4);
+	(void)close(5);
 	if (saved3 >= 0 && dup2(saved3, 3) == 3)
 		(void)close(saved3);
 	if (saved4 >= 0 && dup2(saved4, 4) == 4)
 		(void)close(saved4);
+	if (saved5 >= 0 && dup2(saved5, 5) == 5)
+		(void)close(saved5);
 	free(mdir);
 	free(kernel);
 	free(image);
