@@ -5,7 +5,9 @@
 # background at a slow rate. The clone ticks before the fill is done,
 # memcheck (128 MiB, verified every 100 ms) sees no mismatch, the disk
 # is read during the fill, `sbuml info` says fill=lazy then fill=done,
-# and the clone saves (after done) into a capture that restores eagerly.
+# and the clone saves into a capture that restores eagerly: a copy-on-
+# write save (`cow`, patch 0024) asked during the fill, which waits for
+# the fill to be done (no reply before) and then is a cow capture.
 # A pager that dies mid-fill ends the clone with status 97 and the
 # "pager lost" line, leaving no host process and no mconsole socket.
 # Logged: exec to first tick, lazy against an eager memfd restore.
@@ -92,6 +94,16 @@ if grep -q "^done " "$WORK/c.pager"; then
 	fail "the fill ended before the checks during the fill were made"
 fi
 
+# a cow save asked now waits for the end of the fill: its writer copies
+# physmem from the file, and the fill's userfaultfd must be gone before
+# the capture's registers physmem (restored in section 2)
+mkdir -p -m 700 "$WORK/cap2"
+( mc c sbuml save "$WORK/cap2" cow >"$WORK/cap2.reply" 2>&1 ) &
+savejob=$!
+sleep 1
+check [ ! -s "$WORK/cap2.reply" ]
+check [ ! -e "$WORK/cap2/DONE" ]
+
 # --- the end of the fill ---
 rm -f "$WORK/c.hold"
 for i in $(seq 6000); do grep -q "^done " "$WORK/c.pager" && break; sleep 0.1; done
@@ -105,15 +117,18 @@ check_fill c done
 n1=$(lines c)
 wait_console c "^tick $(( $(last_num c tick) + 4 )) " 30 || fail "the clone stopped after the fill"
 check_after c "$n1" '^CHECK memcheck ok ' '^CHECK memcheck ok .*bad_pages=0'
+wait $savejob
 # the pager saw the socket close and exited
 for i in $(seq 3000); do grep -q "^eof " "$WORK/c.pager" && break; sleep 0.1; done
 check grep -q "^eof .* done=1 " "$WORK/c.pager"
 # the kernel holds no userfaultfd any more
 check [ "$(ls -l /proc/$PID_c/fd | grep -c 'anon_inode:\[userfaultfd\]')" = 0 ]
 
-# --- 2. the clone saves, and that capture restores the usual way ---
-r2=$(save c "$WORK/cap2") || die "save of the lazy clone: $r2"
-log "save of the lazy clone: $r2"
+# --- 2. the clone saved (cow, after the fill), and that capture restores the usual way ---
+r2=$(cat "$WORK/cap2.reply")
+log "cow save of the lazy clone: $r2"
+case "$r2" in "OK saved "*" capture=cow "*) ;; *) die "cow save of the lazy clone: $r2" ;; esac
+check [ -f "$WORK/cap2/DONE" ]
 tc=$(last_num c tick)
 restore d "$WORK/cap2"
 wait_console d "^sbuml: restored from" 30 || die "the eager restore of cap2 failed"
