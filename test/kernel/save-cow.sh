@@ -180,7 +180,7 @@ sp=$!
 wr=
 for i in $(seq 20000); do
 	for c in $(kids); do
-		read -r comm <"/proc/$c/comm" 2>/dev/null || continue
+		{ read -r comm <"/proc/$c/comm"; } 2>/dev/null || continue
 		[ "$comm" = sbuml-writer ] && { wr=$c; break 2; }
 	done
 done
