@@ -98,7 +98,7 @@ fi
 # physmem from the file, and the fill's userfaultfd must be gone before
 # the capture's registers physmem (restored in section 2)
 mkdir -p -m 700 "$WORK/cap2"
-( mc c sbuml save "$WORK/cap2" cow >"$WORK/cap2.reply" 2>&1 ) &
+( mc c sbuml save "$WORK/cap2" cow >"$WORK/cap2.reply" 2>/dev/null ) &
 savejob=$!
 sleep 1
 check [ ! -s "$WORK/cap2.reply" ]
