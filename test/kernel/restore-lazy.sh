@@ -98,6 +98,7 @@ fi
 # physmem from the file, and the fill's userfaultfd must be gone before
 # the capture's registers physmem (restored in section 2)
 mkdir -p -m 700 "$WORK/cap2"
+tc=$(last_num c tick)	# the capture is later than this tick
 ( mc c sbuml save "$WORK/cap2" cow >"$WORK/cap2.reply" 2>/dev/null ) &
 savejob=$!
 sleep 1
@@ -129,7 +130,6 @@ r2=$(cat "$WORK/cap2.reply")
 log "cow save of the lazy clone: $r2"
 case "$r2" in "OK saved "*" capture=cow "*) ;; *) die "cow save of the lazy clone: $r2" ;; esac
 check [ -f "$WORK/cap2/DONE" ]
-tc=$(last_num c tick)
 restore d "$WORK/cap2"
 wait_console d "^sbuml: restored from" 30 || die "the eager restore of cap2 failed"
 check grep -aq "^sbuml: restored from $WORK/cap2 .* physmem=copied fill=eager " "$WORK/d/console.log"
