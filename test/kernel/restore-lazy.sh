@@ -7,7 +7,8 @@
 # is read during the fill, `sbuml info` says fill=lazy then fill=done,
 # and the clone saves into a capture that restores eagerly: a copy-on-
 # write save (`cow`, patch 0024) asked during the fill, which waits for
-# the fill to be done (no reply before) and then is a cow capture.
+# the fill to be done (no reply before) and then is a cow capture, which
+# restores lazily as well.
 # A pager that dies mid-fill ends the clone with status 97 and the
 # "pager lost" line, leaving no host process and no mconsole socket.
 # Logged: exec to first tick, lazy against an eager memfd restore.
@@ -157,6 +158,19 @@ for i in $(seq 6000); do grep -q "^done " "$WORK/f.pager" && break; sleep 0.1; d
 wait_console f "^sbuml: lazy restore: fill=done " 60 || fail "f: no fill=done"
 log "measure (launch to restored line / to first tick; the guest ticks every 0.5 s): lazy at $RATE MiB/s -/${lazy_ms} ms, lazy at 256 MiB/s ${lazy2_up}/${lazy2_ms} ms, eager memfd (launcher copies the capture first) ${eager_up}/${eager_ms} ms; $(grep -a "^sbuml: restored" "$WORK/f/console.log" | grep -o "phase_a_us.*fixups_us=[0-9]*"); $(grep "^done " "$WORK/f.pager")"
 halt_machine f
+# a cow capture (cap2) restores lazily too: its mms do not make their
+# dirty pages read-only at their first return (no capture runs in the
+# clone), which would map every page of their VMAs and wait for the fill
+RESTORE_WRAP="python3 $PAGER --capture $WORK/cap2 --log $WORK/k.pager --rate 256 --" \
+	restore k "$WORK/cap2" sbuml_physmem_fd=3 sbuml_uffd_dev=4 sbuml_pager=5
+wait_console k "^sbuml: restored from $WORK/cap2 .* fill=lazy " 30 || fail "cap2 does not restore lazily"
+tk=$(first_tick k) || fail "the lazy clone of the cow capture does not tick"
+wait_console k "^sbuml: lazy restore: fill=done " 60 || fail "k: no fill=done"
+n3=$(lines k)
+wait_console k "^tick $(( $(last_num k tick) + 2 )) " 30 || fail "k stopped ticking"
+check_after k "$n3" '^CHECK memcheck ok ' '^CHECK memcheck ok .*bad_pages=0'
+console_clean k
+halt_machine k
 
 # --- 4. the pager dies mid-fill: status 97, nothing left ---
 pager_lost() { # NAME: the restore of NAME ended with 97 and left nothing
