@@ -19,7 +19,7 @@
 #      (staged, cow_fallback=stopped), bad arguments refused
 #   5. unprivileged without the device (uffd=none): capture=staged
 #      cow_fallback=nouffd, restores fine
-# SBUML_COW_FULL=1 (about 3 minutes more) also: 3 staged and 3 cow saves
+# SBUML_COW_FULL=1 (20-60 s more) also: 3 staged and 3 cow saves
 # measured, a 4th cow save restored, a clone saved with cow in turn
 # (its userfaultfd from userfaultfd(2)), restored and checked the same
 # way, and root without the device (userfaultfd(2)): cow, restores.
