@@ -5,7 +5,10 @@
 # background at a slow rate. The clone ticks before the fill is done,
 # memcheck (128 MiB, verified every 100 ms) sees no mismatch, the disk
 # is read during the fill, `sbuml info` says fill=lazy then fill=done,
-# and the clone saves (after done) into a capture that restores eagerly.
+# and the clone saves into a capture that restores eagerly: a copy-on-
+# write save (`cow`, patch 0024) asked during the fill, which waits for
+# the fill to be done (no reply before) and then is a cow capture, which
+# restores lazily as well.
 # A pager that dies mid-fill ends the clone with status 97 and the
 # "pager lost" line, leaving no host process and no mconsole socket.
 # Logged: exec to first tick, lazy against an eager memfd restore.
@@ -92,6 +95,17 @@ if grep -q "^done " "$WORK/c.pager"; then
 	fail "the fill ended before the checks during the fill were made"
 fi
 
+# a cow save asked now waits for the end of the fill: its writer copies
+# physmem from the file, and the fill's userfaultfd must be gone before
+# the capture's registers physmem (restored in section 2)
+mkdir -p -m 700 "$WORK/cap2"
+tc=$(last_num c tick)	# the capture is later than this tick
+( mc c sbuml save "$WORK/cap2" cow >"$WORK/cap2.reply" 2>/dev/null ) &
+savejob=$!
+sleep 1
+check [ ! -s "$WORK/cap2.reply" ]
+check [ ! -e "$WORK/cap2/DONE" ]
+
 # --- the end of the fill ---
 rm -f "$WORK/c.hold"
 for i in $(seq 6000); do grep -q "^done " "$WORK/c.pager" && break; sleep 0.1; done
@@ -105,18 +119,18 @@ check_fill c done
 n1=$(lines c)
 wait_console c "^tick $(( $(last_num c tick) + 4 )) " 30 || fail "the clone stopped after the fill"
 check_after c "$n1" '^CHECK memcheck ok ' '^CHECK memcheck ok .*bad_pages=0'
+wait $savejob
 # the pager saw the socket close and exited
 for i in $(seq 3000); do grep -q "^eof " "$WORK/c.pager" && break; sleep 0.1; done
 check grep -q "^eof .* done=1 " "$WORK/c.pager"
 # the kernel holds no userfaultfd any more
 check [ "$(ls -l /proc/$PID_c/fd | grep -c 'anon_inode:\[userfaultfd\]')" = 0 ]
 
-# --- 2. the clone saves, and that capture restores the usual way ---
-# the clone ticks on through the save: only a tick printed before it
-# started is surely in the capture
-tc=$(last_num c tick)
-r2=$(save c "$WORK/cap2") || die "save of the lazy clone: $r2"
-log "save of the lazy clone: $r2"
+# --- 2. the clone saved (cow, after the fill), and that capture restores the usual way ---
+r2=$(cat "$WORK/cap2.reply")
+log "cow save of the lazy clone: $r2"
+case "$r2" in "OK saved "*" capture=cow "*) ;; *) die "cow save of the lazy clone: $r2" ;; esac
+check [ -f "$WORK/cap2/DONE" ]
 restore d "$WORK/cap2"
 wait_console d "^sbuml: restored from" 30 || die "the eager restore of cap2 failed"
 check grep -aq "^sbuml: restored from $WORK/cap2 .* physmem=copied fill=eager " "$WORK/d/console.log"
@@ -144,6 +158,19 @@ for i in $(seq 6000); do grep -q "^done " "$WORK/f.pager" && break; sleep 0.1; d
 wait_console f "^sbuml: lazy restore: fill=done " 60 || fail "f: no fill=done"
 log "measure (launch to restored line / to first tick; the guest ticks every 0.5 s): lazy at $RATE MiB/s -/${lazy_ms} ms, lazy at 256 MiB/s ${lazy2_up}/${lazy2_ms} ms, eager memfd (launcher copies the capture first) ${eager_up}/${eager_ms} ms; $(grep -a "^sbuml: restored" "$WORK/f/console.log" | grep -o "phase_a_us.*fixups_us=[0-9]*"); $(grep "^done " "$WORK/f.pager")"
 halt_machine f
+# a cow capture (cap2) restores lazily too: its mms do not make their
+# dirty pages read-only at their first return (no capture runs in the
+# clone), which would map every page of their VMAs and wait for the fill
+RESTORE_WRAP="python3 $PAGER --capture $WORK/cap2 --log $WORK/k.pager --rate 256 --" \
+	restore k "$WORK/cap2" sbuml_physmem_fd=3 sbuml_uffd_dev=4 sbuml_pager=5
+wait_console k "^sbuml: restored from $WORK/cap2 .* fill=lazy " 30 || fail "cap2 does not restore lazily"
+tk=$(first_tick k) || fail "the lazy clone of the cow capture does not tick"
+wait_console k "^sbuml: lazy restore: fill=done " 60 || fail "k: no fill=done"
+n3=$(lines k)
+wait_console k "^tick $(( $(last_num k tick) + 2 )) " 30 || fail "k stopped ticking"
+check_after k "$n3" '^CHECK memcheck ok ' '^CHECK memcheck ok .*bad_pages=0'
+console_clean k
+halt_machine k
 
 # --- 4. the pager dies mid-fill: status 97, nothing left ---
 pager_lost() { # NAME: the restore of NAME ended with 97 and left nothing
