@@ -15,7 +15,7 @@
 #include "snapshot-save.h"
 #include "util.h"
 
-/* Answer -32602 for a bad snapshot name, naming the parameter. */
+/* Answer -32602 for a bad parameter (a snapshot name, ...), naming it. */
 static void
 bad_name(struct rpc_call *call, const char *param, const char *msg)
 {
@@ -48,6 +48,7 @@ struct save_params {
 	const char	*prefix;
 	bool		 cont;
 	bool		 store;
+	const char	*capture;
 };
 
 int
@@ -59,6 +60,7 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 		{ "prefix", RPC_PARAM_STRING, offsetof(struct save_params, prefix), 0, 0, 0 },
 		{ "continue", RPC_PARAM_BOOL, offsetof(struct save_params, cont), 0, 0, 0 },
 		{ "store", RPC_PARAM_BOOL, offsetof(struct save_params, store), 0, 0, 0 },
+		{ "capture", RPC_PARAM_STRING, offsetof(struct save_params, capture), 0, 0, 0 },
 		{ NULL, 0, 0, 0, 0, 0 },
 	};
 	struct save_params	 p = { .cont = true, .store = true };
@@ -71,6 +73,12 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 
 	if (rpc_parse_params(call, params, table, &p) < 0)
 		return 0;
+	if (p.capture != NULL && strcmp(p.capture, "staged") != 0 &&
+	    strcmp(p.capture, "cow") != 0) {
+		bad_name(call, "capture", "must be \"staged\" (the default) or "
+		    "\"cow\" (copy-on-write)");
+		return 0;
+	}
 	if (p.snapshot != NULL && p.prefix != NULL) {
 		bad_name(call, "prefix", "give either snapshot or prefix, not both");
 		return 0;
@@ -136,7 +144,8 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 	}
 	rpc_job_caller(call, &caller);
 	rpc_job_cb(call, &cb);
-	snapshot_save_start(m, name, dir, p.cont, p.store, &caller, &cb);
+	snapshot_save_start(m, name, dir, p.cont, p.store,
+	    p.capture != NULL && strcmp(p.capture, "cow") == 0, &caller, &cb);
 	free(name);
 	free(dir);
 	return RPC_DEFERRED;

@@ -811,6 +811,13 @@ uml_kernel_takes_uffd(const char *path)
 	return (uml_kernel_names(path, "sbuml_uffd_dev="));
 }
 
+/* Whether the kernel can capture copy-on-write; see uml.h. */
+bool
+uml_kernel_saves_cow(const char *path)
+{
+	return (uml_kernel_names(path, "[stop] [cow]"));
+}
+
 /* Open the userfaultfd device for a launch; see uml.h. */
 int
 uml_uffd_open(void)

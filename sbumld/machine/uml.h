@@ -120,6 +120,13 @@ bool	uml_kernel_takes_uffd(const char *path);
  */
 bool	uml_kernel_takes_pager(const char *path);
 /*
+ * Whether the kernel at path can capture copy-on-write (patch 0024:
+ * "sbuml save <dir> [stop] [cow]"): kernels whose usage string names the
+ * word.  Older ones refuse "cow" with a usage error and report no
+ * "capture=".  Same caching and threads.
+ */
+bool	uml_kernel_saves_cow(const char *path);
+/*
  * Open /dev/userfaultfd read-write, close-on-exec, for a kernel launch
  * (uml_launch.uffd_fd).  An fd, or -errno: -ENOENT on hosts before 6.1
  * (no such device), -EACCES/-EPERM where it is refused to us.

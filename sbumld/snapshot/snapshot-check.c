@@ -384,6 +384,46 @@ check_kernel(struct json_object *m, int version, char *err, size_t errlen)
 	return hex_member(k, where, "sha256", false, NULL, err, errlen);
 }
 
+/*
+ * "capture" (optional: snapshots before it have none): "method" and
+ * "asked" one of the two captures, "fallback" a short string, every other
+ * member an integer.  It is shown to callers as it is (snapshot_to_json),
+ * so an imported one is held to that.
+ */
+#define CAPTURE_FALLBACK_MAX	256
+
+static int
+check_capture(struct json_object *m, char *err, size_t errlen)
+{
+	static const char	 where[] = "manifest: capture.";
+	struct json_object	*c;
+	int			 r;
+
+	if ((r = opt_typed(m, "manifest: ", "capture", json_type_object,
+	    "an object", &c, err, errlen)) < 0 || c == NULL)
+		return r;
+	json_object_object_foreach(c, key, val) {
+		const char *s;
+
+		if (strcmp(key, "method") == 0 || strcmp(key, "asked") == 0) {
+			if (!json_object_is_type(val, json_type_string) ||
+			    (strcmp((s = json_object_get_string(val)), "cow") != 0 &&
+			    strcmp(s, "staged") != 0))
+				return bad(err, errlen, "%s\"%s\" must be \"cow\" or "
+				    "\"staged\"", where, key);
+		} else if (strcmp(key, "fallback") == 0) {
+			if (!json_object_is_type(val, json_type_string) ||
+			    json_object_get_string_len(val) > CAPTURE_FALLBACK_MAX)
+				return bad(err, errlen, "%s\"fallback\" must be a "
+				    "string of at most %d bytes", where,
+				    CAPTURE_FALLBACK_MAX);
+		} else if (!json_object_is_type(val, json_type_int))
+			return bad(err, errlen, "%s%.64s must be an integer", where,
+			    key);
+	}
+	return 0;
+}
+
 int
 snapshot_manifest_validate(struct json_object *m, char *err, size_t errlen)
 {
@@ -426,7 +466,8 @@ snapshot_manifest_validate(struct json_object *m, char *err, size_t errlen)
 			return r;
 	}
 	if ((r = check_machine(m, err, errlen)) < 0 ||
-	    (r = check_kernel(m, version, err, errlen)) < 0)
+	    (r = check_kernel(m, version, err, errlen)) < 0 ||
+	    (r = check_capture(m, err, errlen)) < 0)
 		return r;
 	return check_files(m, version, err, errlen);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The save job: one per machine.  The patched kernel does the capture
- * (mconsole "sbuml save DIR [stop]", doc/kernel.md); this job gives it a
+ * (mconsole "sbuml save DIR [stop] [cow]", doc/kernel.md); this job gives it a
  * hidden temporary directory beside the snapshot's final place, reports
  * progress while the kernel's writer runs, and on success writes the
  * manifest and renames the directory into place, so a snapshot appears
@@ -43,6 +43,7 @@
 #include "snapshot-owner.h"
 #include "snapshot-save.h"
 #include "store.h"
+#include "uml.h"
 #include "util.h"
 #include "worker.h"
 
@@ -55,6 +56,8 @@ struct save_job {
 	char			*dir;		/* final directory */
 	char			*tmp;		/* hidden work directory */
 	bool			 cont;		/* continue after the capture */
+	bool			 cow_asked;	/* the caller asked for "cow" */
+	bool			 cow_sent;	/* "cow" is in the command */
 	enum machine_state	 before;
 	struct event		*progress;
 	struct event		*delay;		/* test knob timer, retry timer */
@@ -177,6 +180,47 @@ copy_int(struct json_object *dst, const char *name, struct json_object *src,
 		json_object_object_add(dst, name, json_object_new_int64(json_object_get_int64(v)));
 }
 
+/*
+ * The manifest's "capture" (doc/snapshot-format.md): which capture the
+ * kernel ran and which was asked for; why not cow when cow was asked and
+ * staged ran; the cow capture's own timings and counts.  A kernel report
+ * without "capture=" (before patch 0024) means the staged copy.
+ */
+static struct json_object *
+capture_section(struct save_job *job, struct json_object *report)
+{
+	struct json_object	*o = json_object_new_object(), *v;
+	const char		*method = "staged";
+
+	if (json_object_object_get_ex(report, "capture", &v) &&
+	    json_object_is_type(v, json_type_string) &&
+	    strcmp(json_object_get_string(v), "cow") == 0)
+		method = "cow";
+	json_object_object_add(o, "method", json_object_new_string(method));
+	json_object_object_add(o, "asked",
+	    json_object_new_string(job->cow_asked ? "cow" : "staged"));
+	if (job->cow_asked && strcmp(method, "staged") == 0) {
+		const char *why = "the kernel has no copy-on-write capture";
+
+		/* The kernel's one word, as a string even if it looks numeric. */
+		if (job->cow_sent &&
+		    json_object_object_get_ex(report, "cow_fallback", &v))
+			why = json_object_get_string(v);
+		else if (job->cow_sent)
+			why = "the kernel did not say why";
+		json_object_object_add(o, "fallback", json_object_new_string(why));
+	}
+	if (strcmp(method, "cow") == 0) {
+		copy_int(o, "wp_us", report, "wp_us");
+		copy_int(o, "protect_us", report, "protect_us");
+		copy_int(o, "cow_us", report, "cow_us");
+		copy_int(o, "faults", report, "cow_faults");
+		copy_int(o, "pages", report, "cow_pages");
+		copy_int(o, "sync_us", report, "sync_us");
+	}
+	return o;
+}
+
 /* Append every regular file under dir/rel to files as {path, size}. */
 static int
 list_files(const char *root, const char *rel, struct json_object *files)
@@ -293,6 +337,7 @@ build_manifest(struct save_job *job, struct json_object *report, int *ret_err)
 	copy_int(sizes, "private", report, "private_bytes");
 	copy_int(sizes, "disk", report, "disk_bytes");
 	json_object_object_add(man, "sizes", sizes);
+	json_object_object_add(man, "capture", capture_section(job, report));
 	json_object_object_add(man, "kernel_report", json_object_get(report));
 
 	*ret_err = list_files(job->tmp, SNAPSHOT_CAPTURE, files);
@@ -689,9 +734,17 @@ save_send(struct save_job *job)
 	char	*cmd;
 	int	 r;
 
-	/* A paused machine stays in UML's stop loop, which runs the save inline. */
-	cmd = xasprintf("sbuml save %s/%s%s", job->tmp, SNAPSHOT_CAPTURE,
-	    !job->cont && job->before == MACHINE_RUNNING ? " stop" : "");
+	/*
+	 * A paused machine stays in UML's stop loop, which runs the save
+	 * inline.  "cow" only to a kernel that knows it (older ones refuse the
+	 * word); the kernel itself falls back to the staged copy when it
+	 * cannot (and says why).
+	 */
+	job->cow_sent = job->cow_asked &&
+	    uml_kernel_saves_cow(machine_config(job->m)->kernel);
+	cmd = xasprintf("sbuml save %s/%s%s%s", job->tmp, SNAPSHOT_CAPTURE,
+	    !job->cont && job->before == MACHINE_RUNNING ? " stop" : "",
+	    job->cow_sent ? " cow" : "");
 	r = machine_mconsole_send(job->m, cmd, SNAPSHOT_SAVE_TIMEOUT_MS,
 	    save_done_cb, job);
 	free(cmd);
@@ -714,7 +767,7 @@ save_delay_cb(evutil_socket_t fd, short what, void *arg)
 
 void
 snapshot_save_start(struct machine *m, const char *name, const char *dir,
-    bool cont, bool store, const struct snapshot_caller *caller,
+    bool cont, bool store, bool cow, const struct snapshot_caller *caller,
     const struct snapshot_job_cb *cb)
 {
 	struct save_job	*job;
@@ -748,6 +801,7 @@ snapshot_save_start(struct machine *m, const char *name, const char *dir,
 	job->name = xstrdup(name);
 	job->dir = xstrdup(dir);
 	job->cont = cont;
+	job->cow_asked = cow;
 	job->before = machine_state(m);
 	job->started_us = now_usec();
 	job->slot.kind = "save";

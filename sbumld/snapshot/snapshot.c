@@ -259,7 +259,8 @@ snapshot_to_json(const char *name, const char *dir, struct json_object *manifest
 	struct json_object	*o = json_object_new_object(), *v;
 	uint64_t		 usage = 0;
 	static const char	*copied[] = { "version", "created", "machine",
-				    "state", "timings", "sizes", "store", "host" };
+				    "state", "timings", "sizes", "store", "host",
+				    "capture" };
 
 	json_object_object_add(o, "snapshot", json_object_new_string(name));
 	json_object_object_add(o, "path", json_object_new_string(dir));

@@ -430,6 +430,22 @@ test_transfer_verify_delete(void)
 	outcome_clear(&o);
 }
 
+/* Write text into a new file path. */
+static int
+write_file(const char *path, const char *text)
+{
+	FILE	*f = fopen(path, "w");
+	int	 r = 0;
+
+	if (f == NULL)
+		return -errno;
+	if (fputs(text, f) == EOF)
+		r = -EIO;
+	if (fclose(f) == EOF && r == 0)
+		r = -errno;
+	return r;
+}
+
 /*
  * A process standing in for UML: it lives in the machine's directory
  * (what re-adoption checks) and waits to be killed.
@@ -504,7 +520,10 @@ test_save(void)
 	use_state("c");
 	CHECK(machine_registry_init() == 0);
 	cfg.image = xstrdup("/nonexistent.img");
-	cfg.kernel = xstrdup("/nonexistent");
+	/* A "kernel" naming the cow word (patch 0024) in its usage string. */
+	cfg.kernel = xasprintf("%s/kernel-cow", daemon_config.state_dir);
+	CHECK(write_file(cfg.kernel, "\177ELF... error: usage: sbuml save "
+	    "<absolute dir> [stop] [cow]\n") == 0);
 	cfg.cmdline = xstrdup("");
 	cfg.mem_mb = 64;
 	CHECK(machine_create("vm", &cfg, &m, err, sizeof(err)) == 0);
@@ -532,7 +551,7 @@ test_save(void)
 
 	sdir = snap_dir("s2");
 	cb = cb_for(&o);
-	snapshot_save_start(m, "s2", sdir, true, true, &root_caller, &cb);
+	snapshot_save_start(m, "s2", sdir, true, true, false, &root_caller, &cb);
 	CHECK(!o.done);
 	CHECK(o.progress == 1 && strcmp(o.phase, "capturing") == 0);
 	CHECK(machine_job(m) != NULL);
@@ -541,8 +560,8 @@ test_save(void)
 
 	/* The machine's one job slot is taken. */
 	cb2 = cb_for(&o2);
-	snapshot_save_start(m, "s3", "/nonexistent/s3", true, true, &root_caller,
-	    &cb2);
+	snapshot_save_start(m, "s3", "/nonexistent/s3", true, true, false,
+	    &root_caller, &cb2);
 	CHECK(o2.done && o2.err == SNAPSHOT_JOB_E_SAVE_IN_PROGRESS);
 	CHECK_STR(o2.msg, "vm: a save is already running; wait for it to finish");
 
@@ -572,7 +591,7 @@ test_save(void)
 	free(cmd);
 	sdir = snap_dir("s4");
 	cb = cb_for(&o);
-	snapshot_save_start(m, "s4", sdir, true, true, &root_caller, &cb);
+	snapshot_save_start(m, "s4", sdir, true, true, false, &root_caller, &cb);
 	work = find_workdir("s4");
 	CHECK(work != NULL);
 	cmd = xasprintf("sbuml save %s/%s", work != NULL ? work : "?",
@@ -590,9 +609,107 @@ test_save(void)
 	CHECK(work != NULL && access(work, F_OK) == -1 && errno == ENOENT);
 	CHECK(machine_job(m) == NULL);
 
+	/*
+	 * cow asked of a kernel that has it: " cow" in the command; the
+	 * kernel's report becomes the manifest's and the result's "capture".
+	 */
+	free(sdir);
+	free(work);
+	free(cmd);
+	sdir = snap_dir("s5");
+	cb = cb_for(&o);
+	snapshot_save_start(m, "s5", sdir, true, false, true, &root_caller, &cb);
+	work = find_workdir("s5");
+	CHECK(work != NULL);
+	/* What the kernel's writer would have written. */
+	cmd = xasprintf("%s/%s/physmem", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	CHECK(write_file(cmd, "memory") == 0);
+	free(cmd);
+	cmd = xasprintf("sbuml save %s/%s cow", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	fake_mconsole_expect1(fake, cmd, 0, "saved pause_us=7 staged=0 "
+	    "capture=cow wp_us=3 protect_us=4 cow_us=90 cow_faults=2 cow_pages=2 "
+	    "synced_mms=1 dirty_ptes=5 sync_us=6");
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0);
+	{
+		struct json_object *c = NULL;
+
+		CHECK(o.obj != NULL && json_object_object_get_ex(o.obj, "capture", &c));
+		CHECK_STR(str_of(c, "method"), "cow");
+		CHECK_STR(str_of(c, "asked"), "cow");
+		CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
+		CHECK(int_of(c, "wp_us") == 3 && int_of(c, "protect_us") == 4 &&
+		    int_of(c, "cow_us") == 90 && int_of(c, "faults") == 2 &&
+		    int_of(c, "pages") == 2 && int_of(c, "sync_us") == 6);
+	}
+	CHECK(fake_mconsole_remaining(fake) == 0);
+	CHECK(fake_mconsole_failures(fake) == 0);
+	CHECK(machine_job(m) == NULL);
+
+	/* The kernel could not: staged, with its word. */
+	free(sdir);
+	free(work);
+	free(cmd);
+	sdir = snap_dir("s6");
+	cb = cb_for(&o);
+	snapshot_save_start(m, "s6", sdir, true, false, true, &root_caller, &cb);
+	work = find_workdir("s6");
+	/* What the kernel's writer would have written. */
+	cmd = xasprintf("%s/%s/physmem", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	CHECK(write_file(cmd, "memory") == 0);
+	free(cmd);
+	cmd = xasprintf("sbuml save %s/%s cow", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	fake_mconsole_expect1(fake, cmd, 0, "saved pause_us=7 staged=1 "
+	    "capture=staged cow_fallback=nouffd");
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0);
+	{
+		struct json_object *c = NULL;
+
+		CHECK(o.obj != NULL && json_object_object_get_ex(o.obj, "capture", &c));
+		CHECK_STR(str_of(c, "method"), "staged");
+		CHECK_STR(str_of(c, "asked"), "cow");
+		CHECK_STR(str_of(c, "fallback"), "nouffd");
+		CHECK(int_of(c, "wp_us") == -1);
+	}
+	CHECK(fake_mconsole_remaining(fake) == 0);
+
+	/* Not asked: the command as before; a report without capture= is staged. */
+	free(sdir);
+	free(work);
+	free(cmd);
+	sdir = snap_dir("s7");
+	cb = cb_for(&o);
+	snapshot_save_start(m, "s7", sdir, true, false, false, &root_caller, &cb);
+	work = find_workdir("s7");
+	/* What the kernel's writer would have written. */
+	cmd = xasprintf("%s/%s/physmem", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	CHECK(write_file(cmd, "memory") == 0);
+	free(cmd);
+	cmd = xasprintf("sbuml save %s/%s", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	fake_mconsole_expect1(fake, cmd, 0, "saved pause_us=7 staged=1");
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0);
+	{
+		struct json_object *c = NULL;
+
+		CHECK(o.obj != NULL && json_object_object_get_ex(o.obj, "capture", &c));
+		CHECK_STR(str_of(c, "method"), "staged");
+		CHECK_STR(str_of(c, "asked"), "staged");
+		CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
+	}
+	CHECK(fake_mconsole_remaining(fake) == 0);
+	CHECK(fake_mconsole_failures(fake) == 0);
+
 	/* An existing snapshot directory is refused before anything. */
 	cb = cb_for(&o);
-	snapshot_save_start(m, "c", daemon_config.state_dir, true, true,
+	snapshot_save_start(m, "c", daemon_config.state_dir, true, true, false,
 	    &root_caller, &cb);
 	CHECK(o.done && o.err == SNAPSHOT_JOB_E_SNAPSHOT_EXISTS);
 	CHECK(machine_job(m) == NULL);

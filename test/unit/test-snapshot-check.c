@@ -198,6 +198,28 @@ test_manifest(void)
 	CHECK(manifest(good, ", \"machine\": {\"disks\": [null]}") == -EBADMSG);
 	CHECK(manifest(good, ", \"machine\": {\"mem_mb\": 99999999}") == -EBADMSG);
 	CHECK(manifest(good, ", \"machine\": {\"image\": 3}") == -EBADMSG);
+	/* capture (shown to callers as it is); absent in older snapshots. */
+	CHECK(manifest(good, ", \"capture\": {\"method\": \"cow\", \"asked\": "
+	    "\"cow\", \"wp_us\": 5, \"faults\": 0}") == 0);
+	CHECK(manifest(good, ", \"capture\": {\"method\": \"staged\", \"asked\": "
+	    "\"cow\", \"fallback\": \"stopped\"}") == 0);
+	CHECK(manifest(good, ", \"capture\": 1") == -EBADMSG);
+	CHECK(strstr(err, "\"capture\" must be an object") != NULL);
+	CHECK(manifest(good, ", \"capture\": {\"method\": \"evil\"}") == -EBADMSG);
+	CHECK(strstr(err, "capture.\"method\" must be") != NULL);
+	CHECK(manifest(good, ", \"capture\": {\"asked\": 1}") == -EBADMSG);
+	CHECK(manifest(good, ", \"capture\": {\"fallback\": {}}") == -EBADMSG);
+	CHECK(manifest(good, ", \"capture\": {\"wp_us\": [1]}") == -EBADMSG);
+	CHECK(strstr(err, "capture.wp_us must be an integer") != NULL);
+	{
+		char	 big[600], *extra;
+
+		memset(big, 'a', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		extra = xasprintf(", \"capture\": {\"fallback\": \"%s\"}", big);
+		CHECK(manifest(good, extra) == -EBADMSG);
+		free(extra);
+	}
 }
 
 /* snapshot_manifest_hashes (gc, export) never walks past a file's end. */
