@@ -59,12 +59,45 @@ print_progress(const struct sbuml_progress *p, void *userdata)
 }
 
 /*
+ * Which capture ran, for the line on stderr, into buf: " (copy-on-write)",
+ * " (staged)", or " (staged: <why not cow>)" when cow was asked.  Empty for
+ * a daemon that does not say (before "capture").
+ */
+static const char *
+capture_words(struct json_object *res, char *buf, size_t len)
+{
+	struct json_object *c, *v;
+	const char *method = NULL, *why = NULL;
+
+	buf[0] = '\0';
+	if (!json_object_object_get_ex(res, "capture", &c) ||
+	    !json_object_is_type(c, json_type_object))
+		return buf;
+	if (json_object_object_get_ex(c, "method", &v) &&
+	    json_object_is_type(v, json_type_string))
+		method = json_object_get_string(v);
+	if (json_object_object_get_ex(c, "fallback", &v) &&
+	    json_object_is_type(v, json_type_string))
+		why = json_object_get_string(v);
+	if (method == NULL)
+		return buf;
+	if (strcmp(method, "cow") == 0)
+		snprintf(buf, len, " (copy-on-write)");
+	else if (why != NULL)
+		snprintf(buf, len, " (%s: %s)", method, why);
+	else
+		snprintf(buf, len, " (%s)", method);
+	return buf;
+}
+
+/*
  * snapshot.save of machine and the human (or --json) output: the path on
- * stdout, "paused for X ms, Y MiB captured" on stderr.  Returns an exit code.
+ * stdout, "paused for X ms (CAPTURE), Y MiB captured" on stderr.  Returns
+ * an exit code.
  */
 static int
 do_save(struct ctl *ctl, const char *machine, const char *snapshot,
-    const char *prefix, bool stop, bool progress, bool raw)
+    const char *prefix, bool stop, bool progress, bool raw, bool cow)
 {
 	struct sbuml_save_options o = {
 		.snapshot = snapshot,
@@ -72,9 +105,11 @@ do_save(struct ctl *ctl, const char *machine, const char *snapshot,
 		.stop = stop,
 		.progress = progress ? print_progress : NULL,
 		.raw = raw,
+		.capture = cow ? "cow" : NULL,
 	};
 	struct json_object *res = NULL;
 	const char *path;
+	char how[320];
 	int64_t pause_us;
 	int ex, r;
 
@@ -96,15 +131,16 @@ do_save(struct ctl *ctl, const char *machine, const char *snapshot,
 	printf("%s\n", path);
 	pause_us = member_int(res, "timings", "pause_us");
 	if (pause_us >= 0)
-		fprintf(stderr, "paused for %.1f ms, %.1f MiB captured\n",
-		    (double)pause_us / 1000, (double)member_sum(res, "sizes") / MIB);
+		fprintf(stderr, "paused for %.1f ms%s, %.1f MiB captured\n",
+		    (double)pause_us / 1000, capture_words(res, how, sizeof(how)),
+		    (double)member_sum(res, "sizes") / MIB);
 	ex = 0;
 out:
 	json_object_put(res);
 	return ex;
 }
 
-/* save MACHINE [SNAPSHOT] [--prefix P] [--stop] [--progress] [--raw] */
+/* save MACHINE [SNAPSHOT] [--prefix P] [--stop] [--progress] [--raw] [--cow] */
 int
 cmd_save(struct ctl *ctl, int argc, char **argv)
 {
@@ -113,15 +149,16 @@ cmd_save(struct ctl *ctl, int argc, char **argv)
 		{ "stop",	no_argument,	   NULL, 'S' },
 		{ "progress",	no_argument,	   NULL, 'P' },
 		{ "raw",	no_argument,	   NULL, 'R' },
+		{ "cow",	no_argument,	   NULL, 'C' },
 		CTL_COMMON_OPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	char *machine = NULL, *snapshot = NULL, *prefix = NULL;
 	const char *prefix_arg = NULL;
-	bool stop = false, progress = false, raw = false;
+	bool stop = false, progress = false, raw = false, cow = false;
 	int opt, ex;
 
-	while ((opt = getopt_long(argc, argv, ":hp:SPR", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hp:SPRC", opts, NULL)) != -1) {
 		if (opt == 'p')
 			prefix_arg = optarg;
 		else if (opt == 'S')
@@ -130,6 +167,8 @@ cmd_save(struct ctl *ctl, int argc, char **argv)
 			progress = true;
 		else if (opt == 'R')
 			raw = true;
+		else if (opt == 'C')
+			cow = true;
 		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
@@ -146,7 +185,7 @@ cmd_save(struct ctl *ctl, int argc, char **argv)
 	if (prefix_arg != NULL &&
 	    (ex = ctl_path_arg(ctl, prefix_arg, "--prefix", &prefix)) != 0)
 		goto out;
-	ex = do_save(ctl, machine, snapshot, prefix, stop, progress, raw);
+	ex = do_save(ctl, machine, snapshot, prefix, stop, progress, raw, cow);
 out:
 	free(machine);
 	free(snapshot);
@@ -518,7 +557,7 @@ cmd_sbumlsave(struct ctl *ctl, int argc, char **argv)
 	if ((ex = ctl_machine_arg(ctl, argv[optind], &machine)) != 0 ||
 	    (ex = ctl_path_arg(ctl, argv[optind + 1], "PREFIX", &prefix)) != 0)
 		goto out;
-	ex = do_save(ctl, machine, NULL, prefix, !cont, false, false);
+	ex = do_save(ctl, machine, NULL, prefix, !cont, false, false, false);
 out:
 	free(machine);
 	free(prefix);

@@ -304,6 +304,11 @@ struct sbuml_save_options {
 						   kernel's capture files as they
 						   are (format 1) instead of
 						   chunking them into the store */
+	const char		*capture;	/* "staged" or "cow" (copy-on-write,
+						   kernel patch 0024); NULL: not
+						   sent (the daemon's default,
+						   staged).  The result's
+						   "capture" says which ran */
 };
 
 /*

@@ -319,7 +319,8 @@ sbuml_snapshot_save(struct sbuml_client *c, const char *machine,
 	    (r = sbuml_add_str(params, "snapshot", o->snapshot)) < 0 ||
 	    (r = sbuml_add_str(params, "prefix", o->prefix)) < 0 ||
 	    (o->stop && (r = sbuml_add_bool(params, "continue", false)) < 0) ||
-	    (o->raw && (r = sbuml_add_bool(params, "store", false)) < 0))
+	    (o->raw && (r = sbuml_add_bool(params, "store", false)) < 0) ||
+	    (r = sbuml_add_str(params, "capture", o->capture)) < 0)
 		goto out;
 
 	c->progress = o->progress;

@@ -57,6 +57,11 @@ def snapshot(conn, meth, p):
                         "timings": {"pause_us": 9000, "copy_us": 6000, "total_us": 25000},
                         "sizes": {"physmem": 20000000, "private": 2600000, "disk": 1048576},
                         "disk_usage": 24000000}
+        if "capture" in p:                 # a paused machine has nothing to gain: staged
+            if p["capture"] not in ("staged", "cow"): raise KeyError(err(-32602, "InvalidParams", "capture", param="capture"))
+            cow = p["capture"] == "cow" and state == "running" and m["state"] == "running"
+            snaps[ident]["capture"] = {"method": "cow", "asked": "cow", "wp_us": 5100} if cow else \
+                dict({"method": "staged", "asked": p["capture"]}, **({"fallback": "stopped"} if p["capture"] == "cow" else {}))
         return snaps[ident]
     ident = p.get("snapshot", "")
     if "/" in ident and not ident.startswith("/"):

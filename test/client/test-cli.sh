@@ -83,8 +83,12 @@ experr save-progress-0 '^saving: 0\.0 MiB written$'
 experr save-progress-2 '^saving: 2\.0 MiB written$'
 expect save-no-progress 0 '' -- "$ctl" save web snap0
 if grep -q saving "$tmp/err"; then fail=$((fail + 1)); echo "not ok - save-quiet"; else pass=$((pass + 1)); echo "ok - save-quiet"; fi
+expect save-cow 0 '^/tmp/st/snapshots/snapc$' -- "$ctl" save web snapc --cow
+experr save-cow-stats '^paused for 9\.0 ms \(copy-on-write\), 22\.6 MiB captured$'
 expect save-stop-json 0 '^\{.*"state":"paused"' -- "$ctl" --json save web snap2 --stop
 expect save-stopped 0 '^state +paused' -- "$ctl" info web
+expect save-cow-paused 0 '^/tmp/st/snapshots/snapd$' -- "$ctl" save web snapd --cow
+experr save-cow-fallback '^paused for 9\.0 ms \(staged: stopped\), 22\.6 MiB captured$'
 expect save-exists 1 '' -- "$ctl" save web snap1
 experr save-exists-msg '^sbumlctl: save web: SnapshotExists: '
 expect save-both 2 '' -- "$ctl" save web x --prefix y
