@@ -707,6 +707,40 @@ test_save(void)
 	CHECK(fake_mconsole_remaining(fake) == 0);
 	CHECK(fake_mconsole_failures(fake) == 0);
 
+	/*
+	 * A kernel before 0024 (its usage without "[cow]"; another size, so
+	 * not the remembered answer): cow asked, not sent, staged, and why.
+	 */
+	CHECK(write_file(machine_config(m)->kernel, "\177ELF... error: usage: "
+	    "sbuml save <absolute dir> [stop]\n") == 0);
+	free(sdir);
+	free(work);
+	free(cmd);
+	sdir = snap_dir("s8");
+	cb = cb_for(&o);
+	snapshot_save_start(m, "s8", sdir, true, false, true, &root_caller, &cb);
+	work = find_workdir("s8");
+	cmd = xasprintf("%s/%s/physmem", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	CHECK(write_file(cmd, "memory") == 0);
+	free(cmd);
+	cmd = xasprintf("sbuml save %s/%s", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	fake_mconsole_expect1(fake, cmd, 0, "saved pause_us=7 staged=1");
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0);
+	{
+		struct json_object *c = NULL;
+
+		CHECK(o.obj != NULL && json_object_object_get_ex(o.obj, "capture", &c));
+		CHECK_STR(str_of(c, "method"), "staged");
+		CHECK_STR(str_of(c, "asked"), "cow");
+		CHECK_STR(str_of(c, "fallback"), "the kernel has no copy-on-write "
+		    "capture");
+	}
+	CHECK(fake_mconsole_remaining(fake) == 0);
+	CHECK(fake_mconsole_failures(fake) == 0);
+
 	/* An existing snapshot directory is refused before anything. */
 	cb = cb_for(&o);
 	snapshot_save_start(m, "c", daemon_config.state_dir, true, true, false,
