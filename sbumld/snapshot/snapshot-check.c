@@ -390,8 +390,6 @@ check_kernel(struct json_object *m, int version, char *err, size_t errlen)
  * member an integer.  It is shown to callers as it is (snapshot_to_json),
  * so an imported one is held to that.
  */
-#define CAPTURE_FALLBACK_MAX	256
-
 static int
 check_capture(struct json_object *m, char *err, size_t errlen)
 {
@@ -413,10 +411,11 @@ check_capture(struct json_object *m, char *err, size_t errlen)
 				    "\"staged\"", where, key);
 		} else if (strcmp(key, "fallback") == 0) {
 			if (!json_object_is_type(val, json_type_string) ||
-			    json_object_get_string_len(val) > CAPTURE_FALLBACK_MAX)
+			    json_object_get_string_len(val) >
+			    SNAPSHOT_CAPTURE_FALLBACK_MAX)
 				return bad(err, errlen, "%s\"fallback\" must be a "
 				    "string of at most %d bytes", where,
-				    CAPTURE_FALLBACK_MAX);
+				    SNAPSHOT_CAPTURE_FALLBACK_MAX);
 		} else if (!json_object_is_type(val, json_type_int))
 			return bad(err, errlen, "%s%.64s must be an integer", where,
 			    key);

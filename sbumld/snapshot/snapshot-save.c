@@ -208,7 +208,9 @@ capture_section(struct save_job *job, struct json_object *report)
 			why = json_object_get_string(v);
 		else if (job->cow_sent)
 			why = "the kernel did not say why";
-		json_object_object_add(o, "fallback", json_object_new_string(why));
+		/* Cut to what a manifest may hold (snapshot-check.c). */
+		json_object_object_add(o, "fallback", json_object_new_string_len(why,
+		    (int)strnlen(why, SNAPSHOT_CAPTURE_FALLBACK_MAX)));
 	}
 	if (strcmp(method, "cow") == 0) {
 		copy_int(o, "wp_us", report, "wp_us");

@@ -20,6 +20,8 @@
 #define SNAPSHOT_CAPTURE	"capture"	/* what the kernel wrote */
 #define SNAPSHOT_NAME_MAX	64
 #define SNAPSHOT_PATH_MAX	200
+/* The manifest's capture.fallback, at most (the kernel's is one word). */
+#define SNAPSHOT_CAPTURE_FALLBACK_MAX	256
 /* A save may take this long (physmem copy and writer included). */
 #define SNAPSHOT_SAVE_TIMEOUT_MS	(10 * 60 * 1000)
 #define SNAPSHOT_PROGRESS_MS		250
