@@ -56,7 +56,7 @@ wait_until 90 memcheck_ok clone 0 || fail "clone: no memcheck ok line"
 [ -z "$(memcheck_bad clone)" ] || fail "clone: memcheck: $(memcheck_bad clone)"
 [ -z "$(memcheck_bad g)" ] || fail "original: memcheck: $(memcheck_bad g)"
 ctl kill clone >/dev/null || fail "kill clone"
-say "the cow capture restores: clone ticks ($b at first, saved at about $a), memcheck bad_pages=0"
+say "the cow capture restores: the clone ticks on from $b (the original was at $a), memcheck bad_pages=0"
 
 # Without --cow: staged, asked staged, no fallback; the line says staged.
 ctl --json save g st1 >"$T/st1.json" 2>/dev/null || fail "save without --cow"
