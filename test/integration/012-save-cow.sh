@@ -36,6 +36,13 @@ ctl --json save g cow1 --cow >"$T/cow1.json" 2>"$T/cow1.err" || fail "save --cow
 [ "$(jfield "$T/cow1.json" 'j["capture"]["asked"]')" = cow ] || fail "asked is not cow: $(jfield "$T/cow1.json" 'j.get("capture")')"
 [ -n "$(jfield "$T/cow1.json" 'j["capture"].get("wp_us")')" ] || fail "no wp_us: $(jfield "$T/cow1.json" 'j.get("capture")')"
 [ -z "$(jfield "$T/cow1.json" 'j["capture"].get("fallback")')" ] || fail "cow with a fallback: $(jfield "$T/cow1.json" 'j.get("capture")')"
+# the write protection is part of the pause the save reports
+pause=$(jfield "$T/cow1.json" 'j["timings"]["pause_us"]')
+wp=$(jfield "$T/cow1.json" 'j["capture"]["wp_us"]')
+protect=$(jfield "$T/cow1.json" 'j["capture"]["protect_us"]')
+say "cow save: pause_us=$pause wp_us=$wp protect_us=$protect"
+[ "$wp" -le "$protect" ] && [ "$protect" -le "$pause" ] ||
+	fail "the write protection is not inside the pause: pause_us=$pause wp_us=$wp protect_us=$protect"
 [ "$(jfield "$STATE/snapshots/cow1/manifest.json" 'j["capture"]["method"]')" = cow ] ||
 	fail "the manifest does not say capture cow: $(grep -A12 '"capture"' "$STATE/snapshots/cow1/manifest.json")"
 ctl --json snapshot info cow1 >"$T/info1.json" || fail "snapshot info cow1"
