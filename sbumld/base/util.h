@@ -10,6 +10,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The number of elements of array a. */
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
 void	*xmalloc(size_t size);
 void	*xcalloc(size_t n, size_t size);
 void	*xrealloc(void *p, size_t size);

@@ -180,6 +180,38 @@ copy_int(struct json_object *dst, const char *name, struct json_object *src,
 		json_object_object_add(dst, name, json_object_new_int64(json_object_get_int64(v)));
 }
 
+/* A manifest member and the kernel report's key it comes from. */
+struct report_key {
+	const char	*name;
+	const char	*key;
+};
+
+/* The kernel's save report (doc/kernel.md §3) in the manifest. */
+static const struct report_key timing_keys[] = {
+	{ "pause_us", "pause_us" }, { "quiesce_us", "quiesce_us" },
+	{ "capture_us", "capture_us" }, { "copy_us", "copy_us" },
+	{ "disk_us", "disk_us" }, { "fork_us", "fork_us" },
+	{ "write_us", "write_us" }, { "total_us", "total_us" },
+};
+static const struct report_key size_keys[] = {
+	{ "physmem", "physmem_bytes" }, { "private", "private_bytes" },
+	{ "disk", "disk_bytes" },
+};
+static const struct report_key cow_keys[] = {
+	{ "wp_us", "wp_us" }, { "protect_us", "protect_us" },
+	{ "cow_us", "cow_us" }, { "faults", "cow_faults" },
+	{ "pages", "cow_pages" }, { "sync_us", "sync_us" },
+};
+
+/* copy_int of every pair of keys (n of them). */
+static void
+copy_ints(struct json_object *dst, struct json_object *src,
+    const struct report_key *keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		copy_int(dst, keys[i].name, src, keys[i].key);
+}
+
 /*
  * The manifest's "capture" (doc/snapshot-format.md): which capture the
  * kernel ran and which was asked for; why not cow when cow was asked and
@@ -212,14 +244,8 @@ capture_section(struct save_job *job, struct json_object *report)
 		json_object_object_add(o, "fallback", json_object_new_string_len(why,
 		    (int)strnlen(why, SNAPSHOT_CAPTURE_FALLBACK_MAX)));
 	}
-	if (strcmp(method, "cow") == 0) {
-		copy_int(o, "wp_us", report, "wp_us");
-		copy_int(o, "protect_us", report, "protect_us");
-		copy_int(o, "cow_us", report, "cow_us");
-		copy_int(o, "faults", report, "cow_faults");
-		copy_int(o, "pages", report, "cow_pages");
-		copy_int(o, "sync_us", report, "sync_us");
-	}
+	if (strcmp(method, "cow") == 0)
+		copy_ints(o, report, cow_keys, NITEMS(cow_keys));
 	return o;
 }
 
@@ -323,21 +349,12 @@ build_manifest(struct save_job *job, struct json_object *report, int *ret_err)
 		log_warnx("%s: cannot read the host facts: %s; the snapshot will "
 		    "not record them", job->mname, strerror(-r));
 
-	copy_int(timings, "pause_us", report, "pause_us");
-	copy_int(timings, "quiesce_us", report, "quiesce_us");
-	copy_int(timings, "capture_us", report, "capture_us");
-	copy_int(timings, "copy_us", report, "copy_us");
-	copy_int(timings, "disk_us", report, "disk_us");
-	copy_int(timings, "fork_us", report, "fork_us");
-	copy_int(timings, "write_us", report, "write_us");
-	copy_int(timings, "total_us", report, "total_us");
+	copy_ints(timings, report, timing_keys, NITEMS(timing_keys));
 	json_object_object_add(timings, "job_us",
 	    json_object_new_int64((int64_t)(now_usec() - job->started_us)));
 	json_object_object_add(man, "timings", timings);
 
-	copy_int(sizes, "physmem", report, "physmem_bytes");
-	copy_int(sizes, "private", report, "private_bytes");
-	copy_int(sizes, "disk", report, "disk_bytes");
+	copy_ints(sizes, report, size_keys, NITEMS(size_keys));
 	json_object_object_add(man, "sizes", sizes);
 	json_object_object_add(man, "capture", capture_section(job, report));
 	json_object_object_add(man, "kernel_report", json_object_get(report));

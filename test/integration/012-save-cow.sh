@@ -11,22 +11,12 @@
 TEST_NAME=save-cow
 . "$(dirname "$0")/lib.sh"
 
-# jfield FILE EXPR: EXPR over the JSON in FILE as j ("" for None).
-jfield() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); exec("v="+sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
-# memcheck_ok M SINCE: a "CHECK memcheck ok" line with bad_pages=0 after line SINCE.
-memcheck_ok() { tail -n +"$(($2 + 1))" "$(console_of "$1")" | grep -aq 'CHECK memcheck ok [0-9]* .*bad_pages=0'; }
-memcheck_bad() { grep -aE 'CHECK memcheck FAIL|bad_pages=[1-9]' "$(console_of "$1")" | head -n 3; }
 
 grep -q '\[stop\] \[cow\]' "$SBUML_KERNEL" || { say "SKIP: the kernel has no copy-on-write capture (0024)"; exit 77; }
 
 start_daemon
-seed=$(( $(od -An -N3 -tu4 /dev/urandom | tr -d ' ') % 900000 + 100000 ))
-# memcheck alone over 16 MiB: it rewrites and re-reads its memory all the
-# time, so the capture runs while the guest writes.
-ctl boot g --mem 96 --disk "$SBUML_PAYLOAD" \
-	--cmdline "sbuml.seed=$seed FIDELITY_CHECKERS=memcheck FIDELITY_MEM_MIB=16 FIDELITY_REPORT=1" >/dev/null || fail "boot"
-wait_until 60 heartbeat_at_least g 3 || fail "no heartbeat"
-wait_until 90 console_has g 'CHECK memcheck ok' || fail "memcheck did not start"
+# memcheck writes all the time, so the capture runs while the guest writes.
+boot_memcheck g
 
 # --cow: the copy-on-write capture, said on stderr, in the result and info.
 cap=$(uffd_of g)

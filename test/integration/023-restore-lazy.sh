@@ -13,12 +13,8 @@
 TEST_NAME=restore-lazy
 . "$(dirname "$0")/lib.sh"
 
-jfield() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); exec("v="+sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
 fill_of() { ctl --json info "$1" | python3 -c 'import json,sys; f=json.load(sys.stdin).get("fill") or {}; print(f.get(sys.argv[1], ""))' "$2"; }
 fill_done() { [ "$(fill_of "$1" state)" = done ]; }
-# memcheck_ok M SINCE: a "CHECK memcheck ok" line with bad_pages=0 after line SINCE.
-memcheck_ok() { tail -n +"$(($2 + 1))" "$(console_of "$1")" | grep -aq 'CHECK memcheck ok [0-9]* .*bad_pages=0'; }
-memcheck_bad() { grep -aE 'CHECK memcheck FAIL|bad_pages=[1-9]' "$(console_of "$1")" | head -n 3; }
 
 if ! uffd_dev_ok; then
 	say "SKIP: /dev/userfaultfd cannot be opened here (a lazy restore needs it)"
@@ -31,13 +27,7 @@ grep -q sbuml_pager= "$SBUML_KERNEL" || { say "SKIP: the kernel has no sbuml_pag
 # (faults fill the chunks they touch at once).
 export SBUMLD_TEST_PAGER_CHUNK_MS=60
 start_daemon
-seed=$(( $(od -An -N3 -tu4 /dev/urandom | tr -d ' ') % 900000 + 100000 ))
-# memcheck alone, over 16 MiB (the other checkers are 021's business): a
-# kernel parameter with "=" that the kernel does not know is init's environment.
-ctl boot g0 --mem 96 --disk "$SBUML_PAYLOAD" \
-	--cmdline "sbuml.seed=$seed FIDELITY_CHECKERS=memcheck FIDELITY_MEM_MIB=16 FIDELITY_REPORT=1" >/dev/null || fail "boot"
-wait_until 60 heartbeat_at_least g0 3 || fail "no heartbeat"
-wait_until 90 console_has g0 'CHECK memcheck ok' || fail "memcheck did not start"
+boot_memcheck g0
 ctl save g0 base >/dev/null 2>&1 || fail "save"
 ctl kill g0 >/dev/null || fail "kill g0"	# fewer guests on a shared host
 

@@ -153,6 +153,24 @@ heartbeat() {
 }
 heartbeat_at_least() { [ "$(heartbeat "$1")" -ge "$2" ]; }
 console_has() { grep -aq -- "$2" "$(console_of "$1")"; }
+# jfield FILE EXPR: EXPR over the JSON in FILE as j ("" for None).
+jfield() { python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); exec("v="+sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
+# memcheck_ok M SINCE: a "CHECK memcheck ok" line with bad_pages=0 after line SINCE.
+memcheck_ok() { tail -n +"$(($2 + 1))" "$(console_of "$1")" | grep -aq 'CHECK memcheck ok [0-9]* .*bad_pages=0'; }
+# memcheck_bad M: memcheck's failures on M's console (empty: none).
+memcheck_bad() { grep -aE 'CHECK memcheck FAIL|bad_pages=[1-9]' "$(console_of "$1")" | head -n 3; }
+# boot_memcheck M: boot M from the payload disk with memcheck alone over
+# 16 MiB (it rewrites and re-reads its memory all the time; the other
+# checkers are the fidelity suite's business), up to its first "ok".  A
+# kernel parameter with "=" that the kernel does not know is init's
+# environment.
+boot_memcheck() {
+	_seed=$(( $(od -An -N3 -tu4 /dev/urandom | tr -d ' ') % 900000 + 100000 ))
+	ctl boot "$1" --mem 96 --disk "$SBUML_PAYLOAD" \
+		--cmdline "sbuml.seed=$_seed FIDELITY_CHECKERS=memcheck FIDELITY_MEM_MIB=16 FIDELITY_REPORT=1" >/dev/null || fail "boot $1"
+	wait_until 60 heartbeat_at_least "$1" 3 || fail "$1: no heartbeat"
+	wait_until 90 console_has "$1" 'CHECK memcheck ok' || fail "$1: memcheck did not start"
+}
 
 # JSON field of `sbumlctl --json info MACHINE` (top-level member).
 info_field() {

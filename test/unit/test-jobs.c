@@ -500,6 +500,42 @@ find_workdir(const char *name)
 }
 
 /*
+ * A raw save of m as name (cow asked or not) from the fake kernel: the
+ * command "sbuml save <work dir>/capture<suffix>" answered with reply.
+ * The result's "capture" (o owns it), or NULL.
+ */
+static struct json_object *
+raw_save(struct machine *m, struct fake_mconsole *fake, struct outcome *o,
+    const char *name, bool cow, const char *suffix, const char *reply)
+{
+	struct snapshot_job_cb	 cb = cb_for(o);
+	struct json_object	*c = NULL;
+	char			*sdir = snap_dir(name), *work, *path, *cmd;
+
+	snapshot_save_start(m, name, sdir, true, false, cow, &root_caller, &cb);
+	work = find_workdir(name);
+	CHECK(work != NULL);
+	/* What the kernel's writer would have written. */
+	path = xasprintf("%s/%s/physmem", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	CHECK(write_file(path, "memory") == 0);
+	cmd = xasprintf("sbuml save %s/%s%s", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE, suffix);
+	fake_mconsole_expect1(fake, cmd, 0, reply);
+	CHECK(wait_done(o));
+	CHECK(o->err == 0);
+	CHECK(o->obj != NULL && json_object_object_get_ex(o->obj, "capture", &c));
+	CHECK(fake_mconsole_remaining(fake) == 0);
+	CHECK(fake_mconsole_failures(fake) == 0);
+	CHECK(machine_job(m) == NULL);
+	free(cmd);
+	free(path);
+	free(work);
+	free(sdir);
+	return c;
+}
+
+/*
  * A save against the fake mconsole: a second save meanwhile is refused at
  * once (SaveInProgress); the kernel refuses the capture: NotSupported with
  * the kernel's reason, the work directory gone, the machine's job slot free.
@@ -513,6 +549,7 @@ test_save(void)
 	struct snapshot_job_cb	 cb, cb2;
 	struct outcome		 o = { 0 }, o2 = { 0 };
 	struct machine		*m;
+	struct json_object	*c;
 	char			 err[256], *mdir, *sock, *cmd, *work, *sdir;
 	pid_t			 pid;
 	int			 fd, status;
@@ -613,99 +650,29 @@ test_save(void)
 	 * cow asked of a kernel that has it: " cow" in the command; the
 	 * kernel's report becomes the manifest's and the result's "capture".
 	 */
-	free(sdir);
-	free(work);
-	free(cmd);
-	sdir = snap_dir("s5");
-	cb = cb_for(&o);
-	snapshot_save_start(m, "s5", sdir, true, false, true, &root_caller, &cb);
-	work = find_workdir("s5");
-	CHECK(work != NULL);
-	/* What the kernel's writer would have written. */
-	cmd = xasprintf("%s/%s/physmem", work != NULL ? work : "?",
-	    SNAPSHOT_CAPTURE);
-	CHECK(write_file(cmd, "memory") == 0);
-	free(cmd);
-	cmd = xasprintf("sbuml save %s/%s cow", work != NULL ? work : "?",
-	    SNAPSHOT_CAPTURE);
-	fake_mconsole_expect1(fake, cmd, 0, "saved pause_us=7 staged=0 "
-	    "capture=cow wp_us=3 protect_us=4 cow_us=90 cow_faults=2 cow_pages=2 "
-	    "synced_mms=1 dirty_ptes=5 sync_us=6");
-	CHECK(wait_done(&o));
-	CHECK(o.err == 0);
-	{
-		struct json_object *c = NULL;
-
-		CHECK(o.obj != NULL && json_object_object_get_ex(o.obj, "capture", &c));
-		CHECK_STR(str_of(c, "method"), "cow");
-		CHECK_STR(str_of(c, "asked"), "cow");
-		CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
-		CHECK(int_of(c, "wp_us") == 3 && int_of(c, "protect_us") == 4 &&
-		    int_of(c, "cow_us") == 90 && int_of(c, "faults") == 2 &&
-		    int_of(c, "pages") == 2 && int_of(c, "sync_us") == 6);
-	}
-	CHECK(fake_mconsole_remaining(fake) == 0);
-	CHECK(fake_mconsole_failures(fake) == 0);
-	CHECK(machine_job(m) == NULL);
+	c = raw_save(m, fake, &o, "s5", true, " cow", "saved pause_us=7 "
+	    "staged=0 capture=cow wp_us=3 protect_us=4 cow_us=90 cow_faults=2 "
+	    "cow_pages=2 synced_mms=1 dirty_ptes=5 sync_us=6");
+	CHECK_STR(str_of(c, "method"), "cow");
+	CHECK_STR(str_of(c, "asked"), "cow");
+	CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
+	CHECK(int_of(c, "wp_us") == 3 && int_of(c, "protect_us") == 4 &&
+	    int_of(c, "cow_us") == 90 && int_of(c, "faults") == 2 &&
+	    int_of(c, "pages") == 2 && int_of(c, "sync_us") == 6);
 
 	/* The kernel could not: staged, with its word. */
-	free(sdir);
-	free(work);
-	free(cmd);
-	sdir = snap_dir("s6");
-	cb = cb_for(&o);
-	snapshot_save_start(m, "s6", sdir, true, false, true, &root_caller, &cb);
-	work = find_workdir("s6");
-	/* What the kernel's writer would have written. */
-	cmd = xasprintf("%s/%s/physmem", work != NULL ? work : "?",
-	    SNAPSHOT_CAPTURE);
-	CHECK(write_file(cmd, "memory") == 0);
-	free(cmd);
-	cmd = xasprintf("sbuml save %s/%s cow", work != NULL ? work : "?",
-	    SNAPSHOT_CAPTURE);
-	fake_mconsole_expect1(fake, cmd, 0, "saved pause_us=7 staged=1 "
-	    "capture=staged cow_fallback=nouffd");
-	CHECK(wait_done(&o));
-	CHECK(o.err == 0);
-	{
-		struct json_object *c = NULL;
-
-		CHECK(o.obj != NULL && json_object_object_get_ex(o.obj, "capture", &c));
-		CHECK_STR(str_of(c, "method"), "staged");
-		CHECK_STR(str_of(c, "asked"), "cow");
-		CHECK_STR(str_of(c, "fallback"), "nouffd");
-		CHECK(int_of(c, "wp_us") == -1);
-	}
-	CHECK(fake_mconsole_remaining(fake) == 0);
+	c = raw_save(m, fake, &o, "s6", true, " cow", "saved pause_us=7 "
+	    "staged=1 capture=staged cow_fallback=nouffd");
+	CHECK_STR(str_of(c, "method"), "staged");
+	CHECK_STR(str_of(c, "asked"), "cow");
+	CHECK_STR(str_of(c, "fallback"), "nouffd");
+	CHECK(int_of(c, "wp_us") == -1);
 
 	/* Not asked: the command as before; a report without capture= is staged. */
-	free(sdir);
-	free(work);
-	free(cmd);
-	sdir = snap_dir("s7");
-	cb = cb_for(&o);
-	snapshot_save_start(m, "s7", sdir, true, false, false, &root_caller, &cb);
-	work = find_workdir("s7");
-	/* What the kernel's writer would have written. */
-	cmd = xasprintf("%s/%s/physmem", work != NULL ? work : "?",
-	    SNAPSHOT_CAPTURE);
-	CHECK(write_file(cmd, "memory") == 0);
-	free(cmd);
-	cmd = xasprintf("sbuml save %s/%s", work != NULL ? work : "?",
-	    SNAPSHOT_CAPTURE);
-	fake_mconsole_expect1(fake, cmd, 0, "saved pause_us=7 staged=1");
-	CHECK(wait_done(&o));
-	CHECK(o.err == 0);
-	{
-		struct json_object *c = NULL;
-
-		CHECK(o.obj != NULL && json_object_object_get_ex(o.obj, "capture", &c));
-		CHECK_STR(str_of(c, "method"), "staged");
-		CHECK_STR(str_of(c, "asked"), "staged");
-		CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
-	}
-	CHECK(fake_mconsole_remaining(fake) == 0);
-	CHECK(fake_mconsole_failures(fake) == 0);
+	c = raw_save(m, fake, &o, "s7", false, "", "saved pause_us=7 staged=1");
+	CHECK_STR(str_of(c, "method"), "staged");
+	CHECK_STR(str_of(c, "asked"), "staged");
+	CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
 
 	/*
 	 * A kernel before 0024 (its usage without "[cow]"; another size, so
@@ -713,33 +680,11 @@ test_save(void)
 	 */
 	CHECK(write_file(machine_config(m)->kernel, "\177ELF... error: usage: "
 	    "sbuml save <absolute dir> [stop]\n") == 0);
-	free(sdir);
-	free(work);
-	free(cmd);
-	sdir = snap_dir("s8");
-	cb = cb_for(&o);
-	snapshot_save_start(m, "s8", sdir, true, false, true, &root_caller, &cb);
-	work = find_workdir("s8");
-	cmd = xasprintf("%s/%s/physmem", work != NULL ? work : "?",
-	    SNAPSHOT_CAPTURE);
-	CHECK(write_file(cmd, "memory") == 0);
-	free(cmd);
-	cmd = xasprintf("sbuml save %s/%s", work != NULL ? work : "?",
-	    SNAPSHOT_CAPTURE);
-	fake_mconsole_expect1(fake, cmd, 0, "saved pause_us=7 staged=1");
-	CHECK(wait_done(&o));
-	CHECK(o.err == 0);
-	{
-		struct json_object *c = NULL;
-
-		CHECK(o.obj != NULL && json_object_object_get_ex(o.obj, "capture", &c));
-		CHECK_STR(str_of(c, "method"), "staged");
-		CHECK_STR(str_of(c, "asked"), "cow");
-		CHECK_STR(str_of(c, "fallback"), "the kernel has no copy-on-write "
-		    "capture");
-	}
-	CHECK(fake_mconsole_remaining(fake) == 0);
-	CHECK(fake_mconsole_failures(fake) == 0);
+	c = raw_save(m, fake, &o, "s8", true, "", "saved pause_us=7 staged=1");
+	CHECK_STR(str_of(c, "method"), "staged");
+	CHECK_STR(str_of(c, "asked"), "cow");
+	CHECK_STR(str_of(c, "fallback"), "the kernel has no copy-on-write "
+	    "capture");
 
 	/* An existing snapshot directory is refused before anything. */
 	cb = cb_for(&o);
