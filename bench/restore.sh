@@ -166,11 +166,21 @@ explain() {
 	fi
 }
 
-# restore_path KIND SIZE RUN MACHINE MEMORY RESULT-JSON T0: the path the
-# restore took (the machine object's memory, memory_reason) and, for a lazy
-# one, the time from T0 until fill.state is done (polled every 0.1 s) with
-# the fill's faults and pages; one line of PATHS. With BENCH_CHECK=1 a lazy
-# restore that fell back to eager, or a fill that failed, fails.
+# fill_state MACHINE: its fill.state now (machine.info); fails on failed/lost
+# (in a command substitution: callers add `|| exit 1`)
+fill_state() {
+	ctl --json info "$1" >"$T/fill.$1.json" 2>/dev/null || fail "$1: info failed during the fill"
+	st=$($BT json "$T/fill.$1.json" fill.state)
+	case $st in failed|lost) fail "$1: lazy fill $st: $(cat "$T/fill.$1.json")" ;; esac
+	echo "$st"
+}
+
+# restore_path KIND SIZE RUN MACHINE MEMORY RESULT-JSON T0 [DONE_US]: the
+# path the restore took (the machine object's memory, memory_reason) and,
+# for a lazy one, the time from T0 until fill.state is done (polled every
+# 0.1 s, or DONE_US when the caller polled it: the clones) with the fill's
+# faults and pages; one line of PATHS. With BENCH_CHECK=1 a lazy restore
+# that fell back to eager, or a fill that failed, fails.
 restore_path() {
 	got=$($BT json "$6" memory); why=$($BT json "$6" memory_reason)
 	if [ "${BENCH_CHECK:-0}" = 1 ]; then
@@ -178,18 +188,21 @@ restore_path() {
 	fi
 	fd=- flt=- pg=- ch=- tch=-
 	if [ "$got" = lazy ]; then
-		while :; do
-			ctl --json info "$4" >"$T/fill.json" 2>/dev/null || fail "$4: info failed during the fill"
-			st=$($BT json "$T/fill.json" fill.state)
-			case $st in
-			done) fd=$(( $(now_us) - $7 )); break ;;
-			failed|lost) fail "$4: lazy fill $st: $(cat "$T/fill.json")" ;;
-			esac
-			[ $(( $(now_us) - $7 )) -lt 300000000 ] || fail "$4: lazy fill not done after 300 s: $(cat "$T/fill.json")"
-			sleep 0.1
-		done
-		flt=$($BT json "$T/fill.json" fill.faults); pg=$($BT json "$T/fill.json" fill.filled_pages)
-		ch=$($BT json "$T/fill.json" fill.chunks); tch=$($BT json "$T/fill.json" fill.total_chunks)
+		if [ -n "${8:-}" ]; then
+			fd=$8
+			st=$(fill_state "$4") || exit 1
+			[ "$st" = done ] || fail "$4: fill not done any more"
+		else
+			while :; do
+				st=$(fill_state "$4") || exit 1
+				[ "$st" = done ] && { fd=$(( $(now_us) - $7 )); break; }
+				[ $(( $(now_us) - $7 )) -lt 300000000 ] || fail "$4: lazy fill not done after 300 s: $(cat "$T/fill.$4.json")"
+				sleep 0.1
+			done
+		fi
+		fj="$T/fill.$4.json"
+		flt=$($BT json "$fj" fill.faults); pg=$($BT json "$fj" fill.filled_pages)
+		ch=$($BT json "$fj" fill.chunks); tch=$($BT json "$fj" fill.total_chunks)
 		check_field "$4 fill.faults" "$flt"; check_field "$4 fill.filled_pages" "$pg"
 	fi
 	wr=$(printf '%s' "${why:--}" | tr ' ' '_')
@@ -298,12 +311,33 @@ for mode in $MEMS; do
 	reap "$w" || fail "not every clone printed a tick: $(tr '\n' ' ' <"$T/w.clones")"
 	last=$(sort -g "$T/w.clones" | tail -n 1); first=$(sort -g "$T/w.clones" | head -n 1)
 	tlast=$(to_us "$last"); tfirst=$(to_us "$first")
-	# the path of every clone, and for lazy ones their fills (the last one
-	# done is the figure); restore_path polls each in turn from t0
+	# lazy: poll every clone's fill in one loop (one after the other would
+	# add each poll's wait to the next clone's figure), noting when each was
+	# first seen done; then the path of every clone
+	: >"$T/filldone"
+	if [ "$mode" = lazy ]; then
+		pending=$(k=1; while [ "$k" -le "$CLONES" ]; do echo "$k"; k=$((k + 1)); done)
+		while [ -n "$pending" ]; do
+			left=""
+			for k in $pending; do
+				if [ "$($BT json "$T/clone$k.json" memory)" != lazy ]; then
+					echo "$k -" >>"$T/filldone"
+				elif st=$(fill_state "k$mode$k") || exit 1; [ "$st" = done ]; then
+					echo "$k $(( $(now_us) - t0 ))" >>"$T/filldone"
+				else
+					left="$left $k"
+				fi
+			done
+			pending=$left
+			[ $(( $(now_us) - t0 )) -lt 300000000 ] || fail "lazy clones$pending: fill not done after 300 s"
+			[ -n "$pending" ] && sleep 0.1
+		done
+	fi
 	fills=-
 	k=1
 	while [ "$k" -le "$CLONES" ]; do
-		restore_path "clone$mode" "$small" "$k" "k$mode$k" "$mode" "$T/clone$k.json" "$t0"
+		dn=$(awk -v k="$k" '$1 == k && $2 != "-" { print $2 }' "$T/filldone")
+		restore_path "clone$mode" "$small" "$k" "k$mode$k" "$mode" "$T/clone$k.json" "$t0" $dn
 		k=$((k + 1))
 	done
 	[ "$mode" = lazy ] && fills=$(awk -v k="clone$mode" '$1 == k && $6 != "-" { if ($6 > m) m = $6 } END { print m + 0 }' "$PATHS")

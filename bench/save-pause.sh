@@ -155,7 +155,9 @@ save_once() {
 		fi
 	fi
 	fbw=$(printf '%s' "${cfb:--}" | tr ' ' '_')
-	echo "$tag ${cmeth:--} ${casked:--} $fbw ${cwp:--} ${cprot:--} ${ccow:--} ${cflt:--} ${cpg:--} ${csync:--}" >>"$CAPS"
+	# the rest of the pause: stopping the guest (quiesce) and forking the writer
+	tq=$($BT json "$T/save.json" timings.quiesce_us); tf=$($BT json "$T/save.json" timings.fork_us)
+	echo "$tag ${cmeth:--} ${casked:--} $fbw ${cwp:--} ${cprot:--} ${ccow:--} ${cflt:--} ${cpg:--} ${csync:--} ${tq:--} ${tf:--}" >>"$CAPS"
 	staged=$($BT json "$snap/manifest.json" kernel_report.staged); staged=${staged:--}
 	stage=$($BT json "$snap/manifest.json" kernel_report.stage_us); stage=${stage:-0}
 	# minflt majflt cminflt cmajflt utime stime steal: after - before
@@ -298,11 +300,12 @@ issue13_targets() {
 				"$(calc "$j/1000")" "$sjm" "$tv"
 		done
 	done
-	echo "what ran, per cow save (capture.method, fallback, and the cow timings: wp_us inside the pause, cow_us the window the guest ran in, sync_us, faults/pages served):"
-	printf '%-14s %-7s %-7s %-24s %8s %11s %9s %9s %7s %7s\n' run method asked fallback wp_us protect_us cow_us sync_us faults pages
-	awk '$3 == "cow"' "$CAPS" | while read -r tag meth asked fb wp prot cow flt pg sync; do
-		printf '%-14s %-7s %-7s %-24s %8s %11s %9s %9s %7s %7s\n' "$tag" "$meth" "$asked" "$fb" "$wp" "$prot" "$cow" "$sync" "$flt" "$pg"
-	done
+	echo "what ran, per save (capture.method, fallback, the cow timings: wp_us inside the pause, cow_us the window the guest ran in, sync_us, faults/pages served; and the pause's other parts, timings.quiesce_us and fork_us):"
+	printf '%-16s %-7s %-7s %-24s %9s %10s %8s %8s %11s %9s %9s %7s %7s\n' run method asked fallback pause_us quiesce_us fork_us wp_us protect_us cow_us sync_us faults pages
+	while read -r tag meth asked fb wp prot cow flt pg sync tq tf; do
+		pu=$(awk -v t="$tag" '$1 == t { print $2 }' "$RES")
+		printf '%-16s %-7s %-7s %-24s %9s %10s %8s %8s %11s %9s %9s %7s %7s\n' "$tag" "$meth" "$asked" "$fb" "$pu" "$tq" "$tf" "$wp" "$prot" "$cow" "$sync" "$flt" "$pg"
+	done <"$CAPS"
 }
 
 # Report.
