@@ -41,9 +41,16 @@
 #            memory went into a memfd (memfd) or a file (file)
 # With BENCH_CHECK=1 (the test bench-smoke) a missing or absurd one fails.
 #
+# Memory modes: BENCH_MEMORIES (default "eager lazy"): every restore run is
+# made once per mode, interleaved (lazy: `sbumlctl restore --lazy`), kinds
+# eager, lazy, eagerL, lazyL; per restore the machine object's memory and
+# memory_reason, and for lazy the time until fill.state is done, with the
+# fill's faults and filled pages. With BENCH_CHECK=1 a lazy restore that
+# came back eager (fell back) fails.
+#
 # Clones: BENCH_CLONES (default 8) concurrent restores of the smallest
-# snapshot; the total time from launching them until every clone printed
-# its first tick.
+# snapshot, once per memory mode; the total time from launching them until
+# every clone printed its first tick (lazy: and until every fill is done).
 #
 # If restore is not available (the kernel refuses, NotSupported, BootFailed,
 # Incompatible) this says so and exits 1; any other failure exits 1 too.
@@ -54,6 +61,14 @@ BENCH_NAME=restore
 SIZES=${BENCH_SIZES:-64 512 2048}
 RUNS=${BENCH_RUNS:-3}
 CLONES=${BENCH_CLONES:-8}
+# The restore paths compared in this run (issue 13): each run restores once
+# with every memory mode, one after the other (eager: all of the memory in
+# before the machine runs; lazy: `sbumlctl restore --lazy`, filled while it
+# runs). Kinds: <memory>[L], e.g. eager, lazyL.
+MEMS=${BENCH_MEMORIES:-eager lazy}
+for mode in $MEMS; do
+	case $mode in eager|lazy) ;; *) echo "restore: BENCH_MEMORIES: unknown memory '$mode' (eager, lazy)" >&2; exit 2 ;; esac
+done
 TICK=0.02
 HB='sbuml-heartbeat [0-9]+ '
 TK='sbuml-bench-tick [0-9]+'
@@ -65,6 +80,11 @@ RES="$T/results"
 : >"$RES"
 EXPL="$T/explain"
 : >"$EXPL"
+# per restore: "kind size run memory memory_reason fill_done_us faults filled_pages chunks total_chunks"
+PATHS="$T/paths"
+: >"$PATHS"
+CLONERES="$T/clones"
+: >"$CLONERES"
 
 now_us() { echo $(( $(date +%s%N) / 1000 )); }
 to_us() { awk -v t="$1" 'BEGIN { printf "%.0f", t * 1000000 }'; }
@@ -146,20 +166,71 @@ explain() {
 	fi
 }
 
-# restore_runs SIZE LOAD: BENCH_RUNS timed restores of snapshot s<SIZE> under
-# host load LOAD (kind restore, or restoreL under the CPU load); lines of RES
+# fill_state MACHINE: its fill.state now (machine.info); fails on failed/lost
+# (in a command substitution: callers add `|| exit 1`)
+fill_state() {
+	ctl --json info "$1" >"$T/fill.$1.json" 2>/dev/null || fail "$1: info failed during the fill"
+	st=$($BT json "$T/fill.$1.json" fill.state)
+	case $st in failed|lost) fail "$1: lazy fill $st: $(cat "$T/fill.$1.json")" ;; esac
+	echo "$st"
+}
+
+# restore_path KIND SIZE RUN MACHINE MEMORY RESULT-JSON T0 [DONE_US]: the
+# path the restore took (the machine object's memory, memory_reason) and,
+# for a lazy one, the time from T0 until fill.state is done (polled every
+# 0.1 s, or DONE_US when the caller polled it: the clones) with the fill's
+# faults and pages; one line of PATHS. With BENCH_CHECK=1 a lazy restore
+# that fell back to eager, or a fill that failed, fails.
+restore_path() {
+	got=$($BT json "$6" memory); why=$($BT json "$6" memory_reason)
+	if [ "${BENCH_CHECK:-0}" = 1 ]; then
+		[ "$got" = "$5" ] || fail "$4: memory $5 asked, the restore says memory '$got'${why:+ ($why)}"
+	fi
+	fd=- flt=- pg=- ch=- tch=-
+	if [ "$got" = lazy ]; then
+		if [ -n "${8:-}" ]; then
+			fd=$8
+			st=$(fill_state "$4") || exit 1
+			[ "$st" = done ] || fail "$4: fill not done any more"
+		else
+			while :; do
+				st=$(fill_state "$4") || exit 1
+				[ "$st" = done ] && { fd=$(( $(now_us) - $7 )); break; }
+				[ $(( $(now_us) - $7 )) -lt 300000000 ] || fail "$4: lazy fill not done after 300 s: $(cat "$T/fill.$4.json")"
+				sleep 0.1
+			done
+		fi
+		fj="$T/fill.$4.json"
+		flt=$($BT json "$fj" fill.faults); pg=$($BT json "$fj" fill.filled_pages)
+		ch=$($BT json "$fj" fill.chunks); tch=$($BT json "$fj" fill.total_chunks)
+		check_field "$4 fill.faults" "$flt"; check_field "$4 fill.filled_pages" "$pg"
+	fi
+	wr=$(printf '%s' "${why:--}" | tr ' ' '_')
+	echo "$1 $2 $3 ${got:--} $wr $fd ${flt:--} ${pg:--} ${ch:--} ${tch:--}" >>"$PATHS"
+	if [ "$got" = lazy ]; then
+		say "$4: memory lazy, fill done $(( fd / 1000 )) ms after the restore was issued: $flt faults, $pg pages filled, $ch/$tch chunks"
+	else
+		say "$4: memory ${got:-?}${why:+ (lazy asked, fell back: $why)}"
+	fi
+}
+
+# restore_runs SIZE LOAD: BENCH_RUNS rounds of timed restores of snapshot
+# s<SIZE> under host load LOAD, each round once per memory mode of
+# BENCH_MEMORIES (kind <memory>, or <memory>L under the CPU load); lines of RES
 restore_runs() {
 	size=$1 load=$2
 	host_load_start "$load"
-	kind=restore$(load_tag "$load")
 	i=1
 	while [ "$i" -le "$RUNS" ]; do
-		m=r$size$(load_tag "$load")-$i
+	for mode in $MEMS; do
+		kind=$mode$(load_tag "$load")
+		m=r$size$(load_tag "$load")-$mode-$i
+		lz=""; [ "$mode" = lazy ] && lz=--lazy
 		waiter "$T/w.hb" "$HB" "$(console_of "$m")"; whb=$LAST_WAITER
 		waiter_faults "$T/w.tk" "$TK" "$(console_of "$m")"; wtk=$LAST_WAITER
 		sleep 0.3
 		t0=$(now_us)
-		ctl restore "$T/sn/s$size" "$m" >/dev/null 2>"$T/restore.err" || check_restore_error "$T/restore.err"
+		ctl --json restore $lz "$T/sn/s$size" "$m" >"$T/restore.json" 2>"$T/restore.err" || check_restore_error "$T/restore.err"
 		t1=$(now_us)
 		reap "$whb" || fail "$m: no heartbeat after the restore"
 		reap "$wtk" || fail "$m: no tick after the restore"
@@ -169,9 +240,11 @@ restore_runs() {
 		echo "$kind $size $i $((t1 - t0)) $((ttk - t0)) $((thb - t0)) 0" >>"$RES"
 		say "$kind $m ($load host): running after $(( (t1 - t0) / 1000 )) ms, first tick after $(( (ttk - t0) / 1000 )) ms, first heartbeat after $(( (thb - t0) / 1000 )) ms"
 		explain "$kind" "$size" "$i" "$m" "$kmin" "$kmaj" "$hmin" "$hmaj"
+		restore_path "$kind" "$size" "$i" "$m" "$mode" "$T/restore.json" "$t0"
 		sleep 1
 		console_has "$m" "CHECK memcheck FAIL" && fail "$m: memcheck failed after the restore"
 		kill_machine "$m"
+	done
 		i=$((i + 1))
 	done
 	host_load_stop
@@ -209,75 +282,128 @@ for size in $SIZES; do
 	for load in $LOADS; do restore_runs "$size" "$load"; done
 done
 
-# Concurrent clones of the smallest snapshot.
+# Concurrent clones of the smallest snapshot, per memory mode: the time from
+# launching them until every clone printed its first tick (and, lazy, until
+# every fill is done).
 small=$(printf '%s\n' $SIZES | sort -n | head -n 1)
-files=""
-k=1
-while [ "$k" -le "$CLONES" ]; do files="$files $(console_of "k$k")"; k=$((k + 1)); done
-# shellcheck disable=SC2086 # a list of files
-waiter "$T/w.clones" "$TK" $files; w=$LAST_WAITER
-sleep 0.3
-t0=$(now_us)
-pids=""
-k=1
-while [ "$k" -le "$CLONES" ]; do
-	ctl restore "$T/sn/s$small" "k$k" >/dev/null 2>"$T/clone$k.err" &
-	pids="$pids $!"
-	k=$((k + 1))
+for mode in $MEMS; do
+	lz=""; [ "$mode" = lazy ] && lz=--lazy
+	files=""
+	k=1
+	while [ "$k" -le "$CLONES" ]; do files="$files $(console_of "k$mode$k")"; k=$((k + 1)); done
+	# shellcheck disable=SC2086 # a list of files
+	waiter "$T/w.clones" "$TK" $files; w=$LAST_WAITER
+	sleep 0.3
+	t0=$(now_us)
+	pids=""
+	k=1
+	while [ "$k" -le "$CLONES" ]; do
+		ctl --json restore $lz "$T/sn/s$small" "k$mode$k" >"$T/clone$k.json" 2>"$T/clone$k.err" &
+		pids="$pids $!"
+		k=$((k + 1))
+	done
+	k=1
+	for p in $pids; do
+		wait "$p" || check_restore_error "$T/clone$k.err"
+		k=$((k + 1))
+	done
+	t1=$(now_us)
+	reap "$w" || fail "not every clone printed a tick: $(tr '\n' ' ' <"$T/w.clones")"
+	last=$(sort -g "$T/w.clones" | tail -n 1); first=$(sort -g "$T/w.clones" | head -n 1)
+	tlast=$(to_us "$last"); tfirst=$(to_us "$first")
+	# lazy: poll every clone's fill in one loop (one after the other would
+	# add each poll's wait to the next clone's figure), noting when each was
+	# first seen done; then the path of every clone
+	: >"$T/filldone"
+	if [ "$mode" = lazy ]; then
+		pending=$(k=1; while [ "$k" -le "$CLONES" ]; do echo "$k"; k=$((k + 1)); done)
+		while [ -n "$pending" ]; do
+			left=""
+			for k in $pending; do
+				if [ "$($BT json "$T/clone$k.json" memory)" != lazy ]; then
+					echo "$k -" >>"$T/filldone"
+				elif st=$(fill_state "k$mode$k") || exit 1; [ "$st" = done ]; then
+					echo "$k $(( $(now_us) - t0 ))" >>"$T/filldone"
+				else
+					left="$left $k"
+				fi
+			done
+			pending=$left
+			[ $(( $(now_us) - t0 )) -lt 300000000 ] || fail "lazy clones$pending: fill not done after 300 s"
+			[ -n "$pending" ] && sleep 0.1
+		done
+	fi
+	fills=-
+	k=1
+	while [ "$k" -le "$CLONES" ]; do
+		dn=$(awk -v k="$k" '$1 == k && $2 != "-" { print $2 }' "$T/filldone")
+		restore_path "clone$mode" "$small" "$k" "k$mode$k" "$mode" "$T/clone$k.json" "$t0" $dn
+		k=$((k + 1))
+	done
+	[ "$mode" = lazy ] && fills=$(awk -v k="clone$mode" '$1 == k && $6 != "-" { if ($6 > m) m = $6 } END { print m + 0 }' "$PATHS")
+	echo "$mode $CLONES $small $((t1 - t0)) $((tfirst - t0)) $((tlast - t0)) $fills" >>"$CLONERES"
+	say "$CLONES $mode clones of the $small MiB guest: all running after $(( (t1 - t0) / 1000 )) ms, first output after $(( (tfirst - t0) / 1000 )) ms, all $CLONES after $(( (tlast - t0) / 1000 )) ms$([ "$fills" = - ] || echo ", every fill done after $((fills / 1000)) ms")"
+	k=1
+	while [ "$k" -le "$CLONES" ]; do kill_machine "k$mode$k"; k=$((k + 1)); done
 done
-k=1
-for p in $pids; do
-	wait "$p" || check_restore_error "$T/clone$k.err"
-	k=$((k + 1))
-done
-t1=$(now_us)
-reap "$w" || fail "not every clone printed a tick: $(tr '\n' ' ' <"$T/w.clones")"
-last=$(sort -g "$T/w.clones" | tail -n 1); first=$(sort -g "$T/w.clones" | head -n 1)
-tlast=$(to_us "$last"); tfirst=$(to_us "$first")
-say "$CLONES clones of the $small MiB guest: all running after $(( (t1 - t0) / 1000 )) ms, first output after $(( (tfirst - t0) / 1000 )) ms, all $CLONES after $(( (tlast - t0) / 1000 )) ms"
-k=1
-while [ "$k" -le "$CLONES" ]; do kill_machine "k$k"; k=$((k + 1)); done
 
 # Report.
 ms() { calc "$1/1000"; }
 col() { awk -v k="$1" -v s="$2" -v c="$3" '$1 == k && $2 == s { print $c }' "$RES"; }
 echo
 echo "=== restore results ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(uname -r)) ==="
-printf '%-8s %6s %4s %11s %13s %13s %13s\n' kind MiB run running_ms first_tick_ms first_hb_ms same_point_ms
+printf '%-10s %6s %4s %11s %13s %13s %13s\n' kind MiB run running_ms first_tick_ms first_hb_ms same_point_ms
 while read -r kind size run ret tick hb same; do
 	if [ "$kind" = cold ]; then tk=-; sp=$(ms "$same"); else tk=$(ms "$tick"); sp=-; fi
-	printf '%-8s %6s %4s %11.1f %13s %13.1f %13s\n' "$kind" "$size" "$run" "$(ms "$ret")" "$tk" "$(ms "$hb")" "$sp"
+	printf '%-10s %6s %4s %11.1f %13s %13.1f %13s\n' "$kind" "$size" "$run" "$(ms "$ret")" "$tk" "$(ms "$hb")" "$sp"
 done <"$RES"
 echo
 echo "page faults (kernel process, helpers: stubs and io thread) from start to the cold boot's saved point / the restore's first tick, and the restore path:"
-printf '%-8s %6s %4s %12s %12s %13s %13s %14s %6s %8s %11s %11s %11s\n' kind MiB run kern_minflt kern_majflt helper_minflt helper_majflt materialise_ms into physmem phase_a_us phase_b_us fixups_us
+printf '%-10s %6s %4s %12s %12s %13s %13s %14s %6s %8s %11s %11s %11s\n' kind MiB run kern_minflt kern_majflt helper_minflt helper_majflt materialise_ms into physmem phase_a_us phase_b_us fixups_us
 while read -r kind size run kmin kmaj hmin hmaj mat mem path pa pb fx; do
 	case $mat in -) matms=- ;; *) matms=$(ms "$mat") ;; esac
-	printf '%-8s %6s %4s %12s %12s %13s %13s %14s %6s %8s %11s %11s %11s\n' "$kind" "$size" "$run" "$kmin" "$kmaj" "$hmin" "$hmaj" "$matms" "$mem" "$path" "$pa" "$pb" "$fx"
+	printf '%-10s %6s %4s %12s %12s %13s %13s %14s %6s %8s %11s %11s %11s\n' "$kind" "$size" "$run" "$kmin" "$kmaj" "$hmin" "$hmaj" "$matms" "$mem" "$path" "$pa" "$pb" "$fx"
 done <"$EXPL"
 echo
-echo "medians; target (issue 13): restore to first output (tick) <= 1 % of a cold boot to the same point (memory filled), idle host;"
-echo "under the CPU load (restoreL: the same snapshot; the cold boots ran idle) the ratio to the idle restore is shown, not judged:"
-printf '%6s %5s %13s %11s %14s %13s %10s %12s %12s %6s\n' MiB load cold_same_ms cold_hb_ms restore_tick_ms restore_run_ms tick/same tick/cold_hb loaded/idle target
+echo "the restore path (memory: what the machine object says; memory_reason: why lazy was not done) and, lazy, the fill from issuing the restore to fill.state done:"
+printf '%-10s %6s %4s %-6s %-28s %12s %8s %12s %11s\n' kind MiB run memory memory_reason fill_done_ms faults filled_pages chunks
+while read -r kind size run got why fd flt pg ch tch; do
+	case $fd in -) fdm=- ;; *) fdm=$(awk "BEGIN { printf \"%.1f\", $fd/1000 }") ;; esac
+	printf '%-10s %6s %4s %-6s %-28s %12s %8s %12s %11s\n' "$kind" "$size" "$run" "$got" "$why" "$fdm" "$flt" "$pg" "$ch/$tch"
+done <"$PATHS"
+echo
+echo "medians; target (issue 13): restore to first output (tick) <= 1 % of a cold boot to the same point (memory filled), idle host, per memory mode;"
+echo "under the CPU load (<memory>L: the same snapshot; the cold boots ran idle) the ratio to the idle restore of the same mode is shown, not judged;"
+echo "fill_done_ms (lazy): restore issued to fill.state done:"
+printf '%6s %5s %-6s %13s %11s %14s %13s %10s %12s %12s %6s %12s %8s\n' MiB load memory cold_same_ms cold_hb_ms restore_tick_ms restore_run_ms tick/same tick/cold_hb loaded/idle target fill_done_ms faults
 misses=0
+pcol() { awk -v k="$1" -v s="$2" -v c="$3" '$1 == k && $2 == s && $(c) != "-" { print $c }' "$PATHS"; }
 for size in $SIZES; do
 	cs=$(median $(col cold "$size" 7)); ch=$(median $(col cold "$size" 6))
-	it=$(median $(col restore "$size" 5))
 	for load in $LOADS; do
-		kind=restore$(load_tag "$load")
-		rr=$(median $(col "$kind" "$size" 4)); rt=$(median $(col "$kind" "$size" 5))
-		if [ "$load" = idle ]; then
-			v=$(verdict "$rt <= 0.01 * $cs"); li=-
-			[ "$v" = PASS ] || misses=$((misses + 1))
-		else
-			v=-; li=-
-			[ -n "$it" ] && li=$(calc "$rt/($it > 0 ? $it : 1)")
-		fi
-		printf '%6s %5s %13.1f %11.1f %14.1f %13.1f %9.1f%% %11.1f%% %12s %6s\n' "$size" "$load" "$(ms "$cs")" "$(ms "$ch")" "$(ms "$rt")" "$(ms "$rr")" \
-			"$(calc "100*$rt/$cs")" "$(calc "100*$rt/$ch")" "$li" "$v"
+		for mode in $MEMS; do
+			kind=$mode$(load_tag "$load")
+			it=$(median $(col "$mode" "$size" 5))
+			rr=$(median $(col "$kind" "$size" 4)); rt=$(median $(col "$kind" "$size" 5))
+			if [ "$load" = idle ]; then
+				v=$(verdict "$rt <= 0.01 * $cs"); li=-
+				[ "$v" = PASS ] || misses=$((misses + 1))
+			else
+				v=-; li=-
+				[ -n "$it" ] && li=$(calc "$rt/($it > 0 ? $it : 1)")
+			fi
+			fd=$(pcol "$kind" "$size" 6); fl=$(pcol "$kind" "$size" 7)
+			if [ -n "$fd" ]; then fd=$(awk "BEGIN { printf \"%.1f\", $(median $fd)/1000 }"); fl=$(median $fl); else fd=-; fl=-; fi
+			case $li in -) ;; *) li=$(awk "BEGIN { printf \"%.2f\", $li }") ;; esac
+			printf '%6s %5s %-6s %13.1f %11.1f %14.1f %13.1f %9.1f%% %11.1f%% %12s %6s %12s %8s\n' "$size" "$load" "$mode" "$(ms "$cs")" "$(ms "$ch")" "$(ms "$rt")" "$(ms "$rr")" \
+				"$(calc "100*$rt/$cs")" "$(calc "100*$rt/$ch")" "$li" "$v" "$fd" "$fl"
+		done
 	done
 done
-echo "$CLONES concurrent clones ($small MiB in use): all printed their first post-restore output (tick) $(ms $((tlast - t0))) ms after launch (all restores returned after $(ms $((t1 - t0))) ms)"
+while read -r mode n sz ret first last fills; do
+	case $fills in -) fl="" ;; *) fl=", every lazy fill done after $(ms "$fills") ms" ;; esac
+	echo "$n concurrent $mode clones ($sz MiB in use): all printed their first post-restore output (tick) $(ms "$last") ms after launch (first $(ms "$first") ms; all restores returned after $(ms "$ret") ms$fl)"
+done <"$CLONERES"
 echo "targets missed: $misses"
 if [ "$misses" -gt 0 ] && [ "${BENCH_STRICT:-0}" = 1 ]; then exit 1; fi
 exit 0
