@@ -641,6 +641,7 @@ restore_materialised(void *arg)
 	log_debug("%s: snapshot materialised %s in %llu us%s",
 	    machine_name(job->m), job->chunked ? "from the store" :
 	    "from its capture", (unsigned long long)job->us,
+	    job->lazy ? " (guest memory left to the pager)" :
 	    job->adopt ? " (guest memory in a memfd)" : "");
 	if (job->r < 0) {
 		restore_fail(job, job->r == -EBADMSG ? SNAPSHOT_JOB_E_BAD_SNAPSHOT :
