@@ -38,7 +38,8 @@
 #            capture's physmem file), with its phase_a_us, phase_b_us and
 #            fixups_us; and the daemon's own report (its debug log): how
 #            long materialising the snapshot took and whether the guest
-#            memory went into a memfd (memfd) or a file (file)
+#            memory went into a memfd (memfd), was left to the lazy
+#            restore's pager (pager), or went into a file (file)
 # With BENCH_CHECK=1 (the test bench-smoke) a missing or absurd one fails.
 #
 # Memory modes: BENCH_MEMORIES (default "eager lazy"): every restore run is
@@ -134,12 +135,13 @@ check_restore_error() { # FILE-with-stderr
 	fail "restore: $(cat "$1")"
 }
 
-# materialised MACHINE: "<us> memfd|file" from the daemon's debug line
-# "MACHINE: snapshot materialised ... in N us[ (guest memory in a memfd)]"
+# materialised MACHINE: "<us> memfd|pager|file" from the daemon's debug line
+# "MACHINE: snapshot materialised ... in N us[ (guest memory in a memfd)|
+# (guest memory left to the pager)]"
 materialised() {
 	grep -aE "(^| )$1: snapshot materialised " "$T/daemon.log" | tail -n 1 |
 		sed -n 's/.* in \([0-9]*\) us\(.*\)$/\1\2/p' |
-		sed 's/ (guest memory in a memfd)$/ memfd/; s/^\([0-9]*\) *$/\1 file/'
+		sed 's/ (guest memory in a memfd)$/ memfd/; s/ (guest memory left to the pager)$/ pager/; s/^\([0-9]*\) *$/\1 file/'
 }
 
 # explain KIND SIZE RUN MACHINE KMIN KMAJ HMIN HMAJ: the faults the waiter
@@ -152,7 +154,7 @@ explain() {
 		pb=$(restored_field "$4" phase_b_us); fx=$(restored_field "$4" fixups_us)
 		mm=$(materialised "$4"); mat=${mm%% *}; mem=${mm#* }
 		case $path in fd|copied) ;; *) [ "${BENCH_CHECK:-0}" = 1 ] && fail "$4: no physmem=fd|copied in its 'restored from' line" ;; esac
-		case $mem in memfd|file) ;; *) [ "${BENCH_CHECK:-0}" = 1 ] && fail "$4: no 'snapshot materialised' line in the daemon log" ;; esac
+		case $mem in memfd|pager|file) ;; *) [ "${BENCH_CHECK:-0}" = 1 ] && fail "$4: no 'snapshot materialised' line in the daemon log" ;; esac
 		check_field "$4 phase_a_us" "$pa"
 		check_field "$4 materialise us" "$mat"
 	fi
@@ -160,7 +162,7 @@ explain() {
 	check_field "$4 helpers minflt" "$7"; check_field "$4 helpers majflt" "$8"
 	echo "$1 $2 $3 $5 $6 $7 $8 ${mat:--} ${mem:--} ${path:--} ${pa:--} ${pb:--} ${fx:--}" >>"$EXPL"
 	if [ "$1" != cold ]; then
-		say "$4: daemon materialised the snapshot in $mat us (guest memory in a $mem), kernel physmem=$path phase_a $pa us, phase_b $pb us, fixups $fx us; page faults from start to first tick: kernel minflt $5 majflt $6, helpers minflt $7 majflt $8"
+		say "$4: daemon materialised the snapshot in $mat us (guest memory: $mem), kernel physmem=$path phase_a $pa us, phase_b $pb us, fixups $fx us; page faults from start to first tick: kernel minflt $5 majflt $6, helpers minflt $7 majflt $8"
 	else
 		say "$4: page faults from start to the saved point: kernel minflt $5 majflt $6, helpers minflt $7 majflt $8"
 	fi
