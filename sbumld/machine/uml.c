@@ -227,26 +227,31 @@ uml_child_close_range(unsigned int lo, unsigned int hi)
 }
 
 /*
+ * The fds a kernel may get beyond stdio sit at fixed numbers in a row from
+ * UML_PHYSMEM_FD: physmem, the userfaultfd device, the pager socket.
+ */
+#define UML_EXTRA_FDS	(UML_PAGER_FD - UML_PHYSMEM_FD + 1)
+_Static_assert(UML_UFFD_FD == UML_PHYSMEM_FD + 1 &&
+    UML_PAGER_FD == UML_PHYSMEM_FD + 2, "the extra fds are in a row");
+
+/*
  * In the child, once the fds the kernel gets are in place: close every
- * other fd.  Kept: 0-2, UML_PHYSMEM_FD, UML_UFFD_FD and UML_PAGER_FD if the launch has
- * them, and errfd (> UML_UFFD_FD, close-on-exec).
+ * other fd.  Kept: 0-2, each fixed number of the extra fds the launch has
+ * (high[i] >= 0), and errfd (above them, close-on-exec).
  */
 static void
-uml_child_close_fds(bool physmem, bool uffd, bool pager, int errfd)
+uml_child_close_fds(const int high[UML_EXTRA_FDS], int errfd)
 {
-	if (!physmem)
-		uml_child_close_range(UML_PHYSMEM_FD, UML_PHYSMEM_FD);
-	if (!uffd)
-		uml_child_close_range(UML_UFFD_FD, UML_UFFD_FD);
-	if (!pager)
-		uml_child_close_range(UML_PAGER_FD, UML_PAGER_FD);
+	for (unsigned int i = 0; i < UML_EXTRA_FDS; i++)
+		if (high[i] < 0)
+			uml_child_close_range(UML_PHYSMEM_FD + i, UML_PHYSMEM_FD + i);
 	uml_child_close_range(UML_CHILD_FD_LOW, (unsigned int)errfd - 1);
 	uml_child_close_range((unsigned int)errfd + 1, ~0U);
 }
 
 /*
  * In the child: a close-on-exec copy of fd at UML_CHILD_FD_LOW or above,
- * where no dup2 to a fixed number (0-2, UML_PHYSMEM_FD, UML_UFFD_FD) can
+ * where no dup2 to a fixed number (0-2, the extra fds) can
  * replace it, whatever number the parent had it at.  -1 on failure.
  */
 static int
@@ -267,7 +272,9 @@ uml_child(const struct uml_launch *l, int console_fd, int input_fd,
 	struct sigaction	sa;
 	struct stat		dir_st, cwd_st;
 	sigset_t		all;
-	int			errfd, infd, logfd, pmfd = -1, uffd = -1, pgfd = -1;
+	const int		extra[UML_EXTRA_FDS] = { l->physmem_fd, l->uffd_fd,
+				    l->pager_fd };
+	int			errfd, infd, logfd, high[UML_EXTRA_FDS];
 
 	/*
 	 * Every fd the kernel gets is first copied above the fixed numbers
@@ -291,21 +298,19 @@ uml_child(const struct uml_launch *l, int console_fd, int input_fd,
 	/* Opened by the parent relative to the checked dir (uml_open_console). */
 	if ((logfd = uml_child_dup_high(console_fd)) == -1)
 		uml_child_fail(errfd, UML_STAGE_CONSOLE);
-	if (l->physmem_fd > 0 && (pmfd = uml_child_dup_high(l->physmem_fd)) == -1)
-		uml_child_fail(errfd, UML_STAGE_FDS);
-	if (l->uffd_fd > 0 && (uffd = uml_child_dup_high(l->uffd_fd)) == -1)
-		uml_child_fail(errfd, UML_STAGE_FDS);
-	if (l->pager_fd > 0 && (pgfd = uml_child_dup_high(l->pager_fd)) == -1)
-		uml_child_fail(errfd, UML_STAGE_FDS);
+	for (unsigned int i = 0; i < UML_EXTRA_FDS; i++) {
+		high[i] = -1;
+		if (extra[i] > 0 && (high[i] = uml_child_dup_high(extra[i])) == -1)
+			uml_child_fail(errfd, UML_STAGE_FDS);
+	}
 	/* dup2 clears FD_CLOEXEC on the copies: the kernel inherits them. */
 	if (dup2(infd, 0) == -1 || dup2(logfd, 1) == -1 || dup2(logfd, 2) == -1)
 		uml_child_fail(errfd, UML_STAGE_FDS);
-	/* The guest memory to adopt (restore) and the userfaultfd device. */
-	if ((pmfd >= 0 && dup2(pmfd, UML_PHYSMEM_FD) == -1) ||
-	    (uffd >= 0 && dup2(uffd, UML_UFFD_FD) == -1) ||
-	    (pgfd >= 0 && dup2(pgfd, UML_PAGER_FD) == -1))
-		uml_child_fail(errfd, UML_STAGE_FDS);
-	uml_child_close_fds(pmfd >= 0, uffd >= 0, pgfd >= 0, errfd);
+	/* Physmem to adopt, the userfaultfd device, the pager socket. */
+	for (unsigned int i = 0; i < UML_EXTRA_FDS; i++)
+		if (high[i] >= 0 && dup2(high[i], UML_PHYSMEM_FD + (int)i) == -1)
+			uml_child_fail(errfd, UML_STAGE_FDS);
+	uml_child_close_fds(high, errfd);
 	/* From here on, not root: the kernel and everything it opens. */
 	if ((errno = -jail_enter()) != 0)
 		uml_child_fail(errfd, UML_STAGE_JAIL);
