@@ -92,12 +92,13 @@ capture_words(struct json_object *res, char *buf, size_t len)
 
 /*
  * snapshot.save of machine and the human (or --json) output: the path on
- * stdout, "paused for X ms (CAPTURE), Y MiB captured" on stderr.  Returns
- * an exit code.
+ * stdout, "paused for X ms (CAPTURE), Y MiB captured" on stderr.  capture:
+ * "staged", "cow", or NULL for the daemon's default (cow when the kernel has
+ * it).  Returns an exit code.
  */
 static int
 do_save(struct ctl *ctl, const char *machine, const char *snapshot,
-    const char *prefix, bool stop, bool progress, bool raw, bool cow)
+    const char *prefix, bool stop, bool progress, bool raw, const char *capture)
 {
 	struct sbuml_save_options o = {
 		.snapshot = snapshot,
@@ -105,7 +106,7 @@ do_save(struct ctl *ctl, const char *machine, const char *snapshot,
 		.stop = stop,
 		.progress = progress ? print_progress : NULL,
 		.raw = raw,
-		.capture = cow ? "cow" : NULL,
+		.capture = capture,
 	};
 	struct json_object *res = NULL;
 	const char *path;
@@ -140,7 +141,10 @@ out:
 	return ex;
 }
 
-/* save MACHINE [SNAPSHOT] [--prefix P] [--stop] [--progress] [--raw] [--cow] */
+/*
+ * save MACHINE [SNAPSHOT] [--prefix P] [--stop] [--progress] [--raw]
+ * [--staged|--cow]
+ */
 int
 cmd_save(struct ctl *ctl, int argc, char **argv)
 {
@@ -150,15 +154,17 @@ cmd_save(struct ctl *ctl, int argc, char **argv)
 		{ "progress",	no_argument,	   NULL, 'P' },
 		{ "raw",	no_argument,	   NULL, 'R' },
 		{ "cow",	no_argument,	   NULL, 'C' },
+		{ "staged",	no_argument,	   NULL, 'T' },
 		CTL_COMMON_OPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	char *machine = NULL, *snapshot = NULL, *prefix = NULL;
 	const char *prefix_arg = NULL;
-	bool stop = false, progress = false, raw = false, cow = false;
+	const char *capture = NULL;
+	bool stop = false, progress = false, raw = false;
 	int opt, ex;
 
-	while ((opt = getopt_long(argc, argv, ":hp:SPRC", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hp:SPRCT", opts, NULL)) != -1) {
 		if (opt == 'p')
 			prefix_arg = optarg;
 		else if (opt == 'S')
@@ -167,9 +173,15 @@ cmd_save(struct ctl *ctl, int argc, char **argv)
 			progress = true;
 		else if (opt == 'R')
 			raw = true;
-		else if (opt == 'C')
-			cow = true;
-		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
+		else if (opt == 'C' || opt == 'T') {
+			/* --cow is the default now, still accepted. */
+			const char *want = opt == 'C' ? "cow" : "staged";
+
+			if (capture != NULL && strcmp(capture, want) != 0)
+				return ctl_usage(ctl, "give --staged or --cow, "
+				    "not both");
+			capture = want;
+		} else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
 	if (argc - optind < 1 || argc - optind > 2)
@@ -185,7 +197,8 @@ cmd_save(struct ctl *ctl, int argc, char **argv)
 	if (prefix_arg != NULL &&
 	    (ex = ctl_path_arg(ctl, prefix_arg, "--prefix", &prefix)) != 0)
 		goto out;
-	ex = do_save(ctl, machine, snapshot, prefix, stop, progress, raw, cow);
+	ex = do_save(ctl, machine, snapshot, prefix, stop, progress, raw,
+	    capture);
 out:
 	free(machine);
 	free(snapshot);
@@ -557,7 +570,8 @@ cmd_sbumlsave(struct ctl *ctl, int argc, char **argv)
 	if ((ex = ctl_machine_arg(ctl, argv[optind], &machine)) != 0 ||
 	    (ex = ctl_path_arg(ctl, argv[optind + 1], "PREFIX", &prefix)) != 0)
 		goto out;
-	ex = do_save(ctl, machine, NULL, prefix, !cont, false, false, false);
+	/* The daemon's default capture, as sbumlctl save. */
+	ex = do_save(ctl, machine, NULL, prefix, !cont, false, false, NULL);
 out:
 	free(machine);
 	free(prefix);

@@ -306,8 +306,9 @@ struct sbuml_save_options {
 						   chunking them into the store */
 	const char		*capture;	/* "staged" or "cow" (copy-on-write,
 						   kernel patch 0024); NULL: not
-						   sent (the daemon's default,
-						   staged).  The result's
+						   sent (the daemon's default:
+						   cow when the kernel has it,
+						   else staged).  The result's
 						   "capture" says which ran */
 };
 

@@ -56,7 +56,7 @@ struct save_job {
 	char			*dir;		/* final directory */
 	char			*tmp;		/* hidden work directory */
 	bool			 cont;		/* continue after the capture */
-	bool			 cow_asked;	/* the caller asked for "cow" */
+	bool			 cow_asked;	/* "cow" asked for (or the default) */
 	bool			 cow_sent;	/* "cow" is in the command */
 	enum machine_state	 before;
 	struct event		*progress;
@@ -786,8 +786,8 @@ save_delay_cb(evutil_socket_t fd, short what, void *arg)
 
 void
 snapshot_save_start(struct machine *m, const char *name, const char *dir,
-    bool cont, bool store, bool cow, const struct snapshot_caller *caller,
-    const struct snapshot_job_cb *cb)
+    bool cont, bool store, enum save_capture capture,
+    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
 {
 	struct save_job	*job;
 	struct stat	 st;
@@ -820,7 +820,13 @@ snapshot_save_start(struct machine *m, const char *name, const char *dir,
 	job->name = xstrdup(name);
 	job->dir = xstrdup(dir);
 	job->cont = cont;
-	job->cow_asked = cow;
+	/*
+	 * The default is decided here, once, from the kernel binary, so that
+	 * "asked" in the manifest is what the daemon really asked for.
+	 */
+	job->cow_asked = capture == SAVE_CAPTURE_COW ||
+	    (capture == SAVE_CAPTURE_DEFAULT &&
+	    uml_kernel_saves_cow(machine_config(m)->kernel));
 	job->before = machine_state(m);
 	job->started_us = now_usec();
 	job->slot.kind = "save";

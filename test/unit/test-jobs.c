@@ -500,19 +500,21 @@ find_workdir(const char *name)
 }
 
 /*
- * A raw save of m as name (cow asked or not) from the fake kernel: the
+ * A raw save of m as name (capture asked) from the fake kernel: the
  * command "sbuml save <work dir>/capture<suffix>" answered with reply.
  * The result's "capture" (o owns it), or NULL.
  */
 static struct json_object *
 raw_save(struct machine *m, struct fake_mconsole *fake, struct outcome *o,
-    const char *name, bool cow, const char *suffix, const char *reply)
+    const char *name, enum save_capture capture, const char *suffix,
+    const char *reply)
 {
 	struct snapshot_job_cb	 cb = cb_for(o);
 	struct json_object	*c = NULL;
 	char			*sdir = snap_dir(name), *work, *path, *cmd;
 
-	snapshot_save_start(m, name, sdir, true, false, cow, &root_caller, &cb);
+	snapshot_save_start(m, name, sdir, true, false, capture, &root_caller,
+	    &cb);
 	work = find_workdir(name);
 	CHECK(work != NULL);
 	/* What the kernel's writer would have written. */
@@ -588,7 +590,8 @@ test_save(void)
 
 	sdir = snap_dir("s2");
 	cb = cb_for(&o);
-	snapshot_save_start(m, "s2", sdir, true, true, false, &root_caller, &cb);
+	snapshot_save_start(m, "s2", sdir, true, true, SAVE_CAPTURE_STAGED,
+	    &root_caller, &cb);
 	CHECK(!o.done);
 	CHECK(o.progress == 1 && strcmp(o.phase, "capturing") == 0);
 	CHECK(machine_job(m) != NULL);
@@ -597,8 +600,8 @@ test_save(void)
 
 	/* The machine's one job slot is taken. */
 	cb2 = cb_for(&o2);
-	snapshot_save_start(m, "s3", "/nonexistent/s3", true, true, false,
-	    &root_caller, &cb2);
+	snapshot_save_start(m, "s3", "/nonexistent/s3", true, true,
+	    SAVE_CAPTURE_STAGED, &root_caller, &cb2);
 	CHECK(o2.done && o2.err == SNAPSHOT_JOB_E_SAVE_IN_PROGRESS);
 	CHECK_STR(o2.msg, "vm: a save is already running; wait for it to finish");
 
@@ -628,7 +631,8 @@ test_save(void)
 	free(cmd);
 	sdir = snap_dir("s4");
 	cb = cb_for(&o);
-	snapshot_save_start(m, "s4", sdir, true, true, false, &root_caller, &cb);
+	snapshot_save_start(m, "s4", sdir, true, true, SAVE_CAPTURE_STAGED,
+	    &root_caller, &cb);
 	work = find_workdir("s4");
 	CHECK(work != NULL);
 	cmd = xasprintf("sbuml save %s/%s", work != NULL ? work : "?",
@@ -650,9 +654,9 @@ test_save(void)
 	 * cow asked of a kernel that has it: " cow" in the command; the
 	 * kernel's report becomes the manifest's and the result's "capture".
 	 */
-	c = raw_save(m, fake, &o, "s5", true, " cow", "saved pause_us=7 "
-	    "staged=0 capture=cow wp_us=3 protect_us=4 cow_us=90 cow_faults=2 "
-	    "cow_pages=2 synced_mms=1 dirty_ptes=5 sync_us=6");
+	c = raw_save(m, fake, &o, "s5", SAVE_CAPTURE_COW, " cow", "saved "
+	    "pause_us=7 staged=0 capture=cow wp_us=3 protect_us=4 cow_us=90 "
+	    "cow_faults=2 cow_pages=2 synced_mms=1 dirty_ptes=5 sync_us=6");
 	CHECK_STR(str_of(c, "method"), "cow");
 	CHECK_STR(str_of(c, "asked"), "cow");
 	CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
@@ -661,17 +665,26 @@ test_save(void)
 	    int_of(c, "pages") == 2 && int_of(c, "sync_us") == 6);
 
 	/* The kernel could not: staged, with its word. */
-	c = raw_save(m, fake, &o, "s6", true, " cow", "saved pause_us=7 "
-	    "staged=1 capture=staged cow_fallback=nouffd");
+	c = raw_save(m, fake, &o, "s6", SAVE_CAPTURE_COW, " cow", "saved "
+	    "pause_us=7 staged=1 capture=staged cow_fallback=nouffd");
 	CHECK_STR(str_of(c, "method"), "staged");
 	CHECK_STR(str_of(c, "asked"), "cow");
 	CHECK_STR(str_of(c, "fallback"), "nouffd");
 	CHECK(int_of(c, "wp_us") == -1);
 
-	/* Not asked: the command as before; a report without capture= is staged. */
-	c = raw_save(m, fake, &o, "s7", false, "", "saved pause_us=7 staged=1");
+	/* Staged asked: no " cow"; a report without capture= is staged. */
+	c = raw_save(m, fake, &o, "s7", SAVE_CAPTURE_STAGED, "", "saved "
+	    "pause_us=7 staged=1");
 	CHECK_STR(str_of(c, "method"), "staged");
 	CHECK_STR(str_of(c, "asked"), "staged");
+	CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
+
+	/* Nothing asked, a kernel that has cow: the default is " cow". */
+	c = raw_save(m, fake, &o, "s7d", SAVE_CAPTURE_DEFAULT, " cow", "saved "
+	    "pause_us=7 staged=0 capture=cow wp_us=3 protect_us=4 cow_us=90 "
+	    "cow_faults=2 cow_pages=2 synced_mms=1 dirty_ptes=5 sync_us=6");
+	CHECK_STR(str_of(c, "method"), "cow");
+	CHECK_STR(str_of(c, "asked"), "cow");
 	CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
 
 	/*
@@ -680,16 +693,27 @@ test_save(void)
 	 */
 	CHECK(write_file(machine_config(m)->kernel, "\177ELF... error: usage: "
 	    "sbuml save <absolute dir> [stop]\n") == 0);
-	c = raw_save(m, fake, &o, "s8", true, "", "saved pause_us=7 staged=1");
+	c = raw_save(m, fake, &o, "s8", SAVE_CAPTURE_COW, "", "saved "
+	    "pause_us=7 staged=1");
 	CHECK_STR(str_of(c, "method"), "staged");
 	CHECK_STR(str_of(c, "asked"), "cow");
 	CHECK_STR(str_of(c, "fallback"), "the kernel has no copy-on-write "
 	    "capture");
 
+	/*
+	 * Nothing asked of that kernel: the default is staged, the command as
+	 * before 0024 (the kernel would refuse " cow"), no fallback to explain.
+	 */
+	c = raw_save(m, fake, &o, "s9", SAVE_CAPTURE_DEFAULT, "", "saved "
+	    "pause_us=7 staged=1");
+	CHECK_STR(str_of(c, "method"), "staged");
+	CHECK_STR(str_of(c, "asked"), "staged");
+	CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
+
 	/* An existing snapshot directory is refused before anything. */
 	cb = cb_for(&o);
-	snapshot_save_start(m, "c", daemon_config.state_dir, true, true, false,
-	    &root_caller, &cb);
+	snapshot_save_start(m, "c", daemon_config.state_dir, true, true,
+	    SAVE_CAPTURE_DEFAULT, &root_caller, &cb);
 	CHECK(o.done && o.err == SNAPSHOT_JOB_E_SNAPSHOT_EXISTS);
 	CHECK(machine_job(m) == NULL);
 
