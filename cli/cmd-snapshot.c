@@ -50,11 +50,22 @@ member_sum(struct json_object *obj, const char *sub)
 	return sum;
 }
 
-/* save --progress: one stderr line per job.progress notification. */
+/*
+ * save --progress: one stderr line per job.progress notification; while
+ * the daemon waits for a lazily restored machine's memory fill, how far
+ * that is.
+ */
 static void
 print_progress(const struct sbuml_progress *p, void *userdata)
 {
 	(void)userdata;
+	if (p->phase != NULL && strcmp(p->phase, "filling") == 0) {
+		fprintf(stderr, "saving: waiting for the memory fill of the lazy "
+		    "restore (%jd of %jd chunks)\n",
+		    (intmax_t)member_int(p->params, NULL, "fill_chunks"),
+		    (intmax_t)member_int(p->params, NULL, "fill_total_chunks"));
+		return;
+	}
 	fprintf(stderr, "saving: %.1f MiB written\n", (double)p->bytes / MIB);
 }
 

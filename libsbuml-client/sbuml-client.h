@@ -274,7 +274,9 @@ struct sbuml_progress {
 	const char		*job;		/* "save" */
 	const char		*machine;
 	const char		*snapshot;
-	const char		*phase;		/* "capturing", "writing", "done" */
+	const char		*phase;		/* "filling" (a lazy restore's
+						   memory fill first), "capturing",
+						   "writing", "storing", "done" */
 	uint64_t		 bytes;		/* written so far */
 	struct json_object	*params;	/* the whole notification params */
 };

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,16 @@ wait_done(struct outcome *o)
 		if (event_base_loop(daemon_base, EVLOOP_ONCE) < 0)
 			return false;
 	return o->calls == 1;
+}
+
+/* Run the loop for ms milliseconds (timers, the fake kernel). */
+static void
+spin(long ms)
+{
+	const struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(daemon_base, &tv);
+	event_base_dispatch(daemon_base);
 }
 
 /* Member key of o as a string ("" if missing). */
@@ -552,7 +563,8 @@ test_save(void)
 	struct outcome		 o = { 0 }, o2 = { 0 };
 	struct machine		*m;
 	struct json_object	*c;
-	char			 err[256], *mdir, *sock, *cmd, *work, *sdir;
+	struct machine_fill	*fill;
+	char			 err[256], *mdir, *sock, *cmd, *work, *sdir, *path;
 	pid_t			 pid;
 	int			 fd, status;
 
@@ -709,6 +721,72 @@ test_save(void)
 	CHECK_STR(str_of(c, "method"), "staged");
 	CHECK_STR(str_of(c, "asked"), "staged");
 	CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
+
+	/*
+	 * A lazily restored machine still filling: the save waits in sbumld
+	 * (phase "filling", nothing sent to the kernel) and asks once the fill
+	 * is done.
+	 */
+	fill = machine_fill_new();
+	atomic_store(&fill->state, MACHINE_FILL_FILLING);
+	atomic_store(&fill->total, 10);
+	atomic_store(&fill->chunks, 3);
+	machine_set_memory(m, true, NULL, fill);
+	free(sdir);
+	free(work);
+	free(cmd);
+	sdir = snap_dir("s10");
+	cb = cb_for(&o);
+	snapshot_save_start(m, "s10", sdir, true, false, SAVE_CAPTURE_STAGED,
+	    &root_caller, &cb);
+	work = find_workdir("s10");
+	CHECK(work != NULL);
+	spin(400);
+	CHECK(!o.done && o.progress >= 2 && strcmp(o.phase, "filling") == 0);
+	CHECK(fake_mconsole_failures(fake) == 0);
+	path = xasprintf("%s/%s/physmem", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	CHECK(write_file(path, "memory") == 0);
+	free(path);
+	cmd = xasprintf("sbuml save %s/%s", work != NULL ? work : "?",
+	    SNAPSHOT_CAPTURE);
+	fake_mconsole_expect1(fake, cmd, 0, "saved pause_us=7 staged=1");
+	atomic_store(&fill->state, MACHINE_FILL_DONE);
+	CHECK(wait_done(&o));
+	CHECK(o.err == 0);
+	CHECK(fake_mconsole_remaining(fake) == 0);
+	CHECK(fake_mconsole_failures(fake) == 0);
+	CHECK(access(sdir, F_OK) == 0);
+	CHECK(machine_job(m) == NULL);
+
+	/*
+	 * A fill that fails while the save waits: the save ends with the
+	 * pager's reason, the kernel is never asked, nothing is left.
+	 */
+	free(sdir);
+	free(work);
+	atomic_store(&fill->state, MACHINE_FILL_FILLING);
+	sdir = snap_dir("s11");
+	cb = cb_for(&o);
+	snapshot_save_start(m, "s11", sdir, true, false, SAVE_CAPTURE_DEFAULT,
+	    &root_caller, &cb);
+	work = find_workdir("s11");
+	CHECK(work != NULL);
+	spin(150);
+	CHECK(!o.done && strcmp(o.phase, "filling") == 0);
+	snprintf(fill->reason, sizeof(fill->reason), "chunk store: gone");
+	atomic_store_explicit(&fill->state, MACHINE_FILL_FAILED,
+	    memory_order_release);
+	CHECK(wait_done(&o));
+	CHECK(o.err == SNAPSHOT_JOB_E_BAD_STATE);
+	CHECK_STR(o.msg, "vm: cannot be saved: the memory fill of its lazy "
+	    "restore failed (chunk store: gone); no snapshot was written");
+	CHECK(fake_mconsole_failures(fake) == 0);
+	CHECK(work != NULL && access(work, F_OK) == -1 && errno == ENOENT);
+	CHECK(access(sdir, F_OK) == -1 && errno == ENOENT);
+	CHECK(machine_job(m) == NULL);
+	machine_set_memory(m, false, NULL, NULL);
+	machine_fill_put(fill);
 
 	/* An existing snapshot directory is refused before anything. */
 	cb = cb_for(&o);
