@@ -76,7 +76,7 @@ rpc snapshot.save '{"machine": "g", "snapshot": "st3", "capture": "staged"}' >"$
 [ "$(jfield "$T/st3.json" 'j["capture"]["method"]')/$(jfield "$T/st3.json" 'j["capture"]["asked"]')" = staged/staged ] ||
 	fail "capture staged: not staged/staged: $(jfield "$T/st3.json" 'j.get("capture")')"
 [ -z "$(jfield "$T/st3.json" 'j["capture"].get("fallback")')" ] || fail "capture staged has a fallback: $(jfield "$T/st3.json" 'j.get("capture")')"
-ctl save g st2 --staged --cow >/dev/null 2>&1 && fail "save --staged --cow accepted"
+ctl save g stx --staged --cow >/dev/null 2>&1 && fail "save --staged --cow accepted"
 say "save --staged: staged"
 
 # A paused machine: staged ("stopped"), and it stays paused.
