@@ -56,17 +56,6 @@ for i in $(seq 1 $N); do
 	state_is c$i running || fail "c$i not running: $(cat "$T/r$i.json")"
 done
 say "$N clones restored lazily (fill of c1 now: $(fill_of c1 state), $(fill_of c1 chunks)/$(fill_of c1 total_chunks) chunks)"
-# A save while c2 still fills: sbumld waits for the fill (progress phase
-# "filling", shown by --progress) and only then asks the kernel; the fill
-# is done when the save answers.
-[ "$(fill_of c2 state)" != done ] || fail "c2's fill is already done: the slowed fill did not hold (SBUMLD_TEST_PAGER_CHUNK_MS)"
-ctl save c2 early --progress >"$T/early.out" 2>"$T/early.err" || fail "save of c2 while it fills: $(cat "$T/early.err")"
-grep -q '^saving: waiting for the memory fill of the lazy restore ([0-9]* of [0-9]* chunks)$' "$T/early.err" ||
-	fail "the save of c2 does not say it waits for the fill: $(cat "$T/early.err")"
-[ "$(fill_of c2 state)" = done ] || fail "the save of c2 answered before its fill was done: $(fill_of c2 state)"
-grep -q "c2: the save waits for the memory fill of its lazy restore" "$T/daemon.log" ||
-	fail "sbumld does not log the wait for c2's fill"
-say "a save of c2 while it filled waited for the fill: $(grep -m1 'waiting for the memory fill' "$T/early.err")"
 # During the fill: ticking, memcheck ok.  The guest touches most of its
 # memory in its first seconds (memcheck reads all of its own each round),
 # so faults fill it fast; what a clone printed before the kernel's
@@ -113,6 +102,30 @@ wait_until 60 memcheck_ok d1 0 || fail "d1: no memcheck ok line"
 for i in $(seq 1 $N); do ctl kill c$i >/dev/null || fail "kill c$i"; done
 ctl kill d1 >/dev/null || fail "kill d1"
 say "a lazily restored clone saves; its snapshot restores"
+
+# A save while a clone still fills (the fill slowed more, so that it is
+# still going when the save comes): sbumld waits for the fill (progress
+# phase "filling", shown by --progress) and only then asks the kernel; the
+# fill is done when the save answers.
+stop_daemon
+export SBUMLD_TEST_PAGER_CHUNK_MS=500
+start_daemon
+rpc snapshot.restore '{"snapshot": "base", "machine": "s1", "memory": "lazy"}' >"$T/s1.json" 2>&1 || fail "restore s1: $(cat "$T/s1.json")"
+[ "$(fill_of s1 state)" != done ] || fail "s1's fill is already done: the slowed fill did not hold (SBUMLD_TEST_PAGER_CHUNK_MS)"
+ctl save s1 early --progress >"$T/early.out" 2>"$T/early.err" || fail "save of s1 while it fills: $(cat "$T/early.err")"
+grep -q '^saving: waiting for the memory fill of the lazy restore ([0-9]* of [0-9]* chunks)$' "$T/early.err" ||
+	fail "the save of s1 does not say it waits for the fill: $(cat "$T/early.err")"
+[ "$(fill_of s1 state)" = done ] || fail "the save of s1 answered before its fill was done: $(fill_of s1 state)"
+grep -q "s1: the save waits for the memory fill of its lazy restore" "$T/daemon.log" ||
+	fail "sbumld does not log the wait for s1's fill"
+h=$(heartbeat s1)
+wait_until 60 heartbeat_at_least s1 $((h + 2)) || fail "s1 does not tick after its save"
+ctl restore early s2 >/dev/null || fail "restore of the snapshot saved while filling"
+wait_until 60 memcheck_ok s2 0 || fail "s2: no memcheck ok line"
+[ -z "$(memcheck_bad s2)" ] || fail "s2: memcheck: $(memcheck_bad s2)"
+ctl kill s1 >/dev/null || fail "kill s1"
+ctl kill s2 >/dev/null || fail "kill s2"
+say "a save of s1 while it filled waited for the fill: $(grep -m1 'waiting for the memory fill' "$T/early.err"); its snapshot restores, memcheck ok"
 
 # Without the device (--no-userfaultfd): eager, and the result says why.
 stop_daemon
