@@ -201,7 +201,6 @@ static const struct report_key cow_keys[] = {
 	{ "wp_us", "wp_us" }, { "protect_us", "protect_us" },
 	{ "cow_us", "cow_us" }, { "faults", "cow_faults" },
 	{ "pages", "cow_pages" }, { "sync_us", "sync_us" },
-	{ "wp_pre_us", "wp_pre_us" }, { "rewp_pages", "rewp_pages" },
 };
 
 /* copy_int of every pair of keys (n of them). */

@@ -19,14 +19,6 @@
 #      (staged, cow_fallback=stopped), bad arguments refused
 #   5. unprivileged without the device (uffd=none): capture=staged
 #      cow_fallback=nouffd, restores fine
-#   6. the protection before the pause (patch 0025): every cow save of 2.
-#      says wp=pre (the linear mapping was protected while the guest ran)
-#      and protected again in the pause fewer pages than the guest has
-#      (rewp_pages < physmem_size / 4096: the walk left the pause); a
-#      machine whose pre-protection server is killed before the pause
-#      (sbuml_cow_prehold= holds the window open) falls back to the walk
-#      in the pause (wp=pause wp_why=pre_lost), runs on, and its capture
-#      restores with memcheck clean
 # SBUML_COW_FULL=1 (20-60 s more) also: 3 staged and 3 cow saves
 # measured, a 4th cow save restored, a clone saved with cow in turn
 # (its userfaultfd from userfaultfd(2)), restored and checked the same
@@ -115,7 +107,7 @@ measure() {
 		[ -z "$FULL" ] || sleep 1
 	done
 	log "$tag staged: pause_us $(fields "$WORK/$tag.staged" pause_us)(median $(median $(fields "$WORK/$tag.staged" pause_us))), copy_us $(fields "$WORK/$tag.staged" copy_us), stage_us $(fields "$WORK/$tag.staged" stage_us), physmem_bytes $(fields "$WORK/$tag.staged" physmem_bytes)"
-	log "$tag cow:    pause_us $(fields "$WORK/$tag.cow" pause_us)(median $(median $(fields "$WORK/$tag.cow" pause_us))), wp_us $(fields "$WORK/$tag.cow" wp_us), wp_pre_us $(fields "$WORK/$tag.cow" wp_pre_us), rewp_pages $(fields "$WORK/$tag.cow" rewp_pages), protect_us $(fields "$WORK/$tag.cow" protect_us), cow_us $(fields "$WORK/$tag.cow" cow_us), cow_faults $(fields "$WORK/$tag.cow" cow_faults), dirty_ptes $(fields "$WORK/$tag.cow" dirty_ptes), sync_us $(fields "$WORK/$tag.cow" sync_us), write_us $(fields "$WORK/$tag.cow" write_us)"
+	log "$tag cow:    pause_us $(fields "$WORK/$tag.cow" pause_us)(median $(median $(fields "$WORK/$tag.cow" pause_us))), wp_us $(fields "$WORK/$tag.cow" wp_us), protect_us $(fields "$WORK/$tag.cow" protect_us), cow_us $(fields "$WORK/$tag.cow" cow_us), cow_faults $(fields "$WORK/$tag.cow" cow_faults), dirty_ptes $(fields "$WORK/$tag.cow" dirty_ptes), sync_us $(fields "$WORK/$tag.cow" sync_us), write_us $(fields "$WORK/$tag.cow" write_us)"
 }
 
 BOOT_FDS=$DEV boot_and_wait a mem=256M sbuml_uffd_dev=4 sbmib=128
@@ -141,12 +133,6 @@ for i in $(seq $NCAP); do
 	check [ "$(stat -c %s "$WORK/cap$i/physmem")" = "$(kv "$r" physmem_size)" ]
 	check grep -qx "physmem_bytes=$(kv "$r" physmem_bytes)" "$WORK/cap$i/DONE"
 	[ "$(kv "$r" cow_faults)" -gt 0 ] && faults=$((faults + 1))
-	# 6. protected before the pause; only what was written then again
-	case "$r" in *" wp=pre "*) ;; *) fail "save $i: not protected before the pause: $r" ;; esac
-	rp=$(kv "$r" rewp_pages)
-	check [ -n "$rp" ]
-	[ "${rp:-0}" -lt $(($(kv "$r" physmem_size) / 4096)) ] ||
-		fail "save $i: $rp pages protected again in the pause, not fewer than the guest's"
 	# the writer was reaped
 	w=$(kv "$r" writer)
 	if [ -e /proc/$w ] && [ "$(awk '{print $4}' /proc/$w/stat 2>/dev/null)" = "$PID_a" ]; then
@@ -270,44 +256,6 @@ restore cu "$WORK/cap-u"
 wait_console cu "^tick " 30 || fail "capture of u does not restore"
 console_clean cu
 for n in u cu; do halt_machine $n; console_clean $n; done
-
-# 6. the pre-protection server killed before the pause: the pause
-#    protects all of physmem itself, the guest runs on, the capture holds
-BOOT_FDS=$DEV boot_and_wait k mem=64M sbuml_uffd_dev=4 sbmib=16 sbuml_cow_prehold=120000
-wait_console k "^CHECK memcheck start .*mib=16 " 120 || die "memcheck did not fill 16 MiB in k"
-memcheck_rounds k 1 || die "memcheck does not report in k"
-mkdir -p -m 700 "$WORK/cap-k"
-( mc k sbuml save "$WORK/cap-k" cow >"$WORK/cap-k.reply" 2>&1 ) &
-sp=$!
-pre=
-for i in $(seq 20000); do
-	read -r ks <"/proc/$PID_k/task/$PID_k/children" 2>/dev/null
-	for c in $ks; do
-		{ read -r comm <"/proc/$c/comm"; } 2>/dev/null || continue
-		[ "$comm" = sbuml-prewp ] && { pre=$c; break 2; }
-	done
-	sleep 0.01
-done
-if [ -n "$pre" ]; then
-	kill -KILL "$pre"
-	log "pre-protection server $pre of k killed"
-else
-	fail "did not see the pre-protection server of k"
-fi
-wait $sp
-r=$(cat "$WORK/cap-k.reply")
-log "save of k with its pre-protection server killed: ${r##* capture=}"
-case "$r" in *" capture=cow "*" wp=pause "*" wp_why=pre_lost"*) ;; *) fail "pre-protection server killed: not the walk in the pause: $r" ;; esac
-check [ -f "$WORK/cap-k/DONE" ]
-t=$(last_num k tick)
-wait_console k "^tick $((t + 2)) " 30 || fail "k stopped ticking"
-memcheck_rounds k 1 || fail "memcheck stopped in k"
-restore ck "$WORK/cap-k"
-wait_console ck "^sbuml: restored from" 30 || fail "cap-k did not restore"
-memcheck_rounds ck 2 || fail "memcheck does not run in clone ck"
-if fails ck; then fail "clone ck: a checker failed"; fi
-if fails k; then fail "k: a checker failed"; fi
-for n in k ck; do halt_machine $n; console_clean $n; done
 
 if [ -n "${SBUML_COW_BIG:-}" ]; then
 	BOOT_FDS=$DEV boot_and_wait b mem=640M sbuml_uffd_dev=4 sbmib=512
