@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 
 #include "context.h"
 #include "machine-config.h"
+#include "machine.h"
 #include "util.h"
 
 #define MACHINE_FILE_MAX	(64 * 1024)
@@ -519,6 +521,12 @@ machine_run_write(int dirfd, const struct machine_run *run)
 	if (run->pid > 0)
 		json_object_object_add(obj, "uffd",
 		    json_object_new_boolean(run->uffd));
+	if (run->memory[0] != '\0')
+		json_object_object_add(obj, "memory",
+		    json_object_new_string(run->memory));
+	if (run->memory_reason[0] != '\0')
+		json_object_object_add(obj, "memory_reason",
+		    json_object_new_string(run->memory_reason));
 	if (run->has_exit) {
 		exit = json_object_new_object();
 		json_object_object_add(exit, "status", run->status_known ?
@@ -571,6 +579,14 @@ machine_run_read(int dirfd, struct machine_run *run)
 			goto out;
 		snprintf(run->tap, sizeof(run->tap), "%s", s);
 	}
+	/* Absent: booted, or written before a daemon kept it. */
+	if ((s = json_string_member(obj, "memory")) != NULL) {
+		if (strcmp(s, "lazy") != 0 && strcmp(s, "eager") != 0)
+			goto out;
+		snprintf(run->memory, sizeof(run->memory), "%s", s);
+	}
+	if ((s = json_string_member(obj, "memory_reason")) != NULL)
+		snprintf(run->memory_reason, sizeof(run->memory_reason), "%s", s);
 	if (json_object_object_get_ex(obj, "exit", &exit) &&
 	    json_object_is_type(exit, json_type_object)) {
 		run->has_exit = true;
@@ -585,6 +601,90 @@ machine_run_read(int dirfd, struct machine_run *run)
 			run->signal = json_object_get_int(v);
 		}
 	}
+	r = 0;
+out:
+	json_object_put(obj);
+	return (r);
+}
+
+/* Write fill.json; see machine-config.h. */
+int
+machine_fill_write(int dirfd, const struct machine_fill *f, pid_t pager_pid)
+{
+	struct json_object	*obj;
+	int			 state;
+
+	/* Acquire: a FAILED state's reason was written before it. */
+	state = atomic_load_explicit(&f->state, memory_order_acquire);
+	obj = json_object_new_object();
+	json_object_object_add(obj, "comment",
+	    json_object_new_string("private data of sbumld, do not parse"));
+	json_object_object_add(obj, "state",
+	    json_object_new_string(machine_fill_state_name(state)));
+	json_add_u64_string(obj, "filled_pages", atomic_load(&f->filled));
+	json_add_u64_string(obj, "chunks", atomic_load(&f->chunks));
+	json_add_u64_string(obj, "total_chunks", atomic_load(&f->total));
+	json_add_u64_string(obj, "faults", atomic_load(&f->faults));
+	if (state == MACHINE_FILL_FAILED)
+		json_object_object_add(obj, "reason",
+		    json_object_new_string(f->reason));
+	if (pager_pid > 0)
+		json_object_object_add(obj, "pager_pid",
+		    json_object_new_int64(pager_pid));
+	return (machine_write_json(dirfd, MACHINE_FILL_FILE, obj));
+}
+
+/* A u64 written by json_add_u64_string; false if absent or malformed. */
+static bool
+json_u64_string_member(struct json_object *obj, const char *key, uint64_t *ret)
+{
+	const char	*s = json_string_member(obj, key);
+	char		*end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return (false);
+	errno = 0;
+	*ret = strtoull(s, &end, 10);
+	return (errno == 0 && *end == '\0');
+}
+
+/* Read fill.json; see machine-config.h. */
+int
+machine_fill_read(int dirfd, struct machine_fill *f, pid_t *ret_pager_pid)
+{
+	struct json_object	*obj = NULL;
+	const char		*s;
+	uint64_t		 filled, chunks, total, faults;
+	int64_t			 pid = 0;
+	int			 state, r;
+
+	if ((r = machine_read_json(dirfd, MACHINE_FILL_FILE, true, &obj)) < 0)
+		return (r);
+	r = -EBADMSG;
+	if ((s = json_string_member(obj, "state")) == NULL)
+		goto out;
+	for (state = MACHINE_FILL_WAITING; state <= MACHINE_FILL_FAILED; state++)
+		if (strcmp(s, machine_fill_state_name(state)) == 0)
+			break;
+	if (state > MACHINE_FILL_FAILED ||
+	    !json_u64_string_member(obj, "filled_pages", &filled) ||
+	    !json_u64_string_member(obj, "chunks", &chunks) ||
+	    !json_u64_string_member(obj, "total_chunks", &total) ||
+	    !json_u64_string_member(obj, "faults", &faults) || chunks > total)
+		goto out;
+	if (json_int_member(obj, "pager_pid", &pid) && (pid <= 1 || pid > INT_MAX))
+		goto out;
+	atomic_store(&f->filled, filled);
+	atomic_store(&f->chunks, chunks);
+	atomic_store(&f->total, total);
+	atomic_store(&f->faults, faults);
+	if (state == MACHINE_FILL_FAILED)
+		snprintf(f->reason, sizeof(f->reason), "%s",
+		    (s = json_string_member(obj, "reason")) != NULL ? s :
+		    "unknown");
+	atomic_store_explicit(&f->state, state, memory_order_release);
+	if (ret_pager_pid != NULL)
+		*ret_pager_pid = (pid_t)pid;
 	r = 0;
 out:
 	json_object_put(obj);

@@ -28,6 +28,11 @@
 
 #define MACHINE_CONFIG_FILE	"machine.json"
 #define MACHINE_RUN_FILE	"run.json"
+/*
+ * The fill of a lazily restored machine, written atomically by its pager
+ * (sbuml-pager) beside run.json, read by a daemon that re-adopts it.
+ */
+#define MACHINE_FILL_FILE	"fill.json"
 /* Present while a restore builds the machine, until its kernel is started. */
 #define MACHINE_RESTORING_FILE	"restoring"
 
@@ -58,6 +63,9 @@ struct machine_run {
 	bool			savable;	/* answered MACHINE_SAVABLE_PROBE */
 	char			tap[NET_TAP_LEN + 1];	/* "" none */
 	bool			uffd;		/* the kernel got /dev/userfaultfd */
+	/* Restored: "lazy" or "eager" ("": booted), why not lazy ("": none). */
+	char			memory[8];
+	char			memory_reason[1024];
 };
 
 /*
@@ -100,6 +108,17 @@ int	machine_config_read(int dirfd, bool require_ours,
 /* Write / read dirfd/run.json. 0 or -errno (-ENOENT: never booted). */
 int	machine_run_write(int dirfd, const struct machine_run *run);
 int	machine_run_read(int dirfd, struct machine_run *run);
+
+struct machine_fill;
+/*
+ * Write / read dirfd/fill.json (MACHINE_FILL_FILE): the counters and state
+ * of f, and pager_pid, the pager that writes it (0: none).  Reading sets
+ * f's atomics (and reason) and *ret_pager_pid if not NULL.  0 or -errno
+ * (-EBADMSG: a field is missing or of the wrong type).
+ */
+int	machine_fill_write(int dirfd, const struct machine_fill *f,
+	    pid_t pager_pid);
+int	machine_fill_read(int dirfd, struct machine_fill *f, pid_t *ret_pager_pid);
 
 /*
  * <state-dir>/paths/<hash> for a path machine (caller frees): the

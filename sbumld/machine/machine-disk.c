@@ -53,6 +53,11 @@ machine_save_run(struct machine *m)
 	run.savable = m->savable;
 	memcpy(run.tap, m->tap, sizeof(run.tap));
 	run.uffd = m->uffd;
+	if (m->memory != NULL)
+		snprintf(run.memory, sizeof(run.memory), "%s", m->memory);
+	if (m->memory_reason != NULL)
+		snprintf(run.memory_reason, sizeof(run.memory_reason), "%s",
+		    m->memory_reason);
 	if ((r = machine_write_run(m, &run)) < 0)
 		log_warnx("%s: cannot write %s: %s", m->name, MACHINE_RUN_FILE,
 		    strerror(-r));
@@ -316,6 +321,10 @@ machine_load(const char *dir, const char *name, const char *rec, bool is_path,
 		    fs_strerror(dfd));
 	closefd(&dfd);
 	m = machine_new(name, dir, rec, is_path, &id, &cfg);
+	/* How a restore brought its memory in, and a lazy one's fill. */
+	if (r == 0 && run.memory[0] != '\0')
+		machine_memory_readopt(m, run.memory, run.memory_reason,
+		    machine_state_is_live(run.state) && run.pid > 0);
 	if (r == 0 && machine_state_is_live(run.state) && run.pid > 0) {
 		machine_adopt(m, &run);
 	} else if (r == 0) {

@@ -74,6 +74,9 @@ struct machine {
 	const char		*memory;
 	char			*memory_reason;
 	struct machine_fill	*fill;
+	/* Re-adopted while its pager fills: fill.json polled (machine-fill.c). */
+	bool			 fill_watched;
+	struct event		*ev_fill;
 	char			*failure;	/* why it failed, if known (status 97) */
 
 	/* How it ended. */
@@ -145,6 +148,16 @@ struct json_object *machine_state_event(const struct machine *m,
 int	machine_nic_start(struct machine *m, char *err, size_t errlen);
 /* m ended (or did not start): its tap, address and ports go. */
 void	machine_nic_release(struct machine *m);
+/* machine-fill.c */
+/*
+ * A machine loaded from its record: memory and reason as run.json has
+ * them; a lazy one's fill from fill.json, watched while live and not done.
+ */
+void	machine_memory_readopt(struct machine *m, const char *memory,
+	    const char *reason, bool live);
+/* Stop watching fill.json (the kernel ended, or m is freed). */
+void	machine_fill_unwatch(struct machine *m);
+
 /* A re-adopted live machine: tap (from run.json, "" none) on its bridge again. */
 void	machine_nic_readopt(struct machine *m, const char *tap);
 

@@ -271,6 +271,7 @@ machine_exited(struct machine *m, bool known, int status)
 	m->pid = 0;
 	m->starttime = 0;
 	m->uffd = false;
+	machine_fill_unwatch(m);
 
 	m->has_exit = true;
 	m->status_known = m->signal_known = false;

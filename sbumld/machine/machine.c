@@ -272,6 +272,7 @@ machine_free(struct machine *m)
 	m->mc = mconsole_free(m->mc);
 	m->notifier = mconsole_notifier_free(m->notifier);
 	machine_config_clear(&m->cfg);
+	machine_fill_unwatch(m);
 	m->fill = machine_fill_put(m->fill);
 	free(m->memory_reason);
 	free(m->failure);

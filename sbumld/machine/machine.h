@@ -231,6 +231,8 @@ const char *machine_fill_state_name(int state);
  */
 void	machine_set_memory(struct machine *m, bool lazy, const char *reason,
 	    struct machine_fill *fill);
+/* m's record directory (run.json, fill.json): an fd, or -errno. */
+int	machine_record_open(const struct machine *m);
 /* The exit status of m's last UML process, -1 if unknown or signalled. */
 int	machine_exit_status(const struct machine *m);
 /* Why m failed, if sbumld knows more than its exit (NULL: nothing). */

@@ -462,8 +462,8 @@ restore_launch_lazy(struct restore_job *job, const char *capture, char *err,
 	}
 	fill = machine_fill_new();
 	/* If the launch fails, the pager sees end of file and ends by itself. */
-	if ((r = snapshot_pager_start(job->pm_name, job->pm_entry, sv[0], fill,
-	    NULL, NULL, err, errlen)) < 0) {
+	if ((r = snapshot_pager_start(job->m, job->pm_name, job->pm_entry, sv[0],
+	    fill, err, errlen)) < 0) {
 		(void)close(sv[1]);
 		machine_fill_put(fill);
 		return r;
