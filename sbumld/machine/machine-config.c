@@ -760,7 +760,8 @@ machine_paths_remove(const char *path)
 	} else if ((fd = fs_open_dir(rec, NULL, NULL)) < 0) {
 		r = fd;
 	} else {
-		if ((r = fs_unlink_at(fd, MACHINE_RUN_FILE)) == 0)
+		if ((r = fs_unlink_at(fd, MACHINE_FILL_FILE)) == 0 &&
+		    (r = fs_unlink_at(fd, MACHINE_RUN_FILE)) == 0)
 			r = fs_unlink_at(fd, MACHINE_CONFIG_FILE);
 		(void)close(fd);
 		if (r == 0 && rmdir(rec) == -1)

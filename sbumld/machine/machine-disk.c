@@ -421,7 +421,8 @@ static int
 machine_remove_files(struct machine *m, int dfd, char *err, size_t errlen)
 {
 	static const char *const files[] = { "notify.sock", "console.log",
-	    MACHINE_RUN_FILE, MACHINE_RESTORING_FILE, MACHINE_CONFIG_FILE };
+	    MACHINE_RUN_FILE, MACHINE_FILL_FILE, MACHINE_RESTORING_FILE,
+	    MACHINE_CONFIG_FILE };
 	char	 file[32];
 	int	 r;
 
