@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,58 @@ test_config_types(void)
 }
 
 /* machine.json and run.json survive a write/read round trip. */
+/* fill.json as the pager writes it and a restarted daemon reads it. */
+static void
+test_fill_file(int dfd)
+{
+	struct machine_fill	*f = machine_fill_new(), *g = machine_fill_new();
+	pid_t			 pid = 0;
+	char			*path;
+	FILE			*fp;
+
+	CHECK(machine_fill_read(dfd, g, &pid) == -ENOENT);
+	atomic_store(&f->state, MACHINE_FILL_FILLING);
+	atomic_store(&f->filled, 123456789012ULL);
+	atomic_store(&f->chunks, 7);
+	atomic_store(&f->total, 1536);
+	atomic_store(&f->faults, 42);
+	CHECK(machine_fill_write(dfd, f, 4321) == 0);
+	CHECK(machine_fill_read(dfd, g, &pid) == 0 && pid == 4321);
+	CHECK(atomic_load(&g->state) == MACHINE_FILL_FILLING);
+	CHECK(atomic_load(&g->filled) == 123456789012ULL);
+	CHECK(atomic_load(&g->chunks) == 7 && atomic_load(&g->total) == 1536);
+	CHECK(atomic_load(&g->faults) == 42);
+	snprintf(f->reason, sizeof(f->reason), "chunk 3: bad checksum");
+	atomic_store(&f->state, MACHINE_FILL_FAILED);
+	CHECK(machine_fill_write(dfd, f, 0) == 0);
+	CHECK(machine_fill_read(dfd, g, &pid) == 0 && pid == 0);
+	CHECK(atomic_load(&g->state) == MACHINE_FILL_FAILED);
+	CHECK_STR(g->reason, "chunk 3: bad checksum");
+	/* Hostile or broken files are refused, and change nothing. */
+	path = xasprintf("%s/%s", dir, MACHINE_FILL_FILE);
+	static const char *const bad[] = {
+		"{\"state\": \"bogus\", \"filled_pages\": \"1\", \"chunks\": \"1\", \"total_chunks\": \"1\", \"faults\": \"1\"}",
+		"{\"state\": \"done\", \"filled_pages\": 1, \"chunks\": \"1\", \"total_chunks\": \"1\", \"faults\": \"1\"}",
+		"{\"state\": \"done\", \"filled_pages\": \"-1\", \"chunks\": \"1\", \"total_chunks\": \"1\", \"faults\": \"1\"}",
+		"{\"state\": \"done\", \"filled_pages\": \"1\", \"chunks\": \"2\", \"total_chunks\": \"1\", \"faults\": \"1\"}",
+		"{\"state\": \"done\", \"filled_pages\": \"1\", \"chunks\": \"1\", \"total_chunks\": \"1\", \"faults\": \"1\", \"pager_pid\": 1}",
+		"[]",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK((fp = fopen(path, "w")) != NULL);
+		if (fp == NULL)
+			break;
+		fputs(bad[i], fp);
+		fclose(fp);
+		CHECK(machine_fill_read(dfd, g, &pid) == -EBADMSG);
+		CHECK(atomic_load(&g->state) == MACHINE_FILL_FAILED);
+	}
+	CHECK(unlink(path) == 0);
+	free(path);
+	machine_fill_put(f);
+	machine_fill_put(g);
+}
+
 static void
 test_config_files(void)
 {
@@ -254,9 +307,18 @@ test_config_files(void)
 	CHECK(machine_run_read(dfd, &rgot) == 0);
 	CHECK(rgot.state == MACHINE_CRASHED && rgot.pid == 0 && rgot.has_exit);
 	CHECK(!rgot.status_known && rgot.signal_known && rgot.signal == 9);
+	CHECK(rgot.memory[0] == '\0' && rgot.memory_reason[0] == '\0');
+	/* How a restore brought the memory in survives a daemon restart. */
+	snprintf(run.memory, sizeof(run.memory), "eager");
+	snprintf(run.memory_reason, sizeof(run.memory_reason), "no device");
+	CHECK(machine_run_write(dfd, &run) == 0);
+	CHECK(machine_run_read(dfd, &rgot) == 0);
+	CHECK_STR(rgot.memory, "eager");
+	CHECK_STR(rgot.memory_reason, "no device");
 	path = xasprintf("%s/%s", dir, MACHINE_RUN_FILE);
 	CHECK(unlink(path) == 0);
 	free(path);
+	test_fill_file(dfd);
 	close(dfd);
 }
 
