@@ -40,8 +40,15 @@
 #include "util.h"
 
 #define ENTRY_MAX	(64u << 20)	/* a physmem entry's JSON, far above any */
+/*
+ * fill.json at every change of state, and its counters at most this often:
+ * each write is two fsyncs, taken between faults.
+ */
+#define FILE_EVERY_US	(2 * 1000 * 1000)
 
 static bool	status_gone;
+static uint32_t	file_state = UINT32_MAX;	/* what fill.json says */
+static uint64_t	file_next;			/* its next counters update */
 
 /* Record and file: see the comment at the top. */
 static void
@@ -68,6 +75,10 @@ report(struct pager *p, void *arg)
 		;
 	if (!status_gone && n < 0 && errno == EPIPE)
 		status_gone = true;	/* its daemon is gone; the file stays */
+	if (st.state == file_state && now_usec() < file_next)
+		return;
+	file_state = st.state;
+	file_next = now_usec() + FILE_EVERY_US;
 	if ((r = machine_fill_write(PAGER_FD_RECORD, f, getpid())) < 0)
 		log_warnx("%s: pager: cannot write %s: %s", p->name,
 		    MACHINE_FILL_FILE, strerror(-r));
