@@ -198,9 +198,12 @@ int	machine_restore(struct machine *m, const char *capture, int physmem_fd,
 	    char *err, size_t errlen);
 
 /*
- * The memory fill of a lazily restored machine (doc/restore.md): written
- * by its pager thread (snapshot-pager.c), read by the event loop for the
- * machine object.  Shared, counted: the machine and the pager each hold a
+ * The memory fill of a lazily restored machine (doc/restore.md): kept by
+ * its pager (sbuml-pager, pager-core.c) in a fill of its own, copied into
+ * the machine's by the daemon from the pager's status channel
+ * (snapshot-pager.c) or, after a daemon restart, from fill.json
+ * (machine-fill.c); read by the event loop for the machine object.
+ * Shared, counted: the machine and the daemon's pager handle each hold a
  * reference (machine_fill_put drops one).
  */
 enum machine_fill_state {
