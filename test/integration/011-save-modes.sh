@@ -47,12 +47,17 @@ say "SaveInProgress"
 # first progress notification ("capturing") arrives, which the daemon sends
 # before the 3 s test delay (a fixed sleep here lost the race on a loaded
 # host: the save was done before the kill).
+# savekill.py SOCK MACHINE SNAPSHOT PID PHASE MIN_BYTES: save MACHINE and
+# kill -9 PID at the first job.progress of PHASE with at least MIN_BYTES;
+# succeeds if it killed and the save then failed.
 cat >"$T/savekill.py" <<'PY'
 import json, os, signal, socket, sys
+sock, machine, snapshot, pid, phase, min_bytes = sys.argv[1:7]
 c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-c.connect(sys.argv[1])
+c.settimeout(300)
+c.connect(sock)
 c.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "snapshot.save",
-                      "params": {"machine": "m", "snapshot": "doomed"}}).encode() + b"\n")
+                      "params": {"machine": machine, "snapshot": snapshot}}).encode() + b"\n")
 buf, killed = b"", None
 while True:
     while b"\n" not in buf:
@@ -67,11 +72,12 @@ while True:
         print("response:", json.dumps(msg))
         sys.exit(0 if killed and "error" in msg else 1)
     p = msg.get("params") or {}
-    if killed is None and p.get("phase") == "capturing":
-        os.kill(int(sys.argv[2]), signal.SIGKILL)
-        killed = "in phase capturing"
+    print("progress:", p.get("phase"), p.get("bytes"), flush=True)
+    if killed is None and p.get("phase") == phase and p.get("bytes", 0) >= int(min_bytes):
+        os.kill(int(pid), signal.SIGKILL)
+        killed = "%s at %d bytes" % (phase, p.get("bytes", 0))
 PY
-python3 "$T/savekill.py" "$SOCK" "$(info_field m pid)" >"$T/doomed.out" 2>&1 ||
+python3 "$T/savekill.py" "$SOCK" m doomed "$(info_field m pid)" capturing 0 >"$T/doomed.out" 2>&1 ||
 	fail "save of a killed machine: $(cat "$T/doomed.out")"
 grep -q 'died' "$T/doomed.out" || fail "unclear error: $(cat "$T/doomed.out")"
 [ ! -e "$STATE/snapshots/doomed" ] || fail "half snapshot left behind"
@@ -104,34 +110,8 @@ ctl boot big --mem 768 --disk "$T/fill.img" >/dev/null || fail "boot big"
 wait_until 180 console_has big 'sbuml-test: filled' || fail "big guest did not fill its memory"
 console_has big 'filled 600 MB' || fail "fill incomplete: $(grep -a 'sbuml-test' "$(console_of big)")"
 big_pid=$(info_field big pid)
-cat >"$T/writerkill.py" <<'PY'
-import json, os, signal, socket, sys
-c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-c.settimeout(300)
-c.connect(sys.argv[1])
-c.sendall(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "snapshot.save",
-                      "params": {"machine": "big", "snapshot": "killed-writing"}}).encode() + b"\n")
-buf, killed = b"", None
-while True:
-    while b"\n" not in buf:
-        chunk = c.recv(65536)
-        if not chunk:
-            sys.exit("connection closed")
-        buf += chunk
-    line, buf = buf.split(b"\n", 1)
-    msg = json.loads(line)
-    if msg.get("id") == 1:
-        print("killed:", killed)
-        print("response:", json.dumps(msg))
-        sys.exit(0 if killed and "error" in msg else 1)
-    p = msg.get("params") or {}
-    print("progress:", p.get("phase"), p.get("bytes"), flush=True)
-    # The writer has put a few MB of the ~600 MB on disk: kill now.
-    if killed is None and p.get("phase") == "writing" and p.get("bytes", 0) >= 8 << 20:
-        os.kill(int(sys.argv[2]), signal.SIGKILL)
-        killed = "%s at %d bytes" % (p["phase"], p["bytes"])
-PY
-python3 "$T/writerkill.py" "$SOCK" "$big_pid" >"$T/writerkill.log" 2>&1 ||
+# The writer has put a few MB of the ~600 MB on disk: kill now.
+python3 "$T/savekill.py" "$SOCK" big killed-writing "$big_pid" writing $((8 << 20)) >"$T/writerkill.log" 2>&1 ||
 	fail "kill -9 during the kernel's writer: $(cat "$T/writerkill.log")"
 grep -q 'died' "$T/writerkill.log" || fail "unclear error: $(cat "$T/writerkill.log")"
 wait_until 20 state_is big crashed || fail "big not crashed: $(info_field big state)"
