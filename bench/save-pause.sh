@@ -37,7 +37,7 @@
 # which the pause's copy is put in the summary.
 # Then a plain 64 MB busybox guest (no payload) is saved BENCH_RUNS times.
 # Every save is made once per capture method of BENCH_CAPTURES (default
-# "staged cow": `sbumlctl save --staged` / `--cow`), interleaved, so both paths
+# "staged cow": `sbumlctl save --cow` for cow), interleaved, so both paths
 # are measured in the same run under the same host noise; each save prints
 # which path ran (the result's capture member: method, asked, fallback,
 # wp_us, protect_us, cow_us, sync_us, faults, pages) and its total save time
@@ -116,8 +116,7 @@ stall_after() {
 # capture's own report to CAPS
 save_once() {
 	m=$1; tag=$2; cap=$3; snap="$T/sn/$tag"
-	# Both named: cow is the daemon's default since the kernel has it.
-	cowopt=--staged; [ "$cap" = cow ] && cowopt=--cow
+	cowopt=""; [ "$cap" = cow ] && cowopt=--cow
 	sync
 	$BT memsample "$T/mem" &
 	SAMPLER_PID=$!

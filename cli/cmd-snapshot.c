@@ -50,22 +50,11 @@ member_sum(struct json_object *obj, const char *sub)
 	return sum;
 }
 
-/*
- * save --progress: one stderr line per job.progress notification; while
- * the daemon waits for a lazily restored machine's memory fill, how far
- * that is.
- */
+/* save --progress: one stderr line per job.progress notification. */
 static void
 print_progress(const struct sbuml_progress *p, void *userdata)
 {
 	(void)userdata;
-	if (p->phase != NULL && strcmp(p->phase, "filling") == 0) {
-		fprintf(stderr, "saving: waiting for the memory fill of the lazy "
-		    "restore (%jd of %jd chunks)\n",
-		    (intmax_t)member_int(p->params, NULL, "fill_chunks"),
-		    (intmax_t)member_int(p->params, NULL, "fill_total_chunks"));
-		return;
-	}
 	fprintf(stderr, "saving: %.1f MiB written\n", (double)p->bytes / MIB);
 }
 
@@ -103,13 +92,12 @@ capture_words(struct json_object *res, char *buf, size_t len)
 
 /*
  * snapshot.save of machine and the human (or --json) output: the path on
- * stdout, "paused for X ms (CAPTURE), Y MiB captured" on stderr.  capture:
- * "staged", "cow", or NULL for the daemon's default (cow when the kernel has
- * it).  Returns an exit code.
+ * stdout, "paused for X ms (CAPTURE), Y MiB captured" on stderr.  Returns
+ * an exit code.
  */
 static int
 do_save(struct ctl *ctl, const char *machine, const char *snapshot,
-    const char *prefix, bool stop, bool progress, bool raw, const char *capture)
+    const char *prefix, bool stop, bool progress, bool raw, bool cow)
 {
 	struct sbuml_save_options o = {
 		.snapshot = snapshot,
@@ -117,7 +105,7 @@ do_save(struct ctl *ctl, const char *machine, const char *snapshot,
 		.stop = stop,
 		.progress = progress ? print_progress : NULL,
 		.raw = raw,
-		.capture = capture,
+		.capture = cow ? "cow" : NULL,
 	};
 	struct json_object *res = NULL;
 	const char *path;
@@ -152,10 +140,7 @@ out:
 	return ex;
 }
 
-/*
- * save MACHINE [SNAPSHOT] [--prefix P] [--stop] [--progress] [--raw]
- * [--staged|--cow]
- */
+/* save MACHINE [SNAPSHOT] [--prefix P] [--stop] [--progress] [--raw] [--cow] */
 int
 cmd_save(struct ctl *ctl, int argc, char **argv)
 {
@@ -165,17 +150,15 @@ cmd_save(struct ctl *ctl, int argc, char **argv)
 		{ "progress",	no_argument,	   NULL, 'P' },
 		{ "raw",	no_argument,	   NULL, 'R' },
 		{ "cow",	no_argument,	   NULL, 'C' },
-		{ "staged",	no_argument,	   NULL, 'T' },
 		CTL_COMMON_OPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	char *machine = NULL, *snapshot = NULL, *prefix = NULL;
 	const char *prefix_arg = NULL;
-	const char *capture = NULL;
-	bool stop = false, progress = false, raw = false;
+	bool stop = false, progress = false, raw = false, cow = false;
 	int opt, ex;
 
-	while ((opt = getopt_long(argc, argv, ":hp:SPRCT", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":hp:SPRC", opts, NULL)) != -1) {
 		if (opt == 'p')
 			prefix_arg = optarg;
 		else if (opt == 'S')
@@ -184,15 +167,9 @@ cmd_save(struct ctl *ctl, int argc, char **argv)
 			progress = true;
 		else if (opt == 'R')
 			raw = true;
-		else if (opt == 'C' || opt == 'T') {
-			/* --cow is the default now, still accepted. */
-			const char *want = opt == 'C' ? "cow" : "staged";
-
-			if (capture != NULL && strcmp(capture, want) != 0)
-				return ctl_usage(ctl, "give --staged or --cow, "
-				    "not both");
-			capture = want;
-		} else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
+		else if (opt == 'C')
+			cow = true;
+		else if ((ex = ctl_common_opt(ctl, opt, optarg, argv)) != 0)
 			return ex;
 	}
 	if (argc - optind < 1 || argc - optind > 2)
@@ -208,8 +185,7 @@ cmd_save(struct ctl *ctl, int argc, char **argv)
 	if (prefix_arg != NULL &&
 	    (ex = ctl_path_arg(ctl, prefix_arg, "--prefix", &prefix)) != 0)
 		goto out;
-	ex = do_save(ctl, machine, snapshot, prefix, stop, progress, raw,
-	    capture);
+	ex = do_save(ctl, machine, snapshot, prefix, stop, progress, raw, cow);
 out:
 	free(machine);
 	free(snapshot);
@@ -581,8 +557,7 @@ cmd_sbumlsave(struct ctl *ctl, int argc, char **argv)
 	if ((ex = ctl_machine_arg(ctl, argv[optind], &machine)) != 0 ||
 	    (ex = ctl_path_arg(ctl, argv[optind + 1], "PREFIX", &prefix)) != 0)
 		goto out;
-	/* The daemon's default capture, as sbumlctl save. */
-	ex = do_save(ctl, machine, NULL, prefix, !cont, false, false, NULL);
+	ex = do_save(ctl, machine, NULL, prefix, !cont, false, false, false);
 out:
 	free(machine);
 	free(prefix);

@@ -41,7 +41,7 @@ static const struct ctl_command ctl_commands[] = {
 	    NULL, NULL },
 	{ "delete",	ctl_cmd_one,	"MACHINE",		"remove a stopped machine and its directory",
 	    sbuml_machine_delete, ctl_print_deleted },
-	{ "save",	cmd_save,	"MACHINE [SNAPSHOT] [--prefix P] [--stop] [--raw] [--staged] [--progress]",
+	{ "save",	cmd_save,	"MACHINE [SNAPSHOT] [--prefix P] [--stop] [--raw] [--cow] [--progress]",
 	    "snapshot a running or paused machine", NULL, NULL },
 	{ "restore",	cmd_restore,	"SNAPSHOT|REF|URL MACHINE [--paused] [--lazy] [--same-identity] [--publish [IP:]H:G[/udp]]... [--snapshot NAME] [--insecure] [--authfile FILE]",
 	    "start a new machine from a snapshot", NULL, NULL },

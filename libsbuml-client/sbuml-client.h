@@ -274,9 +274,7 @@ struct sbuml_progress {
 	const char		*job;		/* "save" */
 	const char		*machine;
 	const char		*snapshot;
-	const char		*phase;		/* "filling" (a lazy restore's
-						   memory fill first), "capturing",
-						   "writing", "storing", "done" */
+	const char		*phase;		/* "capturing", "writing", "done" */
 	uint64_t		 bytes;		/* written so far */
 	struct json_object	*params;	/* the whole notification params */
 };
@@ -308,9 +306,8 @@ struct sbuml_save_options {
 						   chunking them into the store */
 	const char		*capture;	/* "staged" or "cow" (copy-on-write,
 						   kernel patch 0024); NULL: not
-						   sent (the daemon's default:
-						   cow when the kernel has it,
-						   else staged).  The result's
+						   sent (the daemon's default,
+						   staged).  The result's
 						   "capture" says which ran */
 };
 

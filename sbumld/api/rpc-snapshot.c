@@ -64,7 +64,6 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 		{ NULL, 0, 0, 0, 0, 0 },
 	};
 	struct save_params	 p = { .cont = true, .store = true };
-	enum save_capture	 capture = SAVE_CAPTURE_DEFAULT;
 	struct snapshot_caller	 caller;
 	struct snapshot_job_cb	 cb;
 	struct machine		*m;
@@ -74,13 +73,10 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 
 	if (rpc_parse_params(call, params, table, &p) < 0)
 		return 0;
-	if (p.capture != NULL && strcmp(p.capture, "staged") == 0)
-		capture = SAVE_CAPTURE_STAGED;
-	else if (p.capture != NULL && strcmp(p.capture, "cow") == 0)
-		capture = SAVE_CAPTURE_COW;
-	else if (p.capture != NULL) {
-		bad_name(call, "capture", "must be \"cow\" (copy-on-write, the "
-		    "default when the kernel has it) or \"staged\"");
+	if (p.capture != NULL && strcmp(p.capture, "staged") != 0 &&
+	    strcmp(p.capture, "cow") != 0) {
+		bad_name(call, "capture", "must be \"staged\" (the default) or "
+		    "\"cow\" (copy-on-write)");
 		return 0;
 	}
 	if (p.snapshot != NULL && p.prefix != NULL) {
@@ -148,8 +144,8 @@ rpc_snapshot_save(struct rpc_call *call, struct json_object *params)
 	}
 	rpc_job_caller(call, &caller);
 	rpc_job_cb(call, &cb);
-	snapshot_save_start(m, name, dir, p.cont, p.store, capture, &caller,
-	    &cb);
+	snapshot_save_start(m, name, dir, p.cont, p.store,
+	    p.capture != NULL && strcmp(p.capture, "cow") == 0, &caller, &cb);
 	free(name);
 	free(dir);
 	return RPC_DEFERRED;

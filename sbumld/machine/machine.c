@@ -522,12 +522,6 @@ machine_set_memory(struct machine *m, bool lazy, const char *reason,
 		m->fill = machine_fill_ref(fill);
 }
 
-const struct machine_fill *
-machine_fill(const struct machine *m)
-{
-	return (m->fill);
-}
-
 int
 machine_exit_status(const struct machine *m)
 {

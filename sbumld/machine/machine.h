@@ -231,12 +231,6 @@ const char *machine_fill_state_name(int state);
  */
 void	machine_set_memory(struct machine *m, bool lazy, const char *reason,
 	    struct machine_fill *fill);
-/*
- * The fill of m's lazy restore (NULL: its memory is all in, eager or not
- * restored).  Its members are written by the pager thread: read them with
- * atomic loads; reason only once state is MACHINE_FILL_FAILED.
- */
-const struct machine_fill *machine_fill(const struct machine *m);
 /* The exit status of m's last UML process, -1 if unknown or signalled. */
 int	machine_exit_status(const struct machine *m);
 /* Why m failed, if sbumld knows more than its exit (NULL: nothing). */

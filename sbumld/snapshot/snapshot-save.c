@@ -7,12 +7,6 @@
  * manifest and renames the directory into place, so a snapshot appears
  * whole or not at all.  A failed save removes the temporary directory.
  *
- * A machine restored lazily whose memory fill is not done yet is not asked
- * at once: the kernel would wait for the fill inside "sbuml save", where
- * the save's timeout runs and nothing says why it takes long.  The job
- * waits for the fill first (phase "filling"), and a fill that fails ends
- * the save with the pager's reason.
- *
  * A save into the chunk store (format 2, "store": true) has one more phase,
  * "storing": once the capture is complete the machine's job slot is given
  * back and a worker thread cuts every captured file (and the kernel binary)
@@ -62,12 +56,11 @@ struct save_job {
 	char			*dir;		/* final directory */
 	char			*tmp;		/* hidden work directory */
 	bool			 cont;		/* continue after the capture */
-	bool			 cow_asked;	/* "cow" asked for (or the default) */
+	bool			 cow_asked;	/* the caller asked for "cow" */
 	bool			 cow_sent;	/* "cow" is in the command */
 	enum machine_state	 before;
 	struct event		*progress;
 	struct event		*delay;		/* test knob timer, retry timer */
-	struct event		*fill_wait;	/* polls a lazy restore's fill */
 	unsigned int		 retries;	/* of a transient refusal */
 	uint64_t		 started_us;
 	bool			 mc_pending;	/* "sbuml save" sent, no answer yet */
@@ -96,8 +89,6 @@ save_job_free(struct save_job *job)
 		event_free(job->progress);
 	if (job->delay != NULL)
 		event_free(job->delay);
-	if (job->fill_wait != NULL)
-		event_free(job->fill_wait);
 	if (job->m != NULL)
 		machine_job_end(job->m, &job->slot);
 	json_object_put(job->manifest);
@@ -133,16 +124,6 @@ save_notify_progress(struct save_job *job, const char *phase)
 	json_object_object_add(p, "snapshot", json_object_new_string(job->name));
 	json_object_object_add(p, "phase", json_object_new_string(phase));
 	json_object_object_add(p, "bytes", json_object_new_int64((int64_t)bytes));
-	/* Waiting for a lazy restore's fill: how far it is (as machine.info). */
-	if (strcmp(phase, "filling") == 0 && job->m != NULL &&
-	    machine_fill(job->m) != NULL) {
-		const struct machine_fill *f = machine_fill(job->m);
-
-		json_object_object_add(p, "fill_chunks", json_object_new_int64(
-		    (int64_t)atomic_load(&f->chunks)));
-		json_object_object_add(p, "fill_total_chunks",
-		    json_object_new_int64((int64_t)atomic_load(&f->total)));
-	}
 	if (job->cb.progress != NULL)
 		job->cb.progress(job->cb.ctx, p);
 	else
@@ -708,21 +689,11 @@ save_done_cb(int err, const char *text, void *arg)
 static void
 save_on_exit(struct machine *m, void *arg)
 {
-	struct save_job			*job = arg;
-	const struct machine_fill	*f = machine_fill(m);
+	struct save_job *job = arg;
 
 	job->died = true;
 	if (job->mc_pending)
 		return;
-	/* A failed fill ends the kernel (status 97): say why, not just that. */
-	if (f != NULL && atomic_load_explicit(&f->state, memory_order_acquire) ==
-	    MACHINE_FILL_FAILED) {
-		save_finish(job, SNAPSHOT_JOB_E_BAD_STATE, NULL, "%s: cannot be "
-		    "saved: the memory fill of its lazy restore failed (%s); "
-		    "the machine ended, no snapshot was written",
-		    machine_name(m), f->reason);
-		return;
-	}
 	save_finish(job, SNAPSHOT_JOB_E_BAD_STATE, NULL, "%s: the machine died during the "
 	    "save; no snapshot was written", machine_name(m));
 }
@@ -775,81 +746,12 @@ save_record_owner(struct save_job *job, uid_t owner, char *err, size_t errlen)
 	return r;
 }
 
-/*
- * How often a save waiting for a lazy restore's fill looks at it.  The
- * pager thread writes the fill's state (an atomic); looking from the event
- * loop needs no wakeup channel between the two, and a fill takes seconds.
- */
-#define SAVE_FILL_POLL_MS	100
-
-static void	save_fill_wait_cb(evutil_socket_t fd, short what, void *arg);
-
-/*
- * Whether the machine's memory is all in: 0 (eager, or its fill is done);
- * 1 while its lazy restore still fills (the job waits: the fill timer is
- * armed); -1 when the fill failed or was lost (the job is finished).
- */
-static int
-save_fill_check(struct save_job *job)
-{
-	const struct machine_fill	*f = machine_fill(job->m);
-	const struct timeval		 tv = { 0, SAVE_FILL_POLL_MS * 1000 };
-	int				 state;
-
-	if (f == NULL)
-		return 0;
-	state = atomic_load_explicit(&f->state, memory_order_acquire);
-	switch (state) {
-	case MACHINE_FILL_DONE:
-		return 0;
-	case MACHINE_FILL_WAITING:
-	case MACHINE_FILL_FILLING:
-		if (job->fill_wait == NULL) {
-			job->fill_wait = event_new(daemon_base, -1, EV_PERSIST,
-			    save_fill_wait_cb, job);
-			if (job->fill_wait == NULL) {
-				save_finish(job, SNAPSHOT_JOB_E_INTERNAL, NULL,
-				    "%s: cannot wait for its memory fill: out "
-				    "of memory", machine_name(job->m));
-				return -1;
-			}
-			event_add(job->fill_wait, &tv);
-			job->phase = "filling";
-			save_notify_progress(job, "filling");
-			log_info("%s: the save waits for the memory fill of its "
-			    "lazy restore", machine_name(job->m));
-		}
-		return 1;
-	case MACHINE_FILL_FAILED:
-		save_finish(job, SNAPSHOT_JOB_E_BAD_STATE, NULL, "%s: cannot be "
-		    "saved: the memory fill of its lazy restore failed (%s); no "
-		    "snapshot was written", machine_name(job->m), f->reason);
-		return -1;
-	default:
-		save_finish(job, SNAPSHOT_JOB_E_BAD_STATE, NULL, "%s: cannot be "
-		    "saved: the memory fill of its lazy restore was lost (the "
-		    "kernel went away before it was done); no snapshot was "
-		    "written", machine_name(job->m));
-		return -1;
-	}
-}
-
 /* Ask the kernel to capture into the work directory. */
 static void
 save_send(struct save_job *job)
 {
 	char	*cmd;
 	int	 r;
-
-	if (save_fill_check(job) != 0)
-		return;
-	if (job->fill_wait != NULL) {
-		/* The fill is done: the capture proper begins. */
-		event_free(job->fill_wait);
-		job->fill_wait = NULL;
-		job->phase = "writing";
-		save_notify_progress(job, "capturing");
-	}
 
 	/*
 	 * A paused machine stays in UML's stop loop, which runs the save
@@ -873,19 +775,6 @@ save_send(struct save_job *job)
 		    machine_name(job->m), strerror(-r));
 }
 
-/* Timer: look at the fill again; save_send sends once it is done. */
-static void
-save_fill_wait_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct save_job *job = arg;
-
-	(void)fd;
-	(void)what;
-	if (job->died || job->finished)
-		return;
-	save_send(job);
-}
-
 /* The test knob's delay (SBUMLD_TEST_SAVE_DELAY_MS) or a retry's is over. */
 static void
 save_delay_cb(evutil_socket_t fd, short what, void *arg)
@@ -897,8 +786,8 @@ save_delay_cb(evutil_socket_t fd, short what, void *arg)
 
 void
 snapshot_save_start(struct machine *m, const char *name, const char *dir,
-    bool cont, bool store, enum save_capture capture,
-    const struct snapshot_caller *caller, const struct snapshot_job_cb *cb)
+    bool cont, bool store, bool cow, const struct snapshot_caller *caller,
+    const struct snapshot_job_cb *cb)
 {
 	struct save_job	*job;
 	struct stat	 st;
@@ -931,13 +820,7 @@ snapshot_save_start(struct machine *m, const char *name, const char *dir,
 	job->name = xstrdup(name);
 	job->dir = xstrdup(dir);
 	job->cont = cont;
-	/*
-	 * The default is decided here, once, from the kernel binary, so that
-	 * "asked" in the manifest is what the daemon really asked for.
-	 */
-	job->cow_asked = capture == SAVE_CAPTURE_COW ||
-	    (capture == SAVE_CAPTURE_DEFAULT &&
-	    uml_kernel_saves_cow(machine_config(m)->kernel));
+	job->cow_asked = cow;
 	job->before = machine_state(m);
 	job->started_us = now_usec();
 	job->slot.kind = "save";
@@ -960,10 +843,7 @@ snapshot_save_start(struct machine *m, const char *name, const char *dir,
 	}
 	job->progress = event_new(daemon_base, -1, EV_PERSIST, save_progress_cb, job);
 	event_add(job->progress, &tv);
-	/* "filling" instead when a lazy restore's fill is not done (save_send). */
-	if (machine_fill(m) == NULL || atomic_load(&machine_fill(m)->state) ==
-	    MACHINE_FILL_DONE)
-		save_notify_progress(job, "capturing");
+	save_notify_progress(job, "capturing");
 	/* Hold every save before asking the kernel: tests race it. */
 	delay_ms = test_knob_ms("SBUMLD_TEST_SAVE_DELAY_MS");
 	if (delay_ms > 0) {

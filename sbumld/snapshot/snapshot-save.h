@@ -10,31 +10,18 @@
 struct machine;
 
 /*
- * Which capture a save asks the kernel for.  DEFAULT is cow when the
- * machine's kernel binary has it (patch 0024), else staged: the pause then
- * no longer grows with guest memory wherever the kernel allows, and an older
- * kernel is not asked for a word it would refuse.
- */
-enum save_capture {
-	SAVE_CAPTURE_DEFAULT,
-	SAVE_CAPTURE_STAGED,
-	SAVE_CAPTURE_COW,
-};
-
-/*
  * Start saving machine m (running or paused, savable) into the snapshot
  * directory dir, shown to the user as name; store: format 2 (chunk store)
- * instead of the raw capture; capture: which capture to ask for (cow: the
- * copy-on-write capture of patch 0024; a kernel without it, or one that
- * cannot, runs the staged copy, and the manifest's "capture" says what was
- * asked, which ran and why); a named snapshot is recorded as the caller's.
+ * instead of the raw capture; cow: ask the kernel for the copy-on-write
+ * capture (patch 0024; a kernel without it, or one that cannot, runs the
+ * staged copy, and the manifest's "capture" says which ran and why); a
+ * named snapshot is recorded as the caller's.
  * Progress goes to cb->progress ({"job": "save", "machine", "snapshot",
  * "phase", "bytes"}), and cb->done gets the snapshot object or the error
  * (at once if the save cannot start).
  */
 void	snapshot_save_start(struct machine *m, const char *name, const char *dir,
-	    bool cont, bool store, enum save_capture capture,
-	    const struct snapshot_caller *caller,
+	    bool cont, bool store, bool cow, const struct snapshot_caller *caller,
 	    const struct snapshot_job_cb *cb);
 
 #endif

@@ -77,15 +77,7 @@ experr malformed-msg 'protocol error'
 # ---- snapshots: sbumlctl save / restore / snapshot
 "$ctl" boot web >/dev/null
 expect save-named 0 '^/tmp/st/snapshots/snap1$' -- "$ctl" save web snap1
-experr save-stats '^paused for 9\.0 ms \(copy-on-write\), 22\.6 MiB captured$'
-# The default capture is the daemon's (cow when the kernel has it): not sent.
-expect save-default-unsent 0 '"sent_capture":null' -- "$ctl" --json save web snapdef
-expect save-staged 0 '^/tmp/st/snapshots/snaps$' -- "$ctl" save web snaps --staged
-experr save-staged-stats '^paused for 9\.0 ms \(staged\), 22\.6 MiB captured$'
-expect save-staged-sent 0 '"sent_capture":"staged"' -- "$ctl" --json save web snaps2 --staged
-expect save-cow-sent 0 '"sent_capture":"cow"' -- "$ctl" --json save web snapc2 --cow
-expect save-staged-cow 2 '' -- "$ctl" save web snapx --staged --cow
-experr save-staged-cow-msg 'give --staged or --cow, not both'
+experr save-stats '^paused for 9\.0 ms, 22\.6 MiB captured$'
 expect save-default 0 '^/tmp/st/snapshots/web-20261127T184500Z-[0-9a-f]+$' -- "$ctl" save web --progress
 experr save-progress-0 '^saving: 0\.0 MiB written$'
 experr save-progress-2 '^saving: 2\.0 MiB written$'
@@ -151,8 +143,6 @@ expect sbumlsave 0 "^$tmp/snaps/web-20261127T184500Z-[0-9a-f]+\$" -- sh -c "cd '
 expect sbumlsave-frozen 0 '^state +paused' -- "$ctl" info web
 "$ctl" resume web >/dev/null
 expect sbumlsave-c 0 "^$tmp/snaps/cont-" -- "$save" web "$tmp/snaps/cont" -c
-# The daemon's default capture (cow for a running machine), as sbumlctl save.
-experr sbumlsave-default-capture '^paused for 9\.0 ms \(copy-on-write\), 22\.6 MiB captured$'
 expect sbumlsave-running 0 '^state +running' -- "$ctl" info web
 expect sbumlsave-json 0 '^\{.*"path":"/tmp/st/snapshots/named-' -- "$save" --json web named -c
 expect sbumlsave-usage 2 '' -- "$save" web

@@ -1,14 +1,13 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# snapshot.save "capture" (doc/rpc.md): a save asks the kernel for the
-# copy-on-write capture (patch 0024) by default (no "capture", plain
-# `sbumlctl save`, `--cow`) and the result, the manifest and snapshot.info
-# say which capture ran.  A guest running memcheck is saved with cow
-# (capture.method "cow", asked "cow", wp_us) and the clone ticks on with
-# memcheck clean; `--staged` / "capture": "staged" is staged with no
-# fallback; a save of a paused machine is staged ("stopped") and the
+# snapshot.save "capture" (doc/rpc.md): `sbumlctl save --cow` asks the
+# kernel for the copy-on-write capture (patch 0024) and the result, the
+# manifest and snapshot.info say which capture ran.  A guest running
+# memcheck is saved with cow (capture.method "cow", wp_us) and the clone
+# ticks on with memcheck clean; a save without --cow is staged with no
+# fallback; a cow save of a paused machine is staged ("stopped") and the
 # machine stays paused; "capture": "bogus" and 5 are InvalidParams and the
-# daemon lives on; under --no-userfaultfd a save is staged ("nouffd").
+# daemon lives on; under --no-userfaultfd a cow save is staged ("nouffd").
 TEST_NAME=save-cow
 . "$(dirname "$0")/lib.sh"
 
@@ -19,12 +18,11 @@ start_daemon
 # memcheck writes all the time, so the capture runs while the guest writes.
 boot_memcheck g
 
-# The default: the copy-on-write capture, said on stderr, in the result and
-# info (a plain save, which sends no "capture").
+# --cow: the copy-on-write capture, said on stderr, in the result and info.
 cap=$(uffd_of g)
-ctl --json save g cow1 >"$T/cow1.json" 2>"$T/cow1.err" || fail "save: $(cat "$T/cow1.err")"
+ctl --json save g cow1 --cow >"$T/cow1.json" 2>"$T/cow1.err" || fail "save --cow: $(cat "$T/cow1.err")"
 [ "$(jfield "$T/cow1.json" 'j["capture"]["method"]')" = cow ] ||
-	fail "plain save (machine uffd $cap): capture is not cow: $(jfield "$T/cow1.json" 'j.get("capture")')"
+	fail "save --cow (machine uffd $cap): capture is not cow: $(jfield "$T/cow1.json" 'j.get("capture")')"
 [ "$(jfield "$T/cow1.json" 'j["capture"]["asked"]')" = cow ] || fail "asked is not cow: $(jfield "$T/cow1.json" 'j.get("capture")')"
 [ -n "$(jfield "$T/cow1.json" 'j["capture"].get("wp_us")')" ] || fail "no wp_us: $(jfield "$T/cow1.json" 'j.get("capture")')"
 [ -z "$(jfield "$T/cow1.json" 'j["capture"].get("fallback")')" ] || fail "cow with a fallback: $(jfield "$T/cow1.json" 'j.get("capture")')"
@@ -40,17 +38,10 @@ say "cow save: pause_us=$pause wp_us=$wp protect_us=$protect"
 ctl --json snapshot info cow1 >"$T/info1.json" || fail "snapshot info cow1"
 [ "$(jfield "$T/info1.json" 'j["capture"]["method"]')" = cow ] || fail "snapshot.info: capture is not cow: $(cat "$T/info1.json")"
 # The human line names the capture.
-ctl save g cow2 >/dev/null 2>"$T/cow2.err" || fail "save (human): $(cat "$T/cow2.err")"
+ctl save g cow2 --cow >/dev/null 2>"$T/cow2.err" || fail "save --cow (human): $(cat "$T/cow2.err")"
 grep -q '^paused for [0-9.]* ms (copy-on-write), [0-9.]* MiB captured$' "$T/cow2.err" ||
-	fail "plain save: stderr does not say copy-on-write: $(cat "$T/cow2.err")"
-say "plain save: $(cat "$T/cow2.err"); capture $(jfield "$T/cow1.json" 'j["capture"]')"
-# The raw RPC without "capture", and --cow (still accepted): cow as well.
-rpc snapshot.save '{"machine": "g", "snapshot": "cow3"}' >"$T/cow3.json" || fail "snapshot.save without capture: $(cat "$T/cow3.json")"
-[ "$(jfield "$T/cow3.json" 'j["capture"]["method"]')/$(jfield "$T/cow3.json" 'j["capture"]["asked"]')" = cow/cow ] ||
-	fail "snapshot.save without capture: not cow/cow: $(jfield "$T/cow3.json" 'j.get("capture")')"
-ctl --json save g cow4 --cow >"$T/cow4.json" 2>"$T/cow4.err" || fail "save --cow: $(cat "$T/cow4.err")"
-[ "$(jfield "$T/cow4.json" 'j["capture"]["method"]')/$(jfield "$T/cow4.json" 'j["capture"]["asked"]')" = cow/cow ] ||
-	fail "save --cow: not cow/cow: $(jfield "$T/cow4.json" 'j.get("capture")')"
+	fail "save --cow: stderr does not say copy-on-write: $(cat "$T/cow2.err")"
+say "save --cow: $(cat "$T/cow2.err"); capture $(jfield "$T/cow1.json" 'j["capture"]')"
 
 # The cow capture restores: the clone ticks on from the save, memcheck clean.
 a=$(heartbeat g)
@@ -64,20 +55,14 @@ wait_until 90 memcheck_ok clone 0 || fail "clone: no memcheck ok line"
 ctl kill clone >/dev/null || fail "kill clone"
 say "the cow capture restores: the clone ticks on from $b (the original was at $a), memcheck bad_pages=0"
 
-# --staged / "capture": "staged": staged, asked staged, no fallback; the
-# line says staged.
-ctl --json save g st1 --staged >"$T/st1.json" 2>/dev/null || fail "save --staged"
-[ "$(jfield "$T/st1.json" 'j["capture"]["method"]')" = staged ] || fail "save --staged is not staged: $(jfield "$T/st1.json" 'j.get("capture")')"
-[ "$(jfield "$T/st1.json" 'j["capture"]["asked"]')" = staged ] || fail "save --staged: asked is not staged"
-[ -z "$(jfield "$T/st1.json" 'j["capture"].get("fallback")')" ] || fail "save --staged has a fallback: $(jfield "$T/st1.json" 'j.get("capture")')"
-ctl save g st2 --staged >/dev/null 2>"$T/st2.err" || fail "save --staged (human)"
-grep -q '(staged)' "$T/st2.err" || fail "save --staged: stderr does not say staged: $(cat "$T/st2.err")"
-rpc snapshot.save '{"machine": "g", "snapshot": "st3", "capture": "staged"}' >"$T/st3.json" || fail "capture staged: $(cat "$T/st3.json")"
-[ "$(jfield "$T/st3.json" 'j["capture"]["method"]')/$(jfield "$T/st3.json" 'j["capture"]["asked"]')" = staged/staged ] ||
-	fail "capture staged: not staged/staged: $(jfield "$T/st3.json" 'j.get("capture")')"
-[ -z "$(jfield "$T/st3.json" 'j["capture"].get("fallback")')" ] || fail "capture staged has a fallback: $(jfield "$T/st3.json" 'j.get("capture")')"
-ctl save g stx --staged --cow >/dev/null 2>&1 && fail "save --staged --cow accepted"
-say "save --staged: staged"
+# Without --cow: staged, asked staged, no fallback; the line says staged.
+ctl --json save g st1 >"$T/st1.json" 2>/dev/null || fail "save without --cow"
+[ "$(jfield "$T/st1.json" 'j["capture"]["method"]')" = staged ] || fail "plain save is not staged: $(jfield "$T/st1.json" 'j.get("capture")')"
+[ "$(jfield "$T/st1.json" 'j["capture"]["asked"]')" = staged ] || fail "plain save: asked is not staged"
+[ -z "$(jfield "$T/st1.json" 'j["capture"].get("fallback")')" ] || fail "plain save has a fallback: $(jfield "$T/st1.json" 'j.get("capture")')"
+ctl save g st2 >/dev/null 2>"$T/st2.err" || fail "save (human)"
+grep -q '(staged)' "$T/st2.err" || fail "plain save: stderr does not say staged: $(cat "$T/st2.err")"
+say "save without --cow: staged"
 
 # A paused machine: staged ("stopped"), and it stays paused.
 ctl pause g >/dev/null || fail "pause"
@@ -89,7 +74,7 @@ ctl --json save g p1 --cow >"$T/p1.json" 2>"$T/p1.err" || fail "save --cow of a 
 state_is g paused || fail "not paused after a cow save of a paused machine: $(info_field g state)"
 a=$(heartbeat g); sleep 2
 [ "$(heartbeat g)" = "$a" ] || fail "the paused machine ran during/after its cow save"
-ctl save g p2 >/dev/null 2>"$T/p2.err" || fail "save of a paused machine (human)"
+ctl save g p2 --cow >/dev/null 2>"$T/p2.err" || fail "save --cow of a paused machine (human)"
 grep -q '(staged: stopped)' "$T/p2.err" || fail "paused: stderr does not say staged: stopped: $(cat "$T/p2.err")"
 ctl resume g >/dev/null || fail "resume"
 wait_until 20 heartbeat_at_least g $((a + 2)) || fail "no heartbeat after resume"
@@ -114,7 +99,7 @@ stop_daemon
 start_daemon --no-userfaultfd
 ctl boot n --mem 64 >/dev/null || fail "boot under --no-userfaultfd"
 wait_until 60 heartbeat_at_least n 2 || fail "n: no heartbeat"
-ctl --json save n n1 >"$T/n1.json" 2>"$T/n1.err" || fail "save under --no-userfaultfd: $(cat "$T/n1.err")"
+ctl --json save n n1 --cow >"$T/n1.json" 2>"$T/n1.err" || fail "save --cow under --no-userfaultfd: $(cat "$T/n1.err")"
 [ "$(jfield "$T/n1.json" 'j["capture"]["method"]')" = staged ] ||
 	fail "--no-userfaultfd: not staged: $(jfield "$T/n1.json" 'j.get("capture")')"
 [ "$(jfield "$T/n1.json" 'j["capture"].get("fallback")')" = nouffd ] ||

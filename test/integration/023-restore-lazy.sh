@@ -8,9 +8,7 @@
 # fill, and the fill reaches done.  Bad "memory" values are refused with a
 # clear error; a daemon without the userfaultfd device restores eagerly
 # and says why; a pager that dies (a test knob) leaves a failed machine
-# whose disk copy is gone.  A save of a clone still filling waits for its
-# fill in sbumld (the save's progress says so) before it asks the kernel,
-# and a save of one whose fill fails ends with the pager's reason.  The fill is slowed (SBUMLD_TEST_PAGER_CHUNK_MS)
+# whose disk copy is gone.  The fill is slowed (SBUMLD_TEST_PAGER_CHUNK_MS)
 # so that the checks see the clones run while it goes on.
 TEST_NAME=restore-lazy
 . "$(dirname "$0")/lib.sh"
@@ -103,30 +101,6 @@ for i in $(seq 1 $N); do ctl kill c$i >/dev/null || fail "kill c$i"; done
 ctl kill d1 >/dev/null || fail "kill d1"
 say "a lazily restored clone saves; its snapshot restores"
 
-# A save while a clone still fills (the fill slowed more, so that it is
-# still going when the save comes): sbumld waits for the fill (progress
-# phase "filling", shown by --progress) and only then asks the kernel; the
-# fill is done when the save answers.
-stop_daemon
-export SBUMLD_TEST_PAGER_CHUNK_MS=500
-start_daemon
-rpc snapshot.restore '{"snapshot": "base", "machine": "s1", "memory": "lazy"}' >"$T/s1.json" 2>&1 || fail "restore s1: $(cat "$T/s1.json")"
-[ "$(fill_of s1 state)" != done ] || fail "s1's fill is already done: the slowed fill did not hold (SBUMLD_TEST_PAGER_CHUNK_MS)"
-ctl save s1 early --progress >"$T/early.out" 2>"$T/early.err" || fail "save of s1 while it fills: $(cat "$T/early.err")"
-grep -q '^saving: waiting for the memory fill of the lazy restore ([0-9]* of [0-9]* chunks)$' "$T/early.err" ||
-	fail "the save of s1 does not say it waits for the fill: $(cat "$T/early.err")"
-[ "$(fill_of s1 state)" = done ] || fail "the save of s1 answered before its fill was done: $(fill_of s1 state)"
-grep -q "s1: the save waits for the memory fill of its lazy restore" "$T/daemon.log" ||
-	fail "sbumld does not log the wait for s1's fill"
-h=$(heartbeat s1)
-wait_until 60 heartbeat_at_least s1 $((h + 2)) || fail "s1 does not tick after its save"
-ctl restore early s2 >/dev/null || fail "restore of the snapshot saved while filling"
-wait_until 60 memcheck_ok s2 0 || fail "s2: no memcheck ok line"
-[ -z "$(memcheck_bad s2)" ] || fail "s2: memcheck: $(memcheck_bad s2)"
-ctl kill s1 >/dev/null || fail "kill s1"
-ctl kill s2 >/dev/null || fail "kill s2"
-say "a save of s1 while it filled waited for the fill: $(grep -m1 'waiting for the memory fill' "$T/early.err"); its snapshot restores, memcheck ok"
-
 # Without the device (--no-userfaultfd): eager, and the result says why.
 stop_daemon
 start_daemon --no-userfaultfd
@@ -174,20 +148,6 @@ if [ "$st" -eq 0 ]; then
 	[ ! -e "$STATE/machines/p1/disk0.cow" ] || fail "p1's disk copy was kept"
 	console_has p1 'pager lost' || fail "p1: the kernel does not say pager lost"
 	say "pager lost after the restore: p1 $(info_field p1 state): $(info_field p1 failure)"
-	# A save while a fill is going to fail: it waits for the fill and ends
-	# with the pager's reason (unless p1 was no longer running to start).
-	st=0; rpc snapshot.restore '{"snapshot": "base", "machine": "p2", "memory": "lazy"}' >"$T/p2.json" 2>&1 || st=$?
-	[ "$st" -eq 0 ] || grep -q "pager" "$T/p2.json" || fail "restore p2 (dying pager): $(cat "$T/p2.json")"
-	st=0; rpc snapshot.save '{"machine": "p2", "snapshot": "p2s"}' >"$T/p2s.json" 2>&1 || st=$?
-	[ "$st" -eq 1 ] || fail "save of p2 whose fill fails: status $st: $(cat "$T/p2s.json")"
-	if ! grep -q 'only a running or paused machine can be saved\|NoSuchMachine\|no machine' "$T/p2s.json"; then
-		grep -q 'the memory fill of its lazy restore failed (the pager stopped after 20 faults' "$T/p2s.json" ||
-			fail "save of p2 whose fill fails: not the fill's reason: $(cat "$T/p2s.json")"
-		say "save of p2 whose fill failed: $(jfield "$T/p2s.json" 'j.get("message")')"
-	else
-		say "p2 was gone before its save began: $(jfield "$T/p2s.json" 'j.get("message")')"
-	fi
-	[ ! -e "$STATE/snapshots/p2s" ] || fail "a failed save of p2 left a snapshot"
 else
 	# Lost before it answered: the restore fails, nothing is left.
 	grep -q "pager" "$T/p1.json" || fail "restore with a dying pager: $(cat "$T/p1.json")"

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,16 +107,6 @@ wait_done(struct outcome *o)
 		if (event_base_loop(daemon_base, EVLOOP_ONCE) < 0)
 			return false;
 	return o->calls == 1;
-}
-
-/* Run the loop for ms milliseconds (timers, the fake kernel). */
-static void
-spin(long ms)
-{
-	const struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-
-	event_base_loopexit(daemon_base, &tv);
-	event_base_dispatch(daemon_base);
 }
 
 /* Member key of o as a string ("" if missing). */
@@ -511,21 +500,19 @@ find_workdir(const char *name)
 }
 
 /*
- * A raw save of m as name (capture asked) from the fake kernel: the
+ * A raw save of m as name (cow asked or not) from the fake kernel: the
  * command "sbuml save <work dir>/capture<suffix>" answered with reply.
  * The result's "capture" (o owns it), or NULL.
  */
 static struct json_object *
 raw_save(struct machine *m, struct fake_mconsole *fake, struct outcome *o,
-    const char *name, enum save_capture capture, const char *suffix,
-    const char *reply)
+    const char *name, bool cow, const char *suffix, const char *reply)
 {
 	struct snapshot_job_cb	 cb = cb_for(o);
 	struct json_object	*c = NULL;
 	char			*sdir = snap_dir(name), *work, *path, *cmd;
 
-	snapshot_save_start(m, name, sdir, true, false, capture, &root_caller,
-	    &cb);
+	snapshot_save_start(m, name, sdir, true, false, cow, &root_caller, &cb);
 	work = find_workdir(name);
 	CHECK(work != NULL);
 	/* What the kernel's writer would have written. */
@@ -563,8 +550,7 @@ test_save(void)
 	struct outcome		 o = { 0 }, o2 = { 0 };
 	struct machine		*m;
 	struct json_object	*c;
-	struct machine_fill	*fill;
-	char			 err[256], *mdir, *sock, *cmd, *work, *sdir, *path;
+	char			 err[256], *mdir, *sock, *cmd, *work, *sdir;
 	pid_t			 pid;
 	int			 fd, status;
 
@@ -602,8 +588,7 @@ test_save(void)
 
 	sdir = snap_dir("s2");
 	cb = cb_for(&o);
-	snapshot_save_start(m, "s2", sdir, true, true, SAVE_CAPTURE_STAGED,
-	    &root_caller, &cb);
+	snapshot_save_start(m, "s2", sdir, true, true, false, &root_caller, &cb);
 	CHECK(!o.done);
 	CHECK(o.progress == 1 && strcmp(o.phase, "capturing") == 0);
 	CHECK(machine_job(m) != NULL);
@@ -612,8 +597,8 @@ test_save(void)
 
 	/* The machine's one job slot is taken. */
 	cb2 = cb_for(&o2);
-	snapshot_save_start(m, "s3", "/nonexistent/s3", true, true,
-	    SAVE_CAPTURE_STAGED, &root_caller, &cb2);
+	snapshot_save_start(m, "s3", "/nonexistent/s3", true, true, false,
+	    &root_caller, &cb2);
 	CHECK(o2.done && o2.err == SNAPSHOT_JOB_E_SAVE_IN_PROGRESS);
 	CHECK_STR(o2.msg, "vm: a save is already running; wait for it to finish");
 
@@ -643,8 +628,7 @@ test_save(void)
 	free(cmd);
 	sdir = snap_dir("s4");
 	cb = cb_for(&o);
-	snapshot_save_start(m, "s4", sdir, true, true, SAVE_CAPTURE_STAGED,
-	    &root_caller, &cb);
+	snapshot_save_start(m, "s4", sdir, true, true, false, &root_caller, &cb);
 	work = find_workdir("s4");
 	CHECK(work != NULL);
 	cmd = xasprintf("sbuml save %s/%s", work != NULL ? work : "?",
@@ -666,9 +650,9 @@ test_save(void)
 	 * cow asked of a kernel that has it: " cow" in the command; the
 	 * kernel's report becomes the manifest's and the result's "capture".
 	 */
-	c = raw_save(m, fake, &o, "s5", SAVE_CAPTURE_COW, " cow", "saved "
-	    "pause_us=7 staged=0 capture=cow wp_us=3 protect_us=4 cow_us=90 "
-	    "cow_faults=2 cow_pages=2 synced_mms=1 dirty_ptes=5 sync_us=6");
+	c = raw_save(m, fake, &o, "s5", true, " cow", "saved pause_us=7 "
+	    "staged=0 capture=cow wp_us=3 protect_us=4 cow_us=90 cow_faults=2 "
+	    "cow_pages=2 synced_mms=1 dirty_ptes=5 sync_us=6");
 	CHECK_STR(str_of(c, "method"), "cow");
 	CHECK_STR(str_of(c, "asked"), "cow");
 	CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
@@ -677,26 +661,17 @@ test_save(void)
 	    int_of(c, "pages") == 2 && int_of(c, "sync_us") == 6);
 
 	/* The kernel could not: staged, with its word. */
-	c = raw_save(m, fake, &o, "s6", SAVE_CAPTURE_COW, " cow", "saved "
-	    "pause_us=7 staged=1 capture=staged cow_fallback=nouffd");
+	c = raw_save(m, fake, &o, "s6", true, " cow", "saved pause_us=7 "
+	    "staged=1 capture=staged cow_fallback=nouffd");
 	CHECK_STR(str_of(c, "method"), "staged");
 	CHECK_STR(str_of(c, "asked"), "cow");
 	CHECK_STR(str_of(c, "fallback"), "nouffd");
 	CHECK(int_of(c, "wp_us") == -1);
 
-	/* Staged asked: no " cow"; a report without capture= is staged. */
-	c = raw_save(m, fake, &o, "s7", SAVE_CAPTURE_STAGED, "", "saved "
-	    "pause_us=7 staged=1");
+	/* Not asked: the command as before; a report without capture= is staged. */
+	c = raw_save(m, fake, &o, "s7", false, "", "saved pause_us=7 staged=1");
 	CHECK_STR(str_of(c, "method"), "staged");
 	CHECK_STR(str_of(c, "asked"), "staged");
-	CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
-
-	/* Nothing asked, a kernel that has cow: the default is " cow". */
-	c = raw_save(m, fake, &o, "s7d", SAVE_CAPTURE_DEFAULT, " cow", "saved "
-	    "pause_us=7 staged=0 capture=cow wp_us=3 protect_us=4 cow_us=90 "
-	    "cow_faults=2 cow_pages=2 synced_mms=1 dirty_ptes=5 sync_us=6");
-	CHECK_STR(str_of(c, "method"), "cow");
-	CHECK_STR(str_of(c, "asked"), "cow");
 	CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
 
 	/*
@@ -705,93 +680,16 @@ test_save(void)
 	 */
 	CHECK(write_file(machine_config(m)->kernel, "\177ELF... error: usage: "
 	    "sbuml save <absolute dir> [stop]\n") == 0);
-	c = raw_save(m, fake, &o, "s8", SAVE_CAPTURE_COW, "", "saved "
-	    "pause_us=7 staged=1");
+	c = raw_save(m, fake, &o, "s8", true, "", "saved pause_us=7 staged=1");
 	CHECK_STR(str_of(c, "method"), "staged");
 	CHECK_STR(str_of(c, "asked"), "cow");
 	CHECK_STR(str_of(c, "fallback"), "the kernel has no copy-on-write "
 	    "capture");
 
-	/*
-	 * Nothing asked of that kernel: the default is staged, the command as
-	 * before 0024 (the kernel would refuse " cow"), no fallback to explain.
-	 */
-	c = raw_save(m, fake, &o, "s9", SAVE_CAPTURE_DEFAULT, "", "saved "
-	    "pause_us=7 staged=1");
-	CHECK_STR(str_of(c, "method"), "staged");
-	CHECK_STR(str_of(c, "asked"), "staged");
-	CHECK(c == NULL || !json_object_object_get_ex(c, "fallback", NULL));
-
-	/*
-	 * A lazily restored machine still filling: the save waits in sbumld
-	 * (phase "filling", nothing sent to the kernel) and asks once the fill
-	 * is done.
-	 */
-	fill = machine_fill_new();
-	atomic_store(&fill->state, MACHINE_FILL_FILLING);
-	atomic_store(&fill->total, 10);
-	atomic_store(&fill->chunks, 3);
-	machine_set_memory(m, true, NULL, fill);
-	free(sdir);
-	free(work);
-	free(cmd);
-	sdir = snap_dir("s10");
-	cb = cb_for(&o);
-	snapshot_save_start(m, "s10", sdir, true, false, SAVE_CAPTURE_STAGED,
-	    &root_caller, &cb);
-	work = find_workdir("s10");
-	CHECK(work != NULL);
-	spin(400);
-	CHECK(!o.done && o.progress >= 2 && strcmp(o.phase, "filling") == 0);
-	CHECK(fake_mconsole_failures(fake) == 0);
-	path = xasprintf("%s/%s/physmem", work != NULL ? work : "?",
-	    SNAPSHOT_CAPTURE);
-	CHECK(write_file(path, "memory") == 0);
-	free(path);
-	cmd = xasprintf("sbuml save %s/%s", work != NULL ? work : "?",
-	    SNAPSHOT_CAPTURE);
-	fake_mconsole_expect1(fake, cmd, 0, "saved pause_us=7 staged=1");
-	atomic_store(&fill->state, MACHINE_FILL_DONE);
-	CHECK(wait_done(&o));
-	CHECK(o.err == 0);
-	CHECK(fake_mconsole_remaining(fake) == 0);
-	CHECK(fake_mconsole_failures(fake) == 0);
-	CHECK(access(sdir, F_OK) == 0);
-	CHECK(machine_job(m) == NULL);
-
-	/*
-	 * A fill that fails while the save waits: the save ends with the
-	 * pager's reason, the kernel is never asked, nothing is left.
-	 */
-	free(sdir);
-	free(work);
-	atomic_store(&fill->state, MACHINE_FILL_FILLING);
-	sdir = snap_dir("s11");
-	cb = cb_for(&o);
-	snapshot_save_start(m, "s11", sdir, true, false, SAVE_CAPTURE_DEFAULT,
-	    &root_caller, &cb);
-	work = find_workdir("s11");
-	CHECK(work != NULL);
-	spin(150);
-	CHECK(!o.done && strcmp(o.phase, "filling") == 0);
-	snprintf(fill->reason, sizeof(fill->reason), "chunk store: gone");
-	atomic_store_explicit(&fill->state, MACHINE_FILL_FAILED,
-	    memory_order_release);
-	CHECK(wait_done(&o));
-	CHECK(o.err == SNAPSHOT_JOB_E_BAD_STATE);
-	CHECK_STR(o.msg, "vm: cannot be saved: the memory fill of its lazy "
-	    "restore failed (chunk store: gone); no snapshot was written");
-	CHECK(fake_mconsole_failures(fake) == 0);
-	CHECK(work != NULL && access(work, F_OK) == -1 && errno == ENOENT);
-	CHECK(access(sdir, F_OK) == -1 && errno == ENOENT);
-	CHECK(machine_job(m) == NULL);
-	machine_set_memory(m, false, NULL, NULL);
-	machine_fill_put(fill);
-
 	/* An existing snapshot directory is refused before anything. */
 	cb = cb_for(&o);
-	snapshot_save_start(m, "c", daemon_config.state_dir, true, true,
-	    SAVE_CAPTURE_DEFAULT, &root_caller, &cb);
+	snapshot_save_start(m, "c", daemon_config.state_dir, true, true, false,
+	    &root_caller, &cb);
 	CHECK(o.done && o.err == SNAPSHOT_JOB_E_SNAPSHOT_EXISTS);
 	CHECK(machine_job(m) == NULL);
 
