@@ -110,7 +110,7 @@ ctl boot big --mem 768 --disk "$T/fill.img" >/dev/null || fail "boot big"
 wait_until 180 console_has big 'sbuml-test: filled' || fail "big guest did not fill its memory"
 console_has big 'filled 600 MB' || fail "fill incomplete: $(grep -a 'sbuml-test' "$(console_of big)")"
 big_pid=$(info_field big pid)
-# The writer has put a few MB of the ~600 MB on disk: kill now.
+# Killed once the writer has put 8 MB of the ~600 MB on disk.
 python3 "$T/savekill.py" "$SOCK" big killed-writing "$big_pid" writing $((8 << 20)) >"$T/writerkill.log" 2>&1 ||
 	fail "kill -9 during the kernel's writer: $(cat "$T/writerkill.log")"
 grep -q 'died' "$T/writerkill.log" || fail "unclear error: $(cat "$T/writerkill.log")"
